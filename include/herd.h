@@ -1,0 +1,388 @@
+/*
+ * herd.h -- the one public header of libherd.
+ *
+ * herd trains one XGBoost model per group of a dataset, in parallel, and
+ * keeps every model in an embedded, crash-safe registry.  This header is the
+ * whole API: nothing under lib/ is public.
+ *
+ * ABI PROMISE
+ * -----------
+ * Until 1.0.0 (soname libherd.so.0) the ABI may still change between minor
+ * releases; every change is listed in CHANGELOG.md.  From 1.0.0 on:
+ *   - a function, once exported, keeps its name, signature and meaning; a
+ *     changed signature gets a new name ending in _v2, the old one stays;
+ *   - herd_status codes are never renumbered; new codes may be added, so
+ *     callers must treat any negative value as an error;
+ *   - handles are opaque; the only public struct layouts are options structs
+ *     and callback info structs, which start with `uint32_t struct_size` and
+ *     only ever grow at the end, so a caller built against an older header
+ *     keeps working (the library reads only the fields that caller knew);
+ *   - the soname changes only on an ABI break, which abidiff guards.
+ *
+ * CONVENTIONS (docs/api.md has the long form)
+ * -------------------------------------------
+ *   - Constructors return int and write the new handle through their last
+ *     argument (`herd_x_new(..., herd_x **out)`); on failure *out is NULL.
+ *     Destructors `herd_x_free(x)` accept NULL and never fail.
+ *   - Every fallible function returns HERD_OK (0) or a negative herd_status.
+ *     herd_last_error() then says, in words a user can act on, what failed
+ *     and why (the argument, file, line, column, group, limit).
+ *   - Options structs are filled by herd_x_options_init() before use; a NULL
+ *     options pointer means "all defaults".
+ *   - Strings crossing the API are NUL-terminated UTF-8.  Memory returned by
+ *     the library is owned by the handle it came from unless stated.
+ *   - The library never writes to stdout or stderr; see herd_log_set().
+ *   - Thread safety is stated per handle.  Functions that take no handle are
+ *     safe to call from any thread.
+ */
+#ifndef HERD_H
+#define HERD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Export macro and version
+ * --------------------------------------------------------------------- */
+
+/* HERD_API marks exported functions.  Define it yourself (e.g. empty, when
+ * compiling herd's sources into your program) to override. */
+#ifndef HERD_API
+#  if defined(_WIN32)
+#    define HERD_API __declspec(dllimport)
+#  elif defined(__GNUC__) && __GNUC__ >= 4
+#    define HERD_API __attribute__((visibility("default")))
+#  else
+#    define HERD_API
+#  endif
+#endif
+
+#define HERD_VERSION_MAJOR 0
+#define HERD_VERSION_MINOR 1
+#define HERD_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH: 0.1.0 is 100. */
+#define HERD_VERSION_NUMBER \
+    (HERD_VERSION_MAJOR * 10000 + HERD_VERSION_MINOR * 100 + HERD_VERSION_PATCH)
+#define HERD_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, as HERD_VERSION_NUMBER.  A
+ * binding built for version V works with a library L when they have the same
+ * major and L's minor is not older than V's. */
+HERD_API unsigned herd_version(void);
+
+/* The loaded library's version as a string, e.g. "0.1.0".  Never NULL. */
+HERD_API const char *herd_version_string(void);
+
+/* ------------------------------------------------------------------------
+ * Status codes and errors
+ * --------------------------------------------------------------------- */
+
+/* Return codes.  Never renumbered; new codes may be added at the end, so
+ * treat every negative value as an error. */
+typedef enum herd_status {
+    HERD_OK = 0,
+    HERD_EINVAL = -1,     /* an argument is invalid (NULL, out of range...) */
+    HERD_ENOMEM = -2,     /* out of memory */
+    HERD_EIO = -3,        /* an operating-system I/O call failed */
+    HERD_EFORMAT = -4,    /* malformed input: CSV, artifact, JSON... */
+    HERD_ENOTFOUND = -5,  /* no such column, group, file, version... */
+    HERD_EEXISTS = -6,    /* already exists (duplicate column name...) */
+    HERD_ETYPE = -7,      /* a value or column has the wrong type */
+    HERD_ELIMIT = -8,     /* a documented limit was exceeded */
+    HERD_EXGBOOST = -9,   /* XGBoost reported an error */
+    HERD_ECANCELED = -10, /* the caller cancelled the operation */
+    HERD_ECORRUPT = -11,  /* a checksum or structure check failed */
+    HERD_EBUSY = -12,     /* a lock is held by someone else */
+    HERD_ECALLBACK = -13, /* a user callback reported failure */
+    HERD_EBUDGET = -14,   /* the error budget (max_failed) was exceeded */
+    HERD_EINTERNAL = -15  /* a bug in herd: please report it */
+} herd_status;
+
+/* A short constant name for a status code ("HERD_EINVAL"), or
+ * "HERD_UNKNOWN" for a code this version does not know.  Never NULL. */
+HERD_API const char *herd_status_str(int status);
+
+/* The message of the last error raised on the calling thread: what failed
+ * and why.  Thread-local; never NULL (an empty string when no error was
+ * raised since the thread started or herd_clear_error()).  The pointer stays
+ * valid until the next herd call on this thread. */
+HERD_API const char *herd_last_error(void);
+
+/* The status code that went with herd_last_error() (HERD_OK if none). */
+HERD_API int herd_last_error_code(void);
+
+/* Forget the calling thread's last error. */
+HERD_API void herd_clear_error(void);
+
+/* ------------------------------------------------------------------------
+ * Logging
+ * --------------------------------------------------------------------- */
+
+typedef enum herd_log_level {
+    HERD_LOG_ERROR = 0,
+    HERD_LOG_WARN = 1,
+    HERD_LOG_INFO = 2,
+    HERD_LOG_DEBUG = 3
+} herd_log_level;
+
+/* Receives one message (UTF-8, no trailing newline).  It may be called from
+ * herd's worker threads, concurrently: it must be thread-safe and must not
+ * call back into herd. */
+typedef void (*herd_log_fn)(int level, const char *message, void *user);
+
+/* Send the library's messages up to and including `max_level` to `fn`.
+ * `fn` NULL (the default) discards every message.  This is the one piece of
+ * process-wide state of the library; it is safe to call from any thread, and
+ * messages already being delivered may still reach the previous callback. */
+HERD_API void herd_log_set(herd_log_fn fn, int max_level, void *user);
+
+/* ------------------------------------------------------------------------
+ * Threads
+ * --------------------------------------------------------------------- */
+
+/* The number of CPUs this process may use: its CPU affinity mask, capped by
+ * the cgroup CPU quota (cgroup v2 cpu.max or v1 cfs_quota_us), at least 1.
+ * This is the default worker count of every parallel function. */
+HERD_API int herd_default_threads(void);
+
+/* ------------------------------------------------------------------------
+ * Frames: columnar tables in and out of the library
+ *
+ * A frame holds named columns of equal length.  Each column is either
+ * borrowed (zero-copy: the caller's memory must stay valid and unchanged
+ * while the frame, and anything built from it, lives) or copied.  A borrowed
+ * column may have a byte stride, so one column of a row-major matrix needs
+ * no copy.  Integer and string columns may carry a validity mask; a float
+ * column's missing values are NaN.
+ *
+ * Tables the library returns (reports, decisions, histories, searches) are
+ * frames too, read with the accessors below.
+ *
+ * Thread safety: a frame may be read from many threads at once; adding
+ * columns must not race with anything else on the same frame.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_frame herd_frame;
+
+typedef enum herd_type {
+    HERD_TYPE_FLOAT32 = 1,
+    HERD_TYPE_FLOAT64 = 2,
+    HERD_TYPE_INT32 = 3,
+    HERD_TYPE_INT64 = 4,
+    HERD_TYPE_STRING = 5 /* data is an array of `const char *` (UTF-8) */
+} herd_type;
+
+/* The type's name ("float32", "float64", "int32", "int64", "string"), or
+ * "unknown".  Never NULL. */
+HERD_API const char *herd_type_name(int type);
+
+/* Limits, checked by every function that creates a column. */
+#define HERD_NAME_MAX 255 /* bytes in a column name */
+
+/* Column flags (herd_column_options.flags). */
+#define HERD_COLUMN_BORROW 0x1u       /* keep the caller's memory, no copy */
+#define HERD_COLUMN_MASK_MISSING 0x2u /* mask bytes are 1 for missing (as
+                                         pandas' masked arrays), not valid */
+
+typedef struct herd_column_options {
+    uint32_t struct_size; /* sizeof(herd_column_options), set by _init */
+    uint32_t flags;       /* HERD_COLUMN_* bits; default 0: copy */
+    /* Distance in bytes between consecutive values; 0 means contiguous
+     * (the size of one value). Must be a multiple of the value's alignment. */
+    size_t stride;
+    /* Optional validity mask, one byte per row (contiguous): nonzero means
+     * the value is present (or missing, with HERD_COLUMN_MASK_MISSING).
+     * Allowed on int32, int64 and string columns.  Borrowed with the column
+     * when HERD_COLUMN_BORROW is set, copied otherwise. */
+    const uint8_t *mask;
+} herd_column_options;
+
+/* Fill `opt` with the defaults (copy, contiguous, no mask). */
+HERD_API void herd_column_options_init(herd_column_options *opt);
+
+/* A new frame with no columns and no rows. */
+HERD_API int herd_frame_new(herd_frame **out);
+
+/* Free a frame and the columns it owns.  NULL is allowed. */
+HERD_API void herd_frame_free(herd_frame *frame);
+
+/* Add a column of `nrows` values of `type` read from `data`.
+ *
+ * The name must be valid UTF-8, 1..HERD_NAME_MAX bytes, without control
+ * characters, and unique in the frame.  Every column of a frame has the
+ * same number of rows: the first column sets it.  String columns take an
+ * array of `const char *`; a NULL pointer is a missing value, every other
+ * string must be valid UTF-8 (checked, copied or borrowed alike).
+ * `data` may be NULL only when nrows is 0.
+ *
+ * Errors: HERD_EINVAL (bad argument, names which), HERD_EEXISTS (duplicate
+ * name), HERD_EFORMAT (invalid UTF-8, with the row), HERD_ENOMEM. */
+HERD_API int herd_frame_add_column(herd_frame *frame, const char *name, int type,
+                                   const void *data, size_t nrows,
+                                   const herd_column_options *opt);
+
+/* Number of rows (0 for a frame without columns). */
+HERD_API size_t herd_frame_nrows(const herd_frame *frame);
+
+/* Number of columns. */
+HERD_API size_t herd_frame_ncols(const herd_frame *frame);
+
+/* Index of the column called `name`.  HERD_ENOTFOUND if there is none (the
+ * message lists the frame's columns). */
+HERD_API int herd_frame_find(const herd_frame *frame, const char *name, size_t *index);
+
+/* Name of column `col`, or NULL when `col` is out of range. */
+HERD_API const char *herd_frame_column_name(const herd_frame *frame, size_t col);
+
+/* Type of column `col` (a herd_type), or 0 when `col` is out of range. */
+HERD_API int herd_frame_column_type(const herd_frame *frame, size_t col);
+
+/* Raw access for zero-copy readers (bindings): the first value's address,
+ * the stride in bytes and the validity mask (one byte per row, nonzero =
+ * present, contiguous; NULL when every value is present).  For string
+ * columns the values are `const char *` (NULL for missing).  The pointers
+ * stay valid while the frame lives. */
+HERD_API int herd_frame_column_data(const herd_frame *frame, size_t col, const void **data,
+                                    size_t *stride, const uint8_t **mask);
+
+/* 1 if the value at (row, col) is present, 0 if missing (NaN floats count as
+ * missing), and 0 when row or col is out of range. */
+HERD_API int herd_frame_is_present(const herd_frame *frame, size_t col, size_t row);
+
+/* The value at (row, col) as a double: any numeric column (int64 values
+ * beyond 2^53 are rounded).  Missing values give NaN and HERD_OK.
+ * HERD_ETYPE for a string column; HERD_EINVAL when out of range. */
+HERD_API int herd_frame_get_double(const herd_frame *frame, size_t col, size_t row,
+                                   double *out);
+
+/* The value at (row, col) of an int32 or int64 column.  A missing value
+ * gives HERD_ENOTFOUND ("missing") and leaves *out alone. */
+HERD_API int herd_frame_get_int64(const herd_frame *frame, size_t col, size_t row,
+                                  int64_t *out);
+
+/* The value at (row, col) of a string column; *out is NULL when missing.
+ * The string lives as long as the frame. */
+HERD_API int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row,
+                                   const char **out);
+
+/* ------------------------------------------------------------------------
+ * CSV
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_csv_options {
+    uint32_t struct_size; /* sizeof(herd_csv_options), set by _init */
+    char delimiter;       /* default ',' */
+    char reserved_[3];
+    /* Reading: force the type of the named columns instead of inferring it.
+     * `type_names[i]` gets `types[i]`; a name that is not in the header is
+     * an error.  Inference picks int64 when every non-empty field of the
+     * column is an integer, float64 when every one is a number (nan, inf
+     * accepted), string otherwise; a column whose fields are all empty is
+     * float64. */
+    const char *const *type_names;
+    const int *types;
+    size_t n_types;
+    /* Writing: digits for floating-point values; 0 (default) writes the
+     * shortest text that reads back to the same value. */
+    int float_digits;
+    /* Writing: terminate lines with CRLF instead of LF. */
+    int crlf;
+} herd_csv_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_csv_options_init(herd_csv_options *opt);
+
+/* Read a CSV file into a new frame that owns its columns.
+ *
+ * The first row is the header (column names, unique and non-empty).  Fields
+ * follow RFC 4180: quoted with '"', a doubled quote inside quotes is one
+ * quote, quoted fields may hold delimiters and newlines.  Lines end with LF
+ * or CRLF; a UTF-8 byte-order mark at the start is skipped; the last line
+ * may lack its newline; blank lines are skipped.  An empty unquoted field is
+ * a missing value (NaN in float columns); a quoted empty field "" is an
+ * empty string in a string column and missing elsewhere.  Every row must
+ * have the header's number of fields.  Text must be valid UTF-8.
+ *
+ * Errors (each names the file, line and column): HERD_EIO, HERD_EFORMAT
+ * (unterminated quote, ragged row, invalid UTF-8, a field that is not of
+ * its forced type), HERD_ENOTFOUND (a forced column that is not in the
+ * header), HERD_ELIMIT, HERD_ENOMEM. */
+HERD_API int herd_frame_read_csv(const char *path, const herd_csv_options *opt,
+                                 herd_frame **out);
+
+/* The same, from `len` bytes in memory; `name` is used in messages. */
+HERD_API int herd_frame_read_csv_buffer(const char *data, size_t len, const char *name,
+                                        const herd_csv_options *opt, herd_frame **out);
+
+/* Write a frame as CSV (header row, then one line per row).  Fields that
+ * hold the delimiter, a quote, CR or LF, or leading/trailing spaces are
+ * quoted; missing values are empty fields; an empty string is written as
+ * "".  The file is written to a temporary name and renamed into place, so
+ * a failed write leaves any previous file intact. */
+HERD_API int herd_frame_write_csv(const herd_frame *frame, const char *path,
+                                  const herd_csv_options *opt);
+
+/* ------------------------------------------------------------------------
+ * Groups: rows partitioned by key columns
+ *
+ * Groups borrow their frame: the frame must outlive them.  A group's key is
+ * a string: the value of a single key column as written (integers in
+ * decimal), or, for several key columns, the values joined by '|' with
+ * every '|' and '\' inside a value escaped by a '\' ("DE|Berlin",
+ * "a\|b|7").  Groups are ordered by key value (integers numerically,
+ * strings bytewise, column by column); rows keep their frame order inside
+ * a group.  Rows with a missing key value belong to no group and are
+ * counted (herd_groups_missing).
+ *
+ * Thread safety: groups are immutable once built; any number of threads
+ * may read them.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_groups herd_groups;
+
+/* Partition the rows of `frame` by the `nkeys` columns named in `keys`
+ * (int32, int64 or string), in O(rows).  HERD_ENOTFOUND for an unknown
+ * column, HERD_ETYPE for a float key column, HERD_EINVAL for no keys or a
+ * key named twice. */
+HERD_API int herd_groups_new(const herd_frame *frame, const char *const *keys, size_t nkeys,
+                             herd_groups **out);
+
+/* Free the groups.  NULL is allowed. */
+HERD_API void herd_groups_free(herd_groups *groups);
+
+/* Number of groups. */
+HERD_API size_t herd_groups_count(const herd_groups *groups);
+
+/* Number of rows that belong to no group because a key value is missing. */
+HERD_API size_t herd_groups_missing(const herd_groups *groups);
+
+/* The frame the groups were built from. */
+HERD_API const herd_frame *herd_groups_frame(const herd_groups *groups);
+
+/* The key of group `i`, or NULL when i is out of range.  Lives as long as
+ * the groups. */
+HERD_API const char *herd_groups_key(const herd_groups *groups, size_t i);
+
+/* The number of rows of group `i` (0 when out of range). */
+HERD_API size_t herd_groups_size(const herd_groups *groups, size_t i);
+
+/* The frame row indices of group `i`, ascending, and their count. */
+HERD_API int herd_groups_rows(const herd_groups *groups, size_t i, const size_t **rows,
+                              size_t *nrows);
+
+/* The index of the group whose key is `key`; HERD_ENOTFOUND if none. */
+HERD_API int herd_groups_find(const herd_groups *groups, const char *key, size_t *index);
+
+/* A summary table: one row per group with columns "group" (string), "rows"
+ * (int64), "first_row" (int64). */
+HERD_API int herd_groups_summary(const herd_groups *groups, herd_frame **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HERD_H */

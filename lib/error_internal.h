@@ -1,0 +1,48 @@
+/* error_internal.h -- the thread-local last error. */
+#ifndef HERD_ERROR_INTERNAL_H
+#define HERD_ERROR_INTERNAL_H
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#  define HD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define HD_PRINTF(f, a)
+#endif
+
+/* Record `code` and a formatted message as the calling thread's last error
+ * and return `code`, so that callers write `return hd_error(HERD_EINVAL, ...)`.
+ * Messages longer than the buffer are truncated with "...". */
+int hd_error(int code, const char *fmt, ...) HD_PRINTF(2, 3);
+int hd_verror(int code, const char *fmt, va_list ap);
+
+/* Record out-of-memory with a static message; returns HERD_ENOMEM. */
+int hd_oom(void);
+
+/* Prefix the current last error with a formatted context ("file.csv: ")
+ * and return its code. */
+int hd_error_prefix(const char *fmt, ...) HD_PRINTF(1, 2);
+
+/* Argument checks that name the argument and the function. */
+#define HD_CHECK_ARG(cond, name)                                                   \
+    do {                                                                           \
+        if (!(cond))                                                               \
+            return hd_error(HERD_EINVAL, "%s: argument '%s' is invalid (%s)",      \
+                            __func__, name, #cond);                               \
+    } while (0)
+
+#define HD_CHECK_NOT_NULL(ptr)                                                     \
+    do {                                                                           \
+        if ((ptr) == NULL)                                                         \
+            return hd_error(HERD_EINVAL, "%s: argument '%s' is NULL", __func__,   \
+                            #ptr);                                                 \
+    } while (0)
+
+#include <stddef.h> /* offsetof */
+
+/* Whether an options struct of `size` bytes holds `field`, so that a caller
+ * built against an older, shorter struct is read correctly. */
+#define HD_HAS_FIELD(opt, field)                                                   \
+    ((opt)->struct_size >= offsetof(__typeof__(*(opt)), field) + sizeof((opt)->field))
+
+#endif

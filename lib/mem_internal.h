@@ -1,0 +1,33 @@
+/* mem_internal.h -- checked allocation and a string arena. */
+#ifndef HERD_MEM_INTERNAL_H
+#define HERD_MEM_INTERNAL_H
+
+#include <stddef.h>
+
+/* malloc/calloc/realloc of n * size bytes with an overflow check.  On failure
+ * they record HERD_ENOMEM (static message) and return NULL.  A zero size
+ * still returns a unique non-NULL pointer. */
+void *hd_malloc(size_t n, size_t size);
+void *hd_calloc(size_t n, size_t size);
+void *hd_realloc(void *p, size_t n, size_t size);
+
+/* Duplicate a string (or `len` bytes of it, NUL-terminated). */
+char *hd_strdup(const char *s);
+char *hd_strndup(const char *s, size_t len);
+
+/* Grow *p (an array of *cap elements of `size` bytes) so that it holds at
+ * least `need` elements, doubling.  Returns HERD_OK or HERD_ENOMEM. */
+int hd_grow(void **p, size_t *cap, size_t need, size_t size);
+
+/* An append-only arena for many small strings, freed all at once.  Strings
+ * never move once stored. */
+typedef struct hd_arena hd_arena;
+
+hd_arena *hd_arena_new(void); /* NULL + HERD_ENOMEM on failure */
+void hd_arena_free(hd_arena *a);
+/* Copy `len` bytes plus a NUL into the arena. NULL + HERD_ENOMEM on failure. */
+char *hd_arena_strndup(hd_arena *a, const char *s, size_t len);
+/* Bytes held by the arena (for memory accounting). */
+size_t hd_arena_bytes(const hd_arena *a);
+
+#endif

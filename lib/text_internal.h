@@ -1,0 +1,20 @@
+/* text_internal.h -- UTF-8 checks and name validation. */
+#ifndef HERD_TEXT_INTERNAL_H
+#define HERD_TEXT_INTERNAL_H
+
+#include <stddef.h>
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF),
+ * else 0 and *bad_offset (if not NULL) is the offset of the first bad byte. */
+int hd_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+
+/* Validate a name (column, family...): 1..max_len bytes of UTF-8 without
+ * control characters.  On failure records HERD_EINVAL with a message that
+ * starts with `what` ("column name") and returns it. */
+int hd_name_check(const char *name, size_t max_len, const char *what);
+
+/* Render `s` for a message: at most 64 bytes, control bytes as \xNN, with an
+ * ellipsis when cut.  Writes into buf (size >= 80) and returns buf. */
+const char *hd_quote(const char *s, size_t len, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,348 @@
+/* Tests of frames: copied and borrowed columns, strides, masks, accessors
+ * and every bad argument. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "frame_internal.h"
+
+#define ERR_HAS(text) assert_non_null(strstr(herd_last_error(), (text)))
+
+static herd_frame *new_frame(void)
+{
+    herd_frame *f = NULL;
+    assert_int_equal(herd_frame_new(&f), HERD_OK);
+    assert_non_null(f);
+    return f;
+}
+
+static void test_empty_frame(void **state)
+{
+    (void)state;
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_ncols(f), 0);
+    size_t i;
+    assert_int_equal(herd_frame_find(f, "x", &i), HERD_ENOTFOUND);
+    ERR_HAS("no column 'x'");
+    ERR_HAS("(none)");
+    /* A zero-row column is allowed, with NULL data. */
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, NULL, 0, NULL), HERD_OK);
+    assert_int_equal(herd_frame_ncols(f), 1);
+    assert_int_equal(herd_frame_nrows(f), 0);
+    double d;
+    assert_int_equal(herd_frame_get_double(f, 0, 0, &d), HERD_EINVAL);
+    ERR_HAS("row 0 is out of range");
+    herd_frame_free(f);
+    herd_frame_free(NULL);
+}
+
+static void test_copied_columns_all_types(void **state)
+{
+    (void)state;
+    float f32[3] = {1.5f, NAN, -2.0f};
+    double f64[3] = {0.1, 2.5, NAN};
+    int32_t i32[3] = {1, -2, 3};
+    int64_t i64[3] = {INT64_MAX, 0, -7};
+    const char *str[3] = {"a", NULL, "K\xc3\xb6ln"};
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "f32", HERD_TYPE_FLOAT32, f32, 3, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "f64", HERD_TYPE_FLOAT64, f64, 3, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "i32", HERD_TYPE_INT32, i32, 3, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "i64", HERD_TYPE_INT64, i64, 3, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, str, 3, NULL), HERD_OK);
+    /* Copies: changing the caller's arrays changes nothing. */
+    f64[0] = 99;
+    i64[1] = 99;
+    str[0] = "changed";
+    assert_int_equal(herd_frame_ncols(f), 5);
+    assert_int_equal(herd_frame_nrows(f), 3);
+
+    double d;
+    assert_int_equal(herd_frame_get_double(f, 0, 0, &d), HERD_OK);
+    assert_true(d == 1.5);
+    assert_int_equal(herd_frame_get_double(f, 1, 0, &d), HERD_OK);
+    assert_true(d == 0.1);
+    assert_int_equal(herd_frame_get_double(f, 2, 1, &d), HERD_OK);
+    assert_true(d == -2.0);
+    int64_t v;
+    assert_int_equal(herd_frame_get_int64(f, 3, 0, &v), HERD_OK);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(herd_frame_get_int64(f, 3, 1, &v), HERD_OK);
+    assert_true(v == 0);
+    assert_int_equal(herd_frame_get_int64(f, 2, 2, &v), HERD_OK);
+    assert_true(v == 3);
+    const char *s;
+    assert_int_equal(herd_frame_get_string(f, 4, 0, &s), HERD_OK);
+    assert_string_equal(s, "a");
+    assert_int_equal(herd_frame_get_string(f, 4, 1, &s), HERD_OK);
+    assert_null(s);
+    assert_int_equal(herd_frame_get_string(f, 4, 2, &s), HERD_OK);
+    assert_string_equal(s, "K\xc3\xb6ln");
+
+    assert_false(herd_frame_is_present(f, 0, 1)); /* NaN float */
+    assert_false(herd_frame_is_present(f, 4, 1)); /* NULL string */
+    assert_true(herd_frame_is_present(f, 3, 0));
+    assert_false(herd_frame_is_present(f, 9, 0));
+    assert_false(herd_frame_is_present(f, 0, 9));
+
+    assert_string_equal(herd_frame_column_name(f, 4), "s");
+    assert_null(herd_frame_column_name(f, 5));
+    assert_int_equal(herd_frame_column_type(f, 1), HERD_TYPE_FLOAT64);
+    assert_int_equal(herd_frame_column_type(f, 5), 0);
+    size_t idx = 99;
+    assert_int_equal(herd_frame_find(f, "i32", &idx), HERD_OK);
+    assert_int_equal(idx, 2);
+    assert_int_equal(herd_frame_find(f, "nope", &idx), HERD_ENOTFOUND);
+    ERR_HAS("'f32', 'f64', 'i32', 'i64', 's'");
+    herd_frame_free(f);
+}
+
+static void test_type_errors_in_getters(void **state)
+{
+    (void)state;
+    const char *str[1] = {"x"};
+    double f64[1] = {1};
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, str, 1, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "d", HERD_TYPE_FLOAT64, f64, 1, NULL), HERD_OK);
+    double d;
+    int64_t v;
+    const char *s;
+    assert_int_equal(herd_frame_get_double(f, 0, 0, &d), HERD_ETYPE);
+    ERR_HAS("column 's' holds strings");
+    assert_int_equal(herd_frame_get_int64(f, 1, 0, &v), HERD_ETYPE);
+    ERR_HAS("column 'd' is float64");
+    assert_int_equal(herd_frame_get_string(f, 1, 0, &s), HERD_ETYPE);
+    assert_int_equal(herd_frame_get_double(f, 2, 0, &d), HERD_EINVAL);
+    ERR_HAS("column 2 is out of range");
+    assert_int_equal(herd_frame_get_double(NULL, 0, 0, &d), HERD_EINVAL);
+    ERR_HAS("'frame' is NULL");
+    assert_int_equal(herd_frame_get_double(f, 1, 0, NULL), HERD_EINVAL);
+    ERR_HAS("'out' is NULL");
+    herd_frame_free(f);
+}
+
+/* One column of a row-major 4x3 matrix, borrowed with a byte stride. */
+static void test_borrowed_strided_column(void **state)
+{
+    (void)state;
+    double m[4][3];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 3; c++) m[r][c] = r * 10 + c;
+    herd_column_options o;
+    herd_column_options_init(&o);
+    o.flags = HERD_COLUMN_BORROW;
+    o.stride = sizeof m[0];
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "c1", HERD_TYPE_FLOAT64, &m[0][1], 4, &o), HERD_OK);
+    double d;
+    assert_int_equal(herd_frame_get_double(f, 0, 3, &d), HERD_OK);
+    assert_true(d == 31);
+    m[3][1] = -5; /* borrowed: the frame sees the caller's memory */
+    assert_int_equal(herd_frame_get_double(f, 0, 3, &d), HERD_OK);
+    assert_true(d == -5);
+    const void *data;
+    size_t stride;
+    const uint8_t *mask;
+    assert_int_equal(herd_frame_column_data(f, 0, &data, &stride, &mask), HERD_OK);
+    assert_ptr_equal(data, &m[0][1]);
+    assert_int_equal(stride, sizeof m[0]);
+    assert_null(mask);
+
+    /* A copied strided column is gathered into contiguous memory. */
+    o.flags = 0;
+    assert_int_equal(herd_frame_add_column(f, "c2", HERD_TYPE_FLOAT64, &m[0][2], 4, &o), HERD_OK);
+    assert_int_equal(herd_frame_column_data(f, 1, &data, &stride, &mask), HERD_OK);
+    assert_int_equal(stride, sizeof(double));
+    assert_true(((const double *)data)[2] == 22);
+    herd_frame_free(f);
+}
+
+static void test_masks(void **state)
+{
+    (void)state;
+    int64_t v[4] = {10, 20, 30, 40};
+    uint8_t valid[4] = {1, 0, 1, 0};
+    uint8_t missing[4] = {0, 1, 0, 1}; /* pandas' convention */
+    herd_column_options o;
+    herd_column_options_init(&o);
+    herd_frame *f = new_frame();
+
+    o.mask = valid;
+    o.flags = HERD_COLUMN_BORROW;
+    assert_int_equal(herd_frame_add_column(f, "a", HERD_TYPE_INT64, v, 4, &o), HERD_OK);
+    o.mask = missing;
+    o.flags = HERD_COLUMN_BORROW | HERD_COLUMN_MASK_MISSING;
+    assert_int_equal(herd_frame_add_column(f, "b", HERD_TYPE_INT64, v, 4, &o), HERD_OK);
+    o.flags = HERD_COLUMN_MASK_MISSING; /* copied and normalised */
+    assert_int_equal(herd_frame_add_column(f, "c", HERD_TYPE_INT64, v, 4, &o), HERD_OK);
+
+    for (size_t col = 0; col < 3; col++) {
+        int64_t x = -1;
+        assert_int_equal(herd_frame_get_int64(f, col, 0, &x), HERD_OK);
+        assert_true(x == 10);
+        assert_int_equal(herd_frame_get_int64(f, col, 1, &x), HERD_ENOTFOUND);
+        ERR_HAS("missing");
+        assert_true(x == 10); /* untouched */
+        assert_true(herd_frame_is_present(f, col, 2));
+        assert_false(herd_frame_is_present(f, col, 3));
+        double d;
+        assert_int_equal(herd_frame_get_double(f, col, 3, &d), HERD_OK);
+        assert_true(isnan(d));
+        const void *data;
+        size_t stride;
+        const uint8_t *mask;
+        assert_int_equal(herd_frame_column_data(f, col, &data, &stride, &mask), HERD_OK);
+        assert_non_null(mask);
+        assert_int_equal(mask[0], 1); /* always the "present" form */
+        assert_int_equal(mask[1], 0);
+    }
+    /* The borrowed normal-form mask is used in place. */
+    const void *data;
+    size_t stride;
+    const uint8_t *mask;
+    herd_frame_column_data(f, 0, &data, &stride, &mask);
+    assert_ptr_equal(mask, valid);
+
+    /* A masked string column: the mask wins over a non-NULL pointer. */
+    const char *s[2] = {"x", "y"};
+    uint8_t smask[2] = {1, 0};
+    herd_column_options_init(&o);
+    o.mask = smask;
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, s, 4 - 2, &o), HERD_EINVAL);
+    ERR_HAS("has 2 rows but the frame's columns have 4");
+    herd_frame_free(f);
+
+    f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, s, 2, &o), HERD_OK);
+    const char *out = "unset";
+    assert_int_equal(herd_frame_get_string(f, 0, 1, &out), HERD_OK);
+    assert_null(out);
+    herd_frame_free(f);
+}
+
+static void test_bad_columns(void **state)
+{
+    (void)state;
+    double d[2] = {1, 2};
+    herd_column_options o;
+    herd_column_options_init(&o);
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, d, 2, NULL), HERD_OK);
+
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, d, 2, NULL), HERD_EEXISTS);
+    ERR_HAS("column 'x' already exists");
+    assert_int_equal(herd_frame_add_column(f, "y", HERD_TYPE_FLOAT64, d, 1, NULL), HERD_EINVAL);
+    ERR_HAS("column 'y' has 1 rows but the frame's columns have 2");
+    assert_int_equal(herd_frame_add_column(f, "", HERD_TYPE_FLOAT64, d, 2, NULL), HERD_EINVAL);
+    ERR_HAS("column name is empty");
+    assert_int_equal(herd_frame_add_column(f, "a\nb", HERD_TYPE_FLOAT64, d, 2, NULL), HERD_EINVAL);
+    ERR_HAS("control character");
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(herd_frame_add_column(f, longname, HERD_TYPE_FLOAT64, d, 2, NULL),
+                     HERD_EINVAL);
+    ERR_HAS("the limit is 255");
+    assert_int_equal(herd_frame_add_column(f, "z", 42, d, 2, NULL), HERD_EINVAL);
+    ERR_HAS("type 42 is not a herd_type");
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, NULL, 2, NULL), HERD_EINVAL);
+    ERR_HAS("'data' is NULL");
+    assert_int_equal(herd_frame_add_column(NULL, "z", HERD_TYPE_FLOAT64, d, 2, NULL), HERD_EINVAL);
+    ERR_HAS("'frame' is NULL");
+    assert_int_equal(herd_frame_add_column(f, NULL, HERD_TYPE_FLOAT64, d, 2, NULL), HERD_EINVAL);
+    ERR_HAS("'name' is NULL");
+
+    o.stride = 4;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 2, &o), HERD_EINVAL);
+    ERR_HAS("stride 4 is smaller than one float64 value");
+    o.stride = 12;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 1 + 1, &o), HERD_EINVAL);
+    ERR_HAS("not a multiple");
+    herd_column_options_init(&o);
+    uint8_t m[2] = {1, 1};
+    o.mask = m;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 2, &o), HERD_EINVAL);
+    ERR_HAS("cannot have a mask");
+    herd_column_options_init(&o);
+    o.flags = 0x80;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 2, &o), HERD_EINVAL);
+    ERR_HAS("unknown flags 0x80");
+    herd_column_options_init(&o);
+    o.flags = HERD_COLUMN_MASK_MISSING;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 2, &o), HERD_EINVAL);
+    ERR_HAS("without a mask");
+    herd_column_options_init(&o);
+    o.struct_size = 2;
+    assert_int_equal(herd_frame_add_column(f, "z", HERD_TYPE_FLOAT64, d, 2, &o), HERD_EINVAL);
+    ERR_HAS("struct_size");
+
+    const char *bad[2] = {"ok", "caf\xe9"}; /* Latin-1, not UTF-8 */
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, bad, 2, NULL), HERD_EFORMAT);
+    ERR_HAS("column 's', row 1");
+    ERR_HAS("not valid UTF-8");
+    /* Nothing failed half-way: the frame still has its one column. */
+    assert_int_equal(herd_frame_ncols(f), 1);
+    herd_frame_free(f);
+
+    assert_int_equal(herd_frame_new(NULL), HERD_EINVAL);
+}
+
+/* A caller built against an older header passes a shorter struct: the
+ * fields it did not know take their defaults. */
+static void test_older_options_struct(void **state)
+{
+    (void)state;
+    double m[2][2] = {{1, 2}, {3, 4}};
+    herd_column_options o;
+    herd_column_options_init(&o);
+    o.flags = HERD_COLUMN_BORROW;
+    o.stride = 16;
+    o.struct_size = offsetof(herd_column_options, stride); /* knows only flags */
+    herd_frame *f = new_frame();
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, m, 2, &o), HERD_OK);
+    double d;
+    herd_frame_get_double(f, 0, 1, &d);
+    assert_true(d == 2); /* stride ignored: contiguous */
+    herd_frame_free(f);
+}
+
+static void test_result_builders(void **state)
+{
+    (void)state;
+    herd_frame *f = new_frame();
+    double d[2] = {0.5, 1.5};
+    int64_t i[2] = {3, 4};
+    const char *s[2] = {"g1", "g2"};
+    assert_int_equal(hd_frame_add_str(f, "group", s, 2), HERD_OK);
+    assert_int_equal(hd_frame_add_i64(f, "rows", i, 2), HERD_OK);
+    assert_int_equal(hd_frame_add_f64(f, "rmse", d, 2), HERD_OK);
+    const char *g;
+    herd_frame_get_string(f, 0, 1, &g);
+    assert_string_equal(g, "g2");
+    assert_ptr_not_equal(g, s[1]); /* owned copy */
+    herd_frame_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_frame),
+        cmocka_unit_test(test_copied_columns_all_types),
+        cmocka_unit_test(test_type_errors_in_getters),
+        cmocka_unit_test(test_borrowed_strided_column),
+        cmocka_unit_test(test_masks),
+        cmocka_unit_test(test_bad_columns),
+        cmocka_unit_test(test_older_options_struct),
+        cmocka_unit_test(test_result_builders),
+    };
+    return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
+}
