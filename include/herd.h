@@ -381,6 +381,273 @@ HERD_API int herd_groups_find(const herd_groups *groups, const char *key, size_t
  * (int64), "first_row" (int64). */
 HERD_API int herd_groups_summary(const herd_groups *groups, herd_frame **out);
 
+/* ------------------------------------------------------------------------
+ * Grouped apply: one task per group on a pool of threads
+ *
+ * The calling thread coordinates: it starts `threads` workers, reports
+ * progress, watches the cancel flag and the error budget, and returns when
+ * every started task has finished.  Progress callbacks run on the calling
+ * thread only; group callbacks run on workers.  Groups are scheduled
+ * largest first.  A group whose rows are a large share of all rows (at
+ * least `parallel_group_rows` rows and more than 1/threads of the total)
+ * gets several CPU threads (task->nthread) and holds that many of the
+ * pool's CPU slots while it runs, so one huge group neither runs alone on
+ * one core at the end nor oversubscribes the machine.
+ * --------------------------------------------------------------------- */
+
+/* What a group callback is told.  Starts with struct_size; may grow. */
+typedef struct herd_group_task {
+    uint32_t struct_size;
+    size_t index;             /* the group's index in its herd_groups */
+    const char *key;          /* the group's key */
+    const herd_frame *frame;  /* the whole frame (read-only) */
+    const size_t *rows;       /* the group's frame rows, ascending */
+    size_t nrows;
+    int worker;               /* 0 .. threads-1: for per-worker scratch */
+    int nthread;              /* CPU threads this task may use */
+} herd_group_task;
+
+/* A group callback returns HERD_OK, HERD_SKIP (the group is unusable; set
+ * the reason with herd_error_set(HERD_SKIP, "...")), or a negative code
+ * after herd_error_set(code, "message"): that group fails with the message
+ * and the others go on.  It must not call herd_apply recursively. */
+typedef int (*herd_group_fn)(const herd_group_task *task, void *user);
+
+/* A group callback's "skip this group" (not an error). */
+#define HERD_SKIP 1
+
+/* Set the calling thread's last error (as herd_last_error() will return
+ * it) and return `code`.  For callbacks written in C or in a binding, so
+ * that the failure message they report reaches the report.  NULL message
+ * is allowed (empty). */
+HERD_API int herd_error_set(int code, const char *message);
+
+/* What a progress callback is told.  Starts with struct_size; may grow. */
+typedef struct herd_progress {
+    uint32_t struct_size;
+    size_t groups_total;
+    size_t groups_done;    /* finished, whatever their status */
+    size_t groups_failed;
+    size_t groups_skipped;
+    size_t rows_total;
+    size_t rows_done;
+    double elapsed_s;
+} herd_progress;
+
+/* Called on the thread that called herd_apply (or herd_fit...), about every
+ * progress_interval_s and once at the end.  Return nonzero to cancel. */
+typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
+
+typedef struct herd_apply_options {
+    uint32_t struct_size;
+    int threads;                 /* workers; 0 (default): herd_default_threads() */
+    /* Stop starting new groups once more than max_failed groups failed;
+     * -1 (default): no limit. */
+    int64_t max_failed;
+    /* Optional cancel flag, read atomically: nonzero stops the job.  Tasks
+     * already running finish; the others are reported "not_run". */
+    const int *cancel;
+    herd_progress_fn progress;   /* optional */
+    void *progress_user;
+    double progress_interval_s;  /* default 0.25 */
+    /* Groups with at least this many rows may get several CPU threads (see
+     * above); default 50000.  SIZE_MAX: one thread per group always. */
+    size_t parallel_group_rows;
+} herd_apply_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_apply_options_init(herd_apply_options *opt);
+
+/* Run `fn` once per group of `groups`.  *report (may be NULL if not
+ * wanted) receives a frame with one row per group, in group order:
+ * "group" (string), "rows" (int64), "status" ("ok", "failed", "skipped" or
+ * "not_run"), "message" (string, missing when none), "seconds" (float64),
+ * "nthread" (int64).
+ *
+ * Returns HERD_OK when every group ran (some may have failed: see the
+ * report), HERD_ECANCELED when cancelled, HERD_EBUDGET when more than
+ * max_failed groups failed; in those two cases *report is still filled.
+ * Other errors (bad arguments, no memory) happen before any callback runs
+ * and leave *report NULL.  Thread safety: `groups` and its frame are only
+ * read; several herd_apply calls may run at once on the same groups. */
+HERD_API int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
+                        const herd_apply_options *opt, herd_frame **report);
+
+/* ------------------------------------------------------------------------
+ * Models: one XGBoost booster, saved as bytes
+ *
+ * A herd_model holds a serialised XGBoost 1.7 model (UBJSON) with its
+ * feature names and types.  It is immutable: any number of threads may use
+ * one model at once.  Prediction builds a booster on the calling thread and
+ * frees it before returning (XGBoost keeps per-thread buffers that only the
+ * creating thread may release), so models never leak thread state.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_model herd_model;
+
+typedef enum herd_model_format {
+    HERD_MODEL_UBJSON = 1, /* XGBoost's binary JSON (.ubj) */
+    HERD_MODEL_JSON = 2    /* XGBoost's JSON (.json) */
+} herd_model_format;
+
+/* Load a model from XGBoost JSON or UBJSON bytes (the format is detected).
+ * The model must name its features (every herd-trained model does); a
+ * model without feature names is HERD_EFORMAT. */
+HERD_API int herd_model_load(const void *data, size_t len, herd_model **out);
+
+/* Free a model.  NULL is allowed. */
+HERD_API void herd_model_free(herd_model *model);
+
+/* Serialise `model` as `format`; *data is allocated by the library and
+ * freed with herd_free(). */
+HERD_API int herd_model_save(const herd_model *model, int format, void **data, size_t *len);
+
+/* Free memory the library returned (herd_model_save...).  NULL is allowed. */
+HERD_API void herd_free(void *p);
+
+/* Number of features, and feature i's name and XGBoost type ("float",
+ * "int").  NULL when i is out of range. */
+HERD_API size_t herd_model_num_features(const herd_model *model);
+HERD_API const char *herd_model_feature_name(const herd_model *model, size_t i);
+HERD_API const char *herd_model_feature_type(const herd_model *model, size_t i);
+
+/* The model's objective ("reg:squarederror"...).  Never NULL for a model. */
+HERD_API const char *herd_model_objective(const herd_model *model);
+
+/* Predictions per row: 1, or num_class for multi:softprob. */
+HERD_API size_t herd_model_num_outputs(const herd_model *model);
+
+/* Predict `nrows` rows of `frame` (`rows` lists frame rows; NULL means all
+ * rows, in order).  Features are looked up by name: a missing column is
+ * HERD_ENOTFOUND, a column whose type does not match the model's feature
+ * type (a string column, or a float column for an "int" feature) is
+ * HERD_ETYPE.  `out` receives nrows * herd_model_num_outputs() values,
+ * row-major; `out_len` is its capacity in values.  `nthread` 0 means 1. */
+HERD_API int herd_model_predict(const herd_model *model, const herd_frame *frame,
+                                const size_t *rows, size_t nrows, int nthread, double *out,
+                                size_t out_len);
+
+/* ------------------------------------------------------------------------
+ * Fit: one XGBoost model per group
+ * --------------------------------------------------------------------- */
+
+typedef enum herd_split {
+    HERD_SPLIT_RANDOM = 0, /* a seeded random valid_fraction of each group */
+    HERD_SPLIT_LAST = 1    /* the last valid_fraction of each group, in row
+                              order or by valid_order_by (forecasting) */
+} herd_split;
+
+typedef struct herd_fit_options {
+    uint32_t struct_size;
+    const char *const *features; /* feature column names (numeric) */
+    size_t n_features;
+    const char *label;           /* label column (numeric) */
+    const char *weight;          /* optional weight column */
+    /* XGBoost parameters, passed through as name/value strings.  Names are
+     * checked against the parameters XGBoost 1.7 knows; unknown names are
+     * an error that lists them.  Values are checked by XGBoost once, before
+     * any group trains.  tree_method and max_bin, unless given, are chosen
+     * per group by its size (docs/performance.md). */
+    const char *const *param_names;
+    const char *const *param_values;
+    size_t n_params;
+    int rounds;                  /* boosting rounds; default 100 */
+    int early_stopping_rounds;   /* 0 (default): off; needs validation rows */
+    double valid_fraction;       /* default 0.2; 0: no validation split */
+    int split;                   /* herd_split; default HERD_SPLIT_RANDOM */
+    const char *valid_order_by;  /* HERD_SPLIT_LAST: order by this column */
+    uint64_t seed;               /* split, folds and XGBoost seed; default 0 */
+    const char *metric;          /* validation metric; NULL: by objective
+                                    (rmse, logloss or mlogloss) */
+    size_t min_rows;             /* groups with fewer rows are skipped; default 10 */
+    int cv_folds;                /* k-fold cross-validation per group; 0: off */
+} herd_fit_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_fit_options_init(herd_fit_options *opt);
+
+/* The result of a fit: per group, a model (when it trained), its metrics
+ * and status.  Immutable once returned: any thread may read it. */
+typedef struct herd_model_set herd_model_set;
+
+/* Train one model per group of `groups` on the pool of `apply` (NULL:
+ * defaults).  Per group: rows with a missing label fail the group (NaN or
+ * infinite labels are never dropped silently); groups with fewer than
+ * min_rows rows, a constant label or an all-missing feature are skipped
+ * with the reason.  Return codes as herd_apply: HERD_OK, or
+ * HERD_ECANCELED / HERD_EBUDGET with *out still filled; other errors
+ * (unknown column or parameter, bad option) before any training, *out NULL. */
+HERD_API int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
+                      const herd_apply_options *apply, herd_model_set **out);
+
+/* Free a model set.  NULL is allowed. */
+HERD_API void herd_model_set_free(herd_model_set *set);
+
+/* Number of groups in the set (trained or not). */
+HERD_API size_t herd_model_set_count(const herd_model_set *set);
+
+/* One row per group: "group", "status" (ok / failed / skipped / not_run),
+ * "message", "rows", "train_rows", "valid_rows" (int64), "metric" (the
+ * metric's name), "valid_metric" (float64, NaN without validation rows),
+ * "best_iteration", "rounds" (int64), "cv_mean", "cv_std" (float64, NaN
+ * without cv_folds), "seconds" (float64), "nthread" (int64),
+ * "tree_method" (string). */
+HERD_API int herd_model_set_report(const herd_model_set *set, herd_frame **out);
+
+/* The model of `group` as a new handle (free it with herd_model_free).
+ * HERD_ENOTFOUND when the set has no such group or the group has no model
+ * (the message gives its status and reason). */
+HERD_API int herd_model_set_get(const herd_model_set *set, const char *group,
+                                herd_model **out);
+
+/* ------------------------------------------------------------------------
+ * Grouped prediction
+ * --------------------------------------------------------------------- */
+
+/* Predict every row of the frame of `groups` with its group's model from
+ * `models`, groups in parallel.  *out receives a frame with as many rows as
+ * the frame, in its row order: "prediction" (float64), or "prediction_0" ..
+ * "prediction_{k-1}" for k-class models.  Rows of groups without a model
+ * (and rows with a missing key) get NaN; *rows_without_model (may be NULL)
+ * receives their count. */
+HERD_API int herd_predict(const herd_groups *groups, const herd_model_set *models,
+                          const herd_apply_options *apply, herd_frame **out,
+                          size_t *rows_without_model);
+
+/* ------------------------------------------------------------------------
+ * Metrics
+ *
+ * One module computes every metric herd reports: validation metrics of
+ * fitted models, cross-validation, and champion/challenger comparisons.
+ * A metric is named by a string, as in XGBoost:
+ *   regression:  "rmse", "mae", "wape" (sum|err| / sum|label|), "mape"
+ *                (rows with a zero label are skipped and counted), "r2",
+ *                "poisson-deviance" (mean unit deviance, labels >= 0,
+ *                predictions > 0), "tweedie-deviance@P" (variance power
+ *                1 < P < 2, e.g. "tweedie-deviance@1.5"; "@P" may be
+ *                omitted for 1.5)
+ *   binary:      "logloss", "auc", "error" (threshold 0.5, or "error@T")
+ *                on predicted probabilities and 0/1 labels
+ *   multiclass:  "mlogloss", "merror" on n x num_class probabilities,
+ *                row-major, labels 0..num_class-1
+ * Weights, when given, weight every row (they must be finite and >= 0).
+ * --------------------------------------------------------------------- */
+
+/* Compute `metric` over n rows.  `weight` may be NULL.  For multiclass
+ * metrics `pred` holds n * num_class values; num_class is ignored (pass 0
+ * or 1) otherwise.  *n_skipped (may be NULL) receives the rows the metric
+ * skipped (mape's zero labels).  Errors: HERD_EINVAL for an unknown metric
+ * name (the message lists the known ones), a label outside the metric's
+ * domain (names the row and value), a NaN or infinite input, or no usable
+ * row (the value would be undefined). */
+HERD_API int herd_metric_eval(const char *metric, const double *label, const double *pred,
+                              const double *weight, size_t n, size_t num_class,
+                              double *value, size_t *n_skipped);
+
+/* Whether a larger value of `metric` is better: *higher_is_better is 1 for
+ * auc and r2, 0 for the losses.  HERD_EINVAL for an unknown name. */
+HERD_API int herd_metric_higher_is_better(const char *metric, int *higher_is_better);
+
 #ifdef __cplusplus
 }
 #endif

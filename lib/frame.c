@@ -426,6 +426,20 @@ int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row, const
     return HERD_OK;
 }
 
+void hd_frame_gather_f32(const herd_frame *frame, const size_t *cols, size_t ncols,
+                         const size_t *rows, size_t n, float *out)
+{
+    /* Column by column: each column's values are read in one sweep, which
+     * keeps the reads sequential when rows are ascending. */
+    for (size_t j = 0; j < ncols; j++) {
+        const hd_column *c = &frame->cols[cols[j]];
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows ? rows[i] : i;
+            out[i * ncols + j] = (float)hd_col_double(c, r);
+        }
+    }
+}
+
 int hd_frame_add_f64(herd_frame *frame, const char *name, const double *v, size_t n)
 {
     return herd_frame_add_column(frame, name, HERD_TYPE_FLOAT64, v, n, NULL);

@@ -90,6 +90,12 @@ int hd_frame_adopt(herd_frame *f, const char *name, int type, void *data, uint8_
  * range. */
 const hd_column *hd_frame_col(const herd_frame *f, size_t index);
 
+/* Gather columns cols[0..ncols) of the given rows (NULL: rows 0..n-1) into
+ * a row-major float matrix out[n * ncols]; missing values become NaN.  The
+ * columns must be numeric. */
+void hd_frame_gather_f32(const herd_frame *f, const size_t *cols, size_t ncols,
+                         const size_t *rows, size_t n, float *out);
+
 /* Builders for result tables: add a column by copying n values. */
 int hd_frame_add_f64(herd_frame *f, const char *name, const double *v, size_t n);
 int hd_frame_add_i64(herd_frame *f, const char *name, const int64_t *v, size_t n);

@@ -1,19 +1,19 @@
 /* groups.c -- partition the rows of a frame by key columns.
  *
  * herd_groups_new runs in O(rows) plus a sort of the distinct keys:
- *   1. resolve the key columns (names -> columns, type checks);
+ *   1. resolve the key columns (names -> column indices, type checks);
  *   2. one pass over the rows hashes each row's key tuple into an
  *      open-addressing table that maps it to a dense group id, in order of
- *      first appearance; it keeps one representative row and a row count
- *      per group and notes every row's group id;
- *   3. the G group ids are sorted by key value through their representative
- *      rows (G log G, with G <= rows);
+ *      first appearance; it keeps each group's first row, first key value
+ *      and row count, and notes every row's group id;
+ *   3. the G group ids are sorted by key value (G log G, G <= rows);
  *   4. a counting sort places every row in its group's slice of one array.
  *      It walks the rows in frame order, so rows stay ascending in a group;
  *   5. the keys are rendered as strings and indexed for herd_groups_find.
  *
  * Memory at the peak (step 4): 8 bytes per row for the result, 4 per row
- * for the group ids (8 above 4G rows), and some 50 bytes per group. */
+ * for the group ids (8 from 4G rows up), and about 40 bytes per group; the
+ * groups keep about 50 bytes per group plus the key text. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,67 +33,94 @@
 typedef struct key_set {
     const hd_column **cols; /* the key columns, in the caller's order */
     size_t n;
-    /* One integer key column: its hash (splitmix64 of the value) is a
-     * bijection, so equal hashes mean equal keys and the table can skip
-     * reading the representative row back. */
-    int exact_hash;
+    /* One integer key column.  Its hash (splitmix64 of the value) is a
+     * bijection, so equal hashes mean equal keys; and its sort prefix is the
+     * whole key. */
+    int single_int;
 } key_set;
 
-/* Hash the key tuple of `row` into *hash.  Returns 0 when a key value is
- * missing (masked, or a NULL string): such a row belongs to no group. */
-static inline int key_hash(const key_set *ks, size_t row, uint64_t *hash)
+/* The value of the first key column.  Each group keeps its own in a compact
+ * array, so that most probes and comparisons never read the frame at the
+ * group's representative row (a cache miss once the frame is large). */
+typedef union key_val {
+    int64_t i;
+    const char *s;
+} key_val;
+
+static inline int is_string(const hd_column *c)
+{
+    return c->type == HERD_TYPE_STRING;
+}
+
+/* Hash the key tuple of `row` into *hash and its first value into *lead.
+ * Returns 0 when a key value is missing (masked, or a NULL string): such a
+ * row belongs to no group. */
+static inline int key_hash(const key_set *ks, size_t row, uint64_t *hash, key_val *lead)
 {
     uint64_t h = 0;
     for (size_t k = 0; k < ks->n; k++) {
         const hd_column *c = ks->cols[k];
         uint64_t v;
+        key_val val;
         if (c->mask && !c->mask[row]) return 0;
-        if (c->type == HERD_TYPE_STRING) {
-            const char *s = hd_col_str(c, row);
-            if (!s) return 0;
-            v = hd_hash_bytes(s, strlen(s), 0);
+        if (is_string(c)) {
+            val.s = hd_col_str(c, row);
+            if (!val.s) return 0;
+            v = hd_hash_bytes(val.s, strlen(val.s), 0);
         } else {
-            v = hd_hash_u64((uint64_t)hd_col_int(c, row));
+            val.i = hd_col_int(c, row);
+            v = hd_hash_u64((uint64_t)val.i);
         }
+        if (k == 0) *lead = val;
         h = k ? hd_hash_combine(h, v) : v;
     }
     *hash = h;
     return 1;
 }
 
-/* Whether rows a and b (both with every key present) have the same key.
- * Strings compare by pointer first: the CSV reader interns them, so equal
- * strings usually share one pointer.  strcmp on NUL-terminated strings is
- * the same test as length + memcmp without measuring the stored string. */
-static int key_equal(const key_set *ks, size_t a, size_t b)
+/* Equality of two strings.  The pointer test first: the CSV reader interns
+ * strings, so equal ones usually share one pointer.  strcmp on
+ * NUL-terminated strings is the same test as length + memcmp without
+ * measuring either string. */
+static inline int str_equal(const char *a, const char *b)
 {
-    for (size_t k = 0; k < ks->n; k++) {
+    return a == b || strcmp(a, b) == 0;
+}
+
+/* Bytewise order of two strings: strcmp compares as unsigned char, and a
+ * prefix sorts first. */
+static inline int str_order(const char *a, const char *b)
+{
+    int d = a == b ? 0 : strcmp(a, b);
+    return (d > 0) - (d < 0);
+}
+
+/* Whether rows a and b (every key present) agree on key columns from..n. */
+static int key_equal_from(const key_set *ks, size_t a, size_t b, size_t from)
+{
+    for (size_t k = from; k < ks->n; k++) {
         const hd_column *c = ks->cols[k];
-        if (c->type == HERD_TYPE_STRING) {
-            const char *sa = hd_col_str(c, a), *sb = hd_col_str(c, b);
-            if (sa != sb && strcmp(sa, sb) != 0) return 0;
-        } else if (hd_col_int(c, a) != hd_col_int(c, b)) {
+        if (is_string(c) ? !str_equal(hd_col_str(c, a), hd_col_str(c, b))
+                         : hd_col_int(c, a) != hd_col_int(c, b))
             return 0;
-        }
     }
     return 1;
 }
 
-/* Order of the keys of rows a and b: integers numerically, strings bytewise
- * (strcmp compares as unsigned char, and a prefix sorts first), column by
- * column. */
-static int key_compare(const key_set *ks, size_t a, size_t b)
+/* Order of rows a and b on key columns from..n: integers numerically,
+ * strings bytewise, column by column. */
+static int key_compare_from(const key_set *ks, size_t a, size_t b, size_t from)
 {
-    for (size_t k = 0; k < ks->n; k++) {
+    for (size_t k = from; k < ks->n; k++) {
         const hd_column *c = ks->cols[k];
-        if (c->type == HERD_TYPE_STRING) {
-            const char *sa = hd_col_str(c, a), *sb = hd_col_str(c, b);
-            int d = sa == sb ? 0 : strcmp(sa, sb);
-            if (d) return d < 0 ? -1 : 1;
+        int d;
+        if (is_string(c)) {
+            d = str_order(hd_col_str(c, a), hd_col_str(c, b));
         } else {
             int64_t va = hd_col_int(c, a), vb = hd_col_int(c, b);
-            if (va != vb) return va < vb ? -1 : 1;
+            d = (va > vb) - (va < vb);
         }
+        if (d) return d;
     }
     return 0;
 }
@@ -116,7 +143,8 @@ static const char *column_list(const herd_frame *f, char *buf, size_t size)
         hd_quote(name, strlen(name), q, sizeof q);
         size_t sep = i ? 2 : 0, ql = strlen(q);
         if (o + sep + ql + sizeof more > size) {
-            memcpy(buf + o, i ? more : more + 2, i ? sizeof more : sizeof more - 2);
+            const char *tail = i ? more : more + 2; /* no comma before the first */
+            memcpy(buf + o, tail, strlen(tail) + 1);
             break;
         }
         if (sep) memcpy(buf + o, ", ", 2);
@@ -168,7 +196,7 @@ static int resolve_keys(herd_groups *g, const char *const *keys, key_set *ks)
         g->key_cols[k] = col;
         ks->cols[k] = &g->frame->cols[col];
     }
-    ks->exact_hash = ks->n == 1 && ks->cols[0]->type != HERD_TYPE_STRING;
+    ks->single_int = ks->n == 1 && !is_string(ks->cols[0]);
     return HERD_OK;
 }
 
@@ -207,19 +235,22 @@ typedef struct part_slot {
     size_t group1;
 } part_slot;
 
-typedef struct group_info {
-    size_t rep; /* the group's first row: stands for its key */
-    /* Rows in the group during step 2; during step 4, the next free place
-     * in the result array (so the hot loop needs no second lookup). */
-    size_t n;
-} group_info;
+/* A group id with an order-preserving prefix of its key, for the sort. */
+typedef struct sort_rec {
+    uint64_t abbrev;
+    size_t group;
+} sort_rec;
 
 typedef struct partition {
     part_slot *slots;
     size_t mask; /* capacity - 1; capacity is a power of two */
-    group_info *info;
-    size_t ngroups, info_cap;
-    size_t *order; /* group ids sorted by key (step 3) */
+    size_t ngroups, cap;
+    size_t *rep;   /* each group's first row: it stands for the group's key */
+    key_val *lead; /* each group's first key value */
+    /* Rows in each group during step 2; during step 4, the group's next
+     * free place in the result array. */
+    size_t *count;
+    sort_rec *sorted; /* the groups in key order (step 3) */
     row_ids ids;
     size_t missing;
 } partition;
@@ -227,8 +258,10 @@ typedef struct partition {
 static void partition_free(partition *p)
 {
     free(p->slots);
-    free(p->info);
-    free(p->order);
+    free(p->rep);
+    free(p->lead);
+    free(p->count);
+    free(p->sorted);
     free(p->ids.narrow);
     free(p->ids.wide);
     memset(p, 0, sizeof *p);
@@ -252,10 +285,21 @@ static int table_grow(partition *p)
     return HERD_OK;
 }
 
+/* Whether group g's key is the key of `row`, whose first value is lead. */
+static inline int same_key(const partition *p, const key_set *ks, size_t g, size_t row,
+                           key_val lead)
+{
+    if (ks->single_int) return 1; /* equal hashes: see key_set */
+    if (is_string(ks->cols[0]) ? !str_equal(p->lead[g].s, lead.s) : p->lead[g].i != lead.i)
+        return 0;
+    return ks->n == 1 || key_equal_from(ks, p->rep[g], row, 1);
+}
+
 /* The group of `row`, whose key hashes to h, creating it if it is new.
  * The caller has made room for one more group (load stays <= 1/2, so the
  * probe always ends at an empty slot). */
-static inline size_t table_lookup(partition *p, const key_set *ks, size_t row, uint64_t h)
+static inline size_t table_lookup(partition *p, const key_set *ks, size_t row, uint64_t h,
+                                  key_val lead)
 {
     size_t i = h & p->mask;
     for (;;) {
@@ -264,28 +308,70 @@ static inline size_t table_lookup(partition *p, const key_set *ks, size_t row, u
             size_t g = p->ngroups++;
             s->hash = h;
             s->group1 = g + 1;
-            p->info[g].rep = row;
-            p->info[g].n = 0;
+            p->rep[g] = row;
+            p->lead[g] = lead;
+            p->count[g] = 0;
             return g;
         }
-        if (s->hash == h && (ks->exact_hash || key_equal(ks, p->info[s->group1 - 1].rep, row)))
-            return s->group1 - 1;
+        if (s->hash == h && same_key(p, ks, s->group1 - 1, row, lead)) return s->group1 - 1;
         i = (i + 1) & p->mask;
     }
 }
 
-/* Make sure one more group fits in the table and the info array. */
+/* Make sure one more group fits in the table and the per-group arrays. */
 static int partition_reserve(partition *p)
 {
     if ((p->ngroups + 1) * 2 > p->mask + 1) {
         int rc = table_grow(p);
         if (rc != HERD_OK) return rc;
     }
-    if (p->ngroups + 1 > p->info_cap) {
-        void *info = p->info;
-        int rc = hd_grow(&info, &p->info_cap, p->ngroups + 1, sizeof *p->info);
-        p->info = info;
+    if (p->ngroups + 1 > p->cap) {
+        /* The three arrays grow in step: each from the same old capacity. */
+        size_t need = p->ngroups + 1, c1 = p->cap, c2 = p->cap, c3 = p->cap;
+        void *rep = p->rep, *lead = p->lead, *count = p->count;
+        int rc = hd_grow(&rep, &c1, need, sizeof *p->rep);
+        p->rep = rep;
+        if (rc == HERD_OK) rc = hd_grow(&lead, &c2, need, sizeof *p->lead);
+        p->lead = lead;
+        if (rc == HERD_OK) rc = hd_grow(&count, &c3, need, sizeof *p->count);
+        p->count = count;
         if (rc != HERD_OK) return rc;
+        p->cap = c1;
+    }
+    return HERD_OK;
+}
+
+#if defined(__GNUC__)
+#  define HD_PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#  define HD_PREFETCH(addr) ((void)0)
+#endif
+
+/* Rows are hashed a batch at a time and their slots prefetched before the
+ * batch is probed: once the table outgrows the caches, every probe is a
+ * memory access, and issuing them together overlaps their latencies. */
+#define HD_BATCH 32
+
+static int partition_batch(partition *p, const key_set *ks, size_t base, size_t n)
+{
+    uint64_t h[HD_BATCH];
+    key_val lead[HD_BATCH];
+    unsigned char present[HD_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        present[i] = (unsigned char)key_hash(ks, base + i, &h[i], &lead[i]);
+        if (present[i]) HD_PREFETCH(&p->slots[h[i] & p->mask]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!present[i]) {
+            ids_set(&p->ids, base + i, HD_NO_GROUP);
+            p->missing++;
+            continue;
+        }
+        int rc = partition_reserve(p);
+        if (rc != HERD_OK) return rc;
+        size_t g = table_lookup(p, ks, base + i, h[i], lead[i]);
+        p->count[g]++;
+        ids_set(&p->ids, base + i, g);
     }
     return HERD_OK;
 }
@@ -301,18 +387,10 @@ static int partition_rows(partition *p, const key_set *ks, size_t nrows)
     if ((!p->ids.narrow && !p->ids.wide) || !p->slots) return HERD_ENOMEM;
     p->mask = initial - 1;
 
-    for (size_t row = 0; row < nrows; row++) {
-        uint64_t h;
-        if (!key_hash(ks, row, &h)) {
-            ids_set(&p->ids, row, HD_NO_GROUP);
-            p->missing++;
-            continue;
-        }
-        int rc = partition_reserve(p);
+    for (size_t base = 0; base < nrows; base += HD_BATCH) {
+        size_t n = nrows - base < HD_BATCH ? nrows - base : HD_BATCH;
+        int rc = partition_batch(p, ks, base, n);
         if (rc != HERD_OK) return rc;
-        size_t g = table_lookup(p, ks, row, h);
-        p->info[g].n++;
-        ids_set(&p->ids, row, g);
     }
     /* The table is not needed any more: give its memory back before the
      * result array is allocated. */
@@ -325,45 +403,74 @@ static int partition_rows(partition *p, const key_set *ks, size_t nrows)
  * Step 3: order the groups by key
  * --------------------------------------------------------------------- */
 
-static inline int group_less(const key_set *ks, const group_info *info, size_t a, size_t b)
+/* A first key value as an unsigned number whose order is the key order
+ * (PostgreSQL's "abbreviated keys"): an integer with its sign bit flipped,
+ * or a string's first 8 bytes, big-endian, zero-padded (a string that ends
+ * sooner is smaller, as in strcmp).  Most comparisons are decided by it, so
+ * the sort walks a compact array instead of the frame's rows. */
+static uint64_t abbrev_key(const hd_column *c, key_val v)
 {
-    return key_compare(ks, info[a].rep, info[b].rep) < 0;
+    if (!is_string(c)) return (uint64_t)v.i ^ (UINT64_C(1) << 63);
+    const unsigned char *s = (const unsigned char *)v.s;
+    uint64_t a = 0;
+    unsigned live = 1;
+    for (int i = 0; i < 8; i++) {
+        unsigned b = live ? s[i] : 0; /* never read past the NUL */
+        live = b != 0;
+        a = a << 8 | b;
+    }
+    return a;
+}
+
+static inline int rec_less(const key_set *ks, const partition *p, const sort_rec *a,
+                           const sort_rec *b)
+{
+    if (a->abbrev != b->abbrev) return a->abbrev < b->abbrev;
+    /* A single integer key is all in the prefix, and keys are distinct: a
+     * tie cannot happen.  Otherwise the full first value, then the rest. */
+    if (ks->single_int) return 0;
+    if (is_string(ks->cols[0])) {
+        int d = str_order(p->lead[a->group].s, p->lead[b->group].s);
+        if (d) return d < 0;
+    }
+    return ks->n > 1 && key_compare_from(ks, p->rep[a->group], p->rep[b->group], 1) < 0;
 }
 
 /* Merge the sorted runs src[lo..mid) and src[mid..hi) into dst[lo..hi). */
-static void merge_runs(const key_set *ks, const group_info *info, const size_t *src, size_t *dst,
-                       size_t lo, size_t mid, size_t hi)
+static void merge_runs(const key_set *ks, const partition *p, const sort_rec *src,
+                       sort_rec *dst, size_t lo, size_t mid, size_t hi)
 {
     size_t i = lo, j = mid, o = lo;
-    while (i < mid && j < hi) dst[o++] = group_less(ks, info, src[j], src[i]) ? src[j++] : src[i++];
+    while (i < mid && j < hi) dst[o++] = rec_less(ks, p, &src[j], &src[i]) ? src[j++] : src[i++];
     while (i < mid) dst[o++] = src[i++];
     while (j < hi) dst[o++] = src[j++];
 }
 
-/* Sort group ids a[0..n) by key: insertion sort of short runs, then
- * bottom-up merges through tmp.  A merge sort of our own rather than qsort
- * because the comparison needs context (the key columns) and qsort_r is not
- * portable; keys are distinct, so stability does not matter. */
-static void sort_groups(const key_set *ks, const group_info *info, size_t *a, size_t *tmp,
-                        size_t n)
+/* Sort a[0..n): insertion sort of short runs, then bottom-up merges
+ * through tmp.  A merge sort of our own rather than qsort because the
+ * comparison needs context (the key columns) and qsort_r is not portable;
+ * keys are distinct, so stability does not matter. */
+static void sort_recs(const key_set *ks, const partition *p, sort_rec *a, sort_rec *tmp,
+                      size_t n)
 {
     const size_t run = 16;
     for (size_t lo = 0; lo < n; lo += run) {
         size_t hi = n - lo < run ? n : lo + run;
         for (size_t i = lo + 1; i < hi; i++) {
-            size_t v = a[i], j = i;
-            for (; j > lo && group_less(ks, info, v, a[j - 1]); j--) a[j] = a[j - 1];
+            sort_rec v = a[i];
+            size_t j = i;
+            for (; j > lo && rec_less(ks, p, &v, &a[j - 1]); j--) a[j] = a[j - 1];
             a[j] = v;
         }
     }
-    size_t *src = a, *dst = tmp;
+    sort_rec *src = a, *dst = tmp;
     for (size_t w = run; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
             size_t mid = n - lo < w ? n : lo + w;
             size_t hi = n - lo < 2 * w ? n : lo + 2 * w;
-            merge_runs(ks, info, src, dst, lo, mid, hi);
+            merge_runs(ks, p, src, dst, lo, mid, hi);
         }
-        size_t *t = src;
+        sort_rec *t = src;
         src = dst;
         dst = t;
     }
@@ -373,14 +480,17 @@ static void sort_groups(const key_set *ks, const group_info *info, size_t *a, si
 static int order_groups(partition *p, const key_set *ks)
 {
     size_t n = p->ngroups;
-    p->order = hd_malloc(n, sizeof *p->order);
-    size_t *tmp = hd_malloc(n, sizeof *tmp);
-    if (!p->order || !tmp) {
+    p->sorted = hd_malloc(n, sizeof *p->sorted);
+    sort_rec *tmp = hd_malloc(n, sizeof *tmp);
+    if (!p->sorted || !tmp) {
         free(tmp);
         return HERD_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) p->order[i] = i;
-    sort_groups(ks, p->info, p->order, tmp, n);
+    for (size_t g = 0; g < n; g++) {
+        p->sorted[g].abbrev = abbrev_key(ks->cols[0], p->lead[g]);
+        p->sorted[g].group = g;
+    }
+    sort_recs(ks, p, p->sorted, tmp, n);
     free(tmp);
     return HERD_OK;
 }
@@ -397,13 +507,13 @@ static int place_rows(partition *p, herd_groups *g, size_t nrows)
     if (!g->offsets || !g->rows) return HERD_ENOMEM;
     g->offsets[0] = 0;
     for (size_t k = 0; k < n; k++) {
-        group_info *gi = &p->info[p->order[k]];
-        g->offsets[k + 1] = g->offsets[k] + gi->n;
-        gi->n = g->offsets[k]; /* from now on: the next free place */
+        size_t id = p->sorted[k].group;
+        g->offsets[k + 1] = g->offsets[k] + p->count[id];
+        p->count[id] = g->offsets[k]; /* from now on: the next free place */
     }
     for (size_t row = 0; row < nrows; row++) {
         size_t id = ids_get(&p->ids, row);
-        if (id != HD_NO_GROUP) g->rows[p->info[id].n++] = row;
+        if (id != HD_NO_GROUP) g->rows[p->count[id]++] = row;
     }
     g->ngroups = n;
     g->missing = p->missing;
@@ -469,7 +579,7 @@ static int render_joined(const key_set *ks, size_t row, strbuf *b)
         int rc = sb_reserve(b, 1 + 24);
         if (rc != HERD_OK) return rc;
         if (k) b->p[b->len++] = '|';
-        if (c->type == HERD_TYPE_STRING) {
+        if (is_string(c)) {
             const char *s = hd_col_str(c, row);
             rc = sb_put_escaped(b, s, strlen(s));
             if (rc != HERD_OK) return rc;
@@ -480,22 +590,23 @@ static int render_joined(const key_set *ks, size_t row, strbuf *b)
     return HERD_OK;
 }
 
-/* Store the key of `row` in the arena as group k's key. */
-static int render_key(herd_groups *g, const key_set *ks, size_t row, size_t k, strbuf *b)
+/* Store the key of group id `id` in the arena as the key of group k. */
+static int render_key(herd_groups *g, const key_set *ks, const partition *p, size_t id,
+                      size_t k, strbuf *b)
 {
     char num[24];
     const char *text;
     size_t len;
     if (ks->n > 1) {
-        int rc = render_joined(ks, row, b);
+        int rc = render_joined(ks, p->rep[id], b);
         if (rc != HERD_OK) return rc;
         text = b->p;
         len = b->len;
-    } else if (ks->cols[0]->type == HERD_TYPE_STRING) {
-        text = hd_col_str(ks->cols[0], row);
+    } else if (is_string(ks->cols[0])) {
+        text = p->lead[id].s;
         len = strlen(text);
     } else {
-        len = format_i64(hd_col_int(ks->cols[0], row), num);
+        len = format_i64(p->lead[id].i, num);
         text = num;
     }
     char *key = hd_arena_strndup(g->key_arena, text, len);
@@ -514,7 +625,7 @@ static int render_keys(herd_groups *g, const key_set *ks, const partition *p)
     g->key_arena = hd_arena_new();
     if (!g->keys || !g->key_lens || !g->key_arena) return HERD_ENOMEM;
     for (size_t k = 0; k < g->ngroups && rc == HERD_OK; k++)
-        rc = render_key(g, ks, p->info[p->order[k]].rep, k, &b);
+        rc = render_key(g, ks, p, p->sorted[k].group, k, &b);
     free(b.p);
     return rc;
 }

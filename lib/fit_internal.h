@@ -1,0 +1,42 @@
+/* fit_internal.h -- the model set, shared by fit and predict. */
+#ifndef HERD_FIT_INTERNAL_H
+#define HERD_FIT_INTERNAL_H
+
+#include <stddef.h>
+
+#include "herd.h"
+#include "mem_internal.h"
+
+/* What training one group produced. */
+typedef struct hd_fitted {
+    int status;        /* hd_task_status */
+    char *message;     /* malloc'd or NULL */
+    herd_model *model; /* NULL unless status is ok */
+    size_t rows, train_rows, valid_rows;
+    double valid_metric; /* NaN without validation rows */
+    int best_iteration;  /* -1 without a model */
+    int rounds;          /* rounds kept in the model */
+    double cv_mean, cv_std;
+    double seconds;
+    int nthread;
+    const char *tree_method; /* static string */
+} hd_fitted;
+
+struct herd_model_set {
+    size_t n;
+    const char **keys; /* in key_arena */
+    hd_arena *key_arena;
+    hd_fitted *items;
+    char metric[48];
+    /* key -> index (open addressing, slots hold index + 1) */
+    size_t *slots;
+    size_t mask;
+};
+
+/* An empty set for n groups with these keys (copied). */
+int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out);
+
+/* Index of `key` in the set, or (size_t)-1. */
+size_t hd_model_set_index(const herd_model_set *set, const char *key);
+
+#endif
