@@ -310,26 +310,35 @@ static const char *metric_names(char *buf, size_t size)
     return buf;
 }
 
-/* The range each parameter must lie in.  v is its value, text its
- * spelling (for the message). */
+/* The range each parameter must lie in: the tweedie power strictly between
+ * 1 (Poisson) and 2 (gamma), where the compound Poisson-gamma deviance
+ * below holds; the threshold within the probabilities. */
+static int param_in_range(int id, double v)
+{
+    switch (id) {
+    case M_TWEEDIE: return v > 1.0 && v < 2.0;
+    case M_ERROR: return v >= 0.0 && v <= 1.0;
+    default: return 1;
+    }
+}
+
+/* param_in_range, with a message naming `text`, the parameter as written. */
 static int param_check(const metric_info *mi, const char *text, double v)
 {
     char q[80];
+    if (param_in_range(mi->id, v)) return HERD_OK;
     switch (mi->id) {
     case M_TWEEDIE:
-        if (v > 1.0 && v < 2.0) return HERD_OK;
         return hd_error(HERD_EINVAL,
                         "metric tweedie-deviance: variance power %s is out of range; it must "
                         "be strictly between 1 and 2 (use poisson-deviance for 1)",
                         hd_quote(text, strlen(text), q, sizeof q));
     case M_ERROR:
-        if (v >= 0.0 && v <= 1.0) return HERD_OK;
+    default:
         return hd_error(HERD_EINVAL,
                         "metric error: threshold %s is out of range; predictions are "
                         "probabilities, so it must be between 0 and 1",
                         hd_quote(text, strlen(text), q, sizeof q));
-    default:
-        return HERD_OK;
     }
 }
 
@@ -410,8 +419,7 @@ static int metric_resolve(const hd_metric *m, const metric_info **out)
     if (!mi)
         return hd_error(HERD_EINVAL, "metric id %d is unknown: hd_metric must come from "
                         "hd_metric_parse", m->id);
-    if ((mi->id == M_TWEEDIE && !(m->param > 1.0 && m->param < 2.0)) ||
-        (mi->id == M_ERROR && !(m->param >= 0.0 && m->param <= 1.0)))
+    if (!param_in_range(mi->id, m->param))
         return hd_error(HERD_EINVAL, "metric %s: parameter %g is out of range", mi->name,
                         m->param);
     *out = mi;

@@ -1,0 +1,715 @@
+/* Tests of per-group training, models and grouped prediction (suite `fit`:
+ * these drive XGBoost, so they are kept out of the valgrind `unit` run). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "fit_data.h"
+
+#define ERR_HAS(text)                                                              \
+    do {                                                                           \
+        if (!strstr(herd_last_error(), (text)))                                    \
+            fail_msg("last error \"%s\" lacks \"%s\"", herd_last_error(), (text)); \
+    } while (0)
+
+static const char *features3[] = {"x0", "x1", "promo"};
+
+typedef struct fixture {
+    fit_data d;
+    herd_frame *frame;
+    herd_groups *groups;
+} fixture;
+
+static void fixture_make(fixture *fx, size_t groups, const size_t *sizes, double noise)
+{
+    memset(fx, 0, sizeof *fx);
+    fit_data_make(&fx->d, groups, sizes, noise);
+    assert_int_equal(fit_data_frame(&fx->d, &fx->frame), HERD_OK);
+    const char *keys[] = {"store"};
+    assert_int_equal(herd_groups_new(fx->frame, keys, 1, &fx->groups), HERD_OK);
+}
+
+static void fixture_free(fixture *fx)
+{
+    herd_groups_free(fx->groups);
+    herd_frame_free(fx->frame);
+    fit_data_free(&fx->d);
+}
+
+static void base_options(herd_fit_options *o)
+{
+    herd_fit_options_init(o);
+    o->features = features3;
+    o->n_features = 3;
+    o->label = "y";
+    o->rounds = 30;
+}
+
+/* Column `name` of frame `f`, row `r`, as a string / double. */
+static const char *cell_str(const herd_frame *f, const char *name, size_t r)
+{
+    size_t c;
+    assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
+    const char *s = NULL;
+    assert_int_equal(herd_frame_get_string(f, c, r, &s), HERD_OK);
+    return s;
+}
+
+static double cell_num(const herd_frame *f, const char *name, size_t r)
+{
+    size_t c;
+    assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
+    double v;
+    assert_int_equal(herd_frame_get_double(f, c, r, &v), HERD_OK);
+    return v;
+}
+
+static void test_fit_report_and_models(void **state)
+{
+    (void)state;
+    size_t sizes[4] = {120, 80, 200, 60};
+    fixture fx;
+    fixture_make(&fx, 4, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    assert_int_equal(herd_model_set_count(set), 4);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_frame_nrows(rep), 4);
+    const char *cols[] = {"group", "status", "message", "rows", "train_rows", "valid_rows",
+                          "metric", "valid_metric", "best_iteration", "rounds", "cv_mean",
+                          "cv_std", "seconds", "nthread", "tree_method"};
+    assert_int_equal(herd_frame_ncols(rep), sizeof cols / sizeof *cols);
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+        assert_string_equal(herd_frame_column_name(rep, i), cols[i]);
+    for (size_t g = 0; g < 4; g++) {
+        char key[8];
+        snprintf(key, sizeof key, "%zu", g);
+        assert_string_equal(cell_str(rep, "group", g), key);
+        assert_string_equal(cell_str(rep, "status", g), "ok");
+        assert_null(cell_str(rep, "message", g));
+        assert_true(cell_num(rep, "rows", g) == (double)sizes[g]);
+        /* Training rows are floor(0.8 n), as the Python peer cuts them. */
+        assert_true(cell_num(rep, "train_rows", g) == (double)(size_t)(sizes[g] * 0.8));
+        assert_true(cell_num(rep, "valid_rows", g) ==
+                    (double)(sizes[g] - (size_t)(sizes[g] * 0.8)));
+        assert_string_equal(cell_str(rep, "metric", g), "rmse");
+        double rmse = cell_num(rep, "valid_metric", g);
+        assert_true(rmse > 0 && rmse < 0.6 * (double)(g + 1)); /* learned something */
+        assert_true(cell_num(rep, "rounds", g) == 30);
+        assert_true(cell_num(rep, "best_iteration", g) == 29);
+        assert_true(isnan(cell_num(rep, "cv_mean", g)));
+        assert_string_equal(cell_str(rep, "tree_method", g), "exact");
+    }
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "2", &m), HERD_OK);
+    assert_int_equal(herd_model_num_features(m), 3);
+    assert_string_equal(herd_model_feature_name(m, 2), "promo");
+    assert_string_equal(herd_model_feature_type(m, 0), "float");
+    assert_string_equal(herd_model_feature_type(m, 2), "int");
+    assert_null(herd_model_feature_name(m, 3));
+    assert_string_equal(herd_model_objective(m), "reg:squarederror");
+    assert_int_equal(herd_model_num_outputs(m), 1);
+    herd_model_free(m);
+    assert_int_equal(herd_model_set_get(set, "9", &m), HERD_ENOTFOUND);
+    ERR_HAS("no group '9'");
+    assert_null(m);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+static void test_bad_parameters_rejected_up_front(void **state)
+{
+    (void)state;
+    size_t sizes[2] = {50, 50};
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = (herd_model_set *)&o; /* must be reset to NULL */
+    const char *names[2] = {"max_dept", "nthread"};
+    const char *values[2] = {"3", "4"};
+    o.param_names = names;
+    o.param_values = values;
+    o.n_params = 2;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    assert_null(set);
+    ERR_HAS("'max_dept' (did you mean 'max_depth'?)");
+    ERR_HAS("'nthread' (herd sets it per group");
+
+    const char *n1[1] = {"max_depth"}, *v1[1] = {"-3"};
+    o.param_names = n1;
+    o.param_values = v1;
+    o.n_params = 1;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("before any group trained");
+    ERR_HAS("max_depth");
+
+    const char *n2[1] = {"objective"}, *v2[1] = {"multi:softmax"};
+    o.param_names = n2;
+    o.param_values = v2;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("use multi:softprob");
+
+    o.n_params = 0;
+    o.metric = "logloss";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("does not fit objective 'reg:squarederror'");
+    o.metric = "rmsee";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("rmsee");
+    fixture_free(&fx);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {40};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 0.1);
+    herd_model_set *set = NULL;
+    herd_fit_options o;
+    const char *bad_features[] = {"x0", "nope"};
+    const char *dup_features[] = {"x0", "x0"};
+    const char *label_feature[] = {"x0", "y"};
+
+    base_options(&o);
+    o.features = bad_features;
+    o.n_features = 2;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_ENOTFOUND);
+    ERR_HAS("no column 'nope'");
+    o.features = dup_features;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("listed twice");
+    o.features = label_feature;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("also the label");
+    base_options(&o);
+    o.label = "missing_label";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_ENOTFOUND);
+    ERR_HAS("label column");
+    base_options(&o);
+    o.label = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("label is NULL");
+    base_options(&o);
+    o.n_features = 0;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("no features");
+
+    struct {
+        void (*set)(herd_fit_options *);
+        const char *msg;
+    } cases[] = {
+        {NULL, NULL},
+    };
+    (void)cases;
+    base_options(&o);
+    o.rounds = 0;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("rounds is 0");
+    base_options(&o);
+    o.valid_fraction = 1.0;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("valid_fraction is 1");
+    base_options(&o);
+    o.valid_fraction = 0;
+    o.early_stopping_rounds = 5;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("early stopping needs validation rows");
+    base_options(&o);
+    o.valid_order_by = "t";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("HERD_SPLIT_LAST");
+    base_options(&o);
+    o.cv_folds = 1;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("cv_folds is 1");
+    base_options(&o);
+    o.min_rows = 1;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("min_rows is 1");
+    base_options(&o);
+    o.struct_size = 4;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("struct_size");
+    base_options(&o);
+    assert_int_equal(herd_fit(NULL, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("'groups' is NULL");
+    assert_int_equal(herd_fit(fx.groups, NULL, NULL, &set), HERD_EINVAL);
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, NULL), HERD_EINVAL);
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = -2;
+    assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_EINVAL);
+    ERR_HAS("threads is -2");
+    assert_null(set);
+    fixture_free(&fx);
+}
+
+/* Skipped groups with their reasons, and a poisoned group that fails while
+ * the others train. */
+static void test_skips_and_failure_isolation(void **state)
+{
+    (void)state;
+    size_t sizes[5] = {60, 5, 60, 60, 60};
+    fixture fx;
+    fixture_make(&fx, 5, sizes, 0.1);
+    /* group 2: constant label; group 3: x1 all missing; group 4: a NaN label */
+    for (size_t r = 65; r < 125; r++) fx.d.y[r] = 7.5;
+    for (size_t r = 125; r < 185; r++) fx.d.x1[r] = NAN;
+    fx.d.y[200] = NAN;
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_string_equal(cell_str(rep, "status", 0), "ok");
+    assert_string_equal(cell_str(rep, "status", 1), "skipped");
+    assert_non_null(strstr(cell_str(rep, "message", 1), "min_rows: 5 rows"));
+    assert_string_equal(cell_str(rep, "status", 2), "skipped");
+    assert_non_null(strstr(cell_str(rep, "message", 2), "constant label"));
+    assert_string_equal(cell_str(rep, "status", 3), "skipped");
+    assert_non_null(strstr(cell_str(rep, "message", 3), "all-missing feature: 'x1'"));
+    assert_string_equal(cell_str(rep, "status", 4), "failed");
+    const char *msg = cell_str(rep, "message", 4);
+    assert_non_null(strstr(msg, "group '4'"));
+    assert_non_null(strstr(msg, "label 'y' is missing (NaN) at frame row 200"));
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "4", &m), HERD_ENOTFOUND);
+    ERR_HAS("it is failed");
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    herd_model_free(m);
+
+    /* The error budget stops the job: with threads=1, one allowed failure. */
+    fx.d.y[70] = INFINITY; /* group 2 now fails too */
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = 1;
+    ao.max_failed = 1;
+    herd_model_set *set2 = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, &ao, &set2), HERD_EBUDGET);
+    assert_non_null(set2);
+    herd_model_set_free(set2);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* Models are byte-identical whatever the thread count, including a large
+ * group trained with two XGBoost threads. */
+static void test_determinism_across_threads(void **state)
+{
+    (void)state;
+    size_t sizes[6] = {3000, 150, 150, 150, 150, 150};
+    fixture fx;
+    fixture_make(&fx, 6, sizes, 0.5);
+    herd_fit_options o;
+    base_options(&o);
+    const char *names[] = {"subsample", "colsample_bytree", "tree_method"};
+    const char *values[] = {"0.8", "0.7", "hist"};
+    o.param_names = names;
+    o.param_values = values;
+    o.n_params = 3;
+    herd_model_set *sets[3] = {NULL, NULL, NULL};
+    int threads[3] = {1, 2, 2};
+    for (int i = 0; i < 3; i++) {
+        herd_apply_options ao;
+        herd_apply_options_init(&ao);
+        ao.threads = threads[i];
+        if (i == 2) ao.parallel_group_rows = 1000; /* the big group gets 2 threads */
+        assert_int_equal(herd_fit(fx.groups, &o, &ao, &sets[i]), HERD_OK);
+    }
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(sets[2], &rep), HERD_OK);
+    assert_true(cell_num(rep, "nthread", 0) == 2);
+    herd_frame_free(rep);
+    for (size_t g = 0; g < 6; g++) {
+        char key[8];
+        snprintf(key, sizeof key, "%zu", g);
+        void *bytes[3];
+        size_t len[3];
+        for (int i = 0; i < 3; i++) {
+            herd_model *m = NULL;
+            assert_int_equal(herd_model_set_get(sets[i], key, &m), HERD_OK);
+            assert_int_equal(herd_model_save(m, HERD_MODEL_UBJSON, &bytes[i], &len[i]), HERD_OK);
+            herd_model_free(m);
+        }
+        assert_int_equal(len[0], len[1]);
+        assert_int_equal(len[0], len[2]);
+        assert_memory_equal(bytes[0], bytes[1], len[0]);
+        assert_memory_equal(bytes[0], bytes[2], len[0]);
+        for (int i = 0; i < 3; i++) herd_free(bytes[i]);
+    }
+    for (int i = 0; i < 3; i++) herd_model_set_free(sets[i]);
+    fixture_free(&fx);
+}
+
+static double rmse_of(const double *pred, const double *y, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (pred[i] - y[i]) * (pred[i] - y[i]);
+    return sqrt(s / (double)n);
+}
+
+/* With early stopping the model is sliced at its best iteration: its own
+ * predictions on the validation rows give the reported (best) metric. */
+static void test_early_stopping_slices_model(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {300};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 6.0); /* mostly noise: overfits quickly */
+    herd_fit_options o;
+    base_options(&o);
+    o.rounds = 200;
+    o.early_stopping_rounds = 5;
+    o.split = HERD_SPLIT_LAST;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    double best = cell_num(rep, "best_iteration", 0);
+    assert_true(best < 150);
+    assert_true(cell_num(rep, "rounds", 0) == best + 1);
+    double metric = cell_num(rep, "valid_metric", 0);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    size_t rows[60];
+    for (size_t i = 0; i < 60; i++) rows[i] = 240 + i; /* the last 20% */
+    double pred[60];
+    assert_int_equal(herd_model_predict(m, fx.frame, rows, 60, 1, pred, 60), HERD_OK);
+    assert_float_equal(rmse_of(pred, fx.d.y + 240, 60), metric, 1e-5 * metric);
+    herd_model_free(m);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* HERD_SPLIT_LAST with an ordering column validates on the latest rows. */
+static void test_split_by_order_column(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {100};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 0.3);
+    herd_fit_options o;
+    base_options(&o);
+    o.split = HERD_SPLIT_LAST;
+    o.valid_order_by = "t";
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    double metric = cell_num(rep, "valid_metric", 0);
+    size_t rows[20], k = 0;
+    for (size_t r = 0; r < 100; r++)
+        if (fx.d.t[r] >= 80) rows[k++] = r;
+    assert_int_equal(k, 20);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    double pred[20], y[20];
+    assert_int_equal(herd_model_predict(m, fx.frame, rows, 20, 0, pred, 20), HERD_OK);
+    for (size_t i = 0; i < 20; i++) y[i] = fx.d.y[rows[i]];
+    assert_float_equal(rmse_of(pred, y, 20), metric, 1e-5 * metric);
+    herd_model_free(m);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+static void test_cross_validation(void **state)
+{
+    (void)state;
+    size_t sizes[3] = {90, 120, 60};
+    fixture fx;
+    fixture_make(&fx, 3, sizes, 0.5);
+    herd_fit_options o;
+    base_options(&o);
+    o.cv_folds = 3;
+    o.metric = "mae";
+    herd_model_set *a = NULL, *b = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &a), HERD_OK);
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = 1;
+    assert_int_equal(herd_fit(fx.groups, &o, &ao, &b), HERD_OK);
+    herd_frame *ra = NULL, *rb = NULL;
+    assert_int_equal(herd_model_set_report(a, &ra), HERD_OK);
+    assert_int_equal(herd_model_set_report(b, &rb), HERD_OK);
+    for (size_t g = 0; g < 3; g++) {
+        double mean = cell_num(ra, "cv_mean", g), sd = cell_num(ra, "cv_std", g);
+        assert_true(mean > 0 && isfinite(mean));
+        assert_true(sd >= 0 && sd < mean);
+        assert_string_equal(cell_str(ra, "metric", g), "mae");
+        /* folds in parallel or not: the same numbers */
+        assert_true(mean == cell_num(rb, "cv_mean", g));
+        assert_true(sd == cell_num(rb, "cv_std", g));
+    }
+    herd_frame_free(ra);
+    herd_frame_free(rb);
+    herd_model_set_free(a);
+    herd_model_set_free(b);
+    fixture_free(&fx);
+}
+
+/* Grouped prediction: frame row order, NaN for groups without a model. */
+static void test_grouped_predict(void **state)
+{
+    (void)state;
+    size_t sizes[3] = {80, 4, 90};
+    fixture fx;
+    fixture_make(&fx, 3, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK); /* group 1: min_rows */
+    herd_frame *pred = NULL;
+    size_t without = 99;
+    assert_int_equal(herd_predict(fx.groups, set, NULL, &pred, &without), HERD_OK);
+    assert_int_equal(without, 4);
+    assert_int_equal(herd_frame_nrows(pred), 174);
+    assert_string_equal(herd_frame_column_name(pred, 0), "prediction");
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "2", &m), HERD_OK);
+    double direct[90];
+    size_t rows[90];
+    for (size_t i = 0; i < 90; i++) rows[i] = 84 + i;
+    assert_int_equal(herd_model_predict(m, fx.frame, rows, 90, 1, direct, 90), HERD_OK);
+    for (size_t i = 0; i < 90; i++) {
+        double v;
+        herd_frame_get_double(pred, 0, 84 + i, &v);
+        assert_true(v == direct[i]);
+    }
+    for (size_t r = 80; r < 84; r++) assert_false(herd_frame_is_present(pred, 0, r));
+    assert_true(herd_frame_is_present(pred, 0, 0));
+    herd_model_free(m);
+    herd_frame_free(pred);
+
+    assert_int_equal(herd_predict(NULL, set, NULL, &pred, NULL), HERD_EINVAL);
+    assert_null(pred);
+    assert_int_equal(herd_predict(fx.groups, NULL, NULL, &pred, NULL), HERD_EINVAL);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* Prediction looks features up by name and checks their types. */
+static void test_model_predict_checks(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {60};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    double out[60];
+
+    /* Columns in another order (and an extra one) predict the same. */
+    herd_frame *g = NULL;
+    assert_int_equal(herd_frame_new(&g), HERD_OK);
+    assert_int_equal(herd_frame_add_column(g, "promo", HERD_TYPE_INT32, fx.d.promo, 60, NULL), 0);
+    assert_int_equal(herd_frame_add_column(g, "extra", HERD_TYPE_FLOAT64, fx.d.y, 60, NULL), 0);
+    assert_int_equal(herd_frame_add_column(g, "x1", HERD_TYPE_FLOAT64, fx.d.x1, 60, NULL), 0);
+    double swapped[60];
+    assert_int_equal(herd_model_predict(m, g, NULL, 60, 1, swapped, 60), HERD_ENOTFOUND);
+    ERR_HAS("feature 'x0'");
+    assert_int_equal(herd_frame_add_column(g, "x0", HERD_TYPE_FLOAT64, fx.d.x0, 60, NULL), 0);
+    assert_int_equal(herd_model_predict(m, g, NULL, 60, 1, swapped, 60), HERD_OK);
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 60, 1, out, 60), HERD_OK);
+    assert_memory_equal(out, swapped, sizeof out);
+    herd_frame_free(g);
+
+    /* A float column where the model was trained on integers. */
+    double promo_f[60];
+    for (size_t i = 0; i < 60; i++) promo_f[i] = fx.d.promo[i];
+    assert_int_equal(herd_frame_new(&g), HERD_OK);
+    herd_frame_add_column(g, "x0", HERD_TYPE_FLOAT64, fx.d.x0, 60, NULL);
+    herd_frame_add_column(g, "x1", HERD_TYPE_FLOAT64, fx.d.x1, 60, NULL);
+    herd_frame_add_column(g, "promo", HERD_TYPE_FLOAT64, promo_f, 60, NULL);
+    assert_int_equal(herd_model_predict(m, g, NULL, 60, 1, out, 60), HERD_ETYPE);
+    ERR_HAS("column 'promo' is float64 but the model's feature 'promo' is int");
+    herd_frame_free(g);
+
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 60, 1, out, 59), HERD_EINVAL);
+    ERR_HAS("out holds 59 values");
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 59, 1, out, 60), HERD_EINVAL);
+    ERR_HAS("rows is NULL");
+    size_t bad_rows[1] = {60};
+    assert_int_equal(herd_model_predict(m, fx.frame, bad_rows, 1, 1, out, 60), HERD_EINVAL);
+    ERR_HAS("rows[0] is 60");
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 60, -1, out, 60), HERD_EINVAL);
+    assert_int_equal(herd_model_predict(NULL, fx.frame, NULL, 60, 1, out, 60), HERD_EINVAL);
+    herd_model_free(m);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+static void test_model_save_load_round_trip(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {80};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    double want[80], got[80];
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, want, 80), HERD_OK);
+    for (int format = HERD_MODEL_UBJSON; format <= HERD_MODEL_JSON; format++) {
+        void *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(herd_model_save(m, format, &buf, &len), HERD_OK);
+        assert_true(len > 100);
+        if (format == HERD_MODEL_JSON) assert_int_equal(((char *)buf)[0], '{');
+        herd_model *back = NULL;
+        assert_int_equal(herd_model_load(buf, len, &back), HERD_OK);
+        assert_string_equal(herd_model_feature_name(back, 1), "x1");
+        assert_string_equal(herd_model_feature_type(back, 2), "int");
+        assert_string_equal(herd_model_objective(back), "reg:squarederror");
+        assert_int_equal(herd_model_predict(back, fx.frame, NULL, 80, 2, got, 80), HERD_OK);
+        assert_memory_equal(want, got, sizeof want);
+        herd_model_free(back);
+        herd_free(buf);
+    }
+    void *buf;
+    size_t len;
+    assert_int_equal(herd_model_save(m, 7, &buf, &len), HERD_EINVAL);
+    ERR_HAS("format 7");
+    herd_model *bad = NULL;
+    assert_int_equal(herd_model_load("{\"not\": \"a model\"}", 18, &bad), HERD_EFORMAT);
+    ERR_HAS("no features");
+    assert_null(bad);
+    assert_int_equal(herd_model_load("x", 0, &bad), HERD_EINVAL);
+    ERR_HAS("empty");
+    assert_int_equal(herd_model_load(NULL, 5, &bad), HERD_EINVAL);
+    herd_model_free(NULL);
+    herd_free(NULL);
+    herd_model_free(m);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* Binary and multiclass objectives, with their default metrics. */
+static void test_classification(void **state)
+{
+    (void)state;
+    size_t sizes[2] = {150, 150};
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.1);
+    double *y = fx.d.y;
+    for (size_t r = 0; r < 300; r++) y[r] = fx.d.x0[r] + 0.2 * fx.d.x1[r] > 0.6 ? 1 : 0;
+    herd_fit_options o;
+    base_options(&o);
+    const char *n1[] = {"objective"}, *v1[] = {"binary:logistic"};
+    o.param_names = n1;
+    o.param_values = v1;
+    o.n_params = 1;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_string_equal(cell_str(rep, "metric", 0), "logloss");
+    assert_true(cell_num(rep, "valid_metric", 0) < 0.5);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+
+    for (size_t r = 0; r < 300; r++) y[r] = fx.d.x0[r] < 0.33 ? 0 : fx.d.x0[r] < 0.66 ? 1 : 2;
+    const char *n2[] = {"objective", "num_class"}, *v2[] = {"multi:softprob", "3"};
+    o.param_names = n2;
+    o.param_values = v2;
+    o.n_params = 2;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_string_equal(cell_str(rep, "metric", 1), "mlogloss");
+    herd_frame *pred = NULL;
+    assert_int_equal(herd_predict(fx.groups, set, NULL, &pred, NULL), HERD_OK);
+    assert_int_equal(herd_frame_ncols(pred), 3);
+    assert_string_equal(herd_frame_column_name(pred, 2), "prediction_2");
+    double sum = 0, v;
+    for (size_t k = 0; k < 3; k++) {
+        herd_frame_get_double(pred, k, 10, &v);
+        sum += v;
+    }
+    assert_float_equal(sum, 1.0, 1e-5);
+    herd_frame_free(pred);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+
+    o.n_params = 1; /* multi:softprob without num_class */
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    ERR_HAS("num_class");
+    fixture_free(&fx);
+}
+
+typedef struct log_seen {
+    int xgboost_lines;
+} log_seen;
+
+static void count_xgboost(int level, const char *message, void *user)
+{
+    (void)level;
+    if (strncmp(message, "XGBoost: ", 9) == 0) __atomic_add_fetch(&((log_seen *)user)->xgboost_lines, 1, __ATOMIC_RELAXED);
+}
+
+/* XGBoost's own warnings reach the host's log callback, from every worker. */
+static void test_xgboost_log_forwarded(void **state)
+{
+    (void)state;
+    size_t sizes[2] = {40, 40};
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.1);
+    log_seen seen = {0};
+    herd_log_set(count_xgboost, HERD_LOG_DEBUG, &seen);
+    herd_fit_options o;
+    base_options(&o);
+    /* gpu_id on a CPU-only build makes XGBoost warn in every booster. */
+    const char *n[] = {"verbosity"}, *v[] = {"2"};
+    o.param_names = n;
+    o.param_values = v;
+    o.n_params = 1;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_log_set(NULL, 0, NULL);
+    assert_true(seen.xgboost_lines > 0);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_report_and_models),
+        cmocka_unit_test(test_bad_parameters_rejected_up_front),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_skips_and_failure_isolation),
+        cmocka_unit_test(test_determinism_across_threads),
+        cmocka_unit_test(test_early_stopping_slices_model),
+        cmocka_unit_test(test_split_by_order_column),
+        cmocka_unit_test(test_cross_validation),
+        cmocka_unit_test(test_grouped_predict),
+        cmocka_unit_test(test_model_predict_checks),
+        cmocka_unit_test(test_model_save_load_round_trip),
+        cmocka_unit_test(test_classification),
+        cmocka_unit_test(test_xgboost_log_forwarded),
+    };
+    return cmocka_run_group_tests_name("fit", tests, NULL, NULL);
+}
