@@ -475,6 +475,10 @@ static int hd_booster_configure(const hd_fit_plan *p, BoosterHandle b, size_t nt
         *tree_method = ntrain < HD_EXACT_BELOW_ROWS ? "exact" : "hist";
         HD_XGB(XGBoosterSetParam(b, "tree_method", *tree_method), "setting tree_method");
     }
+    /* The booster, not only the DMatrix, must carry the feature names and
+     * types for them to be saved with the model. */
+    HD_XGB(XGBoosterSetStrFeatureInfo(b, "feature_name", p->fnames, p->nf), "naming features");
+    HD_XGB(XGBoosterSetStrFeatureInfo(b, "feature_type", p->ftypes, p->nf), "typing features");
     for (size_t i = 0; i < p->o.n_params; i++) {
         if (XGBoosterSetParam(b, p->o.param_names[i], p->o.param_values[i])) {
             char what[300];
