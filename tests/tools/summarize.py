@@ -5,7 +5,7 @@ closing line `N passed, N failed`.
 usage: summarize.py LABEL=meson-testlog.json [LABEL=...]
 
 A cmocka program counts as the number of test cases it ran (read from its
-output); any other test counts as one.  A program that failed beyond what
+output), as does a program that prints `N passed, N failed`; any other test counts as one.  A program that failed beyond what
 cmocka reported (a crash, a sanitizer or valgrind error, a timeout) adds
 one failure.  A log that is missing counts as a failure: a run that did not
 happen must not look green.
@@ -16,6 +16,7 @@ import sys
 
 PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
 FAILED = re.compile(r"^\[  FAILED  \] (\d+) test\(s\), listed below", re.M)
+PLAIN = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
 OK_RESULTS = {"OK", "EXPECTEDFAIL"}
 SKIP_RESULTS = {"SKIP"}
 
@@ -32,6 +33,8 @@ def count_log(path):
             result = t.get("result", "FAIL")
             p = sum(int(n) for n in PASSED.findall(out))
             fl = sum(int(n) for n in FAILED.findall(out))
+            for a, b in PLAIN.findall(out):
+                p, fl = p + int(a), fl + int(b)
             if result in SKIP_RESULTS:
                 skipped += 1
                 continue
