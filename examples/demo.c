@@ -2,9 +2,10 @@
  *
  * It generates weekly sales of products (the shape of the motivating case:
  * one row per product and week, a few features, a demand label), writes them
- * as CSV, reads the CSV back into a frame, partitions it by product and
- * prints a summary of the groups.  Later stages train, register, compare and
- * promote one model per product.
+ * as CSV, reads the CSV back into a frame, partitions it by product, trains
+ * one XGBoost model per product in parallel (validated on each product's
+ * latest weeks, with early stopping), predicts every row with its product's
+ * model and prints a per-group summary.
  *
  * usage: herd-demo [DIR]   (default: ./herd-demo, created if missing)
  */
@@ -19,7 +20,7 @@
 
 #include <herd.h>
 
-#define PRODUCTS 300
+#define PRODUCTS 400
 #define MIN_WEEKS 30
 #define MAX_WEEKS 156
 
@@ -129,8 +130,8 @@ static int build_frame(const sales *s, herd_frame **out)
     return 0;
 }
 
-static void print_summary(const herd_groups *g, const herd_frame *f, double read_s,
-                          double group_s)
+static void print_groups(const herd_groups *g, const herd_frame *f, double read_s,
+                         double group_s)
 {
     size_t n = herd_groups_count(g), smallest = SIZE_MAX, largest = 0;
     for (size_t i = 0; i < n; i++) {
@@ -139,16 +140,96 @@ static void print_summary(const herd_groups *g, const herd_frame *f, double read
         if (k > largest) largest = k;
     }
     printf("rows            %zu\n", herd_frame_nrows(f));
-    printf("columns         %zu\n", herd_frame_ncols(f));
-    printf("groups          %zu (by product)\n", n);
-    printf("rows per group  min %zu, max %zu, mean %.1f\n", smallest, largest,
-           n ? (double)herd_frame_nrows(f) / n : 0.0);
+    printf("groups          %zu (by product), %zu to %zu rows each\n", n, smallest, largest);
     printf("read CSV        %.3f s\n", read_s);
-    printf("group rows      %.3f s\n\n", group_s);
-    printf("%-10s %6s\n", "group", "rows");
+    printf("group rows      %.3f s\n", group_s);
+}
+
+static const char *cell_str(const herd_frame *f, const char *col, size_t row)
+{
+    size_t c;
+    const char *s = NULL;
+    if (herd_frame_find(f, col, &c) == HERD_OK) herd_frame_get_string(f, c, row, &s);
+    return s ? s : "";
+}
+
+static double cell_num(const herd_frame *f, const char *col, size_t row)
+{
+    size_t c;
+    double v = NAN;
+    if (herd_frame_find(f, col, &c) == HERD_OK) herd_frame_get_double(f, c, row, &v);
+    return v;
+}
+
+/* Counts per status, then the first groups and the worst fitted one. */
+static void print_fit(const herd_frame *rep, double fit_s)
+{
+    size_t n = herd_frame_nrows(rep), ok = 0, skipped = 0, failed = 0, worst = 0;
+    double sum = 0, worst_v = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *st = cell_str(rep, "status", i);
+        if (strcmp(st, "ok") == 0) {
+            double v = cell_num(rep, "valid_metric", i);
+            ok++;
+            sum += v;
+            if (v > worst_v) worst_v = v, worst = i;
+        } else if (strcmp(st, "skipped") == 0) {
+            skipped++;
+        } else {
+            failed++;
+        }
+    }
+    printf("\ntrained         %zu models in %.2f s (%.0f models/s), %zu skipped, %zu failed\n",
+           ok, fit_s, fit_s > 0 ? (double)ok / fit_s : 0.0, skipped, failed);
+    printf("mean valid %s %.3f\n\n", cell_str(rep, "metric", 0), ok ? sum / (double)ok : NAN);
+    printf("%-10s %6s %7s %7s %7s %-7s\n", "group", "rows", "status", "rmse", "rounds", "method");
     for (size_t i = 0; i < n && i < 5; i++)
-        printf("%-10s %6zu\n", herd_groups_key(g, i), herd_groups_size(g, i));
+        printf("%-10s %6.0f %7s %7.3f %7.0f %-7s\n", cell_str(rep, "group", i),
+               cell_num(rep, "rows", i), cell_str(rep, "status", i),
+               cell_num(rep, "valid_metric", i), cell_num(rep, "rounds", i),
+               cell_str(rep, "tree_method", i));
     if (n > 5) printf("... %zu more\n", n - 5);
+    if (ok)
+        printf("worst fit: %s (rmse %.3f on %.0f validation rows)\n", cell_str(rep, "group", worst),
+               worst_v, cell_num(rep, "valid_rows", worst));
+}
+
+static int fit_and_predict(const herd_groups *g, const char *dir)
+{
+    const char *features[] = {"price", "promo", "season"};
+    herd_fit_options fo;
+    herd_fit_options_init(&fo);
+    fo.features = features;
+    fo.n_features = 3;
+    fo.label = "demand";
+    fo.rounds = 200;
+    fo.early_stopping_rounds = 10;
+    fo.split = HERD_SPLIT_LAST; /* validate on each product's latest weeks */
+    fo.valid_order_by = "week";
+    herd_model_set *set = NULL;
+    herd_frame *rep = NULL, *pred = NULL;
+    double t0 = now();
+    int rc = herd_fit(g, &fo, NULL, &set);
+    double fit_s = now() - t0;
+    if (rc) return fail("training");
+    if (herd_model_set_report(set, &rep)) {
+        herd_model_set_free(set);
+        return fail("reading the fit report");
+    }
+    print_fit(rep, fit_s);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fit_report.csv", dir);
+    size_t without = 0;
+    rc = herd_frame_write_csv(rep, path, NULL) ? fail("writing the report")
+         : herd_predict(g, set, NULL, &pred, &without) ? fail("predicting")
+                                                        : 0;
+    if (!rc)
+        printf("\npredicted %zu rows (%zu without a model); report in %s\n",
+               herd_frame_nrows(pred), without, path);
+    herd_frame_free(pred);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -180,8 +261,8 @@ int main(int argc, char **argv)
     const char *keys[] = {"product"};
     if (herd_groups_new(f, keys, 1, &g)) { rc = fail("grouping"); goto done; }
     double t2 = now();
-    print_summary(g, f, t1 - t0, t2 - t1);
-    rc = 0;
+    print_groups(g, f, t1 - t0, t2 - t1);
+    rc = fit_and_predict(g, dir);
 done:
     herd_groups_free(g);
     herd_frame_free(f);

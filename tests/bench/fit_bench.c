@@ -201,7 +201,9 @@ static int walk_up(const char *dir, char *out, size_t size, char *tried, size_t 
     char d[PATH_MAX];
     if (!realpath(dir, d)) return 0;
     for (;;) {
-        snprintf(out, size, "%s%sshared/bench/baseline.py", d, strcmp(d, "/") ? "/" : "");
+        int w = snprintf(out, size, "%s%sshared/bench/baseline.py", d,
+                         strcmp(d, "/") ? "/" : "");
+        if (w < 0 || (size_t)w >= size) return 0;
         size_t len = strlen(tried);
         snprintf(tried + len, tsize - len, "\n  %s", out);
         if (is_file(out)) return 1;
