@@ -621,25 +621,29 @@ HERD_API int herd_predict(const herd_groups *groups, const herd_model_set *model
  * fitted models, cross-validation, and champion/challenger comparisons.
  * A metric is named by a string, as in XGBoost:
  *   regression:  "rmse", "mae", "wape" (sum|err| / sum|label|), "mape"
- *                (rows with a zero label are skipped and counted), "r2",
- *                "poisson-deviance" (mean unit deviance, labels >= 0,
- *                predictions > 0), "tweedie-deviance@P" (variance power
- *                1 < P < 2, e.g. "tweedie-deviance@1.5"; "@P" may be
- *                omitted for 1.5)
- *   binary:      "logloss", "auc", "error" (threshold 0.5, or "error@T")
- *                on predicted probabilities and 0/1 labels
+ *                (a fraction, not a percentage; rows with a zero label are
+ *                skipped and counted), "r2", "poisson-deviance" (mean unit
+ *                deviance, labels >= 0, predictions > 0),
+ *                "tweedie-deviance@P" (variance power 1 < P < 2, e.g.
+ *                "tweedie-deviance@1.5"; "@P" may be omitted for 1.5)
+ *   binary:      "logloss", "error" (threshold 0.5, or "error@T" with T in
+ *                [0, 1]) on predicted probabilities; "auc" on any score.
+ *                Labels are in [0, 1] (soft labels allowed, as in XGBoost)
  *   multiclass:  "mlogloss", "merror" on n x num_class probabilities,
  *                row-major, labels 0..num_class-1
- * Weights, when given, weight every row (they must be finite and >= 0).
+ * Parameters after '@' are plain decimals (at most 15 significant digits,
+ * read the same in every locale).  Weights, when given, weight every row
+ * (they must be finite and >= 0, with a positive sum).
  * --------------------------------------------------------------------- */
 
 /* Compute `metric` over n rows.  `weight` may be NULL.  For multiclass
  * metrics `pred` holds n * num_class values; num_class is ignored (pass 0
  * or 1) otherwise.  *n_skipped (may be NULL) receives the rows the metric
- * skipped (mape's zero labels).  Errors: HERD_EINVAL for an unknown metric
- * name (the message lists the known ones), a label outside the metric's
- * domain (names the row and value), a NaN or infinite input, or no usable
- * row (the value would be undefined). */
+ * skipped (mape's zero labels).  On failure *value is NaN and *n_skipped 0.
+ * Errors: HERD_EINVAL for an unknown metric name (the message lists the
+ * known ones), a label or prediction outside the metric's domain (names the
+ * row and value), a NaN or infinite input, or no usable row (the value
+ * would be undefined: auc with one class, r2 with constant labels). */
 HERD_API int herd_metric_eval(const char *metric, const double *label, const double *pred,
                               const double *weight, size_t n, size_t num_class,
                               double *value, size_t *n_skipped);
