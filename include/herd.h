@@ -445,7 +445,9 @@ typedef struct herd_apply_options {
      * -1 (default): no limit. */
     int64_t max_failed;
     /* Optional cancel flag, read atomically: nonzero stops the job.  Tasks
-     * already running finish; the others are reported "not_run". */
+     * already running finish; the others are reported "not_run".  Set it
+     * from any thread with an atomic store (C11 atomic_store or
+     * __atomic_store_n; an aligned int store from ctypes is one). */
     const int *cancel;
     herd_progress_fn progress;   /* optional */
     void *progress_user;

@@ -7,7 +7,6 @@
  * it runs, so a large group given several XGBoost threads does not
  * oversubscribe the cores.  Results are written to per-task slots, so the
  * only shared state is the cursor and the counters under one mutex. */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -229,7 +228,7 @@ static void hd_run_one(hd_run *run, size_t task, int worker)
         r->message = hd_take_message(code);
     } else {
         r->status = HD_TASK_FAILED;
-        r->message = hd_take_message(code < 0 ? code : HERD_ECALLBACK);
+        r->message = hd_take_message(code); /* names the code actually returned */
     }
 }
 
@@ -259,6 +258,12 @@ typedef struct hd_worker_arg {
     int worker;
 } hd_worker_arg;
 
+/* The caller's cancel flag, read atomically. */
+static int hd_cancel_requested(const hd_apply_config *cfg)
+{
+    return cfg->cancel && atomic_load((_Atomic int *)cfg->cancel);
+}
+
 static void *hd_worker_main(void *arg)
 {
     hd_worker_arg *wa = arg;
@@ -267,6 +272,14 @@ static void *hd_worker_main(void *arg)
     if (job->worker_start) job->worker_start(job->ctx, wa->worker);
     pthread_mutex_lock(&run->lock);
     for (;;) {
+        /* Check the flag before every task, not only when the coordinator
+         * wakes: otherwise a worker that finishes a task takes the next one
+         * before the coordinator runs, and a flag set during (or before)
+         * the job lets further tasks start. */
+        if (!run->stop && run->next < job->ntasks && hd_cancel_requested(run->cfg)) {
+            run->stop = 1;
+            pthread_cond_broadcast(&run->slots_freed);
+        }
         while (!run->stop && run->next < job->ntasks &&
                run->slots_free < run->task_threads[run->order[run->next]])
             pthread_cond_wait(&run->slots_freed, &run->lock);
@@ -305,35 +318,45 @@ static void hd_progress_snapshot(const hd_run *run, double t0, herd_progress *p)
     p->elapsed_s = hd_now() - t0;
 }
 
-static void hd_deadline(struct timespec *ts, double seconds)
+/* CLOCK_MONOTONIC time `t` (as hd_now() gives) as a timespec. */
+static void hd_abs_deadline(struct timespec *ts, double t)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    double whole = (double)(long)seconds;
-    ts->tv_sec += (time_t)whole;
-    ts->tv_nsec += (long)((seconds - whole) * 1e9);
+    double whole = (double)(long)t;
+    ts->tv_sec = (time_t)whole;
+    ts->tv_nsec = (long)((t - whole) * 1e9);
     if (ts->tv_nsec >= 1000000000L) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+    if (ts->tv_nsec < 0) ts->tv_nsec = 0;
 }
 
 /* The coordinator: on the calling thread, until every worker has left. */
 static void hd_coordinate(hd_run *run, double t0)
 {
     const hd_apply_config *cfg = run->cfg;
+    /* The next progress report is due at a fixed time: tasks finishing
+     * (each wakes this thread) must not push it back, or a job whose tasks
+     * finish more often than the interval never reports progress. */
+    double due = hd_now() + cfg->progress_interval_s;
     pthread_mutex_lock(&run->lock);
     while (run->workers_alive > 0) {
         struct timespec ts;
-        hd_deadline(&ts, cfg->progress_interval_s);
-        int rc = pthread_cond_timedwait(&run->finished, &run->lock, &ts);
+        hd_abs_deadline(&ts, due);
+        pthread_cond_timedwait(&run->finished, &run->lock, &ts);
         if (run->workers_alive == 0) break;
-        int cancel = cfg->cancel && atomic_load((_Atomic int *)cfg->cancel);
-        if (!cancel && cfg->progress && rc == ETIMEDOUT) {
-            herd_progress p;
-            hd_progress_snapshot(run, t0, &p);
-            pthread_mutex_unlock(&run->lock);
-            cancel = cfg->progress(&p, cfg->progress_user) != 0;
-            pthread_mutex_lock(&run->lock);
+        int cancel = hd_cancel_requested(cfg);
+        double now = hd_now();
+        if (now >= due) {
+            if (!cancel && cfg->progress) {
+                herd_progress p;
+                hd_progress_snapshot(run, t0, &p);
+                pthread_mutex_unlock(&run->lock);
+                cancel = cfg->progress(&p, cfg->progress_user) != 0;
+                pthread_mutex_lock(&run->lock);
+                now = hd_now();
+            }
+            due = now + cfg->progress_interval_s;
         }
         if (cancel && !run->stop) {
             run->stop = 1;
@@ -343,14 +366,18 @@ static void hd_coordinate(hd_run *run, double t0)
     pthread_mutex_unlock(&run->lock);
 }
 
-static int hd_start_workers(hd_run *run, pthread_t *tids, hd_worker_arg *args, int n)
+static int hd_start_workers(hd_run *run, pthread_t *tids, hd_worker_arg *args, int n,
+                            int *err)
 {
     int started = 0;
+    *err = 0;
     run->workers_alive = n;
     for (; started < n; started++) {
         args[started].run = run;
         args[started].worker = started;
-        if (pthread_create(&tids[started], NULL, hd_worker_main, &args[started]) != 0) break;
+        /* pthread_create returns its error; it does not set errno. */
+        *err = pthread_create(&tids[started], NULL, hd_worker_main, &args[started]);
+        if (*err != 0) break;
     }
     if (started < n) {
         pthread_mutex_lock(&run->lock);
@@ -379,9 +406,10 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
         return HERD_ENOMEM;
     }
     double t0 = hd_now();
-    int started = hd_start_workers(&run, tids, args, nworkers);
+    int err = 0;
+    int started = hd_start_workers(&run, tids, args, nworkers, &err);
     if (started == 0) {
-        rc = hd_error(HERD_ENOMEM, "could not start any worker thread: %s", strerror(errno));
+        rc = hd_error(HERD_ENOMEM, "could not start any worker thread: %s", strerror(err));
     } else {
         hd_coordinate(&run, t0);
         for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
@@ -390,7 +418,8 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
             hd_progress_snapshot(&run, t0, &p);
             cfg->progress(&p, cfg->progress_user);
         }
-        if (run.stop == 1)
+        /* A cancel that arrived after the last task started cancelled nothing. */
+        if (run.stop == 1 && run.groups_done < job->ngroups)
             rc = hd_error(HERD_ECANCELED, "cancelled after %zu of %zu groups", run.groups_done,
                           job->ngroups);
         else if (run.stop == 2)
