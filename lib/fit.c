@@ -876,28 +876,24 @@ int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out)
     s->keys = hd_calloc(n, sizeof *s->keys);
     s->items = hd_calloc(n, sizeof *s->items);
     s->key_arena = hd_arena_new();
-    size_t cap = 16;
-    while (cap < 2 * n) cap *= 2;
-    s->slots = hd_calloc(cap, sizeof *s->slots);
-    s->mask = cap - 1;
-    if (!s->keys || !s->items || !s->key_arena || !s->slots) {
+    if (!s->keys || !s->items || !s->key_arena) {
         herd_model_set_free(s);
         return HERD_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(keys[i]);
-        s->keys[i] = hd_arena_strndup(s->key_arena, keys[i], len);
+        s->keys[i] = hd_arena_strndup(s->key_arena, keys[i], strlen(keys[i]));
         if (!s->keys[i]) {
             herd_model_set_free(s);
             return HERD_ENOMEM;
         }
-        size_t h = (size_t)hd_hash_bytes(keys[i], len, 0) & s->mask;
-        while (s->slots[h]) h = (h + 1) & s->mask;
-        s->slots[h] = i + 1;
         hd_fitted *it = &s->items[i];
         it->status = HD_TASK_NOT_RUN;
         it->valid_metric = it->cv_mean = it->cv_std = NAN;
         it->best_iteration = -1;
+    }
+    if (hd_key_index_build(&s->index, s->keys, n)) {
+        herd_model_set_free(s);
+        return HERD_ENOMEM;
     }
     *out = s;
     return HERD_OK;
@@ -905,10 +901,7 @@ int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out)
 
 size_t hd_model_set_index(const herd_model_set *s, const char *key)
 {
-    size_t h = (size_t)hd_hash_bytes(key, strlen(key), 0) & s->mask;
-    for (; s->slots[h]; h = (h + 1) & s->mask)
-        if (strcmp(s->keys[s->slots[h] - 1], key) == 0) return s->slots[h] - 1;
-    return (size_t)-1;
+    return hd_key_index_find(&s->index, s->keys, key);
 }
 
 void herd_model_set_free(herd_model_set *s)
@@ -920,7 +913,7 @@ void herd_model_set_free(herd_model_set *s)
     }
     free(s->items);
     free(s->keys);
-    free(s->slots);
+    hd_key_index_free(&s->index);
     hd_arena_free(s->key_arena);
     free(s);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "herd.h"
+#include "keyindex_internal.h"
 #include "mem_internal.h"
 
 /* What training one group produced. */
@@ -28,9 +29,7 @@ struct herd_model_set {
     hd_arena *key_arena;
     hd_fitted *items;
     char metric[48];
-    /* key -> index (open addressing, slots hold index + 1) */
-    size_t *slots;
-    size_t mask;
+    hd_key_index index; /* key -> position */
 };
 
 /* An empty set for n groups with these keys (copied). */

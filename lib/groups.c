@@ -22,6 +22,7 @@
 #include "error_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
+#include "keyindex_internal.h"
 #include "hash_internal.h"
 #include "mem_internal.h"
 #include "text_internal.h"
@@ -630,31 +631,6 @@ static int render_keys(herd_groups *g, const key_set *ks, const partition *p)
     return rc;
 }
 
-static inline uint64_t key_text_hash(const char *key, size_t len)
-{
-    return hd_hash_bytes(key, len, 0);
-}
-
-/* Index the rendered keys.  They are distinct (decimal text and the
- * escaped join are both one-to-one), so no slot is ever a duplicate. */
-static int build_find_index(herd_groups *g)
-{
-    size_t cap = 1;
-    while (cap / 2 < g->ngroups) {
-        if (cap > SIZE_MAX / 2) return hd_oom();
-        cap *= 2;
-    }
-    g->find_slots = hd_calloc(cap, sizeof *g->find_slots);
-    if (!g->find_slots) return HERD_ENOMEM;
-    g->find_mask = cap - 1;
-    for (size_t k = 0; k < g->ngroups; k++) {
-        size_t i = key_text_hash(g->keys[k], g->key_lens[k]) & g->find_mask;
-        while (g->find_slots[i]) i = (i + 1) & g->find_mask;
-        g->find_slots[i] = k + 1;
-    }
-    return HERD_OK;
-}
-
 /* ------------------------------------------------------------------------
  * Public API
  * --------------------------------------------------------------------- */
@@ -680,7 +656,7 @@ static int groups_build(herd_groups *g, const char *const *keys, size_t nrows)
         p.ids.wide = NULL;
         rc = render_keys(g, &ks, &p);
     }
-    if (rc == HERD_OK) rc = build_find_index(g);
+    if (rc == HERD_OK) rc = hd_key_index_build(&g->find_index, g->keys, g->ngroups);
     partition_free(&p);
     free(ks.cols);
     return rc;
@@ -718,7 +694,7 @@ void herd_groups_free(herd_groups *groups)
     free(groups->keys);
     free(groups->key_lens);
     hd_arena_free(groups->key_arena);
-    free(groups->find_slots);
+    hd_key_index_free(&groups->find_index);
     free(groups);
 }
 
@@ -770,12 +746,10 @@ int herd_groups_find(const herd_groups *groups, const char *key, size_t *index)
     HD_CHECK_NOT_NULL(groups);
     HD_CHECK_NOT_NULL(key);
     size_t len = strlen(key);
-    size_t i = key_text_hash(key, len) & groups->find_mask;
-    for (size_t s; (s = groups->find_slots[i]) != 0; i = (i + 1) & groups->find_mask) {
-        if (groups->key_lens[s - 1] == len && memcmp(groups->keys[s - 1], key, len) == 0) {
-            *index = s - 1;
-            return HERD_OK;
-        }
+    size_t i = hd_key_index_find(&groups->find_index, groups->keys, key);
+    if (i != (size_t)-1) {
+        *index = i;
+        return HERD_OK;
     }
     char q[96];
     return hd_error(HERD_ENOTFOUND, "herd_groups_find: no group has the key %s (%zu groups)",

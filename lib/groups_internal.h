@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "herd.h"
+#include "keyindex_internal.h"
 #include "mem_internal.h"
 
 struct herd_groups {
@@ -34,11 +35,8 @@ struct herd_groups {
     size_t *key_lens;
     hd_arena *key_arena;
 
-    /* Open-addressing index rendered key -> group for herd_groups_find:
-     * find_mask + 1 slots (a power of two, at most half full), each holding
-     * group index + 1, or 0 when empty. */
-    size_t *find_slots;
-    size_t find_mask;
+    /* rendered key -> group, for herd_groups_find */
+    hd_key_index find_index;
 };
 
 /* The rows of group i (i < ngroups) and their count, without checks: for
