@@ -24,7 +24,7 @@
  * renamed over the target: readers see the old file or the new one.
  *
  * Numbers are read and written in the "C" locale whatever the host's
- * LC_NUMERIC is (a German locale would otherwise read "0.5" as 0).
+ * LC_NUMERIC is (in a German locale strtod stops at the "." of "0.5").
  */
 #ifndef _GNU_SOURCE
 #  define _GNU_SOURCE /* strtod_l, newlocale, uselocale, gettid */
@@ -45,6 +45,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__SSE2__)
+#  include <emmintrin.h>
+#endif
+
 #include "herd.h"
 #include "error_internal.h"
 #include "frame_internal.h"
@@ -64,8 +68,11 @@
  * the memory a hostile file can make the reader allocate. */
 #define HD_CSV_RECORD_MAX ((size_t)1 << 30)
 
-/* Tuning, not limits. */
-#define HD_CSV_CHUNK ((size_t)8 << 20)       /* bytes per read() */
+/* Tuning, not limits.  HD_CSV_CHUNK may be overridden at build time, so
+ * that tests can make every record cross window boundaries. */
+#ifndef HD_CSV_CHUNK
+#  define HD_CSV_CHUNK ((size_t)8 << 20)     /* bytes per read() */
+#endif
 #define HD_CSV_WRITE_BUF ((size_t)1 << 20)   /* bytes per write() */
 #define HD_CSV_INTERN_ROWS 65536             /* rows before interning may stop */
 #define HD_CSV_INTERN_CAP0 1024              /* first interning table size */
@@ -322,6 +329,7 @@ typedef struct csv_field {
 typedef struct csv_tok {
     csv_source *src;
     char delim;
+    uint64_t delim8;    /* the delimiter in every byte, for hd_scan_plain */
     unsigned char cls[256];
     size_t pos;         /* window offset of the next record */
     uint64_t line;      /* physical line at pos, 1-based */
@@ -341,6 +349,7 @@ static void tok_init(csv_tok *t, csv_source *src, char delim)
     memset(t, 0, sizeof *t);
     t->src = src;
     t->delim = delim;
+    t->delim8 = UINT64_C(0x0101010101010101) * (unsigned char)delim;
     for (int c = 0x80; c < 0x100; c++) t->cls[c] = CLS_HIGH;
     t->cls[(unsigned char)delim] = CLS_STOP;
     t->cls['"'] = CLS_STOP;
@@ -482,15 +491,77 @@ static int tok_quoted(csv_tok *t, const char **pp, uint64_t *line, size_t col,
     out->flags = flags;
     p++; /* the closing quote */
     if (p < e && *p != t->delim && *p != '\n' && *p != '\r') {
-        char q[96];
-        size_t show = (size_t)(e - p) < 16 ? (size_t)(e - p) : 16;
+        /* One byte only: how much follows depends on where the window
+         * ends, and messages must not. */
+        char q[16];
         return csv_fail(t, HERD_EFORMAT, t->rec_line, col,
-                        "text after the closing quote: %s; a quote inside a quoted field "
-                        "must be doubled (\"\"), and nothing may follow the closing quote",
-                        hd_quote(p, show, q, sizeof q));
+                        "text after the closing quote (starting with %s); a quote inside a "
+                        "quoted field must be doubled (\"\"), and nothing may follow the "
+                        "closing quote", hd_quote(p, 1, q, sizeof q));
     }
     *pp = p;
     return HERD_OK;
+}
+
+#define HD_ONES8 UINT64_C(0x0101010101010101)
+#define HD_HIGH8 UINT64_C(0x8080808080808080)
+/* The high bit of each zero byte of v.  Bytes after the first zero byte may
+ * be flagged wrongly (a borrow), never the ones before it, so the lowest
+ * flag is exact. */
+#define HD_ZERO8(v) (((v) - HD_ONES8) & ~(v) & HD_HIGH8)
+
+/* The unquoted-field scan, 16 bytes at a time with SSE2 (every x86-64 has
+ * it), else 8 at a time in a uint64: advance *pp to the first byte that ends
+ * the field (delimiter, quote, CR, LF, NUL), or to the last whole step before
+ * `e` (the caller finishes byte by byte).  Nonzero if a byte >= 0x80 was
+ * passed. */
+static inline uint64_t hd_scan_plain(const unsigned char **pp, const unsigned char *e,
+                                uint64_t delim8)
+{
+    uint64_t high = 0;
+#if defined(__SSE2__)
+    const unsigned char *p = *pp;
+    const __m128i vd = _mm_set1_epi8((char)delim8), vq = _mm_set1_epi8('"'),
+                  vl = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r'), vz = _mm_setzero_si128();
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vq)),
+                                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vl),
+                                                           _mm_cmpeq_epi8(v, vr)),
+                                              _mm_cmpeq_epi8(v, vz)));
+        unsigned stop = (unsigned)_mm_movemask_epi8(m), hi = (unsigned)_mm_movemask_epi8(v);
+        if (stop) {
+            unsigned k = (unsigned)__builtin_ctz(stop);
+            high |= hi & ((1u << k) - 1);
+            p += k;
+            break;
+        }
+        high |= hi;
+        p += 16;
+    }
+    *pp = p;
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned char *p = *pp;
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t stop = HD_ZERO8(w ^ delim8) | HD_ZERO8(w ^ (HD_ONES8 * '"')) |
+                        HD_ZERO8(w ^ (HD_ONES8 * '\n')) | HD_ZERO8(w ^ (HD_ONES8 * '\r')) |
+                        HD_ZERO8(w);
+        if (stop) {
+            unsigned k = (unsigned)__builtin_ctzll(stop) >> 3; /* first stop byte */
+            high |= w & HD_HIGH8 & ((UINT64_C(1) << (k * 8)) - 1);
+            p += k;
+            break;
+        }
+        high |= w & HD_HIGH8;
+        p += 8;
+    }
+    *pp = p;
+#else
+    (void)pp, (void)e, (void)delim8;
+#endif
+    return high;
 }
 
 /* Scan an unquoted field starting at *pp; stops at the delimiter, a line
@@ -501,8 +572,9 @@ static int tok_plain(csv_tok *t, const char **pp, size_t col, csv_field *out)
     const unsigned char *p = (const unsigned char *)*pp;
     const unsigned char *e = (const unsigned char *)s->data + s->len;
     const unsigned char *start = p;
-    unsigned flags = 0;
-    /* The hot loop of the reader: one table lookup per byte. */
+    /* The hot loop of the reader: whole words, then a table lookup per
+     * byte for the tail. */
+    unsigned flags = hd_scan_plain(&p, e, t->delim8) ? F_HIGH : 0;
     while (p < e && t->cls[*p] < CLS_STOP) flags |= t->cls[*p++];
     if (p < e && (*p == '"' || *p == '\0')) {
         char q[96];
@@ -625,6 +697,36 @@ static inline int is_digit(char c)
     return (unsigned)(c - '0') < 10u;
 }
 
+/* Eight digits at a time (numbers in CSV files are mostly digits): load the
+ * 8 bytes at s into *w and tell whether they are all ASCII digits. */
+static inline int digits8(const char *s, uint64_t *w)
+{
+    memcpy(w, s, 8);
+    return ((*w & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+            (((*w + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ==
+           UINT64_C(0x3333333333333333);
+}
+
+/* The value of the 8 digits loaded by digits8 (first digit most
+ * significant), in three multiplies. */
+static inline uint32_t value8(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t mask = UINT64_C(0x000000FF000000FF);
+    w -= UINT64_C(0x3030303030303030);
+    w = w * 10 + (w >> 8); /* pairs of digits */
+    w = ((w & mask) * (100 + (UINT64_C(1000000) << 32)) +
+         ((w >> 16) & mask) * (1 + (UINT64_C(10000) << 32))) >> 32;
+    return (uint32_t)w;
+#else
+    unsigned char b[8];
+    uint32_t v = 0;
+    memcpy(b, &w, 8);
+    for (int i = 0; i < 8; i++) v = v * 10 + (uint32_t)(b[i] - '0');
+    return v;
+#endif
+}
+
 /* Numbers may be surrounded by ASCII spaces ("  12 "), as spreadsheets and
  * fixed-width exports write them; the spaces are ignored. */
 static void trim_spaces(const char **s, size_t *len)
@@ -670,12 +772,18 @@ static int lex_number(const char *s, size_t len, int64_t *ival)
     if (s == e) return LEX_TEXT;
     if (!is_digit(*s) && *s != '.') return lex_special(s, (size_t)(e - s)) ? LEX_FLOAT : LEX_TEXT;
     const char *d0 = s;
-    uint64_t u = 0;
+    uint64_t u = 0, w;
     int big = 0;
+    /* 19 digits always fit a uint64; past them, check each step. */
+    while (e - s >= 8 && s - d0 <= 11 && digits8(s, &w)) {
+        u = u * 100000000 + value8(w);
+        s += 8;
+    }
+    for (const char *safe = e - d0 > 19 ? d0 + 19 : e; s < safe && is_digit(*s); s++)
+        u = u * 10 + (unsigned)(*s - '0');
     for (; s < e && is_digit(*s); s++) {
-        unsigned dig = (unsigned)(*s - '0');
-        if (u > (UINT64_MAX - dig) / 10) big = 1;
-        else u = u * 10 + dig;
+        if (__builtin_mul_overflow(u, 10, &u)) big = 1;
+        if (__builtin_add_overflow(u, (unsigned)(*s - '0'), &u)) big = 1;
     }
     size_t nint = (size_t)(s - d0);
     if (s == e) {
@@ -687,6 +795,7 @@ static int lex_number(const char *s, size_t len, int64_t *ival)
     size_t nfrac = 0;
     if (*s == '.') {
         const char *f0 = ++s;
+        while (e - s >= 8 && digits8(s, &w)) s += 8;
         while (s < e && is_digit(*s)) s++;
         nfrac = (size_t)(s - f0);
     }
@@ -721,28 +830,42 @@ static int dec_parse(const char *s, size_t len, hd_decimal *d)
         d->special = lex_special(s, (size_t)(e - s));
         return d->special ? 0 : -1;
     }
-    int ndig = 0, seen = 0;
-    for (; s < e && is_digit(*s); s++, seen++) {
-        unsigned dig = (unsigned)(*s - '0');
+    /* Leading zeros are not significant digits; 19 significant digits
+     * always fit the uint64 mantissa. */
+    const char *d0 = s;
+    int ndig = 0;
+    uint64_t w;
+    while (s < e && *s == '0') s++;
+    for (; e - s >= 8 && ndig <= 11 && digits8(s, &w); s += 8, ndig += 8)
+        d->mant = d->mant * 100000000 + value8(w);
+    for (; s < e && is_digit(*s); s++) {
         if (ndig < 19) {
-            d->mant = d->mant * 10 + dig;
-            ndig += d->mant != 0; /* leading zeros are not significant */
+            d->mant = d->mant * 10 + (unsigned)(*s - '0');
+            ndig++;
         } else {
             d->exp10++;
-            d->inexact |= dig != 0;
+            d->inexact |= *s != '0';
         }
     }
+    int seen = s > d0;
     if (s < e && *s == '.') {
-        for (s++; s < e && is_digit(*s); s++, seen++) {
-            unsigned dig = (unsigned)(*s - '0');
+        const char *f0 = ++s;
+        if (ndig == 0)
+            for (; s < e && *s == '0'; s++) d->exp10--;
+        for (; e - s >= 8 && ndig <= 11 && digits8(s, &w); s += 8, ndig += 8) {
+            d->mant = d->mant * 100000000 + value8(w);
+            d->exp10 -= 8;
+        }
+        for (; s < e && is_digit(*s); s++) {
             if (ndig < 19) {
-                d->mant = d->mant * 10 + dig;
-                ndig += d->mant != 0;
+                d->mant = d->mant * 10 + (unsigned)(*s - '0');
+                ndig++;
                 d->exp10--;
             } else {
-                d->inexact |= dig != 0;
+                d->inexact |= *s != '0';
             }
         }
+        seen |= s > f0;
     }
     if (!seen) return -1;
     if (s < e && (*s == 'e' || *s == 'E')) {
@@ -856,6 +979,10 @@ typedef struct csv_intern {
     size_t cap;   /* power of two, or 0 before the first value */
     size_t count; /* distinct values held */
     int off;      /* interning stopped: the column is mostly unique */
+    /* The previous row's value: key columns are often sorted or clustered,
+     * and a repeat then costs one memcmp instead of a hash and a probe. */
+    const char *last;
+    size_t last_len;
 } csv_intern;
 
 static void intern_free(csv_intern *in)
@@ -863,6 +990,7 @@ static void intern_free(csv_intern *in)
     free(in->slots);
     in->slots = NULL;
     in->cap = in->count = 0;
+    in->last = NULL;
 }
 
 static uint32_t intern_hash(const char *s, size_t len)
@@ -904,8 +1032,8 @@ static int intern_reserve(csv_intern *in, size_t rows_seen)
 }
 
 /* The column's copy of s[0..len): the one already stored, or a new one. */
-static const char *intern_get(csv_intern *in, hd_arena *arena, const char *s, size_t len,
-                              size_t rows_seen)
+static const char *intern_lookup(csv_intern *in, hd_arena *arena, const char *s, size_t len,
+                                 size_t rows_seen)
 {
     if (in->off) return hd_arena_strndup(arena, s, len);
     if (intern_reserve(in, rows_seen)) return NULL;
@@ -923,6 +1051,16 @@ static const char *intern_get(csv_intern *in, hd_arena *arena, const char *s, si
     in->slots[j].hash = h;
     in->count++;
     return copy;
+}
+
+static const char *intern_get(csv_intern *in, hd_arena *arena, const char *s, size_t len,
+                              size_t rows_seen)
+{
+    if (in->last && len == in->last_len && memcmp(in->last, s, len) == 0) return in->last;
+    const char *v = intern_lookup(in, arena, s, len, rows_seen);
+    in->last = v;
+    in->last_len = len;
+    return v;
 }
 
 /* ------------------------------------------------------------------------
@@ -957,7 +1095,7 @@ typedef struct csv_reader {
 
 static void reader_free(csv_reader *r)
 {
-    for (size_t j = 0; j < r->ncols; j++) {
+    for (size_t j = 0; r->cols && j < r->ncols; j++) {
         csv_col *c = &r->cols[j];
         free(c->data);
         free(c->mask);

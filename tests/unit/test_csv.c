@@ -1081,6 +1081,33 @@ static void test_write_text(void **state)
     assert_int_equal(count_entries(((suite *)*state)->dir, ".tmp."), 0);
 }
 
+/* Borrowed, strided columns (one column of a row-major matrix) and masks
+ * given as "1 = missing" are written like any other. */
+static void test_write_strided(void **state)
+{
+    char path[600];
+    path_in(state, "strided.csv", path, sizeof path);
+    const double m[3][2] = {{1.5, 2.0}, {3.0, 4.25}, {5.0, 6.5}};
+    const int32_t ints[3][2] = {{1, 10}, {2, 20}, {3, 30}};
+    const uint8_t missing[3] = {0, 1, 0};
+    herd_frame *f;
+    assert_int_equal(herd_frame_new(&f), HERD_OK);
+    herd_column_options o;
+    herd_column_options_init(&o);
+    o.flags = HERD_COLUMN_BORROW;
+    o.stride = sizeof m[0];
+    assert_int_equal(herd_frame_add_column(f, "b", HERD_TYPE_FLOAT64, &m[0][1], 3, &o), HERD_OK);
+    o.stride = sizeof ints[0];
+    o.mask = missing;
+    o.flags = HERD_COLUMN_BORROW | HERD_COLUMN_MASK_MISSING;
+    assert_int_equal(herd_frame_add_column(f, "i", HERD_TYPE_INT32, &ints[0][1], 3, &o), HERD_OK);
+    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_OK);
+    char *text = slurp(path, NULL);
+    assert_string_equal(text, "b,i\n2.0,10\n4.25,\n6.5,30\n");
+    free(text);
+    herd_frame_free(f);
+}
+
 /* A one-column row whose value is missing must not become a blank line
  * (which readers skip). */
 static void test_write_single_column_missing(void **state)
@@ -1350,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_roundtrip_all_types),
         cmocka_unit_test(test_write_text),
+        cmocka_unit_test(test_write_strided),
         cmocka_unit_test(test_write_single_column_missing),
         cmocka_unit_test(test_write_float_shortest),
         cmocka_unit_test(test_write_failures),
