@@ -9,7 +9,7 @@ PY         ?= /usr/bin/python3
 
 # Debian packages, by what needs them (DESIGN.md section 9).
 BUILD_PACKAGES := gcc pkg-config meson ninja-build libxgboost-dev libcjson-dev zlib1g-dev
-TEST_PACKAGES  := $(BUILD_PACKAGES) libcmocka-dev valgrind binutils python3 python3-numpy \
+TEST_PACKAGES  := $(BUILD_PACKAGES) libcmocka-dev valgrind binutils locales python3 python3-numpy \
                   python3-pandas python3-xgboost
 BENCH_PACKAGES := $(BUILD_PACKAGES) libcmocka-dev python3 python3-numpy python3-pandas \
                   python3-xgboost python3-joblib

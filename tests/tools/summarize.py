@@ -16,6 +16,7 @@ import sys
 
 PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
 FAILED = re.compile(r"^\[  FAILED  \] (\d+) test\(s\), listed below", re.M)
+SKIPPED = re.compile(r"^\[  SKIPPED \] (\d+) test\(s\), listed below", re.M)
 PLAIN = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
 OK_RESULTS = {"OK", "EXPECTEDFAIL"}
 SKIP_RESULTS = {"SKIP"}
@@ -29,10 +30,12 @@ def count_log(path):
             if not line.strip():
                 continue
             t = json.loads(line)
-            out = t.get("stdout") or ""
+            # cmocka prints its closing counts on stderr
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
             result = t.get("result", "FAIL")
             p = sum(int(n) for n in PASSED.findall(out))
             fl = sum(int(n) for n in FAILED.findall(out))
+            skipped += sum(int(n) for n in SKIPPED.findall(out))
             for a, b in PLAIN.findall(out):
                 p, fl = p + int(a), fl + int(b)
             if result in SKIP_RESULTS:

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "herd.h"
+#include "test_locale.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -1200,9 +1201,10 @@ static void test_write_failures(void **state)
 /* Numbers are written and read with '.' whatever the host's locale. */
 static void test_locale_independence(void **state)
 {
-    const char *loc = setlocale(LC_NUMERIC, "de_DE.UTF-8");
-    if (!loc) loc = setlocale(LC_NUMERIC, "fr_FR.UTF-8");
-    if (!loc) skip(); /* no locale with a decimal comma installed */
+    test_locale loc;
+    int have = test_locale_decimal_comma(&loc);
+    if (!have) test_locale_restore(&loc);
+    assert_true(have); /* `locales` (localedef's sources) comes with make test */
     char path[600];
     path_in(state, "locale.csv", path, sizeof path);
     /* the second value has too many digits for the fast path: strtod */
@@ -1214,7 +1216,7 @@ static void test_locale_independence(void **state)
     assert_string_equal(text, "x\n0.5\n0.25\n1e-05\n");
     free(text);
     herd_frame_free(f);
-    setlocale(LC_NUMERIC, "C");
+    test_locale_restore(&loc);
 }
 
 /* ------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "herd.h"
+#include "test_locale.h"
 #include "metrics_internal.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -796,15 +797,13 @@ static void test_accurate_sums(void **state)
 static void test_locale_independent(void **state)
 {
     (void)state;
-    static const char *const locales[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8",
-                                          "ru_RU.UTF-8"};
-    const char *chosen = NULL;
-    for (size_t i = 0; i < N(locales) && !chosen; i++)
-        if (setlocale(LC_NUMERIC, locales[i])) chosen = locales[i];
-    if (!chosen) skip(); /* no locale with a decimal comma installed */
+    test_locale loc;
+    int have = test_locale_decimal_comma(&loc);
+    if (!have) test_locale_restore(&loc);
+    assert_true(have); /* `locales` (localedef's sources) comes with make test */
     hd_metric m;
     int rc = hd_metric_parse("tweedie-deviance@1.25", &m);
-    setlocale(LC_NUMERIC, "C");
+    test_locale_restore(&loc);
     assert_int_equal(rc, HERD_OK);
     assert_string_equal(m.name, "tweedie-deviance@1.25");
     assert_true(m.param == 1.25);
