@@ -617,6 +617,93 @@ HERD_API int herd_predict(const herd_groups *groups, const herd_model_set *model
                           size_t *rows_without_model);
 
 /* ------------------------------------------------------------------------
+ * Artifacts: one model and its metadata as one checksummed, compressed blob
+ *
+ * An artifact is data, never code (unlike a pickled Python model): a fixed
+ * header with its own CRC32, a JSON metadata section (family, group,
+ * objective, features, XGBoost version, params, metrics, rows, a data
+ * fingerprint, created time, herd version) with its CRC32, and the model as
+ * XGBoost UBJSON compressed with zlib, with its CRC32.  docs/format.md
+ * specifies it byte by byte.  Reading checks every length against the blob
+ * and a documented cap before allocating or inflating, and validates the
+ * model's structure (tree arrays, child indices in range and acyclic, split
+ * features below the feature count, finite leaves) before XGBoost sees it,
+ * so an artifact from an untrusted source cannot crash the process.
+ *
+ * Artifacts are immutable once built: any number of threads may read one.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_artifact herd_artifact;
+
+/* Format version written by this library; readers accept any minor of a
+ * major they know. */
+#define HERD_ARTIFACT_FORMAT_MAJOR 1
+#define HERD_ARTIFACT_FORMAT_MINOR 0
+
+/* Caps every reader enforces (docs/format.md). */
+#define HERD_ARTIFACT_MAX_BYTES (1024u * 1024u * 1024u)     /* whole blob: 1 GiB */
+#define HERD_ARTIFACT_MAX_METADATA (16u * 1024u * 1024u)    /* metadata JSON: 16 MiB */
+#define HERD_ARTIFACT_MAX_MODEL (1024u * 1024u * 1024u)     /* inflated model: 1 GiB */
+#define HERD_ARTIFACT_MAX_FEATURES 100000u                  /* features per model */
+
+typedef struct herd_artifact_options {
+    uint32_t struct_size;
+    /* zlib level for the model payload, 0 (store) .. 9; -1 (default): the
+     * level chosen by measurement (docs/performance.md). */
+    int compression_level;
+    const char *family; /* the model family (e.g. "demand"); may be NULL */
+    const char *group;  /* overrides the group key; NULL: the fit's key */
+    const char *run_id; /* the batch job that trained it; may be NULL */
+} herd_artifact_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_artifact_options_init(herd_artifact_options *opt);
+
+/* The artifact of one group of a fit: its model, metrics, parameters, rows
+ * and data fingerprint.  HERD_ENOTFOUND when the group has no model. */
+HERD_API int herd_model_set_artifact(const herd_model_set *set, const char *group,
+                                     const herd_artifact_options *opt, herd_artifact **out);
+
+/* An artifact of a model alone (e.g. one imported from an XGBoost file):
+ * features and objective from the model, no metrics. */
+HERD_API int herd_artifact_from_model(const herd_model *model, const herd_artifact_options *opt,
+                                      herd_artifact **out);
+
+/* Free an artifact.  NULL is allowed. */
+HERD_API void herd_artifact_free(herd_artifact *artifact);
+
+/* Serialise; *data is freed with herd_free(). */
+HERD_API int herd_artifact_to_buffer(const herd_artifact *artifact, void **data, size_t *len);
+
+/* Write to `path` atomically (temporary file, fsync, rename, fsync of the
+ * directory). */
+HERD_API int herd_artifact_write_file(const herd_artifact *artifact, const char *path);
+
+/* Read and fully validate an artifact.  Errors: HERD_EFORMAT (not an
+ * artifact, unknown major version: the message says which was found and
+ * which are supported, malformed metadata), HERD_ECORRUPT (a checksum or the
+ * model's structure is wrong: the message gives the section and offset),
+ * HERD_ELIMIT (a cap), HERD_EIO. */
+HERD_API int herd_artifact_read(const void *data, size_t len, herd_artifact **out);
+HERD_API int herd_artifact_read_file(const char *path, herd_artifact **out);
+
+/* A string field of the metadata: "family", "group", "objective",
+ * "created" (RFC 3339, UTC), "herd_version", "xgboost_version", "run_id",
+ * "fingerprint".  NULL when the artifact has no such field. */
+HERD_API const char *herd_artifact_get(const herd_artifact *artifact, const char *field);
+
+/* The metadata section as JSON text (NUL-terminated). */
+HERD_API const char *herd_artifact_metadata(const herd_artifact *artifact);
+
+/* The value of metric `name` recorded in the artifact; HERD_ENOTFOUND if
+ * none.  A NaN metric reads back as NaN. */
+HERD_API int herd_artifact_metric(const herd_artifact *artifact, const char *name,
+                                  double *value);
+
+/* The artifact's model as a new handle. */
+HERD_API int herd_artifact_model(const herd_artifact *artifact, herd_model **out);
+
+/* ------------------------------------------------------------------------
  * Metrics
  *
  * One module computes every metric herd reports: validation metrics of

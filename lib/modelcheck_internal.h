@@ -1,0 +1,37 @@
+/* modelcheck_internal.h -- structural validation of XGBoost 1.7 models
+ * before XGBoost sees them.  XGBoost trusts what it loads: a child index out
+ * of range loads fine and crashes at predict.  herd parses the model itself
+ * (UBJSON or JSON) and checks it first. */
+#ifndef HERD_MODELCHECK_INTERNAL_H
+#define HERD_MODELCHECK_INTERNAL_H
+
+#include <stddef.h>
+
+typedef struct hd_model_info {
+    size_t num_feature;    /* learner_model_param.num_feature */
+    size_t num_trees;
+    size_t num_class;      /* learner_model_param.num_class (0 or >= 2) */
+    size_t total_nodes;
+    char objective[64];    /* learner.objective.name */
+    char booster[16];      /* "gbtree" or "dart" */
+} hd_model_info;
+
+/* Limits of what herd accepts (docs/format.md). */
+#define HD_MODEL_MAX_TREES 1000000u
+#define HD_MODEL_MAX_NODES_PER_TREE 1000000u
+#define HD_MODEL_MAX_DEPTH_NESTING 64u /* JSON/UBJSON container nesting */
+
+/* Validate `len` bytes of an XGBoost 1.7 model, UBJSON (first byte '{'
+ * followed by a UBJSON marker) or JSON.  Checks every container length
+ * against the remaining bytes before allocating, nesting depth, and the
+ * model's structure: every tree's arrays have num_nodes entries; children
+ * are -1 (leaf) or in range, each node has exactly one parent (so the tree
+ * is acyclic and connected from node 0) and `parents` agrees; split indices
+ * are below num_feature; split conditions and leaf values are finite;
+ * tree_info has one entry per tree with a valid class; gbtree_model_param
+ * agrees with the tree count.  On failure returns HERD_ECORRUPT (or
+ * HERD_EFORMAT for bytes that are not a model at all, HERD_ELIMIT for a
+ * cap) with a message naming the tree, node, field and byte offset. */
+int hd_model_check(const void *data, size_t len, hd_model_info *info);
+
+#endif
