@@ -630,6 +630,42 @@ static int hd_train(const hd_fit_plan *p, const size_t *train, size_t ntrain,
     return rc;
 }
 
+/* A fingerprint of a group's data for its artifact: every row in frame
+ * order (so it does not depend on the split), each row's features as the
+ * float32 values XGBoost trains on (every missing value as one NaN), its
+ * label and weight, seeded by the column names.  Chunked so that memory
+ * stays small whatever the group's size; the chunk size is part of the
+ * definition. */
+static int hd_data_fingerprint(const hd_fit_plan *p, const size_t *rows, size_t n,
+                               uint64_t *out)
+{
+    enum { CHUNK = 256 };
+    uint64_t h = hd_hash_bytes(p->o.label, strlen(p->o.label) + 1, n);
+    for (size_t j = 0; j < p->nf; j++)
+        h = hd_hash_combine(h, hd_hash_bytes(p->fnames[j], strlen(p->fnames[j]) + 1, j));
+    if (p->has_weight)
+        h = hd_hash_combine(h, hd_hash_bytes(p->o.weight, strlen(p->o.weight) + 1, 1));
+    float *x = hd_malloc(CHUNK, p->nf * sizeof *x);
+    if (!x) return HERD_ENOMEM;
+    const hd_column *label = hd_frame_col(p->frame, p->label_col);
+    const hd_column *w = p->has_weight ? hd_frame_col(p->frame, p->weight_col) : NULL;
+    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        size_t k = n - i0 < CHUNK ? n - i0 : CHUNK;
+        hd_frame_gather_f32(p->frame, p->fcols, p->nf, rows + i0, k, x);
+        for (size_t i = 0; i < k * p->nf; i++)
+            if (isnan(x[i])) x[i] = NAN;
+        h = hd_hash_combine(h, hd_hash_bytes(x, k * p->nf * sizeof *x, 0));
+        for (size_t i = 0; i < k; i++) {
+            double v[2] = {hd_col_double(label, rows[i0 + i]),
+                           w ? hd_col_double(w, rows[i0 + i]) : 0};
+            h = hd_hash_combine(h, hd_hash_bytes(v, sizeof v, 0));
+        }
+    }
+    free(x);
+    *out = h;
+    return HERD_OK;
+}
+
 /* ---- tasks ---------------------------------------------------------------- */
 
 static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
@@ -641,6 +677,7 @@ static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
     hd_fitted *item = &p->set->items[g];
     item->rows = n;
     int rc = hd_check_group(p, key, rows, n);
+    if (!rc) rc = hd_data_fingerprint(p, rows, n, &item->fingerprint);
     if (rc) return rc;
     size_t *train = hd_malloc(n, sizeof *train), *valid = hd_malloc(n, sizeof *valid);
     size_t ntrain = 0, nvalid = 0;
@@ -834,6 +871,7 @@ int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
     size_t *task_rows = NULL, *task_group = NULL;
     hd_task_result *res = NULL;
     if (!rc) rc = hd_model_set_new(ng, groups->keys, &p.set);
+    if (!rc) rc = hd_model_set_params(p.set, p.o.param_names, p.o.param_values, p.o.n_params);
     if (!rc) {
         task_rows = hd_malloc(ntasks, sizeof *task_rows);
         task_group = hd_malloc(ntasks, sizeof *task_group);
@@ -899,6 +937,22 @@ int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out)
     return HERD_OK;
 }
 
+int hd_model_set_params(herd_model_set *s, const char *const *names,
+                        const char *const *values, size_t n)
+{
+    if (n == 0) return HERD_OK;
+    s->param_names = hd_calloc(n, sizeof *s->param_names);
+    s->param_values = hd_calloc(n, sizeof *s->param_values);
+    if (!s->param_names || !s->param_values) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        s->param_names[i] = hd_arena_strndup(s->key_arena, names[i], strlen(names[i]));
+        s->param_values[i] = hd_arena_strndup(s->key_arena, values[i], strlen(values[i]));
+        if (!s->param_names[i] || !s->param_values[i]) return HERD_ENOMEM;
+    }
+    s->n_params = n;
+    return HERD_OK;
+}
+
 size_t hd_model_set_index(const herd_model_set *s, const char *key)
 {
     return hd_key_index_find(&s->index, s->keys, key);
@@ -913,6 +967,8 @@ void herd_model_set_free(herd_model_set *s)
     }
     free(s->items);
     free(s->keys);
+    free(s->param_names);
+    free(s->param_values);
     hd_key_index_free(&s->index);
     hd_arena_free(s->key_arena);
     free(s);

@@ -3,6 +3,7 @@
 #define HERD_FIT_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "herd.h"
 #include "keyindex_internal.h"
@@ -21,6 +22,10 @@ typedef struct hd_fitted {
     double seconds;
     int nthread;
     const char *tree_method; /* static string */
+    /* The group's data (every row in frame order: features as the float32
+     * values XGBoost trains on, label, weight), hashed for artifacts; 0 for
+     * groups that did not train. */
+    uint64_t fingerprint;
 } hd_fitted;
 
 struct herd_model_set {
@@ -30,10 +35,18 @@ struct herd_model_set {
     hd_fitted *items;
     char metric[48];
     hd_key_index index; /* key -> position */
+    /* The fit's XGBoost parameters as the caller gave them (strings in
+     * key_arena), recorded in artifacts. */
+    size_t n_params;
+    const char **param_names, **param_values;
 };
 
 /* An empty set for n groups with these keys (copied). */
 int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out);
+
+/* Copy the fit's parameters into the set. */
+int hd_model_set_params(herd_model_set *set, const char *const *names,
+                        const char *const *values, size_t n);
 
 /* Index of `key` in the set, or (size_t)-1. */
 size_t hd_model_set_index(const herd_model_set *set, const char *key);

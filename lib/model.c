@@ -17,6 +17,7 @@
 #include "frame_internal.h"
 #include "mem_internal.h"
 #include "model_internal.h"
+#include "modelcheck_internal.h"
 #include "xgb_internal.h"
 
 static void hd_strings_free(char **v, size_t n)
@@ -135,13 +136,20 @@ static int hd_booster_strings(BoosterHandle b, const char *field, size_t want, c
     return *out ? HERD_OK : HERD_ENOMEM;
 }
 
-/* Read everything herd keeps about a loaded booster into m. */
-static int hd_model_describe(BoosterHandle b, herd_model *m)
+/* Read everything herd keeps about a loaded booster into m.  `checked` is
+ * what hd_model_check read from the same bytes. */
+static int hd_model_describe(BoosterHandle b, const hd_model_info *checked, herd_model *m)
 {
     bst_ulong nfeat = 0;
     HD_XGB(XGBoosterGetNumFeature(b, &nfeat), "reading the model's feature count");
     m->nfeat = (size_t)nfeat;
     if (m->nfeat == 0) return hd_error(HERD_EFORMAT, "the model has no features");
+    /* Split features were checked against the checker's count: XGBoost
+     * must size its rows by the same one. */
+    if (m->nfeat != checked->num_feature)
+        return hd_error(HERD_EINTERNAL,
+                        "XGBoost reads %zu features from the model but herd's check read %zu",
+                        m->nfeat, checked->num_feature);
     int rc = hd_booster_strings(b, "feature_name", m->nfeat, &m->feature_names);
     if (!rc) rc = hd_booster_strings(b, "feature_type", m->nfeat, &m->feature_types);
     if (!rc) rc = hd_booster_objective(b, &m->objective, &m->num_outputs);
@@ -166,11 +174,16 @@ int herd_model_load(const void *data, size_t len, herd_model **out)
     if (len > (size_t)INT32_MAX)
         return hd_error(HERD_ELIMIT, "%s: the model is %zu bytes; the limit is 2 GiB", __func__,
                         len);
+    /* XGBoost trusts what it loads (a child index out of range loads, then
+     * crashes at predict): herd checks the structure first. */
+    hd_model_info info;
+    int rc = hd_model_check(data, len, &info);
+    if (rc) return rc;
     BoosterHandle b = NULL;
-    int rc = hd_booster_load(data, len, 1, &b);
+    rc = hd_booster_load(data, len, 1, &b);
     if (rc) return rc;
     herd_model *m = hd_calloc(1, sizeof *m);
-    rc = m ? hd_model_describe(b, m) : HERD_ENOMEM;
+    rc = m ? hd_model_describe(b, &info, m) : HERD_ENOMEM;
     XGBoosterFree(b);
     if (rc) {
         herd_model_free(m);

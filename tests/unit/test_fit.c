@@ -595,14 +595,82 @@ static void test_model_save_load_round_trip(void **state)
     assert_int_equal(herd_model_save(m, 7, &buf, &len), HERD_EINVAL);
     ERR_HAS("format 7");
     herd_model *bad = NULL;
-    assert_int_equal(herd_model_load("{\"not\": \"a model\"}", 18, &bad), HERD_EXGBOOST);
-    ERR_HAS("loading the model: XGBoost:");
+    /* herd's own check (modelcheck.c) rejects it before XGBoost sees it */
+    assert_int_equal(herd_model_load("{\"not\": \"a model\"}", 18, &bad), HERD_EFORMAT);
+    ERR_HAS("not an XGBoost model");
     assert_null(bad);
     assert_int_equal(herd_model_load("x", 0, &bad), HERD_EINVAL);
     ERR_HAS("empty");
     assert_int_equal(herd_model_load(NULL, 5, &bad), HERD_EINVAL);
     herd_model_free(NULL);
     herd_free(NULL);
+    herd_model_free(m);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* The start of the first value of `key`'s array in a saved model, or NULL:
+ * UBJSON "L<8-byte length>key[$l#L<8-byte count>" or JSON "\"key\":[". */
+static unsigned char *first_of_array(unsigned char *buf, size_t len, const char *key, int json)
+{
+    char pat[64];
+    size_t plen = json ? (size_t)snprintf(pat, sizeof pat, "\"%s\":[", key)
+                       : (size_t)snprintf(pat, sizeof pat, "%s[$l#L", key);
+    unsigned char *p = memmem(buf, len, pat, plen);
+    return p ? p + plen + (json ? 0 : 8) : NULL;
+}
+
+/* A model with one child index out of range loads in XGBoost 1.7 and then
+ * crashes it at predict.  herd_model_load rejects it, in both formats,
+ * while the untouched model loads and predicts. */
+static void test_crafted_model_rejected(void **state)
+{
+    (void)state;
+    size_t sizes[1] = {80};
+    fixture fx;
+    fixture_make(&fx, 1, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    double want[80], got[80];
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, want, 80), HERD_OK);
+    for (int format = HERD_MODEL_UBJSON; format <= HERD_MODEL_JSON; format++) {
+        void *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(herd_model_save(m, format, &buf, &len), HERD_OK);
+        herd_model *back = NULL;
+        assert_int_equal(herd_model_load(buf, len, &back), HERD_OK);
+        assert_int_equal(herd_model_predict(back, fx.frame, NULL, 80, 1, got, 80), HERD_OK);
+        assert_memory_equal(want, got, sizeof want);
+        herd_model_free(back);
+
+        /* node 0's right child becomes 99 (in JSON the digits are
+         * replaced and the rest of the text shifted) */
+        unsigned char *crafted = malloc(len + 8);
+        assert_non_null(crafted);
+        memcpy(crafted, buf, len);
+        size_t clen = len;
+        unsigned char *p =
+            first_of_array(crafted, len, "right_children", format == HERD_MODEL_JSON);
+        assert_non_null(p);
+        if (format == HERD_MODEL_UBJSON) {
+            p[0] = 0, p[1] = 0, p[2] = 0, p[3] = 99;
+        } else {
+            size_t digits = strspn((char *)p, "0123456789");
+            memmove(p + 2, p + digits, len - (size_t)(p + digits - crafted));
+            memcpy(p, "99", 2);
+            clen = len - digits + 2;
+        }
+        assert_int_equal(herd_model_load(crafted, clen, &back), HERD_ECORRUPT);
+        assert_null(back);
+        ERR_HAS("tree 0, node 0: right child 99 is out of range (the tree has ");
+        if (format == HERD_MODEL_UBJSON) ERR_HAS("(byte ");
+        free(crafted);
+        herd_free(buf);
+    }
     herd_model_free(m);
     herd_model_set_free(set);
     fixture_free(&fx);
@@ -708,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_grouped_predict),
         cmocka_unit_test(test_model_predict_checks),
         cmocka_unit_test(test_model_save_load_round_trip),
+        cmocka_unit_test(test_crafted_model_rejected),
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_xgboost_log_forwarded),
     };
