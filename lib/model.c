@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <xgboost/c_api.h>
 
 #include "herd.h"
@@ -96,32 +95,6 @@ static int hd_booster_load(const void *data, size_t len, int nthread, BoosterHan
     return HERD_OK;
 }
 
-/* objective name and num_class from the booster's JSON configuration. */
-static int hd_booster_objective(BoosterHandle b, char **objective, size_t *num_outputs)
-{
-    bst_ulong len = 0;
-    const char *cfg = NULL;
-    HD_XGB(XGBoosterSaveJsonConfig(b, &len, &cfg), "reading the model's configuration");
-    cJSON *root = cJSON_ParseWithLength(cfg, len);
-    if (!root) return hd_error(HERD_EFORMAT, "the model's configuration is not valid JSON");
-    cJSON *learner = cJSON_GetObjectItemCaseSensitive(root, "learner");
-    cJSON *obj = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(learner, "objective"), "name");
-    cJSON *nc = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(learner, "learner_model_param"), "num_class");
-    int rc = HERD_OK;
-    if (!cJSON_IsString(obj)) {
-        rc = hd_error(HERD_EFORMAT, "the model's configuration has no objective name");
-    } else {
-        *objective = hd_strdup(obj->valuestring);
-        if (!*objective) rc = HERD_ENOMEM;
-        long k = cJSON_IsString(nc) ? strtol(nc->valuestring, NULL, 10) : 0;
-        *num_outputs = k > 1 && strcmp(obj->valuestring, "multi:softprob") == 0 ? (size_t)k : 1;
-    }
-    cJSON_Delete(root);
-    return rc;
-}
-
 static int hd_booster_strings(BoosterHandle b, const char *field, size_t want, char ***out)
 {
     bst_ulong n = 0;
@@ -152,8 +125,14 @@ static int hd_model_describe(BoosterHandle b, const hd_model_info *checked, herd
                         m->nfeat, checked->num_feature);
     int rc = hd_booster_strings(b, "feature_name", m->nfeat, &m->feature_names);
     if (!rc) rc = hd_booster_strings(b, "feature_type", m->nfeat, &m->feature_types);
-    if (!rc) rc = hd_booster_objective(b, &m->objective, &m->num_outputs);
     if (rc) return rc;
+    /* The objective and class count come from the check, which read the
+     * same bytes: no need to parse XGBoost's configuration JSON again. */
+    m->objective = hd_strdup(checked->objective);
+    if (!m->objective) return HERD_ENOMEM;
+    m->num_outputs = checked->num_class > 1 && strcmp(checked->objective, "multi:softprob") == 0
+                         ? checked->num_class
+                         : 1;
     bst_ulong len = 0;
     const char *buf = NULL;
     HD_XGB(XGBoosterSaveModelToBuffer(b, "{\"format\": \"ubj\"}", &len, &buf),
