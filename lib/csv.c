@@ -27,7 +27,7 @@
  * LC_NUMERIC is (in a German locale strtod stops at the "." of "0.5").
  */
 #ifndef _GNU_SOURCE
-#  define _GNU_SOURCE /* strtod_l, newlocale, uselocale, gettid */
+#  define _GNU_SOURCE /* strtod_l, newlocale, uselocale */
 #endif
 
 #include <errno.h>
@@ -51,6 +51,7 @@
 
 #include "herd.h"
 #include "error_internal.h"
+#include "fileio_internal.h"
 #include "frame_internal.h"
 #include "hash_internal.h"
 #include "mem_internal.h"
@@ -1594,26 +1595,16 @@ int herd_frame_read_csv_buffer(const char *data, size_t len, const char *name,
  * --------------------------------------------------------------------- */
 
 typedef struct csv_out {
-    int fd;
+    hd_atomic_file *file;
     char *buf;
     size_t len;
-    int err; /* errno of the failed write, 0 if none */
 } csv_out;
 
 static int out_flush(csv_out *o)
 {
-    size_t done = 0;
-    while (done < o->len) {
-        ssize_t n = write(o->fd, o->buf + done, o->len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            o->err = n < 0 ? errno : EIO;
-            return HERD_EIO;
-        }
-        done += (size_t)n; /* a short write: write the rest */
-    }
+    int rc = hd_atomic_write(o->file, o->buf, o->len);
     o->len = 0;
-    return HERD_OK;
+    return rc;
 }
 
 static int out_put(csv_out *o, const char *s, size_t n)
@@ -1774,72 +1765,17 @@ static int write_rows(csv_out *o, const herd_frame *f, const csv_settings *set, 
     return out_flush(o);
 }
 
-static int write_error(const char *path, const char *what, int err)
-{
-    return hd_error(HERD_EIO, "%s: cannot write the CSV file: %s: %s; check that the "
-                    "directory exists, is writable and has free space",
-                    path, what, strerror(err));
-}
-
-/* "<path>.tmp.<pid>.<tid>": unique among the writers of this machine. */
-static char *temp_name(const char *path)
-{
-    size_t n = strlen(path) + 64;
-    char *tmp = hd_malloc(n, 1);
-    if (tmp) snprintf(tmp, n, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid());
-    return tmp;
-}
-
-/* fsync the directory holding `path`, so that the rename is durable. */
-static int sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? hd_strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : hd_strdup(".");
-    if (!dir) return HERD_ENOMEM;
-    int rc = HERD_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd)) rc = write_error(path, "cannot sync its directory", errno);
-    if (fd >= 0) close(fd);
-    free(dir);
-    return rc;
-}
-
-static int create_temp(const char *tmp)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) {
-        /* Left by a crashed writer that had our pid and thread id. */
-        unlink(tmp);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    }
-    return fd;
-}
-
 static int write_file(const herd_frame *f, const char *path, const csv_settings *set,
                       locale_t loc)
 {
-    char *tmp = temp_name(path);
-    csv_out o = {-1, hd_malloc(HD_CSV_WRITE_BUF, 1), 0, 0};
-    if (!tmp || !o.buf) {
-        free(tmp);
-        free(o.buf);
-        return HERD_ENOMEM;
-    }
-    int rc = HERD_OK;
-    o.fd = create_temp(tmp);
-    if (o.fd < 0) {
-        rc = write_error(path, "cannot create the temporary file", errno);
-    } else {
-        if (write_rows(&o, f, set, loc)) rc = write_error(path, "write failed", o.err);
-        else if (fsync(o.fd)) rc = write_error(path, "fsync failed", errno);
-        if (close(o.fd) && !rc) rc = write_error(path, "close failed", errno);
-        if (!rc && rename(tmp, path)) rc = write_error(path, "cannot rename the temporary file", errno);
-        if (rc) unlink(tmp);
-    }
+    csv_out o = {NULL, hd_malloc(HD_CSV_WRITE_BUF, 1), 0};
+    if (!o.buf) return HERD_ENOMEM;
+    int rc = hd_atomic_open(path, "CSV file", &o.file);
+    if (!rc) rc = write_rows(&o, f, set, loc);
+    if (!rc) rc = hd_atomic_commit(o.file);
+    else hd_atomic_abort(o.file);
     free(o.buf);
-    free(tmp);
-    return rc ? rc : sync_dir(path);
+    return rc;
 }
 
 int herd_frame_write_csv(const herd_frame *frame, const char *path,

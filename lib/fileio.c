@@ -80,25 +80,84 @@ static int hd_sync_dir(const char *path, const char *what)
     return rc;
 }
 
-int hd_file_write_atomic(const char *path, const void *data, size_t len, const char *what)
+struct hd_atomic_file {
+    int fd;
+    char *path, *tmp;
+    const char *what;
+};
+
+static void hd_atomic_release(hd_atomic_file *f)
 {
-    char *tmp = hd_temp_name(path);
-    if (!tmp) return HERD_ENOMEM;
-    int rc = HERD_OK, err;
-    int fd = hd_create_temp(tmp);
-    if (fd < 0) {
-        rc = hd_write_error(path, what, "cannot create the temporary file", errno);
-        free(tmp);
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+int hd_atomic_open(const char *path, const char *what, hd_atomic_file **out)
+{
+    *out = NULL;
+    hd_atomic_file *f = hd_calloc(1, sizeof *f);
+    if (!f) return HERD_ENOMEM;
+    f->fd = -1;
+    f->what = what;
+    f->path = hd_strdup(path);
+    f->tmp = f->path ? hd_temp_name(path) : NULL;
+    if (!f->tmp) {
+        hd_atomic_release(f);
+        return HERD_ENOMEM;
+    }
+    f->fd = hd_create_temp(f->tmp);
+    if (f->fd < 0) {
+        int rc = hd_write_error(path, what, "cannot create the temporary file", errno);
+        hd_atomic_release(f);
         return rc;
     }
-    if ((err = hd_write_all(fd, data, len))) rc = hd_write_error(path, what, "write failed", err);
-    else if (fsync(fd)) rc = hd_write_error(path, what, "fsync failed", errno);
-    if (close(fd) && !rc) rc = hd_write_error(path, what, "close failed", errno);
-    if (!rc && rename(tmp, path))
-        rc = hd_write_error(path, what, "cannot rename the temporary file", errno);
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc ? rc : hd_sync_dir(path, what);
+    *out = f;
+    return HERD_OK;
+}
+
+int hd_atomic_write(hd_atomic_file *f, const void *data, size_t len)
+{
+    int err = hd_write_all(f->fd, data, len);
+    return err ? hd_write_error(f->path, f->what, "write failed", err) : HERD_OK;
+}
+
+void hd_atomic_abort(hd_atomic_file *f)
+{
+    if (!f) return;
+    if (f->fd >= 0) close(f->fd);
+    unlink(f->tmp);
+    hd_atomic_release(f);
+}
+
+int hd_atomic_commit(hd_atomic_file *f)
+{
+    int rc = HERD_OK;
+    if (fsync(f->fd)) rc = hd_write_error(f->path, f->what, "fsync failed", errno);
+    if (close(f->fd) && !rc) rc = hd_write_error(f->path, f->what, "close failed", errno);
+    f->fd = -1;
+    if (!rc && rename(f->tmp, f->path))
+        rc = hd_write_error(f->path, f->what, "cannot rename the temporary file", errno);
+    if (rc) {
+        hd_atomic_abort(f);
+        return rc;
+    }
+    rc = hd_sync_dir(f->path, f->what);
+    hd_atomic_release(f);
+    return rc;
+}
+
+int hd_file_write_atomic(const char *path, const void *data, size_t len, const char *what)
+{
+    hd_atomic_file *f = NULL;
+    int rc = hd_atomic_open(path, what, &f);
+    if (rc) return rc;
+    rc = hd_atomic_write(f, data, len);
+    if (rc) {
+        hd_atomic_abort(f);
+        return rc;
+    }
+    return hd_atomic_commit(f);
 }
 
 static int hd_read_error(const char *path, const char *what, const char *step, int err)

@@ -4,6 +4,22 @@
 
 #include <stddef.h>
 
+/* A file being written atomically: bytes go to a temporary file next to
+ * `path` ("<path>.tmp.<pid>.<tid>"); commit fsyncs it, renames it over
+ * `path` and fsyncs the directory; abort removes it.  Readers see the old
+ * file or the new one, never a part.  Errors are HERD_EIO naming the path,
+ * the step and the system's reason; `what` names the content in messages
+ * ("CSV file", "artifact"). */
+typedef struct hd_atomic_file hd_atomic_file;
+
+int hd_atomic_open(const char *path, const char *what, hd_atomic_file **out);
+/* Write all `len` bytes (short writes and EINTR are retried). */
+int hd_atomic_write(hd_atomic_file *f, const void *data, size_t len);
+/* Make the file durable under its name; frees `f` whatever happens. */
+int hd_atomic_commit(hd_atomic_file *f);
+/* Give up: remove the temporary file and free `f`.  NULL is allowed. */
+void hd_atomic_abort(hd_atomic_file *f);
+
 /* Write `len` bytes to `path` atomically: a temporary file next to it
  * ("<path>.tmp.<pid>.<tid>"), fsync, rename over `path`, fsync of the
  * directory.  Readers see the old file or the new one, never a part; a
