@@ -296,7 +296,10 @@ static void *hd_worker_main(void *arg)
         run->tasks_running--;
         hd_run_account(run, task);
         pthread_cond_broadcast(&run->slots_freed);
-        pthread_cond_signal(&run->finished);
+        /* The coordinator is not woken per task: it reports progress on its
+         * own timer (workers check the cancel flag and the budget
+         * themselves), and waking it for every tiny task costs more than
+         * the task's bookkeeping.  The last worker to leave wakes it. */
     }
     run->workers_alive--;
     pthread_cond_signal(&run->finished);

@@ -618,7 +618,12 @@ static int hd_train(const hd_fit_plan *p, const size_t *train, size_t ntrain,
     if (!rc) rc = hd_rows_data_fill(p, valid, nvalid, &dv);
     if (!rc) rc = hd_dmatrix(p, &dt, nthread, &mats[0]);
     if (!rc && nvalid) rc = hd_dmatrix(p, &dv, nthread, &mats[1]);
-    if (!rc && XGBoosterCreate(mats, nvalid ? 2 : 1, &b)) rc = hd_xgb_error("creating a booster");
+    /* The validation matrix joins the booster's prediction cache only when
+     * early stopping predicts it after every round; otherwise XGBoost would
+     * update its cached predictions every round for nothing. */
+    int cache_valid = nvalid && p->o.early_stopping_rounds > 0;
+    if (!rc && XGBoosterCreate(mats, cache_valid ? 2 : 1, &b))
+        rc = hd_xgb_error("creating a booster");
     out->tree_method = hd_param(p, "tree_method");
     if (!rc) rc = hd_booster_configure(p, b, ntrain, nthread, &out->tree_method);
     if (!rc) rc = hd_boost(p, b, mats[0], mats[1], &dv, keep_model, out);
