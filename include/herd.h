@@ -549,7 +549,8 @@ typedef struct herd_fit_options {
      * checked against the parameters XGBoost 1.7 knows; unknown names are
      * an error that lists them.  Values are checked by XGBoost once, before
      * any group trains.  tree_method and max_bin, unless given, are chosen
-     * per group by its size (docs/performance.md). */
+     * per group by its training rows: exact below 128, hist with max_bin 32
+     * below 16384 and 64 below 131072, hist above (docs/performance.md). */
     const char *const *param_names;
     const char *const *param_values;
     size_t n_params;

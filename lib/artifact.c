@@ -967,6 +967,7 @@ typedef struct hd_art_input {
     const char *const *param_values;
     size_t n_params;
     const char *tree_method; /* chosen by herd, recorded unless a param names it */
+    const char *max_bin;     /* likewise */
     const char *const *metric_names;
     const double *metric_values;
     size_t n_metrics;
@@ -1035,21 +1036,23 @@ static cJSON *hd_jfeatures(const herd_model *model)
 }
 
 /* The caller's parameters (the last value of a name given twice, as
- * XGBoost applies them), plus the tree_method herd chose. */
+ * XGBoost applies them), plus the tree_method and max_bin herd chose. */
 static cJSON *hd_jparams(const hd_art_input *in)
 {
     cJSON *obj = cJSON_CreateObject();
-    int rc = obj ? HERD_OK : hd_oom(), has_tree_method = 0;
+    int rc = obj ? HERD_OK : hd_oom(), has_tree_method = 0, has_max_bin = 0;
     for (size_t i = 0; !rc && i < in->n_params; i++) {
         const char *name = in->param_names[i];
         size_t later = i + 1;
         while (later < in->n_params && strcmp(in->param_names[later], name) != 0) later++;
         if (later < in->n_params) continue;
         if (strcmp(name, "tree_method") == 0) has_tree_method = 1;
+        if (strcmp(name, "max_bin") == 0) has_max_bin = 1;
         hd_jadd(&rc, obj, name, hd_jstr(in->param_values[i]));
     }
     if (!rc && in->tree_method && !has_tree_method)
         hd_jadd(&rc, obj, "tree_method", hd_jstr(in->tree_method));
+    if (!rc && in->max_bin && !has_max_bin) hd_jadd(&rc, obj, "max_bin", hd_jstr(in->max_bin));
     if (rc) {
         cJSON_Delete(obj);
         return NULL;
@@ -1343,7 +1346,7 @@ int herd_model_set_artifact(const herd_model_set *set, const char *group,
         .model = it->model, .family = o.family, .group = o.group ? o.group : set->keys[i],
         .run_id = o.run_id, .param_names = set->param_names,
         .param_values = set->param_values, .n_params = set->n_params,
-        .tree_method = it->tree_method, .metric_names = names, .metric_values = values,
+        .tree_method = it->tree_method, .max_bin = it->max_bin, .metric_names = names, .metric_values = values,
         .n_metrics = isnan(it->cv_mean) ? 1 : 3, .has_data = 1, .rows = it->rows,
         .train_rows = it->train_rows, .valid_rows = it->valid_rows,
         .best_iteration = it->best_iteration < 0 ? 0 : (uint64_t)it->best_iteration,

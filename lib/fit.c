@@ -32,9 +32,31 @@
 #define HD_DEFAULT_MIN_ROWS 10
 #define HD_MAX_ROUNDS 1000000
 #define HD_MAX_FOLDS 100
-/* Below this many training rows the exact greedy split search is faster
- * than building histograms, at equal or better accuracy (docs/performance.md). */
-#define HD_EXACT_BELOW_ROWS 5000
+
+/* tree_method and max_bin by training rows, unless the caller chose.
+ * Measured (docs/performance.md): the exact greedy search wins only on the
+ * smallest groups; from about 150 rows histograms with few bins are the
+ * fastest at equal or better accuracy, and XGBoost's 256 bins pay off only
+ * on large groups. */
+typedef struct hd_tree_choice {
+    size_t below_rows;
+    const char *tree_method;
+    const char *max_bin; /* NULL: XGBoost's default (256) */
+} hd_tree_choice;
+
+static const hd_tree_choice hd_tree_choices[] = {
+    {128, "exact", NULL},
+    {16384, "hist", "32"},
+    {131072, "hist", "64"},
+    {SIZE_MAX, "hist", NULL},
+};
+
+static const hd_tree_choice *hd_choose_tree(size_t ntrain)
+{
+    size_t i = 0;
+    while (ntrain >= hd_tree_choices[i].below_rows) i++;
+    return &hd_tree_choices[i];
+}
 
 void herd_fit_options_init(herd_fit_options *opt)
 {
@@ -461,7 +483,7 @@ static int hd_dmatrix(const hd_fit_plan *p, const hd_rows_data *d, int nthread,
 
 /* Parameters: herd's defaults first, then the caller's, which win. */
 static int hd_booster_configure(const hd_fit_plan *p, BoosterHandle b, size_t ntrain,
-                                int nthread, const char **tree_method)
+                                int nthread, const char **tree_method, const char **max_bin)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%d", nthread);
@@ -472,8 +494,13 @@ static int hd_booster_configure(const hd_fit_plan *p, BoosterHandle b, size_t nt
         HD_XGB(XGBoosterSetParam(b, "seed", buf), "setting the seed");
     }
     if (!p->user_tree_method) {
-        *tree_method = ntrain < HD_EXACT_BELOW_ROWS ? "exact" : "hist";
-        HD_XGB(XGBoosterSetParam(b, "tree_method", *tree_method), "setting tree_method");
+        const hd_tree_choice *c = hd_choose_tree(ntrain);
+        *tree_method = c->tree_method;
+        HD_XGB(XGBoosterSetParam(b, "tree_method", c->tree_method), "setting tree_method");
+        if (c->max_bin && !hd_param(p, "max_bin")) {
+            *max_bin = c->max_bin;
+            HD_XGB(XGBoosterSetParam(b, "max_bin", c->max_bin), "setting max_bin");
+        }
     }
     /* The booster, not only the DMatrix, must carry the feature names and
      * types for them to be saved with the model. */
@@ -535,6 +562,7 @@ typedef struct hd_train_out {
     double metric;
     int metric_failed; /* the metric was undefined: message in the last error */
     const char *tree_method;
+    const char *max_bin; /* herd's choice, NULL when the caller's or XGBoost's */
 } hd_train_out;
 
 /* Boost, with early stopping when asked; keep the model as UBJSON, sliced
@@ -625,7 +653,7 @@ static int hd_train(const hd_fit_plan *p, const size_t *train, size_t ntrain,
     if (!rc && XGBoosterCreate(mats, cache_valid ? 2 : 1, &b))
         rc = hd_xgb_error("creating a booster");
     out->tree_method = hd_param(p, "tree_method");
-    if (!rc) rc = hd_booster_configure(p, b, ntrain, nthread, &out->tree_method);
+    if (!rc) rc = hd_booster_configure(p, b, ntrain, nthread, &out->tree_method, &out->max_bin);
     if (!rc) rc = hd_boost(p, b, mats[0], mats[1], &dv, keep_model, out);
     if (b) XGBoosterFree(b);
     if (mats[0]) XGDMatrixFree(mats[0]);
@@ -699,6 +727,7 @@ static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
         item->best_iteration = out.best_iteration;
         item->rounds = out.rounds;
         item->tree_method = out.tree_method;
+        item->max_bin = out.max_bin;
         if (out.metric_failed) item->message = hd_strdup(herd_last_error());
         rc = hd_model_new(out.ubj, out.len, p->fnames, p->ftypes, p->nf, p->objective,
                           p->num_class ? p->num_class : 1, &item->model);
@@ -788,11 +817,11 @@ static int hd_probe(const hd_fit_plan *p)
     hd_rows_data d = {.n = 2, .x = x, .y = y};
     DMatrixHandle m = NULL;
     BoosterHandle b = NULL;
-    const char *tm = NULL;
+    const char *tm = NULL, *mb = NULL;
     hd_xgb_thread_init();
     int rc = hd_dmatrix(&q, &d, 1, &m);
     if (!rc && XGBoosterCreate(&m, 1, &b)) rc = hd_xgb_error("creating a booster");
-    if (!rc) rc = hd_booster_configure(&q, b, 2, 1, &tm);
+    if (!rc) rc = hd_booster_configure(&q, b, 2, 1, &tm, &mb);
     if (!rc && XGBoosterUpdateOneIter(b, 0, m)) rc = hd_xgb_error("checking the parameters");
     if (b) XGBoosterFree(b);
     if (m) XGDMatrixFree(m);

@@ -22,6 +22,7 @@ typedef struct hd_fitted {
     double seconds;
     int nthread;
     const char *tree_method; /* static string */
+    const char *max_bin;     /* static string when herd chose it, else NULL */
     /* The group's data (every row in frame order: features as the float32
      * values XGBoost trains on, label, weight), hashed for artifacts; 0 for
      * groups that did not train. */

@@ -5,23 +5,27 @@
  *
  * The data is written by shared/bench/baseline.py (the Python peer, run
  * with Debian's /usr/bin/python3), read with herd_frame_read_csv and
- * grouped by "group".  Then, `repeat` times each, interleaved so that noise
- * on a shared machine hits every contender alike, it times:
+ * grouped by "group".  Then, `repeat` times each, interleaved (each repeat
+ * starting with a different contender) so that noise on a shared machine
+ * hits every contender alike, it times:
  *   (a) herd_fit with exactly the baseline's XGBoost parameters;
  *   (b) herd_fit with herd's own defaults (tree_method chosen per group);
  *   (c) baseline.py --jobs T (pandas groupby-apply + joblib), its own timer;
  *   (d) a raw loop over the XGBoost C API on T pthreads doing what the
  *       baseline does per group: the floor herd's overhead is measured
  *       against.
- * and prints medians, then one JSON line (the last line of the output).
+ * and prints wall-time medians, then one JSON line (the last line of the
+ * output).  The CPU time of the in-process contenders is printed too:
+ * CPU / wall near T says the machine really gave this process T cores.
  * For --workload skewed it also runs (a) once on one thread and reports
- * herd's T-thread wall time over the scheduling bound
+ * herd's (and the raw loop's) T-thread wall time over the scheduling bound
  * max(total work / T, largest group).  See docs/performance.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -132,10 +136,27 @@ static void cleanup_data(void)
     if (data_path[0] && !keep_data_file) unlink(data_path);
 }
 
+/* Ctrl-C or kill during a long run still removes the data file. */
+static void on_signal(int sig)
+{
+    if (data_path[0] && !keep_data_file) unlink(data_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this process (all threads): less sensitive than wall time to
+ * other processes on a shared machine, for the in-process contenders. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -366,6 +387,7 @@ static void run_baseline(const char *baseline, const bench_opts *o, baseline_res
 
 typedef struct herd_result {
     double seconds;     /* wall time of herd_fit */
+    double cpu;         /* CPU time of herd_fit, all threads */
     double rmse_mean;   /* mean valid_metric over ok groups */
     size_t ok, failed, skipped;
     double work_s;      /* sum of per-group seconds */
@@ -407,9 +429,10 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
     ao.threads = threads;
 
     herd_model_set *set = NULL;
-    double t0 = now_s();
+    double c0 = cpu_s(), t0 = now_s();
     int rc = herd_fit(groups, &fo, &ao, &set);
     r->seconds = now_s() - t0;
+    r->cpu = cpu_s() - c0;
     check(rc, "herd_fit");
 
     herd_frame *rep = NULL;
@@ -645,8 +668,8 @@ static void raw_prepare(raw_job *j, const herd_groups *groups, int rounds)
     j->nrows = xmalloc(j->ngroups * sizeof *j->nrows);
     j->order = xmalloc(j->ngroups * sizeof *j->order);
     j->rmse = xmalloc(j->ngroups * sizeof *j->rmse);
-    j->ubj = calloc(j->ngroups ? j->ngroups : 1, sizeof *j->ubj);
-    if (!j->ubj) exit(1);
+    j->ubj = xmalloc(j->ngroups * sizeof *j->ubj);
+    memset(j->ubj, 0, j->ngroups * sizeof *j->ubj);
     for (size_t g = 0; g < j->ngroups; g++) {
         check(herd_groups_rows(groups, g, &j->rows[g], &j->nrows[g]), "herd_groups_rows");
         j->order[g] = g;
@@ -671,12 +694,12 @@ static void raw_destroy(raw_job *j)
 
 /* Returns the wall time; the models are kept until raw_release (as herd's
  * model set keeps them), outside the timed region. */
-static double raw_run(raw_job *j, int threads, double *rmse_mean)
+static double raw_run(raw_job *j, int threads, double *rmse_mean, double *cpu)
 {
     pthread_t tids[1024];
     atomic_store(&j->next, 0);
     atomic_store(&j->failed, 0);
-    double t0 = now_s();
+    double c0 = cpu_s(), t0 = now_s();
     int started = 0;
     for (; started < threads; started++)
         if (pthread_create(&tids[started], NULL, raw_worker, j) != 0) break;
@@ -686,6 +709,7 @@ static double raw_run(raw_job *j, int threads, double *rmse_mean)
     }
     for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
     double s = now_s() - t0;
+    *cpu = cpu_s() - c0;
     if (atomic_load(&j->failed)) {
         fprintf(stderr, "fit_bench: raw XGBoost loop failed: %s\n", j->error);
         exit(1);
@@ -707,12 +731,14 @@ static void json_num(FILE *out, const char *name, double v, int last)
     else fprintf(out, "\"%s\": null%s", name, last ? "" : ", ");
 }
 
-static void table_row(const char *name, const double *s, int n, double groups, double base_s,
-                      double rmse)
+static void table_row(const char *name, const double *s, const double *cpu, int n,
+                      double groups, double base_s, double rmse)
 {
     double m = median(s, n);
-    printf("%-28s %9.3f %9.3f %9.3f %10.1f %8.2fx %9.5f\n", name, m, vmin(s, n), vmax(s, n),
-           groups / m, base_s / m, rmse);
+    char c[32] = "-";
+    if (cpu) snprintf(c, sizeof c, "%.3f", median(cpu, n));
+    printf("%-26s %9.3f %9.3f %9.3f %9s %10.1f %8.2fx %9.5f\n", name, m, vmin(s, n),
+           vmax(s, n), c, groups / m, base_s / m, rmse);
 }
 
 int main(int argc, char **argv)
@@ -737,6 +763,8 @@ int main(int argc, char **argv)
     close(fd);
     keep_data_file = o.keep_data;
     atexit(cleanup_data);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     double t0 = now_s();
     write_data(baseline, &o);
     double t_write = now_s() - t0;
@@ -766,24 +794,40 @@ int main(int argc, char **argv)
     raw_prepare(&raw, groups, (int)o.rounds);
 
     double sa[MAX_REPEAT], sb[MAX_REPEAT], sc[MAX_REPEAT], sd[MAX_REPEAT];
+    double ca[MAX_REPEAT], cb[MAX_REPEAT], cd[MAX_REPEAT];
     herd_result ra = {0}, rb = {0};
     baseline_result rc = {0};
     double raw_rmse = NAN;
     for (int r = 0; r < o.repeat; r++) {
-        run_herd(groups, 1, o.threads, o.rounds, &ra);
-        sa[r] = ra.seconds;
-        run_herd(groups, 0, o.threads, o.rounds, &rb);
-        sb[r] = rb.seconds;
-        run_baseline(baseline, &o, &rc);
-        sc[r] = rc.seconds;
-        sd[r] = raw_run(&raw, o.threads, &raw_rmse);
+        /* Each repeat starts with a different contender, so that a burst of
+         * load from elsewhere does not always hit the same one. */
+        for (int k = 0; k < 4; k++) {
+            switch ((r + k) % 4) {
+            case 0:
+                run_herd(groups, 1, o.threads, o.rounds, &ra);
+                sa[r] = ra.seconds, ca[r] = ra.cpu;
+                break;
+            case 1:
+                run_herd(groups, 0, o.threads, o.rounds, &rb);
+                sb[r] = rb.seconds, cb[r] = rb.cpu;
+                break;
+            case 2:
+                run_baseline(baseline, &o, &rc);
+                sc[r] = rc.seconds;
+                break;
+            default:
+                sd[r] = raw_run(&raw, o.threads, &raw_rmse, &cd[r]);
+                break;
+            }
+        }
         fprintf(stderr,
-                "repeat %d/%d: herd %.3f s, herd defaults %.3f s, baseline %.3f s, raw "
-                "%.3f s\n",
-                r + 1, o.repeat, sa[r], sb[r], sc[r], sd[r]);
+                "repeat %d/%d: wall (cpu) s: herd %.3f (%.3f), herd defaults %.3f (%.3f), "
+                "baseline %.3f, raw %.3f (%.3f)\n",
+                r + 1, o.repeat, sa[r], ca[r], sb[r], cb[r], sc[r], sd[r], cd[r]);
     }
     double ma = median(sa, o.repeat), mb = median(sb, o.repeat);
     double mc = median(sc, o.repeat), md = median(sd, o.repeat);
+    double mca = median(ca, o.repeat), mcb = median(cb, o.repeat), mcd = median(cd, o.repeat);
     double g = (double)ngroups;
 
     /* Skewed sizes: how close herd's wall time is to what any scheduler of
@@ -797,23 +841,29 @@ int main(int argc, char **argv)
         if (r1.largest_s > bound) bound = r1.largest_s;
     }
 
-    printf("\n%-28s %9s %9s %9s %10s %9s %9s\n", "", "median s", "min s", "max s", "models/s",
-           "vs base", "rmse");
-    table_row("herd (baseline params)", sa, o.repeat, g, mc, ra.rmse_mean);
-    table_row("herd (defaults)", sb, o.repeat, g, mc, rb.rmse_mean);
+    printf("\n%-26s %9s %9s %9s %9s %10s %9s %9s\n", "", "median s", "min s", "max s",
+           "cpu s", "models/s", "vs base", "rmse");
+    table_row("herd (baseline params)", sa, ca, o.repeat, g, mc, ra.rmse_mean);
+    table_row("herd (defaults)", sb, cb, o.repeat, g, mc, rb.rmse_mean);
     char bname[64];
     snprintf(bname, sizeof bname, "baseline.py --jobs %d", o.threads);
-    table_row(bname, sc, o.repeat, g, mc, rc.rmse_mean);
-    table_row("raw XGBoost C API loop", sd, o.repeat, g, mc, raw_rmse);
-    printf("\nherd / raw (models/s): %.3f   herd / baseline: %.2f   herd defaults / "
-           "baseline: %.2f\n",
-           md / ma, mc / ma, mc / mb);
+    table_row(bname, sc, NULL, o.repeat, g, mc, rc.rmse_mean);
+    table_row("raw XGBoost C API loop", sd, cd, o.repeat, g, mc, raw_rmse);
+    printf("(wall medians; cpu s: median CPU time of all this process's threads)\n");
+    /* CPU over wall time: near T when the machine gave this process T
+     * cores; near 1 on a machine busy with other work, where wall-time
+     * ratios (and the skew bound) say more about the neighbours. */
+    printf("cores used (cpu / wall): herd %.2f, herd defaults %.2f, raw %.2f of %d threads\n",
+           mca / ma, mcb / mb, mcd / md, o.threads);
+    printf("\nherd / raw (models/s): %.3f (by CPU time %.3f)   herd / baseline: %.2f   "
+           "herd defaults / baseline: %.2f\n",
+           md / ma, mcd / mca, mc / ma, mc / mb);
     printf("herd defaults tree_method: %s;  rmse ratio herd defaults / baseline: %.4f\n",
            rb.methods, rb.rmse_mean / rc.rmse_mean);
     if (skewed)
         printf("skew: 1-thread herd work %.3f s, largest group %.3f s, bound %.3f s on %d "
-               "threads; herd wall / bound: %.3f\n",
-               r1.work_s, r1.largest_s, bound, o.threads, ma / bound);
+               "threads; herd wall / bound: %.3f (raw loop: %.3f)\n",
+               r1.work_s, r1.largest_s, bound, o.threads, ma / bound, md / bound);
     printf("\n");
 
     printf("{\"bench\": \"fit_bench\", \"workload\": \"%s\", ", o.workload);
@@ -825,9 +875,11 @@ int main(int argc, char **argv)
     json_num(stdout, "baseline_models_per_s", g / mc, 0);
     json_num(stdout, "raw_models_per_s", g / md, 0);
     json_num(stdout, "herd_vs_raw", md / ma, 0);
+    json_num(stdout, "herd_vs_raw_cpu", mcd / mca, 0);
     json_num(stdout, "herd_vs_baseline", mc / ma, 0);
     json_num(stdout, "herd_default_vs_baseline", mc / mb, 0);
     json_num(stdout, "herd_default_rmse_ratio", rb.rmse_mean / rc.rmse_mean, 0);
+    printf("\"herd_default_tree_method\": \"%s\", ", rb.methods);
     json_num(stdout, "herd_rmse", ra.rmse_mean, 0);
     json_num(stdout, "herd_default_rmse", rb.rmse_mean, 0);
     json_num(stdout, "baseline_rmse", rc.rmse_mean, 0);
@@ -835,9 +887,15 @@ int main(int argc, char **argv)
     json_num(stdout, "herd_s", ma, 0);
     json_num(stdout, "herd_default_s", mb, 0);
     json_num(stdout, "baseline_s", mc, 0);
+    json_num(stdout, "herd_cpu_s", mca, 0);
+    json_num(stdout, "herd_default_cpu_s", mcb, 0);
+    json_num(stdout, "raw_cpu_s", mcd, 0);
+    json_num(stdout, "herd_cores_used", mca / ma, 0);
+    json_num(stdout, "raw_cores_used", mcd / md, 0);
     if (skewed) {
         json_num(stdout, "raw_s", md, 0);
         json_num(stdout, "herd_vs_skew_bound", ma / bound, 0);
+        json_num(stdout, "raw_vs_skew_bound", md / bound, 0);
         json_num(stdout, "skew_bound_s", bound, 1);
     } else {
         json_num(stdout, "raw_s", md, 1);

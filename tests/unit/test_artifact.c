@@ -272,7 +272,7 @@ static int read_with_edit(const unsigned char *valid, const char *from, const ch
 static void test_round_trip(void **state)
 {
     (void)state;
-    size_t sizes[2] = {150, 120};
+    size_t sizes[2] = {200, 120};
     fixture fx;
     fixture_make(&fx, 2, sizes, 0.2);
     herd_fit_options o;
@@ -353,6 +353,17 @@ static void test_round_trip(void **state)
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(params, "tree_method")->valuestring,
                         "exact");
     assert_int_equal(cJSON_GetArraySize(params), 3);
+    cJSON_Delete(meta);
+    /* Group 0 trains on 160 rows: herd chose histograms with 32 bins, and
+     * the artifact says so. */
+    herd_artifact *a0 = NULL;
+    assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a0), HERD_OK);
+    meta = cJSON_Parse(herd_artifact_metadata(a0));
+    params = cJSON_GetObjectItemCaseSensitive(meta, "params");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(params, "tree_method")->valuestring,
+                        "hist");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(params, "max_bin")->valuestring, "32");
+    herd_artifact_free(a0);
     cJSON *feats = cJSON_GetObjectItemCaseSensitive(meta, "features");
     assert_int_equal(cJSON_GetArraySize(feats), 3);
     cJSON *f2 = cJSON_GetArrayItem(feats, 2);
