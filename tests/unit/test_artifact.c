@@ -23,7 +23,7 @@
 #include <zlib.h>
 
 #include "herd.h"
-#include "fit_data.h"
+#include "fit_fixture.h"
 #include "model_internal.h" /* hd_model_new: models herd_model_load would not make */
 #include "test_locale.h"
 
@@ -143,46 +143,9 @@ static void fix_header_crc(unsigned char *b)
 
 /* ---- models -------------------------------------------------------------- */
 
-static const char *features3[] = {"x0", "x1", "promo"};
-
-typedef struct fixture {
-    fit_data d;
-    herd_frame *frame;
-    herd_groups *groups;
-} fixture;
-
-static void fixture_make(fixture *fx, size_t groups, const size_t *sizes, double noise)
-{
-    memset(fx, 0, sizeof *fx);
-    fit_data_make(&fx->d, groups, sizes, noise);
-    assert_int_equal(fit_data_frame(&fx->d, &fx->frame), HERD_OK);
-    const char *keys[] = {"store"};
-    assert_int_equal(herd_groups_new(fx->frame, keys, 1, &fx->groups), HERD_OK);
-}
-
-static void fixture_free(fixture *fx)
-{
-    herd_groups_free(fx->groups);
-    herd_frame_free(fx->frame);
-    fit_data_free(&fx->d);
-}
-
 static void base_options(herd_fit_options *o)
 {
-    herd_fit_options_init(o);
-    o->features = features3;
-    o->n_features = 3;
-    o->label = "y";
-    o->rounds = 20;
-}
-
-static double report_num(const herd_frame *f, const char *name, size_t r)
-{
-    size_t c;
-    assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
-    double v;
-    assert_int_equal(herd_frame_get_double(f, c, r, &v), HERD_OK);
-    return v;
+    fixture_options(o, 20);
 }
 
 /* A small valid artifact (one tiny model) as bytes. */
@@ -323,13 +286,13 @@ static void test_round_trip(void **state)
     /* Metrics, exactly as the report has them. */
     double m;
     assert_int_equal(herd_artifact_metric(b, "rmse", &m), HERD_OK);
-    double want = report_num(rep, "valid_metric", 1);
+    double want = cell_num(rep, "valid_metric", 1);
     assert_memory_equal(&m, &want, sizeof m);
     assert_int_equal(herd_artifact_metric(b, "rmse_cv_mean", &m), HERD_OK);
-    want = report_num(rep, "cv_mean", 1);
+    want = cell_num(rep, "cv_mean", 1);
     assert_memory_equal(&m, &want, sizeof m);
     assert_int_equal(herd_artifact_metric(b, "rmse_cv_std", &m), HERD_OK);
-    want = report_num(rep, "cv_std", 1);
+    want = cell_num(rep, "cv_std", 1);
     assert_memory_equal(&m, &want, sizeof m);
     assert_int_equal(herd_artifact_metric(b, "mae", &m), HERD_ENOTFOUND);
     ERR_HAS("rmse_cv_mean");
@@ -339,13 +302,13 @@ static void test_round_trip(void **state)
     cJSON *meta = cJSON_Parse(herd_artifact_metadata(b));
     assert_non_null(meta);
     assert_true(cJSON_GetObjectItemCaseSensitive(meta, "rows")->valuedouble ==
-                report_num(rep, "rows", 1));
+                cell_num(rep, "rows", 1));
     assert_true(cJSON_GetObjectItemCaseSensitive(meta, "train_rows")->valuedouble ==
-                report_num(rep, "train_rows", 1));
+                cell_num(rep, "train_rows", 1));
     assert_true(cJSON_GetObjectItemCaseSensitive(meta, "valid_rows")->valuedouble ==
-                report_num(rep, "valid_rows", 1));
+                cell_num(rep, "valid_rows", 1));
     assert_true(cJSON_GetObjectItemCaseSensitive(meta, "best_iteration")->valuedouble ==
-                report_num(rep, "best_iteration", 1));
+                cell_num(rep, "best_iteration", 1));
     assert_true(cJSON_GetObjectItemCaseSensitive(meta, "num_class")->valuedouble == 0);
     cJSON *params = cJSON_GetObjectItemCaseSensitive(meta, "params");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(params, "max_depth")->valuestring, "3");

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "herd.h"
-#include "fit_data.h"
+#include "fit_fixture.h"
 
 #define ERR_HAS(text)                                                              \
     do {                                                                           \
@@ -20,56 +20,9 @@
             fail_msg("last error \"%s\" lacks \"%s\"", herd_last_error(), (text)); \
     } while (0)
 
-static const char *features3[] = {"x0", "x1", "promo"};
-
-typedef struct fixture {
-    fit_data d;
-    herd_frame *frame;
-    herd_groups *groups;
-} fixture;
-
-static void fixture_make(fixture *fx, size_t groups, const size_t *sizes, double noise)
-{
-    memset(fx, 0, sizeof *fx);
-    fit_data_make(&fx->d, groups, sizes, noise);
-    assert_int_equal(fit_data_frame(&fx->d, &fx->frame), HERD_OK);
-    const char *keys[] = {"store"};
-    assert_int_equal(herd_groups_new(fx->frame, keys, 1, &fx->groups), HERD_OK);
-}
-
-static void fixture_free(fixture *fx)
-{
-    herd_groups_free(fx->groups);
-    herd_frame_free(fx->frame);
-    fit_data_free(&fx->d);
-}
-
 static void base_options(herd_fit_options *o)
 {
-    herd_fit_options_init(o);
-    o->features = features3;
-    o->n_features = 3;
-    o->label = "y";
-    o->rounds = 30;
-}
-
-/* Column `name` of frame `f`, row `r`, as a string / double. */
-static const char *cell_str(const herd_frame *f, const char *name, size_t r)
-{
-    size_t c;
-    assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
-    const char *s = NULL;
-    assert_int_equal(herd_frame_get_string(f, c, r, &s), HERD_OK);
-    return s;
-}
-
-static double cell_num(const herd_frame *f, const char *name, size_t r)
-{
-    size_t c;
-    assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
-    double v;
-    assert_int_equal(herd_frame_get_double(f, c, r, &v), HERD_OK);
-    return v;
+    fixture_options(o, 30);
 }
 
 static void test_fit_report_and_models(void **state)
