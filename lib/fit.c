@@ -433,12 +433,12 @@ static int hd_split(const hd_fit_plan *p, const char *key, const size_t *rows, s
 typedef struct hd_rows_data {
     size_t n;
     float *x, *y, *w;
-    double *yd;
+    double *yd, *wd;
 } hd_rows_data;
 
 static void hd_rows_data_free(hd_rows_data *d)
 {
-    free(d->x), free(d->y), free(d->w), free(d->yd);
+    free(d->x), free(d->y), free(d->w), free(d->yd), free(d->wd);
     memset(d, 0, sizeof *d);
 }
 
@@ -449,7 +449,8 @@ static int hd_rows_data_fill(const hd_fit_plan *p, const size_t *rows, size_t n,
     d->y = hd_malloc(n, sizeof *d->y);
     d->yd = hd_malloc(n, sizeof *d->yd);
     d->w = p->has_weight ? hd_malloc(n, sizeof *d->w) : NULL;
-    if (!d->x || !d->y || !d->yd || (p->has_weight && !d->w)) return HERD_ENOMEM;
+    d->wd = p->has_weight ? hd_malloc(n, sizeof *d->wd) : NULL;
+    if (!d->x || !d->y || !d->yd || (p->has_weight && (!d->w || !d->wd))) return HERD_ENOMEM;
     hd_frame_gather_f32(p->frame, p->fcols, p->nf, rows, n, d->x);
     const hd_column *label = hd_frame_col(p->frame, p->label_col);
     for (size_t i = 0; i < n; i++) {
@@ -458,7 +459,10 @@ static int hd_rows_data_fill(const hd_fit_plan *p, const size_t *rows, size_t n,
     }
     if (p->has_weight) {
         const hd_column *w = hd_frame_col(p->frame, p->weight_col);
-        for (size_t i = 0; i < n; i++) d->w[i] = (float)hd_col_double(w, rows[i]);
+        for (size_t i = 0; i < n; i++) {
+            d->wd[i] = hd_col_double(w, rows[i]);
+            d->w[i] = (float)d->wd[i];
+        }
     }
     return HERD_OK;
 }
@@ -538,15 +542,8 @@ static int hd_predict_dmatrix(BoosterHandle b, DMatrixHandle m, size_t count, do
 static int hd_metric_of(const hd_fit_plan *p, const hd_rows_data *valid, const double *pred,
                         double *value)
 {
-    double *w = NULL;
-    if (valid->w) {
-        w = hd_malloc(valid->n, sizeof *w);
-        if (!w) return HERD_ENOMEM;
-        for (size_t i = 0; i < valid->n; i++) w[i] = valid->w[i];
-    }
-    int rc = hd_metric_eval(&p->metric, valid->yd, pred, w, valid->n, p->num_class, value, NULL);
-    free(w);
-    return rc;
+    return hd_metric_eval(&p->metric, valid->yd, pred, valid->wd, valid->n, p->num_class, value,
+                          NULL);
 }
 
 static int hd_better(const hd_fit_plan *p, double a, double b)

@@ -709,6 +709,55 @@ static void test_xgboost_log_forwarded(void **state)
     fixture_free(&fx);
 }
 
+/* A weight column weights training and the validation metric; a negative
+ * weight fails its group with the row. */
+static void test_weights(void **state)
+{
+    (void)state;
+    size_t sizes[2] = {100, 100};
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.5);
+    double w[200];
+    for (size_t r = 0; r < 200; r++) w[r] = 1.0 + (double)(r % 3);
+    w[150] = -1;
+    assert_int_equal(herd_frame_add_column(fx.frame, "w", HERD_TYPE_FLOAT64, w, 200, NULL),
+                     HERD_OK);
+    herd_fit_options o;
+    base_options(&o);
+    o.weight = "w";
+    o.split = HERD_SPLIT_LAST;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_frame *rep = NULL;
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_string_equal(cell_str(rep, "status", 0), "ok");
+    assert_string_equal(cell_str(rep, "status", 1), "failed");
+    assert_non_null(strstr(cell_str(rep, "message", 1), "weight 'w' is -1 at frame row 150"));
+    /* The reported metric is the weighted RMSE of the model's predictions
+     * on the last 20 rows. */
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    size_t rows[20];
+    double pred[20], num = 0, den = 0;
+    for (size_t i = 0; i < 20; i++) rows[i] = 80 + i;
+    assert_int_equal(herd_model_predict(m, fx.frame, rows, 20, 1, pred, 20), HERD_OK);
+    for (size_t i = 0; i < 20; i++) {
+        double e = pred[i] - fx.d.y[80 + i];
+        num += w[80 + i] * e * e;
+        den += w[80 + i];
+    }
+    double want = sqrt(num / den), got = cell_num(rep, "valid_metric", 0);
+    assert_true(fabs(got - want) <= 1e-6 * want);
+    herd_model_free(m);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+
+    o.weight = "x_missing";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_ENOTFOUND);
+    assert_non_null(strstr(herd_last_error(), "weight column"));
+    fixture_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_crafted_model_rejected),
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_xgboost_log_forwarded),
+        cmocka_unit_test(test_weights),
     };
     return cmocka_run_group_tests_name("fit", tests, NULL, NULL);
 }
