@@ -60,6 +60,8 @@ void herd_frame_free(herd_frame *frame)
     if (!frame) return;
     for (size_t i = 0; i < frame->ncols; i++) hd_column_release(&frame->cols[i]);
     free(frame->cols);
+    free(frame->names);
+    hd_key_index_free(&frame->name_index);
     free(frame);
 }
 
@@ -76,13 +78,11 @@ int hd_col_present(const hd_column *c, size_t row)
 
 static int hd_find_index(const herd_frame *frame, const char *name, size_t *index)
 {
-    for (size_t i = 0; i < frame->ncols; i++) {
-        if (strcmp(frame->cols[i].name, name) == 0) {
-            *index = i;
-            return 1;
-        }
-    }
-    return 0;
+    if (!frame->ncols) return 0;
+    size_t i = hd_key_index_find(&frame->name_index, frame->names, name);
+    if (i == (size_t)-1) return 0;
+    *index = i;
+    return 1;
 }
 
 /* Checks shared by every way of adding a column: name, uniqueness, length. */
@@ -112,7 +112,14 @@ static int hd_check_new_column(const herd_frame *frame, const char *name, int ty
 /* Append a fully built column; on failure releases it. */
 static int hd_append(herd_frame *frame, hd_column *c, size_t nrows)
 {
-    if (hd_grow((void **)&frame->cols, &frame->cap, frame->ncols + 1, sizeof *frame->cols)) {
+    size_t n = frame->ncols;
+    if (hd_grow((void **)&frame->cols, &frame->cap, n + 1, sizeof *frame->cols) ||
+        hd_grow((void **)&frame->names, &frame->names_cap, n + 1, sizeof *frame->names)) {
+        hd_column_release(c);
+        return HERD_ENOMEM;
+    }
+    frame->names[n] = c->name;
+    if (hd_key_index_add(&frame->name_index, frame->names, n)) {
         hd_column_release(c);
         return HERD_ENOMEM;
     }

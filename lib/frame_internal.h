@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "herd.h"
+#include "keyindex_internal.h"
 #include "mem_internal.h"
 
 typedef struct hd_column {
@@ -25,6 +26,11 @@ struct herd_frame {
     hd_column *cols;
     size_t ncols, cap;
     size_t nrows;
+    /* Column names (pointing at cols[i].name) and their index, so that
+     * lookups and the uniqueness check stay O(1) with many columns. */
+    const char **names;
+    size_t names_cap;
+    hd_key_index name_index;
 };
 
 /* Size in bytes of one value of `type` (0 for an unknown type). */

@@ -32,6 +32,21 @@ int hd_key_index_build(hd_key_index *ix, const char *const *keys, size_t n)
     return HERD_OK;
 }
 
+int hd_key_index_add(hd_key_index *ix, const char *const *keys, size_t n)
+{
+    if (!ix->slots || 2 * (n + 1) > ix->mask + 1) {
+        hd_key_index bigger;
+        if (hd_key_index_build(&bigger, keys, n + 1)) return HERD_ENOMEM;
+        hd_key_index_free(ix);
+        *ix = bigger;
+        return HERD_OK;
+    }
+    size_t i = hd_key_slot(ix, keys[n]);
+    while (ix->slots[i]) i = (i + 1) & ix->mask;
+    ix->slots[i] = n + 1;
+    return HERD_OK;
+}
+
 size_t hd_key_index_find(const hd_key_index *ix, const char *const *keys, const char *key)
 {
     for (size_t i = hd_key_slot(ix, key), s; (s = ix->slots[i]) != 0; i = (i + 1) & ix->mask)

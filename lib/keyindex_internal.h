@@ -16,6 +16,11 @@ typedef struct hd_key_index {
 /* Index keys[0..n), which must be distinct.  HERD_OK or HERD_ENOMEM. */
 int hd_key_index_build(hd_key_index *ix, const char *const *keys, size_t n);
 
+/* Add keys[n] to an index of keys[0..n) (built, added to, or zeroed):
+ * amortised O(1), rebuilding at twice the size when half full.  keys[n]
+ * must differ from the others.  HERD_OK or HERD_ENOMEM (index unchanged). */
+int hd_key_index_add(hd_key_index *ix, const char *const *keys, size_t n);
+
 /* The position of `key` in the `keys` the index was built from, or
  * (size_t)-1 when absent. */
 size_t hd_key_index_find(const hd_key_index *ix, const char *const *keys, const char *key);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,33 @@ static void test_result_builders(void **state)
     herd_frame_free(f);
 }
 
+/* Many columns: names stay unique and are found by name (an index, not a
+ * scan: 20,000 columns would take seconds with a quadratic check). */
+static void test_many_columns(void **state)
+{
+    (void)state;
+    herd_frame *f = new_frame();
+    int64_t v[1] = {7};
+    char name[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof name, "col_%d", i);
+        assert_int_equal(herd_frame_add_column(f, name, HERD_TYPE_INT64, v, 1, NULL), HERD_OK);
+    }
+    assert_int_equal(herd_frame_add_column(f, "col_123", HERD_TYPE_INT64, v, 1, NULL),
+                     HERD_EEXISTS);
+    ERR_HAS("(column 123)");
+    for (int i = 0; i < 20000; i += 997) {
+        size_t idx = 0;
+        snprintf(name, sizeof name, "col_%d", i);
+        assert_int_equal(herd_frame_find(f, name, &idx), HERD_OK);
+        assert_int_equal(idx, (size_t)i);
+        assert_string_equal(herd_frame_column_name(f, idx), name);
+    }
+    size_t idx;
+    assert_int_equal(herd_frame_find(f, "col_20000", &idx), HERD_ENOTFOUND);
+    herd_frame_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_bad_columns),
         cmocka_unit_test(test_older_options_struct),
         cmocka_unit_test(test_result_builders),
+        cmocka_unit_test(test_many_columns),
     };
     return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }
