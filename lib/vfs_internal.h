@@ -1,0 +1,221 @@
+/* vfs_internal.h -- the replaceable file-I/O layer (as SQLite's VFS).
+ *
+ * Every file operation of the registry goes through an hd_vfs, so that a
+ * test can swap the real POSIX layer for hd_vfs_sim: an in-memory
+ * filesystem that keeps only what was fsynced across a simulated power loss
+ * and fails the N-th call of chosen kinds with EIO or ENOSPC.
+ *
+ * Conventions, for every operation of every layer:
+ *   - returns HERD_OK or a herd error whose message names the path, the
+ *     operation and the system's reason (strerror);
+ *   - errno mapping: ENOENT -> HERD_ENOTFOUND, EEXIST -> HERD_EEXISTS,
+ *     ENOMEM -> HERD_ENOMEM, ENOSPC -> HERD_EIO with "no space left" in the
+ *     message, a conflicting lock (EAGAIN/EACCES) -> HERD_EBUSY, anything
+ *     else (EIO included) -> HERD_EIO;
+ *   - short reads/writes and EINTR are handled inside: a write writes
+ *     everything or fails, a read fills the buffer or stops at end of file;
+ *   - a failed fsync is reported and never retried: after a failed fsync
+ *     the data may be lost even if a later fsync succeeds.
+ * Paths are passed through unchanged (absolute or relative to the current
+ * directory for the POSIX layer; the sim treats both as rooted at its own
+ * root and rejects "..").
+ */
+#ifndef HERD_VFS_INTERNAL_H
+#define HERD_VFS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hd_vfs hd_vfs;
+
+/* An open file.  Each layer allocates a larger struct that starts with this
+ * one; callers only read `path` (for their own messages). */
+typedef struct hd_vfs_file {
+    const hd_vfs *vfs; /* the layer that opened it: the wrappers dispatch on it */
+    const char *path;  /* the path it was opened with, owned by the layer */
+} hd_vfs_file;
+
+/* Open flags.  Exactly one of READ or RDWR. */
+enum {
+    HD_VFS_READ = 1u << 0,   /* read only */
+    HD_VFS_RDWR = 1u << 1,   /* read and write */
+    HD_VFS_CREATE = 1u << 2, /* create if missing (mode 0666 & ~umask) */
+    HD_VFS_EXCL = 1u << 3,   /* with CREATE: HERD_EEXISTS if it exists */
+    HD_VFS_APPEND = 1u << 4, /* hd_vfs_write always writes at the end */
+    HD_VFS_TRUNC = 1u << 5   /* truncate to 0 bytes on open */
+};
+
+/* Lock kinds for hd_vfs_lock. */
+enum {
+    HD_VFS_UNLOCK = 0,
+    HD_VFS_LOCK_SHARED = 1,   /* F_RDLCK */
+    HD_VFS_LOCK_EXCLUSIVE = 2 /* F_WRLCK */
+};
+
+/* Called once per directory entry ("." and ".." excluded, order
+ * unspecified); a non-zero return stops the listing and is returned. */
+typedef int (*hd_vfs_list_fn)(void *ctx, const char *name);
+
+struct hd_vfs {
+    void *user; /* the layer's own state (the sim keeps itself here) */
+
+    int (*open)(const hd_vfs *vfs, const char *path, unsigned flags, hd_vfs_file **out);
+    /* Always releases the file, even when it reports an error. */
+    int (*close)(hd_vfs_file *f);
+    /* Read up to len bytes at off; *got < len only at end of file. */
+    int (*pread)(hd_vfs_file *f, void *buf, size_t len, uint64_t off, size_t *got);
+    int (*pwrite)(hd_vfs_file *f, const void *buf, size_t len, uint64_t off);
+    /* Sequential read / write at the file position (write: at the end with
+     * HD_VFS_APPEND). */
+    int (*read)(hd_vfs_file *f, void *buf, size_t len, size_t *got);
+    int (*write)(hd_vfs_file *f, const void *buf, size_t len);
+    int (*fsync)(hd_vfs_file *f);
+    int (*fdatasync)(hd_vfs_file *f);
+    int (*truncate)(hd_vfs_file *f, uint64_t size);
+    int (*size)(hd_vfs_file *f, uint64_t *size);
+    /* Open-file-description lock on [off, off + len) (len 0: to the end of
+     * the file, growing with it).  Held by this hd_vfs_file, not by the
+     * process: closing another descriptor of the same file does not drop it.
+     * wait = 0: HERD_EBUSY on conflict; wait = 1: block until granted.
+     * Note: OFD locks never conflict with other locks of the same
+     * hd_vfs_file; a process needs a mutex besides for its threads. */
+    int (*lock)(hd_vfs_file *f, int kind, uint64_t off, uint64_t len, int wait);
+
+    int (*rename)(const hd_vfs *vfs, const char *from, const char *to);
+    int (*unlink)(const hd_vfs *vfs, const char *path);
+    int (*mkdir)(const hd_vfs *vfs, const char *path);
+    /* fsync a directory, so that the entries created, renamed or removed in
+     * it survive a power loss. */
+    int (*sync_dir)(const hd_vfs *vfs, const char *path);
+    int (*list_dir)(const hd_vfs *vfs, const char *path, hd_vfs_list_fn fn, void *ctx);
+};
+
+/* The real layer: open(2), pread(2), fcntl(F_OFD_SETLK)...  Stateless. */
+const hd_vfs *hd_vfs_posix(void);
+
+/* Call wrappers, so that callers write hd_vfs_pwrite(f, ...). */
+static inline int hd_vfs_open(const hd_vfs *v, const char *path, unsigned flags,
+                              hd_vfs_file **out)
+{
+    return v->open(v, path, flags, out);
+}
+static inline int hd_vfs_close(hd_vfs_file *f) { return f ? f->vfs->close(f) : 0; }
+static inline int hd_vfs_pread(hd_vfs_file *f, void *buf, size_t len, uint64_t off,
+                               size_t *got)
+{
+    return f->vfs->pread(f, buf, len, off, got);
+}
+static inline int hd_vfs_pwrite(hd_vfs_file *f, const void *buf, size_t len, uint64_t off)
+{
+    return f->vfs->pwrite(f, buf, len, off);
+}
+static inline int hd_vfs_read(hd_vfs_file *f, void *buf, size_t len, size_t *got)
+{
+    return f->vfs->read(f, buf, len, got);
+}
+static inline int hd_vfs_write(hd_vfs_file *f, const void *buf, size_t len)
+{
+    return f->vfs->write(f, buf, len);
+}
+static inline int hd_vfs_fsync(hd_vfs_file *f) { return f->vfs->fsync(f); }
+static inline int hd_vfs_fdatasync(hd_vfs_file *f) { return f->vfs->fdatasync(f); }
+static inline int hd_vfs_truncate(hd_vfs_file *f, uint64_t size)
+{
+    return f->vfs->truncate(f, size);
+}
+static inline int hd_vfs_size(hd_vfs_file *f, uint64_t *size) { return f->vfs->size(f, size); }
+static inline int hd_vfs_lock(hd_vfs_file *f, int kind, uint64_t off, uint64_t len, int wait)
+{
+    return f->vfs->lock(f, kind, off, len, wait);
+}
+static inline int hd_vfs_rename(const hd_vfs *v, const char *from, const char *to)
+{
+    return v->rename(v, from, to);
+}
+static inline int hd_vfs_unlink(const hd_vfs *v, const char *path)
+{
+    return v->unlink(v, path);
+}
+static inline int hd_vfs_mkdir(const hd_vfs *v, const char *path) { return v->mkdir(v, path); }
+static inline int hd_vfs_sync_dir(const hd_vfs *v, const char *path)
+{
+    return v->sync_dir(v, path);
+}
+static inline int hd_vfs_list_dir(const hd_vfs *v, const char *path, hd_vfs_list_fn fn,
+                                  void *ctx)
+{
+    return v->list_dir(v, path, fn, ctx);
+}
+
+/* ---- The simulated layer, for tests ----------------------------------
+ *
+ * Model.  Each file has its current content (what reads see) and its
+ * durable content (what survives a power loss), copied from the current one
+ * by a successful fsync/fdatasync of that file.  Each directory has a
+ * current entry table (what lookups see: changed at once by create, rename,
+ * unlink, mkdir) and a durable one, copied from the current one by
+ * hd_vfs_sync_dir of that directory.  A power loss replaces every current
+ * state by the durable one, so a file survives only if its name is in the
+ * durable table of a directory that itself survives.
+ *
+ * A failed (injected) fsync leaves the durable content as it was and
+ * poisons the file: later fsyncs report success but persist nothing, as on
+ * Linux, where the failed pages are dropped or marked clean -- so a layer
+ * that retries a failed fsync into success loses data in the sim too.  The
+ * poison clears when the file is truncated to at most its durable length
+ * (the writer rolled back to what it knows is on disk).
+ *
+ * Thread-safe (one mutex); a waiting lock blocks on a condition variable.
+ * Directories cannot be renamed into themselves; ".." is rejected. */
+
+typedef struct hd_vfs_sim hd_vfs_sim;
+
+/* Operation classes, for counting calls and injecting faults. */
+enum {
+    HD_VFS_OP_OPEN = 1u << 0,
+    HD_VFS_OP_CLOSE = 1u << 1,
+    HD_VFS_OP_READ = 1u << 2,     /* pread, read */
+    HD_VFS_OP_WRITE = 1u << 3,    /* pwrite, write */
+    HD_VFS_OP_FSYNC = 1u << 4,    /* fsync, fdatasync */
+    HD_VFS_OP_TRUNCATE = 1u << 5,
+    HD_VFS_OP_SIZE = 1u << 6,
+    HD_VFS_OP_LOCK = 1u << 7,
+    HD_VFS_OP_RENAME = 1u << 8,
+    HD_VFS_OP_UNLINK = 1u << 9,
+    HD_VFS_OP_MKDIR = 1u << 10,
+    HD_VFS_OP_SYNC_DIR = 1u << 11,
+    HD_VFS_OP_LIST = 1u << 12,
+    HD_VFS_OP_ALL = (1u << 13) - 1
+};
+
+/* Options of hd_vfs_sim_new. */
+enum {
+    /* At power loss, a file whose only unsynced change is bytes appended
+     * past its durable length keeps a random prefix (0..all) of them, as a
+     * real disk may have written some: a journal must detect the torn tail. */
+    HD_VFS_SIM_TORN_APPENDS = 1u << 0
+};
+
+/* A new empty sim (a root directory only).  `seed` drives the random
+ * choices.  NULL + HERD_ENOMEM on failure. */
+hd_vfs_sim *hd_vfs_sim_new(uint64_t seed, unsigned options);
+/* Frees the sim and every file still open on it. */
+void hd_vfs_sim_free(hd_vfs_sim *sim);
+/* The layer to pass to code under test; valid until hd_vfs_sim_free. */
+const hd_vfs *hd_vfs_sim_vfs(hd_vfs_sim *sim);
+
+/* Drop everything not durable.  Every open file becomes stale: its
+ * operations fail with HERD_EIO, its locks are gone, and it must still be
+ * closed with hd_vfs_close (which then succeeds). */
+void hd_vfs_sim_power_loss(hd_vfs_sim *sim);
+
+/* Make the n-th call (n >= 1, counted from now, counting only the
+ * operations in op_mask) fail with `err` (EIO or ENOSPC), once.  The failed
+ * call changes nothing (a failed fsync also poisons the file, see above).
+ * n = 0 disarms. */
+void hd_vfs_sim_fail_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask, int err);
+/* Calls of the operations in op_mask since hd_vfs_sim_new (failed ones
+ * included): run a workload once to learn how many fault points it has. */
+uint64_t hd_vfs_sim_calls(hd_vfs_sim *sim, unsigned op_mask);
+
+#endif
