@@ -492,7 +492,11 @@ typedef enum herd_model_format {
     HERD_MODEL_JSON = 2    /* XGBoost's JSON (.json) */
 } herd_model_format;
 
-/* Load a model from XGBoost JSON or UBJSON bytes (the format is detected).
+/* Load a model from XGBoost JSON or UBJSON bytes (the format is detected
+ * as XGBoost detects it).  The bytes may come from an untrusted source: herd
+ * parses them itself and validates the model's structure (docs/format.md
+ * section 9) before XGBoost sees them; a malformed model is HERD_ECORRUPT
+ * naming the tree, node and field, bytes that are not a model HERD_EFORMAT.
  * The model must name its features (every herd-trained model does); a
  * model without feature names is HERD_EFORMAT. */
 HERD_API int herd_model_load(const void *data, size_t len, herd_model **out);
