@@ -167,16 +167,17 @@ typedef struct ubj {
     size_t depth;
 } ubj;
 
-static int ubj_fail(size_t at, const char *fmt, ...) HD_PRINTF(2, 3);
+/* A parse error at byte `at` of a UBJSON or JSON document (`syntax`). */
+static int doc_fail(const char *syntax, size_t at, const char *fmt, ...) HD_PRINTF(3, 4);
 
-static int ubj_fail(size_t at, const char *fmt, ...)
+static int doc_fail(const char *syntax, size_t at, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return hd_error(HERD_ECORRUPT, "UBJSON byte %zu: %s", at, msg);
+    return hd_error(HERD_ECORRUPT, "%s byte %zu: %s", syntax, at, msg);
 }
 
 static size_t ubj_left(const ubj *u)
@@ -188,7 +189,7 @@ static size_t ubj_left(const ubj *u)
 static int ubj_need(const ubj *u, size_t n, const char *what)
 {
     if (ubj_left(u) >= n) return HERD_OK;
-    return ubj_fail(u->pos, "%s needs %zu byte%s but only %zu remain", what, n,
+    return doc_fail("UBJSON", u->pos, "%s needs %zu byte%s but only %zu remain", what, n,
                     n == 1 ? "" : "s", ubj_left(u));
 }
 
@@ -257,13 +258,13 @@ static int ubj_length(ubj *u, const char *what, uint64_t *out)
     unsigned char m = u->p[u->pos];
     size_t size = ubj_int_size(m);
     if (!size)
-        return ubj_fail(at, "%s must start with an integer marker (i U I l L), not 0x%02X",
+        return doc_fail("UBJSON", at, "%s must start with an integer marker (i U I l L), not 0x%02X",
                         what, m);
     u->pos++;
     if ((rc = ubj_need(u, size, what))) return rc;
     int64_t v = ubj_int_at(m, u->p + u->pos);
     u->pos += size;
-    if (v < 0) return ubj_fail(at, "%s is negative (%lld)", what, (long long)v);
+    if (v < 0) return doc_fail("UBJSON", at, "%s is negative (%lld)", what, (long long)v);
     *out = (uint64_t)v;
     return HERD_OK;
 }
@@ -273,14 +274,14 @@ static int ubj_length(ubj *u, const char *what, uint64_t *out)
 static int ubj_text(ubj *u, uint64_t n, const char *what, const char **out)
 {
     if (n > ubj_left(u))
-        return ubj_fail(u->pos, "%s of %llu bytes does not fit in the %zu bytes left", what,
+        return doc_fail("UBJSON", u->pos, "%s of %llu bytes does not fit in the %zu bytes left", what,
                         (unsigned long long)n, ubj_left(u));
     const char *s = (const char *)u->p + u->pos;
     size_t bad;
     if (!hd_utf8_valid(s, (size_t)n, &bad))
-        return ubj_fail(u->pos + bad, "%s is not valid UTF-8", what);
+        return doc_fail("UBJSON", u->pos + bad, "%s is not valid UTF-8", what);
     const char *nul = memchr(s, 0, (size_t)n);
-    if (nul) return ubj_fail(u->pos + (size_t)(nul - s), "%s contains a NUL byte", what);
+    if (nul) return doc_fail("UBJSON", u->pos + (size_t)(nul - s), "%s contains a NUL byte", what);
     u->pos += (size_t)n;
     *out = s;
     return HERD_OK;
@@ -333,10 +334,10 @@ static int ubj_scalar(ubj *u, unsigned char m, size_t at, size_t *node)
         return HERD_OK;
     }
     if (m == 'C' || m == 'H')
-        return ubj_fail(at, "marker '%c' is not supported (XGBoost does not write it)", m);
-    if (m == ']' || m == '}') return ubj_fail(at, "'%c' closes nothing here", m);
-    if (m >= 0x21 && m < 0x7F) return ubj_fail(at, "unknown marker '%c'", m);
-    return ubj_fail(at, "unknown marker 0x%02X", m);
+        return doc_fail("UBJSON", at, "marker '%c' is not supported (XGBoost does not write it)", m);
+    if (m == ']' || m == '}') return doc_fail("UBJSON", at, "'%c' closes nothing here", m);
+    if (m >= 0x21 && m < 0x7F) return doc_fail("UBJSON", at, "unknown marker '%c'", m);
+    return doc_fail("UBJSON", at, "unknown marker 0x%02X", m);
 }
 
 /* The smallest number of bytes one member can take, to bound a count by
@@ -352,7 +353,7 @@ static int ubj_typed(ubj *u, unsigned char m, uint64_t n, size_t at, size_t *nod
 {
     uint64_t bytes;
     if (__builtin_mul_overflow(n, (uint64_t)ubj_num_size(m), &bytes) || bytes > ubj_left(u))
-        return ubj_fail(at, "a typed array of %llu '%c' values does not fit in the %zu bytes "
+        return doc_fail("UBJSON", at, "a typed array of %llu '%c' values does not fit in the %zu bytes "
                         "left", (unsigned long long)n, m, ubj_left(u));
     if ((*node = jdoc_push(u->doc, HD_J_TYPED, at)) == HD_JNONE) return HERD_ENOMEM;
     hd_jnode *v = &u->doc->v[*node];
@@ -379,10 +380,10 @@ static int ubj_open(ubj *u, int object, size_t at, size_t *node)
         if ((rc = ubj_need(u, 1, "a container's '$' type"))) return rc;
         type = u->p[u->pos++];
         if (type != 'S' && !ubj_num_size(type))
-            return ubj_fail(u->pos - 1, "a container of '%c' values is not supported",
+            return doc_fail("UBJSON", u->pos - 1, "a container of '%c' values is not supported",
                             type >= 0x21 && type < 0x7F ? type : '?');
         if (u->pos >= u->len || u->p[u->pos] != '#')
-            return ubj_fail(u->pos, "a '$' type must be followed by a '#' count");
+            return doc_fail("UBJSON", u->pos, "a '$' type must be followed by a '#' count");
     }
     if (u->pos < u->len && u->p[u->pos] == '#') {
         u->pos++;
@@ -391,7 +392,7 @@ static int ubj_open(ubj *u, int object, size_t at, size_t *node)
     }
     if (!object && type && type != 'S') return ubj_typed(u, type, count, at, node);
     if (count > ubj_left(u) / ubj_min_member(type, object))
-        return ubj_fail(at, "a count of %llu members does not fit in the %zu bytes left",
+        return doc_fail("UBJSON", at, "a count of %llu members does not fit in the %zu bytes left",
                         (unsigned long long)count, ubj_left(u));
     if ((*node = jdoc_push(u->doc, object ? HD_J_OBJECT : HD_J_ARRAY, at)) == HD_JNONE)
         return HERD_ENOMEM;
@@ -437,7 +438,7 @@ static int ubj_key(ubj *u, const char **key, size_t *keylen)
     int rc = ubj_length(u, "a key's length", &n);
     if (rc) return rc;
     if (n > UINT32_MAX)
-        return ubj_fail(u->pos, "a key of %llu bytes is too long", (unsigned long long)n);
+        return doc_fail("UBJSON", u->pos, "a key of %llu bytes is too long", (unsigned long long)n);
     if ((rc = ubj_text(u, n, "a key", key))) return rc;
     *keylen = (size_t)n;
     return HERD_OK;
@@ -453,7 +454,7 @@ static int ubj_at_end(ubj *u, const ubj_frame *f, int *done)
     ubj_skip_noops(u);
     if (u->pos >= u->len) {
         const hd_jnode *c = &u->doc->v[f->node];
-        return ubj_fail(u->pos, "the input ends inside the %s opened at byte %zu",
+        return doc_fail("UBJSON", u->pos, "the input ends inside the %s opened at byte %zu",
                         f->object ? "object" : "array", c->offset);
     }
     *done = u->p[u->pos] == (f->object ? '}' : ']');
@@ -498,7 +499,7 @@ int hd_jdoc_parse_ubjson(const void *data, size_t len, hd_jdoc **out)
     int rc = ubj_value(&u, 0, NULL, 0);
     while (!rc && u.depth > 0) rc = ubj_step(&u);
     if (!rc && u.pos != u.len)
-        rc = ubj_fail(u.pos, "%zu unexpected byte%s after the document", u.len - u.pos,
+        rc = doc_fail("UBJSON", u.pos, "%zu unexpected byte%s after the document", u.len - u.pos,
                       u.len - u.pos == 1 ? "" : "s");
     free(u.keys.v);
     if (rc) {
@@ -513,17 +514,6 @@ int hd_jdoc_parse_ubjson(const void *data, size_t len, hd_jdoc **out)
  * JSON
  * --------------------------------------------------------------------- */
 
-static int json_fail(size_t at, const char *fmt, ...) HD_PRINTF(2, 3);
-
-static int json_fail(size_t at, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return hd_error(HERD_ECORRUPT, "JSON byte %zu: %s", at, msg);
-}
 
 /* The string whose opening quote is at *i; leaves *i on the closing
  * quote.  *escaped is set when the string holds a \u escape. */
@@ -537,7 +527,7 @@ static int json_scan_string(const unsigned char *p, size_t len, size_t *i, int *
             *i = j;
             return HERD_OK;
         }
-        if (c < 0x20) return json_fail(j, "control byte 0x%02X inside a string", c);
+        if (c < 0x20) return doc_fail("JSON", j, "control byte 0x%02X inside a string", c);
         if (c != '\\') continue;
         if (j + 1 >= len) break;
         if (p[j + 1] != 'u') {
@@ -546,11 +536,11 @@ static int json_scan_string(const unsigned char *p, size_t len, size_t *i, int *
         }
         if (len - j < 6) break;
         if (memcmp(p + j + 2, "0000", 4) == 0)
-            return json_fail(j, "\\u0000 (a NUL character) inside a string");
+            return doc_fail("JSON", j, "\\u0000 (a NUL character) inside a string");
         *escaped = 1;
         j += 5;
     }
-    return json_fail(start, "the string starting here is not terminated");
+    return doc_fail("JSON", start, "the string starting here is not terminated");
 }
 
 /* What cJSON does not check, before cJSON sees the text: UTF-8, nesting
@@ -559,7 +549,7 @@ static int json_scan_string(const unsigned char *p, size_t len, size_t *i, int *
 static int json_scan(const unsigned char *p, size_t len)
 {
     size_t bad;
-    if (!hd_utf8_valid((const char *)p, len, &bad)) return json_fail(bad, "invalid UTF-8");
+    if (!hd_utf8_valid((const char *)p, len, &bad)) return doc_fail("JSON", bad, "invalid UTF-8");
     size_t depth = 0;
     int escaped = 0; /* the last string had a \u escape: it must not be a key */
     for (size_t i = 0; i < len; i++) {
@@ -586,11 +576,11 @@ static int json_scan(const unsigned char *p, size_t len)
             break;
         case ':':
             if (escaped)
-                return json_fail(i, "an object key holds a \\u escape (XGBoost and cJSON read "
+                return doc_fail("JSON", i, "an object key holds a \\u escape (XGBoost and cJSON read "
                                  "those differently)");
             break;
         default:
-            if (c < 0x20) return json_fail(i, "control byte 0x%02X outside a string", c);
+            if (c < 0x20) return doc_fail("JSON", i, "control byte 0x%02X outside a string", c);
         }
         escaped = 0;
     }
@@ -697,12 +687,12 @@ int hd_jdoc_parse_json(const void *data, size_t len, hd_jdoc **out)
     cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (!root) {
         size_t at = end ? (size_t)(end - (const char *)data) : 0;
-        return json_fail(at, "the JSON is malformed");
+        return doc_fail("JSON", at, "the JSON is malformed");
     }
     for (size_t i = (size_t)(end - (const char *)data); i < len; i++) {
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') {
             cJSON_Delete(root);
-            return json_fail(i, "%zu unexpected byte%s after the document", len - i,
+            return doc_fail("JSON", i, "%zu unexpected byte%s after the document", len - i,
                              len - i == 1 ? "" : "s");
         }
     }
