@@ -99,7 +99,10 @@ typedef enum herd_status {
     HERD_EBUSY = -12,     /* a lock is held by someone else */
     HERD_ECALLBACK = -13, /* a user callback reported failure */
     HERD_EBUDGET = -14,   /* the error budget (max_failed) was exceeded */
-    HERD_EINTERNAL = -15  /* a bug in herd: please report it */
+    HERD_EINTERNAL = -15, /* a bug in herd: please report it */
+    HERD_ECONFLICT = -16  /* the registry changed under a conditional
+                             update (an alias no longer at the expected
+                             version); nothing was committed */
 } herd_status;
 
 /* A short constant name for a status code ("HERD_EINVAL"), or
@@ -745,6 +748,311 @@ HERD_API int herd_metric_eval(const char *metric, const double *label, const dou
 /* Whether a larger value of `metric` is better: *higher_is_better is 1 for
  * auc and r2, 0 for the losses.  HERD_EINVAL for an unknown name. */
 HERD_API int herd_metric_higher_is_better(const char *metric, int *higher_is_better);
+
+/* ------------------------------------------------------------------------
+ * Names, group keys and URIs
+ *
+ * Families, aliases, tag names and run ids are names: 1..HERD_ID_MAX bytes
+ * of ASCII letters, digits and "._-:+", not starting with '.' or '-'.
+ * Group keys come from data: any valid UTF-8 of 1..HERD_KEY_MAX bytes
+ * without control characters.  Wherever a key becomes part of a URI or a
+ * file name it is percent-encoded with one encoding (docs/registry.md): each
+ * byte outside [A-Za-z0-9_~.-] becomes %HH (upper-case hex), and so does a
+ * leading '.', so an encoded key is never ".", ".." or a hidden file name.
+ *
+ * A registry URI names a version of one group's model:
+ *   herd:FAMILY/KEY@ALIAS     the version an alias points to ("latest" is
+ *                             the newest version that is not archived)
+ *   herd:FAMILY/KEY/N         version N (1, 2, ...)
+ *   herd:FAMILY/KEY           the same as @latest
+ * with KEY percent-encoded ("herd:demand/DE%2FBerlin@champion").
+ * --------------------------------------------------------------------- */
+
+#define HERD_ID_MAX 128   /* bytes in a family, alias, tag name or run id */
+#define HERD_KEY_MAX 1024 /* bytes in a group key (before encoding) */
+
+/* Check that `name` is a valid family / alias / tag / run-id name.
+ * HERD_EINVAL with the offending byte otherwise.  `what` names it in the
+ * message ("family"); NULL means "name". */
+HERD_API int herd_name_validate(const char *name, const char *what);
+
+/* Percent-encode a group key / decode an encoded key.  *out is freed with
+ * herd_free().  Decoding refuses malformed escapes, and results that are
+ * not a valid key (invalid UTF-8, control characters, too long). */
+HERD_API int herd_key_encode(const char *key, char **out);
+HERD_API int herd_key_decode(const char *text, char **out);
+
+typedef struct herd_uri herd_uri;
+
+/* Parse a registry URI.  HERD_EINVAL names the position and what was
+ * expected there. */
+HERD_API int herd_uri_parse(const char *text, herd_uri **out);
+HERD_API void herd_uri_free(herd_uri *uri);
+/* The family, and the decoded group key.  Never NULL for a parsed URI. */
+HERD_API const char *herd_uri_family(const herd_uri *uri);
+HERD_API const char *herd_uri_group(const herd_uri *uri);
+/* The alias ("latest" when the URI names neither), or NULL when the URI
+ * names a version number. */
+HERD_API const char *herd_uri_alias(const herd_uri *uri);
+/* The version number, or 0 when the URI names an alias. */
+HERD_API int64_t herd_uri_version(const herd_uri *uri);
+
+/* Format a URI: `alias` (may be NULL) or `version` (> 0) names the model;
+ * both NULL and 0 give the short form (latest).  *out is freed with
+ * herd_free(). */
+HERD_API int herd_uri_format(const char *family, const char *group, const char *alias,
+                             int64_t version, char **out);
+
+/* ------------------------------------------------------------------------
+ * Registry: versions, aliases with history, tags, metrics, lineage, runs
+ *
+ * A registry is a directory (docs/registry.md has the layout): an
+ * append-only journal of commits, pack files holding the artifacts, and a
+ * compact binary index that a writer rewrites from time to time so that
+ * opening never replays more than a bounded tail of the journal.
+ *
+ *   family   one kind of model ("demand"), trained per group
+ *   group    a key inside a family ("store_17", "DE/Berlin")
+ *   version  1, 2, 3... per (family, group): assigned at commit, gapless,
+ *            never reused; carries the artifact, its metrics, tags, run id,
+ *            data fingerprint and times
+ *   alias    a name per (family, group) pointing at one version
+ *            ("champion", "challenger"...); every move is kept in the alias
+ *            history with its time, reason and details
+ *   run      one batch job, with its params and summary (JSON)
+ *
+ * Writes go through batches: herd_registry_begin(), add versions and alias
+ * moves, herd_batch_commit().  A commit is atomic (all of the batch or none
+ * of it, for readers and after a crash) and durable when it returns, with a
+ * bounded number of fsyncs whatever the batch size.  Many processes may
+ * commit to one registry at once: commits are serialised by an
+ * open-file-description lock, so versions stay unique and gapless per
+ * group.  Readers take no lock and never see part of a batch.
+ *
+ * A handle reads a snapshot: the registry as of herd_registry_open(), the
+ * last herd_registry_refresh(), or its own last commit.  A handle may be
+ * used by several threads at once; commits through one handle are
+ * serialised.  A batch belongs to one thread at a time.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_registry herd_registry;
+typedef struct herd_batch herd_batch;
+
+/* On-disk format written by this library; it opens every older format. */
+#define HERD_REGISTRY_FORMAT_MAJOR 1
+#define HERD_REGISTRY_FORMAT_MINOR 0
+
+#define HERD_TAG_VALUE_MAX 4096        /* bytes in a tag value */
+#define HERD_JSON_MAX (1024u * 1024u)  /* bytes in run params/summary, alias details */
+
+typedef struct herd_registry_options {
+    uint32_t struct_size;
+    int create;          /* 1 (default): create the registry if missing */
+    int read_only;       /* 1: never write or lock; batches are refused */
+    /* How long a commit waits for another process's commit, in ms: -1
+     * (default) as long as it takes, 0 not at all (HERD_EBUSY). */
+    int lock_timeout_ms;
+    /* 1: open even when the journal is damaged before its end, read-only,
+     * showing the commits before the damage (herd_registry_check lists
+     * it).  0 (default): such a registry is HERD_ECORRUPT. */
+    int allow_damaged;
+} herd_registry_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_registry_options_init(herd_registry_options *opt);
+
+/* Open the registry in directory `path`, creating it when missing (unless
+ * opt->create is 0).  A torn tail left by a writer that crashed is ignored,
+ * and cut off by the next commit.  Errors: HERD_ENOTFOUND, HERD_EFORMAT
+ * (not a registry, or a newer major format: the message says which),
+ * HERD_ECORRUPT (file and offset), HERD_EIO. */
+HERD_API int herd_registry_open(const char *path, const herd_registry_options *opt,
+                                herd_registry **out);
+
+/* Close a registry handle.  Batches begun on it must be freed first.  NULL
+ * is allowed. */
+HERD_API void herd_registry_free(herd_registry *reg);
+
+/* The directory the registry was opened at.  Never NULL for a handle. */
+HERD_API const char *herd_registry_path(const herd_registry *reg);
+
+/* Read the commits made since this handle's snapshot (by any process). */
+HERD_API int herd_registry_refresh(herd_registry *reg);
+
+/* Verify everything: every journal record, every index checksum and every
+ * artifact's checksums.  *problems (may be NULL) receives one row per
+ * problem: "file", "offset" (int64), "problem".  HERD_OK when there are
+ * none, HERD_ECORRUPT (naming the first) otherwise. */
+HERD_API int herd_registry_check(herd_registry *reg, herd_frame **problems);
+
+/* Rebuild the binary index from the journal (after herd_registry_check
+ * reported it damaged).  Takes the writer lock. */
+HERD_API int herd_registry_rebuild_index(herd_registry *reg);
+
+/* --- Batches ------------------------------------------------------------ */
+
+typedef struct herd_version_options {
+    uint32_t struct_size;
+    const char *family; /* NULL: the artifact's family (one is required) */
+    const char *group;  /* NULL: the artifact's group (one is required) */
+    const char *run_id; /* NULL: the artifact's run id, if any */
+    /* A retried task passes the same key (e.g. run id + group): when a
+     * version with this key is already committed, the commit adds nothing
+     * for it and herd_batch_version() returns that version. */
+    const char *idempotency_key;
+    const char *const *tag_names; /* tags: names (herd_name_validate) ... */
+    const char *const *tag_values; /* ... and values (UTF-8, HERD_TAG_VALUE_MAX) */
+    size_t n_tags;
+    /* Metrics besides the artifact's (same name: this value wins). */
+    const char *const *metric_names;
+    const double *metric_values;
+    size_t n_metrics;
+    /* An alias to point at the new version when the batch commits (e.g.
+     * "challenger"), recorded in the alias history; NULL: none. */
+    const char *alias;
+} herd_version_options;
+
+HERD_API void herd_version_options_init(herd_version_options *opt);
+
+typedef struct herd_alias_options {
+    uint32_t struct_size;
+    const char *reason;  /* why (kept in the alias history); may be NULL */
+    const char *details; /* a JSON object: the metrics behind the decision */
+    const char *run_id;  /* the run that moved it; may be NULL */
+    /* Conditional move: -1 (default) unconditional; 0 the alias must not
+     * exist; N it must point at version N when the batch commits, or the
+     * whole commit fails with HERD_ECONFLICT. */
+    int64_t expect_version;
+} herd_alias_options;
+
+HERD_API void herd_alias_options_init(herd_alias_options *opt);
+
+/* Begin a batch on `reg` (not read-only).  Nothing is locked until commit. */
+HERD_API int herd_registry_begin(herd_registry *reg, herd_batch **out);
+
+/* Add a version holding `artifact`.  *index (may be NULL) receives its
+ * position in the batch, for herd_batch_version().  The artifact is copied:
+ * the caller may free it at once. */
+HERD_API int herd_batch_add(herd_batch *batch, const herd_artifact *artifact,
+                            const herd_version_options *opt, size_t *index);
+
+/* The same with a serialised artifact (herd_artifact_to_buffer bytes, e.g.
+ * returned by a Dask or Spark worker).  Its header, metadata and checksums
+ * are verified now (HERD_EFORMAT / HERD_ECORRUPT); the model itself is
+ * validated whenever it is loaded. */
+HERD_API int herd_batch_add_bytes(herd_batch *batch, const void *data, size_t len,
+                                  const herd_version_options *opt, size_t *index);
+
+/* Point `alias` of (family, group) at an existing `version` (> 0), or
+ * delete it (version 0), at commit.  "latest" is reserved. */
+HERD_API int herd_batch_set_alias(herd_batch *batch, const char *family, const char *group,
+                                  const char *alias, int64_t version,
+                                  const herd_alias_options *opt);
+
+/* Archive a version at commit: it stays in listings (status "archived")
+ * and the history, its alias must be moved first, and herd_registry_gc()
+ * reclaims its artifact's space. */
+HERD_API int herd_batch_archive(herd_batch *batch, const char *family, const char *group,
+                                int64_t version, const char *reason);
+
+/* Record a run (a batch job) with its params and summary, JSON objects
+ * (either may be NULL).  Recording a run id again replaces its summary. */
+HERD_API int herd_batch_set_run(herd_batch *batch, const char *run_id, const char *params_json,
+                                const char *summary_json);
+
+/* Number of versions added to the batch. */
+HERD_API size_t herd_batch_count(const herd_batch *batch);
+
+/* Commit: all or nothing.  Assigns the version numbers.  Errors leave the
+ * registry as it was: HERD_ECONFLICT (an expect_version failed),
+ * HERD_ENOTFOUND (an alias or archive names a missing version), HERD_EBUSY
+ * (lock_timeout_ms ran out), HERD_EIO (nothing was committed, except when
+ * the message says the final sync failed and could not be undone: then the
+ * batch may be visible; a retry with idempotency keys adds nothing).  A
+ * batch commits once; after an error it may be committed again. */
+HERD_API int herd_batch_commit(herd_batch *batch);
+
+/* After a commit: the version number of the index-th added version, and
+ * whether it already existed (its idempotency key was committed before). */
+HERD_API int herd_batch_version(const herd_batch *batch, size_t index, int64_t *version,
+                                int *existed);
+
+/* Free a batch; an uncommitted batch is abandoned.  NULL is allowed. */
+HERD_API void herd_batch_free(herd_batch *batch);
+
+/* --- Reading ------------------------------------------------------------ */
+
+/* The version `alias` points to ("latest": the newest not archived).
+ * HERD_ENOTFOUND names what is missing (family, group or alias). */
+HERD_API int herd_registry_resolve(herd_registry *reg, const char *family, const char *group,
+                                   const char *alias, int64_t *version);
+
+/* Load a version's artifact (fully validated).  HERD_ECORRUPT names the
+ * pack file and offset of a damaged artifact. */
+HERD_API int herd_registry_load(herd_registry *reg, const char *family, const char *group,
+                                int64_t version, herd_artifact **out);
+
+/* Load by URI (herd:family/group@alias, herd:family/group/N). */
+HERD_API int herd_registry_load_uri(herd_registry *reg, const char *uri, herd_artifact **out);
+
+/* One row per family: "family", "groups", "versions", "archived" (int64). */
+HERD_API int herd_registry_families(herd_registry *reg, herd_frame **out);
+
+/* One row per group of `family`, by key: "family", "group", "versions",
+ * "latest" (int64), "aliases" ("champion=3,challenger=4"). */
+HERD_API int herd_registry_groups(herd_registry *reg, const char *family, herd_frame **out);
+
+/* One row per version of (family, group), oldest first; the columns of
+ * herd_registry_search. */
+HERD_API int herd_registry_versions(herd_registry *reg, const char *family, const char *group,
+                                    herd_frame **out);
+
+typedef struct herd_search_options {
+    uint32_t struct_size;
+    const char *family;        /* NULL: every family */
+    const char *group_pattern; /* glob over keys: '*', '?', "[a-z]"; NULL: all */
+    const char *tag_name;      /* versions with this tag ... */
+    const char *tag_value;     /* ... and, if not NULL, this value */
+    const char *metric;        /* versions with this metric ... */
+    double metric_min;         /* ... in [metric_min, metric_max] (default */
+    double metric_max;         /*     -inf, +inf; NaN never matches) */
+    const char *alias;         /* versions an alias of this name points to */
+    int include_archived;      /* 0 (default): active versions only */
+    size_t limit;              /* at most this many rows; 0: no limit */
+} herd_search_options;
+
+HERD_API void herd_search_options_init(herd_search_options *opt);
+
+/* Versions matching every given criterion, by family, group, version.
+ * Columns: "family", "group", "version" (int64), "status" (active /
+ * archived), "created" (the artifact's, RFC 3339), "registered" (commit
+ * time, RFC 3339), "run_id", "fingerprint", "idempotency_key",
+ * "aliases" (comma-separated), "tags", "metrics" (JSON objects),
+ * "size" (int64 bytes), "uri"; and, with opt->metric, a float64 column
+ * named after the metric.  Missing strings are missing values. */
+HERD_API int herd_registry_search(herd_registry *reg, const herd_search_options *opt,
+                                  herd_frame **out);
+
+/* Alias moves, oldest first, of one group (group NULL: every group of the
+ * family) and one alias (NULL: all).  Columns: "family", "group",
+ * "alias", "time" (RFC 3339), "commit" (int64), "from_version",
+ * "to_version" (int64, 0: none / deleted), "reason", "details" (JSON),
+ * "run_id". */
+HERD_API int herd_registry_alias_history(herd_registry *reg, const char *family,
+                                         const char *group, const char *alias,
+                                         herd_frame **out);
+
+/* Runs, in the order first recorded: "run_id", "time" (RFC 3339),
+ * "params", "summary" (JSON), "versions" (int64: versions with this run
+ * id). */
+HERD_API int herd_registry_runs(herd_registry *reg, herd_frame **out);
+
+/* Reclaim the space of archived versions' artifacts: live artifacts of
+ * packs that hold archived ones are copied to a new pack, in one commit,
+ * and the old packs deleted.  *reclaimed (may be NULL) receives the bytes
+ * freed.  Archived versions keep their metadata and history; loading one
+ * afterwards is HERD_ENOTFOUND. */
+HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@ const char *herd_status_str(int status)
     case HERD_ECALLBACK: return "HERD_ECALLBACK";
     case HERD_EBUDGET: return "HERD_EBUDGET";
     case HERD_EINTERNAL: return "HERD_EINTERNAL";
+    case HERD_ECONFLICT: return "HERD_ECONFLICT";
     default: return "HERD_UNKNOWN";
     }
 }

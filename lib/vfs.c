@@ -15,6 +15,7 @@
 #include <stdio.h> /* rename */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -297,6 +298,24 @@ static int px_list_dir(const hd_vfs *vfs, const char *path, hd_vfs_list_fn fn, v
     return rc;
 }
 
+static int px_map(hd_vfs_file *f, uint64_t len, const void **out)
+{
+    *out = NULL;
+    if (!len || len > (uint64_t)SIZE_MAX)
+        return hd_error(HERD_EINVAL, "%s: map: length %llu is out of range", f->path,
+                        (unsigned long long)len);
+    void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, px(f)->fd, 0);
+    if (p == MAP_FAILED) return vfs_fail(errno, "mmap", f->path);
+    *out = p;
+    return HERD_OK;
+}
+
+static void px_unmap(const hd_vfs *vfs, const void *p, uint64_t len)
+{
+    (void)vfs;
+    munmap((void *)p, (size_t)len);
+}
+
 static const hd_vfs px_vfs = {
     .user = NULL,
     .open = px_open,
@@ -315,6 +334,8 @@ static const hd_vfs px_vfs = {
     .mkdir = px_mkdir,
     .sync_dir = px_sync_dir,
     .list_dir = px_list_dir,
+    .map = px_map,
+    .unmap = px_unmap,
 };
 
 const hd_vfs *hd_vfs_posix(void) { return &px_vfs; }
@@ -366,7 +387,7 @@ typedef struct sim_file {
     size_t nlocks, caplocks;
 } sim_file;
 
-enum { SIM_NOPS = 13 };
+enum { SIM_NOPS = 14 };
 
 struct hd_vfs_sim {
     hd_vfs vfs;
@@ -380,7 +401,12 @@ struct hd_vfs_sim {
     uint64_t fail_n, fail_seen;
     unsigned fail_mask;
     int fail_err;
+    uint64_t crash_n, crash_seen;
+    unsigned crash_mask;
+    int down; /* crashed: every call fails until hd_vfs_sim_restart */
 };
+
+static void sim_power_loss_locked(hd_vfs_sim *sim);
 
 static hd_vfs_sim *sim_of(const hd_vfs *vfs) { return vfs->user; }
 static sim_file *sf(hd_vfs_file *f) { return (sim_file *)f; }
@@ -398,6 +424,13 @@ static uint64_t sim_rand(hd_vfs_sim *sim)
  * 0, or the errno the call must fail with. */
 static int sim_enter(hd_vfs_sim *sim, unsigned op)
 {
+    if (sim->down) return EIO;
+    if (sim->crash_n && (sim->crash_mask & op) && ++sim->crash_seen == sim->crash_n) {
+        sim->crash_n = 0;
+        sim_power_loss_locked(sim);
+        sim->down = 1;
+        return EIO;
+    }
     unsigned i = 0;
     while (!((op >> i) & 1u)) i++;
     sim->calls[i]++;
@@ -972,6 +1005,31 @@ static int sim_list_dir(const hd_vfs *vfs, const char *path, hd_vfs_list_fn fn, 
 
 /* -- the sim itself -- */
 
+/* The sim "maps" by copying: the copy keeps the bytes of the moment, as a
+ * mapping of a file that is only ever replaced by rename does. */
+static int sim_map(hd_vfs_file *base, uint64_t len, const void **out)
+{
+    sim_file *f = sf(base);
+    *out = NULL;
+    pthread_mutex_lock(&f->sim->mu);
+    int err = sim_file_enter(f, HD_VFS_OP_MAP, 0);
+    unsigned char *copy = NULL;
+    if (!err && (!len || len > f->node->cur.n)) err = EINVAL;
+    if (!err && !(copy = malloc((size_t)len))) err = ENOMEM;
+    if (!err) memcpy(copy, f->node->cur.p, (size_t)len);
+    pthread_mutex_unlock(&f->sim->mu);
+    if (err) return vfs_fail(err, "mmap", base->path);
+    *out = copy;
+    return HERD_OK;
+}
+
+static void sim_unmap(const hd_vfs *vfs, const void *p, uint64_t len)
+{
+    (void)vfs;
+    (void)len;
+    free((void *)p);
+}
+
 hd_vfs_sim *hd_vfs_sim_new(uint64_t seed, unsigned options)
 {
     hd_vfs_sim *sim = hd_calloc(1, sizeof *sim);
@@ -994,6 +1052,8 @@ hd_vfs_sim *hd_vfs_sim_new(uint64_t seed, unsigned options)
         .mkdir = sim_mkdir,
         .sync_dir = sim_sync_dir,
         .list_dir = sim_list_dir,
+        .map = sim_map,
+        .unmap = sim_unmap,
     };
     sim->rng = seed;
     sim->options = options;
@@ -1071,9 +1131,8 @@ static void sim_sweep(hd_vfs_sim *sim)
     }
 }
 
-void hd_vfs_sim_power_loss(hd_vfs_sim *sim)
+static void sim_power_loss_locked(hd_vfs_sim *sim)
 {
-    pthread_mutex_lock(&sim->mu);
     for (sim_file *f = sim->files; f; f = f->next) {
         sim_drop_locks(f);
         f->node = NULL;
@@ -1089,7 +1148,37 @@ void hd_vfs_sim_power_loss(hd_vfs_sim *sim)
     }
     sim_sweep(sim);
     pthread_cond_broadcast(&sim->unlocked);
+}
+
+void hd_vfs_sim_power_loss(hd_vfs_sim *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim_power_loss_locked(sim);
     pthread_mutex_unlock(&sim->mu);
+}
+
+void hd_vfs_sim_crash_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->crash_n = n;
+    sim->crash_seen = 0;
+    sim->crash_mask = op_mask;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+void hd_vfs_sim_restart(hd_vfs_sim *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->down = 0;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+int hd_vfs_sim_is_down(hd_vfs_sim *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    int down = sim->down;
+    pthread_mutex_unlock(&sim->mu);
+    return down;
 }
 
 void hd_vfs_sim_fail_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask, int err)

@@ -88,6 +88,12 @@ struct hd_vfs {
      * it survive a power loss. */
     int (*sync_dir)(const hd_vfs *vfs, const char *path);
     int (*list_dir)(const hd_vfs *vfs, const char *path, hd_vfs_list_fn fn, void *ctx);
+    /* Map the first `len` bytes (> 0, at most the file's size) read-only.
+     * The mapping outlives the file handle and stays valid, with the same
+     * bytes, until unmap: callers map only files that are never changed in
+     * place (they are replaced by rename). */
+    int (*map)(hd_vfs_file *f, uint64_t len, const void **out);
+    void (*unmap)(const hd_vfs *vfs, const void *p, uint64_t len);
 };
 
 /* The real layer: open(2), pread(2), fcntl(F_OFD_SETLK)...  Stateless. */
@@ -141,6 +147,14 @@ static inline int hd_vfs_sync_dir(const hd_vfs *v, const char *path)
 {
     return v->sync_dir(v, path);
 }
+static inline int hd_vfs_map(hd_vfs_file *f, uint64_t len, const void **out)
+{
+    return f->vfs->map(f, len, out);
+}
+static inline void hd_vfs_unmap(const hd_vfs *v, const void *p, uint64_t len)
+{
+    if (p) v->unmap(v, p, len);
+}
 static inline int hd_vfs_list_dir(const hd_vfs *v, const char *path, hd_vfs_list_fn fn,
                                   void *ctx)
 {
@@ -185,7 +199,8 @@ enum {
     HD_VFS_OP_MKDIR = 1u << 10,
     HD_VFS_OP_SYNC_DIR = 1u << 11,
     HD_VFS_OP_LIST = 1u << 12,
-    HD_VFS_OP_ALL = (1u << 13) - 1
+    HD_VFS_OP_MAP = 1u << 13,
+    HD_VFS_OP_ALL = (1u << 14) - 1
 };
 
 /* Options of hd_vfs_sim_new. */
@@ -214,6 +229,18 @@ void hd_vfs_sim_power_loss(hd_vfs_sim *sim);
  * call changes nothing (a failed fsync also poisons the file, see above).
  * n = 0 disarms. */
 void hd_vfs_sim_fail_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask, int err);
+/* Crash at the n-th call (n >= 1, counted from now, counting only the
+ * operations in op_mask): that call does not happen, a power loss does
+ * (hd_vfs_sim_power_loss), and the machine stays down: every later call
+ * fails with EIO, without being counted, until hd_vfs_sim_restart().  So a
+ * workload is cut at exactly that call, whatever its error paths then try.
+ * n = 0 disarms. */
+void hd_vfs_sim_crash_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask);
+/* Bring a crashed sim back up (files opened before the crash stay stale). */
+void hd_vfs_sim_restart(hd_vfs_sim *sim);
+/* Whether the sim is down after a crash_at. */
+int hd_vfs_sim_is_down(hd_vfs_sim *sim);
+
 /* Calls of the operations in op_mask since hd_vfs_sim_new (failed ones
  * included): run a workload once to learn how many fault points it has. */
 uint64_t hd_vfs_sim_calls(hd_vfs_sim *sim, unsigned op_mask);
