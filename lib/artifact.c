@@ -35,6 +35,7 @@
 
 #include "herd.h"
 #include "apply_internal.h"
+#include "artifact_internal.h"
 #include "error_internal.h"
 #include "fileio_internal.h"
 #include "fit_internal.h"
@@ -898,6 +899,22 @@ static int hd_payload_read(const unsigned char *b, const hd_header *h, unsigned 
  * Reading
  * --------------------------------------------------------------------- */
 
+/* The header, its lengths and the three checksums: everything but the
+ * metadata's content and the model. */
+static int hd_blob_verify(const unsigned char *b, size_t len, hd_header *h)
+{
+    memset(h, 0, sizeof *h);
+    int rc = hd_header_magic_version(b, len, h);
+    if (!rc) rc = hd_header_crc(b, len, h);
+    if (!rc) rc = hd_header_lengths(b, len, h);
+    if (!rc) rc = hd_section_crc("metadata", b + h->header_len, h->header_len, h->meta_len,
+                                 h->meta_crc);
+    uint64_t payload_off = (uint64_t)h->header_len + h->meta_len;
+    if (!rc) rc = hd_section_crc("payload", b + payload_off, payload_off, h->stored_len,
+                                 h->stored_crc);
+    return rc;
+}
+
 int herd_artifact_read(const void *data, size_t len, herd_artifact **out)
 {
     HD_CHECK_NOT_NULL(out);
@@ -905,15 +922,7 @@ int herd_artifact_read(const void *data, size_t len, herd_artifact **out)
     HD_CHECK_NOT_NULL(data);
     const unsigned char *b = data;
     hd_header h;
-    memset(&h, 0, sizeof h);
-    int rc = hd_header_magic_version(b, len, &h);
-    if (!rc) rc = hd_header_crc(b, len, &h);
-    if (!rc) rc = hd_header_lengths(b, len, &h);
-    if (!rc) rc = hd_section_crc("metadata", b + h.header_len, h.header_len, h.meta_len,
-                                 h.meta_crc);
-    uint64_t payload_off = (uint64_t)h.header_len + h.meta_len;
-    if (!rc) rc = hd_section_crc("payload", b + payload_off, payload_off, h.stored_len,
-                                 h.stored_crc);
+    int rc = hd_blob_verify(b, len, &h);
     if (rc) return rc;
     herd_artifact *a = hd_calloc(1, sizeof *a);
     if (!a) return HERD_ENOMEM;
@@ -1426,4 +1435,79 @@ int herd_artifact_model(const herd_artifact *artifact, herd_model **out)
     const hd_meta *m = &artifact->meta;
     return hd_model_new(artifact->model, artifact->model_len, m->fnames, m->ftypes, m->nfeat,
                         m->str[HD_S_OBJECTIVE], artifact->num_outputs, out);
+}
+
+/* ------------------------------------------------------------------------
+ * For the registry (artifact_internal.h)
+ * --------------------------------------------------------------------- */
+
+static const char *hd_info_dup(hd_arena *ar, const char *s, int *oom)
+{
+    if (!s) return NULL;
+    const char *d = hd_arena_strndup(ar, s, strlen(s));
+    if (!d) *oom = 1;
+    return d;
+}
+
+static int hd_info_from_meta(const hd_meta *m, hd_artifact_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->arena = hd_arena_new())) return HERD_ENOMEM;
+    int oom = 0;
+    out->family = hd_info_dup(out->arena, m->str[HD_S_FAMILY], &oom);
+    out->group = hd_info_dup(out->arena, m->str[HD_S_GROUP], &oom);
+    out->run_id = hd_info_dup(out->arena, m->str[HD_S_RUN_ID], &oom);
+    out->created = hd_info_dup(out->arena, m->str[HD_S_CREATED], &oom);
+    out->fingerprint = hd_info_dup(out->arena, m->str[HD_S_FINGERPRINT], &oom);
+    size_t n = 0;
+    for (const cJSON *c = m->metrics ? m->metrics->child : NULL; c; c = c->next) n++;
+    if (n) {
+        out->metric_names = hd_arena_alloc(out->arena, n * sizeof *out->metric_names);
+        out->metric_values = hd_arena_alloc(out->arena, n * sizeof *out->metric_values);
+        if (!out->metric_names || !out->metric_values) oom = 1;
+    }
+    for (const cJSON *c = n && !oom ? m->metrics->child : NULL; c; c = c->next) {
+        double v = NAN;
+        (void)hd_metric_value(c, &v); /* checked when the metadata was parsed */
+        out->metric_names[out->nmetrics] = hd_info_dup(out->arena, c->string, &oom);
+        out->metric_values[out->nmetrics++] = v;
+    }
+    if (oom) {
+        hd_artifact_info_free(out);
+        return hd_oom();
+    }
+    return HERD_OK;
+}
+
+int hd_artifact_info_get(const herd_artifact *a, hd_artifact_info *out)
+{
+    return hd_info_from_meta(&a->meta, out);
+}
+
+int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *b = data;
+    hd_header h;
+    int rc = hd_blob_verify(b, len, &h);
+    if (rc) return rc;
+    hd_meta m;
+    memset(&m, 0, sizeof m);
+    rc = hd_meta_parse((const char *)b + h.header_len, h.meta_len, &m);
+    if (!rc) rc = hd_info_from_meta(&m, out);
+    hd_meta_free(&m);
+    return rc;
+}
+
+void hd_artifact_info_free(hd_artifact_info *info)
+{
+    if (!info) return;
+    hd_arena_free(info->arena);
+    memset(info, 0, sizeof *info);
+}
+
+const unsigned char *hd_artifact_bytes(const herd_artifact *a, size_t *len)
+{
+    *len = a->blob_len;
+    return a->blob;
 }

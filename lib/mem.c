@@ -154,6 +154,31 @@ char *hd_arena_strndup(hd_arena *a, const char *s, size_t len)
     return d;
 }
 
+void *hd_arena_alloc(hd_arena *a, size_t size)
+{
+    size_t pad = 0;
+    hd_arena_block *b = a->head;
+    if (b) pad = (8 - ((uintptr_t)(b->data + b->used) & 7u)) & 7u;
+    if (size > SIZE_MAX - 16) {
+        hd_oom();
+        return NULL;
+    }
+    if (!b || b->size - b->used < size + pad) {
+        b = hd_arena_block_new(a, size + 8);
+        if (!b) return NULL;
+        if (size + 8 > HD_ARENA_BLOCK && b->next) {
+            hd_arena_block *cur = b->next;
+            a->head = cur;
+            b->next = cur->next;
+            cur->next = b;
+        }
+        pad = (8 - ((uintptr_t)b->data & 7u)) & 7u;
+    }
+    char *d = b->data + b->used + pad;
+    b->used += pad + size;
+    return d;
+}
+
 size_t hd_arena_bytes(const hd_arena *a)
 {
     return a ? a->bytes : 0;

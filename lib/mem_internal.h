@@ -27,6 +27,8 @@ hd_arena *hd_arena_new(void); /* NULL + HERD_ENOMEM on failure */
 void hd_arena_free(hd_arena *a);
 /* Copy `len` bytes plus a NUL into the arena. NULL + HERD_ENOMEM on failure. */
 char *hd_arena_strndup(hd_arena *a, const char *s, size_t len);
+/* `size` bytes aligned to 8, uninitialised.  NULL + HERD_ENOMEM on failure. */
+void *hd_arena_alloc(hd_arena *a, size_t size);
 /* Bytes held by the arena (for memory accounting). */
 size_t hd_arena_bytes(const hd_arena *a);
 
