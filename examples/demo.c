@@ -5,9 +5,12 @@
  * as CSV, reads the CSV back into a frame, partitions it by product, trains
  * one XGBoost model per product in parallel (validated on each product's
  * latest weeks, with early stopping), predicts every row with its product's
- * model and prints a per-group summary.
+ * model and prints a per-group summary.  Then it registers every trained
+ * model as a new version in the embedded registry (./herd-registry by
+ * default), in one atomic batch, as the "challenger" of its product.
  *
- * usage: herd-demo [DIR]   (default: ./herd-demo, created if missing)
+ * usage: herd-demo [DIR [REGISTRY]]
+ *        (defaults: ./herd-demo, created if missing; ./herd-registry)
  */
 #include <errno.h>
 #include <math.h>
@@ -194,7 +197,67 @@ static void print_fit(const herd_frame *rep, double fit_s)
                worst_v, cell_num(rep, "valid_rows", worst));
 }
 
-static int fit_and_predict(const herd_groups *g, const char *dir)
+/* Every trained model of the fit, as a version of family "demand", in one
+ * batch: all of them or none, durable when the commit returns. */
+static int register_models(const herd_model_set *set, const herd_frame *rep,
+                           const char *registry)
+{
+    char run_id[64];
+    snprintf(run_id, sizeof run_id, "demo-%lld", (long long)time(NULL));
+    herd_registry *reg = NULL;
+    herd_batch *b = NULL;
+    herd_artifact *a = NULL;
+    int rc = herd_registry_open(registry, NULL, &reg) ? fail("opening the registry")
+             : herd_registry_begin(reg, &b)             ? fail("beginning a batch")
+                                                        : 0;
+    herd_artifact_options ao;
+    herd_artifact_options_init(&ao);
+    ao.family = "demand";
+    ao.run_id = run_id;
+    size_t added = 0;
+    double t0 = now();
+    for (size_t i = 0; !rc && i < herd_frame_nrows(rep); i++) {
+        const char *group = cell_str(rep, "group", i);
+        if (strcmp(cell_str(rep, "status", i), "ok") != 0) continue;
+        char key[256];
+        snprintf(key, sizeof key, "%s/%s", run_id, group); /* a retry adds nothing */
+        herd_version_options vo;
+        herd_version_options_init(&vo);
+        vo.alias = "challenger";
+        vo.idempotency_key = key;
+        if (herd_model_set_artifact(set, group, &ao, &a)) rc = fail("packaging a model");
+        else if (herd_batch_add(b, a, &vo, NULL)) rc = fail("adding a version");
+        herd_artifact_free(a);
+        a = NULL;
+        added++;
+    }
+    char summary[128];
+    snprintf(summary, sizeof summary, "{\"models\": %zu}", added);
+    if (!rc && herd_batch_set_run(b, run_id, "{\"rounds\": 200, \"early_stopping\": 10}",
+                                  summary))
+        rc = fail("recording the run");
+    if (!rc && herd_batch_commit(b)) rc = fail("committing");
+    double commit_s = now() - t0;
+    int64_t version = 0;
+    if (!rc && added) herd_batch_version(b, 0, &version, NULL);
+    herd_frame *fam = NULL;
+    if (!rc && herd_registry_families(reg, &fam)) rc = fail("listing families");
+    if (!rc) {
+        printf("\nregistered      %zu versions in one commit (%.2f s, packaging included), "
+               "run %s\n", added, commit_s, run_id);
+        printf("registry        %s: %.0f versions of %.0f products in family 'demand'\n",
+               herd_registry_path(reg), cell_num(fam, "versions", 0), cell_num(fam, "groups", 0));
+        if (added)
+            printf("first           herd:demand/%s/%lld (alias challenger)\n",
+                   cell_str(rep, "group", 0), (long long)version);
+    }
+    herd_frame_free(fam);
+    herd_batch_free(b);
+    herd_registry_free(reg);
+    return rc;
+}
+
+static int fit_and_predict(const herd_groups *g, const char *dir, const char *registry)
 {
     const char *features[] = {"price", "promo", "season"};
     herd_fit_options fo;
@@ -226,6 +289,7 @@ static int fit_and_predict(const herd_groups *g, const char *dir)
     if (!rc)
         printf("\npredicted %zu rows (%zu without a model); report in %s\n",
                herd_frame_nrows(pred), without, path);
+    if (!rc) rc = register_models(set, rep, registry);
     herd_frame_free(pred);
     herd_frame_free(rep);
     herd_model_set_free(set);
@@ -235,6 +299,7 @@ static int fit_and_predict(const herd_groups *g, const char *dir)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "herd-demo";
+    const char *registry = argc > 2 ? argv[2] : "herd-registry";
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "herd-demo: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
@@ -262,7 +327,7 @@ int main(int argc, char **argv)
     if (herd_groups_new(f, keys, 1, &g)) { rc = fail("grouping"); goto done; }
     double t2 = now();
     print_groups(g, f, t1 - t0, t2 - t1);
-    rc = fit_and_predict(g, dir);
+    rc = fit_and_predict(g, dir, registry);
 done:
     herd_groups_free(g);
     herd_frame_free(f);
