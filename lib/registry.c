@@ -29,6 +29,7 @@
 #include "artifact_internal.h"
 #include "error_internal.h"
 #include "hash_internal.h"
+#include "json_internal.h"
 #include "log_internal.h"
 #include "mem_internal.h"
 #include "regstate_internal.h"
@@ -168,12 +169,7 @@ static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
     int rc = hd_vfs_mkdir(vfs, dir);
     if (rc == HERD_EEXISTS) {
         herd_clear_error();
-        hd_dir_scan scan = {0};
-        rc = hd_vfs_list_dir(vfs, dir, hd_scan_entry, &scan);
-        if (!rc && scan.foreign)
-            return hd_error(HERD_EFORMAT, "%s is not a herd registry: it has no %s file and "
-                            "holds other files ('%s'); give an empty or new directory",
-                            dir, hd_format_name, scan.name);
+        rc = HERD_OK;
     }
     if (rc) return rc;
     char *jp = hd_join(dir, "journal"), *lp = hd_join(dir, "lock");
@@ -216,6 +212,24 @@ static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
     return rc;
 }
 
+/* A missing format file: a new registry, or a directory that is not one. */
+static int hd_no_format(const hd_vfs *vfs, const char *dir, const char *fp,
+                        const herd_registry_options *o)
+{
+    hd_dir_scan scan = {0};
+    int rc = hd_vfs_list_dir(vfs, dir, hd_scan_entry, &scan);
+    if (rc == HERD_ENOTFOUND) herd_clear_error();
+    else if (rc) return rc;
+    if (scan.foreign)
+        return hd_error(HERD_EFORMAT, "%s is not a herd registry: it has no %s file and "
+                        "holds other files ('%s'); give an empty or new directory", dir,
+                        hd_format_name, scan.name);
+    if (!o->create || o->read_only)
+        return hd_error(HERD_ENOTFOUND, "no herd registry at %s (no %s file); open it with "
+                        "create = 1 to make one", dir, hd_format_name);
+    return hd_create(vfs, dir, fp);
+}
+
 /* Check (or create) the format file. */
 static int hd_open_format(const hd_vfs *vfs, const char *dir, const herd_registry_options *o)
 {
@@ -223,13 +237,11 @@ static int hd_open_format(const hd_vfs *vfs, const char *dir, const herd_registr
     if (!fp) return HERD_ENOMEM;
     hd_vfs_file *f;
     int rc = hd_vfs_open(vfs, fp, HD_VFS_READ, &f);
-    if (rc == HERD_ENOTFOUND) {
-        if (!o->create || o->read_only)
-            rc = hd_error(HERD_ENOTFOUND, "no herd registry at %s (no %s file); open it with "
-                          "create = 1 to make one", dir, hd_format_name);
-        else if (!(rc = hd_create(vfs, dir, fp)))
-            rc = hd_vfs_open(vfs, fp, HD_VFS_READ, &f);
-    }
+    if (rc == HERD_EFORMAT)
+        rc = hd_error(HERD_EFORMAT, "%s is not a directory; a registry is a directory (give "
+                      "a new or empty one)", dir);
+    if (rc == HERD_ENOTFOUND && !(rc = hd_no_format(vfs, dir, fp, o)))
+        rc = hd_vfs_open(vfs, fp, HD_VFS_READ, &f);
     if (!rc) {
         unsigned char b[HD_FMT_LEN];
         size_t got = 0;
@@ -539,13 +551,13 @@ static int hd_reg_options(const herd_registry_options *in, herd_registry_options
     herd_registry_options_init(o);
     if (!in) return HERD_OK;
     if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-        return hd_error(HERD_EINVAL, "registry options: struct_size is %u; call "
+        return hd_error(HERD_EINVAL, "herd_registry_open: options: opt->struct_size is %u; call "
                         "herd_registry_options_init()", (unsigned)in->struct_size);
     size_t n = in->struct_size < sizeof *o ? in->struct_size : sizeof *o;
     memcpy(o, in, n);
     o->struct_size = sizeof *o;
     if (o->lock_timeout_ms < -1)
-        return hd_error(HERD_EINVAL, "registry options: lock_timeout_ms is %d; use -1 (wait "
+        return hd_error(HERD_EINVAL, "herd_registry_open: opt->lock_timeout_ms is %d; use -1 (wait "
                         "as long as it takes), 0 or a number of milliseconds",
                         o->lock_timeout_ms);
     return HERD_OK;
@@ -622,19 +634,22 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
         if (!rc && again == HD_TAIL_TORN && reg->jend >= HD_JNL_HEADER) rc = hd_cut_tail(reg);
         hd_writer_unlock(reg);
     }
-    herd_clear_error();
     if (rc) {
         hd_saved_error e;
         hd_error_save(&e);
         herd_registry_free(reg);
         return hd_error_restore(&e);
     }
+    herd_clear_error();
     *out = reg;
     return HERD_OK;
 }
 
 int herd_registry_open(const char *path, const herd_registry_options *opt, herd_registry **out)
 {
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(path);
     return hd_registry_open_vfs(hd_vfs_posix(), path, opt, out);
 }
 
@@ -900,23 +915,26 @@ static int hd_text_check(const char *s, size_t max, const char *what)
     return HERD_OK;
 }
 
-/* A JSON object text (run params and summary, alias details). */
+/* A JSON object text (run params and summary, alias details), read as
+ * strictly as artifact metadata: duplicate keys or U+0000 are refused. */
 static int hd_json_object_check(const char *s, const char *what)
 {
     if (!s) return HERD_OK;
-    size_t n = strlen(s), bad;
+    size_t n = strlen(s);
     if (n > HERD_JSON_MAX)
         return hd_error(HERD_EINVAL, "%s is %zu bytes long; the limit is %u", what, n,
                         HERD_JSON_MAX);
-    if (!hd_utf8_valid(s, n, &bad))
-        return hd_error(HERD_EINVAL, "%s is not valid UTF-8 (byte %zu)", what, bad);
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithOpts(s, &end, 1);
-    int ok = j && cJSON_IsObject(j);
+    hd_json_limits lim = {.max_depth = 64, .max_values = 100000};
+    cJSON *j = NULL;
+    int rc = hd_json_parse(s, n, what, &lim, &j);
+    int object = !rc && cJSON_IsObject(j);
     cJSON_Delete(j);
-    if (!ok)
-        return hd_error(HERD_EINVAL, "%s is not a JSON object%s (near byte %ld)", what,
-                        j ? "" : " (invalid JSON)", end ? (long)(end - s) : 0L);
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", herd_last_error()); /* hd_error writes that buffer */
+        return hd_error(HERD_EINVAL, "%s", msg);
+    }
+    if (!object) return hd_error(HERD_EINVAL, "%s is JSON but not an object ({...})", what);
     return HERD_OK;
 }
 
@@ -1638,10 +1656,12 @@ static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq
     int urc = hd_vfs_truncate(reg->journal, reg->jend);
     if (!urc) urc = hd_vfs_fdatasync(reg->journal);
     if (urc && synced) {
+        hd_saved_error undo;
+        hd_error_save(&undo);
         reg->stale = 1;
         return hd_error(HERD_EIO, "%s; the final sync failed and could not be undone (%s): "
                         "the batch may be visible after a restart; retrying it with its "
-                        "idempotency keys adds nothing", e.msg, herd_last_error());
+                        "idempotency keys adds nothing", e.msg, undo.msg);
     }
     reg->stale = reg->stale || urc;
     return hd_error_restore(&e);

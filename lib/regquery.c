@@ -315,6 +315,9 @@ int herd_registry_load(herd_registry *reg, const char *family, const char *group
     HD_CHECK_NOT_NULL(family);
     HD_CHECK_NOT_NULL(group);
     int rc = hd_lookup_args(family, group, NULL);
+    if (!rc && version < 1)
+        rc = hd_error(HERD_EINVAL, "argument 'version' is %lld; versions start at 1 (resolve "
+                      "an alias with herd_registry_resolve)", (long long)version);
     if (rc) return hd_error_prefix("%s: ", __func__);
     hd_rver v;
     for (int attempt = 0;; attempt++) {
@@ -495,7 +498,9 @@ static int hd_version_matches(const hd_search_ctx *c, const hd_rgroup *g, const 
         *metric = v->metrics[i].value;
         if (!(*metric >= o->metric_min && *metric <= o->metric_max)) return 0; /* NaN fails */
     }
-    if (o->alias) {
+    if (o->alias && !strcmp(o->alias, "latest")) {
+        if (hd_rgroup_latest(g) != v->version) return 0;
+    } else if (o->alias) {
         const hd_ralias *a = hd_rgroup_alias(g, o->alias);
         if (!a || a->version != v->version) return 0;
     }
@@ -638,32 +643,95 @@ int herd_registry_versions(herd_registry *reg, const char *family, const char *g
  * Alias history and runs
  * --------------------------------------------------------------------- */
 
+/* One alias move with its group, collected so that a whole family's
+ * history comes out in commit order. */
+typedef struct hd_hist_row {
+    const char *family, *key;
+    hd_rmove m;
+    size_t order; /* position within its group: moves of one commit keep it */
+} hd_hist_row;
+
 typedef struct hd_hist_ctx {
-    hd_table t;
+    hd_arena *ar;
     const char *alias;
+    hd_hist_row *rows;
+    size_t n, cap;
 } hd_hist_ctx;
+
+static const char *hd_hist_dup(hd_hist_ctx *c, const char *s, int *oom)
+{
+    if (!s) return NULL;
+    const char *d = hd_arena_strndup(c->ar, s, strlen(s));
+    if (!d) *oom = 1;
+    return d;
+}
 
 static int hd_hist_visit(void *ctx, const hd_rgroup *g)
 {
     hd_hist_ctx *c = ctx;
-    for (uint32_t i = 0; i < g->nm; i++) {
+    int oom = 0;
+    const char *family = NULL, *key = NULL;
+    for (uint32_t i = 0; i < g->nm && !oom; i++) {
         const hd_rmove *m = &g->m[i];
         if (c->alias && strcmp(c->alias, m->alias)) continue;
-        char when[40];
-        hd_time_text(m->time_ms, when, sizeof when);
-        tb_str(&c->t, 0, g->family);
-        tb_str(&c->t, 1, g->key);
-        tb_str(&c->t, 2, m->alias);
-        tb_str(&c->t, 3, when);
-        tb_i64(&c->t, 4, (int64_t)m->seq);
-        tb_i64(&c->t, 5, m->from);
-        tb_i64(&c->t, 6, m->to);
-        tb_str(&c->t, 7, m->reason);
-        tb_str(&c->t, 8, m->details);
-        tb_str(&c->t, 9, m->run_id);
-        tb_end_row(&c->t);
+        if (!family) { /* the group's strings live only during the visit */
+            family = hd_hist_dup(c, g->family, &oom);
+            key = hd_hist_dup(c, g->key, &oom);
+        }
+        if (c->n == c->cap && hd_grow((void **)&c->rows, &c->cap, c->n + 1, sizeof *c->rows))
+            return HERD_ENOMEM;
+        hd_hist_row *r = &c->rows[c->n++];
+        r->family = family;
+        r->key = key;
+        r->m = *m;
+        r->m.alias = hd_hist_dup(c, m->alias, &oom);
+        r->m.reason = hd_hist_dup(c, m->reason, &oom);
+        r->m.details = hd_hist_dup(c, m->details, &oom);
+        r->m.run_id = hd_hist_dup(c, m->run_id, &oom);
+        r->order = c->n;
     }
-    return c->t.oom ? HERD_ENOMEM : 0;
+    return oom ? HERD_ENOMEM : 0;
+}
+
+static int hd_hist_cmp(const void *a, const void *b)
+{
+    const hd_hist_row *x = a, *y = b;
+    if (x->m.seq != y->m.seq) return x->m.seq < y->m.seq ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int hd_hist_frame(hd_hist_ctx *c, herd_frame **out)
+{
+    static const char *const names[] = {"family", "group", "alias", "time", "commit",
+                                        "from_version", "to_version", "reason", "details",
+                                        "run_id"};
+    static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_STRING, HERD_TYPE_STRING,
+                                HERD_TYPE_STRING, HERD_TYPE_INT64, HERD_TYPE_INT64,
+                                HERD_TYPE_INT64, HERD_TYPE_STRING, HERD_TYPE_STRING,
+                                HERD_TYPE_STRING};
+    hd_table t;
+    int rc = tb_init(&t, names, types, 10);
+    if (rc) return rc;
+    if (c->n) qsort(c->rows, c->n, sizeof *c->rows, hd_hist_cmp);
+    for (size_t i = 0; i < c->n; i++) {
+        const hd_hist_row *r = &c->rows[i];
+        char when[40];
+        hd_time_text(r->m.time_ms, when, sizeof when);
+        tb_str(&t, 0, r->family);
+        tb_str(&t, 1, r->key);
+        tb_str(&t, 2, r->m.alias);
+        tb_str(&t, 3, when);
+        tb_i64(&t, 4, (int64_t)r->m.seq);
+        tb_i64(&t, 5, r->m.from);
+        tb_i64(&t, 6, r->m.to);
+        tb_str(&t, 7, r->m.reason);
+        tb_str(&t, 8, r->m.details);
+        tb_str(&t, 9, r->m.run_id);
+        tb_end_row(&t);
+    }
+    rc = tb_frame(&t, out);
+    tb_free(&t);
+    return rc;
 }
 
 int herd_registry_alias_history(herd_registry *reg, const char *family, const char *group,
@@ -677,15 +745,8 @@ int herd_registry_alias_history(herd_registry *reg, const char *family, const ch
     if (!rc && group) rc = hd_key_check(group, "group");
     if (!rc && alias) rc = hd_id_check(alias, "alias");
     if (rc) return hd_error_prefix("%s: ", __func__);
-    static const char *const names[] = {"family", "group", "alias", "time", "commit",
-                                        "from_version", "to_version", "reason", "details",
-                                        "run_id"};
-    static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_STRING, HERD_TYPE_STRING,
-                                HERD_TYPE_STRING, HERD_TYPE_INT64, HERD_TYPE_INT64,
-                                HERD_TYPE_INT64, HERD_TYPE_STRING, HERD_TYPE_STRING,
-                                HERD_TYPE_STRING};
     hd_hist_ctx c = {.alias = alias};
-    if ((rc = tb_init(&c.t, names, types, 10))) return rc;
+    if (!(c.ar = hd_arena_new())) return HERD_ENOMEM;
     hd_arena *scratch = hd_arena_new();
     if (!scratch) rc = HERD_ENOMEM;
     rd_lock(reg);
@@ -698,8 +759,9 @@ int herd_registry_alias_history(herd_registry *reg, const char *family, const ch
     }
     rd_unlock(reg);
     hd_arena_free(scratch);
-    if (!rc) rc = tb_frame(&c.t, out);
-    tb_free(&c.t);
+    if (!rc) rc = hd_hist_frame(&c, out);
+    free(c.rows);
+    hd_arena_free(c.ar);
     return rc;
 }
 

@@ -38,6 +38,8 @@ static int vfs_fail(int err, const char *op, const char *path)
         return hd_error(HERD_ENOTFOUND, "%s: %s failed: %s", path, op, why);
     case EEXIST:
         return hd_error(HERD_EEXISTS, "%s: %s failed: %s", path, op, why);
+    case ENOTDIR: /* a file where a directory was expected: the wrong kind of path */
+        return hd_error(HERD_EFORMAT, "%s: %s failed: %s", path, op, why);
     case ENOMEM:
         return hd_error(HERD_ENOMEM, "%s: %s failed: %s", path, op, why);
     default:

@@ -9,7 +9,7 @@
  *   - returns HERD_OK or a herd error whose message names the path, the
  *     operation and the system's reason (strerror);
  *   - errno mapping: ENOENT -> HERD_ENOTFOUND, EEXIST -> HERD_EEXISTS,
- *     ENOMEM -> HERD_ENOMEM, ENOSPC -> HERD_EIO with "no space left" in the
+ *     ENOTDIR -> HERD_EFORMAT, ENOMEM -> HERD_ENOMEM, ENOSPC -> HERD_EIO with "no space left" in the
  *     message, a conflicting lock (EAGAIN/EACCES) -> HERD_EBUSY, anything
  *     else (EIO included) -> HERD_EIO;
  *   - short reads/writes and EINTR are handled inside: a write writes
