@@ -71,13 +71,17 @@ static void hd_mark_truncated(char *buf, size_t size)
 
 int hd_verror(int code, const char *fmt, va_list ap)
 {
-    int n = vsnprintf(hd_err.buf, sizeof hd_err.buf, fmt, ap);
+    /* Formatted aside first, so that a message may quote the previous one
+     * (hd_error(code, "...: %s", herd_last_error())). */
+    static _Thread_local char scratch[HD_ERROR_MAX];
+    int n = vsnprintf(scratch, sizeof scratch, fmt, ap);
     if (n < 0) {
-        snprintf(hd_err.buf, sizeof hd_err.buf, "%s (message could not be formatted)",
+        snprintf(scratch, sizeof scratch, "%s (message could not be formatted)",
                  herd_status_str(code));
-    } else if ((size_t)n >= sizeof hd_err.buf) {
-        hd_mark_truncated(hd_err.buf, sizeof hd_err.buf);
+    } else if ((size_t)n >= sizeof scratch) {
+        hd_mark_truncated(scratch, sizeof scratch);
     }
+    memcpy(hd_err.buf, scratch, sizeof hd_err.buf);
     hd_err.code = code;
     hd_err.message = hd_err.buf;
     return code;

@@ -111,21 +111,23 @@ static void hd_fmt_image(unsigned char *b)
     hd_put32(b + 60, hd_crc32_of(b, 60));
 }
 
+/* The checksum first: a flipped version byte is damage, not a newer
+ * format.  Every format keeps this file's 64 bytes and its CRC at 60. */
 static int hd_fmt_check(const char *path, const unsigned char *b, size_t got)
 {
     if (got < 12 || memcmp(b, hd_fmt_magic, 8))
         return hd_error(HERD_EFORMAT, "%s is not a herd registry format file (bad magic at "
                         "offset 0)", path);
     unsigned major = (unsigned)(b[8] | b[9] << 8), minor = (unsigned)(b[10] | b[11] << 8);
-    if (major > HERD_REGISTRY_FORMAT_MAJOR)
-        return hd_error(HERD_EFORMAT, "%s: the registry has format %u.%u; this library (%s) "
-                        "reads formats up to %d.x: upgrade herd", path, major, minor,
-                        HERD_VERSION_STRING, HERD_REGISTRY_FORMAT_MAJOR);
     if (got < HD_FMT_LEN || hd_crc32_of(b, 60) != hd_le32(b + 60))
         return hd_error(HERD_ECORRUPT, "%s: checksum mismatch at offset 60 (the registry's "
-                        "format file is damaged; it holds only the format version %u.%u: "
-                        "rewrite it with a copy from any registry of that version)",
-                        path, major, minor);
+                        "format file is damaged; it holds only the format version: copy "
+                        "HERD-REGISTRY from any registry of format %d.0 over it)", path,
+                        HERD_REGISTRY_FORMAT_MAJOR);
+    if (major > HERD_REGISTRY_FORMAT_MAJOR)
+        return hd_error(HERD_EFORMAT, "%s: the registry has format %u.%u (offset 8); this "
+                        "library (%s) reads formats up to %d.x: upgrade herd", path, major,
+                        minor, HERD_VERSION_STRING, HERD_REGISTRY_FORMAT_MAJOR);
     return HERD_OK;
 }
 
@@ -162,6 +164,18 @@ static int hd_write_new_file(const hd_vfs *vfs, const char *path, const void *da
     return rc ? rc : crc;
 }
 
+static int hd_sync_parent(const hd_vfs *vfs, const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    if (!slash) return hd_vfs_sync_dir(vfs, ".");
+    if (slash == dir) return hd_vfs_sync_dir(vfs, "/");
+    char *parent = hd_strndup(dir, (size_t)(slash - dir));
+    if (!parent) return HERD_ENOMEM;
+    int rc = hd_vfs_sync_dir(vfs, parent);
+    free(parent);
+    return rc;
+}
+
 /* Create the registry's files in `dir` (which may exist, empty or holding
  * a creation that crashed midway), the format file last. */
 static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
@@ -170,6 +184,8 @@ static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
     if (rc == HERD_EEXISTS) {
         herd_clear_error();
         rc = HERD_OK;
+    } else if (!rc) {
+        rc = hd_sync_parent(vfs, dir); /* the new directory's own entry */
     }
     if (rc) return rc;
     char *jp = hd_join(dir, "journal"), *lp = hd_join(dir, "lock");
@@ -399,6 +415,7 @@ static int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_t
         /* The journal holds everything the index does. */
         hd_log(HERD_LOG_WARN, "%s; reading the whole journal instead", herd_last_error());
         herd_clear_error();
+        reg->index_damaged = 1;
     } else if (rc) {
         return rc;
     }
@@ -406,6 +423,17 @@ static int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_t
     *jend = ix ? hd_index_journal_end(ix) : 0;
     uint64_t bad = 0;
     rc = hd_journal_catch_up(reg, st, jend, tail, &bad);
+    if (rc == HERD_ECORRUPT && !bad && ix) {
+        /* The index is damaged where the journal's tail needs it: the
+         * journal alone holds everything. */
+        hd_log(HERD_LOG_WARN, "%s; reading the whole journal instead", herd_last_error());
+        herd_clear_error();
+        reg->index_damaged = 1;
+        hd_rstate_free(st);
+        if ((rc = hd_rstate_init(st, NULL))) return rc;
+        *jend = 0;
+        rc = hd_journal_catch_up(reg, st, jend, tail, &bad);
+    }
     if (bad) reg->damaged_off = bad;
     if (rc == HERD_ECORRUPT && reg->opt.allow_damaged && bad) {
         hd_log(HERD_LOG_WARN, "%s", herd_last_error());
@@ -501,17 +529,21 @@ static void hd_writer_unlock(herd_registry *reg)
     (void)hd_vfs_lock(reg->lockf, HD_VFS_UNLOCK, 0, 1, 0);
 }
 
-/* Cut a torn tail off (holding the writer lock). */
-static int hd_cut_tail(herd_registry *reg)
+/* Set the journal back to its committed end (holding the writer lock): it
+ * cuts a torn tail off, and after a failed fsync it drops whatever the
+ * disk may or may not hold past that end, so the next append and its
+ * fdatasync start from bytes known to be durable. */
+static int hd_cut_tail(herd_registry *reg, int sync)
 {
     uint64_t size;
     int rc = hd_vfs_size(reg->journal, &size);
-    if (rc || size <= reg->jend) return rc;
-    hd_log(HERD_LOG_WARN, "registry journal %s: cutting %llu bytes of an unfinished commit "
-           "at offset %llu (a writer stopped mid-commit)", reg->journal_path,
-           (unsigned long long)(size - reg->jend), (unsigned long long)reg->jend);
+    if (rc) return rc;
+    if (size > reg->jend)
+        hd_log(HERD_LOG_WARN, "registry journal %s: cutting %llu bytes of an unfinished "
+               "commit at offset %llu (a writer stopped mid-commit)", reg->journal_path,
+               (unsigned long long)(size - reg->jend), (unsigned long long)reg->jend);
     rc = hd_vfs_truncate(reg->journal, reg->jend);
-    if (!rc) rc = hd_vfs_fdatasync(reg->journal);
+    if (!rc && sync && size != reg->jend) rc = hd_vfs_fdatasync(reg->journal);
     return rc;
 }
 
@@ -526,9 +558,10 @@ static int hd_begin_write(herd_registry *reg)
     if (rc) return rc;
     hd_tail tail;
     rc = hd_catch_up_locked(reg, &tail);
-    if (!rc && tail == HD_TAIL_TORN) rc = hd_cut_tail(reg);
     if (!rc && reg->jend == 0) rc = hd_error(HERD_ECORRUPT, "registry journal %s has no "
                                              "header at offset 0", reg->journal_path);
+    /* The append's fdatasync makes this durable too. */
+    if (!rc) rc = hd_cut_tail(reg, 0);
     if (rc) hd_writer_unlock(reg);
     return rc;
 }
@@ -631,7 +664,7 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
         hd_vfs_lock(reg->lockf, HD_VFS_LOCK_EXCLUSIVE, 0, 1, 0) == HERD_OK) {
         hd_tail again;
         rc = hd_catch_up_locked(reg, &again);
-        if (!rc && again == HD_TAIL_TORN && reg->jend >= HD_JNL_HEADER) rc = hd_cut_tail(reg);
+        if (!rc && again == HD_TAIL_TORN && reg->jend >= HD_JNL_HEADER) rc = hd_cut_tail(reg, 1);
         hd_writer_unlock(reg);
     }
     if (rc) {
@@ -791,9 +824,9 @@ static int hd_pack_open_for_append(herd_registry *reg, uint32_t id, int is_new, 
         /* A read-only handle of this pack cannot append: reopen it. */
         hd_pack_forget(reg, id);
         rc = hd_pack_get(reg, id, 1, out);
-        uint64_t size = 0;
-        if (!rc) rc = hd_vfs_size(*out, &size);
-        if (!rc && size > end) rc = hd_vfs_truncate(*out, end); /* a crashed writer's bytes */
+        /* Past `end`: a crashed or failed commit's bytes, which after a
+         * failed fsync may or may not be on disk: start again from `end`. */
+        if (!rc) rc = hd_vfs_truncate(*out, end);
     }
     pthread_mutex_unlock(&reg->pack_mu);
     return rc;
@@ -1683,6 +1716,7 @@ static void hd_maybe_checkpoint(herd_registry *reg, int force)
     if (!force && (!reg->checkpoint_every || reg->st.changes < reg->checkpoint_every)) return;
     int rc = hd_index_write(reg->vfs, reg->dir, &reg->st, reg->jend);
     hd_tail tail;
+    if (!rc) reg->index_damaged = 0;
     if (!rc) rc = hd_reload(reg, &tail);
     if (rc) {
         hd_log(HERD_LOG_WARN, "registry %s: rewriting the index failed (the commit itself "
@@ -1747,7 +1781,7 @@ int herd_batch_commit(herd_batch *batch)
     hd_plan_free(&p);
     if (!rc) {
         batch->committed = 1;
-        hd_maybe_checkpoint(reg, 0);
+        hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */
     }
     hd_writer_unlock(reg);
     pthread_mutex_unlock(&reg->write_mu);
@@ -1775,6 +1809,7 @@ int herd_registry_rebuild_index(herd_registry *reg)
         rc = hd_rstate_init(&st, NULL);
         if (!rc) rc = hd_journal_catch_up(reg, &st, &jend, &tail, &bad);
         if (!rc) rc = hd_index_write(reg->vfs, reg->dir, &st, jend);
+        if (!rc) reg->index_damaged = 0;
         if (!rc) hd_rstate_free(&st);
         else if (st.arena) hd_rstate_free(&st);
         if (!rc) rc = hd_reload(reg, &tail);

@@ -335,6 +335,9 @@ int herd_registry_load(herd_registry *reg, const char *family, const char *group
             continue;
         }
         if (!rc) rc = herd_artifact_read(buf, v.len, out);
+        /* It was a valid artifact when committed: whatever it is now is
+         * damage, not a format the caller chose. */
+        if (rc == HERD_EFORMAT) rc = hd_error(HERD_ECORRUPT, "damaged: %s", herd_last_error());
         free(buf);
         if (rc) {
             char path[4200];
@@ -898,6 +901,27 @@ static int hd_check_journal(hd_check_ctx *c)
     return HERD_OK;
 }
 
+/* The index file as it is now (the handle may have set it aside). */
+static int hd_check_index(hd_check_ctx *c)
+{
+    hd_index *ix;
+    int rc = hd_index_open(c->reg->vfs, c->reg->index_path, &ix);
+    if (rc == HERD_ENOTFOUND) {
+        herd_clear_error();
+        return HERD_OK;
+    }
+    if (rc == HERD_ENOMEM) return rc;
+    if (rc) {
+        hd_problem(c, c->reg->index_path, 0, herd_last_error());
+        herd_clear_error();
+        return c->t.oom ? HERD_ENOMEM : HERD_OK;
+    }
+    c->file = c->reg->index_path;
+    rc = hd_index_verify(ix, hd_check_chunk, c);
+    hd_index_free(ix);
+    return rc;
+}
+
 int herd_registry_check(herd_registry *reg, herd_frame **problems)
 {
     if (problems) *problems = NULL;
@@ -907,11 +931,8 @@ int herd_registry_check(herd_registry *reg, herd_frame **problems)
     hd_check_ctx c = {.reg = reg};
     int rc = tb_init(&c.t, names, types, 3);
     if (!rc) rc = hd_check_journal(&c);
+    if (!rc) rc = hd_check_index(&c);
     rd_lock(reg);
-    if (!rc && reg->st.ix) {
-        c.file = hd_index_path(reg->st.ix);
-        rc = hd_index_verify(reg->st.ix, hd_check_chunk, &c);
-    }
     if (!rc) {
         rc = hd_rstate_foreach(&reg->st, NULL, hd_check_group, &c);
         if (rc == HERD_ECORRUPT) { /* the index is damaged where groups live */

@@ -283,6 +283,7 @@ struct herd_registry {
     int damaged;    /* opened with allow_damaged over a damaged journal */
     uint64_t damaged_off;
     int stale;      /* the state missed a committed record: reload it */
+    int index_damaged; /* set aside at open: the next commit rewrites it */
     pthread_mutex_t pack_mu; /* guards packs */
     hd_pack_handle *packs;
     size_t npacks, cappacks;
