@@ -48,7 +48,8 @@ enum {
     HD_DEFAULT_CHECKPOINT = 16384,
     HD_IDEM_MAX = 512
 };
-/* A pack grows to about this size before commits start a new one. */
+/* A pack grows to about this size before commits start a new one
+ * (hd_registry_set_pack_target). */
 #define HD_PACK_TARGET (1024ull * 1024 * 1024)
 /* Writes to a pack are gathered into buffers of this size. */
 #define HD_WRITE_CHUNK (8u * 1024 * 1024)
@@ -640,6 +641,7 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
     reg->vfs = vfs;
     reg->opt = o;
     reg->checkpoint_every = HD_DEFAULT_CHECKPOINT;
+    reg->pack_target = HD_PACK_TARGET;
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--; /* "reg/" names "reg" */
     reg->dir = hd_strndup(path, len);
@@ -684,6 +686,11 @@ int herd_registry_open(const char *path, const herd_registry_options *opt, herd_
     *out = NULL;
     HD_CHECK_NOT_NULL(path);
     return hd_registry_open_vfs(hd_vfs_posix(), path, opt, out);
+}
+
+void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes)
+{
+    if (reg) reg->pack_target = bytes;
 }
 
 void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions)
@@ -892,6 +899,10 @@ int herd_registry_begin(herd_registry *reg, herd_batch **out)
     if (reg->opt.read_only)
         return hd_error(HERD_EINVAL, "herd_registry_begin: registry %s was opened read-only",
                         reg->dir);
+    if (reg->damaged)
+        return hd_error(HERD_ECORRUPT, "herd_registry_begin: registry %s was opened over a "
+                        "journal damaged at offset %llu (allow_damaged): it is read-only",
+                        reg->dir, (unsigned long long)reg->damaged_off);
     herd_batch *b = hd_calloc(1, sizeof *b);
     if (!b) return HERD_ENOMEM;
     if (!(b->arena = hd_arena_new())) {
@@ -1632,7 +1643,7 @@ static int hd_write_blobs(herd_registry *reg, const herd_batch *b, uint64_t byte
                           hd_packpos *pos, uint64_t *first_off)
 {
     hd_packpos cur = reg->st.pack;
-    int is_new = cur.cur == 0 || (cur.end > HD_PACK_HEADER && cur.end + bytes > HD_PACK_TARGET);
+    int is_new = cur.cur == 0 || (cur.end > HD_PACK_HEADER && cur.end + bytes > reg->pack_target);
     uint32_t id = is_new ? cur.max + 1 : cur.cur;
     uint64_t start = is_new ? HD_PACK_HEADER : cur.end;
     hd_vfs_file *f;
@@ -1917,9 +1928,8 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
 }
 
 typedef struct hd_orphans {
-    herd_registry *reg;
-    const hd_gc *gc;
-    uint32_t keep; /* the current pack */
+    const hd_gc *refs; /* packs some version references, after the gc */
+    uint32_t keep;     /* the current pack */
     uint32_t *ids;
     size_t n, cap;
 } hd_orphans;
@@ -1930,20 +1940,23 @@ static int hd_orphan_entry(void *ctx, const char *name)
     unsigned id;
     char tail;
     if (sscanf(name, "pack-%u%c", &id, &tail) != 1 || id == o->keep) return 0;
-    for (size_t i = 0; i < o->gc->n; i++)
-        if (o->gc->packs[i].id == id && o->gc->packs[i].live) return 0;
+    for (size_t i = 0; i < o->refs->n; i++)
+        if (o->refs->packs[i].id == id) return 0;
     if (o->n == o->cap && hd_grow((void **)&o->ids, &o->cap, o->n + 1, sizeof *o->ids))
         return HERD_ENOMEM;
     o->ids[o->n++] = id;
     return 0;
 }
 
-/* Delete pack files no live version uses (the dirty ones just emptied, and
- * any a crashed gc or writer left). */
-static int hd_gc_unlink(herd_registry *reg, const hd_gc *gc, uint64_t *reclaimed)
+/* Delete the pack files no version references any more: the ones gc just
+ * emptied, and any a crashed gc or writer left.  Decided from the state
+ * after the gc's record, never from the plan before it. */
+static int hd_gc_unlink(herd_registry *reg, uint64_t *reclaimed)
 {
-    hd_orphans o = {.reg = reg, .gc = gc, .keep = reg->st.pack.cur};
-    int rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_orphan_entry, &o);
+    hd_gc refs = {0};
+    int rc = hd_rstate_foreach(&reg->st, NULL, hd_gc_count, &refs);
+    hd_orphans o = {.refs = &refs, .keep = reg->st.pack.cur};
+    if (!rc) rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_orphan_entry, &o);
     for (size_t i = 0; !rc && i < o.n; i++) {
         char path[4200];
         hd_pack_path(reg, o.ids[i], path, sizeof path);
@@ -1960,6 +1973,7 @@ static int hd_gc_unlink(herd_registry *reg, const hd_gc *gc, uint64_t *reclaimed
     }
     if (!rc && o.n) rc = hd_vfs_sync_dir(reg->vfs, reg->dir);
     free(o.ids);
+    free(refs.packs);
     return rc;
 }
 
@@ -2013,14 +2027,9 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
             hd_wbuf_free(&rec);
         }
         hd_wbuf_free(&ops);
-        if (!rc) {
-            /* The emptied packs now hold only archived or moved bytes. */
-            for (size_t i = 0; i < gc.n; i++)
-                if (gc.packs[i].dead) gc.packs[i].live = 0;
-        }
         written = end;
     }
-    if (!rc && !reg->stale) rc = hd_gc_unlink(reg, &gc, reclaimed);
+    if (!rc && !reg->stale) rc = hd_gc_unlink(reg, reclaimed);
     /* Net of the new pack the live artifacts moved to. */
     *reclaimed = *reclaimed > written ? *reclaimed - written : 0;
     free(gc.packs);

@@ -18,4 +18,8 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
  * were committed since the last one (default 16384); 0: never. */
 void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions);
 
+/* Start a new pack once the current one would pass `bytes` (default
+ * 1 GiB): tests make several packs with a few small artifacts. */
+void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);
+
 #endif

@@ -280,6 +280,7 @@ struct herd_registry {
     hd_rstate st;
     uint64_t jend;  /* end of the last record applied */
     uint64_t checkpoint_every;
+    uint64_t pack_target; /* start a new pack past this size */
     int damaged;    /* opened with allow_damaged over a damaged journal */
     uint64_t damaged_off;
     int stale;      /* the state missed a committed record: reload it */

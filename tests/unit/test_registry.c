@@ -398,6 +398,17 @@ static int reg_teardown(void **state)
     return 0;
 }
 
+/* Pack files in a registry directory. */
+static size_t count_packs(const char *path)
+{
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, "pack-", 5) == 0;
+    closedir(d);
+    return n;
+}
+
 static herd_registry *open_reg(const char *path)
 {
     herd_registry *r = NULL;
@@ -3263,6 +3274,44 @@ static void test_check_healthy(void **state)
     EXPECT_OK(herd_registry_check(c->reg, NULL));
 }
 
+/* gc over several packs: the live artifacts of a pack holding an archived
+ * version move to a new pack, which must survive the deletion of the packs
+ * it emptied (a regression: it was taken for an orphan and deleted). */
+static void test_gc_several_packs(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_pack_target(c->reg, 4000); /* about two artifacts a pack */
+    const char *groups[] = {"g0", "g1", "g2"};
+    for (int i = 0; i < 12; i++) add_one(c->reg, "f", groups[i % 3], NULL);
+    size_t packs_before = count_packs(c->path);
+    assert_true(packs_before >= 4);
+    archive(c->reg, "f", "g0", 1);
+    uint64_t reclaimed = 0;
+    EXPECT_OK(herd_registry_gc(c->reg, &reclaimed));
+    assert_true(reclaimed > 0);
+    herd_registry *fresh = open_reg(c->path);
+    herd_registry *handles[] = {c->reg, fresh};
+    for (size_t h = 0; h < 2; h++) {
+        for (int g = 0; g < 3; g++) {
+            for (int64_t v = 1; v <= 4; v++) {
+                herd_artifact *a = NULL;
+                int rc = herd_registry_load(handles[h], "f", groups[g], v, &a);
+                if (g == 0 && v == 1) {
+                    assert_int_equal(rc, HERD_ENOTFOUND);
+                    assert_non_null(strstr(herd_last_error(), "archived"));
+                } else {
+                    if (rc) fail_msg("f/%s v%lld after gc: %s", groups[g], (long long)v,
+                                     herd_last_error());
+                    assert_same_model(a);
+                }
+                herd_artifact_free(a);
+            }
+        }
+    }
+    EXPECT_OK(herd_registry_check(fresh, NULL));
+    herd_registry_free(fresh);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3288,6 +3337,7 @@ int main(void)
         T(test_resolve),
         T(test_load_and_uris),
         T(test_archive_and_gc),
+        T(test_gc_several_packs),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
