@@ -256,7 +256,7 @@ static int hd_json_unique_keys(const cJSON *node, const char *what, const char *
             if (hd_grow((void **)keys, cap, n + 1, sizeof **keys)) return HERD_ENOMEM;
             (*keys)[n++] = c->string;
         }
-        qsort(*keys, n, sizeof **keys, hd_cmp_key);
+        if (n > 1) qsort(*keys, n, sizeof **keys, hd_cmp_key); /* qsort(NULL, 0) is UB */
         for (size_t i = 1; i < n; i++)
             if (strcmp((*keys)[i - 1], (*keys)[i]) == 0) {
                 char q[96];
