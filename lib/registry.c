@@ -339,7 +339,7 @@ typedef enum { HD_TAIL_CLEAN, HD_TAIL_TORN } hd_tail;
  * invalid tail (nothing valid after it) was found: a crashed writer's, or
  * a writer's that is still appending. */
 static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail,
-                               uint64_t *bad_off)
+                               uint64_t *bad_off, pthread_rwlock_t *rw)
 {
     *tail = HD_TAIL_CLEAN;
     uint64_t size;
@@ -374,6 +374,9 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
     if ((rc = hd_read_all(reg->journal, *jend, n, &b))) return rc;
     uint64_t pos = 0;
     char where[600];
+    /* The bytes were read without the lock: readers wait only while they
+     * are applied. */
+    if (rw) pthread_rwlock_wrlock(rw);
     while (pos < n && !rc) {
         hd_rec r;
         if (!hd_rec_parse(b + pos, n - pos, &r)) {
@@ -401,6 +404,7 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
         if (!rc) pos += HD_REC_HEADER + r.len;
     }
     if (!rc || rc == HERD_ECORRUPT) *jend += pos;
+    if (rw) pthread_rwlock_unlock(rw);
     free(b);
     return rc;
 }
@@ -423,7 +427,7 @@ static int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_t
     if ((rc = hd_rstate_init(st, ix))) return rc;
     *jend = ix ? hd_index_journal_end(ix) : 0;
     uint64_t bad = 0;
-    rc = hd_journal_catch_up(reg, st, jend, tail, &bad);
+    rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
     if (rc == HERD_ECORRUPT && !bad && ix) {
         /* The index is damaged where the journal's tail needs it: the
          * journal alone holds everything. */
@@ -433,7 +437,7 @@ static int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_t
         hd_rstate_free(st);
         if ((rc = hd_rstate_init(st, NULL))) return rc;
         *jend = 0;
-        rc = hd_journal_catch_up(reg, st, jend, tail, &bad);
+        rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
     }
     if (bad) reg->damaged_off = bad;
     if (rc == HERD_ECORRUPT && reg->opt.allow_damaged && bad) {
@@ -471,10 +475,10 @@ static int hd_catch_up_locked(herd_registry *reg, hd_tail *tail)
     /* Records are applied to the live state under the exclusive lock: a
      * record is all or nothing, as hd_rstate_apply fails only on damage
      * (then the handle reloads) or memory. */
-    pthread_rwlock_wrlock(&reg->rw);
-    uint64_t jend = reg->jend;
+    uint64_t jend = reg->jend; /* only writers (holding write_mu) change it */
     uint64_t bad = 0;
-    int rc = hd_journal_catch_up(reg, &reg->st, &jend, tail, &bad);
+    int rc = hd_journal_catch_up(reg, &reg->st, &jend, tail, &bad, &reg->rw);
+    pthread_rwlock_wrlock(&reg->rw);
     reg->jend = jend;
     pthread_rwlock_unlock(&reg->rw);
     if (rc && rc != HERD_ECORRUPT) reg->stale = 1;
@@ -487,7 +491,7 @@ int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, uint64
     hd_tail tail;
     *jend = 0;
     *bad_off = 0;
-    return hd_journal_catch_up(reg, st, jend, &tail, bad_off);
+    return hd_journal_catch_up(reg, st, jend, &tail, bad_off, NULL);
 }
 
 int hd_registry_refresh_read(herd_registry *reg)
@@ -600,6 +604,8 @@ static int hd_reg_options(const herd_registry_options *in, herd_registry_options
 static void hd_packs_close(herd_registry *reg)
 {
     for (size_t i = 0; i < reg->npacks; i++) hd_vfs_close(reg->packs[i].f);
+    for (size_t i = 0; i < reg->nretired; i++) hd_vfs_close(reg->retired[i].f);
+    free(reg->retired);
     free(reg->packs);
     reg->packs = NULL;
     reg->npacks = reg->cappacks = 0;
@@ -741,12 +747,22 @@ static int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_vfs_file **
     return HERD_OK;
 }
 
+/* Drop pack `id` from the open handles.  Another thread may be reading
+ * through it right now, so it is retired, not closed: retired handles are
+ * closed with the registry. */
 static void hd_pack_forget(herd_registry *reg, uint32_t id)
 {
     for (size_t i = 0; i < reg->npacks; i++) {
         if (reg->packs[i].id != id) continue;
-        hd_vfs_close(reg->packs[i].f);
+        hd_pack_handle h = reg->packs[i];
         reg->packs[i] = reg->packs[--reg->npacks];
+        if (reg->nretired == reg->capretired &&
+            hd_grow((void **)&reg->retired, &reg->capretired, reg->nretired + 1,
+                    sizeof *reg->retired)) {
+            hd_vfs_close(h.f); /* no memory to keep it: only writers get here */
+            return;
+        }
+        reg->retired[reg->nretired++] = h;
         return;
     }
 }
@@ -756,13 +772,15 @@ int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_
     pthread_mutex_lock(&reg->pack_mu);
     hd_vfs_file *f;
     int rc = hd_pack_get(reg, id, 0, &f);
+    pthread_mutex_unlock(&reg->pack_mu);
+    if (rc) return rc;
+    /* Outside the mutex: threads load artifacts in parallel. */
     size_t got = 0;
-    if (!rc) rc = hd_vfs_pread(f, buf, len, off, &got);
+    rc = hd_vfs_pread(f, buf, len, off, &got);
     if (!rc && got < len)
         rc = hd_error(HERD_ECORRUPT, "registry pack %s: %zu bytes expected at offset %llu, "
                       "the file ends after %zu (truncated)", f->path, len,
                       (unsigned long long)off, got);
-    pthread_mutex_unlock(&reg->pack_mu);
     return rc;
 }
 
@@ -1818,7 +1836,7 @@ int herd_registry_rebuild_index(herd_registry *reg)
         hd_tail tail;
         uint64_t bad = 0;
         rc = hd_rstate_init(&st, NULL);
-        if (!rc) rc = hd_journal_catch_up(reg, &st, &jend, &tail, &bad);
+        if (!rc) rc = hd_journal_catch_up(reg, &st, &jend, &tail, &bad, NULL);
         if (!rc) rc = hd_index_write(reg->vfs, reg->dir, &st, jend);
         if (!rc) reg->index_damaged = 0;
         if (!rc) hd_rstate_free(&st);

@@ -288,6 +288,8 @@ struct herd_registry {
     pthread_mutex_t pack_mu; /* guards packs */
     hd_pack_handle *packs;
     size_t npacks, cappacks;
+    hd_pack_handle *retired; /* replaced handles, closed with the registry */
+    size_t nretired, capretired;
 };
 
 /* The pack file name of `id`, into buf (at least dir length + 20). */

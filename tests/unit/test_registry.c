@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3312,6 +3313,51 @@ static void test_gc_several_packs(void **state)
     herd_registry_free(fresh);
 }
 
+/* One handle shared by threads: readers resolve and load while another
+ * thread commits through the same handle; every read sees a whole commit
+ * (the champion it resolves always loads, the count only grows). */
+typedef struct shared_ctx {
+    herd_registry *reg;
+    volatile int stop;
+    int failures;
+    int64_t reads;
+} shared_ctx;
+
+static void *shared_reader(void *arg)
+{
+    shared_ctx *s = arg;
+    int64_t last = 0;
+    while (!s->stop) {
+        int64_t v = 0;
+        herd_artifact *a = NULL;
+        if (herd_registry_resolve(s->reg, "f", "g", "champion", &v) ||
+            herd_registry_load(s->reg, "f", "g", v, &a) || v < last)
+            __atomic_add_fetch(&s->failures, 1, __ATOMIC_RELAXED);
+        herd_artifact_free(a);
+        last = v;
+        __atomic_add_fetch(&s->reads, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_shared_handle_threads(void **state)
+{
+    ctx *c = *state;
+    herd_version_options vo;
+    herd_version_options_init(&vo);
+    vo.alias = "champion";
+    add_one(c->reg, "f", "g", &vo);
+    shared_ctx s = {.reg = c->reg};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, shared_reader, &s), 0);
+    for (int i = 0; i < 20; i++) add_one(c->reg, "f", "g", &vo);
+    s.stop = 1;
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    assert_int_equal(s.failures, 0);
+    assert_true(s.reads > 0);
+    assert_int_equal(resolve(c->reg, "f", "g", "champion"), 21);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3338,6 +3384,7 @@ int main(void)
         T(test_load_and_uris),
         T(test_archive_and_gc),
         T(test_gc_several_packs),
+        T(test_shared_handle_threads),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
