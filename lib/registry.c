@@ -51,6 +51,7 @@ enum {
 /* A pack grows to about this size before commits start a new one
  * (hd_registry_set_pack_target). */
 #define HD_PACK_TARGET (1024ull * 1024 * 1024)
+#define HD_SPILL_BYTES (64ull * 1024 * 1024)
 /* Writes to a pack are gathered into buffers of this size. */
 #define HD_WRITE_CHUNK (8u * 1024 * 1024)
 
@@ -648,6 +649,7 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
     reg->opt = o;
     reg->checkpoint_every = HD_DEFAULT_CHECKPOINT;
     reg->pack_target = HD_PACK_TARGET;
+    reg->spill_bytes = HD_SPILL_BYTES;
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--; /* "reg/" names "reg" */
     reg->dir = hd_strndup(path, len);
@@ -692,6 +694,11 @@ int herd_registry_open(const char *path, const herd_registry_options *opt, herd_
     *out = NULL;
     HD_CHECK_NOT_NULL(path);
     return hd_registry_open_vfs(hd_vfs_posix(), path, opt, out);
+}
+
+void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes)
+{
+    if (reg) reg->spill_bytes = bytes;
 }
 
 void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes)
@@ -784,12 +791,17 @@ int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_
     return rc;
 }
 
-/* Gathers blobs into large writes at increasing offsets of one pack. */
+/* Gathers blobs into large writes at increasing offsets of one pack, and
+ * starts their writeback every HD_WRITEBACK_EVERY bytes, so that the one
+ * fdatasync at the end of a large commit has little left to do. */
 typedef struct hd_pack_writer {
     hd_vfs_file *f;
-    uint64_t off; /* where the buffer goes */
+    uint64_t off;    /* where the buffer goes */
+    uint64_t hinted; /* writeback started below this offset */
     hd_wbuf buf;
 } hd_pack_writer;
+
+#define HD_WRITEBACK_EVERY (64u * 1024 * 1024)
 
 static int hd_pw_flush(hd_pack_writer *w)
 {
@@ -797,11 +809,17 @@ static int hd_pw_flush(hd_pack_writer *w)
     int rc = w->buf.n ? hd_vfs_pwrite(w->f, w->buf.p, w->buf.n, w->off) : HERD_OK;
     w->off += w->buf.n;
     w->buf.n = 0;
+    if (!rc && w->off - w->hinted >= HD_WRITEBACK_EVERY) {
+        hd_vfs_writeback(w->f, w->hinted, w->off - w->hinted);
+        w->hinted = w->off;
+    }
     return rc;
 }
 
-static int hd_pw_add(hd_pack_writer *w, const void *p, size_t n)
+/* Add n bytes; *at (may be NULL) receives the offset they land at. */
+static int hd_pw_add(hd_pack_writer *w, const void *p, size_t n, uint64_t *at)
 {
+    if (at) *at = w->off + w->buf.n;
     if (n >= HD_WRITE_CHUNK) {
         int rc = hd_pw_flush(w);
         if (!rc) rc = hd_vfs_pwrite(w->f, p, n, w->off);
@@ -867,8 +885,10 @@ typedef struct hd_bitem {
     const char **mnames;
     double *mvalues;
     const char **tnames, **tvalues;
-    unsigned char *blob;
+    unsigned char *blob; /* NULL once spilled to the batch's own pack */
     size_t len;
+    uint32_t pack; /* where the commit put it */
+    uint64_t off;
     int64_t version;
     int existed;
 } hd_bitem;
@@ -884,6 +904,11 @@ typedef struct hd_bop {
     int to_item;
 } hd_bop;
 
+/* A batch keeps its artifacts in memory until they pass HD_SPILL_BYTES
+ * (hd_registry_set_spill_bytes); then they go to a pack of its own
+ * (`pack-tmp-...`, locked while the batch lives), written as they are
+ * added, which the commit renames into place: a 2 GB batch neither holds
+ * 2 GB of memory nor writes it twice. */
 struct herd_batch {
     herd_registry *reg;
     hd_arena *arena;
@@ -891,6 +916,9 @@ struct herd_batch {
     size_t n, cap;
     hd_bop *ops;
     size_t nops, capops;
+    uint64_t mem_bytes; /* of artifacts held in memory */
+    hd_pack_writer spill; /* spill.f NULL until the batch spills */
+    char *spill_path;
     int committed;
 };
 
@@ -936,10 +964,70 @@ void herd_batch_free(herd_batch *batch)
 {
     if (!batch) return;
     for (size_t i = 0; i < batch->n; i++) free(batch->items[i].blob);
+    if (batch->spill.f) {
+        const hd_vfs *vfs = batch->spill.f->vfs;
+        hd_vfs_close(batch->spill.f);
+        /* Committed, it was renamed into place; otherwise it is garbage. */
+        if (!batch->committed) (void)hd_vfs_unlink(vfs, batch->spill_path);
+        herd_clear_error();
+    }
+    hd_wbuf_free(&batch->spill.buf);
+    free(batch->spill_path);
     free(batch->items);
     free(batch->ops);
     hd_arena_free(batch->arena);
     free(batch);
+}
+
+/* Move the batch's artifacts to its own pack file. */
+static int hd_batch_spill(herd_batch *b)
+{
+    herd_registry *reg = b->reg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    size_t n = strlen(reg->dir) + 96;
+    if (!(b->spill_path = hd_malloc(n, 1))) return HERD_ENOMEM;
+    snprintf(b->spill_path, n, "%s/pack-tmp-%ld-%lx-%llx", reg->dir, (long)getpid(),
+             (unsigned long)(uintptr_t)b, (unsigned long long)ts.tv_nsec);
+    hd_vfs_file *f;
+    int rc = hd_vfs_open(reg->vfs, b->spill_path, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_EXCL, &f);
+    if (rc) {
+        free(b->spill_path);
+        b->spill_path = NULL;
+        return rc;
+    }
+    b->spill.f = f;
+    /* The lock says "a live batch owns this": gc removes unlocked ones. */
+    rc = hd_vfs_lock(f, HD_VFS_LOCK_EXCLUSIVE, 0, 0, 0);
+    unsigned char h[HD_PACK_HEADER];
+    memset(h, 0, sizeof h);
+    memcpy(h, hd_pack_magic, 8);
+    if (!rc) rc = hd_pw_add(&b->spill, h, sizeof h, NULL);
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        hd_bitem *it = &b->items[i];
+        rc = hd_pw_add(&b->spill, it->blob, it->len, &it->off);
+        if (!rc) {
+            free(it->blob);
+            it->blob = NULL;
+        }
+    }
+    b->mem_bytes = 0;
+    return rc;
+}
+
+/* Keep the artifact's bytes: in memory, or in the batch's own pack. */
+static int hd_batch_keep(herd_batch *b, hd_bitem *it, const void *bytes, size_t len)
+{
+    it->len = len;
+    if (!b->spill.f && b->mem_bytes + len > b->reg->spill_bytes) {
+        int rc = hd_batch_spill(b);
+        if (rc) return rc;
+    }
+    if (b->spill.f) return hd_pw_add(&b->spill, bytes, len, &it->off);
+    if (!(it->blob = hd_malloc(len ? len : 1, 1))) return HERD_ENOMEM;
+    memcpy(it->blob, bytes, len);
+    b->mem_bytes += len;
+    return HERD_OK;
 }
 
 size_t herd_batch_count(const herd_batch *batch) { return batch ? batch->n : 0; }
@@ -954,9 +1042,12 @@ static const char *hd_bdup(herd_batch *b, const char *s, int *oom)
 
 static int hd_batch_open_check(const herd_batch *b, const char *fn)
 {
-    if (b->committed)
+    if (b->committed > 0)
         return hd_error(HERD_EINVAL, "%s: the batch was already committed; begin a new one",
                         fn);
+    if (b->committed < 0)
+        return hd_error(HERD_EIO, "%s: an earlier commit of this batch failed and its pack "
+                        "could not be taken back; begin a new batch", fn);
     return HERD_OK;
 }
 
@@ -1123,9 +1214,7 @@ static int hd_batch_add_item(herd_batch *b, const hd_artifact_info *info, const 
     hd_bitem it;
     memset(&it, 0, sizeof it);
     if ((rc = hd_item_fill(b, info, &o, &it))) return rc;
-    if (!(it.blob = hd_malloc(len ? len : 1, 1))) return HERD_ENOMEM;
-    memcpy(it.blob, bytes, len);
-    it.len = len;
+    if ((rc = hd_batch_keep(b, &it, bytes, len))) return rc;
     hd_bop v = {.kind = HD_B_VERSION, .item = b->n};
     if ((rc = hd_push_op(b, &v))) {
         free(it.blob);
@@ -1279,7 +1368,7 @@ int herd_batch_version(const herd_batch *batch, size_t index, int64_t *version, 
     HD_CHECK_NOT_NULL(version);
     *version = 0;
     if (existed) *existed = 0;
-    if (!batch->committed)
+    if (batch->committed <= 0)
         return hd_error(HERD_EINVAL, "herd_batch_version: the batch is not committed yet; "
                         "versions are assigned by herd_batch_commit()");
     if (index >= batch->n)
@@ -1620,19 +1709,16 @@ static int hd_plan_make(hd_plan *p)
 }
 
 /* Encode the operations (versions with their pack offsets). */
-static int hd_plan_encode(hd_plan *p, uint32_t pack, uint64_t first_off)
+static int hd_plan_encode(hd_plan *p)
 {
     herd_batch *b = p->b;
-    uint64_t off = first_off;
     int rc = HERD_OK;
     for (size_t i = 0; !rc && i < b->nops; i++) {
         const hd_bop *op = &b->ops[i];
         switch (op->kind) {
         case HD_B_VERSION: {
             const hd_bitem *it = &b->items[op->item];
-            if (it->existed) break;
-            hd_enc_version(p, it, pack, off);
-            off += it->len;
+            if (!it->existed) hd_enc_version(p, it, it->pack, it->off);
             break;
         }
         case HD_B_ALIAS: rc = hd_plan_alias_op(p, op); break;
@@ -1654,11 +1740,10 @@ static int hd_plan_encode(hd_plan *p, uint32_t pack, uint64_t first_off)
  * Writing a commit
  * --------------------------------------------------------------------- */
 
-/* Append the batch's new artifacts to a pack; fills *pos with the pack and
- * its new end.  The pack is fdatasynced (and the directory, for a new
- * pack). */
-static int hd_write_blobs(herd_registry *reg, const herd_batch *b, uint64_t bytes,
-                          hd_packpos *pos, uint64_t *first_off)
+/* Append the batch's new artifacts (held in memory) to the current pack,
+ * or a new one; fills *pos and each item's place.  The pack is
+ * fdatasynced (and the directory, for a new pack). */
+static int hd_write_blobs(herd_registry *reg, herd_batch *b, uint64_t bytes, hd_packpos *pos)
 {
     hd_packpos cur = reg->st.pack;
     int is_new = cur.cur == 0 || (cur.end > HD_PACK_HEADER && cur.end + bytes > reg->pack_target);
@@ -1667,18 +1752,42 @@ static int hd_write_blobs(herd_registry *reg, const herd_batch *b, uint64_t byte
     hd_vfs_file *f;
     int rc = hd_pack_open_for_append(reg, id, is_new, start, &f);
     if (rc) return rc;
-    hd_pack_writer w = {.f = f, .off = start};
-    for (size_t i = 0; !rc && i < b->n; i++)
-        if (!b->items[i].existed) rc = hd_pw_add(&w, b->items[i].blob, b->items[i].len);
+    hd_pack_writer w = {.f = f, .off = start, .hinted = start};
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        hd_bitem *it = &b->items[i];
+        if (it->existed) continue;
+        it->pack = id;
+        rc = hd_pw_add(&w, it->blob, it->len, &it->off);
+    }
     if (!rc) rc = hd_pw_flush(&w);
     hd_wbuf_free(&w.buf);
     if (!rc) rc = hd_vfs_fdatasync(f);
     if (!rc && is_new) rc = hd_vfs_sync_dir(reg->vfs, reg->dir);
     if (rc) return rc;
-    *first_off = start;
     pos->cur = id;
     pos->end = start + bytes;
     pos->max = id > cur.max ? id : cur.max;
+    return HERD_OK;
+}
+
+/* Put the batch's own pack (already synced) in place as the next pack id. */
+static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, char *placed,
+                          size_t size)
+{
+    uint32_t id = reg->st.pack.max + 1;
+    hd_pack_path(reg, id, placed, size);
+    pthread_mutex_lock(&reg->pack_mu);
+    hd_pack_forget(reg, id); /* a crashed commit's file of that name */
+    pthread_mutex_unlock(&reg->pack_mu);
+    int rc = hd_vfs_rename(reg->vfs, b->spill_path, placed);
+    if (!rc) rc = hd_vfs_sync_dir(reg->vfs, reg->dir);
+    if (rc) return rc;
+    for (size_t i = 0; i < b->n; i++) b->items[i].pack = id;
+    pos->max = id;
+    if (!pos->cur) { /* the first pack: later small commits append to it */
+        pos->cur = id;
+        pos->end = b->spill.off;
+    }
     return HERD_OK;
 }
 
@@ -1757,20 +1866,29 @@ static void hd_maybe_checkpoint(herd_registry *reg, int force)
 /* Write the planned commit: blobs, record, apply. */
 static int hd_commit_write(herd_registry *reg, hd_plan *p)
 {
+    herd_batch *b = p->b;
     hd_packpos pos = reg->st.pack;
-    uint64_t first_off = 0;
-    int rc = p->blob_bytes ? hd_write_blobs(reg, p->b, p->blob_bytes, &pos, &first_off)
-                           : HERD_OK;
-    if (!rc) rc = hd_plan_encode(p, pos.cur, first_off);
-    if (rc) return rc;
+    char placed[4200] = "";
+    int rc = HERD_OK;
+    if (b->spill.f) rc = hd_place_spill(reg, b, &pos, placed, sizeof placed);
+    else if (p->blob_bytes) rc = hd_write_blobs(reg, b, p->blob_bytes, &pos);
+    if (!rc) rc = hd_plan_encode(p);
     int64_t now = hd_now_ms();
     if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms; /* times never go back */
     hd_wbuf rec = {0};
-    rc = hd_encode_header(&rec, now, &pos, p->nops);
+    if (!rc) rc = hd_encode_header(&rec, now, &pos, p->nops);
     hd_wbuf_bytes(&rec, p->rec.p, p->rec.n);
     if (!rc && rec.oom) rc = HERD_ENOMEM;
     uint64_t seq = reg->st.seq + 1;
     if (!rc) rc = hd_append_record(reg, &rec, seq);
+    if (rc && *placed) {
+        /* Not committed: the pack goes back to the batch, which may be
+         * committed again (if this fails too, gc removes the orphan). */
+        hd_saved_error e;
+        hd_error_save(&e);
+        if (hd_vfs_rename(reg->vfs, placed, b->spill_path)) b->committed = -1;
+        hd_error_restore(&e);
+    }
     if (!rc) {
         char where[600];
         snprintf(where, sizeof where, "registry journal %s, the record just written at offset "
@@ -1794,6 +1912,13 @@ int herd_batch_commit(herd_batch *batch)
     int rc = hd_batch_open_check(batch, __func__);
     if (rc) return rc;
     herd_registry *reg = batch->reg;
+    /* The batch's own pack is made durable before taking the lock: other
+     * writers wait only for the record. */
+    if (batch->spill.f) {
+        rc = hd_pw_flush(&batch->spill);
+        if (!rc) rc = hd_vfs_fdatasync(batch->spill.f);
+        if (rc) return rc;
+    }
     pthread_mutex_lock(&reg->write_mu);
     rc = hd_begin_write(reg);
     if (rc) {
@@ -1929,8 +2054,7 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
                                         g->family, g->key, v->version, v->pack,
                                         (unsigned long long)v->off);
             }
-            off = m->w->off + m->w->buf.n;
-            if (!rc) rc = hd_pw_add(m->w, m->buf, v->len);
+            if (!rc) rc = hd_pw_add(m->w, m->buf, v->len, &off);
             if (rc) return rc;
             pack = m->new_id;
         }
@@ -1946,17 +2070,38 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
 }
 
 typedef struct hd_orphans {
+    herd_registry *reg;
     const hd_gc *refs; /* packs some version references, after the gc */
     uint32_t keep;     /* the current pack */
     uint32_t *ids;
     size_t n, cap;
 } hd_orphans;
 
+/* A batch's own pack left by a process that died before committing: no
+ * one holds its lock. */
+static int hd_remove_stale_spill(herd_registry *reg, const char *name)
+{
+    char *path = hd_join(reg->dir, name);
+    if (!path) return HERD_ENOMEM;
+    hd_vfs_file *f;
+    int rc = hd_vfs_open(reg->vfs, path, HD_VFS_RDWR, &f);
+    if (!rc) {
+        int locked = hd_vfs_lock(f, HD_VFS_LOCK_EXCLUSIVE, 0, 0, 0);
+        if (locked == HERD_OK) rc = hd_vfs_unlink(reg->vfs, path);
+        hd_vfs_close(f);
+    }
+    if (rc == HERD_ENOTFOUND || rc == HERD_EBUSY) rc = HERD_OK;
+    herd_clear_error();
+    free(path);
+    return rc;
+}
+
 static int hd_orphan_entry(void *ctx, const char *name)
 {
     hd_orphans *o = ctx;
     unsigned id;
     char tail;
+    if (!strncmp(name, "pack-tmp-", 9)) return hd_remove_stale_spill(o->reg, name);
     if (sscanf(name, "pack-%u%c", &id, &tail) != 1 || id == o->keep) return 0;
     for (size_t i = 0; i < o->refs->n; i++)
         if (o->refs->packs[i].id == id) return 0;
@@ -1973,7 +2118,7 @@ static int hd_gc_unlink(herd_registry *reg, uint64_t *reclaimed)
 {
     hd_gc refs = {0};
     int rc = hd_rstate_foreach(&reg->st, NULL, hd_gc_count, &refs);
-    hd_orphans o = {.refs = &refs, .keep = reg->st.pack.cur};
+    hd_orphans o = {.reg = reg, .refs = &refs, .keep = reg->st.pack.cur};
     if (!rc) rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_orphan_entry, &o);
     for (size_t i = 0; !rc && i < o.n; i++) {
         char path[4200];

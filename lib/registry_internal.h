@@ -22,4 +22,8 @@ void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions);
  * 1 GiB): tests make several packs with a few small artifacts. */
 void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);
 
+/* A batch whose artifacts pass `bytes` (default 64 MiB) writes them to a
+ * pack of its own as they are added. */
+void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes);
+
 #endif

@@ -281,6 +281,7 @@ struct herd_registry {
     uint64_t jend;  /* end of the last record applied */
     uint64_t checkpoint_every;
     uint64_t pack_target; /* start a new pack past this size */
+    uint64_t spill_bytes; /* batches past this size write their own pack */
     int damaged;    /* opened with allow_damaged over a damaged journal */
     uint64_t damaged_off;
     int stale;      /* the state missed a committed record: reload it */

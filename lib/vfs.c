@@ -318,6 +318,17 @@ static void px_unmap(const hd_vfs *vfs, const void *p, uint64_t len)
     munmap((void *)p, (size_t)len);
 }
 
+static void px_writeback(hd_vfs_file *f, uint64_t off, uint64_t len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(px(f)->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)f;
+    (void)off;
+    (void)len;
+#endif
+}
+
 static const hd_vfs px_vfs = {
     .user = NULL,
     .open = px_open,
@@ -338,6 +349,7 @@ static const hd_vfs px_vfs = {
     .list_dir = px_list_dir,
     .map = px_map,
     .unmap = px_unmap,
+    .writeback = px_writeback,
 };
 
 const hd_vfs *hd_vfs_posix(void) { return &px_vfs; }
@@ -1025,6 +1037,14 @@ static int sim_map(hd_vfs_file *base, uint64_t len, const void **out)
     return HERD_OK;
 }
 
+/* Durability is all the sim models, and a hint changes none of it. */
+static void sim_writeback(hd_vfs_file *f, uint64_t off, uint64_t len)
+{
+    (void)f;
+    (void)off;
+    (void)len;
+}
+
 static void sim_unmap(const hd_vfs *vfs, const void *p, uint64_t len)
 {
     (void)vfs;
@@ -1056,6 +1076,7 @@ hd_vfs_sim *hd_vfs_sim_new(uint64_t seed, unsigned options)
         .list_dir = sim_list_dir,
         .map = sim_map,
         .unmap = sim_unmap,
+        .writeback = sim_writeback,
     };
     sim->rng = seed;
     sim->options = options;

@@ -93,6 +93,10 @@ struct hd_vfs {
      * bytes, until unmap: callers map only files that are never changed in
      * place (they are replaced by rename). */
     int (*map)(hd_vfs_file *f, uint64_t len, const void **out);
+    /* Start writing [off, off + len) to the disk without waiting (a hint:
+     * it makes nothing durable, so a later fsync is still needed, and it
+     * then has less left to do).  Never fails. */
+    void (*writeback)(hd_vfs_file *f, uint64_t off, uint64_t len);
     void (*unmap)(const hd_vfs *vfs, const void *p, uint64_t len);
 };
 
@@ -150,6 +154,10 @@ static inline int hd_vfs_sync_dir(const hd_vfs *v, const char *path)
 static inline int hd_vfs_map(hd_vfs_file *f, uint64_t len, const void **out)
 {
     return f->vfs->map(f, len, out);
+}
+static inline void hd_vfs_writeback(hd_vfs_file *f, uint64_t off, uint64_t len)
+{
+    f->vfs->writeback(f, off, len);
 }
 static inline void hd_vfs_unmap(const hd_vfs *v, const void *p, uint64_t len)
 {

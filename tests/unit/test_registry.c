@@ -3358,6 +3358,77 @@ static void test_shared_handle_threads(void **state)
     assert_int_equal(resolve(c->reg, "f", "g", "champion"), 21);
 }
 
+/* Files of a registry directory whose names start with `prefix`. */
+static size_t count_prefixed(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Large batches write their artifacts to a pack of their own as they are
+ * added; the commit puts it in place, an abandoned batch removes it, gc
+ * removes one whose process died, and a live batch's survives gc. */
+static void test_batch_spill(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_spill_bytes(c->reg, 3000); /* about two artifacts */
+    herd_version_options vo;
+    herd_version_options_init(&vo);
+    vo.alias = "champion";
+    herd_batch *b = begin(c->reg);
+    char g[8][8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(g[i], sizeof g[i], "s%d", i);
+        add_art(b, "f", g[i], &vo);
+    }
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 1);
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 0);
+    herd_registry *fresh = open_reg(c->path);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(resolve(fresh, "f", g[i], "champion"), 1);
+        herd_artifact *a = NULL;
+        EXPECT_OK(herd_registry_load(fresh, "f", g[i], 1, &a));
+        assert_same_model(a);
+        herd_artifact_free(a);
+    }
+    /* small commits after it append to the spilled pack or a new one */
+    add_one(c->reg, "f", "s0", NULL);
+    herd_artifact *a = NULL;
+    EXPECT_OK(herd_registry_refresh(fresh));
+    EXPECT_OK(herd_registry_load(fresh, "f", "s0", 2, &a));
+    herd_artifact_free(a);
+
+    /* abandoned: nothing committed, its file removed */
+    b = begin(c->reg);
+    for (int i = 0; i < 4; i++) add_art(b, "f", "x", NULL);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 1);
+    herd_batch_free(b);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 0);
+    assert_int_equal(herd_registry_resolve(c->reg, "f", "x", "latest", &(int64_t){0}),
+                     HERD_ENOTFOUND);
+
+    /* a dead process's file (no lock) goes at gc, a live batch's stays */
+    char dead[4200];
+    snprintf(dead, sizeof dead, "%s/pack-tmp-dead", c->path);
+    write_text_file(dead, "left by a crashed writer");
+    b = begin(c->reg);
+    for (int i = 0; i < 4; i++) add_art(b, "f", "y", NULL);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 2);
+    EXPECT_OK(herd_registry_gc(c->reg, NULL));
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 1);
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    assert_int_equal(resolve(c->reg, "f", "y", "latest"), 4);
+    EXPECT_OK(herd_registry_check(c->reg, NULL));
+    herd_registry_free(fresh);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3385,6 +3456,7 @@ int main(void)
         T(test_archive_and_gc),
         T(test_gc_several_packs),
         T(test_shared_handle_threads),
+        T(test_batch_spill),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
