@@ -987,6 +987,12 @@ HERD_API void herd_batch_free(herd_batch *batch);
 HERD_API int herd_registry_resolve(herd_registry *reg, const char *family, const char *group,
                                    const char *alias, int64_t *version);
 
+/* Every group of `family` that has `alias` ("latest": every group with a
+ * version not archived), by key: "family", "group", "version" (int64).  One pass
+ * over the index: the way to resolve a whole family's champions. */
+HERD_API int herd_registry_aliases(herd_registry *reg, const char *family, const char *alias,
+                                   herd_frame **out);
+
 /* Load a version's artifact (fully validated).  HERD_ECORRUPT names the
  * pack file and offset of a damaged artifact. */
 HERD_API int herd_registry_load(herd_registry *reg, const char *family, const char *group,

@@ -356,16 +356,17 @@ static int ix_decode_move(const hd_index *ix, uint64_t i, hd_rmove *m)
     return bad ? HERD_ECORRUPT : HERD_OK;
 }
 
-static int ix_decode_group(const hd_index *ix, const ix_entry *e, hd_arena *ar, hd_rgroup *g)
+static int ix_decode_group(const hd_index *ix, const ix_entry *e, hd_arena *ar, unsigned parts,
+                           hd_rgroup *g)
 {
     memset(g, 0, sizeof *g);
     int bad = 0;
     g->family = ix_family(ix, e->family, &bad);
     if (bad) return HERD_ECORRUPT;
     g->key = e->key;
-    g->nv = g->capv = e->nversions;
+    g->nv = g->capv = (parts & HD_PART_VERSIONS) ? e->nversions : 0;
     g->na = g->capa = e->naliases;
-    g->nm = g->capm = e->nmoves;
+    g->nm = g->capm = (parts & HD_PART_MOVES) ? e->nmoves : 0;
     g->v = g->nv ? hd_arena_alloc(ar, (size_t)g->nv * sizeof *g->v) : NULL;
     g->a = g->na ? hd_arena_alloc(ar, (size_t)g->na * sizeof *g->a) : NULL;
     g->m = g->nm ? hd_arena_alloc(ar, (size_t)g->nm * sizeof *g->m) : NULL;
@@ -383,7 +384,7 @@ static int ix_decode_group(const hd_index *ix, const ix_entry *e, hd_arena *ar, 
         g->a[i].name = ix_str(ix, hd_le64(ap + i * IX_AREC), &bad);
         g->a[i].version = hd_le32(ap + i * IX_AREC + 8);
         if (bad) return HERD_ECORRUPT;
-        if (!g->a[i].name || g->a[i].version == 0 || g->a[i].version > g->nv)
+        if (!g->a[i].name || g->a[i].version == 0 || g->a[i].version > e->nversions)
             return ix_damaged(ix, e->aliases + i * IX_AREC, "an inconsistent alias");
     }
     for (uint32_t i = 0; i < g->nm; i++) {
@@ -422,7 +423,7 @@ int hd_index_find(const hd_index *ix, const char *family, const char *key, uint6
     ix_entry e;
     int rc = ix_probe(ix, family, key, hash, &e);
     if (rc != 1) return rc;
-    rc = ix_decode_group(ix, &e, arena, g);
+    rc = ix_decode_group(ix, &e, arena, HD_PART_ALL, g);
     if (rc) return rc;
     g->hash = hash;
     return 1;
@@ -480,7 +481,8 @@ int hd_index_idem(const hd_index *ix, const char *idem, uint64_t hash, const cha
     return 0;
 }
 
-int hd_index_foreach(const hd_index *ix, const char *family, hd_group_fn fn, void *ctx)
+int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_group_fn fn,
+                     void *ctx)
 {
     for (uint64_t f = 0; f < ix->nfamilies; f++) {
         const unsigned char *p = ix_at(ix, ix->families + f * IX_FREC, IX_FREC);
@@ -504,7 +506,7 @@ int hd_index_foreach(const hd_index *ix, const char *family, hd_group_fn fn, voi
             hd_rgroup g;
             rc = ix_entry_read(ix, rel, &e);
             if (!rc && e.family != f) rc = ix_damaged(ix, e.off, "a group of another family");
-            if (!rc) rc = ix_decode_group(ix, &e, ar, &g);
+            if (!rc) rc = ix_decode_group(ix, &e, ar, parts, &g);
             if (!rc) {
                 g.hash = hd_group_hash(g.family, g.key);
                 rc = fn(ctx, &g);

@@ -281,6 +281,58 @@ int herd_registry_resolve(herd_registry *reg, const char *family, const char *gr
     return rc;
 }
 
+/* ---- every group's alias at once ---- */
+
+typedef struct hd_aliases_ctx {
+    hd_table t;
+    const char *alias;
+    int latest;
+} hd_aliases_ctx;
+
+static int hd_aliases_visit(void *ctx, const hd_rgroup *g)
+{
+    hd_aliases_ctx *c = ctx;
+    uint32_t v = 0;
+    if (c->latest) {
+        v = hd_rgroup_latest(g);
+    } else {
+        const hd_ralias *a = hd_rgroup_alias(g, c->alias);
+        if (a) v = a->version;
+    }
+    if (!v) return 0;
+    tb_str(&c->t, 0, g->family);
+    tb_str(&c->t, 1, g->key);
+    tb_i64(&c->t, 2, v);
+    tb_end_row(&c->t);
+    return c->t.oom ? HERD_ENOMEM : 0;
+}
+
+int herd_registry_aliases(herd_registry *reg, const char *family, const char *alias,
+                          herd_frame **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(family);
+    HD_CHECK_NOT_NULL(alias);
+    int rc = hd_id_check(family, "family");
+    if (!rc) rc = hd_id_check(alias, "alias");
+    if (rc) return hd_error_prefix("%s: ", __func__);
+    static const char *const names[] = {"family", "group", "version"};
+    static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_STRING, HERD_TYPE_INT64};
+    hd_aliases_ctx c = {.alias = alias, .latest = !strcmp(alias, "latest")};
+    if ((rc = tb_init(&c.t, names, types, 3))) return rc;
+    /* Only "latest" needs the versions: the rest reads each group's entry
+     * alone, in index order. */
+    rd_lock(reg);
+    rc = hd_rstate_foreach_parts(&reg->st, family, c.latest ? HD_PART_VERSIONS : 0,
+                                 hd_aliases_visit, &c);
+    rd_unlock(reg);
+    if (!rc) rc = tb_frame(&c.t, out);
+    tb_free(&c.t);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------
  * Loading
  * --------------------------------------------------------------------- */

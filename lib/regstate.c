@@ -433,6 +433,12 @@ static int hd_merge_index_group(void *ctx, const hd_rgroup *g)
 
 int hd_rstate_foreach(const hd_rstate *st, const char *family, hd_group_fn fn, void *ctx)
 {
+    return hd_rstate_foreach_parts(st, family, HD_PART_ALL, fn, ctx);
+}
+
+int hd_rstate_foreach_parts(const hd_rstate *st, const char *family, unsigned parts,
+                            hd_group_fn fn, void *ctx)
+{
     hd_merge m = {.st = st, .fn = fn, .ctx = ctx};
     if (st->n) {
         m.ov = hd_malloc(st->n, sizeof *m.ov);
@@ -443,7 +449,7 @@ int hd_rstate_foreach(const hd_rstate *st, const char *family, hd_group_fn fn, v
         }
         qsort(m.ov, m.nov, sizeof *m.ov, hd_group_ptr_cmp);
     }
-    int rc = st->ix ? hd_index_foreach(st->ix, family, hd_merge_index_group, &m) : 0;
+    int rc = st->ix ? hd_index_foreach(st->ix, family, parts, hd_merge_index_group, &m) : 0;
     if (!rc) rc = hd_merge_flush(&m, NULL);
     free(m.ov);
     return rc;

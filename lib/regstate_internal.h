@@ -169,11 +169,20 @@ int hd_index_alias(const hd_index *ix, const char *family, const char *key, uint
 int hd_index_idem(const hd_index *ix, const char *idem, uint64_t hash, const char **family,
                   const char **key, uint32_t *version);
 
+/* What of a group a visit decodes: the aliases always, and these.  A
+ * group decoded without versions or moves has nv / nm 0. */
+enum {
+    HD_PART_VERSIONS = 1u,
+    HD_PART_MOVES = 2u,
+    HD_PART_ALL = 3u
+};
+
 /* Visit the groups in (family, key) order, of one family or all (NULL).
  * Each group is decoded into a scratch arena valid during the call.  A
  * non-zero return of fn stops and is returned. */
 typedef int (*hd_group_fn)(void *ctx, const hd_rgroup *g);
-int hd_index_foreach(const hd_index *ix, const char *family, hd_group_fn fn, void *ctx);
+int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_group_fn fn,
+                     void *ctx);
 
 /* Runs in the index, in order. */
 size_t hd_index_nruns(const hd_index *ix);
@@ -228,8 +237,12 @@ int hd_rstate_find(const hd_rstate *st, const char *family, const char *key,
 /* The version of an idempotency key: 1 with family/key/version, 0, < 0. */
 int hd_rstate_idem(const hd_rstate *st, const char *idem, const char **family,
                    const char **key, uint32_t *version);
-/* Visit every group (overlay and index merged) in (family, key) order. */
+/* Visit every group (overlay and index merged) in (family, key) order.
+ * Overlay groups always come whole; `parts` limits what index groups
+ * decode (hd_rstate_foreach: everything). */
 int hd_rstate_foreach(const hd_rstate *st, const char *family, hd_group_fn fn, void *ctx);
+int hd_rstate_foreach_parts(const hd_rstate *st, const char *family, unsigned parts,
+                            hd_group_fn fn, void *ctx);
 /* Runs, index ones first, overlay replacements applied. */
 int hd_rstate_runs(const hd_rstate *st, hd_rrun **out, size_t *n);
 

@@ -3429,6 +3429,52 @@ static void test_batch_spill(void **state)
     herd_registry_free(fresh);
 }
 
+/* herd_registry_aliases: every group's alias in one frame, from the index
+ * and from commits after it alike. */
+static void test_aliases_of_family(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_checkpoint_every(c->reg, 1); /* the first groups go to the index */
+    herd_version_options vo;
+    herd_version_options_init(&vo);
+    vo.alias = "champion";
+    add_one(c->reg, "f", "a", &vo);
+    add_one(c->reg, "f", "b", NULL);
+    add_one(c->reg, "f", "c", &vo);
+    add_one(c->reg, "other", "a", &vo);
+    hd_registry_set_checkpoint_every(c->reg, 0); /* the rest stays in the journal */
+    add_one(c->reg, "f", "c", &vo);  /* c: champion 2 */
+    add_one(c->reg, "f", "b", NULL); /* b: 2 versions, no champion */
+    add_one(c->reg, "f", "d", &vo);
+    archive(c->reg, "f", "b", 2);
+    herd_registry *fresh = open_reg(c->path);
+    herd_registry *handles[] = {c->reg, fresh};
+    for (int h = 0; h < 2; h++) {
+        herd_frame *f = NULL;
+        EXPECT_OK(herd_registry_aliases(handles[h], "f", "champion", &f));
+        static const char *const names[] = {"family", "group", "version"};
+        static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_STRING, HERD_TYPE_INT64};
+        assert_columns(f, names, types, 3);
+        char rows[256];
+        rows_text(f, rows, sizeof rows);
+        assert_string_equal(rows, "f:a:1;f:c:2;f:d:1;");
+        herd_frame_free(f);
+        EXPECT_OK(herd_registry_aliases(handles[h], "f", "latest", &f));
+        rows_text(f, rows, sizeof rows);
+        assert_string_equal(rows, "f:a:1;f:b:1;f:c:2;f:d:1;");
+        herd_frame_free(f);
+        EXPECT_OK(herd_registry_aliases(handles[h], "f", "nobody", &f));
+        assert_int_equal(herd_frame_nrows(f), 0);
+        herd_frame_free(f);
+    }
+    herd_frame *f = (herd_frame *)1;
+    assert_int_equal(herd_registry_aliases(c->reg, "f/x", "champion", &f), HERD_EINVAL);
+    assert_null(f);
+    assert_int_equal(herd_registry_aliases(c->reg, "f", NULL, &f), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "alias"));
+    herd_registry_free(fresh);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3457,6 +3503,7 @@ int main(void)
         T(test_gc_several_packs),
         T(test_shared_handle_threads),
         T(test_batch_spill),
+        T(test_aliases_of_family),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
