@@ -356,12 +356,13 @@ static int ix_decode_move(const hd_index *ix, uint64_t i, hd_rmove *m)
     return bad ? HERD_ECORRUPT : HERD_OK;
 }
 
-static int ix_decode_group(const hd_index *ix, const ix_entry *e, hd_arena *ar, unsigned parts,
-                           hd_rgroup *g)
+/* `family`: the entry's family name when the caller knows it, or NULL. */
+static int ix_decode_group(const hd_index *ix, const ix_entry *e, const char *family,
+                           hd_arena *ar, unsigned parts, hd_rgroup *g)
 {
     memset(g, 0, sizeof *g);
     int bad = 0;
-    g->family = ix_family(ix, e->family, &bad);
+    g->family = family ? family : ix_family(ix, e->family, &bad);
     if (bad) return HERD_ECORRUPT;
     g->key = e->key;
     g->nv = g->capv = (parts & HD_PART_VERSIONS) ? e->nversions : 0;
@@ -423,7 +424,7 @@ int hd_index_find(const hd_index *ix, const char *family, const char *key, uint6
     ix_entry e;
     int rc = ix_probe(ix, family, key, hash, &e);
     if (rc != 1) return rc;
-    rc = ix_decode_group(ix, &e, arena, HD_PART_ALL, g);
+    rc = ix_decode_group(ix, &e, NULL, arena, HD_PART_ALL, g);
     if (rc) return rc;
     g->hash = hash;
     return 1;
@@ -506,11 +507,8 @@ int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_
             hd_rgroup g;
             rc = ix_entry_read(ix, rel, &e);
             if (!rc && e.family != f) rc = ix_damaged(ix, e.off, "a group of another family");
-            if (!rc) rc = ix_decode_group(ix, &e, ar, parts, &g);
-            if (!rc) {
-                g.hash = hd_group_hash(g.family, g.key);
-                rc = fn(ctx, &g);
-            }
+            if (!rc) rc = ix_decode_group(ix, &e, name, ar, parts, &g);
+            if (!rc) rc = fn(ctx, &g); /* g.hash 0: visitors hash when they need it */
             rel += e.size;
         }
         hd_arena_free(ar);
@@ -734,7 +732,8 @@ static int ix_write_group(void *ctx, const hd_rgroup *g)
             w->rc = HERD_ENOMEM;
     }
     for (uint32_t i = 0; i < g->nm; i++) ix_put_move(w, &g->m[i]);
-    if (ix_push_slot(&w->gslots, &w->ng, &w->capg, (ix_slot){g->hash, rel, 0}))
+    uint64_t hash = hd_group_hash(g->family, g->key);
+    if (ix_push_slot(&w->gslots, &w->ng, &w->capg, (ix_slot){hash, rel, 0}))
         w->rc = HERD_ENOMEM;
     return w->rc;
 }

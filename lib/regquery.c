@@ -27,32 +27,43 @@
 
 enum { TB_MAX_COLS = 20 };
 
+/* Columns are built in place and handed to the frame (hd_frame_adopt):
+ * no copy, and no second UTF-8 check of strings the registry validated on
+ * the way in.  Each string column has its own arena, which the frame
+ * takes over with it. */
 typedef struct tb_col {
     const char *name;
     int type; /* HERD_TYPE_STRING, _INT64, _FLOAT64 */
     void *v;
     size_t cap;
+    hd_arena *ar; /* string columns */
 } tb_col;
 
 typedef struct hd_table {
     tb_col c[TB_MAX_COLS];
     size_t ncols, nrows;
-    hd_arena *ar; /* copies of the strings */
+    hd_arena *ar; /* scratch strings the caller keeps while building */
     int oom;
 } hd_table;
 
 static int tb_init(hd_table *t, const char *const *names, const int *types, size_t n)
 {
     memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < n; i++) t->c[i] = (tb_col){names[i], types[i], NULL, 0};
+    for (size_t i = 0; i < n; i++) {
+        t->c[i] = (tb_col){names[i], types[i], NULL, 0, NULL};
+        if (types[i] == HERD_TYPE_STRING && !(t->c[i].ar = hd_arena_new())) t->oom = 1;
+    }
     t->ncols = n;
     t->ar = hd_arena_new();
-    return t->ar ? HERD_OK : HERD_ENOMEM;
+    return t->ar && !t->oom ? HERD_OK : HERD_ENOMEM;
 }
 
 static void tb_free(hd_table *t)
 {
-    for (size_t i = 0; i < t->ncols; i++) free(t->c[i].v);
+    for (size_t i = 0; i < t->ncols; i++) {
+        free(t->c[i].v);
+        hd_arena_free(t->c[i].ar);
+    }
     hd_arena_free(t->ar);
 }
 
@@ -73,7 +84,7 @@ static void tb_str(hd_table *t, size_t col, const char *s)
 {
     tb_col *c = &t->c[col];
     if (!tb_reserve(t, c)) return;
-    const char *d = s ? hd_arena_strndup(t->ar, s, strlen(s)) : NULL;
+    const char *d = s ? hd_arena_strndup(c->ar, s, strlen(s)) : NULL;
     if (s && !d) t->oom = 1;
     ((const char **)c->v)[t->nrows] = d;
 }
@@ -101,8 +112,11 @@ static int tb_frame(hd_table *t, herd_frame **out)
     herd_frame *f;
     int rc = herd_frame_new(&f);
     for (size_t i = 0; !rc && i < t->ncols; i++) {
-        const tb_col *c = &t->c[i];
-        rc = herd_frame_add_column(f, c->name, c->type, t->nrows ? c->v : NULL, t->nrows, NULL);
+        tb_col *c = &t->c[i];
+        if (!c->v && !(c->v = hd_malloc(1, 8))) rc = HERD_ENOMEM; /* an empty column */
+        if (!rc) rc = hd_frame_adopt(f, c->name, c->type, c->v, NULL, c->ar, t->nrows);
+        c->v = NULL; /* the frame owns them now, or freed them */
+        c->ar = NULL;
     }
     if (rc) {
         herd_frame_free(f);

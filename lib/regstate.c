@@ -426,7 +426,7 @@ static int hd_merge_index_group(void *ctx, const hd_rgroup *g)
     int rc = hd_merge_flush(m, g);
     if (rc) return rc;
     /* Shadowed by its overlay copy, which the flush emits in its place. */
-    if (hd_rstate_overlay(m->st, g->family, g->key, hd_group_hash(g->family, g->key)))
+    if (m->st->n && hd_rstate_overlay(m->st, g->family, g->key, hd_group_hash(g->family, g->key)))
         return 0;
     return m->fn(m->ctx, g);
 }
