@@ -1060,6 +1060,93 @@ HERD_API int herd_registry_runs(herd_registry *reg, herd_frame **out);
  * afterwards is HERD_ENOTFOUND. */
 HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
 
+/* ------------------------------------------------------------------------
+ * Champion / challenger: evaluate, decide, promote, roll back
+ *
+ * For every group of a family, the version an alias names "challenger" is
+ * evaluated against the one named "champion" on the same holdout rows --
+ * rows never used for training or early stopping: a holdout frame, or the
+ * last fraction of each group by an ordering column -- with one metric of
+ * the metrics module.  The challenger wins when it improves the metric by
+ * at least min_abs_delta and min_rel_delta, lies inside the optional
+ * absolute bounds, was evaluated on at least min_holdout_rows rows, and,
+ * when asked, when a paired bootstrap of per-row losses puts the
+ * improvement above zero at the chosen confidence.  Groups run in
+ * parallel; each model is loaded once.
+ *
+ * Decisions: "promote" (the challenger wins), "keep" (it does not, or it is
+ * the champion's very model), "first" (no champion yet: the challenger
+ * becomes it), "skipped" (no challenger, too few holdout rows, or a first
+ * challenger outside the bounds), "failed" (with the message).
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_compare_options {
+    uint32_t struct_size;
+    const char *family;          /* required */
+    const char *champion;        /* alias in production; default "champion" */
+    const char *challenger;      /* alias of the candidates; default "challenger" */
+    const char *label;           /* label column of the holdout rows; required */
+    const char *weight;          /* optional weight column */
+    const char *metric;          /* default "rmse"; any herd_metric_eval name */
+    double min_abs_delta;        /* improvement needed, in metric units; default 0 */
+    double min_rel_delta;        /* ... as a fraction of the champion's; default 0 */
+    double metric_min;           /* the challenger's metric must lie in */
+    double metric_max;           /* [metric_min, metric_max]; default +-inf */
+    size_t min_holdout_rows;     /* default 1 */
+    /* 0 (default): every row of each group is a holdout row (a holdout
+     * frame).  Otherwise the last holdout_fraction of each group's rows
+     * (at least one), by holdout_order_by (required then). */
+    double holdout_fraction;
+    const char *holdout_order_by;
+    int bootstrap;               /* paired bootstrap resamples; 0 (default): off */
+    double confidence;           /* one-sided, for the bootstrap; default 0.95 */
+    uint64_t seed;               /* bootstrap seed (per group: seed and key) */
+    int dry_run;                 /* 1: decide, move nothing */
+    /* A promotion that would replace more than this fraction of the
+     * family's champions is refused (HERD_ELIMIT, decisions still
+     * returned) unless force is 1.  Default 0.5; 1 disables the cap. */
+    double max_promote_fraction;
+    int force;
+    const char *run_id;          /* recorded with each alias move; may be NULL */
+} herd_compare_options;
+
+HERD_API void herd_compare_options_init(herd_compare_options *opt);
+
+/* Compare the challenger with the champion of every group of `holdout`
+ * (keys are the family's group keys) and, unless dry_run, move every
+ * winning group's champion alias to its challenger in one atomic commit
+ * (expect_version guards each move), recording in the alias history the
+ * previous version, both metric values, the thresholds and the reason.
+ * Losing challengers keep their versions and alias.
+ *
+ * *decisions: one row per group of `holdout`: "group", "decision",
+ * "reason", "champion_version", "challenger_version" (int64, 0: none),
+ * "champion_metric", "challenger_metric", "delta" (the improvement, > 0
+ * better, in the metric's units), "rel_delta", "ci_low", "ci_high" (the
+ * bootstrap's interval of the improvement of the mean row loss, NaN
+ * without bootstrap), "holdout_rows" (int64).
+ * *summary (may be NULL): one row per decision ("promote", "keep",
+ * "first", "skipped", "failed"): "decision", "groups" (int64),
+ * "median_delta" (float64, NaN when no group has one).
+ *
+ * Errors: argument and option errors before anything runs; HERD_ELIMIT
+ * (the promotion cap; nothing moved, *decisions filled); HERD_ECONFLICT
+ * (another process moved a champion meanwhile; nothing moved, *decisions
+ * filled: compare again); the commit's errors. */
+HERD_API int herd_compare(herd_registry *reg, const herd_groups *holdout,
+                          const herd_compare_options *opt, const herd_apply_options *apply,
+                          herd_frame **decisions, herd_frame **summary);
+
+/* Move `alias` (NULL: "champion") of one group back to the version it
+ * pointed to before its last move; with group NULL, undo the family's last
+ * promotion: every group the latest commit that moved this alias in the
+ * family moved goes back.  One commit, recorded in the alias history
+ * (rolling back twice moves forward again).  A group whose alias has no
+ * previous version is HERD_ENOTFOUND naming it, and nothing moves.
+ * *moved (may be NULL): the groups moved. */
+HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
+                                    const char *alias, const char *reason, size_t *moved);
+
 #ifdef __cplusplus
 }
 #endif

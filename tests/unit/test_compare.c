@@ -1,0 +1,539 @@
+/* test_compare.c -- champion / challenger on constructed data where the
+ * right decision is known for every group.
+ *
+ * Models predict a constant (one round with eta 0 and base_score c: the
+ * prediction is exactly c), so every metric below is known in advance. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "herd.h"
+
+#define EXPECT_OK(call)                                                              \
+    do {                                                                             \
+        int rc_ = (call);                                                            \
+        if (rc_ != HERD_OK) fail_msg("%s: %s (%s)", #call, herd_status_str(rc_),     \
+                                     herd_last_error());                             \
+    } while (0)
+
+typedef struct ctx {
+    char dir[512];
+    herd_registry *reg;
+} ctx;
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    ctx *c = calloc(1, sizeof *c);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(c->dir, sizeof c->dir, "%s/herd_compare_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(c->dir)) return -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/reg", c->dir);
+    if (herd_registry_open(path, NULL, &c->reg)) return -1;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ctx *c = *state;
+    herd_registry_free(c->reg);
+    nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(c);
+    return 0;
+}
+
+/* An artifact of family "f", group `group`, whose model predicts `value`
+ * for every row. */
+static herd_artifact *const_artifact(const char *group, double value)
+{
+    double x[10], y[10];
+    const char *g[10];
+    for (int i = 0; i < 10; i++) {
+        x[i] = i;
+        y[i] = (i * 7) % 10;
+        g[i] = group;
+    }
+    herd_frame *f = NULL;
+    EXPECT_OK(herd_frame_new(&f));
+    EXPECT_OK(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 10, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "y", HERD_TYPE_FLOAT64, y, 10, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "g", HERD_TYPE_STRING, g, 10, NULL));
+    const char *keys[] = {"g"};
+    herd_groups *gr = NULL;
+    EXPECT_OK(herd_groups_new(f, keys, 1, &gr));
+    char base[64];
+    snprintf(base, sizeof base, "%.17g", value);
+    const char *features[] = {"x"};
+    const char *pn[] = {"eta", "base_score"};
+    const char *pv[] = {"0", base};
+    herd_fit_options fo;
+    herd_fit_options_init(&fo);
+    fo.features = features;
+    fo.n_features = 1;
+    fo.label = "y";
+    fo.rounds = 1;
+    fo.valid_fraction = 0;
+    fo.min_rows = 2;
+    fo.param_names = pn;
+    fo.param_values = pv;
+    fo.n_params = 2;
+    herd_apply_options ap;
+    herd_apply_options_init(&ap);
+    ap.threads = 1;
+    herd_model_set *set = NULL;
+    EXPECT_OK(herd_fit(gr, &fo, &ap, &set));
+    herd_artifact_options ao;
+    herd_artifact_options_init(&ao);
+    ao.family = "f";
+    herd_artifact *a = NULL;
+    EXPECT_OK(herd_model_set_artifact(set, group, &ao, &a));
+    herd_model_set_free(set);
+    herd_groups_free(gr);
+    herd_frame_free(f);
+    return a;
+}
+
+/* Register a constant model as a version of `group`, pointing `alias` at
+ * it; returns its version. */
+static int64_t put(herd_registry *reg, const char *group, double value, const char *alias)
+{
+    herd_artifact *a = const_artifact(group, value);
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    herd_version_options vo;
+    herd_version_options_init(&vo);
+    vo.alias = alias;
+    EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    int64_t v = 0;
+    EXPECT_OK(herd_batch_version(b, 0, &v, NULL));
+    herd_batch_free(b);
+    herd_artifact_free(a);
+    return v;
+}
+
+/* A holdout frame: per group, its labels; x is 0, 1, 2...; t orders rows. */
+typedef struct holdout {
+    herd_frame *frame;
+    herd_groups *groups;
+} holdout;
+
+static void holdout_make(holdout *h, const char *const *groups, const double *const *labels,
+                         const size_t *sizes, size_t ng)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ng; i++) n += sizes[i];
+    double *x = calloc(n, sizeof *x), *y = calloc(n, sizeof *y), *t = calloc(n, sizeof *t);
+    const char **g = calloc(n, sizeof *g);
+    size_t r = 0;
+    for (size_t i = 0; i < ng; i++)
+        for (size_t j = 0; j < sizes[i]; j++, r++) {
+            x[r] = (double)j;
+            y[r] = labels[i][j];
+            t[r] = (double)(sizes[i] - j); /* reverse time: the first rows are the latest */
+            g[r] = groups[i];
+        }
+    EXPECT_OK(herd_frame_new(&h->frame));
+    EXPECT_OK(herd_frame_add_column(h->frame, "x", HERD_TYPE_FLOAT64, x, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "y", HERD_TYPE_FLOAT64, y, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "t", HERD_TYPE_FLOAT64, t, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "g", HERD_TYPE_STRING, g, n, NULL));
+    const char *keys[] = {"g"};
+    EXPECT_OK(herd_groups_new(h->frame, keys, 1, &h->groups));
+    free(x);
+    free(y);
+    free(t);
+    free(g);
+}
+
+static void holdout_free(holdout *h)
+{
+    herd_groups_free(h->groups);
+    herd_frame_free(h->frame);
+}
+
+static size_t row_of(const herd_frame *f, const char *group)
+{
+    size_t gc;
+    EXPECT_OK(herd_frame_find(f, "group", &gc));
+    for (size_t r = 0; r < herd_frame_nrows(f); r++) {
+        const char *s = NULL;
+        EXPECT_OK(herd_frame_get_string(f, gc, r, &s));
+        if (s && !strcmp(s, group)) return r;
+    }
+    fail_msg("no row for group %s", group);
+    return 0;
+}
+
+static const char *str_at(const herd_frame *f, const char *col, size_t r)
+{
+    size_t c;
+    EXPECT_OK(herd_frame_find(f, col, &c));
+    const char *s = NULL;
+    EXPECT_OK(herd_frame_get_string(f, c, r, &s));
+    return s ? s : "";
+}
+
+static double num_at(const herd_frame *f, const char *col, size_t r)
+{
+    size_t c;
+    EXPECT_OK(herd_frame_find(f, col, &c));
+    double v;
+    EXPECT_OK(herd_frame_get_double(f, c, r, &v));
+    return v;
+}
+
+static void expect_decision(const herd_frame *d, const char *group, const char *decision,
+                            const char *reason_part)
+{
+    size_t r = row_of(d, group);
+    const char *got = str_at(d, "decision", r), *why = str_at(d, "reason", r);
+    if (strcmp(got, decision) || (reason_part && !strstr(why, reason_part)))
+        fail_msg("group %s: decision %s (%s), expected %s (...%s...)", group, got, why,
+                 decision, reason_part ? reason_part : "");
+}
+
+static int64_t champion(herd_registry *reg, const char *group)
+{
+    int64_t v = 0;
+    int rc = herd_registry_resolve(reg, "f", group, "champion", &v);
+    if (rc == HERD_ENOTFOUND) return 0;
+    EXPECT_OK(rc);
+    return v;
+}
+
+static const double ones[8] = {1, 1.1, 0.9, 1, 1.05, 0.95, 1, 1};
+static const double few[3] = {1, 1, 1};
+
+/* Every decision on one family, known in advance. */
+static void test_decisions(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    put(reg, "better", 0, "champion");
+    put(reg, "better", 1, "challenger");   /* rmse ~0.06 vs ~1: promote */
+    put(reg, "worse", 1, "champion");
+    put(reg, "worse", 0, "challenger");    /* keep */
+    put(reg, "inside", 0.9, "champion");
+    put(reg, "inside", 0.93, "challenger"); /* improves by 0.03 < 0.05: keep */
+    put(reg, "few", 0, "champion");
+    put(reg, "few", 1, "challenger");      /* 3 holdout rows < 5: skipped */
+    put(reg, "first", 1, "challenger");    /* no champion: first */
+    put(reg, "nochall", 1, "champion");    /* skipped */
+    put(reg, "nan", 0, "champion");
+    put(reg, "nan", 1, "challenger");      /* a NaN label: failed */
+    int64_t same = put(reg, "same", 1, "champion");
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    EXPECT_OK(herd_batch_set_alias(b, "f", "same", "challenger", same, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    put(reg, "identical", 1, "champion");
+    put(reg, "identical", 1, "challenger"); /* a retrain giving the same model: keep */
+
+    const double nanlab[8] = {1, NAN, 1, 1, 1, 1, 1, 1};
+    const char *groups[] = {"better", "worse", "inside", "few", "first", "nochall", "nan",
+                            "same", "identical"};
+    const double *labels[] = {ones, ones, ones, few, ones, ones, nanlab, ones, ones};
+    size_t sizes[] = {8, 8, 8, 3, 8, 8, 8, 8, 8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 9);
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.min_abs_delta = 0.05;
+    o.min_holdout_rows = 5;
+    o.max_promote_fraction = 1;
+    o.dry_run = 1;
+    herd_frame *d = NULL, *s = NULL;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, &s));
+    expect_decision(d, "better", "promote", "rmse improves");
+    expect_decision(d, "worse", "keep", "not better");
+    expect_decision(d, "inside", "keep", "min_abs_delta");
+    expect_decision(d, "few", "skipped", "min_holdout_rows");
+    expect_decision(d, "first", "first", "no champion");
+    expect_decision(d, "nochall", "skipped", "no challenger");
+    expect_decision(d, "nan", "failed", "label");
+    expect_decision(d, "same", "keep", "version");
+    expect_decision(d, "identical", "keep", "same model");
+    size_t r = row_of(d, "better");
+    assert_int_equal((int64_t)num_at(d, "champion_version", r), 1);
+    assert_int_equal((int64_t)num_at(d, "challenger_version", r), 2);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", r), 8);
+    /* rmse of 0 against the labels, and of 1 */
+    double mse0 = 0, mse1 = 0;
+    for (int i = 0; i < 8; i++) mse0 += ones[i] * ones[i], mse1 += (ones[i] - 1) * (ones[i] - 1);
+    assert_float_equal(num_at(d, "champion_metric", r), sqrt(mse0 / 8), 1e-6);
+    assert_float_equal(num_at(d, "challenger_metric", r), sqrt(mse1 / 8), 1e-6);
+    assert_float_equal(num_at(d, "delta", r), sqrt(mse0 / 8) - sqrt(mse1 / 8), 1e-6);
+    assert_true(isnan(num_at(d, "ci_low", r)));
+    /* summary: counts per decision */
+    assert_int_equal(herd_frame_nrows(s), 5);
+    const char *names[] = {"promote", "keep", "first", "skipped", "failed"};
+    const int64_t counts[] = {1, 4, 1, 2, 1};
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(str_at(s, "decision", i), names[i]);
+        assert_int_equal((int64_t)num_at(s, "groups", i), counts[i]);
+    }
+    assert_float_equal(num_at(s, "median_delta", 0), num_at(d, "delta", r), 1e-12);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    /* dry run: nothing moved */
+    assert_int_equal(champion(reg, "better"), 1);
+    assert_int_equal(champion(reg, "first"), 0);
+
+    /* for real: both winners move in one commit, with their history */
+    o.dry_run = 0;
+    o.run_id = "week-48";
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    herd_frame_free(d);
+    assert_int_equal(champion(reg, "better"), 2);
+    assert_int_equal(champion(reg, "first"), 1);
+    assert_int_equal(champion(reg, "worse"), 1);
+    int64_t chall = 0;
+    EXPECT_OK(herd_registry_resolve(reg, "f", "worse", "challenger", &chall));
+    assert_int_equal(chall, 2); /* losers keep their alias */
+    herd_frame *hist = NULL;
+    EXPECT_OK(herd_registry_alias_history(reg, "f", "better", "champion", &hist));
+    size_t last = herd_frame_nrows(hist) - 1;
+    assert_int_equal((int64_t)num_at(hist, "from_version", last), 1);
+    assert_int_equal((int64_t)num_at(hist, "to_version", last), 2);
+    assert_non_null(strstr(str_at(hist, "reason", last), "rmse improves"));
+    const char *details = str_at(hist, "details", last);
+    assert_non_null(strstr(details, "\"champion_metric\":"));
+    assert_non_null(strstr(details, "\"challenger_metric\":"));
+    assert_non_null(strstr(details, "\"min_abs_delta\":0.05"));
+    assert_string_equal(str_at(hist, "run_id", last), "week-48");
+    herd_frame_free(hist);
+    /* the same comparison again changes nothing: the winners are champions */
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "better", "keep", "version");
+    herd_frame_free(d);
+    assert_int_equal(champion(reg, "better"), 2);
+
+    /* rollback: exactly the previous version; then none left for "first" */
+    size_t moved = 0;
+    EXPECT_OK(herd_registry_rollback(reg, "f", "better", NULL, "bad week", &moved));
+    assert_int_equal(moved, 1);
+    assert_int_equal(champion(reg, "better"), 1);
+    assert_int_equal(herd_registry_rollback(reg, "f", "first", NULL, NULL, &moved),
+                     HERD_ENOTFOUND);
+    assert_non_null(strstr(herd_last_error(), "first"));
+    assert_int_equal(champion(reg, "first"), 1);
+    holdout_free(&h);
+}
+
+/* Noise: a difference a small holdout cannot tell from chance.  Without
+ * the bootstrap the challenger wins; with it, it does not, while a real
+ * improvement still does. */
+static void test_bootstrap(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    put(reg, "noise", 0, "champion");
+    put(reg, "noise", 0.05, "challenger");
+    put(reg, "real", 0, "champion");
+    put(reg, "real", 1, "challenger");
+    double noisy[30];
+    uint64_t s = 42;
+    double mean = 0;
+    for (int i = 0; i < 30; i++) { /* sd about 1, mean near 0.05 */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        noisy[i] = ((double)(s >> 11) / 9007199254740992.0 - 0.5) * 3.4;
+        mean += noisy[i] / 30;
+    }
+    for (int i = 0; i < 30; i++) noisy[i] += 0.05 - mean; /* exactly 0.05: the challenger's */
+    double real[30];
+    for (int i = 0; i < 30; i++) real[i] = 1 + 0.01 * (i % 3 - 1);
+    const char *groups[] = {"noise", "real"};
+    const double *labels[] = {noisy, real};
+    size_t sizes[] = {30, 30};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 2);
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.dry_run = 1;
+    o.max_promote_fraction = 1;
+    herd_frame *d = NULL;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "noise", "promote", NULL);
+    herd_frame_free(d);
+    o.bootstrap = 2000;
+    o.seed = 7;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "noise", "keep", "not significant");
+    expect_decision(d, "real", "promote", "significant by bootstrap");
+    size_t r = row_of(d, "noise");
+    assert_true(num_at(d, "ci_low", r) < 0 && num_at(d, "ci_high", r) > 0);
+    r = row_of(d, "real");
+    assert_true(num_at(d, "ci_low", r) > 0.9); /* mse improves by about 1 */
+    herd_frame_free(d);
+    /* the same seed gives the same interval, whatever the threads */
+    herd_apply_options ap;
+    herd_apply_options_init(&ap);
+    ap.threads = 1;
+    herd_frame *d1 = NULL, *d2 = NULL;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, &ap, &d1, NULL));
+    ap.threads = 2;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, &ap, &d2, NULL));
+    assert_float_equal(num_at(d1, "ci_low", 0), num_at(d2, "ci_low", 0), 0);
+    herd_frame_free(d1);
+    herd_frame_free(d2);
+    holdout_free(&h);
+}
+
+/* The cap: a run that would replace more than max_promote_fraction of the
+ * family's champions moves nothing unless forced. */
+static void test_promotion_cap(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    const char *groups[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        put(reg, groups[i], 0, "champion");
+        put(reg, groups[i], i < 3 ? 1 : 0, "challenger"); /* a, b, c win */
+    }
+    const double *labels[] = {ones, ones, ones, ones};
+    size_t sizes[] = {8, 8, 8, 8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 4);
+    herd_compare_options o;
+    herd_compare_options_init(&o); /* cap 0.5 by default */
+    o.family = "f";
+    o.label = "y";
+    herd_frame *d = NULL;
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_ELIMIT);
+    assert_non_null(strstr(herd_last_error(), "75.0%"));
+    assert_non_null(strstr(herd_last_error(), "3 of 4"));
+    assert_non_null(d); /* the decisions still come back */
+    expect_decision(d, "a", "promote", NULL);
+    herd_frame_free(d);
+    for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), 1);
+    o.force = 1;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    herd_frame_free(d);
+    for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), i < 3 ? 2 : 1);
+    /* a whole family rolls back in one commit */
+    size_t moved = 0;
+    EXPECT_OK(herd_registry_rollback(reg, "f", NULL, "champion", "revert week", &moved));
+    assert_int_equal(moved, 3);
+    for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), 1);
+    holdout_free(&h);
+}
+
+/* The holdout: the last fraction of each group by an ordering column. */
+static void test_holdout_fraction(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    put(reg, "g", 0, "champion");
+    put(reg, "g", 1, "challenger");
+    /* t runs backwards, so the "last" rows by t are the first ones: make
+     * those favour the champion (label 0) and the rest the challenger */
+    double lab[10] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+    const char *groups[] = {"g"};
+    const double *labels[] = {lab};
+    size_t sizes[] = {10};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 1);
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.dry_run = 1;
+    herd_frame *d = NULL;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL)); /* all rows */
+    expect_decision(d, "g", "promote", NULL);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 10);
+    herd_frame_free(d);
+    o.holdout_fraction = 0.3;
+    o.holdout_order_by = "t";
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "g", "keep", NULL);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 3);
+    assert_float_equal(num_at(d, "champion_metric", 0), 0, 1e-12);
+    herd_frame_free(d);
+    holdout_free(&h);
+}
+
+static void test_bad_options(void **state)
+{
+    ctx *c = *state;
+    const char *groups[] = {"g"};
+    const double *labels[] = {ones};
+    size_t sizes[] = {8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 1);
+    herd_compare_options o;
+    herd_frame *d = (herd_frame *)1;
+#define BAD(code_, words_, ...)                                                      \
+    do {                                                                             \
+        herd_compare_options_init(&o);                                               \
+        o.family = "f";                                                              \
+        o.label = "y";                                                               \
+        __VA_ARGS__;                                                                 \
+        d = (herd_frame *)1;                                                         \
+        assert_int_equal(herd_compare(c->reg, h.groups, &o, NULL, &d, NULL), code_); \
+        assert_null(d);                                                              \
+        if (!strstr(herd_last_error(), words_))                                      \
+            fail_msg("'%s' lacks '%s'", herd_last_error(), words_);                  \
+    } while (0)
+    BAD(HERD_EINVAL, "opt->family", o.family = NULL);
+    BAD(HERD_EINVAL, "family", o.family = "a/b");
+    BAD(HERD_EINVAL, "opt->label", o.label = NULL);
+    BAD(HERD_ENOTFOUND, "'nope'", o.label = "nope");
+    BAD(HERD_ETYPE, "strings", o.label = "g");
+    BAD(HERD_EINVAL, "unknown", o.metric = "rmsle");
+    BAD(HERD_EINVAL, "holdout_order_by", o.holdout_fraction = 0.2);
+    BAD(HERD_EINVAL, "holdout_fraction", o.holdout_fraction = 1.5);
+    BAD(HERD_EINVAL, "per-row losses", o.metric = "auc"; o.bootstrap = 100);
+    BAD(HERD_EINVAL, "confidence", o.bootstrap = 100; o.confidence = 1.2);
+    BAD(HERD_EINVAL, "min_abs_delta", o.min_abs_delta = -1);
+    BAD(HERD_EINVAL, "max_promote_fraction", o.max_promote_fraction = 2);
+    BAD(HERD_EINVAL, "different", o.challenger = "champion");
+    BAD(HERD_EINVAL, "metric_min", o.metric_min = 2; o.metric_max = 1);
+#undef BAD
+    herd_compare_options_init(&o);
+    assert_int_equal(herd_compare(NULL, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "reg"));
+    assert_int_equal(herd_compare(c->reg, NULL, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_int_equal(herd_compare(c->reg, h.groups, &o, NULL, NULL, NULL), HERD_EINVAL);
+    assert_int_equal(herd_registry_rollback(NULL, "f", NULL, NULL, NULL, NULL), HERD_EINVAL);
+    assert_int_equal(herd_registry_rollback(c->reg, "f/", NULL, NULL, NULL, NULL), HERD_EINVAL);
+    assert_int_equal(herd_registry_rollback(c->reg, "f", "nobody", NULL, NULL, NULL),
+                     HERD_ENOTFOUND);
+    holdout_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_promotion_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holdout_fraction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
