@@ -896,9 +896,10 @@ typedef struct herd_version_options {
     const char *family; /* NULL: the artifact's family (one is required) */
     const char *group;  /* NULL: the artifact's group (one is required) */
     const char *run_id; /* NULL: the artifact's run id, if any */
-    /* A retried task passes the same key (e.g. run id + group): when a
-     * version with this key is already committed, the commit adds nothing
-     * for it and herd_batch_version() returns that version. */
+    /* A retried task passes the same key (e.g. run id + group; UTF-8, at
+     * most 2048 bytes): when a version with this key is already
+     * committed, the commit adds nothing for it and herd_batch_version()
+     * returns that version. */
     const char *idempotency_key;
     const char *const *tag_names; /* tags: names (herd_name_validate) ... */
     const char *const *tag_values; /* ... and values (UTF-8, HERD_TAG_VALUE_MAX) */
@@ -1146,6 +1147,72 @@ HERD_API int herd_compare(herd_registry *reg, const herd_groups *holdout,
  * *moved (may be NULL): the groups moved. */
 HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
                                     const char *alias, const char *reason, size_t *moved);
+
+/* ------------------------------------------------------------------------
+ * The weekly cycle, and predicting from the registry
+ * --------------------------------------------------------------------- */
+
+/* The group key under which a family-level model (trained on every
+ * group's rows) is registered: a fallback for groups with no champion of
+ * their own (new stores, thin groups). */
+#define HERD_FALLBACK_GROUP "__all__"
+
+typedef struct herd_cycle_options {
+    uint32_t struct_size;
+    const char *family;           /* required */
+    /* Required: names this run.  Each version is added with the
+     * idempotency key "RUN_ID/GROUP", so re-running the same run adds
+     * nothing; the run is recorded with its summary. */
+    const char *run_id;
+    /* The holdout: the last holdout_fraction of each group's rows by
+     * holdout_order_by (default 0.2, at least one row), never trained on
+     * nor used for early stopping. */
+    double holdout_fraction;
+    const char *holdout_order_by; /* required (e.g. a week number) */
+    int fallback;                 /* 1: also train the family model */
+    /* Thresholds, metric, bootstrap, cap...; NULL: defaults.  Its family,
+     * label, holdout and run_id are the cycle's. */
+    const herd_compare_options *compare;
+} herd_cycle_options;
+
+HERD_API void herd_cycle_options_init(herd_cycle_options *opt);
+
+/* The weekly cycle as one call: split each group of `groups` into training
+ * rows and holdout rows; fit every group on its training rows (`fit`: its
+ * label is the comparison's); register every trained model as a new
+ * version with alias "challenger" in one batch, with the run; (with
+ * fallback) train and register the family model as HERD_FALLBACK_GROUP;
+ * compare every challenger with its champion on the holdout rows; promote
+ * the winners in one commit.  Re-running on the same data changes nothing
+ * that matters: identical models never replace a champion.  Outputs and
+ * errors as herd_compare; a fit that is cancelled or over its error budget
+ * returns before registering anything. */
+HERD_API int herd_cycle(herd_registry *reg, const herd_groups *groups,
+                        const herd_fit_options *fit, const herd_cycle_options *opt,
+                        const herd_apply_options *apply, herd_frame **decisions,
+                        herd_frame **summary);
+
+typedef struct herd_registry_predict_options {
+    uint32_t struct_size;
+    const char *family;  /* required */
+    const char *alias;   /* default "champion" */
+    /* 1: rows of groups without `alias` use the family model
+     * (HERD_FALLBACK_GROUP at the same alias), when there is one. */
+    int fallback;
+} herd_registry_predict_options;
+
+HERD_API void herd_registry_predict_options_init(herd_registry_predict_options *opt);
+
+/* Predict every row of the frame of `groups` with its group's model at
+ * `alias`, groups in parallel, each model loaded once.  *out has the
+ * frame's rows in its order: "prediction" (or "prediction_0".. for
+ * multi-class models), "version" (int64: the version used, 0 when none),
+ * "fallback" (int64: 1 when the family model predicted the row).  Rows
+ * without a model get NaN; *rows_without_model (may be NULL) counts them. */
+HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
+                                   const herd_registry_predict_options *opt,
+                                   const herd_apply_options *apply, herd_frame **out,
+                                   size_t *rows_without_model);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 
 #include "herd.h"
 #include "apply_internal.h"
+#include "compare_internal.h"
 #include "error_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
@@ -39,13 +40,21 @@ typedef struct cmp_row {
     size_t rows;
 } cmp_row;
 
+/* One holdout frame's groups and its columns. */
+typedef struct cmp_hset {
+    const herd_groups *groups;
+    size_t label_col, weight_col, order_col; /* SIZE_MAX: none */
+} cmp_hset;
+
 typedef struct cmp_ctx {
     herd_registry *reg;
-    const herd_groups *groups;
     herd_compare_options o;
     hd_metric metric;
-    size_t label_col, weight_col, order_col; /* SIZE_MAX: none */
-    cmp_row *rows;
+    cmp_hset *sets;
+    size_t nsets;
+    size_t ntasks; /* every group of every set */
+    size_t *task_set, *task_group;
+    cmp_row *rows; /* per task */
 } cmp_ctx;
 
 /* ------------------------------------------------------------------------
@@ -80,8 +89,7 @@ static int cmp_numeric_column(const herd_frame *f, const char *name, const char 
     return HERD_OK;
 }
 
-static int cmp_options_read(const herd_compare_options *in, const herd_frame *frame,
-                            cmp_ctx *c)
+static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
 {
     herd_compare_options *o = &c->o;
     herd_compare_options_init(o);
@@ -106,10 +114,6 @@ static int cmp_options_read(const herd_compare_options *in, const herd_frame *fr
     if (!o->metric) return hd_error(HERD_EINVAL, "opt->metric is NULL");
     if ((rc = hd_metric_parse(o->metric, &c->metric))) return rc;
     if (!o->label) return hd_error(HERD_EINVAL, "opt->label is NULL; name the label column");
-    if ((rc = cmp_numeric_column(frame, o->label, "the label", &c->label_col))) return rc;
-    c->weight_col = c->order_col = SIZE_MAX;
-    if (o->weight && (rc = cmp_numeric_column(frame, o->weight, "the weight", &c->weight_col)))
-        return rc;
     if (!(o->min_abs_delta >= 0) || !(o->min_rel_delta >= 0))
         return hd_error(HERD_EINVAL, "opt->min_abs_delta (%g) and opt->min_rel_delta (%g) must "
                         "be >= 0", o->min_abs_delta, o->min_rel_delta);
@@ -119,15 +123,10 @@ static int cmp_options_read(const herd_compare_options *in, const herd_frame *fr
     if (!(o->holdout_fraction >= 0 && o->holdout_fraction <= 1))
         return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give 0 (every row is "
                         "holdout) or a fraction in (0, 1]", o->holdout_fraction);
-    if (o->holdout_fraction > 0) {
-        if (!o->holdout_order_by)
-            return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g but "
-                            "opt->holdout_order_by is NULL: name the column that orders each "
-                            "group's rows (e.g. a date)", o->holdout_fraction);
-        if ((rc = cmp_numeric_column(frame, o->holdout_order_by, "the holdout_order_by",
-                                     &c->order_col)))
-            return rc;
-    }
+    if (o->holdout_fraction > 0 && !o->holdout_order_by)
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g but opt->holdout_order_by "
+                        "is NULL: name the column that orders each group's rows (e.g. a "
+                        "date)", o->holdout_fraction);
     if (o->bootstrap < 0 || o->bootstrap > 1000000)
         return hd_error(HERD_EINVAL, "opt->bootstrap is %d; give 0 (off) or 1..1000000 "
                         "resamples", o->bootstrap);
@@ -142,6 +141,20 @@ static int cmp_options_read(const herd_compare_options *in, const herd_frame *fr
         return hd_error(HERD_EINVAL, "opt->max_promote_fraction is %g; give a fraction in "
                         "[0, 1]", o->max_promote_fraction);
     return HERD_OK;
+}
+
+/* The columns the options name, in one holdout frame. */
+static int cmp_set_columns(const cmp_ctx *c, cmp_hset *set)
+{
+    const herd_frame *frame = set->groups->frame;
+    set->weight_col = set->order_col = SIZE_MAX;
+    int rc = cmp_numeric_column(frame, c->o.label, "the label", &set->label_col);
+    if (!rc && c->o.weight)
+        rc = cmp_numeric_column(frame, c->o.weight, "the weight", &set->weight_col);
+    if (!rc && c->o.holdout_fraction > 0)
+        rc = cmp_numeric_column(frame, c->o.holdout_order_by, "the holdout_order_by",
+                                &set->order_col);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -179,41 +192,52 @@ static int cmp_order_cmp(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row; /* stable: frame order */
 }
 
-/* The group's holdout rows: all of them, or its last fraction by the
- * order column. */
-static int cmp_holdout_rows(const cmp_ctx *c, const size_t *rows, size_t n, size_t **out,
-                            size_t *nout)
+int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *order_name,
+                     double fraction, const size_t *rows, size_t n, size_t *hold,
+                     size_t *nhold, size_t *train, size_t *ntrain)
 {
-    double f = c->o.holdout_fraction;
-    size_t k = f > 0 ? (size_t)ceil(f * (double)n) : n;
+    size_t k = (size_t)ceil(fraction * (double)n);
     if (k < 1) k = 1;
     if (k > n) k = n;
-    size_t *sel = hd_malloc(k ? k : 1, sizeof *sel);
+    cmp_order *ord = hd_malloc(n ? n : 1, sizeof *ord);
+    if (!ord) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ord[i].row = rows[i];
+        if (herd_frame_get_double(frame, order_col, rows[i], &ord[i].v) || isnan(ord[i].v)) {
+            free(ord);
+            return hd_error(HERD_EINVAL, "row %zu has no value in the ordering column '%s'",
+                            rows[i], order_name);
+        }
+    }
+    qsort(ord, n, sizeof *ord, cmp_order_cmp);
+    for (size_t i = 0; i < k; i++) hold[i] = ord[n - k + i].row;
+    for (size_t i = 0; train && i < n - k; i++) train[i] = ord[i].row;
+    free(ord);
+    *nhold = k;
+    if (ntrain) *ntrain = n - k;
+    return HERD_OK;
+}
+
+/* The group's holdout rows: all of them, or its last fraction by the
+ * order column. */
+static int cmp_holdout_rows(const cmp_ctx *c, const cmp_hset *set, const size_t *rows, size_t n,
+                            size_t **out, size_t *nout)
+{
+    size_t *sel = hd_malloc(n ? n : 1, sizeof *sel);
     if (!sel) return HERD_ENOMEM;
-    if (f <= 0) {
+    int rc = HERD_OK;
+    if (c->o.holdout_fraction <= 0) {
         memcpy(sel, rows, n * sizeof *sel);
+        *nout = n;
     } else {
-        cmp_order *ord = hd_malloc(n ? n : 1, sizeof *ord);
-        if (!ord) {
-            free(sel);
-            return HERD_ENOMEM;
-        }
-        const herd_frame *fr = c->groups->frame;
-        for (size_t i = 0; i < n; i++) {
-            ord[i].row = rows[i];
-            if (herd_frame_get_double(fr, c->order_col, rows[i], &ord[i].v) || isnan(ord[i].v)) {
-                free(ord);
-                free(sel);
-                return hd_error(HERD_EINVAL, "row %zu has no value in the holdout_order_by "
-                                "column '%s'", rows[i], c->o.holdout_order_by);
-            }
-        }
-        qsort(ord, n, sizeof *ord, cmp_order_cmp);
-        for (size_t i = 0; i < k; i++) sel[i] = ord[n - k + i].row;
-        free(ord);
+        rc = hd_holdout_split(set->groups->frame, set->order_col, c->o.holdout_order_by,
+                              c->o.holdout_fraction, rows, n, sel, nout, NULL, NULL);
+    }
+    if (rc) {
+        free(sel);
+        return rc;
     }
     *out = sel;
-    *nout = k;
     return HERD_OK;
 }
 
@@ -237,8 +261,9 @@ static int cmp_values(const herd_frame *f, size_t col, const size_t *rows, size_
 }
 
 /* A version's predictions of the rows (model loaded once). */
-static int cmp_predict(const cmp_ctx *c, const char *key, int64_t version, const size_t *rows,
-                       size_t n, int nthread, double **pred, size_t *nout, herd_model **model)
+static int cmp_predict(const cmp_ctx *c, const herd_frame *frame, const char *key,
+                       int64_t version, const size_t *rows, size_t n, int nthread,
+                       double **pred, size_t *nout, herd_model **model)
 {
     herd_artifact *a = NULL;
     herd_model *m = NULL;
@@ -249,7 +274,7 @@ static int cmp_predict(const cmp_ctx *c, const char *key, int64_t version, const
     *nout = herd_model_num_outputs(m);
     *pred = hd_malloc(n ? n * *nout : 1, sizeof **pred);
     if (!*pred) rc = HERD_ENOMEM;
-    if (!rc) rc = herd_model_predict(m, c->groups->frame, rows, n, nthread, *pred, n * *nout);
+    if (!rc) rc = herd_model_predict(m, frame, rows, n, nthread, *pred, n * *nout);
     if (rc) {
         free(*pred);
         *pred = NULL;
@@ -371,17 +396,20 @@ static int cmp_resolve(const cmp_ctx *c, const char *key, const char *alias, int
 
 /* Evaluate and decide one group.  Returns an error only for failures of
  * the group itself (the row then says "failed"). */
-static int cmp_group(cmp_ctx *c, size_t g, int nthread)
+static int cmp_group(cmp_ctx *c, size_t t, int nthread)
 {
-    cmp_row *r = &c->rows[g];
-    const char *key = c->groups->keys[g];
+    cmp_row *r = &c->rows[t];
+    const cmp_hset *set = &c->sets[c->task_set[t]];
+    const herd_groups *groups = set->groups;
+    size_t g = c->task_group[t];
+    const char *key = groups->keys[g];
     int rc = cmp_resolve(c, key, c->o.challenger, &r->chall_v);
     if (!rc) rc = cmp_resolve(c, key, c->o.champion, &r->champ_v);
     if (rc) return rc;
     if (!r->chall_v)
         return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
     size_t *rows = NULL, n = 0;
-    rc = cmp_holdout_rows(c, hd_groups_rows_of(c->groups, g), hd_groups_size_of(c->groups, g),
+    rc = cmp_holdout_rows(c, set, hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
                           &rows, &n);
     if (rc) return rc;
     r->rows = n;
@@ -394,10 +422,12 @@ static int cmp_group(cmp_ctx *c, size_t g, int nthread)
     double *label = NULL, *weight = NULL, *p_chall = NULL, *p_champ = NULL;
     herd_model *m_chall = NULL, *m_champ = NULL;
     size_t nout = 0, nout2 = 0, sk = 0;
-    rc = cmp_values(c->groups->frame, c->label_col, rows, n, "label", &label);
-    if (!rc) rc = cmp_values(c->groups->frame, c->weight_col, rows, n, "weight", &weight);
-    if (!rc) rc = cmp_predict(c, key, r->chall_v, rows, n, nthread, &p_chall, &nout, &m_chall);
-    const double *w = c->weight_col == SIZE_MAX ? NULL : weight;
+    rc = cmp_values(groups->frame, set->label_col, rows, n, "label", &label);
+    if (!rc) rc = cmp_values(groups->frame, set->weight_col, rows, n, "weight", &weight);
+    if (!rc)
+        rc = cmp_predict(c, groups->frame, key, r->chall_v, rows, n, nthread, &p_chall, &nout,
+                         &m_chall);
+    const double *w = set->weight_col == SIZE_MAX ? NULL : weight;
     if (!rc) rc = hd_metric_eval(&c->metric, label, p_chall, w, n, nout, &r->chall_m, &sk);
     if (!rc && !r->champ_v) {
         if (r->chall_m >= c->o.metric_min && r->chall_m <= c->o.metric_max)
@@ -413,7 +443,8 @@ static int cmp_group(cmp_ctx *c, size_t g, int nthread)
         rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the %s's version", c->o.challenger,
                                            c->o.champion));
     } else if (!rc) {
-        rc = cmp_predict(c, key, r->champ_v, rows, n, nthread, &p_champ, &nout2, &m_champ);
+        rc = cmp_predict(c, groups->frame, key, r->champ_v, rows, n, nthread, &p_champ, &nout2,
+                         &m_champ);
         if (!rc && nout2 != nout)
             rc = hd_error(HERD_EINVAL, "the champion predicts %zu values per row and the "
                           "challenger %zu: they are not comparable", nout2, nout);
@@ -443,14 +474,14 @@ static int cmp_group(cmp_ctx *c, size_t g, int nthread)
     return rc;
 }
 
-static int cmp_task(void *ctx, size_t g, int worker, int nthread)
+static int cmp_task(void *ctx, size_t t, int worker, int nthread)
 {
     (void)worker;
     cmp_ctx *c = ctx;
-    int rc = cmp_group(c, g, nthread);
+    int rc = cmp_group(c, t, nthread);
     if (rc == HERD_ENOMEM) return rc;
     if (rc) { /* the group fails; the others go on */
-        cmp_row *r = &c->rows[g];
+        cmp_row *r = &c->rows[t];
         if (cmp_set(r, CMP_FAILED, cmp_text("%s", herd_last_error()))) return HERD_ENOMEM;
         herd_clear_error();
     }
@@ -468,20 +499,27 @@ static void cmp_worker_start(void *ctx, int worker)
  * Frames
  * --------------------------------------------------------------------- */
 
+static const char *cmp_key(const cmp_ctx *c, size_t t)
+{
+    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
+}
+
 static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
 {
-    size_t n = c->groups->ngroups;
+    size_t n = c->ntasks;
+    const char **keys = hd_malloc(n ? n : 1, sizeof *keys);
     const char **dec = hd_malloc(n ? n : 1, sizeof *dec);
     const char **why = hd_malloc(n ? n : 1, sizeof *why);
     int64_t *iv[2] = {hd_malloc(n ? n : 1, 8), hd_malloc(n ? n : 1, 8)};
     int64_t *hr = hd_malloc(n ? n : 1, 8);
     double *fv[6];
     for (int k = 0; k < 6; k++) fv[k] = hd_malloc(n ? n : 1, sizeof(double));
-    int rc = dec && why && iv[0] && iv[1] && hr ? HERD_OK : HERD_ENOMEM;
+    int rc = keys && dec && why && iv[0] && iv[1] && hr ? HERD_OK : HERD_ENOMEM;
     for (int k = 0; k < 6; k++)
         if (!fv[k]) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         const cmp_row *r = &c->rows[i];
+        keys[i] = cmp_key(c, i);
         dec[i] = cmp_names[r->decision];
         why[i] = r->reason;
         iv[0][i] = r->champ_v;
@@ -492,7 +530,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     }
     herd_frame *f = NULL;
     if (!rc) rc = herd_frame_new(&f);
-    if (!rc) rc = hd_frame_add_str(f, "group", (const char *const *)c->groups->keys, n);
+    if (!rc) rc = hd_frame_add_str(f, "group", keys, n);
     if (!rc) rc = hd_frame_add_str(f, "decision", dec, n);
     if (!rc) rc = hd_frame_add_str(f, "reason", why, n);
     if (!rc) rc = hd_frame_add_i64(f, "champion_version", iv[0], n);
@@ -501,6 +539,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
                                           "rel_delta", "ci_low", "ci_high"};
     for (int k = 0; !rc && k < 6; k++) rc = hd_frame_add_f64(f, fnames[k], fv[k], n);
     if (!rc) rc = hd_frame_add_i64(f, "holdout_rows", hr, n);
+    free(keys);
     free(dec);
     free(why);
     free(iv[0]);
@@ -517,7 +556,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
 
 static int cmp_summary_frame(const cmp_ctx *c, herd_frame **out)
 {
-    size_t n = c->groups->ngroups;
+    size_t n = c->ntasks;
     int64_t count[CMP_NDECISIONS] = {0};
     double median[CMP_NDECISIONS];
     double *d = hd_malloc(n ? n : 1, sizeof *d);
@@ -602,7 +641,7 @@ static int cmp_cap(const cmp_ctx *c, size_t promote)
 static int cmp_promote(cmp_ctx *c)
 {
     size_t promote = 0, first = 0;
-    for (size_t i = 0; i < c->groups->ngroups; i++) {
+    for (size_t i = 0; i < c->ntasks; i++) {
         promote += c->rows[i].decision == CMP_PROMOTE;
         first += c->rows[i].decision == CMP_FIRST;
     }
@@ -611,7 +650,7 @@ static int cmp_promote(cmp_ctx *c)
     if (rc) return rc;
     herd_batch *b = NULL;
     if ((rc = herd_registry_begin(c->reg, &b))) return rc;
-    for (size_t i = 0; !rc && i < c->groups->ngroups; i++) {
+    for (size_t i = 0; !rc && i < c->ntasks; i++) {
         const cmp_row *r = &c->rows[i];
         if (r->decision != CMP_PROMOTE && r->decision != CMP_FIRST) continue;
         char *details = cmp_details(c, r);
@@ -625,14 +664,85 @@ static int cmp_promote(cmp_ctx *c)
         ao.details = details;
         ao.run_id = c->o.run_id;
         ao.expect_version = r->champ_v; /* 0 for a first: it must still have none */
-        rc = herd_batch_set_alias(b, c->o.family, c->groups->keys[i], c->o.champion, r->chall_v,
-                                  &ao);
+        rc = herd_batch_set_alias(b, c->o.family, cmp_key(c, i), c->o.champion, r->chall_v, &ao);
         cJSON_free(details);
     }
     if (!rc) rc = herd_batch_commit(b);
     if (rc == HERD_ECONFLICT)
         hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
     herd_batch_free(b);
+    return rc;
+}
+
+/* Compare over several holdout sets at once (herd_cycle adds the family
+ * model's), deciding and promoting them together. */
+int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts, size_t nsets,
+                    const herd_compare_options *opt, const herd_apply_options *apply,
+                    herd_frame **decisions, herd_frame **summary)
+{
+    cmp_ctx c = {.reg = reg, .nsets = nsets};
+    int rc = cmp_options_read(opt, &c);
+    if (rc) return hd_error_prefix("herd_compare: ");
+    hd_apply_config cfg;
+    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
+    for (size_t k = 0; !rc && k < nsets; k++) {
+        c.sets[k].groups = holdouts[k];
+        c.ntasks += holdouts[k]->ngroups;
+        if ((rc = cmp_set_columns(&c, &c.sets[k]))) hd_error_prefix("herd_compare: ");
+    }
+    /* The state every task reads: what the registry holds now. */
+    if (!rc) rc = herd_registry_refresh(reg);
+    size_t nt = c.ntasks;
+    if (!rc) {
+        c.rows = hd_calloc(nt ? nt : 1, sizeof *c.rows);
+        c.task_set = hd_malloc(nt ? nt : 1, sizeof *c.task_set);
+        c.task_group = hd_malloc(nt ? nt : 1, sizeof *c.task_group);
+        if (!c.rows || !c.task_set || !c.task_group) rc = HERD_ENOMEM;
+    }
+    size_t *task_rows = hd_malloc(nt ? nt : 1, sizeof *task_rows);
+    hd_task_result *res = hd_calloc(nt ? nt : 1, sizeof *res);
+    if (!task_rows || !res) rc = HERD_ENOMEM;
+    for (size_t k = 0, t = 0; !rc && k < nsets; k++) {
+        for (size_t g = 0; g < holdouts[k]->ngroups; g++, t++) {
+            c.rows[t] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
+                                  .ci_lo = NAN, .ci_hi = NAN};
+            c.task_set[t] = k;
+            c.task_group[t] = g;
+            task_rows[t] = hd_groups_size_of(holdouts[k], g);
+        }
+    }
+    if (!rc) {
+        hd_job job = {.ntasks = nt, .ngroups = nt, .task_rows = task_rows, .run = cmp_task,
+                      .worker_start = cmp_worker_start, .ctx = &c};
+        rc = hd_job_run(&job, &cfg, res);
+        for (size_t i = 0; !rc && i < nt; i++) {
+            if (res[i].status == HD_TASK_OK && c.rows[i].reason) continue;
+            /* not run (cancelled) or out of memory in the task */
+            rc = res[i].code < 0 ? res[i].code : HERD_ECANCELED;
+            hd_error(rc, "herd_compare: group '%s' was not compared: %s", cmp_key(&c, i),
+                     res[i].message ? res[i].message : "cancelled");
+        }
+    }
+    int prc = HERD_OK;
+    char pmsg[1024] = "";
+    if (!rc) {
+        prc = cmp_promote(&c); /* the decisions are returned whatever it says */
+        if (prc) snprintf(pmsg, sizeof pmsg, "%s", herd_last_error());
+        rc = cmp_decisions_frame(&c, decisions);
+        if (!rc && summary && (rc = cmp_summary_frame(&c, summary))) {
+            herd_frame_free(*decisions);
+            *decisions = NULL;
+        }
+    }
+    for (size_t i = 0; c.rows && i < nt; i++) free(c.rows[i].reason);
+    free(c.rows);
+    free(c.task_set);
+    free(c.task_group);
+    free(c.sets);
+    free(task_rows);
+    hd_task_results_free(res, res ? nt : 0);
+    if (!rc && prc) return hd_error(prc, "%s", pmsg);
     return rc;
 }
 
@@ -644,53 +754,7 @@ int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_comp
     if (summary) *summary = NULL;
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(holdout);
-    cmp_ctx c = {.reg = reg, .groups = holdout};
-    int rc = cmp_options_read(opt, holdout->frame, &c);
-    if (rc) return hd_error_prefix("herd_compare: ");
-    hd_apply_config cfg;
-    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
-    /* The state every task reads: what the registry holds now. */
-    if ((rc = herd_registry_refresh(reg))) return rc;
-    size_t ng = holdout->ngroups;
-    c.rows = hd_calloc(ng ? ng : 1, sizeof *c.rows);
-    size_t *task_rows = hd_malloc(ng ? ng : 1, sizeof *task_rows);
-    hd_task_result *res = hd_calloc(ng ? ng : 1, sizeof *res);
-    if (!c.rows || !task_rows || !res) rc = HERD_ENOMEM;
-    for (size_t i = 0; !rc && i < ng; i++) {
-        c.rows[i] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
-                              .ci_lo = NAN, .ci_hi = NAN};
-        task_rows[i] = hd_groups_size_of(holdout, i);
-    }
-    if (!rc) {
-        hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = cmp_task,
-                      .worker_start = cmp_worker_start, .ctx = &c};
-        rc = hd_job_run(&job, &cfg, res);
-        for (size_t i = 0; !rc && i < ng; i++) {
-            if (res[i].status == HD_TASK_OK && c.rows[i].reason) continue;
-            /* not run (cancelled) or out of memory in the task */
-            rc = res[i].code < 0 ? res[i].code : HERD_ECANCELED;
-            hd_error(rc, "herd_compare: group '%s' was not compared: %s", holdout->keys[i],
-                     res[i].message ? res[i].message : "cancelled");
-        }
-    }
-    int prc = HERD_OK;
-    if (!rc) {
-        prc = cmp_promote(&c); /* the decisions are returned whatever it says */
-        rc = cmp_decisions_frame(&c, decisions);
-        if (!rc && summary && (rc = cmp_summary_frame(&c, summary))) {
-            herd_frame_free(*decisions);
-            *decisions = NULL;
-        }
-    }
-    for (size_t i = 0; c.rows && i < ng; i++) free(c.rows[i].reason);
-    free(c.rows);
-    free(task_rows);
-    hd_task_results_free(res, res ? ng : 0);
-    if (!rc && prc) {
-        hd_error(prc, "%s", herd_last_error());
-        return prc;
-    }
-    return rc;
+    return hd_compare_sets(reg, &holdout, 1, opt, apply, decisions, summary);
 }
 
 /* ------------------------------------------------------------------------

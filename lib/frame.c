@@ -461,3 +461,34 @@ int hd_frame_add_str(herd_frame *frame, const char *name, const char *const *v, 
 {
     return herd_frame_add_column(frame, name, HERD_TYPE_STRING, v, n, NULL);
 }
+
+int hd_frame_take(const herd_frame *f, const size_t *rows, size_t n, herd_frame **out)
+{
+    *out = NULL;
+    herd_frame *t;
+    int rc = herd_frame_new(&t);
+    for (size_t c = 0; !rc && c < f->ncols; c++) {
+        const hd_column *col = &f->cols[c];
+        size_t size = hd_type_size(col->type);
+        unsigned char *data = hd_malloc(n ? n : 1, size);
+        uint8_t *mask = col->mask ? hd_malloc(n ? n : 1, 1) : NULL;
+        if (!data || (col->mask && !mask)) {
+            free(data);
+            free(mask);
+            rc = HERD_ENOMEM;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            memcpy(data + i * size, hd_col_at(col, rows[i]), size);
+            if (mask) mask[i] = col->mask[rows[i]];
+        }
+        rc = hd_frame_adopt(t, col->name, col->type, data, mask, NULL, n);
+    }
+    if (!rc) t->nrows = n; /* also for a frame without columns */
+    if (rc) {
+        herd_frame_free(t);
+        return rc;
+    }
+    *out = t;
+    return HERD_OK;
+}

@@ -92,6 +92,11 @@ int hd_col_present(const hd_column *c, size_t row);
 int hd_frame_adopt(herd_frame *f, const char *name, int type, void *data, uint8_t *mask,
                    hd_arena *strings, size_t nrows);
 
+/* A new frame of the rows `rows[0..n)` of `f` (in that order), every
+ * column copied with its mask.  String columns copy the pointers only: the
+ * new frame borrows the string bytes of `f`, which must outlive it. */
+int hd_frame_take(const herd_frame *f, const size_t *rows, size_t n, herd_frame **out);
+
 /* The column at `index`, or NULL (with HERD_EINVAL recorded) when out of
  * range. */
 const hd_column *hd_frame_col(const herd_frame *f, size_t index);

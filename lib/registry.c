@@ -46,7 +46,7 @@ enum {
     HD_JNL_HEADER = 32,
     HD_PACK_HEADER = 16,
     HD_DEFAULT_CHECKPOINT = 16384,
-    HD_IDEM_MAX = 512
+    HD_IDEM_MAX = 2048 /* a run id, a separator and a group key fit */
 };
 /* A pack grows to about this size before commits start a new one
  * (hd_registry_set_pack_target). */

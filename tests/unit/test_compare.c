@@ -526,6 +526,202 @@ static void test_bad_options(void **state)
     holdout_free(&h);
 }
 
+/* Weekly sales of `ng` groups over `weeks` weeks: y = slope[g] * x + noise;
+ * groups listed in `drifted` use slope -slope[g]. */
+static void weekly_make(holdout *h, int ng, int weeks, const int *drifted, int ndrifted)
+{
+    size_t n = (size_t)ng * (size_t)weeks;
+    double *x = calloc(n, sizeof *x), *y = calloc(n, sizeof *y), *w = calloc(n, sizeof *w);
+    const char **g = calloc(n, sizeof *g);
+    static const char *names[] = {"g0", "g1", "g2", "g3", "g4", "g5"};
+    uint64_t s = 99;
+    size_t r = 0;
+    for (int k = 0; k < ng; k++) {
+        double slope = 1 + k;
+        for (int d = 0; d < ndrifted; d++)
+            if (drifted[d] == k) slope = -slope;
+        for (int t = 0; t < weeks; t++, r++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            x[r] = (double)((s >> 20) % 1000) / 100.0;
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            y[r] = slope * x[r] + 0.1 * ((double)((s >> 20) % 1000) / 1000.0 - 0.5);
+            w[r] = t;
+            g[r] = names[k];
+        }
+    }
+    EXPECT_OK(herd_frame_new(&h->frame));
+    EXPECT_OK(herd_frame_add_column(h->frame, "x", HERD_TYPE_FLOAT64, x, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "y", HERD_TYPE_FLOAT64, y, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "week", HERD_TYPE_FLOAT64, w, n, NULL));
+    EXPECT_OK(herd_frame_add_column(h->frame, "g", HERD_TYPE_STRING, g, n, NULL));
+    const char *keys[] = {"g"};
+    EXPECT_OK(herd_groups_new(h->frame, keys, 1, &h->groups));
+    free(x);
+    free(y);
+    free(w);
+    free(g);
+}
+
+static const char *cycle_features[] = {"x"};
+
+static void cycle_fit(herd_fit_options *fo)
+{
+    herd_fit_options_init(fo);
+    fo->features = cycle_features;
+    fo->n_features = 1;
+    fo->label = "y";
+    fo->rounds = 20;
+}
+
+static int64_t count_decision(const herd_frame *s, const char *decision)
+{
+    for (size_t i = 0; i < herd_frame_nrows(s); i++)
+        if (!strcmp(str_at(s, "decision", i), decision)) return (int64_t)num_at(s, "groups", i);
+    fail_msg("no decision %s in the summary", decision);
+    return -1;
+}
+
+static int64_t latest(herd_registry *reg, const char *group)
+{
+    int64_t v = 0;
+    EXPECT_OK(herd_registry_resolve(reg, "f", group, "latest", &v));
+    return v;
+}
+
+/* The weekly cycle: first champions, an idempotent re-run, a re-train on
+ * the same data (identical models keep), drift (the drifted groups
+ * promote), the family model, and predicting from the registry. */
+static void test_cycle(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    holdout h;
+    weekly_make(&h, 4, 40, NULL, 0);
+    herd_fit_options fo;
+    cycle_fit(&fo);
+    herd_cycle_options co;
+    herd_cycle_options_init(&co);
+    co.family = "f";
+    co.run_id = "w1";
+    co.holdout_order_by = "week";
+    co.fallback = 1;
+    herd_frame *d = NULL, *s = NULL;
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
+    assert_int_equal(herd_frame_nrows(d), 5); /* 4 groups and the family model */
+    assert_int_equal(count_decision(s, "first"), 5);
+    expect_decision(d, HERD_FALLBACK_GROUP, "first", NULL);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", row_of(d, "g0")), 8); /* 20% of 40 */
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", row_of(d, HERD_FALLBACK_GROUP)), 32);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    for (int k = 0; k < 4; k++) {
+        char g[8];
+        snprintf(g, sizeof g, "g%d", k);
+        assert_int_equal(champion(reg, g), 1);
+    }
+    herd_frame *runs = NULL;
+    EXPECT_OK(herd_registry_runs(reg, &runs));
+    assert_int_equal(herd_frame_nrows(runs), 1);
+    assert_string_equal(str_at(runs, "run_id", 0), "w1");
+    assert_int_equal((int64_t)num_at(runs, "versions", 0), 5);
+    herd_frame_free(runs);
+
+    /* the same run again: nothing added, nothing moved */
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
+    assert_int_equal(count_decision(s, "keep"), 5);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    assert_int_equal(latest(reg, "g0"), 1);
+
+    /* a new run on the same data: new versions, identical models, kept */
+    co.run_id = "w2";
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
+    assert_int_equal(count_decision(s, "keep"), 5);
+    expect_decision(d, "g0", "keep", "same model");
+    herd_frame_free(d);
+    herd_frame_free(s);
+    assert_int_equal(latest(reg, "g0"), 2);
+    assert_int_equal(champion(reg, "g0"), 1);
+
+    /* drift in g0 and g1: their new models win, the others keep */
+    holdout_free(&h);
+    int drifted[] = {0, 1};
+    weekly_make(&h, 4, 40, drifted, 2);
+    co.run_id = "w3";
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
+    expect_decision(d, "g0", "promote", NULL);
+    expect_decision(d, "g1", "promote", NULL);
+    expect_decision(d, "g2", "keep", NULL);
+    expect_decision(d, "g3", "keep", NULL);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    assert_int_equal(champion(reg, "g0"), 3);
+    assert_int_equal(champion(reg, "g2"), 1);
+
+    /* predict from the registry: each group's champion; a group with none
+     * gets NaN, or the family model when asked */
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    EXPECT_OK(herd_batch_set_alias(b, "f", "g3", "champion", 0, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po);
+    po.family = "f";
+    herd_frame *p = NULL;
+    size_t without = 0;
+    EXPECT_OK(herd_registry_predict(reg, h.groups, &po, NULL, &p, &without));
+    assert_int_equal(herd_frame_nrows(p), herd_frame_nrows(h.frame));
+    assert_int_equal(without, 40); /* g3 */
+    herd_artifact *a = NULL;
+    herd_model *m = NULL;
+    EXPECT_OK(herd_registry_load(reg, "f", "g0", 3, &a));
+    EXPECT_OK(herd_artifact_model(a, &m));
+    size_t gi = 0;
+    EXPECT_OK(herd_groups_find(h.groups, "g0", &gi));
+    const size_t *rows = NULL;
+    size_t nr = 0;
+    EXPECT_OK(herd_groups_rows(h.groups, gi, &rows, &nr));
+    double *want = calloc(nr, sizeof *want);
+    EXPECT_OK(herd_model_predict(m, h.frame, rows, nr, 1, want, nr));
+    for (size_t i = 0; i < nr; i++) {
+        assert_float_equal(num_at(p, "prediction", rows[i]), want[i], 0);
+        assert_int_equal((int64_t)num_at(p, "version", rows[i]), 3);
+        assert_int_equal((int64_t)num_at(p, "fallback", rows[i]), 0);
+    }
+    EXPECT_OK(herd_groups_find(h.groups, "g3", &gi));
+    EXPECT_OK(herd_groups_rows(h.groups, gi, &rows, &nr));
+    assert_true(isnan(num_at(p, "prediction", rows[0])));
+    assert_int_equal((int64_t)num_at(p, "version", rows[0]), 0);
+    herd_frame_free(p);
+    po.fallback = 1;
+    EXPECT_OK(herd_registry_predict(reg, h.groups, &po, NULL, &p, &without));
+    assert_int_equal(without, 0);
+    assert_false(isnan(num_at(p, "prediction", rows[0])));
+    assert_int_equal((int64_t)num_at(p, "fallback", rows[0]), 1);
+    assert_int_equal((int64_t)num_at(p, "version", rows[0]), champion(reg, HERD_FALLBACK_GROUP));
+    herd_frame_free(p);
+    free(want);
+    herd_model_free(m);
+    herd_artifact_free(a);
+
+    /* bad input */
+    herd_cycle_options bad = co;
+    bad.run_id = NULL;
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "run_id"));
+    bad = co;
+    bad.holdout_order_by = "nope";
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_ENOTFOUND);
+    bad = co;
+    bad.holdout_fraction = 1;
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    po.family = NULL;
+    assert_int_equal(herd_registry_predict(reg, h.groups, &po, NULL, &p, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "family"));
+    holdout_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +730,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_promotion_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_holdout_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

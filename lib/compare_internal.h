@@ -1,0 +1,23 @@
+/* compare_internal.h -- what the weekly cycle shares with herd_compare. */
+#ifndef HERD_COMPARE_INTERNAL_H
+#define HERD_COMPARE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "herd.h"
+
+/* Split one group's rows (ascending frame rows) into its holdout -- the
+ * last `fraction` of them by the numeric column `order_col` (at least one
+ * row; ties keep frame order) -- and the rest.  `hold` and `train` (may be
+ * NULL) have room for n rows each and receive frame rows in that order.
+ * HERD_EINVAL names a row without an order value. */
+int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *order_name,
+                     double fraction, const size_t *rows, size_t n, size_t *hold,
+                     size_t *nhold, size_t *train, size_t *ntrain);
+
+/* herd_compare over several holdout sets, decided and promoted together. */
+int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts, size_t nsets,
+                    const herd_compare_options *opt, const herd_apply_options *apply,
+                    herd_frame **decisions, herd_frame **summary);
+
+#endif

@@ -1,0 +1,246 @@
+/* cycle.c -- the weekly cycle as one call: split, fit, register, compare,
+ * promote.
+ *
+ * The holdout rows are cut off before training, so no model ever sees
+ * them, not even for early stopping; every trained model goes to the
+ * registry in one batch under idempotency keys "RUN/GROUP", so a re-run of
+ * the same run adds nothing; then herd_compare's decision and promotion
+ * run over the holdout, the family model's included.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "compare_internal.h"
+#include "error_internal.h"
+#include "frame_internal.h"
+#include "groups_internal.h"
+#include "mem_internal.h"
+#include "uri_internal.h"
+
+/* The column that puts every row in the family model's one group. */
+static const char cyc_all_column[] = "__herd_family_model__";
+
+void herd_cycle_options_init(herd_cycle_options *opt)
+{
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->holdout_fraction = 0.2;
+}
+
+static int cyc_options_read(const herd_cycle_options *in, const herd_groups *groups,
+                            const herd_fit_options *fit, herd_cycle_options *o, size_t *order)
+{
+    herd_cycle_options_init(o);
+    if (in) {
+        if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
+            return hd_error(HERD_EINVAL, "opt->struct_size is %u; call "
+                            "herd_cycle_options_init()", (unsigned)in->struct_size);
+        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
+    }
+    if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
+    if (!o->run_id)
+        return hd_error(HERD_EINVAL, "opt->run_id is NULL; name the run (e.g. "
+                        "\"2026-W48\"): re-running it then adds nothing");
+    int rc = hd_id_check(o->family, "opt->family");
+    if (!rc) rc = hd_id_check(o->run_id, "opt->run_id");
+    if (rc) return rc;
+    if (!(o->holdout_fraction > 0 && o->holdout_fraction < 1))
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1)",
+                        o->holdout_fraction);
+    if (!o->holdout_order_by)
+        return hd_error(HERD_EINVAL, "opt->holdout_order_by is NULL: name the column that "
+                        "orders each group's rows (e.g. a week)");
+    if (herd_frame_find(groups->frame, o->holdout_order_by, order))
+        return hd_error(HERD_ENOTFOUND, "opt->holdout_order_by: no column '%s' in the frame",
+                        o->holdout_order_by);
+    if (herd_frame_column_type(groups->frame, *order) == HERD_TYPE_STRING)
+        return hd_error(HERD_ETYPE, "opt->holdout_order_by: column '%s' holds strings; it "
+                        "must be numeric", o->holdout_order_by);
+    if (!fit->label) return hd_error(HERD_EINVAL, "fit->label is NULL");
+    return HERD_OK;
+}
+
+/* The cycle's intermediate frames and groups. */
+typedef struct cyc_parts {
+    herd_frame *train, *hold;
+    herd_groups *train_groups, *hold_groups, *train_all, *hold_all;
+} cyc_parts;
+
+static void cyc_parts_free(cyc_parts *p)
+{
+    herd_groups_free(p->train_groups);
+    herd_groups_free(p->hold_groups);
+    herd_groups_free(p->train_all);
+    herd_groups_free(p->hold_all);
+    herd_frame_free(p->train);
+    herd_frame_free(p->hold);
+}
+
+/* Group `f` by the same key columns as `groups`. */
+static int cyc_regroup(const herd_groups *groups, const herd_frame *f, herd_groups **out)
+{
+    const char **names = hd_malloc(groups->nkeys, sizeof *names);
+    if (!names) return HERD_ENOMEM;
+    for (size_t k = 0; k < groups->nkeys; k++)
+        names[k] = herd_frame_column_name(groups->frame, groups->key_cols[k]);
+    int rc = herd_groups_new(f, names, groups->nkeys, out);
+    free(names);
+    return rc;
+}
+
+/* Every row of `f` in one group, for the family model. */
+static int cyc_one_group(herd_frame *f, herd_groups **out)
+{
+    size_t n = herd_frame_nrows(f);
+    const char **v = hd_malloc(n ? n : 1, sizeof *v);
+    if (!v) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) v[i] = HERD_FALLBACK_GROUP;
+    int rc = herd_frame_add_column(f, cyc_all_column, HERD_TYPE_STRING, v, n, NULL);
+    free(v);
+    const char *keys[] = {cyc_all_column};
+    if (!rc) rc = herd_groups_new(f, keys, 1, out);
+    return rc;
+}
+
+/* Training and holdout rows of every group, as frames and groups. */
+static int cyc_split(const herd_groups *groups, size_t order, const herd_cycle_options *o,
+                     cyc_parts *p)
+{
+    size_t total = groups->offsets[groups->ngroups];
+    size_t *train = hd_malloc(total ? total : 1, sizeof *train);
+    size_t *hold = hd_malloc(total ? total : 1, sizeof *hold);
+    int rc = train && hold ? HERD_OK : HERD_ENOMEM;
+    size_t nt = 0, nh = 0;
+    for (size_t g = 0; !rc && g < groups->ngroups; g++) {
+        size_t a = 0, b = 0;
+        rc = hd_holdout_split(groups->frame, order, o->holdout_order_by, o->holdout_fraction,
+                              hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
+                              hold + nh, &a, train + nt, &b);
+        if (rc) hd_error_prefix("group '%s': ", groups->keys[g]);
+        nh += a;
+        nt += b;
+    }
+    if (!rc) rc = hd_frame_take(groups->frame, train, nt, &p->train);
+    if (!rc) rc = hd_frame_take(groups->frame, hold, nh, &p->hold);
+    free(train);
+    free(hold);
+    if (!rc) rc = cyc_regroup(groups, p->train, &p->train_groups);
+    if (!rc) rc = cyc_regroup(groups, p->hold, &p->hold_groups);
+    if (!rc && o->fallback) rc = cyc_one_group(p->train, &p->train_all);
+    if (!rc && o->fallback) rc = cyc_one_group(p->hold, &p->hold_all);
+    return rc;
+}
+
+/* Add every trained model of `set` to the batch as a challenger. */
+static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_cycle_options *o,
+                          size_t *added)
+{
+    herd_frame *rep = NULL;
+    int rc = herd_model_set_report(set, &rep);
+    size_t gc = 0, sc = 0;
+    if (!rc) rc = herd_frame_find(rep, "group", &gc);
+    if (!rc) rc = herd_frame_find(rep, "status", &sc);
+    herd_artifact_options ao;
+    herd_artifact_options_init(&ao);
+    ao.family = o->family;
+    ao.run_id = o->run_id;
+    for (size_t i = 0; !rc && rep && i < herd_frame_nrows(rep); i++) {
+        const char *key = NULL, *status = NULL;
+        herd_frame_get_string(rep, gc, i, &key);
+        herd_frame_get_string(rep, sc, i, &status);
+        if (!status || strcmp(status, "ok")) continue;
+        size_t len = strlen(o->run_id) + strlen(key) + 2;
+        char *idem = hd_malloc(len, 1);
+        if (!idem) {
+            rc = HERD_ENOMEM;
+            break;
+        }
+        snprintf(idem, len, "%s/%s", o->run_id, key);
+        herd_version_options vo;
+        herd_version_options_init(&vo);
+        vo.alias = "challenger";
+        vo.idempotency_key = idem;
+        herd_artifact *a = NULL;
+        rc = herd_model_set_artifact(set, key, &ao, &a);
+        if (!rc) rc = herd_batch_add(b, a, &vo, NULL);
+        herd_artifact_free(a);
+        free(idem);
+        if (!rc) (*added)++;
+    }
+    herd_frame_free(rep);
+    return rc;
+}
+
+/* One batch: the week's models, the family model and the run. */
+static int cyc_register(herd_registry *reg, const herd_model_set *set,
+                        const herd_model_set *set_all, const herd_cycle_options *o,
+                        const herd_fit_options *fit)
+{
+    herd_batch *b = NULL;
+    size_t added = 0, family = 0;
+    int rc = herd_registry_begin(reg, &b);
+    if (!rc) rc = cyc_add_models(b, set, o, &added);
+    if (!rc && set_all) rc = cyc_add_models(b, set_all, o, &family);
+    char params[512], summary[256];
+    snprintf(params, sizeof params,
+             "{\"rounds\": %d, \"early_stopping_rounds\": %d, \"holdout_fraction\": %.17g, "
+             "\"fallback\": %s}",
+             fit->rounds, fit->early_stopping_rounds, o->holdout_fraction,
+             o->fallback ? "true" : "false");
+    snprintf(summary, sizeof summary, "{\"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
+             herd_model_set_count(set), added, family ? "true" : "false");
+    if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
+    if (!rc) rc = herd_batch_commit(b);
+    herd_batch_free(b);
+    return rc;
+}
+
+int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
+               const herd_cycle_options *opt, const herd_apply_options *apply,
+               herd_frame **decisions, herd_frame **summary)
+{
+    HD_CHECK_NOT_NULL(decisions);
+    *decisions = NULL;
+    if (summary) *summary = NULL;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(groups);
+    HD_CHECK_NOT_NULL(fit);
+    herd_cycle_options o;
+    size_t order = 0;
+    int rc = cyc_options_read(opt, groups, fit, &o, &order);
+    if (rc) return hd_error_prefix("herd_cycle: ");
+    herd_compare_options co;
+    herd_compare_options_init(&co);
+    if (o.compare) {
+        if (o.compare->struct_size < sizeof(uint32_t) || o.compare->struct_size > 4096)
+            return hd_error(HERD_EINVAL, "herd_cycle: opt->compare->struct_size is %u; call "
+                            "herd_compare_options_init()", (unsigned)o.compare->struct_size);
+        memcpy(&co, o.compare,
+               o.compare->struct_size < sizeof co ? o.compare->struct_size : sizeof co);
+    }
+    co.family = o.family;
+    co.label = fit->label;
+    co.run_id = o.run_id;
+    co.holdout_fraction = 0; /* the holdout frame is the holdout */
+    co.holdout_order_by = NULL;
+    cyc_parts p;
+    memset(&p, 0, sizeof p);
+    herd_model_set *set = NULL, *set_all = NULL;
+    rc = cyc_split(groups, order, &o, &p);
+    if (rc) hd_error_prefix("herd_cycle: ");
+    if (!rc) rc = herd_fit(p.train_groups, fit, apply, &set);
+    if (!rc && p.train_all) rc = herd_fit(p.train_all, fit, apply, &set_all);
+    if (!rc) rc = cyc_register(reg, set, set_all, &o, fit);
+    if (!rc) {
+        const herd_groups *sets[2] = {p.hold_groups, p.hold_all};
+        rc = hd_compare_sets(reg, sets, p.hold_all ? 2 : 1, &co, apply, decisions, summary);
+    }
+    herd_model_set_free(set);
+    herd_model_set_free(set_all);
+    cyc_parts_free(&p);
+    return rc;
+}
