@@ -1,13 +1,19 @@
 /* demo.c -- the job `make demo` runs.
  *
- * It generates weekly sales of products (the shape of the motivating case:
- * one row per product and week, a few features, a demand label), writes them
- * as CSV, reads the CSV back into a frame, partitions it by product, trains
- * one XGBoost model per product in parallel (validated on each product's
- * latest weeks, with early stopping), predicts every row with its product's
- * model and prints a per-group summary.  Then it registers every trained
- * model as a new version in the embedded registry (./herd-registry by
- * default), in one atomic batch, as the "challenger" of its product.
+ * Two weeks in the life of a retailer with 400 products.  It generates
+ * weekly sales (one row per product and week: price, promo, season, week,
+ * demand), writes them as CSV and reads them back, partitions them by
+ * product, and runs the weekly cycle (herd_cycle) on the embedded registry
+ * (./herd-registry by default): each product's latest weeks are held out,
+ * one XGBoost model per product is trained on the rest, every model is
+ * registered as its product's challenger in one atomic batch, a family
+ * model is trained on all products as a fallback, and each challenger is
+ * compared with its champion on the held-out weeks.  Week 1 has no
+ * champions yet; by week 2 a competitor has opened next to a quarter of
+ * the products (demand and price sensitivity shift), their new models win
+ * and are promoted, most others keep their champions.  Finally every row is
+ * predicted from the registry.  Running it again changes nothing: each
+ * week's run is registered once.
  *
  * usage: herd-demo [DIR [REGISTRY]]
  *        (defaults: ./herd-demo, created if missing; ./herd-registry)
@@ -24,8 +30,10 @@
 #include <herd.h>
 
 #define PRODUCTS 400
-#define MIN_WEEKS 30
+#define MIN_WEEKS 80
 #define MAX_WEEKS 156
+#define NEW_WEEKS 26  /* between the two cycles */
+#define NEW_PRODUCTS 3 /* launched between them */
 
 static int fail(const char *what)
 {
@@ -41,23 +49,23 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A small deterministic generator, so every run writes the same data. */
-static uint64_t rng_state = 42;
-static double uniform(void)
+/* A small deterministic generator, seeded per product, so that a
+ * product's first weeks are the same in both weeks' data. */
+static double uniform(uint64_t *state)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*state >> 11) / 9007199254740992.0;
 }
 
 typedef struct sales {
     size_t n, cap;
     char **product;
     int64_t *week;
-    double *price, *promo, *season, *demand;
+    double *price, *promo, *season, *competitor, *demand;
 } sales;
 
 static int sales_push(sales *s, const char *product, int64_t week, double price, double promo,
-                      double season, double demand)
+                      double season, double competitor, double demand)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
@@ -65,13 +73,16 @@ static int sales_push(sales *s, const char *product, int64_t week, double price,
         if (p) s->product = p;
         int64_t *w = realloc(s->week, cap * sizeof *w);
         if (w) s->week = w;
-        double *cols[4] = {s->price, s->promo, s->season, s->demand};
-        for (int i = 0; i < 4; i++) {
+        double *cols[5] = {s->price, s->promo, s->season, s->competitor, s->demand};
+        int ok = p && w;
+        for (int i = 0; i < 5; i++) {
             double *c = realloc(cols[i], cap * sizeof *c);
             if (c) cols[i] = c;
+            else ok = 0;
         }
-        s->price = cols[0], s->promo = cols[1], s->season = cols[2], s->demand = cols[3];
-        if (!p || !w || !cols[0] || !cols[1] || !cols[2] || !cols[3]) return -1;
+        s->price = cols[0], s->promo = cols[1], s->season = cols[2], s->competitor = cols[3];
+        s->demand = cols[4];
+        if (!ok) return -1;
         s->cap = cap;
     }
     s->product[s->n] = strdup(product);
@@ -80,6 +91,7 @@ static int sales_push(sales *s, const char *product, int64_t week, double price,
     s->price[s->n] = price;
     s->promo[s->n] = promo;
     s->season[s->n] = season;
+    s->competitor[s->n] = competitor;
     s->demand[s->n] = demand;
     s->n++;
     return 0;
@@ -89,25 +101,46 @@ static void sales_free(sales *s)
 {
     for (size_t i = 0; i < s->n; i++) free(s->product[i]);
     free(s->product), free(s->week), free(s->price), free(s->promo), free(s->season);
-    free(s->demand);
+    free(s->competitor), free(s->demand);
+    memset(s, 0, sizeof *s);
 }
 
+static int drifts(int product) { return product % 4 == 0; }
+
 /* Products have different histories (new products have fewer weeks), a base
- * level, a price elasticity and a yearly season. */
-static int generate(sales *s)
+ * level, a price elasticity and a yearly season.  `extra` more weeks per
+ * product; in them, a competitor opens next to every fourth product, which
+ * then sells 40% less and reacts more strongly to price. */
+static int generate(sales *s, int extra)
 {
     for (int p = 0; p < PRODUCTS; p++) {
         char name[32];
         snprintf(name, sizeof name, "sku_%04d", p);
-        int weeks = MIN_WEEKS + (int)(uniform() * (MAX_WEEKS - MIN_WEEKS));
-        double base = 20 + 80 * uniform(), elasticity = 0.5 + 1.5 * uniform();
-        for (int w = 0; w < weeks; w++) {
-            double price = 5 + 5 * uniform();
-            double promo = uniform() < 0.15 ? 1 : 0;
+        uint64_t st = 42 + 7919 * (uint64_t)p;
+        int weeks = MIN_WEEKS + (int)(uniform(&st) * (MAX_WEEKS - MIN_WEEKS));
+        double base = 20 + 80 * uniform(&st), elasticity = 0.5 + 1.5 * uniform(&st);
+        for (int w = 0; w < weeks + extra; w++) {
+            double price = 5 + 5 * uniform(&st);
+            double promo = uniform(&st) < 0.15 ? 1 : 0;
             double season = sin(2 * M_PI * w / 52.0);
-            double demand = base * (1 + 0.3 * season) * pow(price / 7.5, -elasticity) *
-                            (1 + 0.5 * promo) * (0.9 + 0.2 * uniform());
-            if (sales_push(s, name, w, price, promo, season, demand)) return -1;
+            double competitor = w >= weeks && drifts(p) ? 1 : 0;
+            double level = competitor ? 0.6 * base : base;
+            double e = competitor ? 1.5 * elasticity : elasticity;
+            double demand = level * (1 + 0.3 * season) * pow(price / 7.5, -e) *
+                            (1 + 0.5 * promo) * (0.9 + 0.2 * uniform(&st));
+            if (sales_push(s, name, w, price, promo, season, competitor, demand)) return -1;
+        }
+    }
+    /* Products launched since week 1: too short a history for a model of
+     * their own, so the family model predicts them. */
+    for (int p = 0; extra && p < NEW_PRODUCTS; p++) {
+        char name[32];
+        snprintf(name, sizeof name, "new_%02d", p);
+        uint64_t st = 4242 + (uint64_t)p;
+        for (int w = 0; w < 5; w++) {
+            double price = 5 + 5 * uniform(&st), promo = 0, season = sin(2 * M_PI * w / 52.0);
+            double demand = 50 * pow(price / 7.5, -1) * (0.9 + 0.2 * uniform(&st));
+            if (sales_push(s, name, w, price, promo, season, 0, demand)) return -1;
         }
     }
     return 0;
@@ -125,6 +158,8 @@ static int build_frame(const sales *s, herd_frame **out)
         herd_frame_add_column(f, "price", HERD_TYPE_FLOAT64, s->price, s->n, &borrow) ||
         herd_frame_add_column(f, "promo", HERD_TYPE_FLOAT64, s->promo, s->n, &borrow) ||
         herd_frame_add_column(f, "season", HERD_TYPE_FLOAT64, s->season, s->n, &borrow) ||
+        herd_frame_add_column(f, "competitor", HERD_TYPE_FLOAT64, s->competitor, s->n,
+                              &borrow) ||
         herd_frame_add_column(f, "demand", HERD_TYPE_FLOAT64, s->demand, s->n, &borrow)) {
         herd_frame_free(f);
         return -1;
@@ -164,136 +199,138 @@ static double cell_num(const herd_frame *f, const char *col, size_t row)
     return v;
 }
 
-/* Counts per status, then the first groups and the worst fitted one. */
-static void print_fit(const herd_frame *rep, double fit_s)
+/* Counts per decision, and one example of each that happened. */
+static void print_decisions(const herd_frame *d, const herd_frame *summary)
 {
-    size_t n = herd_frame_nrows(rep), ok = 0, skipped = 0, failed = 0, worst = 0;
-    double sum = 0, worst_v = -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *st = cell_str(rep, "status", i);
-        if (strcmp(st, "ok") == 0) {
-            double v = cell_num(rep, "valid_metric", i);
-            ok++;
-            sum += v;
-            if (v > worst_v) worst_v = v, worst = i;
-        } else if (strcmp(st, "skipped") == 0) {
-            skipped++;
-        } else {
-            failed++;
+    printf("decisions      ");
+    for (size_t i = 0; i < herd_frame_nrows(summary); i++)
+        printf(" %s %.0f", cell_str(summary, "decision", i), cell_num(summary, "groups", i));
+    printf("\n");
+    static const char *shown[] = {"promote", "keep", "first", "skipped", "failed"};
+    for (size_t k = 0; k < sizeof shown / sizeof *shown; k++) {
+        for (size_t i = 0; i < herd_frame_nrows(d); i++) {
+            if (strcmp(cell_str(d, "decision", i), shown[k]) != 0) continue;
+            printf("  e.g. %-8s %s: %s\n", shown[k], cell_str(d, "group", i),
+                   cell_str(d, "reason", i));
+            break;
         }
     }
-    printf("\ntrained         %zu models in %.2f s (%.0f models/s), %zu skipped, %zu failed\n",
-           ok, fit_s, fit_s > 0 ? (double)ok / fit_s : 0.0, skipped, failed);
-    printf("mean valid %s %.3f\n\n", cell_str(rep, "metric", 0), ok ? sum / (double)ok : NAN);
-    printf("%-10s %6s %7s %7s %7s %-7s\n", "group", "rows", "status", "rmse", "rounds", "method");
-    for (size_t i = 0; i < n && i < 5; i++)
-        printf("%-10s %6.0f %7s %7.3f %7.0f %-7s\n", cell_str(rep, "group", i),
-               cell_num(rep, "rows", i), cell_str(rep, "status", i),
-               cell_num(rep, "valid_metric", i), cell_num(rep, "rounds", i),
-               cell_str(rep, "tree_method", i));
-    if (n > 5) printf("... %zu more\n", n - 5);
-    if (ok)
-        printf("worst fit: %s (rmse %.3f on %.0f validation rows)\n", cell_str(rep, "group", worst),
-               worst_v, cell_num(rep, "valid_rows", worst));
+    size_t promoted = 0, competitor = 0;
+    for (size_t i = 0; i < herd_frame_nrows(d); i++) {
+        int p;
+        if (strcmp(cell_str(d, "decision", i), "promote") != 0) continue;
+        promoted++;
+        if (sscanf(cell_str(d, "group", i), "sku_%d", &p) == 1 && drifts(p)) competitor++;
+    }
+    if (promoted)
+        printf("  %zu of the %zu promoted products have a new competitor\n", competitor, promoted);
+    for (size_t i = 0; i < herd_frame_nrows(summary); i++)
+        if (!isnan(cell_num(summary, "median_delta", i)))
+            printf("  median rmse change (%s): %.3f\n", cell_str(summary, "decision", i),
+                   cell_num(summary, "median_delta", i));
 }
 
-/* Every trained model of the fit, as a version of family "demand", in one
- * batch: all of them or none, durable when the commit returns. */
-static int register_models(const herd_model_set *set, const herd_frame *rep,
-                           const char *registry)
+/* One week: the cycle on `g`, then its decisions. */
+static int run_week(herd_registry *reg, const herd_groups *g, const char *run_id)
 {
-    char run_id[64];
-    snprintf(run_id, sizeof run_id, "demo-%lld", (long long)time(NULL));
-    herd_registry *reg = NULL;
-    herd_batch *b = NULL;
-    herd_artifact *a = NULL;
-    int rc = herd_registry_open(registry, NULL, &reg) ? fail("opening the registry")
-             : herd_registry_begin(reg, &b)             ? fail("beginning a batch")
-                                                        : 0;
-    herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
-    ao.family = "demand";
-    ao.run_id = run_id;
-    size_t added = 0;
-    double t0 = now();
-    for (size_t i = 0; !rc && i < herd_frame_nrows(rep); i++) {
-        const char *group = cell_str(rep, "group", i);
-        if (strcmp(cell_str(rep, "status", i), "ok") != 0) continue;
-        char key[256];
-        snprintf(key, sizeof key, "%s/%s", run_id, group); /* a retry adds nothing */
-        herd_version_options vo;
-        herd_version_options_init(&vo);
-        vo.alias = "challenger";
-        vo.idempotency_key = key;
-        if (herd_model_set_artifact(set, group, &ao, &a)) rc = fail("packaging a model");
-        else if (herd_batch_add(b, a, &vo, NULL)) rc = fail("adding a version");
-        herd_artifact_free(a);
-        a = NULL;
-        added++;
-    }
-    char summary[128];
-    snprintf(summary, sizeof summary, "{\"models\": %zu}", added);
-    if (!rc && herd_batch_set_run(b, run_id, "{\"rounds\": 200, \"early_stopping\": 10}",
-                                  summary))
-        rc = fail("recording the run");
-    if (!rc && herd_batch_commit(b)) rc = fail("committing");
-    double commit_s = now() - t0;
-    int64_t version = 0;
-    if (!rc && added) herd_batch_version(b, 0, &version, NULL);
-    herd_frame *fam = NULL;
-    if (!rc && herd_registry_families(reg, &fam)) rc = fail("listing families");
-    if (!rc) {
-        printf("\nregistered      %zu versions in one commit (%.2f s, packaging included), "
-               "run %s\n", added, commit_s, run_id);
-        printf("registry        %s: %.0f versions of %.0f products in family 'demand'\n",
-               herd_registry_path(reg), cell_num(fam, "versions", 0), cell_num(fam, "groups", 0));
-        if (added)
-            printf("first           herd:demand/%s/%lld (alias challenger)\n",
-                   cell_str(rep, "group", 0), (long long)version);
-    }
-    herd_frame_free(fam);
-    herd_batch_free(b);
-    herd_registry_free(reg);
-    return rc;
-}
-
-static int fit_and_predict(const herd_groups *g, const char *dir, const char *registry)
-{
-    const char *features[] = {"price", "promo", "season"};
+    const char *features[] = {"price", "promo", "season", "competitor"};
     herd_fit_options fo;
     herd_fit_options_init(&fo);
     fo.features = features;
-    fo.n_features = 3;
+    fo.n_features = 4;
     fo.label = "demand";
     fo.rounds = 200;
     fo.early_stopping_rounds = 10;
-    fo.split = HERD_SPLIT_LAST; /* validate on each product's latest weeks */
+    fo.split = HERD_SPLIT_LAST; /* early stopping on each product's latest training weeks */
     fo.valid_order_by = "week";
-    herd_model_set *set = NULL;
-    herd_frame *rep = NULL, *pred = NULL;
+    herd_compare_options co;
+    herd_compare_options_init(&co);
+    co.min_rel_delta = 0.05; /* a challenger must be 5% better... */
+    co.bootstrap = 1000;     /* ... and surely so: small holdouts swap models on noise */
+    herd_cycle_options cy;
+    herd_cycle_options_init(&cy);
+    cy.family = "demand";
+    cy.run_id = run_id;
+    cy.holdout_fraction = 0.1; /* each product's latest 10% of weeks */
+    cy.holdout_order_by = "week";
+    cy.fallback = 1;
+    cy.compare = &co;
+    herd_frame *d = NULL, *s = NULL;
     double t0 = now();
-    int rc = herd_fit(g, &fo, NULL, &set);
-    double fit_s = now() - t0;
-    if (rc) return fail("training");
-    if (herd_model_set_report(set, &rep)) {
-        herd_model_set_free(set);
-        return fail("reading the fit report");
+    int rc = herd_cycle(reg, g, &fo, &cy, NULL, &d, &s);
+    double dt = now() - t0;
+    if (rc && !d) return fail("running the weekly cycle");
+    printf("\n%s: fit %zu products and a family model, register, compare, promote: %.2f s\n",
+           run_id, herd_groups_count(g), dt);
+    print_decisions(d, s);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    return rc ? fail("promoting") : 0;
+}
+
+/* Week-1 data through CSV, as a job reading an export would. */
+static int week_one(const char *dir, herd_frame **f, herd_groups **g)
+{
+    sales s = {0};
+    herd_frame *gen = NULL;
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s/sales.csv", dir);
+    int rc = 0;
+    if (generate(&s, 0) || build_frame(&s, &gen)) {
+        fprintf(stderr, "herd-demo: out of memory generating data\n");
+        rc = 1;
+    } else if (herd_frame_write_csv(gen, csv, NULL)) {
+        rc = fail("writing the CSV");
     }
-    print_fit(rep, fit_s);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/fit_report.csv", dir);
+    herd_frame_free(gen);
+    sales_free(&s);
+    if (rc) return rc;
+    printf("wrote %s\n", csv);
+    double t0 = now();
+    if (herd_frame_read_csv(csv, NULL, f)) return fail("reading the CSV");
+    double t1 = now();
+    const char *keys[] = {"product"};
+    if (herd_groups_new(*f, keys, 1, g)) return fail("grouping");
+    print_groups(*g, *f, t1 - t0, now() - t1);
+    return 0;
+}
+
+/* Every row of week 2 predicted from the registry's champions (the family
+ * model for products without one). */
+static int predict_all(herd_registry *reg, const herd_groups *g)
+{
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po);
+    po.family = "demand";
+    po.fallback = 1;
+    herd_frame *p = NULL;
     size_t without = 0;
-    rc = herd_frame_write_csv(rep, path, NULL) ? fail("writing the report")
-         : herd_predict(g, set, NULL, &pred, &without) ? fail("predicting")
-                                                        : 0;
-    if (!rc)
-        printf("\npredicted %zu rows (%zu without a model); report in %s\n",
-               herd_frame_nrows(pred), without, path);
-    if (!rc) rc = register_models(set, rep, registry);
-    herd_frame_free(pred);
-    herd_frame_free(rep);
-    herd_model_set_free(set);
-    return rc;
+    double t0 = now();
+    if (herd_registry_predict(reg, g, &po, NULL, &p, &without)) return fail("predicting");
+    size_t fallback = 0, n = herd_frame_nrows(p);
+    for (size_t r = 0; r < n; r++) fallback += cell_num(p, "fallback", r) == 1;
+    printf("\npredicted       %zu rows from the champions in %.2f s (%zu by the family model, "
+           "%zu without a model)\n", n, now() - t0, fallback, without);
+    herd_frame_free(p);
+    return 0;
+}
+
+static int print_registry(herd_registry *reg)
+{
+    herd_frame *fam = NULL, *hist = NULL;
+    if (herd_registry_families(reg, &fam)) return fail("listing families");
+    printf("registry        %s: %.0f versions of %.0f groups in family 'demand'\n",
+           herd_registry_path(reg), cell_num(fam, "versions", 0), cell_num(fam, "groups", 0));
+    herd_frame_free(fam);
+    if (herd_registry_alias_history(reg, "demand", "sku_0000", "champion", &hist))
+        return fail("reading the alias history");
+    for (size_t i = 0; i < herd_frame_nrows(hist); i++)
+        printf("  sku_0000 champion %.0f -> %.0f at %s: %s\n",
+               cell_num(hist, "from_version", i), cell_num(hist, "to_version", i),
+               cell_str(hist, "time", i), cell_str(hist, "reason", i));
+    herd_frame_free(hist);
+    printf("  e.g. herd:demand/sku_0000@champion; re-running the demo changes nothing\n");
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -304,34 +341,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "herd-demo: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    char csv[4096];
-    snprintf(csv, sizeof csv, "%s/sales.csv", dir);
-    printf("herd %s: weekly sales demo\n\n", herd_version_string());
-
-    sales s = {0};
-    herd_frame *gen = NULL, *f = NULL;
-    herd_groups *g = NULL;
-    int rc = 1;
-    if (generate(&s)) {
+    printf("herd %s: two weeks of demand models for %d products\n\n", herd_version_string(),
+           PRODUCTS);
+    herd_frame *f1 = NULL, *f2 = NULL;
+    herd_groups *g1 = NULL, *g2 = NULL;
+    herd_registry *reg = NULL;
+    sales s2 = {0};
+    int rc = week_one(dir, &f1, &g1);
+    if (!rc && herd_registry_open(registry, NULL, &reg)) rc = fail("opening the registry");
+    if (!rc) rc = run_week(reg, g1, "demo-week-1");
+    if (!rc && (generate(&s2, NEW_WEEKS) || build_frame(&s2, &f2))) {
         fprintf(stderr, "herd-demo: out of memory generating data\n");
-        goto done;
+        rc = 1;
     }
-    if (build_frame(&s, &gen)) { rc = fail("building the frame"); goto done; }
-    if (herd_frame_write_csv(gen, csv, NULL)) { rc = fail("writing the CSV"); goto done; }
-    printf("wrote %s\n", csv);
-
-    double t0 = now();
-    if (herd_frame_read_csv(csv, NULL, &f)) { rc = fail("reading the CSV"); goto done; }
-    double t1 = now();
     const char *keys[] = {"product"};
-    if (herd_groups_new(f, keys, 1, &g)) { rc = fail("grouping"); goto done; }
-    double t2 = now();
-    print_groups(g, f, t1 - t0, t2 - t1);
-    rc = fit_and_predict(g, dir, registry);
-done:
-    herd_groups_free(g);
-    herd_frame_free(f);
-    herd_frame_free(gen);
-    sales_free(&s);
+    if (!rc && herd_groups_new(f2, keys, 1, &g2)) rc = fail("grouping");
+    if (!rc) printf("\n%d weeks later: a competitor opened next to a quarter of the products, "
+                    "which now sell 40%% less\n", NEW_WEEKS);
+    if (!rc) rc = run_week(reg, g2, "demo-week-2");
+    if (!rc) rc = predict_all(reg, g2);
+    if (!rc) rc = print_registry(reg);
+    herd_registry_free(reg);
+    herd_groups_free(g1);
+    herd_groups_free(g2);
+    herd_frame_free(f1);
+    herd_frame_free(f2);
+    sales_free(&s2);
     return rc;
 }

@@ -1075,8 +1075,9 @@ HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
  * improvement above zero at the chosen confidence.  Groups run in
  * parallel; each model is loaded once.
  *
- * Decisions: "promote" (the challenger wins), "keep" (it does not, or it is
- * the champion's very model), "first" (no champion yet: the challenger
+ * Decisions: "promote" (the challenger wins), "keep" (it does not, it is
+ * the champion's very model, or it is an older version than the champion:
+ * going back is herd_registry_rollback's), "first" (no champion yet: the challenger
  * becomes it), "skipped" (no challenger, too few holdout rows, or a first
  * challenger outside the bounds), "failed" (with the message).
  * --------------------------------------------------------------------- */

@@ -43,6 +43,7 @@ typedef struct cmp_row {
 /* One holdout frame's groups and its columns. */
 typedef struct cmp_hset {
     const herd_groups *groups;
+    const int64_t *challengers; /* per group, or NULL: the challenger alias */
     size_t label_col, weight_col, order_col; /* SIZE_MAX: none */
 } cmp_hset;
 
@@ -403,11 +404,19 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
     const herd_groups *groups = set->groups;
     size_t g = c->task_group[t];
     const char *key = groups->keys[g];
-    int rc = cmp_resolve(c, key, c->o.challenger, &r->chall_v);
+    int rc = HERD_OK;
+    if (set->challengers) r->chall_v = set->challengers[g];
+    else rc = cmp_resolve(c, key, c->o.challenger, &r->chall_v);
     if (!rc) rc = cmp_resolve(c, key, c->o.champion, &r->champ_v);
     if (rc) return rc;
-    if (!r->chall_v)
-        return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
+    if (!r->chall_v && set->challengers)
+        return cmp_set(r, CMP_SKIPPED, cmp_text("no model trained in this run"));
+    if (!r->chall_v) return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
+    if (r->champ_v && r->chall_v < r->champ_v) /* going back is a rollback, made on purpose */
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) is older than the %s "
+                                             "(version %lld); herd_registry_rollback goes back",
+                                             c->o.challenger, (long long)r->chall_v,
+                                             c->o.champion, (long long)r->champ_v));
     size_t *rows = NULL, n = 0;
     rc = cmp_holdout_rows(c, set, hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
                           &rows, &n);
@@ -676,7 +685,8 @@ static int cmp_promote(cmp_ctx *c)
 
 /* Compare over several holdout sets at once (herd_cycle adds the family
  * model's), deciding and promoting them together. */
-int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts, size_t nsets,
+int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
+                    const int64_t *const *challengers, size_t nsets,
                     const herd_compare_options *opt, const herd_apply_options *apply,
                     herd_frame **decisions, herd_frame **summary)
 {
@@ -688,6 +698,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts, size
     if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
     for (size_t k = 0; !rc && k < nsets; k++) {
         c.sets[k].groups = holdouts[k];
+        c.sets[k].challengers = challengers ? challengers[k] : NULL;
         c.ntasks += holdouts[k]->ngroups;
         if ((rc = cmp_set_columns(&c, &c.sets[k]))) hd_error_prefix("herd_compare: ");
     }
@@ -754,7 +765,7 @@ int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_comp
     if (summary) *summary = NULL;
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(holdout);
-    return hd_compare_sets(reg, &holdout, 1, opt, apply, decisions, summary);
+    return hd_compare_sets(reg, &holdout, NULL, 1, opt, apply, decisions, summary);
 }
 
 /* ------------------------------------------------------------------------

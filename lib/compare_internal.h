@@ -15,8 +15,11 @@ int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *orde
                      double fraction, const size_t *rows, size_t n, size_t *hold,
                      size_t *nhold, size_t *train, size_t *ntrain);
 
-/* herd_compare over several holdout sets, decided and promoted together. */
-int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts, size_t nsets,
+/* herd_compare over several holdout sets, decided and promoted together.
+ * challengers[k] (or challengers NULL): the version to compare for each
+ * group of set k, 0 when it has none, instead of the challenger alias. */
+int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
+                    const int64_t *const *challengers, size_t nsets,
                     const herd_compare_options *opt, const herd_apply_options *apply,
                     herd_frame **decisions, herd_frame **summary);
 

@@ -135,12 +135,46 @@ static int cyc_split(const herd_groups *groups, size_t order, const herd_cycle_o
     return rc;
 }
 
+/* The versions this run registered, by key. */
+typedef struct cyc_item {
+    const char *key; /* into a model set's report, kept alive */
+    size_t index;    /* in the batch */
+    int64_t version;
+} cyc_item;
+
+typedef struct cyc_added {
+    cyc_item *v;
+    size_t n, cap;
+    herd_frame *reports[2];
+} cyc_added;
+
+static void cyc_added_free(cyc_added *a)
+{
+    free(a->v);
+    herd_frame_free(a->reports[0]);
+    herd_frame_free(a->reports[1]);
+}
+
+/* The version this run registered for `key`, 0 if none.  Linear: the
+ * family model's set has one key, and the groups' are searched in order. */
+static int64_t cyc_version_of(const cyc_added *a, const char *key, size_t *hint)
+{
+    for (size_t k = 0; k < a->n; k++) {
+        size_t i = (*hint + k) % a->n;
+        if (strcmp(a->v[i].key, key)) continue;
+        *hint = i + 1;
+        return a->v[i].version;
+    }
+    return 0;
+}
+
 /* Add every trained model of `set` to the batch as a challenger. */
 static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_cycle_options *o,
-                          size_t *added)
+                          cyc_added *out, int which)
 {
     herd_frame *rep = NULL;
     int rc = herd_model_set_report(set, &rep);
+    out->reports[which] = rep;
     size_t gc = 0, sc = 0;
     if (!rc) rc = herd_frame_find(rep, "group", &gc);
     if (!rc) rc = herd_frame_find(rep, "status", &sc);
@@ -165,26 +199,30 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
         vo.alias = "challenger";
         vo.idempotency_key = idem;
         herd_artifact *a = NULL;
+        size_t at = 0;
         rc = herd_model_set_artifact(set, key, &ao, &a);
-        if (!rc) rc = herd_batch_add(b, a, &vo, NULL);
+        if (!rc) rc = herd_batch_add(b, a, &vo, &at);
         herd_artifact_free(a);
         free(idem);
-        if (!rc) (*added)++;
+        if (!rc && out->n == out->cap &&
+            hd_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v))
+            rc = HERD_ENOMEM;
+        if (!rc) out->v[out->n++] = (cyc_item){key, at, 0};
     }
-    herd_frame_free(rep);
     return rc;
 }
 
 /* One batch: the week's models, the family model and the run. */
 static int cyc_register(herd_registry *reg, const herd_model_set *set,
                         const herd_model_set *set_all, const herd_cycle_options *o,
-                        const herd_fit_options *fit)
+                        const herd_fit_options *fit, cyc_added *added_out)
 {
     herd_batch *b = NULL;
-    size_t added = 0, family = 0;
     int rc = herd_registry_begin(reg, &b);
-    if (!rc) rc = cyc_add_models(b, set, o, &added);
-    if (!rc && set_all) rc = cyc_add_models(b, set_all, o, &family);
+    if (!rc) rc = cyc_add_models(b, set, o, added_out, 0);
+    size_t added = added_out->n;
+    if (!rc && set_all) rc = cyc_add_models(b, set_all, o, added_out, 1);
+    size_t family = added_out->n - added;
     char params[512], summary[256];
     snprintf(params, sizeof params,
              "{\"rounds\": %d, \"early_stopping_rounds\": %d, \"holdout_fraction\": %.17g, "
@@ -195,8 +233,20 @@ static int cyc_register(herd_registry *reg, const herd_model_set *set,
              herd_model_set_count(set), added, family ? "true" : "false");
     if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
     if (!rc) rc = herd_batch_commit(b);
+    for (size_t i = 0; !rc && i < added_out->n; i++)
+        rc = herd_batch_version(b, added_out->v[i].index, &added_out->v[i].version, NULL);
     herd_batch_free(b);
     return rc;
+}
+
+/* Per holdout group, the version this run registered for it. */
+static int64_t *cyc_challengers(const herd_groups *hold, const cyc_added *added)
+{
+    int64_t *v = hd_malloc(hold->ngroups ? hold->ngroups : 1, sizeof *v);
+    size_t hint = 0; /* both are in key order: the search is linear overall */
+    for (size_t g = 0; v && g < hold->ngroups; g++)
+        v[g] = cyc_version_of(added, hold->keys[g], &hint);
+    return v;
 }
 
 int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
@@ -230,15 +280,26 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
     cyc_parts p;
     memset(&p, 0, sizeof p);
     herd_model_set *set = NULL, *set_all = NULL;
+    cyc_added added;
+    memset(&added, 0, sizeof added);
+    int64_t *chall[2] = {NULL, NULL};
     rc = cyc_split(groups, order, &o, &p);
     if (rc) hd_error_prefix("herd_cycle: ");
     if (!rc) rc = herd_fit(p.train_groups, fit, apply, &set);
     if (!rc && p.train_all) rc = herd_fit(p.train_all, fit, apply, &set_all);
-    if (!rc) rc = cyc_register(reg, set, set_all, &o, fit);
+    if (!rc) rc = cyc_register(reg, set, set_all, &o, fit, &added);
+    /* This run's versions are the challengers: a re-run of an older run
+     * compares its own models again, whatever the alias says now. */
+    if (!rc && !(chall[0] = cyc_challengers(p.hold_groups, &added))) rc = HERD_ENOMEM;
+    if (!rc && p.hold_all && !(chall[1] = cyc_challengers(p.hold_all, &added))) rc = HERD_ENOMEM;
     if (!rc) {
         const herd_groups *sets[2] = {p.hold_groups, p.hold_all};
-        rc = hd_compare_sets(reg, sets, p.hold_all ? 2 : 1, &co, apply, decisions, summary);
+        const int64_t *const cv[2] = {chall[0], chall[1]};
+        rc = hd_compare_sets(reg, sets, cv, p.hold_all ? 2 : 1, &co, apply, decisions, summary);
     }
+    free(chall[0]);
+    free(chall[1]);
+    cyc_added_free(&added);
     herd_model_set_free(set);
     herd_model_set_free(set_all);
     cyc_parts_free(&p);

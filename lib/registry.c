@@ -556,6 +556,10 @@ static int hd_cut_tail(herd_registry *reg, int sync)
 /* Take the writer lock and catch up: the state is then the registry's. */
 static int hd_begin_write(herd_registry *reg)
 {
+    if (reg->write_failed)
+        return hd_error(HERD_EIO, "registry %s: an earlier commit through this handle could "
+                        "not sync its journal nor undo its record: the disk is failing; check "
+                        "it, then reopen the registry", reg->dir);
     if (reg->damaged)
         return hd_error(HERD_ECORRUPT, "registry %s was opened over a journal damaged at "
                         "offset %llu: it is read-only", reg->dir,
@@ -803,10 +807,13 @@ typedef struct hd_pack_writer {
 
 #define HD_WRITEBACK_EVERY (64u * 1024 * 1024)
 
+/* On failure nothing moves: the buffer and its offset stay, so nothing
+ * the writer was given is lost. */
 static int hd_pw_flush(hd_pack_writer *w)
 {
     if (w->buf.oom) return HERD_ENOMEM;
     int rc = w->buf.n ? hd_vfs_pwrite(w->f, w->buf.p, w->buf.n, w->off) : HERD_OK;
+    if (rc) return rc;
     w->off += w->buf.n;
     w->buf.n = 0;
     if (!rc && w->off - w->hinted >= HD_WRITEBACK_EVERY) {
@@ -823,7 +830,7 @@ static int hd_pw_add(hd_pack_writer *w, const void *p, size_t n, uint64_t *at)
     if (n >= HD_WRITE_CHUNK) {
         int rc = hd_pw_flush(w);
         if (!rc) rc = hd_vfs_pwrite(w->f, p, n, w->off);
-        w->off += n;
+        if (!rc) w->off += n;
         return rc;
     }
     if (w->buf.n + n > HD_WRITE_CHUNK) {
@@ -967,8 +974,10 @@ void herd_batch_free(herd_batch *batch)
     if (batch->spill.f) {
         const hd_vfs *vfs = batch->spill.f->vfs;
         hd_vfs_close(batch->spill.f);
-        /* Committed, it was renamed into place; otherwise it is garbage. */
-        if (!batch->committed) (void)hd_vfs_unlink(vfs, batch->spill_path);
+        /* Committed, it was renamed into place; otherwise it is garbage
+         * (unless a commit that could not be undone left it in place, under
+         * its pack name: then spill_path names nothing). */
+        if (batch->committed <= 0) (void)hd_vfs_unlink(vfs, batch->spill_path);
         herd_clear_error();
     }
     hd_wbuf_free(&batch->spill.buf);
@@ -977,6 +986,15 @@ void herd_batch_free(herd_batch *batch)
     free(batch->ops);
     hd_arena_free(batch->arena);
     free(batch);
+}
+
+/* A write or sync of the batch's own pack failed: what is on disk is
+ * unknown (a failed fsync is never retried), so the batch cannot be
+ * committed; its file goes with it. */
+static int hd_batch_broken(herd_batch *b, int rc)
+{
+    b->committed = -1;
+    return rc;
 }
 
 /* Move the batch's artifacts to its own pack file. */
@@ -1021,9 +1039,12 @@ static int hd_batch_keep(herd_batch *b, hd_bitem *it, const void *bytes, size_t 
     it->len = len;
     if (!b->spill.f && b->mem_bytes + len > b->reg->spill_bytes) {
         int rc = hd_batch_spill(b);
-        if (rc) return rc;
+        if (rc) return hd_batch_broken(b, rc);
     }
-    if (b->spill.f) return hd_pw_add(&b->spill, bytes, len, &it->off);
+    if (b->spill.f) {
+        int rc = hd_pw_add(&b->spill, bytes, len, &it->off);
+        return rc ? hd_batch_broken(b, rc) : HERD_OK;
+    }
     if (!(it->blob = hd_malloc(len ? len : 1, 1))) return HERD_ENOMEM;
     memcpy(it->blob, bytes, len);
     b->mem_bytes += len;
@@ -1046,8 +1067,8 @@ static int hd_batch_open_check(const herd_batch *b, const char *fn)
         return hd_error(HERD_EINVAL, "%s: the batch was already committed; begin a new one",
                         fn);
     if (b->committed < 0)
-        return hd_error(HERD_EIO, "%s: an earlier commit of this batch failed and its pack "
-                        "could not be taken back; begin a new batch", fn);
+        return hd_error(HERD_EIO, "%s: writing or syncing this batch's artifacts failed "
+                        "earlier (or its commit could not be undone); begin a new batch", fn);
     return HERD_OK;
 }
 
@@ -1775,13 +1796,15 @@ static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, ch
                           size_t size)
 {
     uint32_t id = reg->st.pack.max + 1;
-    hd_pack_path(reg, id, placed, size);
+    char path[4200];
+    hd_pack_path(reg, id, path, sizeof path);
     pthread_mutex_lock(&reg->pack_mu);
     hd_pack_forget(reg, id); /* a crashed commit's file of that name */
     pthread_mutex_unlock(&reg->pack_mu);
-    int rc = hd_vfs_rename(reg->vfs, b->spill_path, placed);
-    if (!rc) rc = hd_vfs_sync_dir(reg->vfs, reg->dir);
+    int rc = hd_vfs_rename(reg->vfs, b->spill_path, path);
     if (rc) return rc;
+    snprintf(placed, size, "%s", path); /* moved: a failure from here moves it back */
+    if ((rc = hd_vfs_sync_dir(reg->vfs, reg->dir))) return rc;
     for (size_t i = 0; i < b->n; i++) b->items[i].pack = id;
     pos->max = id;
     if (!pos->cur) { /* the first pack: later small commits append to it */
@@ -1792,8 +1815,10 @@ static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, ch
 }
 
 /* Frame the record, append it, sync it; on failure undo the append. */
-static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq)
+static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
+                            int *maybe_visible)
 {
+    *maybe_visible = 0;
     if (rec->n > HD_REC_MAX_PAYLOAD || rec->n > UINT32_MAX)
         return hd_error(HERD_ELIMIT, "the commit's record would be %zu bytes; commit in "
                         "batches of under 4 GiB of metadata", rec->n);
@@ -1830,6 +1855,8 @@ static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq
         hd_saved_error undo;
         hd_error_save(&undo);
         reg->stale = 1;
+        reg->write_failed = 1;
+        *maybe_visible = 1;
         return hd_error(HERD_EIO, "%s; the final sync failed and could not be undone (%s): "
                         "the batch may be visible after a restart; retrying it with its "
                         "idempotency keys adds nothing", e.msg, undo.msg);
@@ -1880,8 +1907,11 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
     hd_wbuf_bytes(&rec, p->rec.p, p->rec.n);
     if (!rc && rec.oom) rc = HERD_ENOMEM;
     uint64_t seq = reg->st.seq + 1;
-    if (!rc) rc = hd_append_record(reg, &rec, seq);
-    if (rc && *placed) {
+    int maybe_visible = 0;
+    if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
+    if (rc && maybe_visible) {
+        b->committed = -1; /* the record may survive, naming the pack: leave it */
+    } else if (rc && *placed) {
         /* Not committed: the pack goes back to the batch, which may be
          * committed again (if this fails too, gc removes the orphan). */
         hd_saved_error e;
@@ -1917,7 +1947,7 @@ int herd_batch_commit(herd_batch *batch)
     if (batch->spill.f) {
         rc = hd_pw_flush(&batch->spill);
         if (!rc) rc = hd_vfs_fdatasync(batch->spill.f);
-        if (rc) return rc;
+        if (rc) return hd_batch_broken(batch, rc);
     }
     pthread_mutex_lock(&reg->write_mu);
     rc = hd_begin_write(reg);
@@ -2176,7 +2206,8 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
             hd_wbuf_bytes(&rec, ops.p, ops.n);
             uint64_t seq = reg->st.seq + 1;
             if (!rc && rec.oom) rc = HERD_ENOMEM;
-            if (!rc) rc = hd_append_record(reg, &rec, seq);
+            int maybe_visible = 0;
+            if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
             if (!rc) {
                 pthread_rwlock_wrlock(&reg->rw);
                 int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, "gc record");

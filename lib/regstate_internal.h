@@ -299,6 +299,7 @@ struct herd_registry {
     uint64_t damaged_off;
     int stale;      /* the state missed a committed record: reload it */
     int index_damaged; /* set aside at open: the next commit rewrites it */
+    int write_failed;  /* a journal sync failed and its undo too: no more writes */
     pthread_mutex_t pack_mu; /* guards packs */
     hd_pack_handle *packs;
     size_t npacks, cappacks;

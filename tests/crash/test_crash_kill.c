@@ -16,6 +16,16 @@
  * have been committing, and must get existed=1 with the original numbers
  * exactly when that batch had been committed.
  *
+ * test_kill_loop_spill runs the same, 120 kills, with half the batches
+ * spilling (the child lowers the spill threshold to two artifacts for them,
+ * so those of 3 or more versions write a pack-tmp- file of their own) and
+ * adding their versions slowly, so that kills land while a spilled batch is
+ * being added to and while it commits.  After every kill it also loads the
+ * artifacts of every batch that became visible, and checks that the
+ * pack-tmp- files only accumulate (at most one per kill, never removed by
+ * anything but gc); at the end every artifact loads, and herd_registry_gc
+ * removes every pack-tmp- file the killed children left.
+ *
  * HERD_CRASH_SEED (environment) overrides the seed of the random delays. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,8 +37,11 @@
 #include <sys/wait.h>
 
 #include "crash_common.h"
+#include "registry_internal.h"
 
 #define KILLS 200
+#define KILLS_SPILL 120
+#define DEFAULT_SPILL (64ull * 1024 * 1024) /* the registry's default */
 #define KMAX 20           /* versions per batch: 1..KMAX */
 #define KFAM 2            /* families f0, f1 */
 #define KGRP 5            /* groups g0..g4 per family */
@@ -38,6 +51,7 @@
 
 typedef struct kplan {
     int k, keyed;
+    int spill; /* test_kill_loop_spill: this batch's handle spills past two artifacts */
     int fam[KMAX], grp[KMAX], champion[KMAX], mi[KMAX];
 } kplan;
 
@@ -59,6 +73,7 @@ static void kplan_make(long id, kplan *p)
             used[p->fam[i]][p->grp[i]] = 1;
         }
     }
+    p->spill = (int)(cr_rand(&s) % 2); /* drawn last: the draws above are unchanged */
 }
 
 /* One message child -> parent; written with a single write() of less than
@@ -76,7 +91,21 @@ typedef struct kreport {
 typedef struct kblobs {
     void *data[KBLOBS];
     size_t len[KBLOBS];
+    uint64_t spill; /* 0: never touch the spill threshold (test_kill_loop) */
 } kblobs;
+
+/* Whether batch p spills in test_kill_loop_spill: its artifacts pass the
+ * threshold (as the registry decides, when those in memory would). */
+static int kplan_spills(const kplan *p, const kblobs *bl)
+{
+    if (!bl->spill || !p->spill) return 0;
+    uint64_t mem = 0;
+    for (int i = 0; i < p->k; i++) {
+        if (mem + bl->len[p->mi[i]] > bl->spill) return 1;
+        mem += bl->len[p->mi[i]];
+    }
+    return 0;
+}
 
 static void child_fail(int fd, long id, int rc, const char *what)
 {
@@ -90,10 +119,13 @@ static void child_fail(int fd, long id, int rc, const char *what)
     _exit(4);
 }
 
-static void child_commit(herd_registry *reg, const kblobs *bl, long id, int retry, int fd)
+static void child_commit(herd_registry *reg, const kblobs *bl, long id, int retry, int fd,
+                         uint64_t *seed)
 {
     kplan p;
     kplan_make(id, &p);
+    int slow = kplan_spills(&p, bl);
+    if (bl->spill) hd_registry_set_spill_bytes(reg, p.spill ? bl->spill : DEFAULT_SPILL);
     herd_batch *b = NULL;
     int rc = herd_registry_begin(reg, &b);
     if (rc) child_fail(fd, id, rc, "begin");
@@ -105,6 +137,8 @@ static void child_commit(herd_registry *reg, const kblobs *bl, long id, int retr
         rc = cr_add(b, bl->data[p.mi[i]], bl->len[p.mi[i]], fam, grp, -1, id, i,
                     p.keyed ? idem : NULL, p.champion[i] ? "champion" : NULL, NULL);
         if (rc) child_fail(fd, id, rc, "add");
+        /* a spilled batch is filled slowly: kills land while it is */
+        if (slow) usleep((useconds_t)(cr_rand(seed) % 400));
     }
     rc = herd_batch_commit(b);
     if (rc) child_fail(fd, id, rc, "commit");
@@ -133,9 +167,9 @@ static void child_main(const char *dir, const kblobs *bl, long first_id, long re
     memset(&ready, 0, sizeof ready);
     ready.batch = -1;
     if (write(fd, &ready, sizeof ready) != (ssize_t)sizeof ready) _exit(6);
-    if (retry_id >= 0) child_commit(reg, bl, retry_id, 1, fd);
+    if (retry_id >= 0) child_commit(reg, bl, retry_id, 1, fd, &seed);
     for (long s = 0; s < KBATCHES; s++) {
-        child_commit(reg, bl, first_id + s, 0, fd);
+        child_commit(reg, bl, first_id + s, 0, fd, &seed);
         usleep((useconds_t)(cr_rand(&seed) % 2000));
     }
     herd_registry_free(reg);
@@ -150,7 +184,33 @@ typedef struct kstate {
     unsigned char *was_present; /* present after the previous kill */
     unsigned char *present;
     size_t nslots;
+    const cr_models *load; /* non-NULL: load the artifacts of batches that appear */
+    unsigned loaded;
 } kstate;
+
+/* Load the artifact of row w (item `item` of batch plan p) and compare it
+ * with its model; 0, or -1 with err. */
+static int load_row(herd_registry *reg, const cr_models *m, const cr_row *w, const kplan *p,
+                    char *err, size_t cap)
+{
+    herd_artifact *a = NULL;
+    int rc = herd_registry_load(reg, w->family, w->group, w->version, &a);
+    if (rc) {
+        snprintf(err, cap, "batch %ld item %ld (%s/%s v%" PRId64 "): loading: %s (%s)", w->batch,
+                 w->item, w->family, w->group, w->version, herd_status_str(rc),
+                 herd_last_error());
+        return -1;
+    }
+    int same = cr_artifact_is_model(m, a, p->mi[w->item]);
+    herd_artifact_free(a);
+    if (!same) {
+        snprintf(err, cap, "batch %ld item %ld (%s/%s v%" PRId64 ") loads an artifact that is "
+                 "not model %d", w->batch, w->item, w->family, w->group, w->version,
+                 p->mi[w->item]);
+        return -1;
+    }
+    return 0;
+}
 
 static long slot_of(long id) { return (id / 1000) * KSLOTS + id % 1000; }
 
@@ -278,6 +338,18 @@ static void verify(const char *dir, kstate *ks, int iteration)
             }
         }
     }
+    /* the artifacts of the batches that appeared since the previous kill */
+    for (size_t sl = 0; ks->load && sl < ks->nslots; sl++) {
+        if (!ks->present[sl] || ks->was_present[sl]) continue;
+        long id = (long)(sl / KSLOTS) * 1000 + (long)(sl % KSLOTS);
+        kplan p;
+        kplan_make(id, &p);
+        for (int i = 0; i < p.k; i++) {
+            if (load_row(reg, ks->load, byitem[sl * KMAX + i], &p, err, sizeof err))
+                fail_msg("kill %d: %s", iteration, err);
+            ks->loaded++;
+        }
+    }
     memcpy(ks->was_present, ks->present, ks->nslots);
     free(byitem);
     free(count);
@@ -336,33 +408,79 @@ static int drain(int fd, kstate *ks, int iteration, int saw_ready, long retry_id
     return commits;
 }
 
-static void test_kill_loop(void **state)
+/* The pack-tmp- files in the registry directory: their count, and how
+ * many are empty (the batch's pack not written yet: killed while its
+ * versions were added, or before its commit wrote them). */
+static int tmp_files(const char *reg, int *empty)
 {
-    (void)state;
+    static char names[KILLS + 8][64];
+    int n = cr_list_prefix(reg, "pack-tmp-", names, KILLS + 8);
+    *empty = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        CR_SNPRINTF(path, sizeof path, "%s/%s", reg, names[i]);
+        *empty += cr_file_size(path) == 0;
+    }
+    return n;
+}
+
+/* Every version's artifact loads and is its planned model (the last
+ * commit's, batch 999999, is model 0). */
+static void load_all(herd_registry *r, const cr_models *m, const char *when, size_t *n)
+{
+    cr_snap s;
+    char err[512];
+    if (cr_snap_take(r, &s, err, sizeof err)) fail_msg("%s: %s", when, err);
+    for (size_t i = 0; i < s.n; i++) {
+        const cr_row *w = &s.rows[i];
+        kplan p;
+        if (w->batch == 999999) {
+            memset(&p, 0, sizeof p);
+            p.k = 1;
+        } else {
+            kplan_make(w->batch, &p);
+        }
+        if (load_row(r, m, w, &p, err, sizeof err)) fail_msg("%s: %s", when, err);
+    }
+    *n = s.n;
+    cr_snap_free(&s);
+}
+
+static void run_kill_loop(int kills, int spill)
+{
     char dir[4096], reg[4200], err[512];
-    assert_int_equal(cr_mkdtemp(dir, sizeof dir, "kill"), 0);
+    assert_int_equal(cr_mkdtemp(dir, sizeof dir, spill ? "killspill" : "kill"), 0);
     snprintf(reg, sizeof reg, "%s/reg", dir);
 
     cr_models m;
     if (cr_models_load(&m, err, sizeof err)) fail_msg("%s", err);
     kblobs bl;
-    for (int i = 0; i < KBLOBS; i++) CR_OK(cr_blob(&m, i, "kill", &bl.data[i], &bl.len[i]));
+    size_t maxlen = 0;
+    for (int i = 0; i < KBLOBS; i++) {
+        CR_OK(cr_blob(&m, i, "kill", &bl.data[i], &bl.len[i]));
+        if (bl.len[i] > maxlen) maxlen = bl.len[i];
+    }
+    bl.spill = spill ? 2 * (uint64_t)maxlen : 0; /* two artifacts */
 
     uint64_t seed = 20240611;
     const char *env = getenv("HERD_CRASH_SEED");
     if (env && *env) seed = strtoull(env, NULL, 10);
-    printf("# kill loop: seed %" PRIu64 " (HERD_CRASH_SEED), registry %s\n", seed, reg);
+    printf("# kill loop%s: seed %" PRIu64 " (HERD_CRASH_SEED), registry %s\n",
+           spill ? " with spilled batches" : "", seed, reg);
 
     kstate ks;
-    ks.nslots = (size_t)KILLS * KSLOTS;
+    memset(&ks, 0, sizeof ks);
+    ks.nslots = (size_t)kills * KSLOTS;
     ks.reported = calloc(ks.nslots, sizeof *ks.reported);
     ks.was_present = calloc(ks.nslots, 1);
     ks.present = calloc(ks.nslots, 1);
+    if (spill) ks.load = &m;
 
     double t0 = cr_now();
-    int total_commits = 0, killed_running = 0;
+    int total_commits = 0, killed_running = 0, spilled_commits = 0;
+    int ntmp = 0, tmp_adding = 0, tmp_committing = 0, spilled_unreported = 0;
     long last_first = -1, last_reported_s = -1;
-    for (int it = 0; it < KILLS; it++) {
+    for (int it = 0; it < kills; it++) {
         /* the batch the previous child may have been committing when killed */
         long retry_id = -1;
         if (last_first >= 0) {
@@ -411,7 +529,35 @@ static void test_kill_loop(void **state)
         last_reported_s = -1;
         for (long s = 0; s < KBATCHES; s++)
             if (ks.reported[slot_of(first + s)].n > 0) last_reported_s = s;
+        if (spill) {
+            for (long s = 0; s < KBATCHES; s++) {
+                kplan p;
+                kplan_make(first + s, &p);
+                spilled_commits += ks.reported[slot_of(first + s)].n > 0 && kplan_spills(&p, &bl);
+            }
+            /* killed after its record, before its report (present is
+             * filled in by verify below: count after it) */
+            /* a killed child leaves at most its one live batch's file;
+             * nothing but gc removes one */
+            int empty = 0, n = tmp_files(reg, &empty);
+            if (n < ntmp || n > ntmp + 1)
+                fail_msg("kill %d: %d pack-tmp- files, %d before the kill (a kill leaves at most "
+                         "one, and only gc removes them)", it, n, ntmp);
+            if (n > ntmp) { /* the files of dead children never change: compare counts */
+                if (empty > tmp_adding) tmp_adding++;
+                else tmp_committing++;
+            }
+            if (empty != tmp_adding)
+                fail_msg("kill %d: %d empty pack-tmp- files, %d expected", it, empty, tmp_adding);
+            ntmp = n;
+        }
         verify(reg, &ks, it);
+        for (long s = 0; spill && s < KBATCHES; s++) {
+            kplan p;
+            kplan_make(first + s, &p);
+            spilled_unreported += ks.present[slot_of(first + s)] &&
+                                  ks.reported[slot_of(first + s)].n <= 0 && kplan_spills(&p, &bl);
+        }
     }
     double t1 = cr_now();
 
@@ -433,10 +579,42 @@ static void test_kill_loop(void **state)
     size_t present = 0;
     for (size_t i = 0; i < ks.nslots; i++) present += ks.present[i];
     printf("# %d kills (%d while running), %d commits reported, %zu batches present, %.1f s\n",
-           KILLS, killed_running, total_commits, present, t1 - t0);
+           kills, killed_running, total_commits, present, t1 - t0);
     /* the loop did exercise commits (a low bar: fsyncs are slow on some
      * disks, and most children may die before their first commit there) */
-    assert_true(total_commits >= KILLS / 10);
+    assert_true(total_commits >= kills / 10);
+    if (spill) {
+        size_t nrows = 0;
+        load_all(r, &m, "after the kill loop", &nrows);
+        int empty = 0, before = tmp_files(reg, &empty);
+        if (before != ntmp) fail_msg("%d pack-tmp- files, %d seen after the last kill", before, ntmp);
+        static char packs[4096][64]; /* every spilled commit makes a pack */
+        int packs_before = cr_list_prefix(reg, "pack-0", packs, 4096);
+        /* no child lives: gc removes every batch's file left behind (and
+         * the packs renamed into place by commits killed before their
+         * record) */
+        CR_OK(herd_registry_gc(r, NULL));
+        int packs_after = cr_list_prefix(reg, "pack-0", packs, 4096);
+        assert_true(packs_before < 4096);
+        int after = tmp_files(reg, &empty);
+        if (after != 0)
+            fail_msg("herd_registry_gc left %d of the %d pack-tmp- files of killed children",
+                     after, before);
+        size_t nrows2 = 0;
+        load_all(r, &m, "after gc", &nrows2);
+        assert_int_equal(nrows2, nrows);
+        CR_OK(herd_registry_check(r, NULL));
+        printf("# spilled: %d commits reported; %u artifacts loaded after the kills; %d "
+               "pack-tmp- files left by kills (%d empty: killed while adding, %d written: "
+               "killed in the commit), all removed by gc; killed later in the commit: %d "
+               "after the rename (orphan packs gc removed), %d after the record\n",
+               spilled_commits, ks.loaded, before, tmp_adding, tmp_committing,
+               packs_before - packs_after, spilled_unreported);
+        /* the kills landed where they should, somewhere */
+        assert_true(spilled_commits > 0);
+        assert_true(tmp_adding > 0);
+        assert_true(tmp_committing + (packs_before - packs_after) + spilled_unreported > 0);
+    }
     herd_registry_free(r);
 
     for (int i = 0; i < KBLOBS; i++) herd_free(bl.data[i]);
@@ -447,10 +625,23 @@ static void test_kill_loop(void **state)
     assert_int_equal(cr_rmtree(dir), 0);
 }
 
+static void test_kill_loop(void **state)
+{
+    (void)state;
+    run_kill_loop(KILLS, 0);
+}
+
+static void test_kill_loop_spill(void **state)
+{
+    (void)state;
+    run_kill_loop(KILLS_SPILL, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_loop),
+        cmocka_unit_test(test_kill_loop_spill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,14 +248,20 @@ static void test_decisions(void **state)
     herd_batch_free(b);
     put(reg, "identical", 1, "champion");
     put(reg, "identical", 1, "challenger"); /* a retrain giving the same model: keep */
+    int64_t old = put(reg, "older", 1, NULL);
+    put(reg, "older", 0, "champion");       /* the challenger would win on the data... */
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    EXPECT_OK(herd_batch_set_alias(b, "f", "older", "challenger", old, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);                      /* ...but it is older: keep */
 
     const double nanlab[8] = {1, NAN, 1, 1, 1, 1, 1, 1};
     const char *groups[] = {"better", "worse", "inside", "few", "first", "nochall", "nan",
-                            "same", "identical"};
-    const double *labels[] = {ones, ones, ones, few, ones, ones, nanlab, ones, ones};
-    size_t sizes[] = {8, 8, 8, 3, 8, 8, 8, 8, 8};
+                            "same", "identical", "older"};
+    const double *labels[] = {ones, ones, ones, few, ones, ones, nanlab, ones, ones, ones};
+    size_t sizes[] = {8, 8, 8, 3, 8, 8, 8, 8, 8, 8};
     holdout h;
-    holdout_make(&h, groups, labels, sizes, 9);
+    holdout_make(&h, groups, labels, sizes, 10);
     herd_compare_options o;
     herd_compare_options_init(&o);
     o.family = "f";
@@ -275,6 +281,7 @@ static void test_decisions(void **state)
     expect_decision(d, "nan", "failed", "label");
     expect_decision(d, "same", "keep", "version");
     expect_decision(d, "identical", "keep", "same model");
+    expect_decision(d, "older", "keep", "older");
     size_t r = row_of(d, "better");
     assert_int_equal((int64_t)num_at(d, "champion_version", r), 1);
     assert_int_equal((int64_t)num_at(d, "challenger_version", r), 2);
@@ -289,7 +296,7 @@ static void test_decisions(void **state)
     /* summary: counts per decision */
     assert_int_equal(herd_frame_nrows(s), 5);
     const char *names[] = {"promote", "keep", "first", "skipped", "failed"};
-    const int64_t counts[] = {1, 4, 1, 2, 1};
+    const int64_t counts[] = {1, 5, 1, 2, 1};
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(str_at(s, "decision", i), names[i]);
         assert_int_equal((int64_t)num_at(s, "groups", i), counts[i]);

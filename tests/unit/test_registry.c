@@ -3037,22 +3037,22 @@ static void test_group_keys(void **state)
     herd_artifact_free(art);
     free(max_key);
 
-    /* Idempotency keys: the header gives no rule; the reading taken is the
-     * group-key rule (1..HERD_KEY_MAX bytes of UTF-8, no control
-     * characters). */
-    char *long_key = malloc(HERD_KEY_MAX + 2);
+    /* Idempotency keys: 1..2048 bytes of UTF-8 (herd.h), no control
+     * characters; 2048 bytes fit a run id, '/' and the longest group key. */
+    enum { IDEM_MAX = 2048 };
+    char *long_key = malloc(IDEM_MAX + 2);
     assert_non_null(long_key);
-    memset(long_key, 'i', HERD_KEY_MAX + 1);
-    long_key[HERD_KEY_MAX + 1] = '\0';
+    memset(long_key, 'i', IDEM_MAX + 1);
+    long_key[IDEM_MAX + 1] = '\0';
     b = begin(c->reg);
     art = make_art("demand", "a", NULL);
     herd_version_options_init(&vo);
     vo.idempotency_key = long_key;
-    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", long_key, -2, HERD_KEY_MAX);
+    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", long_key, -2, IDEM_MAX);
     vo.idempotency_key = "";
-    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", "", -1, HERD_KEY_MAX);
+    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", "", -1, IDEM_MAX);
     vo.idempotency_key = "a\nb";
-    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", "a\nb", 1, HERD_KEY_MAX);
+    REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", "a\nb", 1, IDEM_MAX);
     long_key[255] = '\0';
     vo.idempotency_key = long_key;
     EXPECT_OK(herd_batch_add(b, art, &vo, NULL));
