@@ -534,3 +534,16 @@ int herd_error_set(int code, const char *message)
 {
     return hd_error(code, "%s", message ? message : "");
 }
+
+int hd_task_failures(const hd_task_result *res, size_t n, const char *what)
+{
+    size_t failed = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((res[i].status == HD_TASK_FAILED || res[i].status == HD_TASK_NOT_RUN) &&
+            failed++ == 0)
+            first = i;
+    if (!failed) return HERD_OK;
+    return hd_error(res[first].code < 0 ? res[first].code : HERD_ECANCELED,
+                    "%s: %zu group%s could not be predicted; the first: %s", what, failed,
+                    failed == 1 ? "" : "s", res[first].message ? res[first].message : "not run");
+}

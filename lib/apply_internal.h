@@ -63,6 +63,11 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
 
 void hd_task_results_free(hd_task_result *results, size_t n);
 
+/* HERD_OK when every task ran and none failed; otherwise the first failed
+ * (or not run) task's code and a message "`what`: N groups could not be
+ * predicted; the first: ...". */
+int hd_task_failures(const hd_task_result *res, size_t n, const char *what);
+
 /* "ok", "failed", "skipped", "not_run". */
 const char *hd_task_status_name(int status);
 

@@ -94,14 +94,10 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
 {
     herd_compare_options *o = &c->o;
     herd_compare_options_init(o);
-    if (in) {
-        if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-            return hd_error(HERD_EINVAL, "opt->struct_size is %u; call "
-                            "herd_compare_options_init()", (unsigned)in->struct_size);
-        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    }
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_compare_options_init");
+    if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
-    int rc = hd_id_check(o->family, "opt->family");
+    rc = hd_id_check(o->family, "opt->family");
     if (!rc) rc = o->champion ? hd_id_check(o->champion, "opt->champion")
                               : hd_error(HERD_EINVAL, "opt->champion is NULL");
     if (!rc) rc = o->challenger ? hd_id_check(o->challenger, "opt->challenger")

@@ -35,17 +35,13 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
                             const herd_fit_options *fit, herd_cycle_options *o, size_t *order)
 {
     herd_cycle_options_init(o);
-    if (in) {
-        if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-            return hd_error(HERD_EINVAL, "opt->struct_size is %u; call "
-                            "herd_cycle_options_init()", (unsigned)in->struct_size);
-        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    }
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_cycle_options_init");
+    if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
     if (!o->run_id)
         return hd_error(HERD_EINVAL, "opt->run_id is NULL; name the run (e.g. "
                         "\"2026-W48\"): re-running it then adds nothing");
-    int rc = hd_id_check(o->family, "opt->family");
+    rc = hd_id_check(o->family, "opt->family");
     if (!rc) rc = hd_id_check(o->run_id, "opt->run_id");
     if (rc) return rc;
     if (!(o->holdout_fraction > 0 && o->holdout_fraction < 1))
@@ -265,13 +261,8 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
     if (rc) return hd_error_prefix("herd_cycle: ");
     herd_compare_options co;
     herd_compare_options_init(&co);
-    if (o.compare) {
-        if (o.compare->struct_size < sizeof(uint32_t) || o.compare->struct_size > 4096)
-            return hd_error(HERD_EINVAL, "herd_cycle: opt->compare->struct_size is %u; call "
-                            "herd_compare_options_init()", (unsigned)o.compare->struct_size);
-        memcpy(&co, o.compare,
-               o.compare->struct_size < sizeof co ? o.compare->struct_size : sizeof co);
-    }
+    if ((rc = hd_options_copy(&co, sizeof co, o.compare, "herd_compare_options_init")))
+        return hd_error_prefix("herd_cycle: opt->compare: ");
     co.family = o.family;
     co.label = fit->label;
     co.run_id = o.run_id;

@@ -104,18 +104,6 @@ static int hd_predict_frame(hd_predict_ctx *c, size_t nrows, herd_frame **out)
     return HERD_OK;
 }
 
-/* The first failed group's message, with the count of failures. */
-static int hd_predict_failures(const hd_task_result *res, size_t n)
-{
-    size_t failed = 0, first = 0;
-    for (size_t i = 0; i < n; i++)
-        if (res[i].status == HD_TASK_FAILED && failed++ == 0) first = i;
-    if (!failed) return HERD_OK;
-    return hd_error(res[first].code < 0 ? res[first].code : HERD_EINTERNAL,
-                    "%zu group%s could not be predicted; the first: %s", failed,
-                    failed == 1 ? "" : "s", res[first].message ? res[first].message : "");
-}
-
 int herd_predict(const herd_groups *groups, const herd_model_set *models,
                  const herd_apply_options *apply, herd_frame **out, size_t *rows_without_model)
 {
@@ -148,7 +136,7 @@ int herd_predict(const herd_groups *groups, const herd_model_set *models,
                       .run = hd_predict_task, .worker_start = hd_predict_worker_start,
                       .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
-        if (!rc) rc = hd_predict_failures(res, ng);
+        if (!rc) rc = hd_task_failures(res, ng, "herd_predict");
         if (!rc) rc = hd_predict_frame(&c, nrows, out);
     }
     if (!rc && rows_without_model) *rows_without_model = without;

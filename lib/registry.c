@@ -592,13 +592,8 @@ void herd_registry_options_init(herd_registry_options *opt)
 static int hd_reg_options(const herd_registry_options *in, herd_registry_options *o)
 {
     herd_registry_options_init(o);
-    if (!in) return HERD_OK;
-    if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-        return hd_error(HERD_EINVAL, "herd_registry_open: options: opt->struct_size is %u; call "
-                        "herd_registry_options_init()", (unsigned)in->struct_size);
-    size_t n = in->struct_size < sizeof *o ? in->struct_size : sizeof *o;
-    memcpy(o, in, n);
-    o->struct_size = sizeof *o;
+    if (hd_options_copy(o, sizeof *o, in, "herd_registry_options_init"))
+        return hd_error_prefix("herd_registry_open: options: ");
     if (o->lock_timeout_ms < -1)
         return hd_error(HERD_EINVAL, "herd_registry_open: opt->lock_timeout_ms is %d; use -1 (wait "
                         "as long as it takes), 0 or a number of milliseconds",
@@ -1115,13 +1110,7 @@ static int hd_json_object_check(const char *s, const char *what)
 static int hd_version_options_read(const herd_version_options *in, herd_version_options *o)
 {
     herd_version_options_init(o);
-    if (!in) return HERD_OK;
-    if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-        return hd_error(HERD_EINVAL, "version options: struct_size is %u; call "
-                        "herd_version_options_init()", (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    o->struct_size = sizeof *o;
-    return HERD_OK;
+    return hd_options_copy(o, sizeof *o, in, "herd_version_options_init");
 }
 
 static int hd_metric_name_check(const char *name, size_t i)
@@ -1291,12 +1280,7 @@ int herd_batch_add_bytes(herd_batch *batch, const void *data, size_t len,
 static int hd_alias_options_read(const herd_alias_options *in, herd_alias_options *o)
 {
     herd_alias_options_init(o);
-    if (!in) return HERD_OK;
-    if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-        return hd_error(HERD_EINVAL, "alias options: struct_size is %u; call "
-                        "herd_alias_options_init()", (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    o->struct_size = sizeof *o;
+    if (hd_options_copy(o, sizeof *o, in, "herd_alias_options_init")) return HERD_EINVAL;
     if (o->expect_version < -1)
         return hd_error(HERD_EINVAL, "opt->expect_version is %lld; use -1 (no condition), 0 "
                         "(the alias must not exist) or a version", (long long)o->expect_version);
@@ -1484,56 +1468,46 @@ static int hd_plan_group(hd_plan *p, const char *family, const char *key, const 
     return rc < 0 ? rc : HERD_OK;
 }
 
-/* The map entry for the versions of (family, key), initialised from the
- * committed state. */
-static int hd_plan_next(hd_plan *p, const char *family, const char *key, hd_pmap_ent **out)
-{
-    size_t len;
-    const char *k = hd_pkey(p, family, key, NULL, &len);
-    if (!k) return HERD_ENOMEM;
-    int found;
-    hd_pmap_ent *e = hd_pmap_slot(&p->next, k, len, &found);
-    if (!e) return HERD_ENOMEM;
-    if (!found) {
-        const hd_rgroup *g;
-        int rc = hd_plan_group(p, family, key, &g);
-        if (rc) {
-            e->h = 0;
-            e->klen = 0;
-            return rc;
-        }
-        e->k = k;
-        e->v = g ? g->nv : 0;
-        p->next.n++;
-    }
-    *out = e;
-    return HERD_OK;
-}
-
-static int hd_plan_alias(hd_plan *p, const char *family, const char *key, const char *alias,
-                         hd_pmap_ent **out)
+/* The map entry of (family, key[, alias]) in `map`, initialised on first
+ * use from the committed state: the group's version count, or the
+ * alias's version (0: none). */
+static int hd_plan_entry(hd_plan *p, hd_pmap *map, const char *family, const char *key,
+                         const char *alias, hd_pmap_ent **out)
 {
     size_t len;
     const char *k = hd_pkey(p, family, key, alias, &len);
     if (!k) return HERD_ENOMEM;
     int found;
-    hd_pmap_ent *e = hd_pmap_slot(&p->aliases, k, len, &found);
+    hd_pmap_ent *e = hd_pmap_slot(map, k, len, &found);
     if (!e) return HERD_ENOMEM;
     if (!found) {
         const hd_rgroup *g;
         int rc = hd_plan_group(p, family, key, &g);
-        if (rc) {
+        if (rc) { /* leave the slot empty */
             e->h = 0;
             e->klen = 0;
             return rc;
         }
-        const hd_ralias *a = g ? hd_rgroup_alias(g, alias) : NULL;
+        const hd_ralias *a = g && alias ? hd_rgroup_alias(g, alias) : NULL;
         e->k = k;
-        e->v = a ? a->version : 0;
-        p->aliases.n++;
+        e->v = alias ? (a ? a->version : 0) : (g ? g->nv : 0);
+        map->n++;
     }
     *out = e;
     return HERD_OK;
+}
+
+/* The last version of (family, key), committed or pending. */
+static int hd_plan_next(hd_plan *p, const char *family, const char *key, hd_pmap_ent **out)
+{
+    return hd_plan_entry(p, &p->next, family, key, NULL, out);
+}
+
+/* Where `alias` of (family, key) points as the batch leaves it so far. */
+static int hd_plan_alias(hd_plan *p, const char *family, const char *key, const char *alias,
+                         hd_pmap_ent **out)
+{
+    return hd_plan_entry(p, &p->aliases, family, key, alias, out);
 }
 
 static int hd_plan_version(hd_plan *p, hd_bitem *it)

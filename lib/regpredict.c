@@ -49,14 +49,10 @@ static int rp_options_read(const herd_registry_predict_options *in,
                            herd_registry_predict_options *o)
 {
     herd_registry_predict_options_init(o);
-    if (in) {
-        if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-            return hd_error(HERD_EINVAL, "opt->struct_size is %u; call "
-                            "herd_registry_predict_options_init()", (unsigned)in->struct_size);
-        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    }
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_registry_predict_options_init");
+    if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
-    int rc = hd_id_check(o->family, "opt->family");
+    rc = hd_id_check(o->family, "opt->family");
     if (!rc) rc = o->alias ? hd_id_check(o->alias, "opt->alias")
                            : hd_error(HERD_EINVAL, "opt->alias is NULL");
     return rc;
@@ -190,19 +186,6 @@ static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
     return HERD_OK;
 }
 
-/* The first failed group's message, with the count of failures. */
-static int rp_failures(const hd_task_result *res, size_t n)
-{
-    size_t failed = 0, first = 0;
-    for (size_t i = 0; i < n; i++)
-        if (res[i].status != HD_TASK_OK && failed++ == 0) first = i;
-    if (!failed) return HERD_OK;
-    return hd_error(res[first].code < 0 ? res[first].code : HERD_ECANCELED,
-                    "herd_registry_predict: %zu group%s could not be predicted; the first: %s",
-                    failed, failed == 1 ? "" : "s",
-                    res[first].message ? res[first].message : "not run");
-}
-
 int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
                           const herd_registry_predict_options *opt,
                           const herd_apply_options *apply, herd_frame **out,
@@ -229,7 +212,7 @@ int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = rp_task,
                       .worker_start = rp_worker_start, .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
-        if (!rc) rc = rp_failures(res, ng);
+        if (!rc) rc = hd_task_failures(res, ng, "herd_registry_predict");
         if (!rc) rc = rp_frame(&c, out, &without);
     }
     if (!rc && rows_without_model) *rows_without_model = without;

@@ -638,12 +638,7 @@ static int hd_search_init(hd_search_ctx *c, const char *metric)
 static int hd_search_options_read(const herd_search_options *in, herd_search_options *o)
 {
     herd_search_options_init(o);
-    if (!in) return HERD_OK;
-    if (in->struct_size < sizeof(uint32_t) || in->struct_size > 4096)
-        return hd_error(HERD_EINVAL, "search options: struct_size is %u; call "
-                        "herd_search_options_init()", (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-    int rc = HERD_OK;
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_search_options_init");
     if (o->family) rc = hd_id_check(o->family, "opt->family");
     if (!rc && o->group_pattern) rc = hd_glob_check(o->group_pattern, "opt->group_pattern");
     if (!rc && o->tag_name) rc = hd_id_check(o->tag_name, "opt->tag_name");
