@@ -1126,7 +1126,8 @@ HERD_API void herd_compare_options_init(herd_compare_options *opt);
  * "champion_metric", "challenger_metric", "delta" (the improvement, > 0
  * better, in the metric's units), "rel_delta", "ci_low", "ci_high" (the
  * bootstrap's interval of the improvement of the mean row loss, NaN
- * without bootstrap), "holdout_rows" (int64).
+ * without bootstrap), "holdout_rows", "skipped_rows" (int64: holdout rows
+ * the metric skips, as mape does zero labels; the reason says so too).
  * *summary (may be NULL): one row per decision ("promote", "keep",
  * "first", "skipped", "failed"): "decision", "groups" (int64),
  * "median_delta" (float64, NaN when no group has one).

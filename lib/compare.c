@@ -38,6 +38,7 @@ typedef struct cmp_row {
     int64_t champ_v, chall_v;
     double champ_m, chall_m, delta, rel, ci_lo, ci_hi;
     size_t rows;
+    size_t skipped; /* holdout rows the metric skips (mape: zero labels) */
 } cmp_row;
 
 /* One holdout frame's groups and its columns. */
@@ -434,6 +435,7 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
                          &m_chall);
     const double *w = set->weight_col == SIZE_MAX ? NULL : weight;
     if (!rc) rc = hd_metric_eval(&c->metric, label, p_chall, w, n, nout, &r->chall_m, &sk);
+    r->skipped = sk;
     if (!rc && !r->champ_v) {
         if (r->chall_m >= c->o.metric_min && r->chall_m <= c->o.metric_max)
             rc = cmp_set(r, CMP_FIRST, cmp_text("no %s yet", c->o.champion));
@@ -484,6 +486,14 @@ static int cmp_task(void *ctx, size_t t, int worker, int nthread)
     (void)worker;
     cmp_ctx *c = ctx;
     int rc = cmp_group(c, t, nthread);
+    cmp_row *row = &c->rows[t];
+    if (!rc && row->skipped) { /* say so: the metric saw fewer rows than holdout_rows */
+        char *why = cmp_text("%s (%s skipped %zu of the %zu holdout rows)", row->reason,
+                             c->metric.name, row->skipped, row->rows);
+        if (!why) return HERD_ENOMEM;
+        free(row->reason);
+        row->reason = why;
+    }
     if (rc == HERD_ENOMEM) return rc;
     if (rc) { /* the group fails; the others go on */
         cmp_row *r = &c->rows[t];
@@ -516,10 +526,10 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     const char **dec = hd_malloc(n ? n : 1, sizeof *dec);
     const char **why = hd_malloc(n ? n : 1, sizeof *why);
     int64_t *iv[2] = {hd_malloc(n ? n : 1, 8), hd_malloc(n ? n : 1, 8)};
-    int64_t *hr = hd_malloc(n ? n : 1, 8);
+    int64_t *hr = hd_malloc(n ? n : 1, 8), *sk = hd_malloc(n ? n : 1, 8);
     double *fv[6];
     for (int k = 0; k < 6; k++) fv[k] = hd_malloc(n ? n : 1, sizeof(double));
-    int rc = keys && dec && why && iv[0] && iv[1] && hr ? HERD_OK : HERD_ENOMEM;
+    int rc = keys && dec && why && iv[0] && iv[1] && hr && sk ? HERD_OK : HERD_ENOMEM;
     for (int k = 0; k < 6; k++)
         if (!fv[k]) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -530,6 +540,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
         iv[0][i] = r->champ_v;
         iv[1][i] = r->chall_v;
         hr[i] = (int64_t)r->rows;
+        sk[i] = (int64_t)r->skipped;
         double v[6] = {r->champ_m, r->chall_m, r->delta, r->rel, r->ci_lo, r->ci_hi};
         for (int k = 0; k < 6; k++) fv[k][i] = v[k];
     }
@@ -544,12 +555,14 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
                                           "rel_delta", "ci_low", "ci_high"};
     for (int k = 0; !rc && k < 6; k++) rc = hd_frame_add_f64(f, fnames[k], fv[k], n);
     if (!rc) rc = hd_frame_add_i64(f, "holdout_rows", hr, n);
+    if (!rc) rc = hd_frame_add_i64(f, "skipped_rows", sk, n);
     free(keys);
     free(dec);
     free(why);
     free(iv[0]);
     free(iv[1]);
     free(hr);
+    free(sk);
     for (int k = 0; k < 6; k++) free(fv[k]);
     if (rc) {
         herd_frame_free(f);

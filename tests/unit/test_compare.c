@@ -729,6 +729,34 @@ static void test_cycle(void **state)
     holdout_free(&h);
 }
 
+/* mape skips zero labels, and the decision says how many. */
+static void test_mape_skips(void **state)
+{
+    ctx *c = *state;
+    put(c->reg, "m", 2, "champion");
+    put(c->reg, "m", 1, "challenger");
+    const double lab[6] = {1, 0, 1, 1, 0, 1};
+    const char *groups[] = {"m"};
+    const double *labels[] = {lab};
+    size_t sizes[] = {6};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 1);
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.metric = "mape";
+    o.dry_run = 1;
+    herd_frame *d = NULL;
+    EXPECT_OK(herd_compare(c->reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "m", "promote", "mape skipped 2 of the 6 holdout rows");
+    assert_int_equal((int64_t)num_at(d, "skipped_rows", 0), 2);
+    assert_float_equal(num_at(d, "challenger_metric", 0), 0, 1e-12); /* |1-1|/1 */
+    assert_float_equal(num_at(d, "champion_metric", 0), 1, 1e-12);   /* |1-2|/1 */
+    herd_frame_free(d);
+    holdout_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +766,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_holdout_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mape_skips, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
