@@ -1156,7 +1156,8 @@ HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, cons
 
 /* The group key under which a family-level model (trained on every
  * group's rows) is registered: a fallback for groups with no champion of
- * their own (new stores, thin groups). */
+ * their own (new stores, thin groups).  Reserved: herd_cycle with fallback
+ * refuses data holding a group of that name. */
 #define HERD_FALLBACK_GROUP "__all__"
 
 typedef struct herd_cycle_options {

@@ -57,6 +57,12 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
         return hd_error(HERD_ETYPE, "opt->holdout_order_by: column '%s' holds strings; it "
                         "must be numeric", o->holdout_order_by);
     if (!fit->label) return hd_error(HERD_EINVAL, "fit->label is NULL");
+    size_t clash;
+    if (o->fallback && herd_groups_find(groups, HERD_FALLBACK_GROUP, &clash) == HERD_OK)
+        return hd_error(HERD_EINVAL, "a group of the data is named '%s', the key of the family "
+                        "model: rename it, or run without opt->fallback",
+                        HERD_FALLBACK_GROUP);
+    herd_clear_error();
     return HERD_OK;
 }
 
