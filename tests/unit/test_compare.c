@@ -727,6 +727,16 @@ static void test_cycle(void **state)
     assert_int_equal(herd_registry_predict(reg, h.groups, &po, NULL, &p, NULL), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), "family"));
     holdout_free(&h);
+    /* a data group named like the family model, with fallback on */
+    const char *clash[] = {HERD_FALLBACK_GROUP};
+    const double *labels[] = {ones};
+    size_t sizes[] = {8};
+    holdout_make(&h, clash, labels, sizes, 1);
+    bad = co;
+    bad.holdout_order_by = "t";
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), HERD_FALLBACK_GROUP));
+    holdout_free(&h);
 }
 
 /* mape skips zero labels, and the decision says how many. */
