@@ -3475,6 +3475,56 @@ static void test_aliases_of_family(void **state)
     herd_registry_free(fresh);
 }
 
+/* The format file's version: a newer minor opens (it only adds what older
+ * libraries can do without), a newer major is refused naming both
+ * versions, and the file's checksum is checked before its version. */
+static void rewrite_format(const char *path, unsigned major, unsigned minor, int fix_crc)
+{
+    char fp[4200];
+    snprintf(fp, sizeof fp, "%s/HERD-REGISTRY", path);
+    FILE *f = fopen(fp, "r+b");
+    assert_non_null(f);
+    unsigned char b[64];
+    assert_int_equal(fread(b, 1, 64, f), 64);
+    b[8] = (unsigned char)major;
+    b[9] = (unsigned char)(major >> 8);
+    b[10] = (unsigned char)minor;
+    b[11] = (unsigned char)(minor >> 8);
+    if (fix_crc) {
+        uint32_t c = (uint32_t)crc32(0, b, 60);
+        for (int i = 0; i < 4; i++) b[60 + i] = (unsigned char)(c >> (8 * i));
+    }
+    rewind(f);
+    assert_int_equal(fwrite(b, 1, 64, f), 64);
+    fclose(f);
+}
+
+static void test_format_versions(void **state)
+{
+    ctx *c = *state;
+    assert_int_equal(add_one(c->reg, "demand", "a", NULL), 1);
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    rewrite_format(c->path, 1, 7, 1);
+    herd_registry *r = open_reg(c->path); /* a newer minor: opens, reads */
+    assert_int_equal(resolve(r, "demand", "a", "latest"), 1);
+    herd_registry_free(r);
+    rewrite_format(c->path, 2, 0, 1);
+    herd_registry_options o;
+    herd_registry_options_init(&o);
+    o.create = 0;
+    assert_int_equal(herd_registry_open(c->path, &o, &r), HERD_EFORMAT);
+    assert_null(r);
+    assert_non_null(strstr(herd_last_error(), "format 2.0"));
+    assert_non_null(strstr(herd_last_error(), "upgrade"));
+    rewrite_format(c->path, 1, 0, 0); /* a flipped byte, CRC not fixed */
+    assert_int_equal(herd_registry_open(c->path, &o, &r), HERD_ECORRUPT);
+    assert_non_null(strstr(herd_last_error(), "offset 60"));
+    rewrite_format(c->path, 1, 0, 1);
+    c->reg = open_reg(c->path);
+    assert_int_equal(resolve(c->reg, "demand", "a", "latest"), 1);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3504,6 +3554,7 @@ int main(void)
         T(test_shared_handle_threads),
         T(test_batch_spill),
         T(test_aliases_of_family),
+        T(test_format_versions),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
