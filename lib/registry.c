@@ -603,9 +603,10 @@ static int hd_reg_options(const herd_registry_options *in, herd_registry_options
 
 static void hd_packs_close(herd_registry *reg)
 {
-    for (size_t i = 0; i < reg->npacks; i++) hd_vfs_close(reg->packs[i].f);
-    for (size_t i = 0; i < reg->nretired; i++) hd_vfs_close(reg->retired[i].f);
-    free(reg->retired);
+    for (size_t i = 0; i < reg->npacks; i++) {
+        hd_vfs_close(reg->packs[i]->f);
+        free(reg->packs[i]);
+    }
     free(reg->packs);
     reg->packs = NULL;
     reg->npacks = reg->cappacks = 0;
@@ -729,64 +730,88 @@ int herd_registry_refresh(herd_registry *reg)
  * Packs
  * --------------------------------------------------------------------- */
 
-/* The open handle of pack `id` (opened on first use).  The caller holds
- * pack_mu. */
-static int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_vfs_file **out)
+/* Pack handles are shared by the threads of a handle: readers pread
+ * outside pack_mu, so a handle is reference-counted while read, and one
+ * that must go (gc deleted its file, or a writer needs a writable one) is
+ * marked dead and closed by whoever drops its last reference.  The caller
+ * of the helpers below holds pack_mu. */
+
+static hd_pack_handle *hd_pack_find(herd_registry *reg, uint32_t id)
 {
-    for (size_t i = 0; i < reg->npacks; i++) {
-        if (reg->packs[i].id != id) continue;
-        *out = reg->packs[i].f;
-        return HERD_OK;
-    }
-    char path[4200];
-    hd_pack_path(reg, id, path, sizeof path);
-    hd_vfs_file *f;
-    int rc = hd_vfs_open(reg->vfs, path, rdwr ? HD_VFS_RDWR : HD_VFS_READ, &f);
-    if (rc) return rc;
-    if (reg->npacks == reg->cappacks &&
-        hd_grow((void **)&reg->packs, &reg->cappacks, reg->npacks + 1, sizeof *reg->packs)) {
-        hd_vfs_close(f);
-        return HERD_ENOMEM;
-    }
-    reg->packs[reg->npacks++] = (hd_pack_handle){id, f};
-    *out = f;
-    return HERD_OK;
+    for (size_t i = 0; i < reg->npacks; i++)
+        if (!reg->packs[i]->dead && reg->packs[i]->id == id) return reg->packs[i];
+    return NULL;
 }
 
-/* Drop pack `id` from the open handles.  Another thread may be reading
- * through it right now, so it is retired, not closed: retired handles are
- * closed with the registry. */
+/* Close the dead handles no one reads. */
+static void hd_pack_sweep(herd_registry *reg)
+{
+    for (size_t i = 0; i < reg->npacks;) {
+        hd_pack_handle *h = reg->packs[i];
+        if (!h->dead || h->refs) {
+            i++;
+            continue;
+        }
+        hd_vfs_close(h->f);
+        free(h);
+        reg->packs[i] = reg->packs[--reg->npacks];
+    }
+}
+
+/* Forget pack `id`: its handle closes once no thread reads through it. */
 static void hd_pack_forget(herd_registry *reg, uint32_t id)
 {
-    for (size_t i = 0; i < reg->npacks; i++) {
-        if (reg->packs[i].id != id) continue;
-        hd_pack_handle h = reg->packs[i];
-        reg->packs[i] = reg->packs[--reg->npacks];
-        if (reg->nretired == reg->capretired &&
-            hd_grow((void **)&reg->retired, &reg->capretired, reg->nretired + 1,
-                    sizeof *reg->retired)) {
-            hd_vfs_close(h.f); /* no memory to keep it: only writers get here */
-            return;
-        }
-        reg->retired[reg->nretired++] = h;
-        return;
+    hd_pack_handle *h = hd_pack_find(reg, id);
+    if (h) h->dead = 1;
+    hd_pack_sweep(reg);
+}
+
+/* Pack `id`'s handle, opened on first use (writable if `rdwr`). */
+static int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_pack_handle **out)
+{
+    hd_pack_handle *h = hd_pack_find(reg, id);
+    if (h && (h->rdwr || !rdwr)) {
+        *out = h;
+        return HERD_OK;
     }
+    if (h) hd_pack_forget(reg, id); /* read-only: a writer needs another */
+    if (reg->npacks == reg->cappacks &&
+        hd_grow((void **)&reg->packs, &reg->cappacks, reg->npacks + 1, sizeof *reg->packs))
+        return HERD_ENOMEM;
+    char path[4200];
+    hd_pack_path(reg, id, path, sizeof path);
+    if (!(h = hd_calloc(1, sizeof *h))) return HERD_ENOMEM;
+    int rc = hd_vfs_open(reg->vfs, path, rdwr ? HD_VFS_RDWR : HD_VFS_READ, &h->f);
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    h->id = id;
+    h->rdwr = rdwr;
+    reg->packs[reg->npacks++] = h;
+    *out = h;
+    return HERD_OK;
 }
 
 int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_t len)
 {
     pthread_mutex_lock(&reg->pack_mu);
-    hd_vfs_file *f;
-    int rc = hd_pack_get(reg, id, 0, &f);
+    hd_pack_handle *h = NULL;
+    int rc = hd_pack_get(reg, id, 0, &h);
+    if (!rc) h->refs++;
     pthread_mutex_unlock(&reg->pack_mu);
     if (rc) return rc;
     /* Outside the mutex: threads load artifacts in parallel. */
     size_t got = 0;
-    rc = hd_vfs_pread(f, buf, len, off, &got);
+    rc = hd_vfs_pread(h->f, buf, len, off, &got);
     if (!rc && got < len)
         rc = hd_error(HERD_ECORRUPT, "registry pack %s: %zu bytes expected at offset %llu, "
-                      "the file ends after %zu (truncated)", f->path, len,
-                      (unsigned long long)off, got);
+                      "the file ends at offset %llu (truncated)", h->f->path, len,
+                      (unsigned long long)off, (unsigned long long)(off + got));
+    pthread_mutex_lock(&reg->pack_mu);
+    h->refs--;
+    hd_pack_sweep(reg);
+    pthread_mutex_unlock(&reg->pack_mu);
     return rc;
 }
 
@@ -837,42 +862,32 @@ static int hd_pw_add(hd_pack_writer *w, const void *p, size_t n, uint64_t *at)
 }
 
 /* Open pack `id` for appending at `end`; a new pack is created (a file of
- * that name left by a crashed writer is reused from its header on). */
+ * that name left by a crashed writer is reused from its header on).  Only
+ * writers (holding write_mu) call this, so the handle stays theirs. */
 static int hd_pack_open_for_append(herd_registry *reg, uint32_t id, int is_new, uint64_t end,
                                    hd_vfs_file **out)
 {
     pthread_mutex_lock(&reg->pack_mu);
-    int rc;
+    hd_pack_handle *h = NULL;
+    int rc = HERD_OK;
     if (is_new) {
-        hd_pack_forget(reg, id);
+        hd_pack_forget(reg, id); /* a failed commit's file of that name */
         char path[4200];
         hd_pack_path(reg, id, path, sizeof path);
-        unsigned char h[HD_PACK_HEADER];
-        memset(h, 0, sizeof h);
-        memcpy(h, hd_pack_magic, 8);
+        unsigned char hd[HD_PACK_HEADER];
+        memset(hd, 0, sizeof hd);
+        memcpy(hd, hd_pack_magic, 8);
         hd_vfs_file *f;
         rc = hd_vfs_open(reg->vfs, path, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_TRUNC, &f);
-        if (!rc) {
-            rc = hd_vfs_pwrite(f, h, sizeof h, 0);
-            if (rc) hd_vfs_close(f);
-        }
-        if (!rc && reg->npacks == reg->cappacks &&
-            hd_grow((void **)&reg->packs, &reg->cappacks, reg->npacks + 1, sizeof *reg->packs)) {
-            hd_vfs_close(f);
-            rc = HERD_ENOMEM;
-        }
-        if (!rc) {
-            reg->packs[reg->npacks++] = (hd_pack_handle){id, f};
-            *out = f;
-        }
-    } else {
-        /* A read-only handle of this pack cannot append: reopen it. */
-        hd_pack_forget(reg, id);
-        rc = hd_pack_get(reg, id, 1, out);
-        /* Past `end`: a crashed or failed commit's bytes, which after a
-         * failed fsync may or may not be on disk: start again from `end`. */
-        if (!rc) rc = hd_vfs_truncate(*out, end);
+        if (!rc) rc = hd_vfs_pwrite(f, hd, sizeof hd, 0);
+        if (!rc) rc = hd_vfs_close(f);
+        else hd_vfs_close(f);
     }
+    if (!rc) rc = hd_pack_get(reg, id, 1, &h);
+    /* Past `end`: a crashed or failed commit's bytes, which after a failed
+     * fsync may or may not be on disk: start again from `end`. */
+    if (!rc && !is_new) rc = hd_vfs_truncate(h->f, end);
+    if (!rc) *out = h->f;
     pthread_mutex_unlock(&reg->pack_mu);
     return rc;
 }
@@ -2128,12 +2143,12 @@ static int hd_gc_unlink(herd_registry *reg, uint64_t *reclaimed)
         char path[4200];
         hd_pack_path(reg, o.ids[i], path, sizeof path);
         pthread_mutex_lock(&reg->pack_mu);
-        hd_vfs_file *f;
+        hd_pack_handle *h;
         uint64_t size = 0;
-        if (hd_pack_get(reg, o.ids[i], 0, &f) == HERD_OK && hd_vfs_size(f, &size) == HERD_OK)
+        if (hd_pack_get(reg, o.ids[i], 0, &h) == HERD_OK && hd_vfs_size(h->f, &size) == HERD_OK)
             *reclaimed += size;
         herd_clear_error();
-        hd_pack_forget(reg, o.ids[i]);
+        hd_pack_forget(reg, o.ids[i]); /* closed now, or by its last reader */
         pthread_mutex_unlock(&reg->pack_mu);
         rc = hd_vfs_unlink(reg->vfs, path);
         if (rc == HERD_ENOTFOUND) rc = HERD_OK;

@@ -274,6 +274,9 @@ int hd_rstate_apply(hd_rstate *st, uint64_t seq, const unsigned char *payload, s
 
 typedef struct hd_pack_handle {
     uint32_t id;
+    int rdwr;      /* opened for writing */
+    int dead;      /* to close once refs is 0 */
+    unsigned refs; /* threads reading through it now */
     hd_vfs_file *f;
 } hd_pack_handle;
 
@@ -301,10 +304,8 @@ struct herd_registry {
     int index_damaged; /* set aside at open: the next commit rewrites it */
     int write_failed;  /* a journal sync failed and its undo too: no more writes */
     pthread_mutex_t pack_mu; /* guards packs */
-    hd_pack_handle *packs;
+    hd_pack_handle **packs;
     size_t npacks, cappacks;
-    hd_pack_handle *retired; /* replaced handles, closed with the registry */
-    size_t nretired, capretired;
 };
 
 /* The pack file name of `id`, into buf (at least dir length + 20). */

@@ -3525,6 +3525,37 @@ static void test_format_versions(void **state)
     assert_int_equal(resolve(c->reg, "demand", "a", "latest"), 1);
 }
 
+/* Open descriptors of this process (Linux). */
+static size_t count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Commits and loads through one handle do not accumulate descriptors, and
+ * gc closes the packs it deletes (a regression: every commit kept one). */
+static void test_no_descriptor_leak(void **state)
+{
+    ctx *c = *state;
+    add_one(c->reg, "f", "g", NULL);
+    size_t before = count_fds();
+    for (int i = 0; i < 150; i++) {
+        add_one(c->reg, "f", "g", NULL);
+        herd_artifact *a = NULL;
+        EXPECT_OK(herd_registry_load(c->reg, "f", "g", i + 1, &a));
+        herd_artifact_free(a);
+    }
+    size_t after = count_fds();
+    if (after > before + 2) fail_msg("%zu descriptors before 150 commits, %zu after", before, after);
+    archive(c->reg, "f", "g", 1);
+    EXPECT_OK(herd_registry_gc(c->reg, NULL));
+    assert_true(count_fds() <= after + 1);
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3555,6 +3586,7 @@ int main(void)
         T(test_batch_spill),
         T(test_aliases_of_family),
         T(test_format_versions),
+        T(test_no_descriptor_leak),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
