@@ -42,7 +42,8 @@ enum {
     H_SLOTS = 80, H_NSLOTS = 88, H_GROUPS = 96, H_GLEN = 104, H_VERSIONS = 112,
     H_MOVES = 120, H_FAMILIES = 128, H_RUNS = 136, H_IDEM = 144, H_NIDEM = 152,
     H_STRINGS = 160, H_SLEN = 168, H_CRCS = 176, H_NCHUNKS = 184, H_PACK_CUR = 192,
-    H_PACK_END = 200, H_PACK_MAX = 208, H_TIME = 216, H_CRCS_CRC = 224, H_CRC = 252
+    H_PACK_END = 200, H_PACK_MAX = 208, H_TIME = 216, H_CRCS_CRC = 224, H_LAST_REC = 232,
+    H_CRC = 252
 };
 
 struct hd_index {
@@ -53,6 +54,7 @@ struct hd_index {
     uint64_t jend, seq, ngroups, nversions, nfamilies, nruns, nmoves;
     uint64_t slots, nslots, groups, glen, versions, moves, families, runs, idem, nidem;
     uint64_t strings, slen, crcs, nchunks;
+    uint64_t last_rec; /* journal offset of the last record covered */
     hd_packpos pack;
     unsigned char *verified; /* one byte per chunk, set once its CRC matched */
 };
@@ -145,6 +147,7 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
     F(glen, H_GLEN); F(versions, H_VERSIONS); F(moves, H_MOVES); F(families, H_FAMILIES);
     F(runs, H_RUNS); F(idem, H_IDEM); F(nidem, H_NIDEM); F(strings, H_STRINGS);
     F(slen, H_SLEN); F(crcs, H_CRCS); F(nchunks, H_NCHUNKS); F(pack.end, H_PACK_END);
+    F(last_rec, H_LAST_REC);
 #undef F
     ix->pack.cur = hd_le32(h + H_PACK_CUR);
     ix->pack.max = hd_le32(h + H_PACK_MAX);
@@ -164,7 +167,9 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
              ix->idem == ix->runs + IX_RREC * ix->nruns &&
              ix->strings == ix->idem + 16 * ix->nidem && ix->strings + ix->slen == c &&
              ix->nversions < (1ull << 40) && ix->nmoves < (1ull << 40) &&
-             ix->nslots < (1ull << 40) && ix->nidem < (1ull << 40);
+             ix->nslots < (1ull << 40) && ix->nidem < (1ull << 40) &&
+             ix->ngroups < (1ull << 40) && ix->nfamilies < (1ull << 40) &&
+             ix->nruns < (1ull << 40) && ix->glen < size && ix->slen < size;
     if (!ok)
         return hd_error(HERD_ECORRUPT, "registry index %s: inconsistent header (file of %llu "
                         "bytes) at offset 16", ix->path, (unsigned long long)size);
@@ -216,6 +221,7 @@ void hd_index_free(hd_index *ix)
 }
 
 uint64_t hd_index_journal_end(const hd_index *ix) { return ix->jend; }
+uint64_t hd_index_last_record(const hd_index *ix) { return ix->last_rec; }
 uint64_t hd_index_seq(const hd_index *ix) { return ix->seq; }
 hd_packpos hd_index_packpos(const hd_index *ix) { return ix->pack; }
 const char *hd_index_path(const hd_index *ix) { return ix->path; }
@@ -258,6 +264,8 @@ static int ix_entry_read(const hd_index *ix, uint64_t rel, ix_entry *e)
     uint64_t off = ix->groups + rel;
     const unsigned char *p = rel < ix->glen && ix->glen - rel >= IX_GFIX
                            ? ix_at(ix, off, IX_GFIX) : NULL;
+    if (!p && rel < ix->glen && ix->glen - rel < IX_GFIX)
+        return ix_damaged(ix, off, "a group entry cut short");
     if (!p) return rel < ix->glen ? HERD_ECORRUPT : ix_damaged(ix, off, "a group reference out of bounds");
     e->off = off;
     e->family = hd_le32(p);
@@ -447,6 +455,8 @@ int hd_index_alias(const hd_index *ix, const char *family, const char *key, uint
         if (bad) return HERD_ECORRUPT;
         if (name && !strcmp(name, alias)) {
             *version = hd_le32(ap + i * IX_AREC + 8);
+            if (!*version || *version > e.nversions)
+                return ix_damaged(ix, e.aliases + i * IX_AREC, "an inconsistent alias");
             return 1;
         }
     }
@@ -869,7 +879,7 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
                 {H_GROUPS, groups}, {H_GLEN, w.groups.n}, {H_VERSIONS, versions},
                 {H_MOVES, moves}, {H_FAMILIES, families}, {H_RUNS, runso}, {H_IDEM, idem},
                 {H_NIDEM, nis}, {H_STRINGS, strings}, {H_SLEN, w.strings.n}, {H_CRCS, crco},
-                {H_NCHUNKS, nchunks}, {H_PACK_END, st->pack.end},
+                {H_NCHUNKS, nchunks}, {H_PACK_END, st->pack.end}, {H_LAST_REC, st->rec_off},
                 {H_TIME, (uint64_t)st->pack.time_ms}};
             for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
                 hd_put64(h + vals[i][0], vals[i][1]);

@@ -402,12 +402,33 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
         snprintf(where, sizeof where, "registry journal %s, record at offset %llu",
                  reg->journal_path, (unsigned long long)(*jend + pos));
         rc = hd_rstate_apply(st, r.seq, r.payload, r.len, where);
-        if (!rc) pos += HD_REC_HEADER + r.len;
+        if (!rc) {
+            st->rec_off = *jend + pos;
+            pos += HD_REC_HEADER + r.len;
+        }
     }
     if (!rc || rc == HERD_ECORRUPT) *jend += pos;
     if (rw) pthread_rwlock_unlock(rw);
     free(b);
     return rc;
+}
+
+/* Whether the index's place in the journal is one the journal really has:
+ * the record starting at its last record's offset ends at its journal end
+ * and carries its commit number.  An index from another journal (a
+ * restored backup, a damaged header field) is never trusted. */
+static int hd_index_matches_journal(herd_registry *reg, const hd_index *ix)
+{
+    uint64_t jend = hd_index_journal_end(ix), at = hd_index_last_record(ix), size = 0;
+    unsigned char h[HD_REC_HEADER];
+    size_t got = 0;
+    if (hd_vfs_size(reg->journal, &size) || jend < HD_JNL_HEADER || jend > size) return 0;
+    if (hd_index_seq(ix) == 0) return jend == HD_JNL_HEADER && at == 0;
+    if (at < HD_JNL_HEADER || at > jend - HD_REC_HEADER) return 0;
+    if (hd_vfs_pread(reg->journal, h, sizeof h, at, &got) || got < sizeof h) return 0;
+    return hd_le32(h) == HD_REC_MAGIC && hd_crc32_of(h, 20) == hd_le32(h + 20) &&
+           hd_le64(h + 8) == hd_index_seq(ix) &&
+           at + HD_REC_HEADER + hd_le32(h + 4) == jend;
 }
 
 /* A fresh state: the index, if one is usable, and the journal after it. */
@@ -424,6 +445,16 @@ static int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_t
         reg->index_damaged = 1;
     } else if (rc) {
         return rc;
+    }
+    if (ix && !hd_index_matches_journal(reg, ix)) {
+        herd_clear_error();
+        hd_log(HERD_LOG_WARN, "registry index %s does not match the journal (its position "
+               "%llu is not the end of commit %llu there); reading the whole journal instead",
+               reg->index_path, (unsigned long long)hd_index_journal_end(ix),
+               (unsigned long long)hd_index_seq(ix));
+        hd_index_free(ix);
+        ix = NULL;
+        reg->index_damaged = 1;
     }
     if ((rc = hd_rstate_init(st, ix))) return rc;
     *jend = ix ? hd_index_journal_end(ix) : 0;
@@ -456,9 +487,9 @@ static int hd_reload(herd_registry *reg, hd_tail *tail)
 {
     hd_rstate st;
     uint64_t jend;
-    reg->stale = 0;
     int rc = hd_load_state(reg, &st, &jend, tail);
-    if (rc) return rc;
+    if (rc) return rc; /* still stale: the next call tries again */
+    reg->stale = 0;
     pthread_rwlock_wrlock(&reg->rw);
     hd_rstate old = reg->st;
     reg->st = st;
@@ -482,8 +513,14 @@ static int hd_catch_up_locked(herd_registry *reg, hd_tail *tail)
     pthread_rwlock_wrlock(&reg->rw);
     reg->jend = jend;
     pthread_rwlock_unlock(&reg->rw);
-    if (rc && rc != HERD_ECORRUPT) reg->stale = 1;
-    if (!rc && reg->stale) return hd_reload(reg, tail);
+    /* A record that failed to apply may have applied in part: start again
+     * from the files (a damaged index is then set aside for the journal).
+     * Damage found in the journal itself applied nothing. */
+    if (rc && !bad) reg->stale = 1;
+    if (reg->stale) {
+        int lrc = hd_reload(reg, tail);
+        return lrc ? lrc : (bad ? rc : HERD_OK);
+    }
     return rc;
 }
 
@@ -544,6 +581,10 @@ static int hd_cut_tail(herd_registry *reg, int sync)
     uint64_t size;
     int rc = hd_vfs_size(reg->journal, &size);
     if (rc) return rc;
+    if (size < reg->jend) /* never "truncate" upward: that would pad with zeros */
+        return hd_error(HERD_ECORRUPT, "registry journal %s is %llu bytes, shorter than the "
+                        "%llu this handle read; reopen the registry", reg->journal_path,
+                        (unsigned long long)size, (unsigned long long)reg->jend);
     if (size > reg->jend)
         hd_log(HERD_LOG_WARN, "registry journal %s: cutting %llu bytes of an unfinished "
                "commit at offset %llu (a writer stopped mid-commit)", reg->journal_path,
@@ -1456,6 +1497,7 @@ typedef struct hd_plan {
     hd_pmap next;    /* family\0key -> last version assigned (committed or pending) */
     hd_pmap aliases; /* family\0key\0alias -> version (0: none) */
     hd_pmap idem;    /* key -> item index */
+    hd_pmap archived; /* family\0key\0#version of the batch's archives */
     hd_wbuf rec;     /* the record's operations */
     uint32_t nops;
     uint64_t blob_bytes;
@@ -1602,6 +1644,27 @@ static void hd_enc_version(hd_plan *p, const hd_bitem *it, uint32_t pack, uint64
     p->nops++;
 }
 
+/* Whether the batch archives (family, key, version); with `add`, record
+ * that it does. */
+static int hd_plan_archived(hd_plan *p, const char *family, const char *key, int64_t version,
+                            int add, int *found)
+{
+    char v[32];
+    snprintf(v, sizeof v, "#%lld", (long long)version);
+    size_t len;
+    const char *k = hd_pkey(p, family, key, v, &len);
+    if (!k) return HERD_ENOMEM;
+    hd_pmap_ent *e = hd_pmap_slot(&p->archived, k, len, found);
+    if (!e) return HERD_ENOMEM;
+    if (*found || !add) { /* a miss without add leaves the slot empty */
+        if (!*found) e->h = 0, e->klen = 0;
+        return HERD_OK;
+    }
+    e->k = k;
+    p->archived.n++;
+    return HERD_OK;
+}
+
 static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
 {
     const hd_bitem *it = op->to_item ? &p->b->items[op->item] : NULL;
@@ -1624,10 +1687,12 @@ static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
     if (to == 0 && a->v == 0)
         return hd_error(HERD_ENOTFOUND, "cannot delete alias '%s' of %s/%s: it does not "
                         "exist", op->alias, op->family, op->key);
-    if (to && !it) { /* an existing version: not archived (pending ones never are) */
+    if (to && !it) { /* an existing version: not archived, before or by this batch */
         const hd_rgroup *g;
         if ((rc = hd_plan_group(p, op->family, op->key, &g))) return rc;
-        if (g && to <= g->nv && (g->v[to - 1].flags & HD_RV_ARCHIVED))
+        int found = 0;
+        if ((rc = hd_plan_archived(p, op->family, op->key, to, 0, &found))) return rc;
+        if (found || (g && to <= g->nv && (g->v[to - 1].flags & HD_RV_ARCHIVED)))
             return hd_error(HERD_EINVAL, "cannot point alias '%s' of %s/%s at version %lld: "
                             "it is archived", op->alias, op->family, op->key, (long long)to);
     }
@@ -1689,6 +1754,8 @@ static int hd_plan_archive(hd_plan *p, const hd_bop *op)
         return hd_error(HERD_EINVAL, "cannot archive %s/%s version %lld: alias '%s' points to "
                         "it; move the alias first", op->family, op->key, (long long)op->version,
                         alias);
+    int found = 0;
+    if ((rc = hd_plan_archived(p, op->family, op->key, op->version, 1, &found))) return rc;
     hd_wbuf *w = &p->rec;
     hd_wbuf_u8(w, HD_OP_ARCHIVE);
     hd_wbuf_str(w, op->family);
@@ -1704,6 +1771,7 @@ static void hd_plan_free(hd_plan *p)
     free(p->next.e);
     free(p->aliases.e);
     free(p->idem.e);
+    free(p->archived.e);
     hd_wbuf_free(&p->rec);
     hd_arena_free(p->scratch);
 }
@@ -1867,6 +1935,7 @@ static int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, 
 /* Write index and swap it in, if enough changed since the last one. */
 static void hd_maybe_checkpoint(herd_registry *reg, int force)
 {
+    if (reg->stale) return; /* the state missed its own record: never snapshot it */
     if (!force && (!reg->checkpoint_every || reg->st.changes < reg->checkpoint_every)) return;
     int rc = hd_index_write(reg->vfs, reg->dir, &reg->st, reg->jend);
     hd_tail tail;
@@ -1914,7 +1983,10 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
                  "%llu", reg->journal_path, (unsigned long long)reg->jend);
         pthread_rwlock_wrlock(&reg->rw);
         int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, where);
-        if (!arc) reg->jend += HD_REC_HEADER + rec.n;
+        if (!arc) {
+            reg->st.rec_off = reg->jend;
+            reg->jend += HD_REC_HEADER + rec.n;
+        }
         pthread_rwlock_unlock(&reg->rw);
         if (arc) { /* durable, but this handle must re-read it */
             reg->stale = 1;
@@ -2200,7 +2272,10 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
             if (!rc) {
                 pthread_rwlock_wrlock(&reg->rw);
                 int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, "gc record");
-                if (!arc) reg->jend += HD_REC_HEADER + rec.n;
+                if (!arc) {
+                    reg->st.rec_off = reg->jend;
+                    reg->jend += HD_REC_HEADER + rec.n;
+                }
                 pthread_rwlock_unlock(&reg->rw);
                 if (arc) {
                     reg->stale = 1;

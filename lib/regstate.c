@@ -204,6 +204,7 @@ int hd_rstate_init(hd_rstate *st, hd_index *ix)
     if (ix) {
         st->pack = hd_index_packpos(ix);
         st->seq = hd_index_seq(ix);
+        st->rec_off = hd_index_last_record(ix);
     }
     return HERD_OK;
 }

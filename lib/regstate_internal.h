@@ -145,6 +145,9 @@ typedef struct hd_index hd_index;
 int hd_index_open(const hd_vfs *vfs, const char *path, hd_index **out);
 void hd_index_free(hd_index *ix);
 uint64_t hd_index_journal_end(const hd_index *ix);
+/* The journal offset where the last record the index covers starts (0:
+ * none), so that an index can be checked against its journal. */
+uint64_t hd_index_last_record(const hd_index *ix);
 uint64_t hd_index_seq(const hd_index *ix);
 
 /* The writer's position, as of the index. */
@@ -214,6 +217,7 @@ typedef struct hd_rstate {
     size_t nruns, capruns;
     hd_packpos pack;
     uint64_t seq;     /* the last commit applied */
+    uint64_t rec_off; /* journal offset of its record (0: none) */
     uint64_t changes; /* versions and moves in the overlay */
 } hd_rstate;
 

@@ -3556,6 +3556,76 @@ static void test_no_descriptor_leak(void **state)
     assert_true(count_fds() <= after + 1);
 }
 
+/* An alias may not point at a version the same batch archives. */
+static void test_archive_then_alias(void **state)
+{
+    ctx *c = *state;
+    add_one(c->reg, "f", "g", NULL);
+    add_one(c->reg, "f", "g", NULL);
+    herd_batch *b = begin(c->reg);
+    EXPECT_OK(herd_batch_archive(b, "f", "g", 1, "old"));
+    EXPECT_OK(herd_batch_set_alias(b, "f", "g", "champion", 1, NULL));
+    assert_int_equal(herd_batch_commit(b), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "archived"));
+    herd_batch_free(b);
+    int64_t v = 0;
+    assert_int_equal(herd_registry_resolve(c->reg, "f", "g", "champion", &v), HERD_ENOTFOUND);
+    assert_int_equal(resolve(c->reg, "f", "g", "latest"), 2); /* nothing was archived */
+    herd_frame *f = versions(c->reg, "f", "g");
+    assert_string_equal(cell_s(f, "status", 0), "active");
+    herd_frame_free(f);
+}
+
+/* An index whose journal position the journal does not have (a restored
+ * journal, a damaged field with a valid checksum) is set aside: nothing
+ * committed is cut off, and the next commit rewrites it. */
+static void test_index_from_another_journal(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_checkpoint_every(c->reg, 1);
+    add_one(c->reg, "f", "g", NULL);
+    add_one(c->reg, "f", "g", NULL);
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    char ip[4200], jp[4200];
+    snprintf(ip, sizeof ip, "%s/index", c->path);
+    snprintf(jp, sizeof jp, "%s/journal", c->path);
+    struct stat st;
+    assert_int_equal(stat(jp, &st), 0);
+    off_t journal_size = st.st_size;
+    for (int shift = -30; shift <= 30; shift += 60) {
+        FILE *f = fopen(ip, "r+b");
+        assert_non_null(f);
+        unsigned char h[256];
+        assert_int_equal(fread(h, 1, 256, f), 256);
+        uint64_t jend = 0;
+        for (int i = 0; i < 8; i++) jend |= (uint64_t)h[24 + i] << (8 * i);
+        jend += (uint64_t)(int64_t)shift;
+        for (int i = 0; i < 8; i++) h[24 + i] = (unsigned char)(jend >> (8 * i));
+        uint32_t crc = (uint32_t)crc32(0, h, 252);
+        for (int i = 0; i < 4; i++) h[252 + i] = (unsigned char)(crc >> (8 * i));
+        rewind(f);
+        assert_int_equal(fwrite(h, 1, 256, f), 256);
+        fclose(f);
+        herd_registry *r = open_reg(c->path);
+        assert_int_equal(resolve(r, "f", "g", "latest"), 2);
+        herd_registry_free(r);
+        assert_int_equal(stat(jp, &st), 0);
+        assert_int_equal(st.st_size, journal_size);
+        jend -= (uint64_t)(int64_t)shift; /* undo for the next round */
+        f = fopen(ip, "r+b");
+        assert_non_null(f);
+        for (int i = 0; i < 8; i++) h[24 + i] = (unsigned char)(jend >> (8 * i));
+        crc = (uint32_t)crc32(0, h, 252);
+        for (int i = 0; i < 4; i++) h[252 + i] = (unsigned char)(crc >> (8 * i));
+        assert_int_equal(fwrite(h, 1, 256, f), 256);
+        fclose(f);
+    }
+    c->reg = open_reg(c->path);
+    assert_int_equal(add_one(c->reg, "f", "g", NULL), 3);
+    EXPECT_OK(herd_registry_check(c->reg, NULL));
+}
+
 /* ========================================================================
  * main
  * ===================================================================== */
@@ -3587,6 +3657,8 @@ int main(void)
         T(test_aliases_of_family),
         T(test_format_versions),
         T(test_no_descriptor_leak),
+        T(test_archive_then_alias),
+        T(test_index_from_another_journal),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
