@@ -1141,7 +1141,9 @@ HERD_API int herd_compare(herd_registry *reg, const herd_groups *holdout,
                           herd_frame **decisions, herd_frame **summary);
 
 /* Move `alias` (NULL: "champion") of one group back to the version it
- * pointed to before its last move; with group NULL, undo the family's last
+ * pointed to before its last move (the challenger alias stays: a later
+ * herd_compare of the aliases may promote it again if it still wins;
+ * herd_cycle's re-runs do not); with group NULL, undo the family's last
  * promotion: every group the latest commit that moved this alias in the
  * family moved goes back.  One commit, recorded in the alias history
  * (rolling back twice moves forward again).  A group whose alias has no
@@ -1164,7 +1166,7 @@ typedef struct herd_cycle_options {
     uint32_t struct_size;
     const char *family;           /* required */
     /* Required: names this run.  Each version is added with the
-     * idempotency key "RUN_ID/GROUP", so re-running the same run adds
+     * idempotency key "FAMILY/RUN_ID/GROUP", so re-running the same run adds
      * nothing; the run is recorded with its summary. */
     const char *run_id;
     /* The holdout: the last holdout_fraction of each group's rows by
@@ -1187,7 +1189,8 @@ HERD_API void herd_cycle_options_init(herd_cycle_options *opt);
  * fallback) train and register the family model as HERD_FALLBACK_GROUP;
  * compare every challenger with its champion on the holdout rows; promote
  * the winners in one commit.  Re-running on the same data changes nothing
- * that matters: identical models never replace a champion.  Outputs and
+ * that matters: identical models never replace a champion, and a model of
+ * this run that was champion and rolled back is not promoted again.  Outputs and
  * errors as herd_compare; a fit that is cancelled or over its error budget
  * returns before registering anything. */
 HERD_API int herd_cycle(herd_registry *reg, const herd_groups *groups,

@@ -24,6 +24,7 @@
 #include "hash_internal.h"
 #include "mem_internal.h"
 #include "metrics_internal.h"
+#include "text_internal.h"
 #include "uri_internal.h"
 #include "xgb_internal.h"
 
@@ -340,8 +341,9 @@ static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
     if (!rc) {
         qsort(means, (size_t)c->o.bootstrap, sizeof *means, cmp_double);
         size_t B = (size_t)c->o.bootstrap;
-        size_t lo = (size_t)floor((1 - c->o.confidence) * (double)(B - 1));
-        size_t hi = (size_t)ceil(c->o.confidence * (double)(B - 1));
+        /* The epsilon keeps 0.1 * 1000 from flooring to 99 */
+        size_t lo = (size_t)floor((1 - c->o.confidence) * (double)(B - 1) + 1e-9);
+        size_t hi = (size_t)ceil(c->o.confidence * (double)(B - 1) - 1e-9);
         r->ci_lo = means[lo];
         r->ci_hi = means[hi];
     }
@@ -367,6 +369,10 @@ static int cmp_decide(const cmp_ctx *c, cmp_row *r)
     if (r->delta < o->min_abs_delta)
         return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.6g, less than min_abs_delta "
                                              "%g", mn, r->delta, o->min_abs_delta));
+    if (o->min_rel_delta > 0 && isnan(r->rel))
+        return cmp_set(r, CMP_KEEP, cmp_text("the champion's %s is 0: a relative improvement "
+                                             "is undefined, so min_rel_delta %.3g%% cannot be "
+                                             "met", mn, 100 * o->min_rel_delta));
     if (r->rel < o->min_rel_delta)
         return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.3g%%, less than min_rel_delta "
                                              "%.3g%%", mn, 100 * r->rel,
@@ -379,6 +385,24 @@ static int cmp_decide(const cmp_ctx *c, cmp_row *r)
     return cmp_set(r, CMP_PROMOTE, cmp_text("%s improves by %.6g (%.3g%%)%s", mn, r->delta,
                                             100 * r->rel,
                                             o->bootstrap ? ", significant by bootstrap" : ""));
+}
+
+/* Whether the champion alias of `key` was ever moved away from `version`
+ * (it was the champion, then replaced or rolled back). */
+static int cmp_was_demoted(const cmp_ctx *c, const char *key, int64_t version, int *demoted)
+{
+    herd_frame *h = NULL;
+    size_t fc = 0;
+    *demoted = 0;
+    int rc = herd_registry_alias_history(c->reg, c->o.family, key, c->o.champion, &h);
+    if (!rc) rc = herd_frame_find(h, "from_version", &fc);
+    for (size_t i = 0; !rc && i < herd_frame_nrows(h) && !*demoted; i++) {
+        int64_t from = 0;
+        herd_frame_get_int64(h, fc, i, &from);
+        *demoted = from == version;
+    }
+    herd_frame_free(h);
+    return rc;
 }
 
 static int cmp_resolve(const cmp_ctx *c, const char *key, const char *alias, int64_t *v)
@@ -409,6 +433,19 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
     if (!r->chall_v && set->challengers)
         return cmp_set(r, CMP_SKIPPED, cmp_text("no model trained in this run"));
     if (!r->chall_v) return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
+    /* A cycle's re-run must not undo a rollback: a model of this run that
+     * was champion and was moved away from stays out.  (herd_compare on
+     * aliases compares what it is asked to.) */
+    int demoted = 0;
+    if (set->challengers && r->champ_v && r->chall_v > r->champ_v &&
+        (rc = cmp_was_demoted(c, key, r->chall_v, &demoted)))
+        return rc;
+    if (demoted)
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) was the %s before and was "
+                                             "moved away from (rolled back); set the alias "
+                                             "by hand to bring it back",
+                                             c->o.challenger, (long long)r->chall_v,
+                                             c->o.champion));
     if (r->champ_v && r->chall_v < r->champ_v) /* going back is a rollback, made on purpose */
         return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) is older than the %s "
                                              "(version %lld); herd_registry_rollback goes back",
@@ -459,8 +496,8 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
         if (!rc) {
             r->delta = c->metric.higher_is_better ? r->chall_m - r->champ_m
                                                   : r->champ_m - r->chall_m;
-            r->rel = r->champ_m != 0 ? r->delta / fabs(r->champ_m)
-                                     : (r->delta > 0 ? INFINITY : 0);
+            /* Relative to a zero metric (r2 of a mean predictor) is undefined. */
+            r->rel = r->champ_m != 0 ? r->delta / fabs(r->champ_m) : NAN;
         }
         if (!rc && cmp_same_model(m_champ, m_chall)) {
             rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the same model as the %s",
@@ -663,9 +700,8 @@ static int cmp_promote(cmp_ctx *c)
         promote += c->rows[i].decision == CMP_PROMOTE;
         first += c->rows[i].decision == CMP_FIRST;
     }
-    if (c->o.dry_run || !(promote + first)) return HERD_OK;
-    int rc = cmp_cap(c, promote);
-    if (rc) return rc;
+    int rc = cmp_cap(c, promote); /* a dry run says so too: a broken week shows */
+    if (rc || c->o.dry_run || !(promote + first)) return rc;
     herd_batch *b = NULL;
     if ((rc = herd_registry_begin(c->reg, &b))) return rc;
     for (size_t i = 0; !rc && i < c->ntasks; i++) {
@@ -689,6 +725,19 @@ static int cmp_promote(cmp_ctx *c)
     if (rc == HERD_ECONFLICT)
         hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
     herd_batch_free(b);
+    return rc;
+}
+
+int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame)
+{
+    cmp_ctx c;
+    memset(&c, 0, sizeof c);
+    int rc = cmp_options_read(opt, &c);
+    herd_groups g;
+    memset(&g, 0, sizeof g);
+    g.frame = frame;
+    cmp_hset set = {.groups = &g};
+    if (!rc) rc = cmp_set_columns(&c, &set);
     return rc;
 }
 
@@ -781,6 +830,19 @@ int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_comp
  * Rollback
  * --------------------------------------------------------------------- */
 
+typedef struct rb_last {
+    const char *key;
+    size_t row;
+} rb_last;
+
+static int rb_cmp(const void *a, const void *b)
+{
+    const rb_last *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c) return c;
+    return x->row > y->row ? -1 : x->row < y->row; /* the last move first */
+}
+
 int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
                            const char *alias, const char *reason, size_t *moved)
 {
@@ -791,49 +853,67 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
     int rc = hd_id_check(family, "family");
     if (!rc && group) rc = hd_key_check(group, "group");
     if (!rc) rc = hd_id_check(alias, "alias");
+    size_t rlen = reason ? strlen(reason) : 0, bad = 0;
+    if (!rc && reason && (rlen > HERD_TAG_VALUE_MAX || !hd_utf8_valid(reason, rlen, &bad)))
+        rc = hd_error(HERD_EINVAL, "argument 'reason' is %s; give UTF-8 text of at most %u "
+                      "bytes", rlen > HERD_TAG_VALUE_MAX ? "too long" : "not valid UTF-8",
+                      HERD_TAG_VALUE_MAX);
+    for (size_t i = 0; !rc && i < rlen; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7F)
+            rc = hd_error(HERD_EINVAL, "argument 'reason' has a control character at byte %zu",
+                          i);
     if (rc) return hd_error_prefix("%s: ", __func__);
     if ((rc = herd_registry_refresh(reg))) return rc;
     herd_frame *hist = NULL;
     if ((rc = herd_registry_alias_history(reg, family, group, alias, &hist))) return rc;
-    /* Each group's last move (history rows are in commit order).  For a
-     * whole family, only the groups the latest moving commit moved: that
-     * undoes the last promotion, not older ones of other groups. */
     size_t n = herd_frame_nrows(hist), gc = 0, fc = 0, tc = 0, cc = 0;
     herd_frame_find(hist, "group", &gc);
     herd_frame_find(hist, "from_version", &fc);
     herd_frame_find(hist, "to_version", &tc);
     herd_frame_find(hist, "commit", &cc);
+    if (!n && !group) { /* no move at all: say whether the family exists */
+        herd_frame *groups = NULL;
+        rc = herd_registry_groups(reg, family, &groups);
+        if (!rc && !herd_frame_nrows(groups))
+            rc = hd_error(HERD_ENOTFOUND, "%s: the registry has no family '%s'", __func__,
+                          family);
+        herd_frame_free(groups);
+    }
+    /* Each group's last move.  For a whole family, only the groups the
+     * latest moving commit moved: that undoes the last promotion, not
+     * older ones of other groups. */
     int64_t latest = 0;
     if (n) herd_frame_get_int64(hist, cc, n - 1, &latest);
-    herd_batch *b = NULL;
-    rc = herd_registry_begin(reg, &b);
-    size_t count = 0;
+    rb_last *last = hd_malloc(n ? n : 1, sizeof *last);
+    if (!rc && !last) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
-        const char *key = NULL;
+        last[i].row = i;
+        herd_frame_get_string(hist, gc, i, &last[i].key);
+    }
+    if (!rc && n) qsort(last, n, sizeof *last, rb_cmp);
+    herd_batch *b = NULL;
+    if (!rc) rc = herd_registry_begin(reg, &b);
+    size_t count = 0;
+    for (size_t k = 0; !rc && k < n; k++) {
+        if (k && !strcmp(last[k].key, last[k - 1].key)) continue; /* not its last move */
+        size_t i = last[k].row;
         int64_t from = 0, to = 0, commit = 0;
-        herd_frame_get_string(hist, gc, i, &key);
         herd_frame_get_int64(hist, fc, i, &from);
         herd_frame_get_int64(hist, tc, i, &to);
         herd_frame_get_int64(hist, cc, i, &commit);
-        int later = 0;
-        for (size_t j = i + 1; j < n && !later; j++) {
-            const char *k2 = NULL;
-            herd_frame_get_string(hist, gc, j, &k2);
-            later = !strcmp(key, k2);
-        }
-        if (later || (!group && commit != latest)) continue;
+        if (!group && commit != latest) continue;
         if (!to) continue; /* the alias was deleted: nothing to roll back */
         if (!from) {
             rc = hd_error(HERD_ENOTFOUND, "%s: alias '%s' of %s/%s has no previous version "
                           "(version %lld was its first); nothing was moved", __func__, alias,
-                          family, key, (long long)to);
+                          family, last[k].key, (long long)to);
             break;
         }
         herd_alias_options ao;
         herd_alias_options_init(&ao);
         ao.reason = reason ? reason : "rollback";
         ao.expect_version = to;
-        rc = herd_batch_set_alias(b, family, key, alias, from, &ao);
+        rc = herd_batch_set_alias(b, family, last[k].key, alias, from, &ao);
         count++;
     }
     if (!rc && group && !count)
@@ -841,6 +921,7 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
                       family, group, alias);
     if (!rc && count) rc = herd_batch_commit(b);
     herd_batch_free(b);
+    free(last);
     herd_frame_free(hist);
     if (!rc && moved) *moved = count;
     return rc;

@@ -15,6 +15,10 @@ int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *orde
                      double fraction, const size_t *rows, size_t n, size_t *hold,
                      size_t *nhold, size_t *train, size_t *ntrain);
 
+/* Check compare options as herd_compare would, against `frame`'s columns
+ * (herd_cycle: before anything is trained). */
+int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame);
+
 /* herd_compare over several holdout sets, decided and promoted together.
  * challengers[k] (or challengers NULL): the version to compare for each
  * group of set k, 0 when it has none, instead of the challenger alias. */

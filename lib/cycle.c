@@ -3,7 +3,7 @@
  *
  * The holdout rows are cut off before training, so no model ever sees
  * them, not even for early stopping; every trained model goes to the
- * registry in one batch under idempotency keys "RUN/GROUP", so a re-run of
+ * registry in one batch under idempotency keys "FAMILY/RUN/GROUP", so a re-run of
  * the same run adds nothing; then herd_compare's decision and promotion
  * run over the holdout, the family model's included.
  */
@@ -189,13 +189,15 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
         herd_frame_get_string(rep, gc, i, &key);
         herd_frame_get_string(rep, sc, i, &status);
         if (!status || strcmp(status, "ok")) continue;
-        size_t len = strlen(o->run_id) + strlen(key) + 2;
+        /* Keys are registry-wide: the family keeps two families' runs of
+         * the same name apart. */
+        size_t len = strlen(o->family) + strlen(o->run_id) + strlen(key) + 3;
         char *idem = hd_malloc(len, 1);
         if (!idem) {
             rc = HERD_ENOMEM;
             break;
         }
-        snprintf(idem, len, "%s/%s", o->run_id, key);
+        snprintf(idem, len, "%s/%s/%s", o->family, o->run_id, key);
         herd_version_options vo;
         herd_version_options_init(&vo);
         vo.alias = "challenger";
@@ -231,8 +233,9 @@ static int cyc_register(herd_registry *reg, const herd_model_set *set,
              "\"fallback\": %s}",
              fit->rounds, fit->early_stopping_rounds, o->holdout_fraction,
              o->fallback ? "true" : "false");
-    snprintf(summary, sizeof summary, "{\"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
-             herd_model_set_count(set), added, family ? "true" : "false");
+    snprintf(summary, sizeof summary,
+             "{\"family\": \"%s\", \"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
+             o->family, herd_model_set_count(set), added, family ? "true" : "false");
     if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
     if (!rc) rc = herd_batch_commit(b);
     for (size_t i = 0; !rc && i < added_out->n; i++)
@@ -274,6 +277,14 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
     co.run_id = o.run_id;
     co.holdout_fraction = 0; /* the holdout frame is the holdout */
     co.holdout_order_by = NULL;
+    /* The cycle registers its models as "challenger" itself: the champion
+     * must be another alias, or registering would promote unchecked. */
+    if (co.champion && !strcmp(co.champion, "challenger"))
+        return hd_error(HERD_EINVAL, "herd_cycle: opt->compare->champion is 'challenger', "
+                        "the alias the cycle registers its models under; name the champion "
+                        "alias differently");
+    if ((rc = hd_compare_check(&co, groups->frame)))
+        return hd_error_prefix("herd_cycle: opt->compare: ");
     cyc_parts p;
     memset(&p, 0, sizeof p);
     herd_model_set *set = NULL, *set_all = NULL;

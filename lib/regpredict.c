@@ -171,7 +171,7 @@ static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
         if (nout == 1) snprintf(name, sizeof name, "prediction");
         else snprintf(name, sizeof name, "prediction_%zu", k);
         if (!rc) rc = hd_frame_adopt(f, name, HERD_TYPE_FLOAT64, cols[k], NULL, NULL, nrows);
-        else free(cols[k]);
+        else if (cols) free(cols[k]);
     }
     if (!rc) rc = hd_frame_adopt(f, "version", HERD_TYPE_INT64, ver, NULL, NULL, nrows);
     else free(ver);

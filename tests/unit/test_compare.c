@@ -430,6 +430,12 @@ static void test_promotion_cap(void **state)
     o.family = "f";
     o.label = "y";
     herd_frame *d = NULL;
+    o.dry_run = 1; /* a dry run warns of the cap too */
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_ELIMIT);
+    assert_non_null(d);
+    herd_frame_free(d);
+    d = NULL;
+    o.dry_run = 0;
     assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_ELIMIT);
     assert_non_null(strstr(herd_last_error(), "75.0%"));
     assert_non_null(strstr(herd_last_error(), "3 of 4"));
@@ -469,6 +475,7 @@ static void test_holdout_fraction(void **state)
     o.family = "f";
     o.label = "y";
     o.dry_run = 1;
+    o.max_promote_fraction = 1;
     herd_frame *d = NULL;
     EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL)); /* all rows */
     expect_decision(d, "g", "promote", NULL);
@@ -530,6 +537,12 @@ static void test_bad_options(void **state)
     assert_int_equal(herd_registry_rollback(c->reg, "f/", NULL, NULL, NULL, NULL), HERD_EINVAL);
     assert_int_equal(herd_registry_rollback(c->reg, "f", "nobody", NULL, NULL, NULL),
                      HERD_ENOTFOUND);
+    assert_int_equal(herd_registry_rollback(c->reg, "nofamily", NULL, NULL, NULL, NULL),
+                     HERD_ENOTFOUND);
+    assert_non_null(strstr(herd_last_error(), "nofamily"));
+    assert_int_equal(herd_registry_rollback(c->reg, "f", NULL, NULL, "a\nb", NULL),
+                     HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "reason"));
     holdout_free(&h);
 }
 
@@ -664,6 +677,33 @@ static void test_cycle(void **state)
     herd_frame_free(s);
     assert_int_equal(champion(reg, "g0"), 3);
     assert_int_equal(champion(reg, "g2"), 1);
+    /* roll the week back: re-running it does not bring its models back */
+    size_t moved = 0;
+    EXPECT_OK(herd_registry_rollback(reg, "f", NULL, NULL, "bad week", &moved));
+    assert_int_equal(moved, 2);
+    assert_int_equal(champion(reg, "g0"), 1);
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
+    expect_decision(d, "g0", "keep", "rolled back");
+    herd_frame_free(d);
+    herd_frame_free(s);
+    assert_int_equal(champion(reg, "g0"), 1);
+    /* a bad compare option is refused before anything is trained or added */
+    herd_compare_options badcmp;
+    herd_compare_options_init(&badcmp);
+    badcmp.metric = "r2";
+    badcmp.bootstrap = 100;
+    herd_cycle_options co2 = co;
+    co2.run_id = "w4";
+    co2.compare = &badcmp;
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &co2, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "herd_cycle: opt->compare"));
+    assert_int_equal(latest(reg, "g0"), 3);
+    herd_compare_options_init(&badcmp);
+    badcmp.champion = "challenger";
+    badcmp.challenger = "candidate";
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &co2, NULL, &d, NULL), HERD_EINVAL);
+    assert_int_equal(latest(reg, "g0"), 3);
+    co.run_id = "w3";
 
     /* predict from the registry: each group's champion; a group with none
      * gets NaN, or the family model when asked */
@@ -682,7 +722,8 @@ static void test_cycle(void **state)
     assert_int_equal(without, 40); /* g3 */
     herd_artifact *a = NULL;
     herd_model *m = NULL;
-    EXPECT_OK(herd_registry_load(reg, "f", "g0", 3, &a));
+    int64_t cv = champion(reg, "g0"); /* 1 again since the rollback */
+    EXPECT_OK(herd_registry_load(reg, "f", "g0", cv, &a));
     EXPECT_OK(herd_artifact_model(a, &m));
     size_t gi = 0;
     EXPECT_OK(herd_groups_find(h.groups, "g0", &gi));
@@ -693,7 +734,7 @@ static void test_cycle(void **state)
     EXPECT_OK(herd_model_predict(m, h.frame, rows, nr, 1, want, nr));
     for (size_t i = 0; i < nr; i++) {
         assert_float_equal(num_at(p, "prediction", rows[i]), want[i], 0);
-        assert_int_equal((int64_t)num_at(p, "version", rows[i]), 3);
+        assert_int_equal((int64_t)num_at(p, "version", rows[i]), cv);
         assert_int_equal((int64_t)num_at(p, "fallback", rows[i]), 0);
     }
     EXPECT_OK(herd_groups_find(h.groups, "g3", &gi));
@@ -757,6 +798,7 @@ static void test_mape_skips(void **state)
     o.label = "y";
     o.metric = "mape";
     o.dry_run = 1;
+    o.max_promote_fraction = 1;
     herd_frame *d = NULL;
     EXPECT_OK(herd_compare(c->reg, h.groups, &o, NULL, &d, NULL));
     expect_decision(d, "m", "promote", "mape skipped 2 of the 6 holdout rows");
