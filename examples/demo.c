@@ -251,7 +251,7 @@ static int run_week(herd_registry *reg, const herd_groups *g, const char *run_id
     herd_cycle_options_init(&cy);
     cy.family = "demand";
     cy.run_id = run_id;
-    cy.holdout_fraction = 0.1; /* each product's latest 10% of weeks */
+    cy.holdout_fraction = 0.1; /* each product's latest 10% of rows (one per week) */
     cy.holdout_order_by = "week";
     cy.fallback = 1;
     cy.compare = &co;
