@@ -359,15 +359,31 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
         if (memcmp(h, hd_jnl_magic, 8) || hd_crc32_of(h, 28) != hd_le32(h + 28))
             return hd_error(HERD_ECORRUPT, "registry journal %s: damaged header at offset 0",
                             reg->journal_path);
-        if (h[8] > HERD_REGISTRY_FORMAT_MAJOR)
+        unsigned major = (unsigned)(h[8] | h[9] << 8);
+        if (major > HERD_REGISTRY_FORMAT_MAJOR)
             return hd_error(HERD_EFORMAT, "registry journal %s: format %u; this library "
-                            "reads up to %d", reg->journal_path, h[8],
+                            "reads up to %d", reg->journal_path, major,
                             HERD_REGISTRY_FORMAT_MAJOR);
         *jend = HD_JNL_HEADER;
     }
     if (size < *jend) {
         reg->stale = 1; /* cut below what we applied: a writer undid a commit */
         return HERD_OK;
+    }
+    /* The last record applied must still be there: a writer that undid it
+     * (after a failed fsync) and appended others would otherwise be read
+     * from the middle of a record, or on top of it. */
+    if (rw && st->seq && st->rec_off >= HD_JNL_HEADER && size > *jend) {
+        unsigned char h[HD_REC_HEADER];
+        size_t got = 0;
+        rc = hd_vfs_pread(reg->journal, h, sizeof h, st->rec_off, &got);
+        if (rc) return rc;
+        if (got < sizeof h || hd_le32(h) != HD_REC_MAGIC ||
+            hd_crc32_of(h, 20) != hd_le32(h + 20) || hd_le64(h + 8) != st->seq ||
+            st->rec_off + HD_REC_HEADER + hd_le32(h + 4) != *jend) {
+            reg->stale = 1;
+            return HERD_OK;
+        }
     }
     if (size == *jend) return HERD_OK;
     unsigned char *b;
