@@ -36,6 +36,7 @@
 #include "herd.h"
 #include "apply_internal.h"
 #include "artifact_internal.h"
+#include "bytes_internal.h"
 #include "error_internal.h"
 #include "fileio_internal.h"
 #include "fit_internal.h"
@@ -160,49 +161,6 @@ void herd_artifact_free(herd_artifact *artifact)
     free(artifact->metadata);
     hd_meta_free(&artifact->meta);
     free(artifact);
-}
-
-/* ------------------------------------------------------------------------
- * Little-endian fields and CRC32
- * --------------------------------------------------------------------- */
-
-static uint16_t hd_rd16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t hd_rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t hd_rd64(const unsigned char *p)
-{
-    return (uint64_t)hd_rd32(p) | (uint64_t)hd_rd32(p + 4) << 32;
-}
-
-static void hd_wr16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void hd_wr32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void hd_wr64(unsigned char *p, uint64_t v)
-{
-    hd_wr32(p, (uint32_t)v);
-    hd_wr32(p + 4, (uint32_t)(v >> 32));
-}
-
-/* zlib's CRC32 (ISO-HDLC: reflected polynomial 0xEDB88320, initial value
- * and final XOR 0xFFFFFFFF), as PNG and gzip use. */
-static uint32_t hd_crc32(const void *p, size_t n)
-{
-    return (uint32_t)crc32_z(0, p, n);
 }
 
 /* ------------------------------------------------------------------------

@@ -794,10 +794,10 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
         }
     }
     int prc = HERD_OK;
-    char pmsg[1024] = "";
+    hd_saved_error pe;
     if (!rc) {
         prc = cmp_promote(&c); /* the decisions are returned whatever it says */
-        if (prc) snprintf(pmsg, sizeof pmsg, "%s", herd_last_error());
+        if (prc) hd_error_save(&pe);
         rc = cmp_decisions_frame(&c, decisions);
         if (!rc && summary && (rc = cmp_summary_frame(&c, summary))) {
             herd_frame_free(*decisions);
@@ -811,7 +811,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     free(c.sets);
     free(task_rows);
     hd_task_results_free(res, res ? nt : 0);
-    if (!rc && prc) return hd_error(prc, "%s", pmsg);
+    if (!rc && prc) return hd_error_restore(&pe);
     return rc;
 }
 

@@ -122,3 +122,14 @@ int hd_error_prefix(const char *fmt, ...)
     hd_err.buf[plen + mlen] = '\0';
     return hd_err.code;
 }
+
+void hd_error_save(hd_saved_error *s)
+{
+    s->code = hd_err.code;
+    snprintf(s->msg, sizeof s->msg, "%s", herd_last_error());
+}
+
+int hd_error_restore(const hd_saved_error *s)
+{
+    return hd_error(s->code ? s->code : HERD_EIO, "%s", s->msg);
+}

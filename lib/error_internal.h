@@ -19,6 +19,16 @@ int hd_verror(int code, const char *fmt, va_list ap);
 /* Record out-of-memory with a static message; returns HERD_ENOMEM. */
 int hd_oom(void);
 
+/* The current error, kept while cleanup that may raise another runs. */
+typedef struct hd_saved_error {
+    int code;
+    char msg[1024];
+} hd_saved_error;
+
+void hd_error_save(hd_saved_error *s);
+/* Raise the kept error again (HERD_EIO if none was kept); returns its code. */
+int hd_error_restore(const hd_saved_error *s);
+
 /* Prefix the current last error with a formatted context ("file.csv: ")
  * and return its code. */
 int hd_error_prefix(const char *fmt, ...) HD_PRINTF(1, 2);

@@ -76,8 +76,8 @@ static int ix_chunk_ok(const hd_index *ix, uint64_t k)
     if (__atomic_load_n(&ix->verified[k], __ATOMIC_RELAXED)) return 1;
     uint64_t start = IX_HEADER + k * IX_CHUNK;
     uint64_t end = start + IX_CHUNK < ix->crcs ? start + IX_CHUNK : ix->crcs;
-    uint32_t want = hd_le32(ix->b + ix->crcs + 4 * k);
-    if (hd_crc32_of(ix->b + start, (size_t)(end - start)) != want) return 0;
+    uint32_t want = hd_rd32(ix->b + ix->crcs + 4 * k);
+    if (hd_crc32(ix->b + start, (size_t)(end - start)) != want) return 0;
     __atomic_store_n(&ix->verified[k], 1, __ATOMIC_RELAXED);
     return 1;
 }
@@ -117,7 +117,7 @@ static const char *ix_str(const hd_index *ix, uint64_t so, int *bad)
         *bad = 1;
         return NULL;
     }
-    uint32_t n = hd_le32(p);
+    uint32_t n = hd_rd32(p);
     const unsigned char *s = (uint64_t)n + 5 <= ix->slen - so
                            ? ix_at(ix, ix->strings + so + 4, (uint64_t)n + 1) : NULL;
     if (!s || s[n] != 0 || memchr(s, 0, n)) {
@@ -132,7 +132,7 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
 {
     if (memcmp(h, hd_ix_magic, 8))
         return hd_error(HERD_ECORRUPT, "registry index %s: bad magic at offset 0", ix->path);
-    if (hd_crc32_of(h, H_CRC) != hd_le32(h + H_CRC))
+    if (hd_crc32(h, H_CRC) != hd_rd32(h + H_CRC))
         return hd_error(HERD_ECORRUPT, "registry index %s: header checksum mismatch at offset "
                         "%d", ix->path, H_CRC);
     unsigned major = (unsigned)(h[H_MAJOR] | h[H_MAJOR + 1] << 8);
@@ -140,7 +140,7 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
         return hd_error(HERD_EFORMAT, "registry index %s: format %u; this library reads "
                         "format %d (rebuild it with herd_registry_rebuild_index())", ix->path,
                         major, IX_MAJOR);
-#define F(name, off) ix->name = hd_le64(h + (off))
+#define F(name, off) ix->name = hd_rd64(h + (off))
     F(size, H_FSIZE); F(jend, H_JEND); F(seq, H_SEQ); F(ngroups, H_NGROUPS);
     F(nversions, H_NVERSIONS); F(nfamilies, H_NFAMILIES); F(nruns, H_NRUNS);
     F(nmoves, H_NMOVES); F(slots, H_SLOTS); F(nslots, H_NSLOTS); F(groups, H_GROUPS);
@@ -149,9 +149,9 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
     F(slen, H_SLEN); F(crcs, H_CRCS); F(nchunks, H_NCHUNKS); F(pack.end, H_PACK_END);
     F(last_rec, H_LAST_REC);
 #undef F
-    ix->pack.cur = hd_le32(h + H_PACK_CUR);
-    ix->pack.max = hd_le32(h + H_PACK_MAX);
-    ix->pack.time_ms = (int64_t)hd_le64(h + H_TIME);
+    ix->pack.cur = hd_rd32(h + H_PACK_CUR);
+    ix->pack.max = hd_rd32(h + H_PACK_MAX);
+    ix->pack.time_ms = (int64_t)hd_rd64(h + H_TIME);
     /* The sections must lie in order inside the data area, and the sizes
      * agree with the counts: then no later bounds check can overflow. */
     uint64_t c = ix->crcs;
@@ -198,8 +198,8 @@ int hd_index_open(const hd_vfs *vfs, const char *path, hd_index **out)
     if (!rc) rc = ix_read_header(ix, h, size);
     if (!rc) rc = hd_vfs_map(f, size, (const void **)&ix->b);
     hd_vfs_close(f);
-    if (!rc && hd_crc32_of(ix->b + ix->crcs, (size_t)(4 * ix->nchunks)) !=
-                   hd_le32(h + H_CRCS_CRC))
+    if (!rc && hd_crc32(ix->b + ix->crcs, (size_t)(4 * ix->nchunks)) !=
+                   hd_rd32(h + H_CRCS_CRC))
         rc = hd_error(HERD_ECORRUPT, "registry index %s: checksum table damaged at offset "
                       "%llu", path, (unsigned long long)ix->crcs);
     if (!rc && !(ix->verified = hd_calloc(ix->nchunks + 1, 1))) rc = HERD_ENOMEM;
@@ -239,7 +239,7 @@ static const char *ix_family(const hd_index *ix, uint64_t i, int *bad)
         *bad = 1;
         return NULL;
     }
-    const char *s = ix_str(ix, hd_le64(p), bad);
+    const char *s = ix_str(ix, hd_rd64(p), bad);
     if (!s && !*bad) {
         *bad = 1;
         ix_damaged(ix, ix->families + i * IX_FREC, "a family without a name");
@@ -268,13 +268,13 @@ static int ix_entry_read(const hd_index *ix, uint64_t rel, ix_entry *e)
         return ix_damaged(ix, off, "a group entry cut short");
     if (!p) return rel < ix->glen ? HERD_ECORRUPT : ix_damaged(ix, off, "a group reference out of bounds");
     e->off = off;
-    e->family = hd_le32(p);
-    e->key_len = hd_le32(p + 4);
-    e->vfirst = hd_le64(p + 8);
-    e->nversions = hd_le32(p + 16);
-    e->naliases = hd_le32(p + 20);
-    e->mfirst = hd_le64(p + 24);
-    e->nmoves = hd_le32(p + 32);
+    e->family = hd_rd32(p);
+    e->key_len = hd_rd32(p + 4);
+    e->vfirst = hd_rd64(p + 8);
+    e->nversions = hd_rd32(p + 16);
+    e->naliases = hd_rd32(p + 20);
+    e->mfirst = hd_rd64(p + 24);
+    e->nmoves = hd_rd32(p + 32);
     uint64_t keysz = ix_align8((uint64_t)e->key_len + 1);
     e->aliases = off + IX_GFIX + keysz;
     e->size = IX_GFIX + keysz + (uint64_t)e->naliases * IX_AREC;
@@ -298,7 +298,7 @@ static int ix_decode_extra(const hd_index *ix, uint64_t so, hd_arena *ar, hd_rve
     int bad = 0;
     const unsigned char *p = so < ix->slen ? ix_at(ix, ix->strings + so, 4) : NULL;
     if (!p) return so < ix->slen ? HERD_ECORRUPT : ix_damaged(ix, ix->strings, "a reference out of bounds");
-    uint32_t len = hd_le32(p);
+    uint32_t len = hd_rd32(p);
     const unsigned char *d = (uint64_t)len + 4 <= ix->slen - so
                            ? ix_at(ix, ix->strings + so + 4, len) : NULL;
     if (!d) return ix_damaged(ix, ix->strings + so, "a malformed metrics record");
@@ -333,18 +333,18 @@ static int ix_decode_version(const hd_index *ix, uint64_t i, hd_arena *ar, hd_rv
     const unsigned char *p = ix_at(ix, ix->versions + i * IX_VREC, IX_VREC);
     if (!p) return HERD_ECORRUPT;
     int bad = 0;
-    v->version = hd_le32(p);
-    v->flags = hd_le32(p + 4);
-    v->pack = hd_le32(p + 8);
-    v->len = hd_le32(p + 12);
-    v->off = hd_le64(p + 16);
-    v->time_ms = (int64_t)hd_le64(p + 24);
-    v->run_id = ix_str(ix, hd_le64(p + 32), &bad);
-    v->idem = ix_str(ix, hd_le64(p + 40), &bad);
-    v->created = ix_str(ix, hd_le64(p + 48), &bad);
-    v->fingerprint = ix_str(ix, hd_le64(p + 56), &bad);
+    v->version = hd_rd32(p);
+    v->flags = hd_rd32(p + 4);
+    v->pack = hd_rd32(p + 8);
+    v->len = hd_rd32(p + 12);
+    v->off = hd_rd64(p + 16);
+    v->time_ms = (int64_t)hd_rd64(p + 24);
+    v->run_id = ix_str(ix, hd_rd64(p + 32), &bad);
+    v->idem = ix_str(ix, hd_rd64(p + 40), &bad);
+    v->created = ix_str(ix, hd_rd64(p + 48), &bad);
+    v->fingerprint = ix_str(ix, hd_rd64(p + 56), &bad);
     if (bad) return HERD_ECORRUPT;
-    return ix_decode_extra(ix, hd_le64(p + 64), ar, v);
+    return ix_decode_extra(ix, hd_rd64(p + 64), ar, v);
 }
 
 static int ix_decode_move(const hd_index *ix, uint64_t i, hd_rmove *m)
@@ -352,14 +352,14 @@ static int ix_decode_move(const hd_index *ix, uint64_t i, hd_rmove *m)
     const unsigned char *p = ix_at(ix, ix->moves + i * IX_MREC, IX_MREC);
     if (!p) return HERD_ECORRUPT;
     int bad = 0;
-    m->alias = ix_str(ix, hd_le64(p), &bad);
-    m->from = hd_le32(p + 8);
-    m->to = hd_le32(p + 12);
-    m->time_ms = (int64_t)hd_le64(p + 16);
-    m->seq = hd_le64(p + 24);
-    m->reason = ix_str(ix, hd_le64(p + 32), &bad);
-    m->details = ix_str(ix, hd_le64(p + 40), &bad);
-    m->run_id = ix_str(ix, hd_le64(p + 48), &bad);
+    m->alias = ix_str(ix, hd_rd64(p), &bad);
+    m->from = hd_rd32(p + 8);
+    m->to = hd_rd32(p + 12);
+    m->time_ms = (int64_t)hd_rd64(p + 16);
+    m->seq = hd_rd64(p + 24);
+    m->reason = ix_str(ix, hd_rd64(p + 32), &bad);
+    m->details = ix_str(ix, hd_rd64(p + 40), &bad);
+    m->run_id = ix_str(ix, hd_rd64(p + 48), &bad);
     if (!bad && !m->alias) return ix_damaged(ix, ix->moves + i * IX_MREC, "a move without alias");
     return bad ? HERD_ECORRUPT : HERD_OK;
 }
@@ -390,8 +390,8 @@ static int ix_decode_group(const hd_index *ix, const ix_entry *e, const char *fa
     const unsigned char *ap = g->na ? ix_at(ix, e->aliases, (uint64_t)g->na * IX_AREC) : NULL;
     if (g->na && !ap) return HERD_ECORRUPT;
     for (uint32_t i = 0; i < g->na; i++) {
-        g->a[i].name = ix_str(ix, hd_le64(ap + i * IX_AREC), &bad);
-        g->a[i].version = hd_le32(ap + i * IX_AREC + 8);
+        g->a[i].name = ix_str(ix, hd_rd64(ap + i * IX_AREC), &bad);
+        g->a[i].version = hd_rd32(ap + i * IX_AREC + 8);
         if (bad) return HERD_ECORRUPT;
         if (!g->a[i].name || g->a[i].version == 0 || g->a[i].version > e->nversions)
             return ix_damaged(ix, e->aliases + i * IX_AREC, "an inconsistent alias");
@@ -412,10 +412,10 @@ static int ix_probe(const hd_index *ix, const char *family, const char *key, uin
     for (uint64_t i = hash & mask, n = 0; n < ix->nslots; i = (i + 1) & mask, n++) {
         const unsigned char *s = ix_at(ix, ix->slots + 8 * i, 8);
         if (!s) return HERD_ECORRUPT;
-        uint32_t t = hd_le32(s);
+        uint32_t t = hd_rd32(s);
         if (!t) return 0;
         if (t != tag) continue;
-        int rc = ix_entry_read(ix, (uint64_t)hd_le32(s + 4) * 8, e);
+        int rc = ix_entry_read(ix, (uint64_t)hd_rd32(s + 4) * 8, e);
         if (rc) return rc;
         if (strcmp(e->key, key)) continue;
         int bad = 0;
@@ -451,10 +451,10 @@ int hd_index_alias(const hd_index *ix, const char *family, const char *key, uint
     if (e.naliases && !ap) return HERD_ECORRUPT;
     for (uint32_t i = 0; i < e.naliases; i++) {
         int bad = 0;
-        const char *name = ix_str(ix, hd_le64(ap + i * IX_AREC), &bad);
+        const char *name = ix_str(ix, hd_rd64(ap + i * IX_AREC), &bad);
         if (bad) return HERD_ECORRUPT;
         if (name && !strcmp(name, alias)) {
-            *version = hd_le32(ap + i * IX_AREC + 8);
+            *version = hd_rd32(ap + i * IX_AREC + 8);
             if (!*version || *version > e.nversions)
                 return ix_damaged(ix, e.aliases + i * IX_AREC, "an inconsistent alias");
             return 1;
@@ -470,17 +470,17 @@ int hd_index_idem(const hd_index *ix, const char *idem, uint64_t hash, const cha
     for (uint64_t i = hash & mask, n = 0; n < ix->nidem; i = (i + 1) & mask, n++) {
         const unsigned char *s = ix_at(ix, ix->idem + 16 * i, 16);
         if (!s) return HERD_ECORRUPT;
-        uint64_t h = hd_le64(s);
+        uint64_t h = hd_rd64(s);
         if (!h) return 0;
         if (h != want) continue;
         ix_entry e;
-        int rc = ix_entry_read(ix, (uint64_t)hd_le32(s + 8) * 8, &e);
+        int rc = ix_entry_read(ix, (uint64_t)hd_rd32(s + 8) * 8, &e);
         if (rc) return rc;
-        uint32_t v = hd_le32(s + 12);
+        uint32_t v = hd_rd32(s + 12);
         if (!v || v > e.nversions) return ix_damaged(ix, ix->idem + 16 * i, "a bad idempotency entry");
         const unsigned char *p = ix_at(ix, ix->versions + (e.vfirst + v - 1) * IX_VREC, IX_VREC);
         int bad = 0;
-        const char *k = p ? ix_str(ix, hd_le64(p + 40), &bad) : NULL;
+        const char *k = p ? ix_str(ix, hd_rd64(p + 40), &bad) : NULL;
         if (!p || bad) return HERD_ECORRUPT;
         if (!k || strcmp(k, idem)) continue;
         *family = ix_family(ix, e.family, &bad);
@@ -499,11 +499,11 @@ int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_
         const unsigned char *p = ix_at(ix, ix->families + f * IX_FREC, IX_FREC);
         if (!p) return HERD_ECORRUPT;
         int bad = 0;
-        const char *name = ix_str(ix, hd_le64(p), &bad);
+        const char *name = ix_str(ix, hd_rd64(p), &bad);
         if (bad) return HERD_ECORRUPT;
         if (!name) return ix_damaged(ix, ix->families + f * IX_FREC, "a family without a name");
         if (family && strcmp(name, family)) continue;
-        uint64_t rel = hd_le64(p + 8), end = hd_le64(p + 16);
+        uint64_t rel = hd_rd64(p + 8), end = hd_rd64(p + 16);
         if (rel > end || end > ix->glen)
             return ix_damaged(ix, ix->families + f * IX_FREC, "an inconsistent family");
         hd_arena *ar = NULL;
@@ -534,10 +534,10 @@ int hd_index_run(const hd_index *ix, size_t i, hd_rrun *run)
     const unsigned char *p = ix_at(ix, ix->runs + i * IX_RREC, IX_RREC);
     if (!p) return HERD_ECORRUPT;
     int bad = 0;
-    run->id = ix_str(ix, hd_le64(p), &bad);
-    run->params = ix_str(ix, hd_le64(p + 8), &bad);
-    run->summary = ix_str(ix, hd_le64(p + 16), &bad);
-    run->time_ms = (int64_t)hd_le64(p + 24);
+    run->id = ix_str(ix, hd_rd64(p), &bad);
+    run->params = ix_str(ix, hd_rd64(p + 8), &bad);
+    run->summary = ix_str(ix, hd_rd64(p + 16), &bad);
+    run->time_ms = (int64_t)hd_rd64(p + 24);
     if (!bad && !run->id) return ix_damaged(ix, ix->runs + i * IX_RREC, "a run without an id");
     return bad ? HERD_ECORRUPT : HERD_OK;
 }
@@ -620,7 +620,7 @@ static uint64_t ix_intern_str(ix_writer *w, const char *s)
     for (; in->hash[i]; i = (i + 1) & (in->cap - 1)) {
         if (in->hash[i] != h || w->strings.oom) continue;
         const unsigned char *p = w->strings.p + in->off[i];
-        if (hd_le32(p) == n && !memcmp(p + 4, s, n)) return in->off[i];
+        if (hd_rd32(p) == n && !memcmp(p + 4, s, n)) return in->off[i];
     }
     uint64_t off = ix_put_bytes(w, s, n);
     in->hash[i] = h;
@@ -652,17 +652,17 @@ static uint64_t ix_put_extra(ix_writer *w, const hd_rver *v)
 static void ix_put_version(ix_writer *w, const hd_rver *v)
 {
     unsigned char r[IX_VREC];
-    hd_put32(r, v->version);
-    hd_put32(r + 4, v->flags);
-    hd_put32(r + 8, v->pack);
-    hd_put32(r + 12, v->len);
-    hd_put64(r + 16, v->off);
-    hd_put64(r + 24, (uint64_t)v->time_ms);
-    hd_put64(r + 32, ix_intern_str(w, v->run_id));
-    hd_put64(r + 40, ix_intern_str(w, v->idem));
-    hd_put64(r + 48, ix_intern_str(w, v->created));
-    hd_put64(r + 56, ix_intern_str(w, v->fingerprint));
-    hd_put64(r + 64, ix_put_extra(w, v));
+    hd_wr32(r, v->version);
+    hd_wr32(r + 4, v->flags);
+    hd_wr32(r + 8, v->pack);
+    hd_wr32(r + 12, v->len);
+    hd_wr64(r + 16, v->off);
+    hd_wr64(r + 24, (uint64_t)v->time_ms);
+    hd_wr64(r + 32, ix_intern_str(w, v->run_id));
+    hd_wr64(r + 40, ix_intern_str(w, v->idem));
+    hd_wr64(r + 48, ix_intern_str(w, v->created));
+    hd_wr64(r + 56, ix_intern_str(w, v->fingerprint));
+    hd_wr64(r + 64, ix_put_extra(w, v));
     hd_wbuf_bytes(&w->versions, r, sizeof r);
     w->nversions++;
 }
@@ -670,14 +670,14 @@ static void ix_put_version(ix_writer *w, const hd_rver *v)
 static void ix_put_move(ix_writer *w, const hd_rmove *m)
 {
     unsigned char r[IX_MREC];
-    hd_put64(r, ix_intern_str(w, m->alias));
-    hd_put32(r + 8, m->from);
-    hd_put32(r + 12, m->to);
-    hd_put64(r + 16, (uint64_t)m->time_ms);
-    hd_put64(r + 24, m->seq);
-    hd_put64(r + 32, ix_intern_str(w, m->reason));
-    hd_put64(r + 40, ix_intern_str(w, m->details));
-    hd_put64(r + 48, ix_intern_str(w, m->run_id));
+    hd_wr64(r, ix_intern_str(w, m->alias));
+    hd_wr32(r + 8, m->from);
+    hd_wr32(r + 12, m->to);
+    hd_wr64(r + 16, (uint64_t)m->time_ms);
+    hd_wr64(r + 24, m->seq);
+    hd_wr64(r + 32, ix_intern_str(w, m->reason));
+    hd_wr64(r + 40, ix_intern_str(w, m->details));
+    hd_wr64(r + 48, ix_intern_str(w, m->run_id));
     hd_wbuf_bytes(&w->moves, r, sizeof r);
     w->nmoves++;
 }
@@ -715,22 +715,22 @@ static int ix_write_group(void *ctx, const hd_rgroup *g)
     }
     unsigned char fix[IX_GFIX];
     memset(fix, 0, sizeof fix);
-    hd_put32(fix, (uint32_t)(w->nfamilies - 1));
+    hd_wr32(fix, (uint32_t)(w->nfamilies - 1));
     size_t klen = strlen(g->key);
-    hd_put32(fix + 4, (uint32_t)klen);
-    hd_put64(fix + 8, w->nversions);
-    hd_put32(fix + 16, g->nv);
-    hd_put32(fix + 20, g->na);
-    hd_put64(fix + 24, w->nmoves);
-    hd_put32(fix + 32, g->nm);
+    hd_wr32(fix + 4, (uint32_t)klen);
+    hd_wr64(fix + 8, w->nversions);
+    hd_wr32(fix + 16, g->nv);
+    hd_wr32(fix + 20, g->na);
+    hd_wr64(fix + 24, w->nmoves);
+    hd_wr32(fix + 32, g->nm);
     hd_wbuf_bytes(&w->groups, fix, sizeof fix);
     hd_wbuf_bytes(&w->groups, g->key, klen);
     hd_wbuf_zeros(&w->groups, (size_t)(ix_align8(klen + 1) - klen));
     for (uint32_t i = 0; i < g->na; i++) {
         unsigned char a[IX_AREC];
         memset(a, 0, sizeof a);
-        hd_put64(a, ix_intern_str(w, g->a[i].name));
-        hd_put32(a + 8, g->a[i].version);
+        hd_wr64(a, ix_intern_str(w, g->a[i].name));
+        hd_wr32(a + 8, g->a[i].version);
         hd_wbuf_bytes(&w->groups, a, sizeof a);
     }
     for (uint32_t i = 0; i < g->nv; i++) {
@@ -763,16 +763,16 @@ static int ix_tables(const ix_writer *w, hd_wbuf *gt, uint64_t ngs, hd_wbuf *it,
     if (gt->oom || it->oom) return HERD_ENOMEM;
     for (size_t k = 0; k < w->ng; k++) {
         uint64_t i = w->gslots[k].hash & (ngs - 1);
-        while (hd_le32(gt->p + 8 * i)) i = (i + 1) & (ngs - 1);
-        hd_put32(gt->p + 8 * i, (uint32_t)(w->gslots[k].hash >> 32) | 1u);
-        hd_put32(gt->p + 8 * i + 4, (uint32_t)(w->gslots[k].entry / 8));
+        while (hd_rd32(gt->p + 8 * i)) i = (i + 1) & (ngs - 1);
+        hd_wr32(gt->p + 8 * i, (uint32_t)(w->gslots[k].hash >> 32) | 1u);
+        hd_wr32(gt->p + 8 * i + 4, (uint32_t)(w->gslots[k].entry / 8));
     }
     for (size_t k = 0; k < w->ni; k++) {
         uint64_t i = w->islots[k].hash & (nis - 1);
-        while (hd_le64(it->p + 16 * i)) i = (i + 1) & (nis - 1);
-        hd_put64(it->p + 16 * i, w->islots[k].hash | 1u);
-        hd_put32(it->p + 16 * i + 8, (uint32_t)(w->islots[k].entry / 8));
-        hd_put32(it->p + 16 * i + 12, w->islots[k].version);
+        while (hd_rd64(it->p + 16 * i)) i = (i + 1) & (nis - 1);
+        hd_wr64(it->p + 16 * i, w->islots[k].hash | 1u);
+        hd_wr32(it->p + 16 * i + 8, (uint32_t)(w->islots[k].entry / 8));
+        hd_wr32(it->p + 16 * i + 12, w->islots[k].version);
     }
     return HERD_OK;
 }
@@ -788,21 +788,6 @@ static void ix_writer_free(ix_writer *w)
     free(w->in.hash);
     free(w->gslots);
     free(w->islots);
-}
-
-static int ix_write_file(const hd_vfs *vfs, const char *tmp, const hd_wbuf *parts, size_t nparts)
-{
-    hd_vfs_file *f;
-    int rc = hd_vfs_open(vfs, tmp, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_TRUNC, &f);
-    if (rc) return rc;
-    uint64_t off = 0;
-    for (size_t i = 0; i < nparts && !rc; i++) {
-        rc = hd_vfs_pwrite(f, parts[i].p, parts[i].n, off);
-        off += parts[i].n;
-    }
-    if (!rc) rc = hd_vfs_fsync(f);
-    int crc = hd_vfs_close(f);
-    return rc ? rc : crc;
 }
 
 int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint64_t journal_end)
@@ -859,19 +844,19 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
                 n -= step;
                 in_chunk += step;
                 if (in_chunk == IX_CHUNK) {
-                    hd_put32(crcs.p + 4 * k++, (uint32_t)c);
+                    hd_wr32(crcs.p + 4 * k++, (uint32_t)c);
                     in_chunk = 0;
                 }
             }
         }
-        if (!rc && in_chunk) hd_put32(crcs.p + 4 * k++, (uint32_t)c);
+        if (!rc && in_chunk) hd_wr32(crcs.p + 4 * k++, (uint32_t)c);
         hd_wbuf_zeros(&head, IX_HEADER);
         if (!rc && !head.oom) {
             unsigned char *h = head.p;
             memcpy(h, hd_ix_magic, 8);
             h[H_MAJOR] = IX_MAJOR;
             h[H_MINOR] = IX_MINOR;
-            hd_put32(h + H_HLEN, IX_HEADER);
+            hd_wr32(h + H_HLEN, IX_HEADER);
             const uint64_t vals[][2] = {
                 {H_FSIZE, crco + crcs.n}, {H_JEND, journal_end}, {H_SEQ, st->seq},
                 {H_NGROUPS, w.ng}, {H_NVERSIONS, w.nversions}, {H_NFAMILIES, w.nfamilies},
@@ -882,11 +867,11 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
                 {H_NCHUNKS, nchunks}, {H_PACK_END, st->pack.end}, {H_LAST_REC, st->rec_off},
                 {H_TIME, (uint64_t)st->pack.time_ms}};
             for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
-                hd_put64(h + vals[i][0], vals[i][1]);
-            hd_put32(h + H_PACK_CUR, st->pack.cur);
-            hd_put32(h + H_PACK_MAX, st->pack.max);
-            hd_put32(h + H_CRCS_CRC, hd_crc32_of(crcs.p, crcs.n));
-            hd_put32(h + H_CRC, hd_crc32_of(h, H_CRC));
+                hd_wr64(h + vals[i][0], vals[i][1]);
+            hd_wr32(h + H_PACK_CUR, st->pack.cur);
+            hd_wr32(h + H_PACK_MAX, st->pack.max);
+            hd_wr32(h + H_CRCS_CRC, hd_crc32(crcs.p, crcs.n));
+            hd_wr32(h + H_CRC, hd_crc32(h, H_CRC));
         } else if (!rc) {
             rc = HERD_ENOMEM;
         }
@@ -897,18 +882,13 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
         if (!rc) {
             snprintf(tmp, dl + 16, "%s/index.tmp", dir);
             snprintf(final, dl + 16, "%s/index", dir);
-            const hd_wbuf all[] = {head, gt, w.groups, w.versions, w.moves, w.families, rb, it,
-                                   w.strings, crcs};
-            rc = ix_write_file(vfs, tmp, all, sizeof all / sizeof *all);
-            if (!rc) rc = hd_vfs_rename(vfs, tmp, final);
-            if (!rc) rc = hd_vfs_sync_dir(vfs, dir);
-            if (rc) {
-                int keep = herd_last_error_code();
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", herd_last_error());
-                (void)hd_vfs_unlink(vfs, tmp);
-                hd_error(keep, "%s", msg);
-            }
+            const hd_wbuf *all[] = {&head, &gt, &w.groups, &w.versions, &w.moves,
+                                    &w.families, &rb, &it, &w.strings, &crcs};
+            enum { NPARTS = sizeof all / sizeof *all };
+            const void *bytes[NPARTS];
+            size_t lens[NPARTS];
+            for (size_t i = 0; i < NPARTS; i++) bytes[i] = all[i]->p, lens[i] = all[i]->n;
+            rc = hd_vfs_replace(vfs, dir, tmp, final, bytes, lens, NPARTS);
         }
     }
     free(tmp);

@@ -81,22 +81,6 @@ void hd_pack_path(const herd_registry *reg, uint32_t id, char *buf, size_t size)
     snprintf(buf, size, "%s/pack-%06u", reg->dir, id);
 }
 
-/* Keep the current error while running cleanup that may set another. */
-typedef struct hd_saved_error {
-    int code;
-    char msg[1024];
-} hd_saved_error;
-
-static void hd_error_save(hd_saved_error *s)
-{
-    s->code = herd_last_error_code();
-    snprintf(s->msg, sizeof s->msg, "%s", herd_last_error());
-}
-
-static int hd_error_restore(const hd_saved_error *s)
-{
-    return hd_error(s->code ? s->code : HERD_EIO, "%s", s->msg);
-}
 
 /* ------------------------------------------------------------------------
  * Creating and opening
@@ -108,9 +92,9 @@ static void hd_fmt_image(unsigned char *b)
     memcpy(b, hd_fmt_magic, 8);
     b[8] = HERD_REGISTRY_FORMAT_MAJOR;
     b[10] = HERD_REGISTRY_FORMAT_MINOR;
-    hd_put32(b + 12, HD_FMT_LEN);
-    hd_put64(b + 16, (uint64_t)hd_now_ms());
-    hd_put32(b + 60, hd_crc32_of(b, 60));
+    hd_wr32(b + 12, HD_FMT_LEN);
+    hd_wr64(b + 16, (uint64_t)hd_now_ms());
+    hd_wr32(b + 60, hd_crc32(b, 60));
 }
 
 /* The checksum first: a flipped version byte is damage, not a newer
@@ -121,7 +105,7 @@ static int hd_fmt_check(const char *path, const unsigned char *b, size_t got)
         return hd_error(HERD_EFORMAT, "%s is not a herd registry format file (bad magic at "
                         "offset 0)", path);
     unsigned major = (unsigned)(b[8] | b[9] << 8), minor = (unsigned)(b[10] | b[11] << 8);
-    if (got < HD_FMT_LEN || hd_crc32_of(b, 60) != hd_le32(b + 60))
+    if (got < HD_FMT_LEN || hd_crc32(b, 60) != hd_rd32(b + 60))
         return hd_error(HERD_ECORRUPT, "%s: checksum mismatch at offset 60 (the registry's "
                         "format file is damaged; it holds only the format version: copy "
                         "HERD-REGISTRY from any registry of format %d.0 over it)", path,
@@ -153,17 +137,6 @@ static int hd_scan_entry(void *ctx, const char *name)
         snprintf(s->name, sizeof s->name, "%s", name);
     }
     return 0;
-}
-
-static int hd_write_new_file(const hd_vfs *vfs, const char *path, const void *data, size_t len)
-{
-    hd_vfs_file *f;
-    int rc = hd_vfs_open(vfs, path, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_TRUNC, &f);
-    if (rc) return rc;
-    rc = hd_vfs_pwrite(f, data, len, 0);
-    if (!rc) rc = hd_vfs_fsync(f);
-    int crc = hd_vfs_close(f);
-    return rc ? rc : crc;
 }
 
 static int hd_sync_parent(const hd_vfs *vfs, const char *dir)
@@ -207,8 +180,8 @@ static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
             memcpy(h, hd_jnl_magic, 8);
             h[8] = HERD_REGISTRY_FORMAT_MAJOR;
             h[10] = HERD_REGISTRY_FORMAT_MINOR;
-            hd_put32(h + 12, HD_JNL_HEADER);
-            hd_put32(h + 28, hd_crc32_of(h, 28));
+            hd_wr32(h + 12, HD_JNL_HEADER);
+            hd_wr32(h + 28, hd_crc32(h, 28));
             rc = hd_vfs_pwrite(f, h, sizeof h, 0);
             if (!rc) rc = hd_vfs_fdatasync(f);
         }
@@ -220,9 +193,9 @@ static int hd_create(const hd_vfs *vfs, const char *dir, const char *fmt_path)
         unsigned char b[HD_FMT_LEN];
         hd_fmt_image(b);
         snprintf(tmp, strlen(fmt_path) + 32, "%s.tmp.%ld", fmt_path, (long)getpid());
-        rc = hd_write_new_file(vfs, tmp, b, sizeof b);
-        if (!rc) rc = hd_vfs_rename(vfs, tmp, fmt_path);
-        if (!rc) rc = hd_vfs_sync_dir(vfs, dir);
+        const void *part = b;
+        size_t len = sizeof b;
+        rc = hd_vfs_replace(vfs, dir, tmp, fmt_path, &part, &len, 1);
     }
     free(jp);
     free(lp);
@@ -284,12 +257,12 @@ typedef struct hd_rec {
 /* Whether a valid record starts at b[0..n): 1 and *r, 0 if not. */
 static int hd_rec_parse(const unsigned char *b, uint64_t n, hd_rec *r)
 {
-    if (n < HD_REC_HEADER || hd_le32(b) != HD_REC_MAGIC) return 0;
-    if (hd_crc32_of(b, 20) != hd_le32(b + 20)) return 0;
-    uint32_t len = hd_le32(b + 4);
+    if (n < HD_REC_HEADER || hd_rd32(b) != HD_REC_MAGIC) return 0;
+    if (hd_crc32(b, 20) != hd_rd32(b + 20)) return 0;
+    uint32_t len = hd_rd32(b + 4);
     if (len > n - HD_REC_HEADER) return 0;
-    if (hd_crc32_of(b + HD_REC_HEADER, len) != hd_le32(b + 16)) return 0;
-    r->seq = hd_le64(b + 8);
+    if (hd_crc32(b + HD_REC_HEADER, len) != hd_rd32(b + 16)) return 0;
+    r->seq = hd_rd64(b + 8);
     r->len = len;
     r->payload = b + HD_REC_HEADER;
     return 1;
@@ -356,7 +329,7 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
         size_t got = 0;
         rc = hd_vfs_pread(reg->journal, h, sizeof h, 0, &got);
         if (rc) return rc;
-        if (memcmp(h, hd_jnl_magic, 8) || hd_crc32_of(h, 28) != hd_le32(h + 28))
+        if (memcmp(h, hd_jnl_magic, 8) || hd_crc32(h, 28) != hd_rd32(h + 28))
             return hd_error(HERD_ECORRUPT, "registry journal %s: damaged header at offset 0",
                             reg->journal_path);
         unsigned major = (unsigned)(h[8] | h[9] << 8);
@@ -378,9 +351,9 @@ static int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend
         size_t got = 0;
         rc = hd_vfs_pread(reg->journal, h, sizeof h, st->rec_off, &got);
         if (rc) return rc;
-        if (got < sizeof h || hd_le32(h) != HD_REC_MAGIC ||
-            hd_crc32_of(h, 20) != hd_le32(h + 20) || hd_le64(h + 8) != st->seq ||
-            st->rec_off + HD_REC_HEADER + hd_le32(h + 4) != *jend) {
+        if (got < sizeof h || hd_rd32(h) != HD_REC_MAGIC ||
+            hd_crc32(h, 20) != hd_rd32(h + 20) || hd_rd64(h + 8) != st->seq ||
+            st->rec_off + HD_REC_HEADER + hd_rd32(h + 4) != *jend) {
             reg->stale = 1;
             return HERD_OK;
         }
@@ -442,9 +415,9 @@ static int hd_index_matches_journal(herd_registry *reg, const hd_index *ix)
     if (hd_index_seq(ix) == 0) return jend == HD_JNL_HEADER && at == 0;
     if (at < HD_JNL_HEADER || at > jend - HD_REC_HEADER) return 0;
     if (hd_vfs_pread(reg->journal, h, sizeof h, at, &got) || got < sizeof h) return 0;
-    return hd_le32(h) == HD_REC_MAGIC && hd_crc32_of(h, 20) == hd_le32(h + 20) &&
-           hd_le64(h + 8) == hd_index_seq(ix) &&
-           at + HD_REC_HEADER + hd_le32(h + 4) == jend;
+    return hd_rd32(h) == HD_REC_MAGIC && hd_crc32(h, 20) == hd_rd32(h + 20) &&
+           hd_rd64(h + 8) == hd_index_seq(ix) &&
+           at + HD_REC_HEADER + hd_rd32(h + 4) == jend;
 }
 
 /* A fresh state: the index, if one is usable, and the journal after it. */
@@ -866,8 +839,7 @@ int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_
                       "the file ends at offset %llu (truncated)", h->f->path, len,
                       (unsigned long long)off, (unsigned long long)(off + got));
     pthread_mutex_lock(&reg->pack_mu);
-    h->refs--;
-    hd_pack_sweep(reg);
+    if (--h->refs == 0 && h->dead) hd_pack_sweep(reg); /* the last reader of a dead one */
     pthread_mutex_unlock(&reg->pack_mu);
     return rc;
 }
@@ -1170,11 +1142,7 @@ static int hd_json_object_check(const char *s, const char *what)
     int rc = hd_json_parse(s, n, what, &lim, &j);
     int object = !rc && cJSON_IsObject(j);
     cJSON_Delete(j);
-    if (rc) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", herd_last_error()); /* hd_error writes that buffer */
-        return hd_error(HERD_EINVAL, "%s", msg);
-    }
+    if (rc) return hd_error(HERD_EINVAL, "%s", herd_last_error());
     if (!object) return hd_error(HERD_EINVAL, "%s is JSON but not an object ({...})", what);
     return HERD_OK;
 }
@@ -1896,11 +1864,11 @@ static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq
         return hd_error(HERD_ELIMIT, "the commit's record would be %zu bytes; commit in "
                         "batches of under 4 GiB of metadata", rec->n);
     unsigned char h[HD_REC_HEADER];
-    hd_put32(h, HD_REC_MAGIC);
-    hd_put32(h + 4, (uint32_t)rec->n);
-    hd_put64(h + 8, seq);
-    hd_put32(h + 16, hd_crc32_of(rec->p, rec->n));
-    hd_put32(h + 20, hd_crc32_of(h, 20));
+    hd_wr32(h, HD_REC_MAGIC);
+    hd_wr32(h + 4, (uint32_t)rec->n);
+    hd_wr64(h + 8, seq);
+    hd_wr32(h + 16, hd_crc32(rec->p, rec->n));
+    hd_wr32(h + 20, hd_crc32(h, 20));
     /* One write, so that a reader never sees the header without its
      * payload for longer than the write takes. */
     hd_wbuf all = {0};
@@ -1925,14 +1893,12 @@ static int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq
     int urc = hd_vfs_truncate(reg->journal, reg->jend);
     if (!urc) urc = hd_vfs_fdatasync(reg->journal);
     if (urc && synced) {
-        hd_saved_error undo;
-        hd_error_save(&undo);
         reg->stale = 1;
         reg->write_failed = 1;
         *maybe_visible = 1;
         return hd_error(HERD_EIO, "%s; the final sync failed and could not be undone (%s): "
                         "the batch may be visible after a restart; retrying it with its "
-                        "idempotency keys adds nothing", e.msg, undo.msg);
+                        "idempotency keys adds nothing", e.msg, herd_last_error());
     }
     reg->stale = reg->stale || urc;
     return hd_error_restore(&e);
@@ -2152,7 +2118,7 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
                 if (!(m->buf = hd_malloc(v->len, 1))) return HERD_ENOMEM;
             }
             int rc = hd_pack_read(m->reg, v->pack, v->off, m->buf, v->len);
-            if (!rc && hd_crc32_of(m->buf, v->len) == 0xFFFFFFFFu) rc = HERD_OK; /* no-op */
+            if (!rc && hd_crc32(m->buf, v->len) == 0xFFFFFFFFu) rc = HERD_OK; /* no-op */
             if (!rc) {
                 hd_artifact_info info; /* never copy damage into a new pack */
                 rc = hd_artifact_check_bytes(m->buf, v->len, &info);

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include "herd.h"
 #include "error_internal.h"
 #include "hash_internal.h"
@@ -22,19 +20,6 @@
 /* ------------------------------------------------------------------------
  * Byte codec
  * --------------------------------------------------------------------- */
-
-uint32_t hd_crc32_of(const void *p, size_t n)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    const unsigned char *b = p;
-    while (n) {
-        uInt step = n > 0x40000000u ? 0x40000000u : (uInt)n;
-        c = crc32(c, b, step);
-        b += step;
-        n -= step;
-    }
-    return (uint32_t)c;
-}
 
 void hd_wbuf_free(hd_wbuf *b)
 {
@@ -73,14 +58,14 @@ void hd_wbuf_u8(hd_wbuf *b, unsigned v)
 void hd_wbuf_u32(hd_wbuf *b, uint32_t v)
 {
     unsigned char t[4];
-    hd_put32(t, v);
+    hd_wr32(t, v);
     hd_wbuf_bytes(b, t, 4);
 }
 
 void hd_wbuf_u64(hd_wbuf *b, uint64_t v)
 {
     unsigned char t[8];
-    hd_put64(t, v);
+    hd_wr64(t, v);
     hd_wbuf_bytes(b, t, 8);
 }
 
@@ -122,13 +107,13 @@ unsigned hd_rbuf_u8(hd_rbuf *r)
 uint32_t hd_rbuf_u32(hd_rbuf *r)
 {
     const unsigned char *p = hd_rbuf_take(r, 4);
-    return p ? hd_le32(p) : 0;
+    return p ? hd_rd32(p) : 0;
 }
 
 uint64_t hd_rbuf_u64(hd_rbuf *r)
 {
     const unsigned char *p = hd_rbuf_take(r, 8);
-    return p ? hd_le64(p) : 0;
+    return p ? hd_rd64(p) : 0;
 }
 
 double hd_rbuf_f64(hd_rbuf *r)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "herd.h"
+#include "bytes_internal.h"
 #include "mem_internal.h"
 #include "vfs_internal.h"
 
@@ -52,29 +53,6 @@ double hd_rbuf_f64(hd_rbuf *r);
 /* A string into `arena` (NUL-terminated); NULL for a NULL string or on
  * error (r->bad set). */
 const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena);
-
-static inline uint32_t hd_le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t hd_le64(const unsigned char *p)
-{
-    return (uint64_t)hd_le32(p) | (uint64_t)hd_le32(p + 4) << 32;
-}
-static inline void hd_put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-static inline void hd_put64(unsigned char *p, uint64_t v)
-{
-    hd_put32(p, (uint32_t)v);
-    hd_put32(p + 4, (uint32_t)(v >> 32));
-}
-
-uint32_t hd_crc32_of(const void *p, size_t n);
 
 /* ---- The data model ---------------------------------------------------- */
 

@@ -354,6 +354,28 @@ static const hd_vfs px_vfs = {
 
 const hd_vfs *hd_vfs_posix(void) { return &px_vfs; }
 
+int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
+                   const void *const *parts, const size_t *lens, size_t n)
+{
+    hd_vfs_file *f;
+    int rc = hd_vfs_open(vfs, tmp, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_TRUNC, &f);
+    if (rc) return rc;
+    uint64_t off = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = hd_vfs_pwrite(f, parts[i], lens[i], off);
+        off += lens[i];
+    }
+    if (!rc) rc = hd_vfs_fsync(f);
+    int crc = hd_vfs_close(f);
+    if (!rc) rc = crc;
+    if (!rc) rc = hd_vfs_rename(vfs, tmp, path);
+    if (!rc) return hd_vfs_sync_dir(vfs, dir);
+    hd_saved_error e;
+    hd_error_save(&e);
+    (void)hd_vfs_unlink(vfs, tmp);
+    return hd_error_restore(&e);
+}
+
 /* ---- Simulated layer ------------------------------------------------- */
 
 typedef struct sim_node sim_node;

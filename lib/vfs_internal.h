@@ -169,6 +169,13 @@ static inline int hd_vfs_list_dir(const hd_vfs *v, const char *path, hd_vfs_list
     return v->list_dir(v, path, fn, ctx);
 }
 
+/* Replace `path` (in directory `dir`) durably with the concatenation of
+ * parts[0..n): written to `tmp`, fsynced, renamed over `path`, and the
+ * directory fsynced.  On failure `tmp` is removed and `path` is as it was
+ * (the old file or none). */
+int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
+                   const void *const *parts, const size_t *lens, size_t n);
+
 /* ---- The simulated layer, for tests ----------------------------------
  *
  * Model.  Each file has its current content (what reads see) and its
