@@ -272,4 +272,71 @@ out:
     return rc;
 }
 
+/* After a power cut at call k of a workload committing plan[0..nb) in
+ * order, where ok[b] says which commits returned HERD_OK and versions[b]
+ * what they returned: the successful commits form a prefix; the batches
+ * present form a prefix holding them (and at most one more: a commit cut
+ * after its record was synced), exactly as planned; every returned number
+ * is the plan's.  labels[b] (labels may be NULL) names batch b in the
+ * message of a lost commit.  Returns the number of batches present. */
+static inline int cp_check_cut(herd_registry *reg, const cp_batch *plan, int nb, const int *ok,
+                               int64_t (*versions)[CP_MAX_ITEMS], const cr_models *m,
+                               uint64_t k, const char *const *labels)
+{
+    char err[1024];
+    int nok = 0;
+    while (nok < nb && ok[nok]) nok++;
+    for (int b = nok; b < nb; b++)
+        if (ok[b]) fail_msg("cut at call %" PRIu64 ": commit %d succeeded after commit %d "
+                            "failed", k, b, nok);
+    cr_snap s;
+    if (cr_snap_take(reg, &s, err, sizeof err)) fail_msg("cut at call %" PRIu64 ": %s", k, err);
+    int present[16];
+    if (cp_presence(&s, plan, nb, present, err, sizeof err))
+        fail_msg("cut at call %" PRIu64 ": %s", k, err);
+    cr_snap_free(&s);
+    int np = 0;
+    while (np < nb && present[np]) np++;
+    for (int b = np; b < nb; b++)
+        if (present[b]) fail_msg("cut at call %" PRIu64 ": batch %d present without batch %d",
+                                 k, b, np);
+    if (np < nok)
+        fail_msg("cut at call %" PRIu64 ": commit %d%s%s%s returned HERD_OK but is lost", k, np,
+                 labels ? " (" : "", labels ? labels[np] : "", labels ? ")" : "");
+    if (np > nok + 1)
+        fail_msg("cut at call %" PRIu64 ": batch %d present but never committed", k, np - 1);
+    int want[16] = {0};
+    for (int b = 0; b < np; b++) want[b] = 1;
+    if (cp_verify(reg, plan, nb, want, m, 1, err, sizeof err))
+        fail_msg("cut at call %" PRIu64 " (%d batches present): %s", k, np, err);
+    for (int b = 0; b < nok; b++)
+        for (int i = 0; i < plan[b].n; i++)
+            if (versions[b][i] != cp_version_of(plan, b, i))
+                fail_msg("cut at call %" PRIu64 ": commit %d item %d returned v%" PRId64, k, b,
+                         i, versions[b][i]);
+    return np;
+}
+
+/* The registry recovered after a cut, holding plan[0..np), takes plan[nb]
+ * as a new commit; `after` (room for np + 1) receives the batches it then
+ * holds, in order.  Returns their count. */
+static inline int cp_recovery_commit(herd_registry *reg, const cp_batch *plan, int nb, int np,
+                                     void *const *blob, const size_t *blob_len, uint64_t k,
+                                     cp_batch *after)
+{
+    int64_t ver[CP_MAX_ITEMS];
+    int rc = cp_commit(reg, plan, nb, blob, blob_len, ver, NULL);
+    if (rc)
+        fail_msg("cut at call %" PRIu64 ": commit after recovery: %s (%s)", k,
+                 herd_status_str(rc), herd_last_error());
+    int na = 0;
+    for (int b = 0; b < np; b++) after[na++] = plan[b];
+    after[na++] = plan[nb];
+    for (int i = 0; i < plan[nb].n; i++)
+        if (ver[i] != cp_version_of(after, na - 1, i))
+            fail_msg("cut at call %" PRIu64 ": recovery commit item %d got v%" PRId64
+                     ", want v%" PRId64, k, i, ver[i], cp_version_of(after, na - 1, i));
+    return na;
+}
+
 #endif
