@@ -132,16 +132,60 @@ typedef enum herd_log_level {
     HERD_LOG_DEBUG = 3
 } herd_log_level;
 
-/* Receives one message (UTF-8, no trailing newline).  It may be called from
- * herd's worker threads, concurrently: it must be thread-safe and must not
- * call back into herd. */
-typedef void (*herd_log_fn)(int level, const char *message, void *user);
+/* One log record.  Starts with struct_size; may grow at the end (read a
+ * field only when struct_size covers it).  Every pointer is valid only
+ * during the callback: copy what you keep. */
+typedef struct herd_log_record {
+    uint32_t struct_size;
+    int level;            /* herd_log_level */
+    const char *message;  /* UTF-8, no trailing newline; never NULL */
+    /* Where herd's work was when it logged: "fit", "register", "compare",
+     * "promote", "commit", "csv", "predict"...; NULL outside any phase. */
+    const char *phase;
+    const char *group;    /* the group the record is about, or NULL */
+    const char *family;   /* the model family, or NULL */
+    const char *run_id;   /* the run, or NULL */
+    /* Seconds since the herd call that produced the record started (the
+     * outermost one: herd_cycle's, not herd_fit's inside it). */
+    double elapsed_s;
+    /* "herd", or "xgboost" for XGBoost's own messages (whose text also
+     * starts with "XGBoost: "). */
+    const char *source;
+} herd_log_record;
 
-/* Send the library's messages up to and including `max_level` to `fn`.
- * `fn` NULL (the default) discards every message.  This is the one piece of
- * process-wide state of the library; it is safe to call from any thread, and
- * messages already being delivered may still reach the previous callback. */
-HERD_API void herd_log_set(herd_log_fn fn, int max_level, void *user);
+/* Receives one record.  CALLED ON THE THREAD THAT CALLED INTO HERD, never
+ * on a herd worker: records raised by workers are queued and delivered by
+ * the calling thread while it coordinates them, as progress is (at most
+ * HERD_LOG_QUEUE_MAX records wait between two deliveries; more are dropped
+ * and counted, and the next delivery starts with a HERD_LOG_WARN record
+ * saying how many).  Several host threads calling herd at once each get
+ * their own records, so the callback may run on several of them at once.
+ * It must return normally: no longjmp (R's R_CheckUserInterrupt), no C++
+ * or foreign exception across it.  It may call herd functions, except
+ * herd_log_set (refused with HERD_EBUSY) and except freeing or changing
+ * the handles of the call that is logging; records raised by herd calls
+ * made inside the callback are not delivered (no recursion). */
+typedef void (*herd_log_fn)(const herd_log_record *record, void *user);
+
+/* Records that worker threads may queue between two deliveries. */
+#define HERD_LOG_QUEUE_MAX 4096
+
+/* Send the records of level <= max_level (HERD_LOG_ERROR..HERD_LOG_DEBUG)
+ * to `fn` with `user`.  `fn` NULL (the default) discards every record, and
+ * max_level is then ignored.  This is the library's one piece of
+ * process-wide state; any thread may call it.
+ *
+ * When herd_log_set returns, the previous callback is never called again
+ * and its `user` may be freed: the call waits for deliveries already in
+ * progress on other threads to return.  It is therefore refused
+ * (HERD_EBUSY) from inside a log callback, and must not be called while
+ * holding a lock a running log callback waits for.  Records still queued
+ * by workers go to the new callback.  HERD_EINVAL for a max_level out of
+ * range. */
+HERD_API int herd_log_set(herd_log_fn fn, int max_level, void *user);
+
+/* The level's name: "error", "warn", "info", "debug", or "unknown". */
+HERD_API const char *herd_log_level_name(int level);
 
 /* ------------------------------------------------------------------------
  * Threads
@@ -425,20 +469,39 @@ typedef int (*herd_group_fn)(const herd_group_task *task, void *user);
  * is allowed (empty). */
 HERD_API int herd_error_set(int code, const char *message);
 
-/* What a progress callback is told.  Starts with struct_size; may grow. */
+/* What a progress callback is told.  Starts with struct_size; may grow.
+ * One struct serves every long operation: herd_apply, herd_fit,
+ * herd_predict, herd_compare, herd_cycle, herd_registry_predict, CSV reads
+ * and batch commits.  A call is a sequence of phases (herd_cycle's "split",
+ * "fit", "fit_family" with fallback, "register", "compare", "promote");
+ * phase_index only moves forward, from 1 to phase_total, and within one
+ * phase the done counts only grow.  Counts that do not apply are 0. */
 typedef struct herd_progress {
     uint32_t struct_size;
-    size_t groups_total;
+    size_t groups_total;   /* a commit counts its versions here */
     size_t groups_done;    /* finished, whatever their status */
-    size_t groups_failed;
-    size_t groups_skipped;
-    size_t rows_total;
+    size_t groups_failed;  /* as the result frame's "failed" rows */
+    size_t groups_skipped; /* as the result frame's "skipped" rows */
+    size_t rows_total;     /* 0 while unknown (a CSV read) */
     size_t rows_done;
-    double elapsed_s;
+    double elapsed_s;      /* since the call (herd_cycle, not its herd_fit) began */
+    /* Since 0.2.0. */
+    const char *phase;     /* never NULL: "apply", "fit", "predict", "compare",
+                              "promote", "register", "commit", "csv"... */
+    int phase_index;       /* 1..phase_total */
+    int phase_total;
+    uint64_t bytes_total;  /* CSV reads and commits: the bytes to go through */
+    uint64_t bytes_done;
 } herd_progress;
 
-/* Called on the thread that called herd_apply (or herd_fit...), about every
- * progress_interval_s and once at the end.  Return nonzero to cancel. */
+/* Called on the thread that called herd_apply (or herd_fit...), never on a
+ * worker: about every progress_interval_s, at the start of each phase of a
+ * multi-phase call and once at the end of each phase.  Return nonzero to
+ * cancel (where the operation says it can be cancelled).  It must return
+ * normally: no longjmp (R's R_CheckUserInterrupt: poll for interrupts
+ * between calls instead and return nonzero), no exception across it.  It
+ * may call any herd function except on the handles the running call uses
+ * (frames and groups it reads may be read), and it may call herd_log_set. */
 typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
 
 typedef struct herd_apply_options {

@@ -19,6 +19,7 @@
 #include "error_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
+#include "log_internal.h"
 #include "mem_internal.h"
 
 #define HD_DEFAULT_PARALLEL_GROUP_ROWS 50000
@@ -93,11 +94,30 @@ void hd_task_results_free(hd_task_result *results, size_t n)
     free(results);
 }
 
-static double hd_now(void)
+int hd_progress_emit(herd_progress_fn fn, void *user, herd_progress *p)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (!fn) return 0;
+    const hd_scope *s = hd_scope_current();
+    p->struct_size = sizeof *p;
+    p->phase = hd_scope_phase_of(s, &p->phase_index, &p->phase_total);
+    if (!p->phase) { /* a call without a plan is one phase */
+        p->phase = "apply";
+        p->phase_index = p->phase_total = 1;
+    }
+    p->elapsed_s = hd_scope_elapsed();
+    return fn(p, user);
+}
+
+void hd_phase_begin(const char *name, herd_progress_fn fn, void *user)
+{
+    int index = 0, total = 0;
+    hd_scope_phase(name);
+    const char *now = hd_scope_phase_of(hd_scope_current(), &index, &total);
+    if (!now || strcmp(now, name) != 0) return; /* not a phase of this call */
+    hd_log(HERD_LOG_DEBUG, "phase %d of %d: %s", index, total, name);
+    herd_progress p;
+    memset(&p, 0, sizeof p);
+    hd_progress_emit(fn, user, &p);
 }
 
 /* ---- the running job ---------------------------------------------------- */
@@ -120,6 +140,8 @@ typedef struct hd_run {
     size_t tasks_running;
     size_t groups_done, groups_failed, groups_skipped, rows_done, rows_total;
     int workers_alive;
+    hd_log_queue logq;      /* the workers' log records */
+    const hd_scope *scope;  /* the coordinator's, for the workers' records */
 } hd_run;
 
 /* CPU threads for a task: one, unless it is large and more than its share
@@ -147,6 +169,15 @@ static int hd_cmp_rows_desc_r(const void *a, const void *b, void *ctx)
     size_t rx = run->job->task_rows[x], ry = run->job->task_rows[y];
     if (rx != ry) return rx > ry ? -1 : 1;
     return x < y ? -1 : (x > y);
+}
+
+/* A worker's log record arrived: wake the coordinator to deliver it. */
+static void hd_run_wake(void *arg)
+{
+    hd_run *run = arg;
+    pthread_mutex_lock(&run->lock);
+    pthread_cond_signal(&run->finished);
+    pthread_mutex_unlock(&run->lock);
 }
 
 static int hd_run_init(hd_run *run, const hd_job *job, const hd_apply_config *cfg,
@@ -180,6 +211,8 @@ static int hd_run_init(hd_run *run, const hd_job *job, const hd_apply_config *cf
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&run->finished, &ca);
     pthread_condattr_destroy(&ca);
+    hd_log_queue_init(&run->logq, hd_run_wake, run);
+    run->scope = hd_scope_current();
     return HERD_OK;
 }
 
@@ -190,6 +223,7 @@ static void hd_run_destroy(hd_run *run)
         pthread_mutex_destroy(&run->lock);
         pthread_cond_destroy(&run->slots_freed);
         pthread_cond_destroy(&run->finished);
+        hd_log_queue_destroy(&run->logq);
     }
     free(run->order);
     free(run->task_threads);
@@ -215,9 +249,12 @@ static char *hd_take_message(int code)
 static void hd_run_one(hd_run *run, size_t task, int worker)
 {
     hd_task_result *r = &run->results[task];
+    const hd_job *job = run->job;
+    const char *key = job->task_key ? job->task_key(job->ctx, task) : NULL;
+    hd_log_worker_group(key);
     herd_clear_error();
     double t0 = hd_now();
-    int code = run->job->run(run->job->ctx, task, worker, run->task_threads[task]);
+    int code = job->run(job->ctx, task, worker, run->task_threads[task]);
     r->seconds = hd_now() - t0;
     r->code = code;
     r->nthread = run->task_threads[task];
@@ -230,6 +267,13 @@ static void hd_run_one(hd_run *run, size_t task, int worker)
         r->status = HD_TASK_FAILED;
         r->message = hd_take_message(code); /* names the code actually returned */
     }
+    if (r->status == HD_TASK_FAILED)
+        hd_log(HERD_LOG_WARN, "group '%s' failed: %s", key ? key : "?",
+               r->message ? r->message : herd_status_str(code));
+    else if (r->status == HD_TASK_SKIPPED)
+        hd_log(HERD_LOG_INFO, "group '%s' skipped: %s", key ? key : "?",
+               r->message ? r->message : "(no reason given)");
+    hd_log_worker_group(NULL);
 }
 
 /* Book a finished task; the caller holds the lock. */
@@ -238,6 +282,7 @@ static void hd_run_account(hd_run *run, size_t task)
     const hd_job *job = run->job;
     size_t g = hd_task_group(job, task);
     int status = run->results[task].status;
+    if (status == HD_TASK_OK && job->task_outcome) status = job->task_outcome(job->ctx, task);
     if (status == HD_TASK_FAILED) run->group_failed[g] = 1;
     if (status == HD_TASK_SKIPPED) run->group_skipped[g] = 1;
     run->rows_done += job->task_rows[task];
@@ -269,6 +314,7 @@ static void *hd_worker_main(void *arg)
     hd_worker_arg *wa = arg;
     hd_run *run = wa->run;
     const hd_job *job = run->job;
+    hd_log_worker_attach(&run->logq, run->scope);
     if (job->worker_start) job->worker_start(job->ctx, wa->worker);
     pthread_mutex_lock(&run->lock);
     for (;;) {
@@ -305,20 +351,29 @@ static void *hd_worker_main(void *arg)
     pthread_cond_signal(&run->finished);
     pthread_mutex_unlock(&run->lock);
     if (job->worker_stop) job->worker_stop(job->ctx, wa->worker);
+    hd_log_worker_detach();
     return NULL;
 }
 
-static void hd_progress_snapshot(const hd_run *run, double t0, herd_progress *p)
+static void hd_progress_snapshot(const hd_run *run, herd_progress *p)
 {
     memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
     p->groups_total = run->job->ngroups;
     p->groups_done = run->groups_done;
     p->groups_failed = run->groups_failed;
     p->groups_skipped = run->groups_skipped;
     p->rows_total = run->rows_total;
     p->rows_done = run->rows_done;
-    p->elapsed_s = hd_now() - t0;
+}
+
+/* Deliver the workers' log records on this (the calling) thread; the
+ * caller holds the run's lock, which delivery must not hold. */
+static void hd_deliver_logs(hd_run *run)
+{
+    if (!hd_log_queue_pending(&run->logq)) return;
+    pthread_mutex_unlock(&run->lock);
+    hd_log_queue_deliver(&run->logq);
+    pthread_mutex_lock(&run->lock);
 }
 
 /* CLOCK_MONOTONIC time `t` (as hd_now() gives) as a timespec. */
@@ -335,7 +390,7 @@ static void hd_abs_deadline(struct timespec *ts, double t)
 }
 
 /* The coordinator: on the calling thread, until every worker has left. */
-static void hd_coordinate(hd_run *run, double t0)
+static void hd_coordinate(hd_run *run)
 {
     const hd_apply_config *cfg = run->cfg;
     /* The next progress report is due at a fixed time: tasks finishing
@@ -346,16 +401,20 @@ static void hd_coordinate(hd_run *run, double t0)
     while (run->workers_alive > 0) {
         struct timespec ts;
         hd_abs_deadline(&ts, due);
-        pthread_cond_timedwait(&run->finished, &run->lock, &ts);
+        /* Records that arrived while this thread was busy are due now:
+         * a worker signals only when its record finds the queue empty. */
+        if (hd_log_queue_pending(&run->logq)) hd_deliver_logs(run);
+        else pthread_cond_timedwait(&run->finished, &run->lock, &ts);
         if (run->workers_alive == 0) break;
+        hd_deliver_logs(run);
         int cancel = hd_cancel_requested(cfg);
         double now = hd_now();
         if (now >= due) {
             if (!cancel && cfg->progress) {
                 herd_progress p;
-                hd_progress_snapshot(run, t0, &p);
+                hd_progress_snapshot(run, &p);
                 pthread_mutex_unlock(&run->lock);
-                cancel = cfg->progress(&p, cfg->progress_user) != 0;
+                cancel = hd_progress_emit(cfg->progress, cfg->progress_user, &p) != 0;
                 pthread_mutex_lock(&run->lock);
                 now = hd_now();
             }
@@ -409,17 +468,28 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
         return HERD_ENOMEM;
     }
     double t0 = hd_now();
+    int pi = 0, pt = 0;
+    const char *phase = hd_scope_phase_of(run.scope, &pi, &pt);
+    if (!phase) phase = "apply";
+    hd_log(HERD_LOG_DEBUG, "%s: %zu groups (%zu tasks) on %d worker threads", phase,
+           job->ngroups, job->ntasks, nworkers);
     int err = 0;
     int started = hd_start_workers(&run, tids, args, nworkers, &err);
     if (started == 0) {
         rc = hd_error(HERD_ENOMEM, "could not start any worker thread: %s", strerror(err));
     } else {
-        hd_coordinate(&run, t0);
+        hd_coordinate(&run);
         for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+        hd_log_queue_deliver(&run.logq);
+        hd_log(HERD_LOG_INFO,
+               "%s: %zu of %zu groups done in %.3f s: %zu failed, %zu skipped%s", phase,
+               run.groups_done, job->ngroups, hd_now() - t0, run.groups_failed,
+               run.groups_skipped,
+               run.stop == 1 ? " (cancelled)" : run.stop == 2 ? " (error budget exceeded)" : "");
         if (cfg->progress) {
             herd_progress p;
-            hd_progress_snapshot(&run, t0, &p);
-            cfg->progress(&p, cfg->progress_user);
+            hd_progress_snapshot(&run, &p);
+            hd_progress_emit(cfg->progress, cfg->progress_user, &p);
         }
         /* A cancel that arrived after the last task started cancelled nothing. */
         if (run.stop == 1 && run.groups_done < job->ngroups)
@@ -459,6 +529,11 @@ static int hd_apply_task(void *ctx, size_t task, int worker, int nthread)
     t.worker = worker;
     t.nthread = nthread;
     return a->fn(&t, a->user);
+}
+
+static const char *hd_apply_key(void *ctx, size_t task)
+{
+    return herd_groups_key(((const hd_apply_ctx *)ctx)->groups, task);
 }
 
 /* The report: one row per group, from the task results. */
@@ -518,8 +593,13 @@ int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
     }
     for (size_t i = 0; i < n; i++) rows[i] = herd_groups_size(groups, i);
     hd_apply_ctx ctx = {groups, fn, user};
-    hd_job job = {.ntasks = n, .ngroups = n, .task_rows = rows, .run = hd_apply_task, .ctx = &ctx};
+    hd_job job = {.ntasks = n, .ngroups = n, .task_rows = rows, .run = hd_apply_task,
+                  .task_key = hd_apply_key, .ctx = &ctx};
+    static const char *const plan[] = {"apply"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, 1, NULL, NULL);
     rc = hd_job_run(&job, &cfg, res);
+    hd_scope_leave(&scope);
     if ((rc == HERD_OK || rc == HERD_ECANCELED || rc == HERD_EBUDGET) && report) {
         /* Keep the job's own error message across building the report. */
         int brc = hd_apply_report(groups, res, report);

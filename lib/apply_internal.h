@@ -39,6 +39,13 @@ typedef struct hd_job {
      * after its last (XGBoost's log callback is per thread). */
     void (*worker_start)(void *ctx, int worker);
     void (*worker_stop)(void *ctx, int worker);
+    /* Optional: the group key of a task, for its log records. */
+    const char *(*task_key)(void *ctx, size_t task);
+    /* Optional: how a task that returned HERD_OK counts in progress and
+     * the error budget (HD_TASK_OK, _SKIPPED or _FAILED), for jobs whose
+     * tasks record their outcome instead of returning it (herd_compare's
+     * decisions), so that progress agrees with the result frame. */
+    int (*task_outcome)(void *ctx, size_t task);
     void *ctx;
 } hd_job;
 
@@ -62,6 +69,17 @@ int hd_apply_config_read(const herd_apply_options *opt, hd_apply_config *cfg);
 int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *results);
 
 void hd_task_results_free(hd_task_result *results, size_t n);
+
+/* Report `p` (counts filled by the caller) to `fn` on the calling thread,
+ * with the phase of the calling thread's call, struct_size and elapsed_s
+ * filled in.  Returns the callback's answer (nonzero: cancel), 0 without
+ * a callback. */
+int hd_progress_emit(herd_progress_fn fn, void *user, herd_progress *p);
+
+/* Start phase `name` of the calling thread's call (when its plan has it):
+ * a DEBUG record, and a progress report with no counts yet, so that the
+ * host sees every phase begin, those without a pool too. */
+void hd_phase_begin(const char *name, herd_progress_fn fn, void *user);
 
 /* HERD_OK when every task ran and none failed; otherwise the first failed
  * (or not run) task's code and a message "`what`: N groups could not be

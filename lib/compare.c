@@ -19,6 +19,7 @@
 #include "apply_internal.h"
 #include "compare_internal.h"
 #include "error_internal.h"
+#include "log_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
 #include "hash_internal.h"
@@ -58,6 +59,8 @@ typedef struct cmp_ctx {
     size_t ntasks; /* every group of every set */
     size_t *task_set, *task_group;
     cmp_row *rows; /* per task */
+    herd_progress_fn progress; /* the apply options', for the promote phase */
+    void *progress_user;
 } cmp_ctx;
 
 /* ------------------------------------------------------------------------
@@ -537,7 +540,26 @@ static int cmp_task(void *ctx, size_t t, int worker, int nthread)
         if (cmp_set(r, CMP_FAILED, cmp_text("%s", herd_last_error()))) return HERD_ENOMEM;
         herd_clear_error();
     }
+    int level = row->decision == CMP_FAILED    ? HERD_LOG_WARN
+                : row->decision == CMP_SKIPPED ? HERD_LOG_INFO
+                                               : HERD_LOG_DEBUG;
+    hd_log(level, "%s: %s", cmp_names[row->decision], row->reason);
     return HERD_OK;
+}
+
+static const char *cmp_task_key(void *ctx, size_t t)
+{
+    const cmp_ctx *c = ctx;
+    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
+}
+
+/* A group counts in progress as its decision says. */
+static int cmp_task_outcome(void *ctx, size_t t)
+{
+    const cmp_row *r = &((const cmp_ctx *)ctx)->rows[t];
+    if (r->decision == CMP_SKIPPED) return HD_TASK_SKIPPED;
+    if (r->decision == CMP_FAILED) return HD_TASK_FAILED;
+    return HD_TASK_OK;
 }
 
 static void cmp_worker_start(void *ctx, int worker)
@@ -700,8 +722,15 @@ static int cmp_promote(cmp_ctx *c)
         promote += c->rows[i].decision == CMP_PROMOTE;
         first += c->rows[i].decision == CMP_FIRST;
     }
+    hd_phase_begin("promote", c->progress, c->progress_user);
     int rc = cmp_cap(c, promote); /* a dry run says so too: a broken week shows */
-    if (rc || c->o.dry_run || !(promote + first)) return rc;
+    if (rc == HERD_ELIMIT) hd_log(HERD_LOG_WARN, "promotion refused: %s", herd_last_error());
+    if (rc || c->o.dry_run || !(promote + first)) {
+        if (!rc)
+            hd_log(HERD_LOG_INFO, "promote: %zu promotions and %zu first champions%s", promote,
+                   first, c->o.dry_run ? " decided, none moved (dry run)" : "");
+        return rc;
+    }
     herd_batch *b = NULL;
     if ((rc = herd_registry_begin(c->reg, &b))) return rc;
     for (size_t i = 0; !rc && i < c->ntasks; i++) {
@@ -724,6 +753,9 @@ static int cmp_promote(cmp_ctx *c)
     if (!rc) rc = herd_batch_commit(b);
     if (rc == HERD_ECONFLICT)
         hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
+    if (!rc)
+        hd_log(HERD_LOG_INFO, "promote: moved '%s' of %zu groups (%zu promoted, %zu first)",
+               c->o.champion, promote + first, promote, first);
     herd_batch_free(b);
     return rc;
 }
@@ -751,8 +783,11 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     cmp_ctx c = {.reg = reg, .nsets = nsets};
     int rc = cmp_options_read(opt, &c);
     if (rc) return hd_error_prefix("herd_compare: ");
+    hd_scope_set_ids(c.o.family, c.o.run_id);
     hd_apply_config cfg;
     if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    c.progress = cfg.progress;
+    c.progress_user = cfg.progress_user;
     if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
     for (size_t k = 0; !rc && k < nsets; k++) {
         c.sets[k].groups = holdouts[k];
@@ -783,7 +818,9 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     }
     if (!rc) {
         hd_job job = {.ntasks = nt, .ngroups = nt, .task_rows = task_rows, .run = cmp_task,
-                      .worker_start = cmp_worker_start, .ctx = &c};
+                      .worker_start = cmp_worker_start, .task_key = cmp_task_key,
+                      .task_outcome = cmp_task_outcome, .ctx = &c};
+        hd_phase_begin("compare", cfg.progress, cfg.progress_user);
         rc = hd_job_run(&job, &cfg, res);
         for (size_t i = 0; !rc && i < nt; i++) {
             if (res[i].status == HD_TASK_OK && c.rows[i].reason) continue;
@@ -815,8 +852,9 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     return rc;
 }
 
-int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_compare_options *opt,
-                 const herd_apply_options *apply, herd_frame **decisions, herd_frame **summary)
+static int hd_compare_call(herd_registry *reg, const herd_groups *holdout,
+                           const herd_compare_options *opt, const herd_apply_options *apply,
+                           herd_frame **decisions, herd_frame **summary)
 {
     HD_CHECK_NOT_NULL(decisions);
     *decisions = NULL;
@@ -824,6 +862,17 @@ int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_comp
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(holdout);
     return hd_compare_sets(reg, &holdout, NULL, 1, opt, apply, decisions, summary);
+}
+
+int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_compare_options *opt,
+                 const herd_apply_options *apply, herd_frame **decisions, herd_frame **summary)
+{
+    static const char *const plan[] = {"compare", "promote"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_compare_call(reg, holdout, opt, apply, decisions, summary);
+    hd_scope_leave(&scope);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------

@@ -17,6 +17,8 @@
 #include "error_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
+#include "apply_internal.h"
+#include "log_internal.h"
 #include "mem_internal.h"
 #include "uri_internal.h"
 
@@ -254,9 +256,15 @@ static int64_t *cyc_challengers(const herd_groups *hold, const cyc_added *added)
     return v;
 }
 
-int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
-               const herd_cycle_options *opt, const herd_apply_options *apply,
-               herd_frame **decisions, herd_frame **summary)
+/* The phases of a cycle, in order; without fallback, no "fit_family". */
+static const char *const cyc_plan[] = {"split", "fit", "fit_family", "register", "compare",
+                                       "promote"};
+static const char *const cyc_plan_no_family[] = {"split", "fit", "register", "compare",
+                                                 "promote"};
+
+static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
+                   const herd_cycle_options *opt, const herd_apply_options *apply,
+                   herd_frame **decisions, herd_frame **summary)
 {
     HD_CHECK_NOT_NULL(decisions);
     *decisions = NULL;
@@ -285,17 +293,42 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
                         "alias differently");
     if ((rc = hd_compare_check(&co, groups->frame)))
         return hd_error_prefix("herd_cycle: opt->compare: ");
+    hd_apply_config cfg;
+    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    hd_scope_set_ids(o.family, o.run_id);
+    if (!o.fallback)
+        hd_scope_plan(cyc_plan_no_family,
+                      (int)(sizeof cyc_plan_no_family / sizeof *cyc_plan_no_family));
     cyc_parts p;
     memset(&p, 0, sizeof p);
     herd_model_set *set = NULL, *set_all = NULL;
     cyc_added added;
     memset(&added, 0, sizeof added);
     int64_t *chall[2] = {NULL, NULL};
+    hd_phase_begin("split", cfg.progress, cfg.progress_user);
+    double t = hd_now();
     rc = cyc_split(groups, order, &o, &p);
     if (rc) hd_error_prefix("herd_cycle: ");
-    if (!rc) rc = herd_fit(p.train_groups, fit, apply, &set);
-    if (!rc && p.train_all) rc = herd_fit(p.train_all, fit, apply, &set_all);
-    if (!rc) rc = cyc_register(reg, set, set_all, &o, fit, &added);
+    else
+        hd_log(HERD_LOG_INFO, "split: %zu groups into %zu training and %zu holdout rows in "
+               "%.3f s", groups->ngroups, herd_frame_nrows(p.train), herd_frame_nrows(p.hold),
+               hd_now() - t);
+    if (!rc) {
+        hd_phase_begin("fit", cfg.progress, cfg.progress_user);
+        rc = herd_fit(p.train_groups, fit, apply, &set);
+    }
+    if (!rc && p.train_all) {
+        hd_phase_begin("fit_family", cfg.progress, cfg.progress_user);
+        rc = herd_fit(p.train_all, fit, apply, &set_all);
+    }
+    if (!rc) {
+        hd_phase_begin("register", cfg.progress, cfg.progress_user);
+        t = hd_now();
+        rc = cyc_register(reg, set, set_all, &o, fit, &added);
+        if (!rc)
+            hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %.3f s",
+                   added.n, hd_now() - t);
+    }
     /* This run's versions are the challengers: a re-run of an older run
      * compares its own models again, whatever the alias says now. */
     if (!rc && !(chall[0] = cyc_challengers(p.hold_groups, &added))) rc = HERD_ENOMEM;
@@ -311,5 +344,18 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
     herd_model_set_free(set);
     herd_model_set_free(set_all);
     cyc_parts_free(&p);
+    return rc;
+}
+
+int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
+               const herd_cycle_options *opt, const herd_apply_options *apply,
+               herd_frame **decisions, herd_frame **summary)
+{
+    hd_scope scope;
+    hd_scope_enter(&scope, cyc_plan, (int)(sizeof cyc_plan / sizeof *cyc_plan), NULL, NULL);
+    int rc = cyc_run(reg, groups, fit, opt, apply, decisions, summary);
+    hd_log(rc ? HERD_LOG_ERROR : HERD_LOG_INFO, "herd_cycle %s in %.3f s%s%s",
+           rc ? "failed" : "done", hd_scope_elapsed(), rc ? ": " : "", rc ? herd_last_error() : "");
+    hd_scope_leave(&scope);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include "herd.h"
 #include "apply_internal.h"
 #include "error_internal.h"
+#include "log_internal.h"
 #include "fit_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
@@ -789,6 +790,13 @@ static int hd_fit_task(void *ctx, size_t task, int worker, int nthread)
     return hd_fit_fold_task(p, t / k, t % k, nthread);
 }
 
+static const char *hd_fit_key(void *ctx, size_t task)
+{
+    const hd_fit_plan *p = ctx;
+    size_t ng = p->groups->ngroups;
+    return p->groups->keys[task < ng ? task : (task - ng) / (size_t)p->o.cv_folds];
+}
+
 static void hd_fit_worker_start(void *ctx, int worker)
 {
     (void)ctx;
@@ -815,13 +823,21 @@ static int hd_probe(const hd_fit_plan *p)
     DMatrixHandle m = NULL;
     BoosterHandle b = NULL;
     const char *tm = NULL, *mb = NULL;
-    hd_xgb_thread_init();
-    int rc = hd_dmatrix(&q, &d, 1, &m);
+    /* On the caller's thread: XGBoost silent there (its warnings would be
+     * every group's, which the workers log), the host's state untouched. */
+    hd_xgb_quiet quiet;
+    int rc = hd_xgb_quiet_enter(&quiet);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    rc = hd_dmatrix(&q, &d, 1, &m);
     if (!rc && XGBoosterCreate(&m, 1, &b)) rc = hd_xgb_error("creating a booster");
     if (!rc) rc = hd_booster_configure(&q, b, 2, 1, &tm, &mb);
     if (!rc && XGBoosterUpdateOneIter(b, 0, m)) rc = hd_xgb_error("checking the parameters");
     if (b) XGBoosterFree(b);
     if (m) XGDMatrixFree(m);
+    hd_xgb_quiet_leave(&quiet);
     free(x);
     if (rc) hd_error_prefix("XGBoost rejected the parameters before any group trained: ");
     return rc == HERD_EXGBOOST ? HERD_EINVAL : rc;
@@ -885,8 +901,8 @@ static void hd_fit_collect(hd_fit_plan *p, hd_task_result *res)
     }
 }
 
-int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
-             const herd_apply_options *apply, herd_model_set **out)
+static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
+                       const herd_apply_options *apply, herd_model_set **out)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
@@ -919,7 +935,8 @@ int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
         }
         hd_job job = {.ntasks = ntasks, .ngroups = ng, .task_group = task_group,
                       .task_rows = task_rows, .run = hd_fit_task,
-                      .worker_start = hd_fit_worker_start, .ctx = &p};
+                      .worker_start = hd_fit_worker_start, .task_key = hd_fit_key,
+                      .ctx = &p};
         rc = hd_job_run(&job, &cfg, res);
         if (rc == HERD_OK || rc == HERD_ECANCELED || rc == HERD_EBUDGET) {
             hd_fit_collect(&p, res);
@@ -932,6 +949,17 @@ int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
     free(task_rows);
     free(task_group);
     hd_plan_free(&p);
+    return rc;
+}
+
+int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
+             const herd_apply_options *apply, herd_model_set **out)
+{
+    static const char *const plan[] = {"fit"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_fit_call(groups, fit, apply, out);
+    hd_scope_leave(&scope);
     return rc;
 }
 

@@ -82,7 +82,6 @@ static int hd_booster_load(const void *data, size_t len, int nthread, BoosterHan
 {
     BoosterHandle b = NULL;
     char nt[16];
-    hd_xgb_thread_init();
     HD_XGB(XGBoosterCreate(NULL, 0, &b), "creating a booster");
     /* Loading configures the booster with every core unless told. */
     snprintf(nt, sizeof nt, "%d", nthread > 0 ? nthread : 1);
@@ -159,11 +158,16 @@ int herd_model_load(const void *data, size_t len, herd_model **out)
     int rc = hd_model_check(data, len, &info);
     if (rc) return rc;
     BoosterHandle b = NULL;
+    hd_xgb_quiet quiet;
+    if ((rc = hd_xgb_quiet_enter(&quiet))) return rc;
     rc = hd_booster_load(data, len, 1, &b);
-    if (rc) return rc;
-    herd_model *m = hd_calloc(1, sizeof *m);
-    rc = m ? hd_model_describe(b, &info, m) : HERD_ENOMEM;
-    XGBoosterFree(b);
+    herd_model *m = NULL;
+    if (!rc) {
+        m = hd_calloc(1, sizeof *m);
+        rc = m ? hd_model_describe(b, &info, m) : HERD_ENOMEM;
+        XGBoosterFree(b);
+    }
+    hd_xgb_quiet_leave(&quiet);
     if (rc) {
         herd_model_free(m);
         return rc;
@@ -191,8 +195,13 @@ int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
         return HERD_OK;
     }
     BoosterHandle b = NULL;
-    int rc = hd_booster_load(m->ubj, m->len, 1, &b);
+    hd_xgb_quiet quiet;
+    int rc = hd_xgb_quiet_enter(&quiet);
     if (rc) return rc;
+    if ((rc = hd_booster_load(m->ubj, m->len, 1, &b))) {
+        hd_xgb_quiet_leave(&quiet);
+        return rc;
+    }
     bst_ulong n = 0;
     const char *buf = NULL;
     if (XGBoosterSaveModelToBuffer(b, "{\"format\": \"json\"}", &n, &buf)) {
@@ -204,6 +213,7 @@ int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
         rc = HERD_ENOMEM;
     }
     XGBoosterFree(b);
+    hd_xgb_quiet_leave(&quiet);
     return rc;
 }
 
@@ -270,7 +280,9 @@ int hd_model_predict_bound(const herd_model *m, const herd_frame *frame, const s
     if (!x) return HERD_ENOMEM;
     hd_frame_gather_f32(frame, cols, m->nfeat, rows, nrows, x);
     BoosterHandle b = NULL;
-    int rc = hd_booster_load(m->ubj, m->len, nthread, &b);
+    hd_xgb_quiet quiet;
+    int rc = hd_xgb_quiet_enter(&quiet);
+    if (!rc && (rc = hd_booster_load(m->ubj, m->len, nthread, &b))) hd_xgb_quiet_leave(&quiet);
     if (rc) {
         free(x);
         return rc;
@@ -298,6 +310,7 @@ int hd_model_predict_bound(const herd_model *m, const herd_frame *frame, const s
         }
     }
     XGBoosterFree(b);
+    hd_xgb_quiet_leave(&quiet);
     free(x);
     return rc;
 }

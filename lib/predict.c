@@ -11,6 +11,7 @@
 #include "herd.h"
 #include "apply_internal.h"
 #include "error_internal.h"
+#include "log_internal.h"
 #include "fit_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
@@ -48,6 +49,11 @@ static int hd_predict_task(void *vctx, size_t g, int worker, int nthread)
     free(cols);
     free(pred);
     return rc;
+}
+
+static const char *hd_predict_key(void *ctx, size_t g)
+{
+    return ((const hd_predict_ctx *)ctx)->groups->keys[g];
 }
 
 static void hd_predict_worker_start(void *ctx, int worker)
@@ -104,8 +110,9 @@ static int hd_predict_frame(hd_predict_ctx *c, size_t nrows, herd_frame **out)
     return HERD_OK;
 }
 
-int herd_predict(const herd_groups *groups, const herd_model_set *models,
-                 const herd_apply_options *apply, herd_frame **out, size_t *rows_without_model)
+static int hd_predict_call(const herd_groups *groups, const herd_model_set *models,
+                           const herd_apply_options *apply, herd_frame **out,
+                           size_t *rows_without_model)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
@@ -134,6 +141,7 @@ int herd_predict(const herd_groups *groups, const herd_model_set *models,
             task_rows[i] = c.group_model[i] == (size_t)-1 ? 0 : hd_groups_size_of(groups, i);
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows,
                       .run = hd_predict_task, .worker_start = hd_predict_worker_start,
+                      .task_key = hd_predict_key,
                       .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
         if (!rc) rc = hd_task_failures(res, ng, "herd_predict");
@@ -145,5 +153,16 @@ int herd_predict(const herd_groups *groups, const herd_model_set *models,
     free(c.group_model);
     free(task_rows);
     hd_task_results_free(res, res ? ng : 0);
+    return rc;
+}
+
+int herd_predict(const herd_groups *groups, const herd_model_set *models,
+                 const herd_apply_options *apply, herd_frame **out, size_t *rows_without_model)
+{
+    static const char *const plan[] = {"predict"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_predict_call(groups, models, apply, out, rows_without_model);
+    hd_scope_leave(&scope);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "herd.h"
 #include "apply_internal.h"
 #include "error_internal.h"
+#include "log_internal.h"
 #include "frame_internal.h"
 #include "groups_internal.h"
 #include "mem_internal.h"
@@ -104,6 +105,11 @@ static int rp_task(void *ctx, size_t g, int worker, int nthread)
     return rc;
 }
 
+static const char *rp_key(void *ctx, size_t g)
+{
+    return ((const rp_ctx *)ctx)->groups->keys[g];
+}
+
 static void rp_worker_start(void *ctx, int worker)
 {
     (void)ctx;
@@ -186,10 +192,10 @@ static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
     return HERD_OK;
 }
 
-int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
-                          const herd_registry_predict_options *opt,
-                          const herd_apply_options *apply, herd_frame **out,
-                          size_t *rows_without_model)
+static int hd_registry_predict_call(herd_registry *reg, const herd_groups *groups,
+                                    const herd_registry_predict_options *opt,
+                                    const herd_apply_options *apply, herd_frame **out,
+                                    size_t *rows_without_model)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
@@ -198,6 +204,7 @@ int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
     rp_ctx c = {.reg = reg, .groups = groups};
     int rc = rp_options_read(opt, &c.o);
     if (rc) return hd_error_prefix("herd_registry_predict: ");
+    hd_scope_set_ids(c.o.family, NULL);
     hd_apply_config cfg;
     if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
     size_t ng = groups->ngroups, without = 0;
@@ -210,7 +217,7 @@ int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
     for (size_t i = 0; !rc && i < ng; i++) task_rows[i] = hd_groups_size_of(groups, i);
     if (!rc) {
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = rp_task,
-                      .worker_start = rp_worker_start, .ctx = &c};
+                      .worker_start = rp_worker_start, .task_key = rp_key, .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
         if (!rc) rc = hd_task_failures(res, ng, "herd_registry_predict");
         if (!rc) rc = rp_frame(&c, out, &without);
@@ -221,5 +228,18 @@ int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
     free(task_rows);
     hd_task_results_free(res, res ? ng : 0);
     herd_model_free(c.fallback);
+    return rc;
+}
+
+int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
+                          const herd_registry_predict_options *opt,
+                          const herd_apply_options *apply, herd_frame **out,
+                          size_t *rows_without_model)
+{
+    static const char *const plan[] = {"predict"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_registry_predict_call(reg, groups, opt, apply, out, rows_without_model);
+    hd_scope_leave(&scope);
     return rc;
 }

@@ -2,8 +2,10 @@
  *
  * XGBoost accepts misspelled parameters with only a log line and logs
  * through a callback it keeps per thread; herd turns the first into an
- * error and the second into messages for the host's log callback. */
+ * error and the second, on its own worker threads, into log records (the
+ * host's threads are left alone: see hd_xgb_quiet_enter). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <xgboost/c_api.h>
@@ -47,14 +49,57 @@ static void hd_xgb_log(const char *msg)
     int level = HERD_LOG_INFO;
     if (strstr(msg, "WARNING")) level = HERD_LOG_WARN;
     if (!hd_log_enabled(level)) return;
-    char clean[1024];
+    char clean[1024], text[1040];
     hd_xgb_clean(msg, clean, sizeof clean);
-    hd_log(level, "XGBoost: %s", clean);
+    snprintf(text, sizeof text, "XGBoost: %s", clean);
+    hd_log_xgboost(level, text);
 }
+
+/* Whether this thread is one of herd's workers, with herd's callback. */
+static _Thread_local int hd_xgb_own_thread;
 
 void hd_xgb_thread_init(void)
 {
     XGBRegisterLogCallback(hd_xgb_log);
+    hd_xgb_own_thread = 1;
+}
+
+/* XGBoost 1.7 keeps its log callback (LogCallbackRegistryStore) and its
+ * "global" configuration, verbosity included (GlobalConfigThreadLocalStore),
+ * per thread, and a booster's configuration writes its "verbosity"
+ * parameter into the calling thread's copy (ConsoleLogger::Configure).  On
+ * a thread herd does not own -- the host's, which may have registered its
+ * own callback, as the xgboost Python package does -- herd must neither
+ * replace the callback (XGBoost has no getter to restore it) nor leave a
+ * verbosity behind.  Running such work on a herd thread instead would cost
+ * a thread start and join per herd_model_predict call, more than a one-row
+ * prediction itself, so herd keeps it on the caller's thread, silent: the
+ * thread's configuration is saved, verbosity set to 0 (XGBoost then calls
+ * no callback: warnings and info are dropped, errors still come back as
+ * return codes) and the saved configuration put back afterwards. */
+int hd_xgb_quiet_enter(hd_xgb_quiet *q)
+{
+    q->saved = NULL;
+    if (hd_xgb_own_thread) return HERD_OK;
+    const char *cfg = NULL;
+    HD_XGB(XGBGetGlobalConfig(&cfg), "reading the thread's XGBoost configuration");
+    if (!(q->saved = strdup(cfg ? cfg : "{}"))) return hd_oom();
+    if (XGBSetGlobalConfig("{\"verbosity\": 0}")) {
+        free(q->saved);
+        q->saved = NULL;
+        return hd_xgb_error("silencing XGBoost on the calling thread");
+    }
+    return HERD_OK;
+}
+
+void hd_xgb_quiet_leave(hd_xgb_quiet *q)
+{
+    if (!q->saved) return;
+    /* It was read from XGBoost a moment ago: it parses.  Should it not,
+     * nothing is left to restore and nobody to tell. */
+    (void)XGBSetGlobalConfig(q->saved);
+    free(q->saved);
+    q->saved = NULL;
 }
 
 void hd_xgb_version(char *buf, size_t size)

@@ -16,10 +16,22 @@ int hd_xgb_error(const char *what);
         if ((call) != 0) return hd_xgb_error(what);                                \
     } while (0)
 
-/* Send this thread's XGBoost log lines to herd's log callback.  XGBoost
- * keeps its log callback per thread: every thread that calls XGBoost
- * registers it first. */
+/* Send this thread's XGBoost log lines to herd's log records.  XGBoost
+ * keeps its log callback per thread: every herd worker thread that calls
+ * XGBoost registers it first.  Only ever on herd's own threads. */
 void hd_xgb_thread_init(void);
+
+/* Around XGBoost work on a thread that may not be herd's (the caller's):
+ * on a herd worker nothing happens; elsewhere XGBoost is silenced for the
+ * thread and its configuration restored by _leave, the host's own log
+ * callback untouched (xgb.c says why).  Every path that calls XGBoost
+ * outside a worker goes through this pair. */
+typedef struct hd_xgb_quiet {
+    char *saved; /* the thread's XGBoost configuration, or NULL */
+} hd_xgb_quiet;
+
+int hd_xgb_quiet_enter(hd_xgb_quiet *q);
+void hd_xgb_quiet_leave(hd_xgb_quiet *q);
 
 /* Check parameter names against those XGBoost 1.7 knows.  Unknown names,
  * names herd sets itself (nthread) and names that would have no effect

@@ -112,19 +112,19 @@ typedef struct log_capture {
     char last[256];
 } log_capture;
 
-static void capture_log(int level, const char *message, void *user)
+static void capture_log(const herd_log_record *r, void *user)
 {
     log_capture *c = user;
     c->count++;
-    c->last_level = level;
-    snprintf(c->last, sizeof c->last, "%s", message);
+    c->last_level = r->level;
+    snprintf(c->last, sizeof c->last, "%s", r->message);
 }
 
 static void test_log_callback_and_levels(void **state)
 {
     (void)state;
     log_capture cap = {0};
-    herd_log_set(capture_log, HERD_LOG_INFO, &cap);
+    assert_int_equal(herd_log_set(capture_log, HERD_LOG_INFO, &cap), HERD_OK);
     assert_true(hd_log_enabled(HERD_LOG_WARN));
     assert_false(hd_log_enabled(HERD_LOG_DEBUG));
     hd_log(HERD_LOG_WARN, "group %s: %d rows skipped", "g1", 3);
@@ -133,7 +133,7 @@ static void test_log_callback_and_levels(void **state)
     assert_string_equal(cap.last, "group g1: 3 rows skipped");
     hd_log(HERD_LOG_DEBUG, "not delivered");
     assert_int_equal(cap.count, 1);
-    herd_log_set(NULL, HERD_LOG_DEBUG, NULL);
+    assert_int_equal(herd_log_set(NULL, HERD_LOG_DEBUG, NULL), HERD_OK);
     hd_log(HERD_LOG_ERROR, "discarded");
     assert_int_equal(cap.count, 1);
     assert_false(hd_log_enabled(HERD_LOG_ERROR));

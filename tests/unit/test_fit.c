@@ -679,10 +679,10 @@ typedef struct log_seen {
     int xgboost_lines;
 } log_seen;
 
-static void count_xgboost(int level, const char *message, void *user)
+static void count_xgboost(const herd_log_record *r, void *user)
 {
-    (void)level;
-    if (strncmp(message, "XGBoost: ", 9) == 0) __atomic_add_fetch(&((log_seen *)user)->xgboost_lines, 1, __ATOMIC_RELAXED);
+    if (strncmp(r->message, "XGBoost: ", 9) == 0 && strcmp(r->source, "xgboost") == 0)
+        ((log_seen *)user)->xgboost_lines++;
 }
 
 /* XGBoost's own warnings reach the host's log callback, from every worker. */
