@@ -834,6 +834,9 @@ static int hd_probe(const hd_fit_plan *p)
     rc = hd_dmatrix(&q, &d, 1, &m);
     if (!rc && XGBoosterCreate(&m, 1, &b)) rc = hd_xgb_error("creating a booster");
     if (!rc) rc = hd_booster_configure(&q, b, 2, 1, &tm, &mb);
+    /* A "verbosity" among the parameters would be written into this
+     * thread's XGBoost configuration when training starts: keep it 0. */
+    if (!rc && XGBoosterSetParam(b, "verbosity", "0")) rc = hd_xgb_error("setting verbosity");
     if (!rc && XGBoosterUpdateOneIter(b, 0, m)) rc = hd_xgb_error("checking the parameters");
     if (b) XGBoosterFree(b);
     if (m) XGDMatrixFree(m);

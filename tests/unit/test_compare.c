@@ -11,6 +11,7 @@
 
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,6 +810,100 @@ static void test_mape_skips(void **state)
     holdout_free(&h);
 }
 
+/* ---- progress and log records of a whole cycle ---------------------------- */
+
+typedef struct cycle_watch {
+    pthread_t caller;
+    int bad;                 /* a report off the calling thread or out of order */
+    char phases[8][16];      /* distinct phases, in the order they came */
+    int nphases;
+    int index, total;
+    size_t done;
+    size_t compare_skipped;  /* the compare phase's last count */
+    int records, phase_records, other_thread, register_records, promote_records, done_records;
+} cycle_watch;
+
+static int watch_progress(const herd_progress *p, void *user)
+{
+    cycle_watch *w = user;
+    if (!pthread_equal(pthread_self(), w->caller)) w->bad++;
+    if (p->struct_size != sizeof *p || !p->phase || p->phase_index < 1 ||
+        p->phase_index > p->phase_total)
+        return w->bad++, 0;
+    if (p->phase_index < w->index) w->bad++;                          /* backwards */
+    if (p->phase_index == w->index && p->groups_done < w->done) w->bad++; /* restarted */
+    if (w->total && p->phase_total != w->total) w->bad++;
+    if (p->phase_index != w->index && w->nphases < 8)
+        snprintf(w->phases[w->nphases++], sizeof w->phases[0], "%s", p->phase);
+    w->index = p->phase_index;
+    w->total = p->phase_total;
+    w->done = p->groups_done;
+    if (!strcmp(p->phase, "compare")) w->compare_skipped = p->groups_skipped;
+    return 0;
+}
+
+static void watch_log(const herd_log_record *r, void *user)
+{
+    cycle_watch *w = user;
+    w->records++;
+    if (!pthread_equal(pthread_self(), w->caller)) w->other_thread++;
+    if (!strncmp(r->message, "phase ", 6)) w->phase_records++;
+    if (!strncmp(r->message, "register: ", 10)) w->register_records++;
+    if (!strncmp(r->message, "promote: ", 9)) w->promote_records++;
+    if (!strncmp(r->message, "herd_cycle done", 15)) w->done_records++;
+    if (!r->family || strcmp(r->family, "f") || !r->run_id || strcmp(r->run_id, "p1")) w->bad++;
+}
+
+/* One numbering of phases over the whole cycle, each phase's counts only
+ * growing, every report and record on the calling thread, one DEBUG record
+ * per phase, and the compare phase's skipped count equal to the decisions'. */
+static void test_cycle_progress_and_logs(void **state)
+{
+    ctx *c = *state;
+    holdout h;
+    weekly_make(&h, 4, 40, NULL, 0);
+    herd_fit_options fo;
+    cycle_fit(&fo);
+    herd_compare_options cmp;
+    herd_compare_options_init(&cmp);
+    cmp.min_holdout_rows = 9; /* the groups hold out 8 rows: skipped; the family 32 */
+    herd_cycle_options co;
+    herd_cycle_options_init(&co);
+    co.family = "f";
+    co.run_id = "p1";
+    co.holdout_order_by = "week";
+    co.fallback = 1;
+    co.compare = &cmp;
+    cycle_watch w;
+    memset(&w, 0, sizeof w);
+    w.caller = pthread_self();
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = 3;
+    ao.progress = watch_progress;
+    ao.progress_user = &w;
+    ao.progress_interval_s = 0.001;
+    EXPECT_OK(herd_log_set(watch_log, HERD_LOG_DEBUG, &w));
+    herd_frame *d = NULL, *s = NULL;
+    EXPECT_OK(herd_cycle(c->reg, h.groups, &fo, &co, &ao, &d, &s));
+    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    assert_int_equal(w.bad, 0);
+    assert_int_equal(w.other_thread, 0);
+    const char *want[] = {"split", "fit", "fit_family", "register", "compare", "promote"};
+    assert_int_equal(w.nphases, 6);
+    for (int i = 0; i < 6; i++) assert_string_equal(w.phases[i], want[i]);
+    assert_int_equal(w.total, 6);
+    assert_int_equal(w.phase_records, 6);
+    assert_int_equal(w.register_records, 1);
+    assert_int_equal(w.promote_records, 1);
+    assert_int_equal(w.done_records, 1);
+    assert_int_equal(count_decision(s, "skipped"), 4);
+    assert_int_equal(w.compare_skipped, 4);
+    herd_frame_free(d);
+    herd_frame_free(s);
+    holdout_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +914,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mape_skips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_progress_and_logs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,12 +7,15 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "herd.h"
 #include "fit_fixture.h"
+
+#include <xgboost/c_api.h>
 
 #define ERR_HAS(text)                                                              \
     do {                                                                           \
@@ -677,12 +680,22 @@ static void test_classification(void **state)
 
 typedef struct log_seen {
     int xgboost_lines;
+    int records;
+    int other_thread; /* records delivered on a thread other than the caller's */
+    int failed_group; /* "group '...' failed" records */
+    int skipped_group;
+    pthread_t caller;
 } log_seen;
 
 static void count_xgboost(const herd_log_record *r, void *user)
 {
+    log_seen *s = user;
+    s->records++;
+    if (!pthread_equal(pthread_self(), s->caller)) s->other_thread++;
     if (strncmp(r->message, "XGBoost: ", 9) == 0 && strcmp(r->source, "xgboost") == 0)
-        ((log_seen *)user)->xgboost_lines++;
+        s->xgboost_lines++;
+    if (strstr(r->message, "' failed: ") && r->group) s->failed_group++;
+    if (strstr(r->message, "' skipped: ") && r->group) s->skipped_group++;
 }
 
 /* XGBoost's own warnings reach the host's log callback, from every worker. */
@@ -693,6 +706,7 @@ static void test_xgboost_log_forwarded(void **state)
     fixture fx;
     fixture_make(&fx, 2, sizes, 0.1);
     log_seen seen = {0};
+    seen.caller = pthread_self();
     herd_log_set(count_xgboost, HERD_LOG_DEBUG, &seen);
     herd_fit_options o;
     base_options(&o);
@@ -702,10 +716,99 @@ static void test_xgboost_log_forwarded(void **state)
     o.param_values = v;
     o.n_params = 1;
     herd_model_set *set = NULL;
-    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = 2;
+    assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);
     herd_log_set(NULL, 0, NULL);
     assert_true(seen.xgboost_lines > 0);
+    assert_int_equal(seen.other_thread, 0); /* every record on the calling thread */
     herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
+/* The host's own XGBoost log callback, registered on its thread (as the
+ * xgboost Python package does), is neither replaced nor fed by herd's
+ * XGBoost work on that thread (the fit's parameter probe, predicting,
+ * loading, saving), and the thread's XGBoost verbosity is left as it was,
+ * even when herd's parameters set another one. */
+static int host_xgb_lines;
+
+static void host_xgb_log(const char *msg)
+{
+    (void)msg;
+    host_xgb_lines++;
+}
+
+/* An XGBoost warning on this thread: an unused parameter. */
+static void xgb_warn_here(void)
+{
+    float x[4] = {0, 1, 2, 3}, y[4] = {0, 1, 0, 1};
+    DMatrixHandle m = NULL;
+    BoosterHandle b = NULL;
+    assert_int_equal(XGDMatrixCreateFromMat(x, 4, 1, NAN, &m), 0);
+    assert_int_equal(XGDMatrixSetFloatInfo(m, "label", y, 4), 0);
+    assert_int_equal(XGBoosterCreate(&m, 1, &b), 0);
+    assert_int_equal(XGBoosterSetParam(b, "validate_parameters", "1"), 0);
+    assert_int_equal(XGBoosterSetParam(b, "not_a_parameter_of_xgboost", "1"), 0);
+    assert_int_equal(XGBoosterUpdateOneIter(b, 0, m), 0);
+    XGBoosterFree(b);
+    XGDMatrixFree(m);
+}
+
+static int thread_verbosity(void)
+{
+    const char *cfg = NULL;
+    assert_int_equal(XGBGetGlobalConfig(&cfg), 0);
+    const char *v = strstr(cfg, "\"verbosity\":");
+    assert_non_null(v);
+    return atoi(v + strlen("\"verbosity\":"));
+}
+
+static void test_host_xgboost_callback_survives(void **state)
+{
+    (void)state;
+    assert_int_equal(XGBRegisterLogCallback(host_xgb_log), 0);
+    host_xgb_lines = 0;
+    xgb_warn_here();
+    assert_true(host_xgb_lines > 0); /* the trigger works */
+    assert_int_equal(thread_verbosity(), 1);
+
+    size_t sizes[2] = {40, 40};
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.1);
+    log_seen seen = {0};
+    seen.caller = pthread_self();
+    herd_log_set(count_xgboost, HERD_LOG_DEBUG, &seen);
+    herd_fit_options o;
+    base_options(&o);
+    const char *n[] = {"verbosity"}, *v[] = {"3"};
+    o.param_names = n;
+    o.param_values = v;
+    o.n_params = 1;
+    host_xgb_lines = 0;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    double pred[80];
+    assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, pred, 80), HERD_OK);
+    void *json = NULL;
+    size_t len = 0;
+    assert_int_equal(herd_model_save(m, HERD_MODEL_JSON, &json, &len), HERD_OK);
+    herd_model *back = NULL;
+    assert_int_equal(herd_model_load(json, len, &back), HERD_OK);
+    herd_free(json);
+    herd_model_free(back);
+    herd_model_free(m);
+    herd_model_set_free(set);
+    herd_log_set(NULL, 0, NULL);
+    assert_int_equal(host_xgb_lines, 0);    /* herd's XGBoost work stayed herd's */
+    assert_true(seen.xgboost_lines > 0);    /* the workers' went to herd's records */
+    assert_int_equal(seen.other_thread, 0);
+    assert_int_equal(thread_verbosity(), 1); /* "verbosity" 3 did not stick */
+    xgb_warn_here();
+    assert_true(host_xgb_lines > 0); /* the host's callback is still registered */
     fixture_free(&fx);
 }
 
@@ -775,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_crafted_model_rejected),
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_xgboost_log_forwarded),
+        cmocka_unit_test(test_host_xgboost_callback_survives),
         cmocka_unit_test(test_weights),
     };
     return cmocka_run_group_tests_name("fit", tests, NULL, NULL);
