@@ -457,7 +457,11 @@ typedef struct herd_group_task {
 /* A group callback returns HERD_OK, HERD_SKIP (the group is unusable; set
  * the reason with herd_error_set(HERD_SKIP, "...")), or a negative code
  * after herd_error_set(code, "message"): that group fails with the message
- * and the others go on.  It must not call herd_apply recursively. */
+ * and the others go on.  It runs on herd's worker threads, several at once:
+ * it may call herd functions that are thread-safe for the handles it uses,
+ * but not herd_apply recursively.  It must return normally: no longjmp, no
+ * exception across it.  Log records it causes reach the log callback on
+ * the thread that called herd_apply. */
 typedef int (*herd_group_fn)(const herd_group_task *task, void *user);
 
 /* A group callback's "skip this group" (not an error). */
@@ -548,7 +552,9 @@ HERD_API int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
  * feature names and types.  It is immutable: any number of threads may use
  * one model at once.  Prediction builds a booster on the calling thread and
  * frees it before returning (XGBoost keeps per-thread buffers that only the
- * creating thread may release), so models never leak thread state.
+ * creating thread may release), so models never leak thread state.  On a
+ * thread that is not herd's, XGBoost is silent during the call and the
+ * thread's XGBoost configuration and log callback are left as they were.
  * --------------------------------------------------------------------- */
 
 typedef struct herd_model herd_model;

@@ -727,6 +727,34 @@ static void test_xgboost_log_forwarded(void **state)
     fixture_free(&fx);
 }
 
+/* Every skipped and failed group is a record naming its group and reason,
+ * on the calling thread. */
+static void test_skip_and_fail_records(void **state)
+{
+    (void)state;
+    size_t sizes[4] = {60, 5, 60, 60};
+    fixture fx;
+    fixture_make(&fx, 4, sizes, 0.1);
+    for (size_t r = 65; r < 125; r++) fx.d.y[r] = 7.5; /* group 2: constant label */
+    fx.d.y[140] = NAN;                                 /* group 3: a NaN label */
+    log_seen seen = {0};
+    seen.caller = pthread_self();
+    herd_log_set(count_xgboost, HERD_LOG_INFO, &seen);
+    herd_fit_options o;
+    base_options(&o);
+    herd_apply_options ao;
+    herd_apply_options_init(&ao);
+    ao.threads = 2;
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);
+    herd_log_set(NULL, 0, NULL);
+    assert_int_equal(seen.skipped_group, 2);
+    assert_int_equal(seen.failed_group, 1);
+    assert_int_equal(seen.other_thread, 0);
+    herd_model_set_free(set);
+    fixture_free(&fx);
+}
+
 /* The host's own XGBoost log callback, registered on its thread (as the
  * xgboost Python package does), is neither replaced nor fed by herd's
  * XGBoost work on that thread (the fit's parameter probe, predicting,
@@ -879,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_xgboost_log_forwarded),
         cmocka_unit_test(test_host_xgboost_callback_survives),
+        cmocka_unit_test(test_skip_and_fail_records),
         cmocka_unit_test(test_weights),
     };
     return cmocka_run_group_tests_name("fit", tests, NULL, NULL);
