@@ -37,7 +37,7 @@
 #include <sys/wait.h>
 
 #include "crash_common.h"
-#include "registry_internal.h"
+#include "registry/registry_internal.h"
 
 #define KILLS 200
 #define KILLS_SPILL 120

@@ -47,8 +47,8 @@
 #include <sys/wait.h>
 
 #include "crash_common.h"
-#include "registry_internal.h"
-#include "vfs_internal.h"
+#include "registry/registry_internal.h"
+#include "common/vfs_internal.h"
 
 #define FAM "f"
 #define NG 12      /* groups compared */

@@ -21,8 +21,8 @@
 
 #include "crash_common.h"
 #include "crash_plan.h"
-#include "registry_internal.h"
-#include "vfs_internal.h"
+#include "registry/registry_internal.h"
+#include "common/vfs_internal.h"
 
 #define REG "/reg"
 #define NB 4 /* workload batches; plan[NB] is the recovery commit */

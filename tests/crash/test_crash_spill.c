@@ -40,8 +40,8 @@
 
 #include "crash_common.h"
 #include "crash_plan.h"
-#include "registry_internal.h"
-#include "vfs_internal.h"
+#include "registry/registry_internal.h"
+#include "common/vfs_internal.h"
 
 #define REG "/reg"
 #define FAULT_OPS \

@@ -17,7 +17,7 @@
 
 #include "crash_common.h"
 #include "crash_plan.h"
-#include "registry_internal.h"
+#include "registry/registry_internal.h"
 
 #define NB 6
 

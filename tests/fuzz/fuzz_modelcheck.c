@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "herd.h"
-#include "modelcheck_internal.h"
-#include "ubjson_internal.h"
+#include "model/modelcheck_internal.h"
+#include "model/ubjson_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "herd.h"
-#include "apply_internal.h"
+#include "train/apply_internal.h"
 
 #define MAXG 256
 

@@ -1,7 +1,7 @@
 /* Tests of artifacts (suite `fit`: they train models with XGBoost).
  *
  * The byte layout used to craft blobs here is written from docs/format.md,
- * not from lib/artifact.c, so these tests also check the specification. */
+ * not from lib/artifact/artifact.c, so these tests also check the specification. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +24,7 @@
 
 #include "herd.h"
 #include "fit_fixture.h"
-#include "model_internal.h" /* hd_model_new: models herd_model_load would not make */
+#include "model/model_internal.h" /* hd_model_new: models herd_model_load would not make */
 #include "test_locale.h"
 
 #define ERR_HAS(text)                                                              \

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "herd.h"
-#include "error_internal.h"
-#include "log_internal.h"
-#include "mem_internal.h"
-#include "text_internal.h"
+#include "common/error_internal.h"
+#include "common/log_internal.h"
+#include "common/mem_internal.h"
+#include "common/text_internal.h"
 
 static void test_version(void **state)
 {

@@ -1,4 +1,4 @@
-/* Tests of the CSV reader and writer (lib/csv.c): type inference, forced
+/* Tests of the CSV reader and writer (lib/data/csv_*.c): type inference, forced
  * types, RFC 4180 quoting, line ends, errors and their messages, string
  * interning, chunk boundaries, limits, and write -> read round trips. */
 #include <setjmp.h>

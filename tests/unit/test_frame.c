@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "herd.h"
-#include "frame_internal.h"
+#include "data/frame_internal.h"
 
 #define ERR_HAS(text) assert_non_null(strstr(herd_last_error(), (text)))
 

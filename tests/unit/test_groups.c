@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "herd.h"
-#include "groups_internal.h"
+#include "data/groups_internal.h"
 
 /* ------------------------------------------------------------------------
  * Helpers

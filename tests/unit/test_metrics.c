@@ -19,7 +19,7 @@
 
 #include "herd.h"
 #include "test_locale.h"
-#include "metrics_internal.h"
+#include "model/metrics_internal.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define TOL 1e-13

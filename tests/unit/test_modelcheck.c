@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "herd.h"
-#include "modelcheck_internal.h"
-#include "ubjson_internal.h"
+#include "model/modelcheck_internal.h"
+#include "model/ubjson_internal.h"
 
 #define ERR_HAS(text)                                                              \
     do {                                                                           \

@@ -33,7 +33,7 @@
 #include <zlib.h>
 
 #include "herd.h"
-#include "registry_internal.h"
+#include "registry/registry_internal.h"
 
 /* ------------------------------------------------------------------------
  * Error assertions

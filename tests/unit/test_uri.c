@@ -1,5 +1,5 @@
 /* Tests of names, group keys and their encoding, registry URIs, and the key
- * glob patterns (lib/uri.c). */
+ * glob patterns (lib/registry/uri.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "herd.h"
-#include "error_internal.h"
-#include "uri_internal.h"
+#include "common/error_internal.h"
+#include "registry/uri_internal.h"
 
 /* A sentinel that a failing call must replace with NULL. */
 static char hd_sentinel_byte;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "herd.h"
-#include "vfs_internal.h"
+#include "common/vfs_internal.h"
 
 /* ---- helpers --------------------------------------------------------- */
 

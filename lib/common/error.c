@@ -1,0 +1,135 @@
+/* error.c -- status names and the thread-local last error.
+ *
+ * Each thread keeps its own message buffer so that workers never overwrite
+ * the error the calling thread is about to read.  Out-of-memory must not
+ * allocate, so it points at a static message instead. */
+#include <stdio.h>
+#include <string.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+
+#define HD_ERROR_MAX 1024
+
+static const char hd_oom_message[] =
+    "out of memory: free memory or reduce the data (fewer rows, groups or threads)";
+
+typedef struct hd_error_state {
+    int code;
+    const char *message; /* buf, hd_oom_message or "" */
+    char buf[HD_ERROR_MAX];
+} hd_error_state;
+
+static _Thread_local hd_error_state hd_err = {HERD_OK, "", {0}};
+
+const char *herd_status_str(int status)
+{
+    switch (status) {
+    case HERD_OK: return "HERD_OK";
+    case HERD_EINVAL: return "HERD_EINVAL";
+    case HERD_ENOMEM: return "HERD_ENOMEM";
+    case HERD_EIO: return "HERD_EIO";
+    case HERD_EFORMAT: return "HERD_EFORMAT";
+    case HERD_ENOTFOUND: return "HERD_ENOTFOUND";
+    case HERD_EEXISTS: return "HERD_EEXISTS";
+    case HERD_ETYPE: return "HERD_ETYPE";
+    case HERD_ELIMIT: return "HERD_ELIMIT";
+    case HERD_EXGBOOST: return "HERD_EXGBOOST";
+    case HERD_ECANCELED: return "HERD_ECANCELED";
+    case HERD_ECORRUPT: return "HERD_ECORRUPT";
+    case HERD_EBUSY: return "HERD_EBUSY";
+    case HERD_ECALLBACK: return "HERD_ECALLBACK";
+    case HERD_EBUDGET: return "HERD_EBUDGET";
+    case HERD_EINTERNAL: return "HERD_EINTERNAL";
+    case HERD_ECONFLICT: return "HERD_ECONFLICT";
+    default: return "HERD_UNKNOWN";
+    }
+}
+
+const char *herd_last_error(void)
+{
+    return hd_err.message ? hd_err.message : "";
+}
+
+int herd_last_error_code(void)
+{
+    return hd_err.code;
+}
+
+void herd_clear_error(void)
+{
+    hd_err.code = HERD_OK;
+    hd_err.message = "";
+    hd_err.buf[0] = '\0';
+}
+
+/* Mark a truncated message so that the reader knows there was more. */
+static void hd_mark_truncated(char *buf, size_t size)
+{
+    memcpy(buf + size - 4, "...", 4);
+}
+
+int hd_verror(int code, const char *fmt, va_list ap)
+{
+    /* Formatted aside first, so that a message may quote the previous one
+     * (hd_error(code, "...: %s", herd_last_error())). */
+    static _Thread_local char scratch[HD_ERROR_MAX];
+    int n = vsnprintf(scratch, sizeof scratch, fmt, ap);
+    if (n < 0) {
+        snprintf(scratch, sizeof scratch, "%s (message could not be formatted)",
+                 herd_status_str(code));
+    } else if ((size_t)n >= sizeof scratch) {
+        hd_mark_truncated(scratch, sizeof scratch);
+    }
+    memcpy(hd_err.buf, scratch, sizeof hd_err.buf);
+    hd_err.code = code;
+    hd_err.message = hd_err.buf;
+    return code;
+}
+
+int hd_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hd_verror(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int hd_oom(void)
+{
+    hd_err.code = HERD_ENOMEM;
+    hd_err.message = hd_oom_message;
+    return HERD_ENOMEM;
+}
+
+int hd_error_prefix(const char *fmt, ...)
+{
+    /* An out-of-memory message stays as it is: prefixing needs no memory but
+     * the static text must not be edited. */
+    if (hd_err.message != hd_err.buf) return hd_err.code;
+    char prefix[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    if (n <= 0) return hd_err.code;
+    size_t plen = strlen(prefix);
+    size_t mlen = strlen(hd_err.buf);
+    if (plen + mlen + 1 > sizeof hd_err.buf) mlen = sizeof hd_err.buf - plen - 1;
+    memmove(hd_err.buf + plen, hd_err.buf, mlen);
+    memcpy(hd_err.buf, prefix, plen);
+    hd_err.buf[plen + mlen] = '\0';
+    return hd_err.code;
+}
+
+void hd_error_save(hd_saved_error *s)
+{
+    s->code = hd_err.code;
+    snprintf(s->msg, sizeof s->msg, "%s", herd_last_error());
+}
+
+int hd_error_restore(const hd_saved_error *s)
+{
+    return hd_error(s->code ? s->code : HERD_EIO, "%s", s->msg);
+}

@@ -1,0 +1,237 @@
+/* fileio.c -- whole-file reads and atomic whole-file writes.
+ *
+ * The atomic write is the classic sequence: write a temporary file in the
+ * target's directory (rename is atomic only within one filesystem), fsync
+ * it (so the data is on disk before the name points at it), rename it over
+ * the target, and fsync the directory (so the rename itself survives a
+ * power loss).  A failed fsync is reported, never retried: after a failed
+ * fsync Linux may already have dropped the dirty pages. */
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE /* gettid */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+#include "common/fileio_internal.h"
+#include "common/mem_internal.h"
+
+static int hd_write_error(const char *path, const char *what, const char *step, int err)
+{
+    return hd_error(HERD_EIO,
+                    "%s: cannot write the %s: %s: %s; check that the directory exists, is "
+                    "writable and has free space",
+                    path, what, step, strerror(err));
+}
+
+/* "<path>.tmp.<pid>.<tid>": unique among the writers of this machine. */
+static char *hd_temp_name(const char *path)
+{
+    size_t n = strlen(path) + 64;
+    char *tmp = hd_malloc(n, 1);
+    if (tmp) snprintf(tmp, n, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid());
+    return tmp;
+}
+
+static int hd_create_temp(const char *tmp)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        /* Left by a crashed writer that had our pid and thread id. */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    return fd;
+}
+
+/* write() until everything is written; 0, or the errno of the failure. */
+static int hd_write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? errno : EIO;
+        p += n; /* a short write: write the rest */
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync the directory holding `path`, so that the rename is durable. */
+static int hd_sync_dir(const char *path, const char *what)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? hd_strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                      : hd_strdup(".");
+    if (!dir) return HERD_ENOMEM;
+    int rc = HERD_OK;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd)) rc = hd_write_error(path, what, "cannot sync its directory", errno);
+    if (fd >= 0) close(fd);
+    free(dir);
+    return rc;
+}
+
+struct hd_atomic_file {
+    int fd;
+    char *path, *tmp;
+    const char *what;
+};
+
+static void hd_atomic_release(hd_atomic_file *f)
+{
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+int hd_atomic_open(const char *path, const char *what, hd_atomic_file **out)
+{
+    *out = NULL;
+    hd_atomic_file *f = hd_calloc(1, sizeof *f);
+    if (!f) return HERD_ENOMEM;
+    f->fd = -1;
+    f->what = what;
+    f->path = hd_strdup(path);
+    f->tmp = f->path ? hd_temp_name(path) : NULL;
+    if (!f->tmp) {
+        hd_atomic_release(f);
+        return HERD_ENOMEM;
+    }
+    f->fd = hd_create_temp(f->tmp);
+    if (f->fd < 0) {
+        int rc = hd_write_error(path, what, "cannot create the temporary file", errno);
+        hd_atomic_release(f);
+        return rc;
+    }
+    *out = f;
+    return HERD_OK;
+}
+
+int hd_atomic_write(hd_atomic_file *f, const void *data, size_t len)
+{
+    int err = hd_write_all(f->fd, data, len);
+    return err ? hd_write_error(f->path, f->what, "write failed", err) : HERD_OK;
+}
+
+void hd_atomic_abort(hd_atomic_file *f)
+{
+    if (!f) return;
+    if (f->fd >= 0) close(f->fd);
+    unlink(f->tmp);
+    hd_atomic_release(f);
+}
+
+int hd_atomic_commit(hd_atomic_file *f)
+{
+    int rc = HERD_OK;
+    if (fsync(f->fd)) rc = hd_write_error(f->path, f->what, "fsync failed", errno);
+    if (close(f->fd) && !rc) rc = hd_write_error(f->path, f->what, "close failed", errno);
+    f->fd = -1;
+    if (!rc && rename(f->tmp, f->path))
+        rc = hd_write_error(f->path, f->what, "cannot rename the temporary file", errno);
+    if (rc) {
+        hd_atomic_abort(f);
+        return rc;
+    }
+    rc = hd_sync_dir(f->path, f->what);
+    hd_atomic_release(f);
+    return rc;
+}
+
+int hd_file_write_atomic(const char *path, const void *data, size_t len, const char *what)
+{
+    hd_atomic_file *f = NULL;
+    int rc = hd_atomic_open(path, what, &f);
+    if (rc) return rc;
+    rc = hd_atomic_write(f, data, len);
+    if (rc) {
+        hd_atomic_abort(f);
+        return rc;
+    }
+    return hd_atomic_commit(f);
+}
+
+static int hd_read_error(const char *path, const char *what, const char *step, int err)
+{
+    return hd_error(HERD_EIO, "%s: cannot read the %s: %s: %s", path, what, step,
+                    strerror(err));
+}
+
+static int hd_too_big(const char *path, const char *what, size_t max)
+{
+    return hd_error(HERD_ELIMIT, "%s: the %s is larger than the limit of %zu bytes", path,
+                    what, max);
+}
+
+/* Read fd to its end into a buffer that starts at `cap` bytes and grows up
+ * to max + 1 bytes; more than `max` bytes is HERD_ELIMIT. */
+static int hd_read_fd(int fd, const char *path, const char *what, size_t max, size_t cap,
+                      unsigned char **out, size_t *len)
+{
+    unsigned char *buf = hd_malloc(cap, 1);
+    size_t n = 0;
+    if (!buf) return HERD_ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (n > max) break; /* one byte past the limit is enough to know */
+            size_t want = cap > (max + 1) / 2 ? max + 1 : 2 * cap;
+            unsigned char *bigger = hd_realloc(buf, want, 1);
+            if (!bigger) {
+                free(buf);
+                return HERD_ENOMEM;
+            }
+            buf = bigger;
+            cap = want;
+        }
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int err = errno;
+            free(buf);
+            return hd_read_error(path, what, "read failed", err);
+        }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    if (n > max) {
+        free(buf);
+        return hd_too_big(path, what, max);
+    }
+    *out = buf;
+    *len = n;
+    return HERD_OK;
+}
+
+int hd_file_read_all(const char *path, size_t max, const char *what, void **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return hd_read_error(path, what, "cannot open it", errno);
+    struct stat st;
+    int rc = HERD_OK;
+    if (fstat(fd, &st)) {
+        rc = hd_read_error(path, what, "cannot stat it", errno);
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = hd_error(HERD_EIO, "%s: cannot read the %s: it is a directory", path, what);
+    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)max) {
+        rc = hd_too_big(path, what, max); /* known before reading a byte */
+    } else {
+        /* A regular file is read in one buffer of its size plus the byte
+         * that shows it ended (it may grow meanwhile); streams grow. */
+        size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+        if (cap > max + 1) cap = max + 1;
+        unsigned char *buf = NULL;
+        rc = hd_read_fd(fd, path, what, max, cap, &buf, len);
+        if (!rc) *data = buf;
+    }
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,199 @@
+/* mem.c -- allocation with overflow checks, and the string arena. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+#include "common/mem_internal.h"
+
+static int hd_mul_overflows(size_t n, size_t size, size_t *bytes)
+{
+    return __builtin_mul_overflow(n, size, bytes);
+}
+
+void *hd_malloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (hd_mul_overflows(n, size, &bytes)) {
+        hd_oom();
+        return NULL;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) hd_oom();
+    return p;
+}
+
+void *hd_calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (hd_mul_overflows(n, size, &bytes)) {
+        hd_oom();
+        return NULL;
+    }
+    void *p = calloc(bytes ? n : 1, bytes ? size : 1);
+    if (!p) hd_oom();
+    return p;
+}
+
+void *hd_realloc(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (hd_mul_overflows(n, size, &bytes)) {
+        hd_oom();
+        return NULL;
+    }
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) hd_oom();
+    return q;
+}
+
+char *hd_strndup(const char *s, size_t len)
+{
+    char *d = hd_malloc(len + 1, 1);
+    if (!d) return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+char *hd_strdup(const char *s)
+{
+    return hd_strndup(s, strlen(s));
+}
+
+int hd_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return HERD_OK;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2) return hd_oom();
+        ncap *= 2;
+    }
+    void *q = hd_realloc(*p, ncap, size);
+    if (!q) return HERD_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return HERD_OK;
+}
+
+/* The arena is a list of blocks; strings larger than a block get a block of
+ * their own, so no string is ever split or moved. */
+#define HD_ARENA_BLOCK (64u * 1024u)
+
+typedef struct hd_arena_block {
+    struct hd_arena_block *next;
+    size_t used, size;
+    char data[];
+} hd_arena_block;
+
+struct hd_arena {
+    hd_arena_block *head;
+    size_t bytes;
+};
+
+hd_arena *hd_arena_new(void)
+{
+    hd_arena *a = hd_calloc(1, sizeof *a);
+    return a;
+}
+
+void hd_arena_free(hd_arena *a)
+{
+    if (!a) return;
+    hd_arena_block *b = a->head;
+    while (b) {
+        hd_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(a);
+}
+
+static hd_arena_block *hd_arena_block_new(hd_arena *a, size_t need)
+{
+    size_t size = need > HD_ARENA_BLOCK ? need : HD_ARENA_BLOCK;
+    if (size > SIZE_MAX - sizeof(hd_arena_block)) {
+        hd_oom();
+        return NULL;
+    }
+    hd_arena_block *b = hd_malloc(1, sizeof *b + size);
+    if (!b) return NULL;
+    b->used = 0;
+    b->size = size;
+    b->next = a->head;
+    a->head = b;
+    a->bytes += sizeof *b + size;
+    return b;
+}
+
+char *hd_arena_strndup(hd_arena *a, const char *s, size_t len)
+{
+    if (len == SIZE_MAX) {
+        hd_oom();
+        return NULL;
+    }
+    size_t need = len + 1;
+    hd_arena_block *b = a->head;
+    if (!b || b->size - b->used < need) {
+        /* A big string gets its own block behind the current one, so the
+         * current block's free space is not wasted. */
+        b = hd_arena_block_new(a, need);
+        if (!b) return NULL;
+        if (need > HD_ARENA_BLOCK && b->next) {
+            hd_arena_block *cur = b->next;
+            a->head = cur;
+            b->next = cur->next;
+            cur->next = b;
+        }
+    }
+    char *d = b->data + b->used;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    b->used += need;
+    return d;
+}
+
+void *hd_arena_alloc(hd_arena *a, size_t size)
+{
+    size_t pad = 0;
+    hd_arena_block *b = a->head;
+    if (b) pad = (8 - ((uintptr_t)(b->data + b->used) & 7u)) & 7u;
+    if (size > SIZE_MAX - 16) {
+        hd_oom();
+        return NULL;
+    }
+    if (!b || b->size - b->used < size + pad) {
+        b = hd_arena_block_new(a, size + 8);
+        if (!b) return NULL;
+        if (size + 8 > HD_ARENA_BLOCK && b->next) {
+            hd_arena_block *cur = b->next;
+            a->head = cur;
+            b->next = cur->next;
+            cur->next = b;
+        }
+        pad = (8 - ((uintptr_t)b->data & 7u)) & 7u;
+    }
+    char *d = b->data + b->used + pad;
+    b->used += pad + size;
+    return d;
+}
+
+size_t hd_arena_bytes(const hd_arena *a)
+{
+    return a ? a->bytes : 0;
+}
+
+int hd_options_copy(void *dst, size_t dst_size, const void *src, const char *init)
+{
+    if (!src) return HERD_OK;
+    uint32_t size;
+    memcpy(&size, src, sizeof size); /* every options struct starts with it */
+    if (size < sizeof size || size > 4096)
+        return hd_error(HERD_EINVAL, "opt->struct_size is %u; fill the options with %s() "
+                        "first", (unsigned)size, init);
+    memcpy(dst, src, size < dst_size ? size : dst_size);
+    uint32_t mine = (uint32_t)dst_size;
+    memcpy(dst, &mine, sizeof mine);
+    return HERD_OK;
+}

@@ -1,0 +1,104 @@
+/* text.c -- UTF-8 validation and names. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+#include "common/text_internal.h"
+
+/* Length of the UTF-8 sequence starting at s[0..n), 0 if invalid. */
+static size_t hd_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if (c < 0xC2) return 0; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xE0) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
+        if (c == 0xED && s[1] >= 0xA0) return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+            (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+int hd_utf8_valid(const char *str, size_t len, size_t *bad_offset)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        /* ASCII runs are the common case: skip 8 bytes at a time. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i >= len) break;
+        size_t k = hd_utf8_seq(s + i, len - i);
+        if (!k) {
+            if (bad_offset) *bad_offset = i;
+            return 0;
+        }
+        i += k;
+    }
+    return 1;
+}
+
+const char *hd_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t o = 0, i = 0;
+    const size_t show = 64;
+    if (size < 8) {
+        if (size) buf[0] = '\0';
+        return buf;
+    }
+    buf[o++] = '"';
+    for (; i < len && i < show && o + 6 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02X", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    if (i < len && o + 5 < size) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+int hd_name_check(const char *name, size_t max_len, const char *what)
+{
+    char q[96];
+    if (!name) return hd_error(HERD_EINVAL, "%s is NULL", what);
+    size_t len = strlen(name);
+    if (len == 0) return hd_error(HERD_EINVAL, "%s is empty; give it a name", what);
+    if (len > max_len)
+        return hd_error(HERD_EINVAL, "%s %s is %zu bytes long; the limit is %zu", what,
+                        hd_quote(name, len, q, sizeof q), len, max_len);
+    size_t bad;
+    if (!hd_utf8_valid(name, len, &bad))
+        return hd_error(HERD_EINVAL, "%s %s is not valid UTF-8 (byte %zu)", what,
+                        hd_quote(name, len, q, sizeof q), bad);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7F)
+            return hd_error(HERD_EINVAL,
+                            "%s %s contains a control character (byte %zu); remove it",
+                            what, hd_quote(name, len, q, sizeof q), i);
+    }
+    return HERD_OK;
+}

@@ -1,0 +1,977 @@
+/* compare.c -- champion / challenger: evaluate both on the same holdout
+ * rows, decide per group, promote the winners in one commit, roll back.
+ *
+ * Evaluation runs on the pool, one task per group: resolve both aliases,
+ * load each model once, predict the holdout rows, compute the metric (and,
+ * for the bootstrap, per-row losses).  Decisions are pure functions of
+ * those numbers and the options, so a dry run and a real run decide the
+ * same; only the real one commits.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "herd.h"
+#include "train/apply_internal.h"
+#include "decide/compare_internal.h"
+#include "common/error_internal.h"
+#include "common/log_internal.h"
+#include "data/frame_internal.h"
+#include "data/groups_internal.h"
+#include "common/hash_internal.h"
+#include "common/mem_internal.h"
+#include "model/metrics_internal.h"
+#include "common/text_internal.h"
+#include "registry/uri_internal.h"
+#include "model/xgb_internal.h"
+
+enum { CMP_PROMOTE, CMP_KEEP, CMP_FIRST, CMP_SKIPPED, CMP_FAILED, CMP_NDECISIONS };
+
+static const char *const cmp_names[CMP_NDECISIONS] = {"promote", "keep", "first", "skipped",
+                                                      "failed"};
+
+typedef struct cmp_row {
+    int decision;
+    char *reason; /* malloc'd */
+    int64_t champ_v, chall_v;
+    double champ_m, chall_m, delta, rel, ci_lo, ci_hi;
+    size_t rows;
+    size_t skipped; /* holdout rows the metric skips (mape: zero labels) */
+} cmp_row;
+
+/* One holdout frame's groups and its columns. */
+typedef struct cmp_hset {
+    const herd_groups *groups;
+    const int64_t *challengers; /* per group, or NULL: the challenger alias */
+    size_t label_col, weight_col, order_col; /* SIZE_MAX: none */
+} cmp_hset;
+
+typedef struct cmp_ctx {
+    herd_registry *reg;
+    herd_compare_options o;
+    hd_metric metric;
+    cmp_hset *sets;
+    size_t nsets;
+    size_t ntasks; /* every group of every set */
+    size_t *task_set, *task_group;
+    cmp_row *rows; /* per task */
+    herd_progress_fn progress; /* the apply options', for the promote phase */
+    void *progress_user;
+} cmp_ctx;
+
+/* ------------------------------------------------------------------------
+ * Options
+ * --------------------------------------------------------------------- */
+
+void herd_compare_options_init(herd_compare_options *opt)
+{
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->champion = "champion";
+    opt->challenger = "challenger";
+    opt->metric = "rmse";
+    opt->metric_min = -INFINITY;
+    opt->metric_max = INFINITY;
+    opt->min_holdout_rows = 1;
+    opt->confidence = 0.95;
+    opt->max_promote_fraction = 0.5;
+}
+
+static int cmp_numeric_column(const herd_frame *f, const char *name, const char *what,
+                              size_t *col)
+{
+    int rc = herd_frame_find(f, name, col);
+    if (rc) return hd_error(HERD_ENOTFOUND, "%s column '%s' is not in the holdout frame", what,
+                            name);
+    int t = herd_frame_column_type(f, *col);
+    if (t == HERD_TYPE_STRING)
+        return hd_error(HERD_ETYPE, "%s column '%s' holds strings; it must be numeric", what,
+                        name);
+    return HERD_OK;
+}
+
+static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
+{
+    herd_compare_options *o = &c->o;
+    herd_compare_options_init(o);
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_compare_options_init");
+    if (rc) return rc;
+    if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
+    rc = hd_id_check(o->family, "opt->family");
+    if (!rc) rc = o->champion ? hd_id_check(o->champion, "opt->champion")
+                              : hd_error(HERD_EINVAL, "opt->champion is NULL");
+    if (!rc) rc = o->challenger ? hd_id_check(o->challenger, "opt->challenger")
+                                : hd_error(HERD_EINVAL, "opt->challenger is NULL");
+    if (!rc && (!strcmp(o->champion, "latest") || !strcmp(o->champion, o->challenger)))
+        rc = hd_error(HERD_EINVAL, "opt->champion is '%s' and opt->challenger '%s': give two "
+                      "different aliases (the champion cannot be 'latest')", o->champion,
+                      o->challenger);
+    if (!rc && o->run_id) rc = hd_id_check(o->run_id, "opt->run_id");
+    if (rc) return rc;
+    if (!o->metric) return hd_error(HERD_EINVAL, "opt->metric is NULL");
+    if ((rc = hd_metric_parse(o->metric, &c->metric))) return rc;
+    if (!o->label) return hd_error(HERD_EINVAL, "opt->label is NULL; name the label column");
+    if (!(o->min_abs_delta >= 0) || !(o->min_rel_delta >= 0))
+        return hd_error(HERD_EINVAL, "opt->min_abs_delta (%g) and opt->min_rel_delta (%g) must "
+                        "be >= 0", o->min_abs_delta, o->min_rel_delta);
+    if (isnan(o->metric_min) || isnan(o->metric_max) || o->metric_min > o->metric_max)
+        return hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%g, %g]; give "
+                        "min <= max", o->metric_min, o->metric_max);
+    if (!(o->holdout_fraction >= 0 && o->holdout_fraction <= 1))
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give 0 (every row is "
+                        "holdout) or a fraction in (0, 1]", o->holdout_fraction);
+    if (o->holdout_fraction > 0 && !o->holdout_order_by)
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g but opt->holdout_order_by "
+                        "is NULL: name the column that orders each group's rows (e.g. a "
+                        "date)", o->holdout_fraction);
+    if (o->bootstrap < 0 || o->bootstrap > 1000000)
+        return hd_error(HERD_EINVAL, "opt->bootstrap is %d; give 0 (off) or 1..1000000 "
+                        "resamples", o->bootstrap);
+    if (o->bootstrap && !hd_metric_has_row_loss(&c->metric))
+        return hd_error(HERD_EINVAL, "opt->bootstrap needs a metric that is a mean of per-row "
+                        "losses; '%s' is not (use rmse, mae, mape, logloss, the deviances...)",
+                        c->metric.name);
+    if (o->bootstrap && !(o->confidence > 0.5 && o->confidence < 1))
+        return hd_error(HERD_EINVAL, "opt->confidence is %g; give a level in (0.5, 1), e.g. "
+                        "0.95", o->confidence);
+    if (!(o->max_promote_fraction >= 0 && o->max_promote_fraction <= 1))
+        return hd_error(HERD_EINVAL, "opt->max_promote_fraction is %g; give a fraction in "
+                        "[0, 1]", o->max_promote_fraction);
+    return HERD_OK;
+}
+
+/* The columns the options name, in one holdout frame. */
+static int cmp_set_columns(const cmp_ctx *c, cmp_hset *set)
+{
+    const herd_frame *frame = set->groups->frame;
+    set->weight_col = set->order_col = SIZE_MAX;
+    int rc = cmp_numeric_column(frame, c->o.label, "the label", &set->label_col);
+    if (!rc && c->o.weight)
+        rc = cmp_numeric_column(frame, c->o.weight, "the weight", &set->weight_col);
+    if (!rc && c->o.holdout_fraction > 0)
+        rc = cmp_numeric_column(frame, c->o.holdout_order_by, "the holdout_order_by",
+                                &set->order_col);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * One group
+ * --------------------------------------------------------------------- */
+
+static char *cmp_text(const char *fmt, ...) HD_PRINTF(1, 2);
+static char *cmp_text(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return hd_strdup(buf);
+}
+
+static int cmp_set(cmp_row *r, int decision, char *reason)
+{
+    r->decision = decision;
+    free(r->reason);
+    r->reason = reason;
+    return reason ? HERD_OK : HERD_ENOMEM;
+}
+
+typedef struct cmp_order {
+    double v;
+    size_t row;
+} cmp_order;
+
+static int cmp_order_cmp(const void *a, const void *b)
+{
+    const cmp_order *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1; /* NaN never reaches here */
+    return x->row < y->row ? -1 : x->row > y->row; /* stable: frame order */
+}
+
+int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *order_name,
+                     double fraction, const size_t *rows, size_t n, size_t *hold,
+                     size_t *nhold, size_t *train, size_t *ntrain)
+{
+    size_t k = (size_t)ceil(fraction * (double)n);
+    if (k < 1) k = 1;
+    if (k > n) k = n;
+    cmp_order *ord = hd_malloc(n ? n : 1, sizeof *ord);
+    if (!ord) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ord[i].row = rows[i];
+        if (herd_frame_get_double(frame, order_col, rows[i], &ord[i].v) || isnan(ord[i].v)) {
+            free(ord);
+            return hd_error(HERD_EINVAL, "row %zu has no value in the ordering column '%s'",
+                            rows[i], order_name);
+        }
+    }
+    qsort(ord, n, sizeof *ord, cmp_order_cmp);
+    for (size_t i = 0; i < k; i++) hold[i] = ord[n - k + i].row;
+    for (size_t i = 0; train && i < n - k; i++) train[i] = ord[i].row;
+    free(ord);
+    *nhold = k;
+    if (ntrain) *ntrain = n - k;
+    return HERD_OK;
+}
+
+/* The group's holdout rows: all of them, or its last fraction by the
+ * order column. */
+static int cmp_holdout_rows(const cmp_ctx *c, const cmp_hset *set, const size_t *rows, size_t n,
+                            size_t **out, size_t *nout)
+{
+    size_t *sel = hd_malloc(n ? n : 1, sizeof *sel);
+    if (!sel) return HERD_ENOMEM;
+    int rc = HERD_OK;
+    if (c->o.holdout_fraction <= 0) {
+        memcpy(sel, rows, n * sizeof *sel);
+        *nout = n;
+    } else {
+        rc = hd_holdout_split(set->groups->frame, set->order_col, c->o.holdout_order_by,
+                              c->o.holdout_fraction, rows, n, sel, nout, NULL, NULL);
+    }
+    if (rc) {
+        free(sel);
+        return rc;
+    }
+    *out = sel;
+    return HERD_OK;
+}
+
+/* A column's values at rows (NULL column: all 1). */
+static int cmp_values(const herd_frame *f, size_t col, const size_t *rows, size_t n,
+                      const char *what, double **out)
+{
+    double *v = hd_malloc(n ? n : 1, sizeof *v);
+    if (!v) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (col == SIZE_MAX) {
+            v[i] = 1;
+        } else if (herd_frame_get_double(f, col, rows[i], &v[i]) || !isfinite(v[i])) {
+            free(v);
+            return hd_error(HERD_EINVAL, "the %s of row %zu is missing or not finite", what,
+                            rows[i]);
+        }
+    }
+    *out = v;
+    return HERD_OK;
+}
+
+/* A version's predictions of the rows (model loaded once). */
+static int cmp_predict(const cmp_ctx *c, const herd_frame *frame, const char *key,
+                       int64_t version, const size_t *rows, size_t n, int nthread,
+                       double **pred, size_t *nout, herd_model **model)
+{
+    herd_artifact *a = NULL;
+    herd_model *m = NULL;
+    int rc = herd_registry_load(c->reg, c->o.family, key, version, &a);
+    if (!rc) rc = herd_artifact_model(a, &m);
+    herd_artifact_free(a);
+    if (rc) return rc;
+    *nout = herd_model_num_outputs(m);
+    *pred = hd_malloc(n ? n * *nout : 1, sizeof **pred);
+    if (!*pred) rc = HERD_ENOMEM;
+    if (!rc) rc = herd_model_predict(m, frame, rows, n, nthread, *pred, n * *nout);
+    if (rc) {
+        free(*pred);
+        *pred = NULL;
+        herd_model_free(m);
+        return rc;
+    }
+    *model = m;
+    return HERD_OK;
+}
+
+/* Whether two models are the same bytes (a retrain on the same data). */
+static int cmp_same_model(const herd_model *a, const herd_model *b)
+{
+    void *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = !herd_model_save(a, HERD_MODEL_UBJSON, &x, &nx) &&
+               !herd_model_save(b, HERD_MODEL_UBJSON, &y, &ny) && nx == ny && !memcmp(x, y, nx);
+    herd_free(x);
+    herd_free(y);
+    herd_clear_error();
+    return same;
+}
+
+/* splitmix64 */
+static uint64_t cmp_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Paired bootstrap of the improvement of the mean row loss (champion's
+ * minus challenger's: > 0 when the challenger is better). */
+static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
+                         const double *weight, const double *p_champ, const double *p_chall,
+                         size_t n, size_t nout, cmp_row *r)
+{
+    double *lc = hd_malloc(n, sizeof *lc), *lh = hd_malloc(n, sizeof *lh);
+    double *means = hd_malloc((size_t)c->o.bootstrap, sizeof *means);
+    size_t *use = hd_malloc(n, sizeof *use);
+    int rc = (lc && lh && means && use) ? HERD_OK : HERD_ENOMEM;
+    if (!rc) rc = hd_metric_row_losses(&c->metric, label, p_champ, n, nout, lc);
+    if (!rc) rc = hd_metric_row_losses(&c->metric, label, p_chall, n, nout, lh);
+    size_t m = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!isnan(lc[i]) && !isnan(lh[i])) use[m++] = i; /* rows the metric skips */
+    if (!rc && !m) rc = hd_error(HERD_EINVAL, "no holdout row has a loss to resample");
+    uint64_t s = c->o.seed ^ hd_hash_bytes(key, strlen(key), 0xb007ull);
+    for (int b = 0; !rc && b < c->o.bootstrap; b++) {
+        double sw = 0, sd = 0;
+        for (size_t j = 0; j < m; j++) {
+            size_t i = use[cmp_rand(&s) % m];
+            sw += weight[i];
+            sd += weight[i] * (lc[i] - lh[i]);
+        }
+        means[b] = sw > 0 ? sd / sw : 0;
+    }
+    if (!rc) {
+        qsort(means, (size_t)c->o.bootstrap, sizeof *means, cmp_double);
+        size_t B = (size_t)c->o.bootstrap;
+        /* The epsilon keeps 0.1 * 1000 from flooring to 99 */
+        size_t lo = (size_t)floor((1 - c->o.confidence) * (double)(B - 1) + 1e-9);
+        size_t hi = (size_t)ceil(c->o.confidence * (double)(B - 1) - 1e-9);
+        r->ci_lo = means[lo];
+        r->ci_hi = means[hi];
+    }
+    free(lc);
+    free(lh);
+    free(means);
+    free(use);
+    return rc;
+}
+
+/* The decision once both metrics are known. */
+static int cmp_decide(const cmp_ctx *c, cmp_row *r)
+{
+    const herd_compare_options *o = &c->o;
+    const char *mn = c->metric.name;
+    if (!(r->chall_m >= o->metric_min && r->chall_m <= o->metric_max))
+        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %.6g is outside the bounds "
+                                             "[%g, %g]", mn, r->chall_m, o->metric_min,
+                                             o->metric_max));
+    if (!(r->delta > 0))
+        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %.6g is not better than the "
+                                             "champion's %.6g", mn, r->chall_m, r->champ_m));
+    if (r->delta < o->min_abs_delta)
+        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.6g, less than min_abs_delta "
+                                             "%g", mn, r->delta, o->min_abs_delta));
+    if (o->min_rel_delta > 0 && isnan(r->rel))
+        return cmp_set(r, CMP_KEEP, cmp_text("the champion's %s is 0: a relative improvement "
+                                             "is undefined, so min_rel_delta %.3g%% cannot be "
+                                             "met", mn, 100 * o->min_rel_delta));
+    if (r->rel < o->min_rel_delta)
+        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.3g%%, less than min_rel_delta "
+                                             "%.3g%%", mn, 100 * r->rel,
+                                             100 * o->min_rel_delta));
+    if (o->bootstrap && !(r->ci_lo > 0))
+        return cmp_set(r, CMP_KEEP, cmp_text("the improvement is not significant: at %.0f%% "
+                                             "confidence the mean loss may change by as "
+                                             "little as %.6g (paired bootstrap, %d resamples)",
+                                             100 * o->confidence, r->ci_lo, o->bootstrap));
+    return cmp_set(r, CMP_PROMOTE, cmp_text("%s improves by %.6g (%.3g%%)%s", mn, r->delta,
+                                            100 * r->rel,
+                                            o->bootstrap ? ", significant by bootstrap" : ""));
+}
+
+/* Whether the champion alias of `key` was ever moved away from `version`
+ * (it was the champion, then replaced or rolled back). */
+static int cmp_was_demoted(const cmp_ctx *c, const char *key, int64_t version, int *demoted)
+{
+    herd_frame *h = NULL;
+    size_t fc = 0;
+    *demoted = 0;
+    int rc = herd_registry_alias_history(c->reg, c->o.family, key, c->o.champion, &h);
+    if (!rc) rc = herd_frame_find(h, "from_version", &fc);
+    for (size_t i = 0; !rc && i < herd_frame_nrows(h) && !*demoted; i++) {
+        int64_t from = 0;
+        herd_frame_get_int64(h, fc, i, &from);
+        *demoted = from == version;
+    }
+    herd_frame_free(h);
+    return rc;
+}
+
+static int cmp_resolve(const cmp_ctx *c, const char *key, const char *alias, int64_t *v)
+{
+    int rc = herd_registry_resolve(c->reg, c->o.family, key, alias, v);
+    if (rc == HERD_ENOTFOUND) {
+        herd_clear_error();
+        *v = 0;
+        return HERD_OK;
+    }
+    return rc;
+}
+
+/* Evaluate and decide one group.  Returns an error only for failures of
+ * the group itself (the row then says "failed"). */
+static int cmp_group(cmp_ctx *c, size_t t, int nthread)
+{
+    cmp_row *r = &c->rows[t];
+    const cmp_hset *set = &c->sets[c->task_set[t]];
+    const herd_groups *groups = set->groups;
+    size_t g = c->task_group[t];
+    const char *key = groups->keys[g];
+    int rc = HERD_OK;
+    if (set->challengers) r->chall_v = set->challengers[g];
+    else rc = cmp_resolve(c, key, c->o.challenger, &r->chall_v);
+    if (!rc) rc = cmp_resolve(c, key, c->o.champion, &r->champ_v);
+    if (rc) return rc;
+    if (!r->chall_v && set->challengers)
+        return cmp_set(r, CMP_SKIPPED, cmp_text("no model trained in this run"));
+    if (!r->chall_v) return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
+    /* A cycle's re-run must not undo a rollback: a model of this run that
+     * was champion and was moved away from stays out.  (herd_compare on
+     * aliases compares what it is asked to.) */
+    int demoted = 0;
+    if (set->challengers && r->champ_v && r->chall_v > r->champ_v &&
+        (rc = cmp_was_demoted(c, key, r->chall_v, &demoted)))
+        return rc;
+    if (demoted)
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) was the %s before and was "
+                                             "moved away from (rolled back); set the alias "
+                                             "by hand to bring it back",
+                                             c->o.challenger, (long long)r->chall_v,
+                                             c->o.champion));
+    if (r->champ_v && r->chall_v < r->champ_v) /* going back is a rollback, made on purpose */
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) is older than the %s "
+                                             "(version %lld); herd_registry_rollback goes back",
+                                             c->o.challenger, (long long)r->chall_v,
+                                             c->o.champion, (long long)r->champ_v));
+    size_t *rows = NULL, n = 0;
+    rc = cmp_holdout_rows(c, set, hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
+                          &rows, &n);
+    if (rc) return rc;
+    r->rows = n;
+    if (n < c->o.min_holdout_rows) {
+        free(rows);
+        return cmp_set(r, CMP_SKIPPED, cmp_text("%zu holdout rows, fewer than "
+                                                "min_holdout_rows %zu", n,
+                                                c->o.min_holdout_rows));
+    }
+    double *label = NULL, *weight = NULL, *p_chall = NULL, *p_champ = NULL;
+    herd_model *m_chall = NULL, *m_champ = NULL;
+    size_t nout = 0, nout2 = 0, sk = 0;
+    rc = cmp_values(groups->frame, set->label_col, rows, n, "label", &label);
+    if (!rc) rc = cmp_values(groups->frame, set->weight_col, rows, n, "weight", &weight);
+    if (!rc)
+        rc = cmp_predict(c, groups->frame, key, r->chall_v, rows, n, nthread, &p_chall, &nout,
+                         &m_chall);
+    const double *w = set->weight_col == SIZE_MAX ? NULL : weight;
+    if (!rc) rc = hd_metric_eval(&c->metric, label, p_chall, w, n, nout, &r->chall_m, &sk);
+    r->skipped = sk;
+    if (!rc && !r->champ_v) {
+        if (r->chall_m >= c->o.metric_min && r->chall_m <= c->o.metric_max)
+            rc = cmp_set(r, CMP_FIRST, cmp_text("no %s yet", c->o.champion));
+        else
+            rc = cmp_set(r, CMP_SKIPPED, cmp_text("no %s yet, and the challenger's %s %.6g is "
+                                                  "outside the bounds [%g, %g]",
+                                                  c->o.champion, c->metric.name, r->chall_m,
+                                                  c->o.metric_min, c->o.metric_max));
+    } else if (!rc && r->champ_v == r->chall_v) {
+        r->champ_m = r->chall_m;
+        r->delta = r->rel = 0;
+        rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the %s's version", c->o.challenger,
+                                           c->o.champion));
+    } else if (!rc) {
+        rc = cmp_predict(c, groups->frame, key, r->champ_v, rows, n, nthread, &p_champ, &nout2,
+                         &m_champ);
+        if (!rc && nout2 != nout)
+            rc = hd_error(HERD_EINVAL, "the champion predicts %zu values per row and the "
+                          "challenger %zu: they are not comparable", nout2, nout);
+        if (!rc) rc = hd_metric_eval(&c->metric, label, p_champ, w, n, nout, &r->champ_m, &sk);
+        if (!rc) {
+            r->delta = c->metric.higher_is_better ? r->chall_m - r->champ_m
+                                                  : r->champ_m - r->chall_m;
+            /* Relative to a zero metric (r2 of a mean predictor) is undefined. */
+            r->rel = r->champ_m != 0 ? r->delta / fabs(r->champ_m) : NAN;
+        }
+        if (!rc && cmp_same_model(m_champ, m_chall)) {
+            rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the same model as the %s",
+                                               c->o.challenger, c->o.champion));
+        } else {
+            if (!rc && c->o.bootstrap)
+                rc = cmp_bootstrap(c, key, label, weight, p_champ, p_chall, n, nout, r);
+            if (!rc) rc = cmp_decide(c, r);
+        }
+    }
+    free(rows);
+    free(label);
+    free(weight);
+    free(p_chall);
+    free(p_champ);
+    herd_model_free(m_chall);
+    herd_model_free(m_champ);
+    return rc;
+}
+
+static int cmp_task(void *ctx, size_t t, int worker, int nthread)
+{
+    (void)worker;
+    cmp_ctx *c = ctx;
+    int rc = cmp_group(c, t, nthread);
+    cmp_row *row = &c->rows[t];
+    if (!rc && row->skipped) { /* say so: the metric saw fewer rows than holdout_rows */
+        char *why = cmp_text("%s (%s skipped %zu of the %zu holdout rows)", row->reason,
+                             c->metric.name, row->skipped, row->rows);
+        if (!why) return HERD_ENOMEM;
+        free(row->reason);
+        row->reason = why;
+    }
+    if (rc == HERD_ENOMEM) return rc;
+    if (rc) { /* the group fails; the others go on */
+        cmp_row *r = &c->rows[t];
+        if (cmp_set(r, CMP_FAILED, cmp_text("%s", herd_last_error()))) return HERD_ENOMEM;
+        herd_clear_error();
+    }
+    int level = row->decision == CMP_FAILED    ? HERD_LOG_WARN
+                : row->decision == CMP_SKIPPED ? HERD_LOG_INFO
+                                               : HERD_LOG_DEBUG;
+    hd_log(level, "%s: %s", cmp_names[row->decision], row->reason);
+    return HERD_OK;
+}
+
+static const char *cmp_task_key(void *ctx, size_t t)
+{
+    const cmp_ctx *c = ctx;
+    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
+}
+
+/* A group counts in progress as its decision says. */
+static int cmp_task_outcome(void *ctx, size_t t)
+{
+    const cmp_row *r = &((const cmp_ctx *)ctx)->rows[t];
+    if (r->decision == CMP_SKIPPED) return HD_TASK_SKIPPED;
+    if (r->decision == CMP_FAILED) return HD_TASK_FAILED;
+    return HD_TASK_OK;
+}
+
+static void cmp_worker_start(void *ctx, int worker)
+{
+    (void)ctx;
+    (void)worker;
+    hd_xgb_thread_init();
+}
+
+/* ------------------------------------------------------------------------
+ * Frames
+ * --------------------------------------------------------------------- */
+
+static const char *cmp_key(const cmp_ctx *c, size_t t)
+{
+    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
+}
+
+static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
+{
+    size_t n = c->ntasks;
+    const char **keys = hd_malloc(n ? n : 1, sizeof *keys);
+    const char **dec = hd_malloc(n ? n : 1, sizeof *dec);
+    const char **why = hd_malloc(n ? n : 1, sizeof *why);
+    int64_t *iv[2] = {hd_malloc(n ? n : 1, 8), hd_malloc(n ? n : 1, 8)};
+    int64_t *hr = hd_malloc(n ? n : 1, 8), *sk = hd_malloc(n ? n : 1, 8);
+    double *fv[6];
+    for (int k = 0; k < 6; k++) fv[k] = hd_malloc(n ? n : 1, sizeof(double));
+    int rc = keys && dec && why && iv[0] && iv[1] && hr && sk ? HERD_OK : HERD_ENOMEM;
+    for (int k = 0; k < 6; k++)
+        if (!fv[k]) rc = HERD_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const cmp_row *r = &c->rows[i];
+        keys[i] = cmp_key(c, i);
+        dec[i] = cmp_names[r->decision];
+        why[i] = r->reason;
+        iv[0][i] = r->champ_v;
+        iv[1][i] = r->chall_v;
+        hr[i] = (int64_t)r->rows;
+        sk[i] = (int64_t)r->skipped;
+        double v[6] = {r->champ_m, r->chall_m, r->delta, r->rel, r->ci_lo, r->ci_hi};
+        for (int k = 0; k < 6; k++) fv[k][i] = v[k];
+    }
+    herd_frame *f = NULL;
+    if (!rc) rc = herd_frame_new(&f);
+    if (!rc) rc = hd_frame_add_str(f, "group", keys, n);
+    if (!rc) rc = hd_frame_add_str(f, "decision", dec, n);
+    if (!rc) rc = hd_frame_add_str(f, "reason", why, n);
+    if (!rc) rc = hd_frame_add_i64(f, "champion_version", iv[0], n);
+    if (!rc) rc = hd_frame_add_i64(f, "challenger_version", iv[1], n);
+    static const char *const fnames[6] = {"champion_metric", "challenger_metric", "delta",
+                                          "rel_delta", "ci_low", "ci_high"};
+    for (int k = 0; !rc && k < 6; k++) rc = hd_frame_add_f64(f, fnames[k], fv[k], n);
+    if (!rc) rc = hd_frame_add_i64(f, "holdout_rows", hr, n);
+    if (!rc) rc = hd_frame_add_i64(f, "skipped_rows", sk, n);
+    free(keys);
+    free(dec);
+    free(why);
+    free(iv[0]);
+    free(iv[1]);
+    free(hr);
+    free(sk);
+    for (int k = 0; k < 6; k++) free(fv[k]);
+    if (rc) {
+        herd_frame_free(f);
+        return rc;
+    }
+    *out = f;
+    return HERD_OK;
+}
+
+static int cmp_summary_frame(const cmp_ctx *c, herd_frame **out)
+{
+    size_t n = c->ntasks;
+    int64_t count[CMP_NDECISIONS] = {0};
+    double median[CMP_NDECISIONS];
+    double *d = hd_malloc(n ? n : 1, sizeof *d);
+    if (!d) return HERD_ENOMEM;
+    for (int k = 0; k < CMP_NDECISIONS; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (c->rows[i].decision != k) continue;
+            count[k]++;
+            if (c->rows[i].champ_v && c->rows[i].chall_v && !isnan(c->rows[i].delta) &&
+                (k == CMP_PROMOTE || k == CMP_KEEP))
+                d[m++] = c->rows[i].delta;
+        }
+        qsort(d, m, sizeof *d, cmp_double);
+        median[k] = !m ? NAN : m % 2 ? d[m / 2] : (d[m / 2 - 1] + d[m / 2]) / 2;
+    }
+    free(d);
+    herd_frame *f = NULL;
+    int rc = herd_frame_new(&f);
+    if (!rc) rc = hd_frame_add_str(f, "decision", cmp_names, CMP_NDECISIONS);
+    if (!rc) rc = hd_frame_add_i64(f, "groups", count, CMP_NDECISIONS);
+    if (!rc) rc = hd_frame_add_f64(f, "median_delta", median, CMP_NDECISIONS);
+    if (rc) {
+        herd_frame_free(f);
+        return rc;
+    }
+    *out = f;
+    return HERD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Promotion
+ * --------------------------------------------------------------------- */
+
+static cJSON *cmp_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+/* The alias history's details: the numbers behind the decision. */
+static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddItemToObject(o, "decision", cJSON_CreateString(cmp_names[r->decision]));
+    cJSON_AddItemToObject(o, "metric", cJSON_CreateString(c->metric.name));
+    cJSON_AddItemToObject(o, "champion_version", cJSON_CreateNumber((double)r->champ_v));
+    cJSON_AddItemToObject(o, "challenger_version", cJSON_CreateNumber((double)r->chall_v));
+    cJSON_AddItemToObject(o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
+    cJSON_AddItemToObject(o, "challenger_metric", cmp_num(r->chall_m));
+    cJSON_AddItemToObject(o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
+    cJSON_AddItemToObject(o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
+    cJSON_AddItemToObject(o, "holdout_rows", cJSON_CreateNumber((double)r->rows));
+    cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->o.min_abs_delta));
+    cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->o.min_rel_delta));
+    if (c->o.bootstrap) {
+        cJSON_AddItemToObject(o, "ci_low", cmp_num(r->ci_lo));
+        cJSON_AddItemToObject(o, "ci_high", cmp_num(r->ci_hi));
+        cJSON_AddItemToObject(o, "confidence", cmp_num(c->o.confidence));
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* The cap: promotions over the family's champions. */
+static int cmp_cap(const cmp_ctx *c, size_t promote)
+{
+    if (!promote || c->o.force || c->o.max_promote_fraction >= 1) return HERD_OK;
+    herd_frame *champs = NULL;
+    int rc = herd_registry_aliases(c->reg, c->o.family, c->o.champion, &champs);
+    if (rc) return rc;
+    size_t total = herd_frame_nrows(champs);
+    herd_frame_free(champs);
+    double frac = total ? (double)promote / (double)total : 1;
+    if (frac > c->o.max_promote_fraction)
+        return hd_error(HERD_ELIMIT, "promoting would replace %.1f%% of family '%s''s "
+                        "champions (%zu of %zu), above max_promote_fraction %.1f%%: nothing "
+                        "was moved; check the week's data, or pass force = 1",
+                        100 * frac, c->o.family, promote, total,
+                        100 * c->o.max_promote_fraction);
+    return HERD_OK;
+}
+
+static int cmp_promote(cmp_ctx *c)
+{
+    size_t promote = 0, first = 0;
+    for (size_t i = 0; i < c->ntasks; i++) {
+        promote += c->rows[i].decision == CMP_PROMOTE;
+        first += c->rows[i].decision == CMP_FIRST;
+    }
+    hd_phase_begin("promote", c->progress, c->progress_user);
+    int rc = cmp_cap(c, promote); /* a dry run says so too: a broken week shows */
+    if (rc == HERD_ELIMIT) hd_log(HERD_LOG_WARN, "promotion refused: %s", herd_last_error());
+    if (rc || c->o.dry_run || !(promote + first)) {
+        if (!rc)
+            hd_log(HERD_LOG_INFO, "promote: %zu promotions and %zu first champions%s", promote,
+                   first, c->o.dry_run ? " decided, none moved (dry run)" : "");
+        return rc;
+    }
+    herd_batch *b = NULL;
+    if ((rc = herd_registry_begin(c->reg, &b))) return rc;
+    for (size_t i = 0; !rc && i < c->ntasks; i++) {
+        const cmp_row *r = &c->rows[i];
+        if (r->decision != CMP_PROMOTE && r->decision != CMP_FIRST) continue;
+        char *details = cmp_details(c, r);
+        if (!details) {
+            rc = HERD_ENOMEM;
+            break;
+        }
+        herd_alias_options ao;
+        herd_alias_options_init(&ao);
+        ao.reason = r->reason;
+        ao.details = details;
+        ao.run_id = c->o.run_id;
+        ao.expect_version = r->champ_v; /* 0 for a first: it must still have none */
+        rc = herd_batch_set_alias(b, c->o.family, cmp_key(c, i), c->o.champion, r->chall_v, &ao);
+        cJSON_free(details);
+    }
+    if (!rc) rc = herd_batch_commit(b);
+    if (rc == HERD_ECONFLICT)
+        hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
+    if (!rc)
+        hd_log(HERD_LOG_INFO, "promote: moved '%s' of %zu groups (%zu promoted, %zu first)",
+               c->o.champion, promote + first, promote, first);
+    herd_batch_free(b);
+    return rc;
+}
+
+int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame)
+{
+    cmp_ctx c;
+    memset(&c, 0, sizeof c);
+    int rc = cmp_options_read(opt, &c);
+    herd_groups g;
+    memset(&g, 0, sizeof g);
+    g.frame = frame;
+    cmp_hset set = {.groups = &g};
+    if (!rc) rc = cmp_set_columns(&c, &set);
+    return rc;
+}
+
+/* Compare over several holdout sets at once (herd_cycle adds the family
+ * model's), deciding and promoting them together. */
+int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
+                    const int64_t *const *challengers, size_t nsets,
+                    const herd_compare_options *opt, const herd_apply_options *apply,
+                    herd_frame **decisions, herd_frame **summary)
+{
+    cmp_ctx c = {.reg = reg, .nsets = nsets};
+    int rc = cmp_options_read(opt, &c);
+    if (rc) return hd_error_prefix("herd_compare: ");
+    hd_scope_set_ids(c.o.family, c.o.run_id);
+    hd_apply_config cfg;
+    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    c.progress = cfg.progress;
+    c.progress_user = cfg.progress_user;
+    if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
+    for (size_t k = 0; !rc && k < nsets; k++) {
+        c.sets[k].groups = holdouts[k];
+        c.sets[k].challengers = challengers ? challengers[k] : NULL;
+        c.ntasks += holdouts[k]->ngroups;
+        if ((rc = cmp_set_columns(&c, &c.sets[k]))) hd_error_prefix("herd_compare: ");
+    }
+    /* The state every task reads: what the registry holds now. */
+    if (!rc) rc = herd_registry_refresh(reg);
+    size_t nt = c.ntasks;
+    if (!rc) {
+        c.rows = hd_calloc(nt ? nt : 1, sizeof *c.rows);
+        c.task_set = hd_malloc(nt ? nt : 1, sizeof *c.task_set);
+        c.task_group = hd_malloc(nt ? nt : 1, sizeof *c.task_group);
+        if (!c.rows || !c.task_set || !c.task_group) rc = HERD_ENOMEM;
+    }
+    size_t *task_rows = hd_malloc(nt ? nt : 1, sizeof *task_rows);
+    hd_task_result *res = hd_calloc(nt ? nt : 1, sizeof *res);
+    if (!task_rows || !res) rc = HERD_ENOMEM;
+    for (size_t k = 0, t = 0; !rc && k < nsets; k++) {
+        for (size_t g = 0; g < holdouts[k]->ngroups; g++, t++) {
+            c.rows[t] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
+                                  .ci_lo = NAN, .ci_hi = NAN};
+            c.task_set[t] = k;
+            c.task_group[t] = g;
+            task_rows[t] = hd_groups_size_of(holdouts[k], g);
+        }
+    }
+    if (!rc) {
+        hd_job job = {.ntasks = nt, .ngroups = nt, .task_rows = task_rows, .run = cmp_task,
+                      .worker_start = cmp_worker_start, .task_key = cmp_task_key,
+                      .task_outcome = cmp_task_outcome, .ctx = &c};
+        hd_phase_begin("compare", cfg.progress, cfg.progress_user);
+        rc = hd_job_run(&job, &cfg, res);
+        for (size_t i = 0; !rc && i < nt; i++) {
+            if (res[i].status == HD_TASK_OK && c.rows[i].reason) continue;
+            /* not run (cancelled) or out of memory in the task */
+            rc = res[i].code < 0 ? res[i].code : HERD_ECANCELED;
+            hd_error(rc, "herd_compare: group '%s' was not compared: %s", cmp_key(&c, i),
+                     res[i].message ? res[i].message : "cancelled");
+        }
+    }
+    int prc = HERD_OK;
+    hd_saved_error pe;
+    if (!rc) {
+        prc = cmp_promote(&c); /* the decisions are returned whatever it says */
+        if (prc) hd_error_save(&pe);
+        rc = cmp_decisions_frame(&c, decisions);
+        if (!rc && summary && (rc = cmp_summary_frame(&c, summary))) {
+            herd_frame_free(*decisions);
+            *decisions = NULL;
+        }
+    }
+    for (size_t i = 0; c.rows && i < nt; i++) free(c.rows[i].reason);
+    free(c.rows);
+    free(c.task_set);
+    free(c.task_group);
+    free(c.sets);
+    free(task_rows);
+    hd_task_results_free(res, res ? nt : 0);
+    if (!rc && prc) return hd_error_restore(&pe);
+    return rc;
+}
+
+static int hd_compare_call(herd_registry *reg, const herd_groups *holdout,
+                           const herd_compare_options *opt, const herd_apply_options *apply,
+                           herd_frame **decisions, herd_frame **summary)
+{
+    HD_CHECK_NOT_NULL(decisions);
+    *decisions = NULL;
+    if (summary) *summary = NULL;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(holdout);
+    return hd_compare_sets(reg, &holdout, NULL, 1, opt, apply, decisions, summary);
+}
+
+int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_compare_options *opt,
+                 const herd_apply_options *apply, herd_frame **decisions, herd_frame **summary)
+{
+    static const char *const plan[] = {"compare", "promote"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_compare_call(reg, holdout, opt, apply, decisions, summary);
+    hd_scope_leave(&scope);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Rollback
+ * --------------------------------------------------------------------- */
+
+typedef struct rb_last {
+    const char *key;
+    size_t row;
+} rb_last;
+
+static int rb_cmp(const void *a, const void *b)
+{
+    const rb_last *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c) return c;
+    return x->row > y->row ? -1 : x->row < y->row; /* the last move first */
+}
+
+int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
+                           const char *alias, const char *reason, size_t *moved)
+{
+    if (moved) *moved = 0;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(family);
+    if (!alias) alias = "champion";
+    int rc = hd_id_check(family, "family");
+    if (!rc && group) rc = hd_key_check(group, "group");
+    if (!rc) rc = hd_id_check(alias, "alias");
+    size_t rlen = reason ? strlen(reason) : 0, bad = 0;
+    if (!rc && reason && (rlen > HERD_TAG_VALUE_MAX || !hd_utf8_valid(reason, rlen, &bad)))
+        rc = hd_error(HERD_EINVAL, "argument 'reason' is %s; give UTF-8 text of at most %u "
+                      "bytes", rlen > HERD_TAG_VALUE_MAX ? "too long" : "not valid UTF-8",
+                      HERD_TAG_VALUE_MAX);
+    for (size_t i = 0; !rc && i < rlen; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7F)
+            rc = hd_error(HERD_EINVAL, "argument 'reason' has a control character at byte %zu",
+                          i);
+    if (rc) return hd_error_prefix("%s: ", __func__);
+    if ((rc = herd_registry_refresh(reg))) return rc;
+    herd_frame *hist = NULL;
+    if ((rc = herd_registry_alias_history(reg, family, group, alias, &hist))) return rc;
+    size_t n = herd_frame_nrows(hist), gc = 0, fc = 0, tc = 0, cc = 0;
+    herd_frame_find(hist, "group", &gc);
+    herd_frame_find(hist, "from_version", &fc);
+    herd_frame_find(hist, "to_version", &tc);
+    herd_frame_find(hist, "commit", &cc);
+    if (!n && !group) { /* no move at all: say whether the family exists */
+        herd_frame *groups = NULL;
+        rc = herd_registry_groups(reg, family, &groups);
+        if (!rc && !herd_frame_nrows(groups))
+            rc = hd_error(HERD_ENOTFOUND, "%s: the registry has no family '%s'", __func__,
+                          family);
+        herd_frame_free(groups);
+    }
+    /* Each group's last move.  For a whole family, only the groups the
+     * latest moving commit moved: that undoes the last promotion, not
+     * older ones of other groups. */
+    int64_t latest = 0;
+    if (n) herd_frame_get_int64(hist, cc, n - 1, &latest);
+    rb_last *last = hd_malloc(n ? n : 1, sizeof *last);
+    if (!rc && !last) rc = HERD_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        last[i].row = i;
+        herd_frame_get_string(hist, gc, i, &last[i].key);
+    }
+    if (!rc && n) qsort(last, n, sizeof *last, rb_cmp);
+    herd_batch *b = NULL;
+    if (!rc) rc = herd_registry_begin(reg, &b);
+    size_t count = 0;
+    for (size_t k = 0; !rc && k < n; k++) {
+        if (k && !strcmp(last[k].key, last[k - 1].key)) continue; /* not its last move */
+        size_t i = last[k].row;
+        int64_t from = 0, to = 0, commit = 0;
+        herd_frame_get_int64(hist, fc, i, &from);
+        herd_frame_get_int64(hist, tc, i, &to);
+        herd_frame_get_int64(hist, cc, i, &commit);
+        if (!group && commit != latest) continue;
+        if (!to) continue; /* the alias was deleted: nothing to roll back */
+        if (!from) {
+            rc = hd_error(HERD_ENOTFOUND, "%s: alias '%s' of %s/%s has no previous version "
+                          "(version %lld was its first); nothing was moved", __func__, alias,
+                          family, last[k].key, (long long)to);
+            break;
+        }
+        herd_alias_options ao;
+        herd_alias_options_init(&ao);
+        ao.reason = reason ? reason : "rollback";
+        ao.expect_version = to;
+        rc = herd_batch_set_alias(b, family, last[k].key, alias, from, &ao);
+        count++;
+    }
+    if (!rc && group && !count)
+        rc = hd_error(HERD_ENOTFOUND, "%s: %s/%s has no alias '%s' to roll back", __func__,
+                      family, group, alias);
+    if (!rc && count) rc = herd_batch_commit(b);
+    herd_batch_free(b);
+    free(last);
+    herd_frame_free(hist);
+    if (!rc && moved) *moved = count;
+    return rc;
+}

@@ -1,0 +1,361 @@
+/* cycle.c -- the weekly cycle as one call: split, fit, register, compare,
+ * promote.
+ *
+ * The holdout rows are cut off before training, so no model ever sees
+ * them, not even for early stopping; every trained model goes to the
+ * registry in one batch under idempotency keys "FAMILY/RUN/GROUP", so a re-run of
+ * the same run adds nothing; then herd_compare's decision and promotion
+ * run over the holdout, the family model's included.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "decide/compare_internal.h"
+#include "common/error_internal.h"
+#include "data/frame_internal.h"
+#include "data/groups_internal.h"
+#include "train/apply_internal.h"
+#include "common/log_internal.h"
+#include "common/mem_internal.h"
+#include "registry/uri_internal.h"
+
+/* The column that puts every row in the family model's one group. */
+static const char cyc_all_column[] = "__herd_family_model__";
+
+void herd_cycle_options_init(herd_cycle_options *opt)
+{
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->holdout_fraction = 0.2;
+}
+
+static int cyc_options_read(const herd_cycle_options *in, const herd_groups *groups,
+                            const herd_fit_options *fit, herd_cycle_options *o, size_t *order)
+{
+    herd_cycle_options_init(o);
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_cycle_options_init");
+    if (rc) return rc;
+    if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
+    if (!o->run_id)
+        return hd_error(HERD_EINVAL, "opt->run_id is NULL; name the run (e.g. "
+                        "\"2026-W48\"): re-running it then adds nothing");
+    rc = hd_id_check(o->family, "opt->family");
+    if (!rc) rc = hd_id_check(o->run_id, "opt->run_id");
+    if (rc) return rc;
+    if (!(o->holdout_fraction > 0 && o->holdout_fraction < 1))
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1)",
+                        o->holdout_fraction);
+    if (!o->holdout_order_by)
+        return hd_error(HERD_EINVAL, "opt->holdout_order_by is NULL: name the column that "
+                        "orders each group's rows (e.g. a week)");
+    if (herd_frame_find(groups->frame, o->holdout_order_by, order))
+        return hd_error(HERD_ENOTFOUND, "opt->holdout_order_by: no column '%s' in the frame",
+                        o->holdout_order_by);
+    if (herd_frame_column_type(groups->frame, *order) == HERD_TYPE_STRING)
+        return hd_error(HERD_ETYPE, "opt->holdout_order_by: column '%s' holds strings; it "
+                        "must be numeric", o->holdout_order_by);
+    if (!fit->label) return hd_error(HERD_EINVAL, "fit->label is NULL");
+    size_t clash;
+    if (o->fallback && herd_groups_find(groups, HERD_FALLBACK_GROUP, &clash) == HERD_OK)
+        return hd_error(HERD_EINVAL, "a group of the data is named '%s', the key of the family "
+                        "model: rename it, or run without opt->fallback",
+                        HERD_FALLBACK_GROUP);
+    herd_clear_error();
+    return HERD_OK;
+}
+
+/* The cycle's intermediate frames and groups. */
+typedef struct cyc_parts {
+    herd_frame *train, *hold;
+    herd_groups *train_groups, *hold_groups, *train_all, *hold_all;
+} cyc_parts;
+
+static void cyc_parts_free(cyc_parts *p)
+{
+    herd_groups_free(p->train_groups);
+    herd_groups_free(p->hold_groups);
+    herd_groups_free(p->train_all);
+    herd_groups_free(p->hold_all);
+    herd_frame_free(p->train);
+    herd_frame_free(p->hold);
+}
+
+/* Group `f` by the same key columns as `groups`. */
+static int cyc_regroup(const herd_groups *groups, const herd_frame *f, herd_groups **out)
+{
+    const char **names = hd_malloc(groups->nkeys, sizeof *names);
+    if (!names) return HERD_ENOMEM;
+    for (size_t k = 0; k < groups->nkeys; k++)
+        names[k] = herd_frame_column_name(groups->frame, groups->key_cols[k]);
+    int rc = herd_groups_new(f, names, groups->nkeys, out);
+    free(names);
+    return rc;
+}
+
+/* Every row of `f` in one group, for the family model. */
+static int cyc_one_group(herd_frame *f, herd_groups **out)
+{
+    size_t n = herd_frame_nrows(f);
+    const char **v = hd_malloc(n ? n : 1, sizeof *v);
+    if (!v) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) v[i] = HERD_FALLBACK_GROUP;
+    int rc = herd_frame_add_column(f, cyc_all_column, HERD_TYPE_STRING, v, n, NULL);
+    free(v);
+    const char *keys[] = {cyc_all_column};
+    if (!rc) rc = herd_groups_new(f, keys, 1, out);
+    return rc;
+}
+
+/* Training and holdout rows of every group, as frames and groups. */
+static int cyc_split(const herd_groups *groups, size_t order, const herd_cycle_options *o,
+                     cyc_parts *p)
+{
+    size_t total = groups->offsets[groups->ngroups];
+    size_t *train = hd_malloc(total ? total : 1, sizeof *train);
+    size_t *hold = hd_malloc(total ? total : 1, sizeof *hold);
+    int rc = train && hold ? HERD_OK : HERD_ENOMEM;
+    size_t nt = 0, nh = 0;
+    for (size_t g = 0; !rc && g < groups->ngroups; g++) {
+        size_t a = 0, b = 0;
+        rc = hd_holdout_split(groups->frame, order, o->holdout_order_by, o->holdout_fraction,
+                              hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
+                              hold + nh, &a, train + nt, &b);
+        if (rc) hd_error_prefix("group '%s': ", groups->keys[g]);
+        nh += a;
+        nt += b;
+    }
+    if (!rc) rc = hd_frame_take(groups->frame, train, nt, &p->train);
+    if (!rc) rc = hd_frame_take(groups->frame, hold, nh, &p->hold);
+    free(train);
+    free(hold);
+    if (!rc) rc = cyc_regroup(groups, p->train, &p->train_groups);
+    if (!rc) rc = cyc_regroup(groups, p->hold, &p->hold_groups);
+    if (!rc && o->fallback) rc = cyc_one_group(p->train, &p->train_all);
+    if (!rc && o->fallback) rc = cyc_one_group(p->hold, &p->hold_all);
+    return rc;
+}
+
+/* The versions this run registered, by key. */
+typedef struct cyc_item {
+    const char *key; /* into a model set's report, kept alive */
+    size_t index;    /* in the batch */
+    int64_t version;
+} cyc_item;
+
+typedef struct cyc_added {
+    cyc_item *v;
+    size_t n, cap;
+    herd_frame *reports[2];
+} cyc_added;
+
+static void cyc_added_free(cyc_added *a)
+{
+    free(a->v);
+    herd_frame_free(a->reports[0]);
+    herd_frame_free(a->reports[1]);
+}
+
+/* The version this run registered for `key`, 0 if none.  Linear: the
+ * family model's set has one key, and the groups' are searched in order. */
+static int64_t cyc_version_of(const cyc_added *a, const char *key, size_t *hint)
+{
+    for (size_t k = 0; k < a->n; k++) {
+        size_t i = (*hint + k) % a->n;
+        if (strcmp(a->v[i].key, key)) continue;
+        *hint = i + 1;
+        return a->v[i].version;
+    }
+    return 0;
+}
+
+/* Add every trained model of `set` to the batch as a challenger. */
+static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_cycle_options *o,
+                          cyc_added *out, int which)
+{
+    herd_frame *rep = NULL;
+    int rc = herd_model_set_report(set, &rep);
+    out->reports[which] = rep;
+    size_t gc = 0, sc = 0;
+    if (!rc) rc = herd_frame_find(rep, "group", &gc);
+    if (!rc) rc = herd_frame_find(rep, "status", &sc);
+    herd_artifact_options ao;
+    herd_artifact_options_init(&ao);
+    ao.family = o->family;
+    ao.run_id = o->run_id;
+    for (size_t i = 0; !rc && rep && i < herd_frame_nrows(rep); i++) {
+        const char *key = NULL, *status = NULL;
+        herd_frame_get_string(rep, gc, i, &key);
+        herd_frame_get_string(rep, sc, i, &status);
+        if (!status || strcmp(status, "ok")) continue;
+        /* Keys are registry-wide: the family keeps two families' runs of
+         * the same name apart. */
+        size_t len = strlen(o->family) + strlen(o->run_id) + strlen(key) + 3;
+        char *idem = hd_malloc(len, 1);
+        if (!idem) {
+            rc = HERD_ENOMEM;
+            break;
+        }
+        snprintf(idem, len, "%s/%s/%s", o->family, o->run_id, key);
+        herd_version_options vo;
+        herd_version_options_init(&vo);
+        vo.alias = "challenger";
+        vo.idempotency_key = idem;
+        herd_artifact *a = NULL;
+        size_t at = 0;
+        rc = herd_model_set_artifact(set, key, &ao, &a);
+        if (!rc) rc = herd_batch_add(b, a, &vo, &at);
+        herd_artifact_free(a);
+        free(idem);
+        if (!rc && out->n == out->cap &&
+            hd_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v))
+            rc = HERD_ENOMEM;
+        if (!rc) out->v[out->n++] = (cyc_item){key, at, 0};
+    }
+    return rc;
+}
+
+/* One batch: the week's models, the family model and the run. */
+static int cyc_register(herd_registry *reg, const herd_model_set *set,
+                        const herd_model_set *set_all, const herd_cycle_options *o,
+                        const herd_fit_options *fit, cyc_added *added_out)
+{
+    herd_batch *b = NULL;
+    int rc = herd_registry_begin(reg, &b);
+    if (!rc) rc = cyc_add_models(b, set, o, added_out, 0);
+    size_t added = added_out->n;
+    if (!rc && set_all) rc = cyc_add_models(b, set_all, o, added_out, 1);
+    size_t family = added_out->n - added;
+    char params[512], summary[256];
+    snprintf(params, sizeof params,
+             "{\"rounds\": %d, \"early_stopping_rounds\": %d, \"holdout_fraction\": %.17g, "
+             "\"fallback\": %s}",
+             fit->rounds, fit->early_stopping_rounds, o->holdout_fraction,
+             o->fallback ? "true" : "false");
+    snprintf(summary, sizeof summary,
+             "{\"family\": \"%s\", \"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
+             o->family, herd_model_set_count(set), added, family ? "true" : "false");
+    if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
+    if (!rc) rc = herd_batch_commit(b);
+    for (size_t i = 0; !rc && i < added_out->n; i++)
+        rc = herd_batch_version(b, added_out->v[i].index, &added_out->v[i].version, NULL);
+    herd_batch_free(b);
+    return rc;
+}
+
+/* Per holdout group, the version this run registered for it. */
+static int64_t *cyc_challengers(const herd_groups *hold, const cyc_added *added)
+{
+    int64_t *v = hd_malloc(hold->ngroups ? hold->ngroups : 1, sizeof *v);
+    size_t hint = 0; /* both are in key order: the search is linear overall */
+    for (size_t g = 0; v && g < hold->ngroups; g++)
+        v[g] = cyc_version_of(added, hold->keys[g], &hint);
+    return v;
+}
+
+/* The phases of a cycle, in order; without fallback, no "fit_family". */
+static const char *const cyc_plan[] = {"split", "fit", "fit_family", "register", "compare",
+                                       "promote"};
+static const char *const cyc_plan_no_family[] = {"split", "fit", "register", "compare",
+                                                 "promote"};
+
+static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
+                   const herd_cycle_options *opt, const herd_apply_options *apply,
+                   herd_frame **decisions, herd_frame **summary)
+{
+    HD_CHECK_NOT_NULL(decisions);
+    *decisions = NULL;
+    if (summary) *summary = NULL;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(groups);
+    HD_CHECK_NOT_NULL(fit);
+    herd_cycle_options o;
+    size_t order = 0;
+    int rc = cyc_options_read(opt, groups, fit, &o, &order);
+    if (rc) return hd_error_prefix("herd_cycle: ");
+    herd_compare_options co;
+    herd_compare_options_init(&co);
+    if ((rc = hd_options_copy(&co, sizeof co, o.compare, "herd_compare_options_init")))
+        return hd_error_prefix("herd_cycle: opt->compare: ");
+    co.family = o.family;
+    co.label = fit->label;
+    co.run_id = o.run_id;
+    co.holdout_fraction = 0; /* the holdout frame is the holdout */
+    co.holdout_order_by = NULL;
+    /* The cycle registers its models as "challenger" itself: the champion
+     * must be another alias, or registering would promote unchecked. */
+    if (co.champion && !strcmp(co.champion, "challenger"))
+        return hd_error(HERD_EINVAL, "herd_cycle: opt->compare->champion is 'challenger', "
+                        "the alias the cycle registers its models under; name the champion "
+                        "alias differently");
+    if ((rc = hd_compare_check(&co, groups->frame)))
+        return hd_error_prefix("herd_cycle: opt->compare: ");
+    hd_apply_config cfg;
+    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    hd_scope_set_ids(o.family, o.run_id);
+    if (!o.fallback)
+        hd_scope_plan(cyc_plan_no_family,
+                      (int)(sizeof cyc_plan_no_family / sizeof *cyc_plan_no_family));
+    cyc_parts p;
+    memset(&p, 0, sizeof p);
+    herd_model_set *set = NULL, *set_all = NULL;
+    cyc_added added;
+    memset(&added, 0, sizeof added);
+    int64_t *chall[2] = {NULL, NULL};
+    hd_phase_begin("split", cfg.progress, cfg.progress_user);
+    double t = hd_now();
+    rc = cyc_split(groups, order, &o, &p);
+    if (rc) hd_error_prefix("herd_cycle: ");
+    else
+        hd_log(HERD_LOG_INFO, "split: %zu groups into %zu training and %zu holdout rows in "
+               "%.3f s", groups->ngroups, herd_frame_nrows(p.train), herd_frame_nrows(p.hold),
+               hd_now() - t);
+    if (!rc) {
+        hd_phase_begin("fit", cfg.progress, cfg.progress_user);
+        rc = herd_fit(p.train_groups, fit, apply, &set);
+    }
+    if (!rc && p.train_all) {
+        hd_phase_begin("fit_family", cfg.progress, cfg.progress_user);
+        rc = herd_fit(p.train_all, fit, apply, &set_all);
+    }
+    if (!rc) {
+        hd_phase_begin("register", cfg.progress, cfg.progress_user);
+        t = hd_now();
+        rc = cyc_register(reg, set, set_all, &o, fit, &added);
+        if (!rc)
+            hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %.3f s",
+                   added.n, hd_now() - t);
+    }
+    /* This run's versions are the challengers: a re-run of an older run
+     * compares its own models again, whatever the alias says now. */
+    if (!rc && !(chall[0] = cyc_challengers(p.hold_groups, &added))) rc = HERD_ENOMEM;
+    if (!rc && p.hold_all && !(chall[1] = cyc_challengers(p.hold_all, &added))) rc = HERD_ENOMEM;
+    if (!rc) {
+        const herd_groups *sets[2] = {p.hold_groups, p.hold_all};
+        const int64_t *const cv[2] = {chall[0], chall[1]};
+        rc = hd_compare_sets(reg, sets, cv, p.hold_all ? 2 : 1, &co, apply, decisions, summary);
+    }
+    free(chall[0]);
+    free(chall[1]);
+    cyc_added_free(&added);
+    herd_model_set_free(set);
+    herd_model_set_free(set_all);
+    cyc_parts_free(&p);
+    return rc;
+}
+
+int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_options *fit,
+               const herd_cycle_options *opt, const herd_apply_options *apply,
+               herd_frame **decisions, herd_frame **summary)
+{
+    hd_scope scope;
+    hd_scope_enter(&scope, cyc_plan, (int)(sizeof cyc_plan / sizeof *cyc_plan), NULL, NULL);
+    int rc = cyc_run(reg, groups, fit, opt, apply, decisions, summary);
+    hd_log(rc ? HERD_LOG_ERROR : HERD_LOG_INFO, "herd_cycle %s in %.3f s%s%s",
+           rc ? "failed" : "done", hd_scope_elapsed(), rc ? ": " : "", rc ? herd_last_error() : "");
+    hd_scope_leave(&scope);
+    return rc;
+}

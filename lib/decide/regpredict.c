@@ -1,0 +1,245 @@
+/* regpredict.c -- predict every row with its group's model from the
+ * registry, groups in parallel.
+ *
+ * Each task resolves its group's alias, loads that model once, predicts
+ * the group's rows into its own buffer; the family model (the fallback) is
+ * loaded once before the tasks start and shared, read-only.  The buffers
+ * are scattered into the output columns at the rows' frame positions once
+ * every task is done, when the number of outputs per row is known.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "train/apply_internal.h"
+#include "common/error_internal.h"
+#include "common/log_internal.h"
+#include "data/frame_internal.h"
+#include "data/groups_internal.h"
+#include "common/mem_internal.h"
+#include "registry/uri_internal.h"
+#include "model/xgb_internal.h"
+
+typedef struct rp_group {
+    double *pred; /* rows x nout, or NULL when the group has no model */
+    size_t nout;
+    int64_t version;
+    int fallback;
+} rp_group;
+
+typedef struct rp_ctx {
+    herd_registry *reg;
+    const herd_groups *groups;
+    herd_registry_predict_options o;
+    herd_model *fallback; /* may be NULL */
+    int64_t fallback_version;
+    rp_group *out;
+} rp_ctx;
+
+void herd_registry_predict_options_init(herd_registry_predict_options *opt)
+{
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->alias = "champion";
+}
+
+static int rp_options_read(const herd_registry_predict_options *in,
+                           herd_registry_predict_options *o)
+{
+    herd_registry_predict_options_init(o);
+    int rc = hd_options_copy(o, sizeof *o, in, "herd_registry_predict_options_init");
+    if (rc) return rc;
+    if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
+    rc = hd_id_check(o->family, "opt->family");
+    if (!rc) rc = o->alias ? hd_id_check(o->alias, "opt->alias")
+                           : hd_error(HERD_EINVAL, "opt->alias is NULL");
+    return rc;
+}
+
+static int rp_load(herd_registry *reg, const char *family, const char *key, int64_t version,
+                   herd_model **out)
+{
+    herd_artifact *a = NULL;
+    int rc = herd_registry_load(reg, family, key, version, &a);
+    if (!rc) rc = herd_artifact_model(a, out);
+    herd_artifact_free(a);
+    return rc;
+}
+
+static int rp_task(void *ctx, size_t g, int worker, int nthread)
+{
+    (void)worker;
+    rp_ctx *c = ctx;
+    rp_group *r = &c->out[g];
+    const char *key = c->groups->keys[g];
+    int64_t v = 0;
+    int rc = herd_registry_resolve(c->reg, c->o.family, key, c->o.alias, &v);
+    herd_model *own = NULL;
+    const herd_model *m = NULL;
+    if (rc == HERD_ENOTFOUND) {
+        herd_clear_error();
+        if (!c->fallback) return HERD_OK; /* no model: NaN */
+        m = c->fallback;
+        r->version = c->fallback_version;
+        r->fallback = 1;
+        rc = HERD_OK;
+    } else if (!rc && !(rc = rp_load(c->reg, c->o.family, key, v, &own))) {
+        m = own;
+        r->version = v;
+    }
+    size_t n = hd_groups_size_of(c->groups, g);
+    if (!rc) {
+        r->nout = herd_model_num_outputs(m);
+        if (!(r->pred = hd_malloc(n * r->nout + 1, sizeof *r->pred)))
+            rc = HERD_ENOMEM;
+    }
+    if (!rc)
+        rc = herd_model_predict(m, c->groups->frame, hd_groups_rows_of(c->groups, g), n, nthread,
+                                r->pred, n * r->nout);
+    herd_model_free(own);
+    if (rc) hd_error_prefix("group '%s' (%s version %lld): ", key,
+                            r->fallback ? "family model" : c->o.alias, (long long)r->version);
+    return rc;
+}
+
+static const char *rp_key(void *ctx, size_t g)
+{
+    return ((const rp_ctx *)ctx)->groups->keys[g];
+}
+
+static void rp_worker_start(void *ctx, int worker)
+{
+    (void)ctx;
+    (void)worker;
+    hd_xgb_thread_init();
+}
+
+/* The family model at the alias, if asked for and registered. */
+static int rp_fallback(rp_ctx *c)
+{
+    if (!c->o.fallback) return HERD_OK;
+    int rc = herd_registry_resolve(c->reg, c->o.family, HERD_FALLBACK_GROUP, c->o.alias,
+                                   &c->fallback_version);
+    if (rc == HERD_ENOTFOUND) {
+        herd_clear_error();
+        return HERD_OK;
+    }
+    if (!rc) rc = rp_load(c->reg, c->o.family, HERD_FALLBACK_GROUP, c->fallback_version,
+                          &c->fallback);
+    if (rc) hd_error_prefix("the family model: ");
+    return rc;
+}
+
+/* The output frame: every group's predictions at its rows' positions. */
+static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
+{
+    const herd_groups *g = c->groups;
+    size_t nrows = herd_frame_nrows(g->frame), nout = 0;
+    for (size_t i = 0; i < g->ngroups; i++) {
+        if (!c->out[i].pred) continue;
+        if (nout && c->out[i].nout != nout)
+            return hd_error(HERD_EINVAL, "group '%s': its model predicts %zu values per row "
+                            "but others predict %zu; predict them separately", g->keys[i],
+                            c->out[i].nout, nout);
+        nout = c->out[i].nout;
+    }
+    if (!nout) nout = 1;
+    double **cols = hd_calloc(nout, sizeof *cols);
+    int64_t *ver = hd_calloc(nrows ? nrows : 1, sizeof *ver);
+    int64_t *fb = hd_calloc(nrows ? nrows : 1, sizeof *fb);
+    int rc = cols && ver && fb ? HERD_OK : HERD_ENOMEM;
+    for (size_t k = 0; !rc && k < nout; k++) {
+        if (!(cols[k] = hd_malloc(nrows ? nrows : 1, sizeof **cols))) rc = HERD_ENOMEM;
+        for (size_t r = 0; cols[k] && r < nrows; r++) cols[k][r] = NAN;
+    }
+    *without = g->missing;
+    for (size_t i = 0; !rc && i < g->ngroups; i++) {
+        const rp_group *r = &c->out[i];
+        const size_t *rows = hd_groups_rows_of(g, i);
+        size_t n = hd_groups_size_of(g, i);
+        if (!r->pred) {
+            *without += n;
+            continue;
+        }
+        for (size_t j = 0; j < n; j++) {
+            for (size_t k = 0; k < nout; k++) cols[k][rows[j]] = r->pred[j * nout + k];
+            ver[rows[j]] = r->version;
+            fb[rows[j]] = r->fallback;
+        }
+    }
+    herd_frame *f = NULL;
+    if (!rc) rc = herd_frame_new(&f);
+    for (size_t k = 0; k < nout; k++) {
+        char name[48];
+        if (nout == 1) snprintf(name, sizeof name, "prediction");
+        else snprintf(name, sizeof name, "prediction_%zu", k);
+        if (!rc) rc = hd_frame_adopt(f, name, HERD_TYPE_FLOAT64, cols[k], NULL, NULL, nrows);
+        else if (cols) free(cols[k]);
+    }
+    if (!rc) rc = hd_frame_adopt(f, "version", HERD_TYPE_INT64, ver, NULL, NULL, nrows);
+    else free(ver);
+    if (!rc) rc = hd_frame_adopt(f, "fallback", HERD_TYPE_INT64, fb, NULL, NULL, nrows);
+    else free(fb);
+    free(cols);
+    if (rc) {
+        herd_frame_free(f);
+        return rc;
+    }
+    *out = f;
+    return HERD_OK;
+}
+
+static int hd_registry_predict_call(herd_registry *reg, const herd_groups *groups,
+                                    const herd_registry_predict_options *opt,
+                                    const herd_apply_options *apply, herd_frame **out,
+                                    size_t *rows_without_model)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(reg);
+    HD_CHECK_NOT_NULL(groups);
+    rp_ctx c = {.reg = reg, .groups = groups};
+    int rc = rp_options_read(opt, &c.o);
+    if (rc) return hd_error_prefix("herd_registry_predict: ");
+    hd_scope_set_ids(c.o.family, NULL);
+    hd_apply_config cfg;
+    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    size_t ng = groups->ngroups, without = 0;
+    c.out = hd_calloc(ng ? ng : 1, sizeof *c.out);
+    size_t *task_rows = hd_malloc(ng ? ng : 1, sizeof *task_rows);
+    hd_task_result *res = hd_calloc(ng ? ng : 1, sizeof *res);
+    if (!c.out || !task_rows || !res) rc = HERD_ENOMEM;
+    if (!rc) rc = herd_registry_refresh(reg);
+    if (!rc) rc = rp_fallback(&c);
+    for (size_t i = 0; !rc && i < ng; i++) task_rows[i] = hd_groups_size_of(groups, i);
+    if (!rc) {
+        hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = rp_task,
+                      .worker_start = rp_worker_start, .task_key = rp_key, .ctx = &c};
+        rc = hd_job_run(&job, &cfg, res);
+        if (!rc) rc = hd_task_failures(res, ng, "herd_registry_predict");
+        if (!rc) rc = rp_frame(&c, out, &without);
+    }
+    if (!rc && rows_without_model) *rows_without_model = without;
+    for (size_t i = 0; c.out && i < ng; i++) free(c.out[i].pred);
+    free(c.out);
+    free(task_rows);
+    hd_task_results_free(res, res ? ng : 0);
+    herd_model_free(c.fallback);
+    return rc;
+}
+
+int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
+                          const herd_registry_predict_options *opt,
+                          const herd_apply_options *apply, herd_frame **out,
+                          size_t *rows_without_model)
+{
+    static const char *const plan[] = {"predict"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, (int)(sizeof plan / sizeof *plan), NULL, NULL);
+    int rc = hd_registry_predict_call(reg, groups, opt, apply, out, rows_without_model);
+    hd_scope_leave(&scope);
+    return rc;
+}

@@ -1,0 +1,345 @@
+/* model.c -- one XGBoost model as bytes, with its features.
+ *
+ * A herd_model never keeps a live booster: XGBoost boosters hold
+ * per-thread buffers that only the creating thread can release, so each
+ * operation that needs one creates, uses and frees it on the calling
+ * thread.  Loading a small model costs far less than training it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xgboost/c_api.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+#include "data/frame_internal.h"
+#include "common/mem_internal.h"
+#include "model/model_internal.h"
+#include "model/modelcheck_internal.h"
+#include "model/xgb_internal.h"
+
+static void hd_strings_free(char **v, size_t n)
+{
+    if (!v) return;
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void herd_model_free(herd_model *m)
+{
+    if (!m) return;
+    free(m->ubj);
+    hd_strings_free(m->feature_names, m->nfeat);
+    hd_strings_free(m->feature_types, m->nfeat);
+    free(m->objective);
+    free(m);
+}
+
+void herd_free(void *p)
+{
+    free(p);
+}
+
+static char **hd_strings_copy(const char *const *v, size_t n)
+{
+    char **c = hd_calloc(n, sizeof *c);
+    if (!c) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = hd_strdup(v[i]);
+        if (!c[i]) {
+            hd_strings_free(c, n);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+int hd_model_new(const void *ubj, size_t len, const char *const *names,
+                 const char *const *types, size_t nfeat, const char *objective,
+                 size_t num_outputs, herd_model **out)
+{
+    herd_model *m = hd_calloc(1, sizeof *m);
+    if (!m) return HERD_ENOMEM;
+    m->nfeat = nfeat;
+    m->len = len;
+    m->num_outputs = num_outputs ? num_outputs : 1;
+    m->ubj = hd_malloc(len, 1);
+    m->feature_names = hd_strings_copy(names, nfeat);
+    m->feature_types = hd_strings_copy(types, nfeat);
+    m->objective = hd_strdup(objective);
+    if (!m->ubj || !m->feature_names || !m->feature_types || !m->objective) {
+        herd_model_free(m);
+        return HERD_ENOMEM;
+    }
+    memcpy(m->ubj, ubj, len);
+    *out = m;
+    return HERD_OK;
+}
+
+/* A booster loaded with the model, on the calling thread. */
+static int hd_booster_load(const void *data, size_t len, int nthread, BoosterHandle *out)
+{
+    BoosterHandle b = NULL;
+    char nt[16];
+    HD_XGB(XGBoosterCreate(NULL, 0, &b), "creating a booster");
+    /* Loading configures the booster with every core unless told. */
+    snprintf(nt, sizeof nt, "%d", nthread > 0 ? nthread : 1);
+    if (XGBoosterLoadModelFromBuffer(b, data, len) || XGBoosterSetParam(b, "nthread", nt)) {
+        int rc = hd_xgb_error("loading the model");
+        XGBoosterFree(b);
+        return rc;
+    }
+    *out = b;
+    return HERD_OK;
+}
+
+static int hd_booster_strings(BoosterHandle b, const char *field, size_t want, char ***out)
+{
+    bst_ulong n = 0;
+    const char **v = NULL;
+    HD_XGB(XGBoosterGetStrFeatureInfo(b, field, &n, &v), "reading the model's features");
+    if (n != want)
+        return hd_error(HERD_EFORMAT,
+                        "the model has %zu features but %llu %s entries; herd needs a model "
+                        "that names its features (train with feature names)",
+                        want, (unsigned long long)n, field);
+    *out = hd_strings_copy(v, want);
+    return *out ? HERD_OK : HERD_ENOMEM;
+}
+
+/* Read everything herd keeps about a loaded booster into m.  `checked` is
+ * what hd_model_check read from the same bytes. */
+static int hd_model_describe(BoosterHandle b, const hd_model_info *checked, herd_model *m)
+{
+    bst_ulong nfeat = 0;
+    HD_XGB(XGBoosterGetNumFeature(b, &nfeat), "reading the model's feature count");
+    m->nfeat = (size_t)nfeat;
+    if (m->nfeat == 0) return hd_error(HERD_EFORMAT, "the model has no features");
+    /* Split features were checked against the checker's count: XGBoost
+     * must size its rows by the same one. */
+    if (m->nfeat != checked->num_feature)
+        return hd_error(HERD_EINTERNAL,
+                        "XGBoost reads %zu features from the model but herd's check read %zu",
+                        m->nfeat, checked->num_feature);
+    int rc = hd_booster_strings(b, "feature_name", m->nfeat, &m->feature_names);
+    if (!rc) rc = hd_booster_strings(b, "feature_type", m->nfeat, &m->feature_types);
+    if (rc) return rc;
+    /* The objective and class count come from the check, which read the
+     * same bytes: no need to parse XGBoost's configuration JSON again. */
+    m->objective = hd_strdup(checked->objective);
+    if (!m->objective) return HERD_ENOMEM;
+    m->num_outputs = checked->num_class > 1 && strcmp(checked->objective, "multi:softprob") == 0
+                         ? checked->num_class
+                         : 1;
+    bst_ulong len = 0;
+    const char *buf = NULL;
+    HD_XGB(XGBoosterSaveModelToBuffer(b, "{\"format\": \"ubj\"}", &len, &buf),
+           "serialising the model");
+    m->ubj = hd_malloc(len, 1);
+    if (!m->ubj) return HERD_ENOMEM;
+    memcpy(m->ubj, buf, len);
+    m->len = len;
+    return HERD_OK;
+}
+
+int herd_model_load(const void *data, size_t len, herd_model **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(data);
+    if (len == 0) return hd_error(HERD_EINVAL, "%s: the model buffer is empty (len 0)", __func__);
+    if (len > (size_t)INT32_MAX)
+        return hd_error(HERD_ELIMIT, "%s: the model is %zu bytes; the limit is 2 GiB", __func__,
+                        len);
+    /* XGBoost trusts what it loads (a child index out of range loads, then
+     * crashes at predict): herd checks the structure first. */
+    hd_model_info info;
+    int rc = hd_model_check(data, len, &info);
+    if (rc) return rc;
+    BoosterHandle b = NULL;
+    hd_xgb_quiet quiet;
+    if ((rc = hd_xgb_quiet_enter(&quiet))) return rc;
+    rc = hd_booster_load(data, len, 1, &b);
+    herd_model *m = NULL;
+    if (!rc) {
+        m = hd_calloc(1, sizeof *m);
+        rc = m ? hd_model_describe(b, &info, m) : HERD_ENOMEM;
+        XGBoosterFree(b);
+    }
+    hd_xgb_quiet_leave(&quiet);
+    if (rc) {
+        herd_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return HERD_OK;
+}
+
+int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
+{
+    HD_CHECK_NOT_NULL(m);
+    HD_CHECK_NOT_NULL(data);
+    HD_CHECK_NOT_NULL(len);
+    *data = NULL;
+    *len = 0;
+    if (format != HERD_MODEL_UBJSON && format != HERD_MODEL_JSON)
+        return hd_error(HERD_EINVAL,
+                        "%s: format %d is not HERD_MODEL_UBJSON (1) or HERD_MODEL_JSON (2)",
+                        __func__, format);
+    if (format == HERD_MODEL_UBJSON) {
+        *data = hd_malloc(m->len, 1);
+        if (!*data) return HERD_ENOMEM;
+        memcpy(*data, m->ubj, m->len);
+        *len = m->len;
+        return HERD_OK;
+    }
+    BoosterHandle b = NULL;
+    hd_xgb_quiet quiet;
+    int rc = hd_xgb_quiet_enter(&quiet);
+    if (rc) return rc;
+    if ((rc = hd_booster_load(m->ubj, m->len, 1, &b))) {
+        hd_xgb_quiet_leave(&quiet);
+        return rc;
+    }
+    bst_ulong n = 0;
+    const char *buf = NULL;
+    if (XGBoosterSaveModelToBuffer(b, "{\"format\": \"json\"}", &n, &buf)) {
+        rc = hd_xgb_error("serialising the model as JSON");
+    } else if ((*data = hd_malloc(n, 1))) {
+        memcpy(*data, buf, n);
+        *len = n;
+    } else {
+        rc = HERD_ENOMEM;
+    }
+    XGBoosterFree(b);
+    hd_xgb_quiet_leave(&quiet);
+    return rc;
+}
+
+size_t herd_model_num_features(const herd_model *m)
+{
+    return m ? m->nfeat : 0;
+}
+
+const char *herd_model_feature_name(const herd_model *m, size_t i)
+{
+    return m && i < m->nfeat ? m->feature_names[i] : NULL;
+}
+
+const char *herd_model_feature_type(const herd_model *m, size_t i)
+{
+    return m && i < m->nfeat ? m->feature_types[i] : NULL;
+}
+
+const char *herd_model_objective(const herd_model *m)
+{
+    return m ? m->objective : NULL;
+}
+
+size_t herd_model_num_outputs(const herd_model *m)
+{
+    return m ? m->num_outputs : 0;
+}
+
+int hd_model_bind(const herd_model *m, const herd_frame *frame, size_t *cols)
+{
+    for (size_t j = 0; j < m->nfeat; j++) {
+        const char *name = m->feature_names[j];
+        int rc = herd_frame_find(frame, name, &cols[j]);
+        if (rc)
+            return hd_error(rc, "the model's feature '%s' (feature %zu) is not a column of the "
+                            "frame; give the frame a column of that name",
+                            name, j);
+        int type = herd_frame_column_type(frame, cols[j]);
+        int is_int_feature = strcmp(m->feature_types[j], "int") == 0;
+        if (type == HERD_TYPE_STRING ||
+            (is_int_feature && (type == HERD_TYPE_FLOAT32 || type == HERD_TYPE_FLOAT64)))
+            return hd_error(HERD_ETYPE,
+                            "column '%s' is %s but the model's feature '%s' is %s; convert the "
+                            "column",
+                            name, herd_type_name(type), name, m->feature_types[j]);
+    }
+    return HERD_OK;
+}
+
+/* The array interface XGBoost reads a dense float32 matrix from. */
+static void hd_array_interface(char *buf, size_t size, const float *x, size_t n, size_t nf)
+{
+    snprintf(buf, size,
+             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+             "\"version\": 3}",
+             (unsigned long long)(uintptr_t)x, n, nf);
+}
+
+int hd_model_predict_bound(const herd_model *m, const herd_frame *frame, const size_t *cols,
+                           const size_t *rows, size_t nrows, int nthread, double *out)
+{
+    if (nrows == 0) return HERD_OK;
+    float *x = hd_malloc(nrows, m->nfeat * sizeof *x);
+    if (!x) return HERD_ENOMEM;
+    hd_frame_gather_f32(frame, cols, m->nfeat, rows, nrows, x);
+    BoosterHandle b = NULL;
+    hd_xgb_quiet quiet;
+    int rc = hd_xgb_quiet_enter(&quiet);
+    if (!rc && (rc = hd_booster_load(m->ubj, m->len, nthread, &b))) hd_xgb_quiet_leave(&quiet);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    char arr[160];
+    hd_array_interface(arr, sizeof arr, x, nrows, m->nfeat);
+    /* cache_id 0 is required by 1.7; "missing": NaN marks missing values. */
+    const char *cfg = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                      "\"iteration_end\": 0, \"strict_shape\": false, \"cache_id\": 0, "
+                      "\"missing\": NaN}";
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    if (XGBoosterPredictFromDense(b, arr, cfg, NULL, &shape, &dim, &res)) {
+        rc = hd_xgb_error("predicting");
+    } else {
+        size_t total = 1;
+        for (bst_ulong d = 0; d < dim; d++) total *= (size_t)shape[d];
+        if (total != nrows * m->num_outputs) {
+            rc = hd_error(HERD_EINTERNAL,
+                          "XGBoost returned %zu predictions for %zu rows x %zu outputs", total,
+                          nrows, m->num_outputs);
+        } else {
+            for (size_t i = 0; i < total; i++) out[i] = res[i];
+        }
+    }
+    XGBoosterFree(b);
+    hd_xgb_quiet_leave(&quiet);
+    free(x);
+    return rc;
+}
+
+int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
+                       size_t nrows, int nthread, double *out, size_t out_len)
+{
+    HD_CHECK_NOT_NULL(m);
+    HD_CHECK_NOT_NULL(frame);
+    if (nrows > 0) HD_CHECK_NOT_NULL(out);
+    if (nthread < 0)
+        return hd_error(HERD_EINVAL, "%s: nthread is %d; give 0 or more", __func__, nthread);
+    size_t fn = herd_frame_nrows(frame);
+    if (!rows && nrows != fn)
+        return hd_error(HERD_EINVAL,
+                        "%s: rows is NULL (all rows) but nrows is %zu and the frame has %zu",
+                        __func__, nrows, fn);
+    if (nrows > SIZE_MAX / m->num_outputs || out_len < nrows * m->num_outputs)
+        return hd_error(HERD_EINVAL,
+                        "%s: out holds %zu values but %zu rows x %zu outputs need %zu",
+                        __func__, out_len, nrows, m->num_outputs, nrows * m->num_outputs);
+    for (size_t i = 0; rows && i < nrows; i++)
+        if (rows[i] >= fn)
+            return hd_error(HERD_EINVAL, "%s: rows[%zu] is %zu but the frame has %zu rows",
+                            __func__, i, rows[i], fn);
+    size_t *cols = hd_malloc(m->nfeat, sizeof *cols);
+    if (!cols) return HERD_ENOMEM;
+    int rc = hd_model_bind(m, frame, cols);
+    if (!rc) rc = hd_model_predict_bound(m, frame, cols, rows, nrows, nthread, out);
+    free(cols);
+    return rc;
+}

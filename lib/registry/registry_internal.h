@@ -1,0 +1,29 @@
+/* registry_internal.h -- what tests may reach of the registry beyond the
+ * public API: opening on another I/O layer (the simulated filesystem of
+ * vfs_internal.h) and tuning the index checkpoint. */
+#ifndef HERD_REGISTRY_INTERNAL_H
+#define HERD_REGISTRY_INTERNAL_H
+
+#include <stdint.h>
+
+#include "herd.h"
+#include "common/vfs_internal.h"
+
+/* herd_registry_open on the I/O layer `vfs` (which must outlive the
+ * handle). */
+int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registry_options *opt,
+                         herd_registry **out);
+
+/* Rewrite the index once more than `versions` versions (and alias moves)
+ * were committed since the last one (default 16384); 0: never. */
+void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions);
+
+/* Start a new pack once the current one would pass `bytes` (default
+ * 1 GiB): tests make several packs with a few small artifacts. */
+void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);
+
+/* A batch whose artifacts pass `bytes` (default 64 MiB) writes them to a
+ * pack of its own as they are added. */
+void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes);
+
+#endif
