@@ -48,7 +48,7 @@
 
 #include "crash_common.h"
 #include "registry/registry_internal.h"
-#include "common/vfs_internal.h"
+#include "vfs_sim.h"
 
 #define FAM "f"
 #define NG 12      /* groups compared */

@@ -41,7 +41,7 @@
 #include "crash_common.h"
 #include "crash_plan.h"
 #include "registry/registry_internal.h"
-#include "common/vfs_internal.h"
+#include "vfs_sim.h"
 
 #define REG "/reg"
 #define FAULT_OPS \

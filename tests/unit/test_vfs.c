@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "herd.h"
-#include "common/vfs_internal.h"
+#include "vfs_sim.h"
 
 /* ---- helpers --------------------------------------------------------- */
 
