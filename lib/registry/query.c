@@ -18,6 +18,7 @@
 #include "common/error_internal.h"
 #include "data/frame_internal.h"
 #include "common/mem_internal.h"
+#include "registry/handle_internal.h"
 #include "registry/state_internal.h"
 #include "registry/uri_internal.h"
 

@@ -1,0 +1,607 @@
+/* commit.c -- committing a batch: the plan (the batch's operations checked
+ * against the state and numbered), its encoding as one journal record,
+ * writing the artifacts and the record, and index checkpoints.  Moved from
+ * registry.c (handle_internal.h has the overview). */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herd.h"
+#include "common/error_internal.h"
+#include "common/hash_internal.h"
+#include "common/log_internal.h"
+#include "common/mem_internal.h"
+#include "registry/handle_internal.h"
+#include "registry/state_internal.h"
+
+/* ------------------------------------------------------------------------
+ * Planning a commit
+ *
+ * A small map keyed by strings ("family\0key", "family\0key\0alias",
+ * idempotency keys) to numbers: the versions pending in this batch, the
+ * aliases as the batch moves them, the idempotency keys it adds.
+ * --------------------------------------------------------------------- */
+
+typedef struct hd_pmap_ent {
+    const char *k;
+    size_t klen;
+    uint64_t h;
+    int64_t v;
+} hd_pmap_ent;
+
+typedef struct hd_pmap {
+    hd_pmap_ent *e;
+    size_t cap, n;
+} hd_pmap;
+
+static hd_pmap_ent *hd_pmap_slot(hd_pmap *m, const char *k, size_t klen, int *found)
+{
+    uint64_t h = hd_hash_bytes(k, klen, 7);
+    *found = 0;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        hd_pmap_ent *ne = hd_calloc(ncap, sizeof *ne);
+        if (!ne) return NULL;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->e[i].k) continue;
+            size_t j = (size_t)m->e[i].h & (ncap - 1);
+            while (ne[j].k) j = (j + 1) & (ncap - 1);
+            ne[j] = m->e[i];
+        }
+        free(m->e);
+        m->e = ne;
+        m->cap = ncap;
+    }
+    size_t i = (size_t)h & (m->cap - 1);
+    for (; m->e[i].k; i = (i + 1) & (m->cap - 1)) {
+        if (m->e[i].h == h && m->e[i].klen == klen && !memcmp(m->e[i].k, k, klen)) {
+            *found = 1;
+            return &m->e[i];
+        }
+    }
+    m->e[i].h = h;
+    m->e[i].klen = klen;
+    return &m->e[i];
+}
+
+typedef struct hd_plan {
+    herd_batch *b;
+    const hd_rstate *st;
+    hd_arena *scratch;
+    hd_pmap next;    /* family\0key -> last version assigned (committed or pending) */
+    hd_pmap aliases; /* family\0key\0alias -> version (0: none) */
+    hd_pmap idem;    /* key -> item index */
+    hd_pmap archived; /* family\0key\0#version of the batch's archives */
+    hd_wbuf rec;     /* the record's operations */
+    uint32_t nops;
+    uint64_t blob_bytes;
+} hd_plan;
+
+/* "a\0b" (or "a\0b\0c") in the plan's scratch arena. */
+static const char *hd_pkey(hd_plan *p, const char *a, const char *b, const char *c,
+                           size_t *len)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+    *len = la + 1 + lb + (c ? 1 + lc : 0);
+    char *k = hd_arena_alloc(p->scratch, *len + 1);
+    if (!k) return NULL;
+    memcpy(k, a, la + 1);
+    memcpy(k + la + 1, b, lb + 1);
+    if (c) memcpy(k + la + lb + 2, c, lc + 1);
+    return k;
+}
+
+/* The committed group, or NULL. */
+static int hd_plan_group(hd_plan *p, const char *family, const char *key, const hd_rgroup **g)
+{
+    *g = NULL;
+    int rc = hd_rstate_find(p->st, family, key, p->scratch, g);
+    return rc < 0 ? rc : HERD_OK;
+}
+
+/* The map entry of (family, key[, alias]) in `map`, initialised on first
+ * use from the committed state: the group's version count, or the
+ * alias's version (0: none). */
+static int hd_plan_entry(hd_plan *p, hd_pmap *map, const char *family, const char *key,
+                         const char *alias, hd_pmap_ent **out)
+{
+    size_t len;
+    const char *k = hd_pkey(p, family, key, alias, &len);
+    if (!k) return HERD_ENOMEM;
+    int found;
+    hd_pmap_ent *e = hd_pmap_slot(map, k, len, &found);
+    if (!e) return HERD_ENOMEM;
+    if (!found) {
+        const hd_rgroup *g;
+        int rc = hd_plan_group(p, family, key, &g);
+        if (rc) { /* leave the slot empty */
+            e->h = 0;
+            e->klen = 0;
+            return rc;
+        }
+        const hd_ralias *a = g && alias ? hd_rgroup_alias(g, alias) : NULL;
+        e->k = k;
+        e->v = alias ? (a ? a->version : 0) : (g ? g->nv : 0);
+        map->n++;
+    }
+    *out = e;
+    return HERD_OK;
+}
+
+/* The last version of (family, key), committed or pending. */
+static int hd_plan_next(hd_plan *p, const char *family, const char *key, hd_pmap_ent **out)
+{
+    return hd_plan_entry(p, &p->next, family, key, NULL, out);
+}
+
+/* Where `alias` of (family, key) points as the batch leaves it so far. */
+static int hd_plan_alias(hd_plan *p, const char *family, const char *key, const char *alias,
+                         hd_pmap_ent **out)
+{
+    return hd_plan_entry(p, &p->aliases, family, key, alias, out);
+}
+
+static int hd_plan_version(hd_plan *p, hd_bitem *it)
+{
+    const char *fam, *key;
+    uint32_t v;
+    if (it->idem) {
+        int found;
+        hd_pmap_ent *e = hd_pmap_slot(&p->idem, it->idem, strlen(it->idem), &found);
+        if (!e) return HERD_ENOMEM;
+        if (found) { /* twice in this batch: the same version */
+            const hd_bitem *first = &p->b->items[e->v];
+            if (strcmp(first->family, it->family) || strcmp(first->key, it->key))
+                return hd_error(HERD_ECONFLICT, "idempotency key '%s' is given to versions of "
+                                "%s/%s and %s/%s in one batch", it->idem, first->family,
+                                first->key, it->family, it->key);
+            it->version = first->version;
+            it->existed = 1;
+            return HERD_OK;
+        }
+        int rc = hd_rstate_idem(p->st, it->idem, &fam, &key, &v);
+        if (rc < 0) {
+            e->h = 0;
+            e->klen = 0;
+            return rc;
+        }
+        e->k = it->idem;
+        e->v = (int64_t)(it - p->b->items);
+        p->idem.n++;
+        if (rc == 1) {
+            if (strcmp(fam, it->family) || strcmp(key, it->key))
+                return hd_error(HERD_ECONFLICT, "idempotency key '%s' was committed for "
+                                "%s/%s version %u, not for %s/%s: keys must name one group's "
+                                "version (use run id + group)", it->idem, fam, key, v,
+                                it->family, it->key);
+            it->version = v;
+            it->existed = 1;
+            return HERD_OK;
+        }
+    }
+    hd_pmap_ent *n;
+    int rc = hd_plan_next(p, it->family, it->key, &n);
+    if (rc) return rc;
+    if (n->v >= UINT32_MAX)
+        return hd_error(HERD_ELIMIT, "group %s/%s has %lld versions, the most a group can "
+                        "hold", it->family, it->key, (long long)n->v);
+    it->version = ++n->v;
+    it->existed = 0;
+    p->blob_bytes += it->len;
+    return HERD_OK;
+}
+
+static void hd_enc_version(hd_plan *p, const hd_bitem *it, uint32_t pack, uint64_t off)
+{
+    hd_wbuf *w = &p->rec;
+    hd_wbuf_u8(w, HD_OP_VERSION);
+    hd_wbuf_str(w, it->family);
+    hd_wbuf_str(w, it->key);
+    hd_wbuf_u32(w, (uint32_t)it->version);
+    hd_wbuf_u32(w, pack);
+    hd_wbuf_u64(w, off);
+    hd_wbuf_u32(w, (uint32_t)it->len);
+    hd_wbuf_str(w, it->run_id);
+    hd_wbuf_str(w, it->idem);
+    hd_wbuf_str(w, it->created);
+    hd_wbuf_str(w, it->fingerprint);
+    hd_wbuf_u32(w, (uint32_t)it->nmetrics);
+    for (size_t i = 0; i < it->nmetrics; i++) {
+        hd_wbuf_str(w, it->mnames[i]);
+        hd_wbuf_f64(w, it->mvalues[i]);
+    }
+    hd_wbuf_u32(w, (uint32_t)it->ntags);
+    for (size_t i = 0; i < it->ntags; i++) {
+        hd_wbuf_str(w, it->tnames[i]);
+        hd_wbuf_str(w, it->tvalues[i]);
+    }
+    p->nops++;
+}
+
+/* Whether the batch archives (family, key, version); with `add`, record
+ * that it does. */
+static int hd_plan_archived(hd_plan *p, const char *family, const char *key, int64_t version,
+                            int add, int *found)
+{
+    char v[32];
+    snprintf(v, sizeof v, "#%lld", (long long)version);
+    size_t len;
+    const char *k = hd_pkey(p, family, key, v, &len);
+    if (!k) return HERD_ENOMEM;
+    hd_pmap_ent *e = hd_pmap_slot(&p->archived, k, len, found);
+    if (!e) return HERD_ENOMEM;
+    if (*found || !add) { /* a miss without add leaves the slot empty */
+        if (!*found) e->h = 0, e->klen = 0;
+        return HERD_OK;
+    }
+    e->k = k;
+    p->archived.n++;
+    return HERD_OK;
+}
+
+static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
+{
+    const hd_bitem *it = op->to_item ? &p->b->items[op->item] : NULL;
+    if (it && it->existed) return HERD_OK; /* done by the commit that made it */
+    int64_t to = it ? it->version : op->version;
+    hd_pmap_ent *n, *a;
+    int rc = hd_plan_next(p, op->family, op->key, &n);
+    if (!rc) rc = hd_plan_alias(p, op->family, op->key, op->alias, &a);
+    if (rc) return rc;
+    if (op->expect >= 0 && a->v != op->expect)
+        return hd_error(HERD_ECONFLICT, "alias '%s' of %s/%s %s, not %s %lld as expected "
+                        "(expect_version): someone moved it; nothing was committed",
+                        op->alias, op->family, op->key,
+                        a->v ? "points to a version" : "does not exist",
+                        op->expect ? "version" : "absent", (long long)op->expect);
+    if (to > n->v)
+        return hd_error(HERD_ENOTFOUND, "cannot point alias '%s' of %s/%s at version %lld: "
+                        "the group %s", op->alias, op->family, op->key, (long long)to,
+                        n->v ? "has fewer versions" : "does not exist");
+    if (to == 0 && a->v == 0)
+        return hd_error(HERD_ENOTFOUND, "cannot delete alias '%s' of %s/%s: it does not "
+                        "exist", op->alias, op->family, op->key);
+    if (to && !it) { /* an existing version: not archived, before or by this batch */
+        const hd_rgroup *g;
+        if ((rc = hd_plan_group(p, op->family, op->key, &g))) return rc;
+        int found = 0;
+        if ((rc = hd_plan_archived(p, op->family, op->key, to, 0, &found))) return rc;
+        if (found || (g && to <= g->nv && (g->v[to - 1].flags & HD_RV_ARCHIVED)))
+            return hd_error(HERD_EINVAL, "cannot point alias '%s' of %s/%s at version %lld: "
+                            "it is archived", op->alias, op->family, op->key, (long long)to);
+    }
+    hd_wbuf *w = &p->rec;
+    hd_wbuf_u8(w, HD_OP_ALIAS);
+    hd_wbuf_str(w, op->family);
+    hd_wbuf_str(w, op->key);
+    hd_wbuf_str(w, op->alias);
+    hd_wbuf_u32(w, (uint32_t)a->v);
+    hd_wbuf_u32(w, (uint32_t)to);
+    hd_wbuf_str(w, op->reason);
+    hd_wbuf_str(w, op->details);
+    hd_wbuf_str(w, op->run_id);
+    a->v = to;
+    p->nops++;
+    return HERD_OK;
+}
+
+/* Whether an alias (as the batch leaves it) points at version v. */
+static int hd_plan_alias_on(hd_plan *p, const hd_rgroup *g, const char *family,
+                            const char *key, int64_t v, const char **name)
+{
+    for (uint32_t i = 0; g && i < g->na; i++) {
+        hd_pmap_ent *a;
+        int rc = hd_plan_alias(p, family, key, g->a[i].name, &a);
+        if (rc) return rc;
+        if (a->v == v) {
+            *name = g->a[i].name;
+            return 1;
+        }
+    }
+    /* aliases the batch creates */
+    for (size_t i = 0; i < p->aliases.cap; i++) {
+        const hd_pmap_ent *e = &p->aliases.e[i];
+        if (!e->k || e->v != v) continue;
+        size_t lf = strlen(e->k), lk = strlen(e->k + lf + 1);
+        if (!strcmp(e->k, family) && !strcmp(e->k + lf + 1, key)) {
+            *name = e->k + lf + lk + 2;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int hd_plan_archive(hd_plan *p, const hd_bop *op)
+{
+    const hd_rgroup *g;
+    int rc = hd_plan_group(p, op->family, op->key, &g);
+    if (rc) return rc;
+    if (!g || op->version > g->nv)
+        return hd_error(HERD_ENOTFOUND, "cannot archive %s/%s version %lld: %s", op->family,
+                        op->key, (long long)op->version,
+                        g ? "no such version" : "no such group");
+    if (g->v[op->version - 1].flags & HD_RV_ARCHIVED) return HERD_OK; /* already */
+    const char *alias = NULL;
+    rc = hd_plan_alias_on(p, g, op->family, op->key, op->version, &alias);
+    if (rc < 0) return rc;
+    if (rc == 1)
+        return hd_error(HERD_EINVAL, "cannot archive %s/%s version %lld: alias '%s' points to "
+                        "it; move the alias first", op->family, op->key, (long long)op->version,
+                        alias);
+    int found = 0;
+    if ((rc = hd_plan_archived(p, op->family, op->key, op->version, 1, &found))) return rc;
+    hd_wbuf *w = &p->rec;
+    hd_wbuf_u8(w, HD_OP_ARCHIVE);
+    hd_wbuf_str(w, op->family);
+    hd_wbuf_str(w, op->key);
+    hd_wbuf_u32(w, (uint32_t)op->version);
+    hd_wbuf_str(w, op->reason);
+    p->nops++;
+    return HERD_OK;
+}
+
+static void hd_plan_free(hd_plan *p)
+{
+    free(p->next.e);
+    free(p->aliases.e);
+    free(p->idem.e);
+    free(p->archived.e);
+    hd_wbuf_free(&p->rec);
+    hd_arena_free(p->scratch);
+}
+
+/* Assign versions and check every operation against the state. */
+static int hd_plan_make(hd_plan *p)
+{
+    herd_batch *b = p->b;
+    int rc = HERD_OK;
+    for (size_t i = 0; !rc && i < b->nops; i++)
+        if (b->ops[i].kind == HD_B_VERSION) rc = hd_plan_version(p, &b->items[b->ops[i].item]);
+    return rc;
+}
+
+/* Encode the operations (versions with their pack offsets). */
+static int hd_plan_encode(hd_plan *p)
+{
+    herd_batch *b = p->b;
+    int rc = HERD_OK;
+    for (size_t i = 0; !rc && i < b->nops; i++) {
+        const hd_bop *op = &b->ops[i];
+        switch (op->kind) {
+        case HD_B_VERSION: {
+            const hd_bitem *it = &b->items[op->item];
+            if (!it->existed) hd_enc_version(p, it, it->pack, it->off);
+            break;
+        }
+        case HD_B_ALIAS: rc = hd_plan_alias_op(p, op); break;
+        case HD_B_ARCHIVE: rc = hd_plan_archive(p, op); break;
+        case HD_B_RUN:
+            hd_wbuf_u8(&p->rec, HD_OP_RUN);
+            hd_wbuf_str(&p->rec, op->run_id);
+            hd_wbuf_str(&p->rec, op->params);
+            hd_wbuf_str(&p->rec, op->summary);
+            p->nops++;
+            break;
+        }
+    }
+    if (!rc && p->rec.oom) rc = HERD_ENOMEM;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Writing a commit
+ * --------------------------------------------------------------------- */
+
+/* Append the batch's new artifacts (held in memory) to the current pack,
+ * or a new one; fills *pos and each item's place.  The pack is
+ * fdatasynced (and the directory, for a new pack). */
+static int hd_write_blobs(herd_registry *reg, herd_batch *b, uint64_t bytes, hd_packpos *pos)
+{
+    hd_packpos cur = reg->st.pack;
+    int is_new = cur.cur == 0 || (cur.end > HD_PACK_HEADER && cur.end + bytes > reg->pack_target);
+    uint32_t id = is_new ? cur.max + 1 : cur.cur;
+    uint64_t start = is_new ? HD_PACK_HEADER : cur.end;
+    hd_vfs_file *f;
+    int rc = hd_pack_open_for_append(reg, id, is_new, start, &f);
+    if (rc) return rc;
+    hd_pack_writer w = {.f = f, .off = start, .hinted = start};
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        hd_bitem *it = &b->items[i];
+        if (it->existed) continue;
+        it->pack = id;
+        rc = hd_pw_add(&w, it->blob, it->len, &it->off);
+    }
+    if (!rc) rc = hd_pw_flush(&w);
+    hd_wbuf_free(&w.buf);
+    if (!rc) rc = hd_vfs_fdatasync(f);
+    if (!rc && is_new) rc = hd_vfs_sync_dir(reg->vfs, reg->dir);
+    if (rc) return rc;
+    pos->cur = id;
+    pos->end = start + bytes;
+    pos->max = id > cur.max ? id : cur.max;
+    return HERD_OK;
+}
+
+/* Put the batch's own pack (already synced) in place as the next pack id. */
+static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, char *placed,
+                          size_t size)
+{
+    uint32_t id = reg->st.pack.max + 1;
+    char path[4200];
+    hd_pack_path(reg, id, path, sizeof path);
+    pthread_mutex_lock(&reg->pack_mu);
+    hd_pack_forget(reg, id); /* a crashed commit's file of that name */
+    pthread_mutex_unlock(&reg->pack_mu);
+    int rc = hd_vfs_rename(reg->vfs, b->spill_path, path);
+    if (rc) return rc;
+    snprintf(placed, size, "%s", path); /* moved: a failure from here moves it back */
+    if ((rc = hd_vfs_sync_dir(reg->vfs, reg->dir))) return rc;
+    for (size_t i = 0; i < b->n; i++) b->items[i].pack = id;
+    pos->max = id;
+    if (!pos->cur) { /* the first pack: later small commits append to it */
+        pos->cur = id;
+        pos->end = b->spill.off;
+    }
+    return HERD_OK;
+}
+
+/* Frame the record, append it, sync it; on failure undo the append. */
+int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
+                            int *maybe_visible)
+{
+    *maybe_visible = 0;
+    if (rec->n > HD_REC_MAX_PAYLOAD || rec->n > UINT32_MAX)
+        return hd_error(HERD_ELIMIT, "the commit's record would be %zu bytes; commit in "
+                        "batches of under 4 GiB of metadata", rec->n);
+    unsigned char h[HD_REC_HEADER];
+    hd_wr32(h, HD_REC_MAGIC);
+    hd_wr32(h + 4, (uint32_t)rec->n);
+    hd_wr64(h + 8, seq);
+    hd_wr32(h + 16, hd_crc32(rec->p, rec->n));
+    hd_wr32(h + 20, hd_crc32(h, 20));
+    /* One write, so that a reader never sees the header without its
+     * payload for longer than the write takes. */
+    hd_wbuf all = {0};
+    hd_wbuf_bytes(&all, h, sizeof h);
+    hd_wbuf_bytes(&all, rec->p, rec->n);
+    if (all.oom) {
+        hd_wbuf_free(&all);
+        return HERD_ENOMEM;
+    }
+    int rc = hd_vfs_pwrite(reg->journal, all.p, all.n, reg->jend);
+    hd_wbuf_free(&all);
+    int synced = 0;
+    if (!rc) {
+        rc = hd_vfs_fdatasync(reg->journal);
+        synced = 1;
+    }
+    if (!rc) return HERD_OK;
+    /* Undo: cut the record off and make the cut durable.  If that fails
+     * too, the record may survive: say so. */
+    hd_saved_error e;
+    hd_error_save(&e);
+    int urc = hd_vfs_truncate(reg->journal, reg->jend);
+    if (!urc) urc = hd_vfs_fdatasync(reg->journal);
+    if (urc && synced) {
+        reg->stale = 1;
+        reg->write_failed = 1;
+        *maybe_visible = 1;
+        return hd_error(HERD_EIO, "%s; the final sync failed and could not be undone (%s): "
+                        "the batch may be visible after a restart; retrying it with its "
+                        "idempotency keys adds nothing", e.msg, herd_last_error());
+    }
+    reg->stale = reg->stale || urc;
+    return hd_error_restore(&e);
+}
+
+int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_t nops)
+{
+    hd_wbuf_u64(w, (uint64_t)time_ms);
+    hd_wbuf_u32(w, pos->cur);
+    hd_wbuf_u64(w, pos->end);
+    hd_wbuf_u32(w, pos->max);
+    hd_wbuf_u32(w, nops);
+    return w->oom ? HERD_ENOMEM : HERD_OK;
+}
+
+/* Write index and swap it in, if enough changed since the last one. */
+void hd_maybe_checkpoint(herd_registry *reg, int force)
+{
+    if (reg->stale) return; /* the state missed its own record: never snapshot it */
+    if (!force && (!reg->checkpoint_every || reg->st.changes < reg->checkpoint_every)) return;
+    int rc = hd_index_write(reg->vfs, reg->dir, &reg->st, reg->jend);
+    hd_tail tail;
+    if (!rc) reg->index_damaged = 0;
+    if (!rc) rc = hd_reload(reg, &tail);
+    if (rc) {
+        hd_log(HERD_LOG_WARN, "registry %s: rewriting the index failed (the commit itself "
+               "is durable; the next commit retries): %s", reg->dir, herd_last_error());
+        herd_clear_error();
+    }
+}
+
+/* Write the planned commit: blobs, record, apply. */
+static int hd_commit_write(herd_registry *reg, hd_plan *p)
+{
+    herd_batch *b = p->b;
+    hd_packpos pos = reg->st.pack;
+    char placed[4200] = "";
+    int rc = HERD_OK;
+    if (b->spill.f) rc = hd_place_spill(reg, b, &pos, placed, sizeof placed);
+    else if (p->blob_bytes) rc = hd_write_blobs(reg, b, p->blob_bytes, &pos);
+    if (!rc) rc = hd_plan_encode(p);
+    int64_t now = hd_now_ms();
+    if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms; /* times never go back */
+    hd_wbuf rec = {0};
+    if (!rc) rc = hd_encode_header(&rec, now, &pos, p->nops);
+    hd_wbuf_bytes(&rec, p->rec.p, p->rec.n);
+    if (!rc && rec.oom) rc = HERD_ENOMEM;
+    uint64_t seq = reg->st.seq + 1;
+    int maybe_visible = 0;
+    if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
+    if (rc && maybe_visible) {
+        b->committed = -1; /* the record may survive, naming the pack: leave it */
+    } else if (rc && *placed) {
+        /* Not committed: the pack goes back to the batch, which may be
+         * committed again (if this fails too, gc removes the orphan). */
+        hd_saved_error e;
+        hd_error_save(&e);
+        if (hd_vfs_rename(reg->vfs, placed, b->spill_path)) b->committed = -1;
+        hd_error_restore(&e);
+    }
+    if (!rc) {
+        char where[600];
+        snprintf(where, sizeof where, "registry journal %s, the record just written at offset "
+                 "%llu", reg->journal_path, (unsigned long long)reg->jend);
+        pthread_rwlock_wrlock(&reg->rw);
+        int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, where);
+        if (!arc) {
+            reg->st.rec_off = reg->jend;
+            reg->jend += HD_REC_HEADER + rec.n;
+        }
+        pthread_rwlock_unlock(&reg->rw);
+        if (arc) { /* durable, but this handle must re-read it */
+            reg->stale = 1;
+            herd_clear_error();
+        }
+    }
+    hd_wbuf_free(&rec);
+    return rc;
+}
+
+int herd_batch_commit(herd_batch *batch)
+{
+    HD_CHECK_NOT_NULL(batch);
+    int rc = hd_batch_open_check(batch, __func__);
+    if (rc) return rc;
+    herd_registry *reg = batch->reg;
+    /* The batch's own pack is made durable before taking the lock: other
+     * writers wait only for the record. */
+    if (batch->spill.f) {
+        rc = hd_pw_flush(&batch->spill);
+        if (!rc) rc = hd_vfs_fdatasync(batch->spill.f);
+        if (rc) return hd_batch_broken(batch, rc);
+    }
+    pthread_mutex_lock(&reg->write_mu);
+    rc = hd_begin_write(reg);
+    if (rc) {
+        pthread_mutex_unlock(&reg->write_mu);
+        return rc;
+    }
+    hd_plan p;
+    memset(&p, 0, sizeof p);
+    p.b = batch;
+    p.st = &reg->st;
+    if (!(p.scratch = hd_arena_new())) rc = HERD_ENOMEM;
+    if (!rc) rc = hd_plan_make(&p);
+    if (!rc) rc = hd_commit_write(reg, &p);
+    hd_plan_free(&p);
+    if (!rc) {
+        batch->committed = 1;
+        hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */
+    }
+    hd_writer_unlock(reg);
+    pthread_mutex_unlock(&reg->write_mu);
+    return rc;
+}

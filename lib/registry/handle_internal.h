@@ -1,0 +1,220 @@
+/* handle_internal.h -- the registry handle, and what the files of
+ * lib/registry that read and write it share (docs/registry.md has the
+ * file formats).
+ *
+ * A directory holds (docs/registry.md):
+ *   HERD-REGISTRY  the format file, written once, last, when a registry is
+ *                  created: its presence means the rest exists
+ *   journal        commit records, appended; the source of truth
+ *   pack-NNNNNN    artifact bytes, appended; a record names their places
+ *   index          a snapshot of the state, rewritten from time to time
+ *   lock           the file writers lock (open-file-description locks)
+ *
+ * A commit, under the writer lock: cut off any torn tail, append the
+ * batch's artifacts to the current pack, fdatasync it (and the directory
+ * when the pack is new), append one record to the journal, fdatasync it.
+ * Two or three fsyncs, whatever the batch size.  A record is visible when
+ * complete and checksummed; a torn one (a writer killed mid-append) is
+ * ignored by readers and cut off by the next writer.
+ *
+ * The code, by concern:
+ *   open.c         the format file; open, free, refresh, path, test hooks
+ *   journal.c      records, catch-up, replay, the writer lock, tail cut
+ *   pack.c         pack handles, the pack writer
+ *   batch.c        begin, add, alias, archive, run, version; spilling
+ *   commit.c       the plan, its encoding, the commit write, checkpoints
+ *   maintenance.c  index rebuild, gc
+ *   query.c        the read side: lookups, lists, history, lineage
+ * over state.c (the in-memory state and the records that change it) and
+ * index.c (the index file).
+ */
+#ifndef HERD_REGISTRY_HANDLE_INTERNAL_H
+#define HERD_REGISTRY_HANDLE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herd.h"
+#include "common/mem_internal.h"
+#include "common/vfs_internal.h"
+#include "registry/state_internal.h"
+
+static const unsigned char hd_fmt_magic[8] = {0x89, 'H', 'R', 'E', 'G', '\r', '\n', '\n'};
+static const unsigned char hd_jnl_magic[8] = {0x89, 'H', 'J', 'N', 'L', '\r', '\n', '\n'};
+static const unsigned char hd_pack_magic[8] = {0x89, 'H', 'P', 'C', 'K', '\r', '\n', '\n'};
+
+enum {
+    HD_FMT_LEN = 64,
+    HD_JNL_HEADER = 32,
+    HD_PACK_HEADER = 16,
+    HD_DEFAULT_CHECKPOINT = 16384,
+    HD_IDEM_MAX = 2048 /* a run id, a separator and a group key fit */
+};
+/* A pack grows to about this size before commits start a new one
+ * (hd_registry_set_pack_target). */
+#define HD_PACK_TARGET (1024ull * 1024 * 1024)
+#define HD_SPILL_BYTES (64ull * 1024 * 1024)
+/* Writes to a pack are gathered into buffers of this size. */
+#define HD_WRITE_CHUNK (8u * 1024 * 1024)
+
+typedef struct hd_pack_handle {
+    uint32_t id;
+    int rdwr;      /* opened for writing */
+    int dead;      /* to close once refs is 0 */
+    unsigned refs; /* threads reading through it now */
+    hd_vfs_file *f;
+} hd_pack_handle;
+
+struct herd_registry {
+    const hd_vfs *vfs;
+    char *dir;
+    char *journal_path, *lock_path, *index_path;
+    herd_registry_options opt;
+    hd_vfs_file *journal;
+    hd_vfs_file *lockf; /* NULL when read-only */
+    /* Serialises this handle's commits, refreshes and index rewrites; the
+     * OFD lock on lockf serialises them with other handles and processes. */
+    pthread_mutex_t write_mu;
+    /* Guards `st` and `jend`: readers share it, applying records takes it
+     * exclusively. */
+    pthread_rwlock_t rw;
+    hd_rstate st;
+    uint64_t jend;  /* end of the last record applied */
+    uint64_t checkpoint_every;
+    uint64_t pack_target; /* start a new pack past this size */
+    uint64_t spill_bytes; /* batches past this size write their own pack */
+    int damaged;    /* opened with allow_damaged over a damaged journal */
+    uint64_t damaged_off;
+    int stale;      /* the state missed a committed record: reload it */
+    int index_damaged; /* set aside at open: the next commit rewrites it */
+    int write_failed;  /* a journal sync failed and its undo too: no more writes */
+    pthread_mutex_t pack_mu; /* guards packs */
+    hd_pack_handle **packs;
+    size_t npacks, cappacks;
+};
+
+/* ---- Creating and opening (open.c) ------------------------------------- */
+
+/* Now, in ms since 1970 (UTC). */
+int64_t hd_now_ms(void);
+/* "dir/name", allocated; NULL on ENOMEM. */
+char *hd_join(const char *dir, const char *name);
+/* The pack file name of `id`, into buf (at least dir length + 20). */
+void hd_pack_path(const herd_registry *reg, uint32_t id, char *buf, size_t size);
+
+/* ---- The journal and the writer lock (journal.c) ----------------------- */
+
+typedef enum { HD_TAIL_CLEAN, HD_TAIL_TORN } hd_tail;
+
+/* Apply the records after *jend to `st` (under `rw` when not NULL).  *tail
+ * says whether an incomplete or invalid tail (nothing valid after it) was
+ * found: a crashed writer's, or a writer's that is still appending. */
+int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail,
+                        uint64_t *bad_off, pthread_rwlock_t *rw);
+/* A fresh state: the index, if one is usable, and the journal after it. */
+int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail);
+/* Swap in a freshly loaded state (under the write mutex). */
+int hd_reload(herd_registry *reg, hd_tail *tail);
+/* Apply what other writers committed.  The caller holds write_mu. */
+int hd_catch_up_locked(herd_registry *reg, hd_tail *tail);
+/* Refresh under the handle's locks. */
+int hd_registry_refresh_read(herd_registry *reg);
+/* Release the writer lock (the lock file's OFD lock). */
+void hd_writer_unlock(herd_registry *reg);
+/* Set the journal back to its committed end (holding the writer lock). */
+int hd_cut_tail(herd_registry *reg, int sync);
+/* Take the writer lock and catch up: the state is then the registry's. */
+int hd_begin_write(herd_registry *reg);
+/* Replay the whole journal into a fresh `st`: HERD_ECORRUPT with *bad_off
+ * at damage before the end; a torn tail is not an error. */
+int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, uint64_t *bad_off);
+
+/* ---- Packs (pack.c) ---------------------------------------------------- */
+
+/* Gathers blobs into large writes at increasing offsets of one pack, and
+ * starts their writeback every HD_WRITEBACK_EVERY bytes, so that the one
+ * fdatasync at the end of a large commit has little left to do. */
+typedef struct hd_pack_writer {
+    hd_vfs_file *f;
+    uint64_t off;    /* where the buffer goes */
+    uint64_t hinted; /* writeback started below this offset */
+    hd_wbuf buf;
+} hd_pack_writer;
+
+/* Forget pack `id`: its handle closes once no thread reads through it. */
+void hd_pack_forget(herd_registry *reg, uint32_t id);
+/* Pack `id`'s handle, opened on first use (writable if `rdwr`). */
+int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_pack_handle **out);
+/* Read `len` bytes at `off` of pack `id` into buf. */
+int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_t len);
+/* Write the buffered bytes.  On failure nothing moves. */
+int hd_pw_flush(hd_pack_writer *w);
+/* Add n bytes; *at (may be NULL) receives the offset they land at. */
+int hd_pw_add(hd_pack_writer *w, const void *p, size_t n, uint64_t *at);
+/* Open pack `id` for appending at `end` (writers only, holding write_mu). */
+int hd_pack_open_for_append(herd_registry *reg, uint32_t id, int is_new, uint64_t end,
+                            hd_vfs_file **out);
+
+/* ---- Batches (batch.c) ------------------------------------------------- */
+
+typedef struct hd_bitem {
+    const char *family, *key, *run_id, *idem, *created, *fingerprint, *alias;
+    size_t nmetrics, ntags;
+    const char **mnames;
+    double *mvalues;
+    const char **tnames, **tvalues;
+    unsigned char *blob; /* NULL once spilled to the batch's own pack */
+    size_t len;
+    uint32_t pack; /* where the commit put it */
+    uint64_t off;
+    int64_t version;
+    int existed;
+} hd_bitem;
+
+typedef enum { HD_B_VERSION, HD_B_ALIAS, HD_B_ARCHIVE, HD_B_RUN } hd_bkind;
+
+typedef struct hd_bop {
+    hd_bkind kind;
+    const char *family, *key, *alias, *reason, *details, *run_id, *params, *summary;
+    int64_t version; /* ALIAS target (0: delete) or ARCHIVE */
+    int64_t expect;
+    size_t item;     /* VERSION, or ALIAS of a new version (to_item) */
+    int to_item;
+} hd_bop;
+
+/* A batch keeps its artifacts in memory until they pass HD_SPILL_BYTES
+ * (hd_registry_set_spill_bytes); then they go to a pack of its own
+ * (`pack-tmp-...`, locked while the batch lives), written as they are
+ * added, which the commit renames into place: a 2 GB batch neither holds
+ * 2 GB of memory nor writes it twice. */
+struct herd_batch {
+    herd_registry *reg;
+    hd_arena *arena;
+    hd_bitem *items;
+    size_t n, cap;
+    hd_bop *ops;
+    size_t nops, capops;
+    uint64_t mem_bytes; /* of artifacts held in memory */
+    hd_pack_writer spill; /* spill.f NULL until the batch spills */
+    char *spill_path;
+    int committed;
+};
+
+/* A write or sync of the batch's own pack failed: the batch cannot be
+ * committed.  Returns rc. */
+int hd_batch_broken(herd_batch *b, int rc);
+/* Whether the batch can still take operations: HERD_EINVAL once committed,
+ * HERD_EIO after a failed write of its artifacts; messages name `fn`. */
+int hd_batch_open_check(const herd_batch *b, const char *fn);
+
+/* ---- Committing (commit.c) --------------------------------------------- */
+
+/* Frame the record, append it, sync it; on failure undo the append. */
+int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq, int *maybe_visible);
+/* The commit record's header: time, pack position, operation count. */
+int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_t nops);
+/* Write the index and swap it in, if enough changed since the last one. */
+void hd_maybe_checkpoint(herd_registry *reg, int force);
+
+#endif
