@@ -13,6 +13,7 @@
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "registry/handle_internal.h"
+#include "registry/index_write_internal.h"
 #include "registry/state_internal.h"
 
 /* ------------------------------------------------------------------------

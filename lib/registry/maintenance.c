@@ -12,6 +12,7 @@
 #include "common/mem_internal.h"
 #include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
+#include "registry/index_write_internal.h"
 #include "registry/state_internal.h"
 
 /* ------------------------------------------------------------------------
