@@ -34,12 +34,10 @@
 #include <zlib.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
 #include "artifact/artifact_internal.h"
 #include "common/bytes_internal.h"
 #include "common/error_internal.h"
 #include "common/fileio_internal.h"
-#include "train/fit_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
 #include "model/model_internal.h"
@@ -926,23 +924,6 @@ int herd_artifact_read_file(const char *path, herd_artifact **out)
  * Metadata: writing
  * --------------------------------------------------------------------- */
 
-/* What an artifact is built from. */
-typedef struct hd_art_input {
-    const herd_model *model;
-    const char *family, *group, *run_id; /* NULL: absent */
-    const char *const *param_names;
-    const char *const *param_values;
-    size_t n_params;
-    const char *tree_method; /* chosen by herd, recorded unless a param names it */
-    const char *max_bin;     /* likewise */
-    const char *const *metric_names;
-    const double *metric_values;
-    size_t n_metrics;
-    int has_data; /* rows, train_rows, valid_rows, best_iteration, fingerprint */
-    uint64_t rows, train_rows, valid_rows, best_iteration, fingerprint;
-    int level;
-} hd_art_input;
-
 /* Add `item` to `obj`; on any failure (now or before: *rc) free it. */
 static void hd_jadd(int *rc, cJSON *obj, const char *key, cJSON *item)
 {
@@ -1188,7 +1169,7 @@ static int hd_blob_build(const char *meta, size_t meta_len, const unsigned char 
 
 /* Build the artifact of `in`: check the model, print the metadata and read
  * it back with the reader's parser, compress. */
-static int hd_artifact_build(const hd_art_input *in, herd_artifact **out)
+int hd_artifact_build(const hd_art_input *in, herd_artifact **out)
 {
     const herd_model *model = in->model;
     if (model->len > HERD_ARTIFACT_MAX_MODEL)
@@ -1235,8 +1216,8 @@ void herd_artifact_options_init(herd_artifact_options *opt)
 }
 
 /* The caller's options over the defaults, validated. */
-static int hd_art_options_read(const herd_artifact_options *in, const char *fn,
-                               herd_artifact_options *o)
+int hd_art_options_read(const herd_artifact_options *in, const char *fn,
+                        herd_artifact_options *o)
 {
     herd_artifact_options_init(o);
     if (in) {
@@ -1280,44 +1261,6 @@ int herd_artifact_from_model(const herd_model *model, const herd_artifact_option
     if (rc) return rc;
     hd_art_input in = {.model = model, .family = o.family, .group = o.group,
                        .run_id = o.run_id, .level = o.compression_level};
-    return hd_artifact_build(&in, out);
-}
-
-int herd_model_set_artifact(const herd_model_set *set, const char *group,
-                            const herd_artifact_options *opt, herd_artifact **out)
-{
-    HD_CHECK_NOT_NULL(out);
-    *out = NULL;
-    HD_CHECK_NOT_NULL(set);
-    HD_CHECK_NOT_NULL(group);
-    herd_artifact_options o;
-    int rc = hd_art_options_read(opt, __func__, &o);
-    if (rc) return rc;
-    size_t i = hd_model_set_index(set, group);
-    if (i == (size_t)-1)
-        return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
-                        set->n);
-    const hd_fitted *it = &set->items[i];
-    if (!it->model)
-        return hd_error(HERD_ENOTFOUND, "group '%s' has no model to package: it is %s%s%s",
-                        group, hd_task_status_name(it->status), it->message ? ": " : "",
-                        it->message ? it->message : "");
-    /* The validation metric, and its cross-validation summary when the fit
-     * ran folds (cv_mean is NaN otherwise). */
-    char cv_mean[64], cv_std[64];
-    snprintf(cv_mean, sizeof cv_mean, "%s_cv_mean", set->metric);
-    snprintf(cv_std, sizeof cv_std, "%s_cv_std", set->metric);
-    const char *names[3] = {set->metric, cv_mean, cv_std};
-    double values[3] = {it->valid_metric, it->cv_mean, it->cv_std};
-    hd_art_input in = {
-        .model = it->model, .family = o.family, .group = o.group ? o.group : set->keys[i],
-        .run_id = o.run_id, .param_names = set->param_names,
-        .param_values = set->param_values, .n_params = set->n_params,
-        .tree_method = it->tree_method, .max_bin = it->max_bin, .metric_names = names, .metric_values = values,
-        .n_metrics = isnan(it->cv_mean) ? 1 : 3, .has_data = 1, .rows = it->rows,
-        .train_rows = it->train_rows, .valid_rows = it->valid_rows,
-        .best_iteration = it->best_iteration < 0 ? 0 : (uint64_t)it->best_iteration,
-        .fingerprint = it->fingerprint, .level = o.compression_level};
     return hd_artifact_build(&in, out);
 }
 

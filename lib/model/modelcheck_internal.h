@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "model/ubjson_internal.h"
+
 typedef struct hd_model_info {
     size_t num_feature;    /* learner_model_param.num_feature */
     size_t num_trees;
@@ -16,10 +18,10 @@ typedef struct hd_model_info {
     char booster[16];      /* "gbtree" or "dart" */
 } hd_model_info;
 
-/* Limits of what herd accepts (docs/format.md). */
+/* Limits of what herd accepts (docs/format.md); the container nesting cap,
+ * HD_MODEL_MAX_DEPTH_NESTING, is the reader's (ubjson_internal.h). */
 #define HD_MODEL_MAX_TREES 1000000u
 #define HD_MODEL_MAX_NODES_PER_TREE 1000000u
-#define HD_MODEL_MAX_DEPTH_NESTING 64u /* JSON/UBJSON container nesting */
 
 /* Validate `len` bytes of an XGBoost 1.7 model, UBJSON (first byte '{'
  * followed by a UBJSON marker) or JSON.  Checks every container length

@@ -22,7 +22,6 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
-#include "model/modelcheck_internal.h"
 #include "common/text_internal.h"
 #include "model/ubjson_internal.h"
 

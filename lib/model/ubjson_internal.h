@@ -35,6 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The deepest container nesting either reader accepts (docs/format.md). */
+#define HD_MODEL_MAX_DEPTH_NESTING 64u /* JSON/UBJSON container nesting */
+
 typedef enum hd_jtype {
     HD_J_NULL = 0,
     HD_J_BOOL,   /* UBJSON T F, JSON true false */

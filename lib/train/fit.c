@@ -16,6 +16,7 @@
 #include <xgboost/c_api.h>
 
 #include "herd.h"
+#include "artifact/artifact_internal.h"
 #include "train/apply_internal.h"
 #include "common/error_internal.h"
 #include "common/log_internal.h"
@@ -1143,4 +1144,47 @@ int herd_model_set_report(const herd_model_set *s, herd_frame **out)
     }
     *out = f;
     return HERD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Packaging a group's model as an artifact (moved from artifact.c: the
+ * artifact layer knows models, not fits)
+ * --------------------------------------------------------------------- */
+
+int herd_model_set_artifact(const herd_model_set *set, const char *group,
+                            const herd_artifact_options *opt, herd_artifact **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(set);
+    HD_CHECK_NOT_NULL(group);
+    herd_artifact_options o;
+    int rc = hd_art_options_read(opt, __func__, &o);
+    if (rc) return rc;
+    size_t i = hd_model_set_index(set, group);
+    if (i == (size_t)-1)
+        return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
+                        set->n);
+    const hd_fitted *it = &set->items[i];
+    if (!it->model)
+        return hd_error(HERD_ENOTFOUND, "group '%s' has no model to package: it is %s%s%s",
+                        group, hd_task_status_name(it->status), it->message ? ": " : "",
+                        it->message ? it->message : "");
+    /* The validation metric, and its cross-validation summary when the fit
+     * ran folds (cv_mean is NaN otherwise). */
+    char cv_mean[64], cv_std[64];
+    snprintf(cv_mean, sizeof cv_mean, "%s_cv_mean", set->metric);
+    snprintf(cv_std, sizeof cv_std, "%s_cv_std", set->metric);
+    const char *names[3] = {set->metric, cv_mean, cv_std};
+    double values[3] = {it->valid_metric, it->cv_mean, it->cv_std};
+    hd_art_input in = {
+        .model = it->model, .family = o.family, .group = o.group ? o.group : set->keys[i],
+        .run_id = o.run_id, .param_names = set->param_names,
+        .param_values = set->param_values, .n_params = set->n_params,
+        .tree_method = it->tree_method, .max_bin = it->max_bin, .metric_names = names, .metric_values = values,
+        .n_metrics = isnan(it->cv_mean) ? 1 : 3, .has_data = 1, .rows = it->rows,
+        .train_rows = it->train_rows, .valid_rows = it->valid_rows,
+        .best_iteration = it->best_iteration < 0 ? 0 : (uint64_t)it->best_iteration,
+        .fingerprint = it->fingerprint, .level = o.compression_level};
+    return hd_artifact_build(&in, out);
 }
