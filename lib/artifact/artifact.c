@@ -34,16 +34,16 @@
 #include <zlib.h>
 
 #include "herd.h"
-#include "artifact/artifact_internal.h"
 #include "common/bytes_internal.h"
 #include "common/error_internal.h"
 #include "common/fileio_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
+#include "common/text_internal.h"
 #include "model/model_internal.h"
 #include "model/modelcheck_internal.h"
-#include "common/text_internal.h"
 #include "model/xgb_internal.h"
+#include "artifact/artifact_internal.h"
 
 /* ------------------------------------------------------------------------
  * The format's constants (docs/format.md, "Header")

@@ -44,12 +44,12 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/fileio_internal.h"
-#include "data/frame_internal.h"
 #include "common/hash_internal.h"
 #include "common/mem_internal.h"
-#include "common/text_internal.h"
 #include "common/number_internal.h"
+#include "common/text_internal.h"
 #include "data/csv_internal.h"
+#include "data/frame_internal.h"
 
 /* ------------------------------------------------------------------------
  * Options

@@ -6,8 +6,8 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
-#include "data/frame_internal.h"
 #include "common/text_internal.h"
+#include "data/frame_internal.h"
 
 size_t hd_type_size(int type)
 {

@@ -20,12 +20,12 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
-#include "data/frame_internal.h"
-#include "data/groups_internal.h"
-#include "common/keyindex_internal.h"
 #include "common/hash_internal.h"
+#include "common/keyindex_internal.h"
 #include "common/mem_internal.h"
 #include "common/text_internal.h"
+#include "data/frame_internal.h"
+#include "data/groups_internal.h"
 
 /* ------------------------------------------------------------------------
  * Key tuples

@@ -16,18 +16,18 @@
 #include <cjson/cJSON.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
-#include "decide/compare_internal.h"
 #include "common/error_internal.h"
+#include "common/hash_internal.h"
 #include "common/log_internal.h"
+#include "common/mem_internal.h"
+#include "common/text_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
-#include "common/hash_internal.h"
-#include "common/mem_internal.h"
 #include "model/metrics_internal.h"
-#include "common/text_internal.h"
-#include "registry/uri_internal.h"
 #include "model/xgb_internal.h"
+#include "train/apply_internal.h"
+#include "registry/uri_internal.h"
+#include "decide/compare_internal.h"
 
 enum { CMP_PROMOTE, CMP_KEEP, CMP_FIRST, CMP_SKIPPED, CMP_FAILED, CMP_NDECISIONS };
 

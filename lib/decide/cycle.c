@@ -13,14 +13,14 @@
 #include <string.h>
 
 #include "herd.h"
-#include "decide/compare_internal.h"
 #include "common/error_internal.h"
+#include "common/log_internal.h"
+#include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "train/apply_internal.h"
-#include "common/log_internal.h"
-#include "common/mem_internal.h"
 #include "registry/uri_internal.h"
+#include "decide/compare_internal.h"
 
 /* The column that puts every row in the family model's one group. */
 static const char cyc_all_column[] = "__herd_family_model__";

@@ -13,14 +13,14 @@
 #include <string.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
 #include "common/error_internal.h"
 #include "common/log_internal.h"
+#include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
-#include "common/mem_internal.h"
-#include "registry/uri_internal.h"
 #include "model/xgb_internal.h"
+#include "train/apply_internal.h"
+#include "registry/uri_internal.h"
 
 typedef struct rp_group {
     double *pred; /* rows x nout, or NULL when the group has no model */

@@ -29,8 +29,8 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
-#include "model/metrics_internal.h"
 #include "common/text_internal.h"
+#include "model/metrics_internal.h"
 
 /* Probabilities are clipped to [PROB_EPS, 1 - PROB_EPS] before taking logs,
  * so that a confident wrong prediction costs -log(1e-15) ~ 34.5 rather than

@@ -13,8 +13,8 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
-#include "data/frame_internal.h"
 #include "common/mem_internal.h"
+#include "data/frame_internal.h"
 #include "model/model_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/xgb_internal.h"

@@ -49,8 +49,8 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
-#include "model/modelcheck_internal.h"
 #include "common/text_internal.h"
+#include "model/modelcheck_internal.h"
 #include "model/ubjson_internal.h"
 
 /* Outputs per row (num_class, num_target): each costs a float per row in

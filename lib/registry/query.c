@@ -14,10 +14,10 @@
 #include <cjson/cJSON.h>
 
 #include "herd.h"
-#include "artifact/artifact_internal.h"
 #include "common/error_internal.h"
-#include "data/frame_internal.h"
 #include "common/mem_internal.h"
+#include "data/frame_internal.h"
+#include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
 #include "registry/state_internal.h"
 #include "registry/uri_internal.h"

@@ -15,12 +15,12 @@
 #include <time.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
 #include "common/error_internal.h"
-#include "data/frame_internal.h"
-#include "data/groups_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "data/frame_internal.h"
+#include "data/groups_internal.h"
+#include "train/apply_internal.h"
 
 #define HD_DEFAULT_PARALLEL_GROUP_ROWS 50000
 #define HD_DEFAULT_PROGRESS_INTERVAL 0.25

@@ -16,18 +16,18 @@
 #include <xgboost/c_api.h>
 
 #include "herd.h"
-#include "artifact/artifact_internal.h"
-#include "train/apply_internal.h"
 #include "common/error_internal.h"
+#include "common/hash_internal.h"
 #include "common/log_internal.h"
-#include "train/fit_internal.h"
+#include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
-#include "common/hash_internal.h"
-#include "common/mem_internal.h"
 #include "model/metrics_internal.h"
 #include "model/model_internal.h"
 #include "model/xgb_internal.h"
+#include "artifact/artifact_internal.h"
+#include "train/apply_internal.h"
+#include "train/fit_internal.h"
 
 #define HD_DEFAULT_ROUNDS 100
 #define HD_DEFAULT_VALID_FRACTION 0.2

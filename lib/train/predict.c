@@ -9,15 +9,15 @@
 #include <string.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
 #include "common/error_internal.h"
 #include "common/log_internal.h"
-#include "train/fit_internal.h"
+#include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
-#include "common/mem_internal.h"
 #include "model/model_internal.h"
 #include "model/xgb_internal.h"
+#include "train/apply_internal.h"
+#include "train/fit_internal.h"
 
 typedef struct hd_predict_ctx {
     const herd_groups *groups;

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "herd.h"
-#include "train/apply_internal.h"
 #include "common/log_internal.h"
+#include "train/apply_internal.h"
 
 #define EXPECT_OK(call)                                                              \
     do {                                                                             \
