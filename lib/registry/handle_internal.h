@@ -40,12 +40,10 @@
 #include "common/vfs_internal.h"
 #include "registry/state_internal.h"
 
-static const unsigned char hd_fmt_magic[8] = {0x89, 'H', 'R', 'E', 'G', '\r', '\n', '\n'};
 static const unsigned char hd_jnl_magic[8] = {0x89, 'H', 'J', 'N', 'L', '\r', '\n', '\n'};
 static const unsigned char hd_pack_magic[8] = {0x89, 'H', 'P', 'C', 'K', '\r', '\n', '\n'};
 
 enum {
-    HD_FMT_LEN = 64,
     HD_JNL_HEADER = 32,
     HD_PACK_HEADER = 16,
     HD_DEFAULT_CHECKPOINT = 16384,

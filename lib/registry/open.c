@@ -17,7 +17,10 @@
 #include "registry/registry_internal.h"
 #include "registry/state_internal.h"
 
+static const unsigned char hd_fmt_magic[8] = {0x89, 'H', 'R', 'E', 'G', '\r', '\n', '\n'};
 static const char hd_format_name[] = "HERD-REGISTRY";
+
+enum { HD_FMT_LEN = 64 };
 
 /* ------------------------------------------------------------------------
  * Small helpers
