@@ -206,7 +206,7 @@ static void print_decisions(const herd_frame *d, const herd_frame *summary)
     for (size_t i = 0; i < herd_frame_nrows(summary); i++)
         printf(" %s %.0f", cell_str(summary, "decision", i), cell_num(summary, "groups", i));
     printf("\n");
-    static const char *shown[] = {"promote", "keep", "first", "skipped", "failed"};
+    static const char *shown[] = {"promote", "keep", "first", "skipped", "failed", "refused"};
     for (size_t k = 0; k < sizeof shown / sizeof *shown; k++) {
         for (size_t i = 0; i < herd_frame_nrows(d); i++) {
             if (strcmp(cell_str(d, "decision", i), shown[k]) != 0) continue;
@@ -218,7 +218,9 @@ static void print_decisions(const herd_frame *d, const herd_frame *summary)
     size_t promoted = 0, competitor = 0;
     for (size_t i = 0; i < herd_frame_nrows(d); i++) {
         int p;
-        if (strcmp(cell_str(d, "decision", i), "promote") != 0) continue;
+        /* "promoted": the champion really moved (a cap refusal moves none) */
+        if (strcmp(cell_str(d, "decision", i), "promote") != 0 || cell_num(d, "promoted", i) != 1)
+            continue;
         promoted++;
         if (sscanf(cell_str(d, "group", i), "sku_%d", &p) == 1 && drifts(p)) competitor++;
     }

@@ -1148,7 +1148,9 @@ HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
  * the champion's very model, or it is an older version than the champion:
  * going back is herd_registry_rollback's), "first" (no champion yet: the challenger
  * becomes it), "skipped" (no challenger, too few holdout rows, or a first
- * challenger outside the bounds), "failed" (with the message).
+ * challenger outside the bounds), "failed" (with the message), "refused"
+ * (a promote or first that the promotion cap refused: nothing moved).  The
+ * decision says what was decided; the "promoted" column says what moved.
  * --------------------------------------------------------------------- */
 
 typedef struct herd_compare_options {
@@ -1196,13 +1198,20 @@ HERD_API void herd_compare_options_init(herd_compare_options *opt);
  * better, in the metric's units), "rel_delta", "ci_low", "ci_high" (the
  * bootstrap's interval of the improvement of the mean row loss, NaN
  * without bootstrap), "holdout_rows", "skipped_rows" (int64: holdout rows
- * the metric skips, as mape does zero labels; the reason says so too).
+ * the metric skips, as mape does zero labels; the reason says so too),
+ * "promoted" (int64: 1 only when this call moved the group's champion
+ * alias, i.e. a committed "promote" or "first"; 0 in a dry run, and for
+ * every group when the commit failed or the cap refused).  When the cap
+ * refuses, dry run or not, every "promote" and "first" reads "refused" and
+ * its reason says what it would have been and why it was refused.
  * *summary (may be NULL): one row per decision ("promote", "keep",
- * "first", "skipped", "failed"): "decision", "groups" (int64),
+ * "first", "skipped", "failed", "refused"): "decision", "groups" (int64),
  * "median_delta" (float64, NaN when no group has one).
  *
- * Errors: argument and option errors before anything runs; HERD_ELIMIT
- * (the promotion cap; nothing moved, *decisions filled); HERD_ECONFLICT
+ * Errors: argument and option errors before anything runs (HERD_EINVAL
+ * also for a group whose key is not a registry key: the group, its index
+ * and the rule are named); HERD_ELIMIT (the promotion cap, also in a dry
+ * run; nothing moved, *decisions filled with "refused"); HERD_ECONFLICT
  * (another process moved a champion meanwhile; nothing moved, *decisions
  * filled: compare again); the commit's errors. */
 HERD_API int herd_compare(herd_registry *reg, const herd_groups *holdout,
@@ -1260,7 +1269,8 @@ HERD_API void herd_cycle_options_init(herd_cycle_options *opt);
  * the winners in one commit.  Re-running on the same data changes nothing
  * that matters: identical models never replace a champion, and a model of
  * this run that was champion and rolled back is not promoted again.  Outputs and
- * errors as herd_compare; a fit that is cancelled or over its error budget
+ * errors as herd_compare (every group key is checked against the registry's
+ * key rule before anything is trained); a fit that is cancelled or over its error budget
  * returns before registering anything. */
 HERD_API int herd_cycle(herd_registry *reg, const herd_groups *groups,
                         const herd_fit_options *fit, const herd_cycle_options *opt,
@@ -1283,7 +1293,9 @@ HERD_API void herd_registry_predict_options_init(herd_registry_predict_options *
  * frame's rows in its order: "prediction" (or "prediction_0".. for
  * multi-class models), "version" (int64: the version used, 0 when none),
  * "fallback" (int64: 1 when the family model predicted the row).  Rows
- * without a model get NaN; *rows_without_model (may be NULL) counts them. */
+ * without a model get NaN; *rows_without_model (may be NULL) counts them.
+ * A group whose key the registry cannot hold (herd_key_encode refuses it)
+ * has no model of its own. */
 HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
                                    const herd_registry_predict_options *opt,
                                    const herd_apply_options *apply, herd_frame **out,

@@ -29,10 +29,12 @@
 #include "registry/uri_internal.h"
 #include "decide/compare_internal.h"
 
-enum { CMP_PROMOTE, CMP_KEEP, CMP_FIRST, CMP_SKIPPED, CMP_FAILED, CMP_NDECISIONS };
+/* "refused": a promote or first that the promotion cap refused (nothing
+ * moved); appended last so that the others keep their summary rows. */
+enum { CMP_PROMOTE, CMP_KEEP, CMP_FIRST, CMP_SKIPPED, CMP_FAILED, CMP_REFUSED, CMP_NDECISIONS };
 
-static const char *const cmp_names[CMP_NDECISIONS] = {"promote", "keep", "first", "skipped",
-                                                      "failed"};
+static const char *const cmp_names[CMP_NDECISIONS] = {"promote", "keep",   "first",
+                                                      "skipped", "failed", "refused"};
 
 typedef struct cmp_row {
     int decision;
@@ -41,6 +43,7 @@ typedef struct cmp_row {
     double champ_m, chall_m, delta, rel, ci_lo, ci_hi;
     size_t rows;
     size_t skipped; /* holdout rows the metric skips (mape: zero labels) */
+    int promoted;   /* 1 once the commit that moved its champion alias returned */
 } cmp_row;
 
 /* One holdout frame's groups and its columns. */
@@ -157,6 +160,36 @@ static int cmp_set_columns(const cmp_ctx *c, cmp_hset *set)
         rc = cmp_numeric_column(frame, c->o.holdout_order_by, "the holdout_order_by",
                                 &set->order_col);
     return rc;
+}
+
+/* The key columns of `g` for a message: 'store', 'week'. */
+static const char *cmp_key_columns(const herd_groups *g, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < g->nkeys && o + 1 < size; k++) {
+        const char *name = herd_frame_column_name(g->frame, g->key_cols[k]);
+        int w = snprintf(buf + o, size - o, "%s'%s'", k ? ", " : "", name ? name : "?");
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    return buf;
+}
+
+int hd_groups_check_keys(const herd_groups *g)
+{
+    for (size_t i = 0; i < g->ngroups; i++) {
+        if (hd_key_check(g->keys[i], "its key") == HERD_OK) continue;
+        char rule[512], cols[256];
+        snprintf(rule, sizeof rule, "%s", herd_last_error());
+        return hd_error(HERD_EINVAL, "group %zu (of %zu, counting from 0): %s; a group key "
+                        "must also be a registry key, 1..%d bytes of UTF-8 without control "
+                        "characters: clean the key column%s %s (or drop those rows) and run "
+                        "again; nothing was done", i, g->ngroups, rule,
+                        HERD_KEY_MAX, g->nkeys > 1 ? "s" : "",
+                        cmp_key_columns(g, cols, sizeof cols));
+    }
+    return HERD_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -586,9 +619,10 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     const char **why = hd_malloc(n ? n : 1, sizeof *why);
     int64_t *iv[2] = {hd_malloc(n ? n : 1, 8), hd_malloc(n ? n : 1, 8)};
     int64_t *hr = hd_malloc(n ? n : 1, 8), *sk = hd_malloc(n ? n : 1, 8);
+    int64_t *moved = hd_malloc(n ? n : 1, 8);
     double *fv[6];
     for (int k = 0; k < 6; k++) fv[k] = hd_malloc(n ? n : 1, sizeof(double));
-    int rc = keys && dec && why && iv[0] && iv[1] && hr && sk ? HERD_OK : HERD_ENOMEM;
+    int rc = keys && dec && why && iv[0] && iv[1] && hr && sk && moved ? HERD_OK : HERD_ENOMEM;
     for (int k = 0; k < 6; k++)
         if (!fv[k]) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -600,6 +634,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
         iv[1][i] = r->chall_v;
         hr[i] = (int64_t)r->rows;
         sk[i] = (int64_t)r->skipped;
+        moved[i] = r->promoted;
         double v[6] = {r->champ_m, r->chall_m, r->delta, r->rel, r->ci_lo, r->ci_hi};
         for (int k = 0; k < 6; k++) fv[k][i] = v[k];
     }
@@ -615,6 +650,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     for (int k = 0; !rc && k < 6; k++) rc = hd_frame_add_f64(f, fnames[k], fv[k], n);
     if (!rc) rc = hd_frame_add_i64(f, "holdout_rows", hr, n);
     if (!rc) rc = hd_frame_add_i64(f, "skipped_rows", sk, n);
+    if (!rc) rc = hd_frame_add_i64(f, "promoted", moved, n);
     free(keys);
     free(dec);
     free(why);
@@ -622,6 +658,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     free(iv[1]);
     free(hr);
     free(sk);
+    free(moved);
     for (int k = 0; k < 6; k++) free(fv[k]);
     if (rc) {
         herd_frame_free(f);
@@ -644,7 +681,7 @@ static int cmp_summary_frame(const cmp_ctx *c, herd_frame **out)
             if (c->rows[i].decision != k) continue;
             count[k]++;
             if (c->rows[i].champ_v && c->rows[i].chall_v && !isnan(c->rows[i].delta) &&
-                (k == CMP_PROMOTE || k == CMP_KEEP))
+                (k == CMP_PROMOTE || k == CMP_KEEP || k == CMP_REFUSED))
                 d[m++] = c->rows[i].delta;
         }
         qsort(d, m, sizeof *d, cmp_double);
@@ -696,8 +733,24 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     return s;
 }
 
-/* The cap: promotions over the family's champions. */
-static int cmp_cap(const cmp_ctx *c, size_t promote)
+/* Every promote and first becomes "refused": the cap moved nothing, and
+ * the decisions must not say otherwise.  `why` is the cap's verdict. */
+static int cmp_refuse_all(cmp_ctx *c, const char *why)
+{
+    for (size_t i = 0; i < c->ntasks; i++) {
+        cmp_row *r = &c->rows[i];
+        if (r->decision != CMP_PROMOTE && r->decision != CMP_FIRST) continue;
+        const char *was = r->decision == CMP_FIRST ? "would become the first champion" :
+                                                     "would be promoted";
+        if (cmp_set(r, CMP_REFUSED, cmp_text("%s (%s), but %s", was, r->reason, why)))
+            return HERD_ENOMEM;
+    }
+    return HERD_OK;
+}
+
+/* The cap: promotions over the family's champions.  Above it, the
+ * decisions say "refused" and HERD_ELIMIT is returned, dry run or not. */
+static int cmp_cap(cmp_ctx *c, size_t promote)
 {
     if (!promote || c->o.force || c->o.max_promote_fraction >= 1) return HERD_OK;
     herd_frame *champs = NULL;
@@ -706,13 +759,19 @@ static int cmp_cap(const cmp_ctx *c, size_t promote)
     size_t total = herd_frame_nrows(champs);
     herd_frame_free(champs);
     double frac = total ? (double)promote / (double)total : 1;
-    if (frac > c->o.max_promote_fraction)
-        return hd_error(HERD_ELIMIT, "promoting would replace %.1f%% of family '%s''s "
-                        "champions (%zu of %zu), above max_promote_fraction %.1f%%: nothing "
-                        "was moved; check the week's data, or pass force = 1",
-                        100 * frac, c->o.family, promote, total,
-                        100 * c->o.max_promote_fraction);
-    return HERD_OK;
+    if (!(frac > c->o.max_promote_fraction)) return HERD_OK;
+    char *why = cmp_text("the promotion cap refused the run: it would replace %.1f%% of the "
+                         "family's champions (%zu of %zu), above max_promote_fraction "
+                         "%.1f%%; nothing was moved (force = 1 promotes anyway)",
+                         100 * frac, promote, total, 100 * c->o.max_promote_fraction);
+    rc = why ? cmp_refuse_all(c, why) : HERD_ENOMEM;
+    free(why);
+    if (rc) return rc;
+    return hd_error(HERD_ELIMIT, "promoting would replace %.1f%% of family '%s''s "
+                    "champions (%zu of %zu), above max_promote_fraction %.1f%%: nothing "
+                    "was moved (the decisions say \"refused\"); check the week's data, or "
+                    "pass force = 1", 100 * frac, c->o.family, promote, total,
+                    100 * c->o.max_promote_fraction);
 }
 
 static int cmp_promote(cmp_ctx *c)
@@ -751,6 +810,9 @@ static int cmp_promote(cmp_ctx *c)
         cJSON_free(details);
     }
     if (!rc) rc = herd_batch_commit(b);
+    for (size_t i = 0; !rc && i < c->ntasks; i++) /* what moved, now that it did */
+        c->rows[i].promoted = c->rows[i].decision == CMP_PROMOTE ||
+                              c->rows[i].decision == CMP_FIRST;
     if (rc == HERD_ECONFLICT)
         hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
     if (!rc)
@@ -793,7 +855,9 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
         c.sets[k].groups = holdouts[k];
         c.sets[k].challengers = challengers ? challengers[k] : NULL;
         c.ntasks += holdouts[k]->ngroups;
-        if ((rc = cmp_set_columns(&c, &c.sets[k]))) hd_error_prefix("herd_compare: ");
+        rc = hd_groups_check_keys(holdouts[k]);
+        if (!rc) rc = cmp_set_columns(&c, &c.sets[k]);
+        if (rc) hd_error_prefix("herd_compare: ");
     }
     /* The state every task reads: what the registry holds now. */
     if (!rc) rc = herd_registry_refresh(reg);

@@ -15,6 +15,13 @@ int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *orde
                      double fraction, const size_t *rows, size_t n, size_t *hold,
                      size_t *nhold, size_t *train, size_t *ntrain);
 
+/* Check that every group key of `g` is also a registry key (the one rule
+ * of uri.c's hd_key_check), before anything is trained or compared: a key
+ * with a tab would otherwise train every group, then fail to register.
+ * HERD_EINVAL names the group (escaped), its index, the rule, the key
+ * columns and what to do. */
+int hd_groups_check_keys(const herd_groups *g);
+
 /* Check compare options as herd_compare would, against `frame`'s columns
  * (herd_cycle: before anything is trained). */
 int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame);

@@ -65,7 +65,7 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
                         "model: rename it, or run without opt->fallback",
                         HERD_FALLBACK_GROUP);
     herd_clear_error();
-    return HERD_OK;
+    return hd_groups_check_keys(groups);
 }
 
 /* The cycle's intermediate frames and groups. */

@@ -76,7 +76,10 @@ static int rp_task(void *ctx, size_t g, int worker, int nthread)
     rp_group *r = &c->out[g];
     const char *key = c->groups->keys[g];
     int64_t v = 0;
-    int rc = herd_registry_resolve(c->reg, c->o.family, key, c->o.alias, &v);
+    /* A key the registry cannot hold (a tab in it...) has no model of its
+     * own: its rows go to the family model, or stay NaN. */
+    int rc = hd_key_check(key, "group key");
+    rc = rc ? HERD_ENOTFOUND : herd_registry_resolve(c->reg, c->o.family, key, c->o.alias, &v);
     herd_model *own = NULL;
     const herd_model *m = NULL;
     if (rc == HERD_ENOTFOUND) {

@@ -294,11 +294,13 @@ static void test_decisions(void **state)
     assert_float_equal(num_at(d, "challenger_metric", r), sqrt(mse1 / 8), 1e-6);
     assert_float_equal(num_at(d, "delta", r), sqrt(mse0 / 8) - sqrt(mse1 / 8), 1e-6);
     assert_true(isnan(num_at(d, "ci_low", r)));
+    for (size_t i = 0; i < herd_frame_nrows(d); i++) /* a dry run moves nothing */
+        assert_int_equal((int64_t)num_at(d, "promoted", i), 0);
     /* summary: counts per decision */
-    assert_int_equal(herd_frame_nrows(s), 5);
-    const char *names[] = {"promote", "keep", "first", "skipped", "failed"};
-    const int64_t counts[] = {1, 5, 1, 2, 1};
-    for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(herd_frame_nrows(s), 6);
+    const char *names[] = {"promote", "keep", "first", "skipped", "failed", "refused"};
+    const int64_t counts[] = {1, 5, 1, 2, 1, 0};
+    for (size_t i = 0; i < 6; i++) {
         assert_string_equal(str_at(s, "decision", i), names[i]);
         assert_int_equal((int64_t)num_at(s, "groups", i), counts[i]);
     }
@@ -313,6 +315,10 @@ static void test_decisions(void **state)
     o.dry_run = 0;
     o.run_id = "week-48";
     EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "better")), 1);
+    assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "first")), 1);
+    assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "worse")), 0);
+    assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "nochall")), 0);
     herd_frame_free(d);
     assert_int_equal(champion(reg, "better"), 2);
     assert_int_equal(champion(reg, "first"), 1);
@@ -411,6 +417,8 @@ static void test_bootstrap(void **state)
     holdout_free(&h);
 }
 
+static int64_t count_decision(const herd_frame *s, const char *decision);
+
 /* The cap: a run that would replace more than max_promote_fraction of the
  * family's champions moves nothing unless forced. */
 static void test_promotion_cap(void **state)
@@ -422,30 +430,47 @@ static void test_promotion_cap(void **state)
         put(reg, groups[i], 0, "champion");
         put(reg, groups[i], i < 3 ? 1 : 0, "challenger"); /* a, b, c win */
     }
-    const double *labels[] = {ones, ones, ones, ones};
-    size_t sizes[] = {8, 8, 8, 8};
-    holdout h;
+    const double *labels[] = {ones, ones, ones, ones, ones};
+    size_t sizes[] = {8, 8, 8, 8, 8};
+    holdout h, h5;
     holdout_make(&h, groups, labels, sizes, 4);
+    /* and "e", a first champion: refused with the others */
+    put(reg, "e", 1, "challenger");
+    const char *groups5[] = {"a", "b", "c", "d", "e"};
+    holdout_make(&h5, groups5, labels, sizes, 5);
     herd_compare_options o;
     herd_compare_options_init(&o); /* cap 0.5 by default */
     o.family = "f";
     o.label = "y";
-    herd_frame *d = NULL;
-    o.dry_run = 1; /* a dry run warns of the cap too */
-    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_ELIMIT);
-    assert_non_null(d);
-    herd_frame_free(d);
-    d = NULL;
-    o.dry_run = 0;
-    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_ELIMIT);
-    assert_non_null(strstr(herd_last_error(), "75.0%"));
-    assert_non_null(strstr(herd_last_error(), "3 of 4"));
-    assert_non_null(d); /* the decisions still come back */
-    expect_decision(d, "a", "promote", NULL);
-    herd_frame_free(d);
-    for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), 1);
+    herd_frame *d = NULL, *s = NULL;
+    /* a dry run warns of the cap too, and its decisions say the same */
+    for (int dry = 1; dry >= 0; dry--) {
+        o.dry_run = dry;
+        d = s = NULL;
+        assert_int_equal(herd_compare(reg, h5.groups, &o, NULL, &d, &s), HERD_ELIMIT);
+        assert_non_null(strstr(herd_last_error(), "75.0%"));
+        assert_non_null(strstr(herd_last_error(), "3 of 4"));
+        assert_non_null(strstr(herd_last_error(), "refused"));
+        assert_non_null(d); /* the decisions still come back, saying what happened */
+        for (int i = 0; i < 3; i++) {
+            expect_decision(d, groups[i], "refused", "would be promoted (rmse improves");
+            expect_decision(d, groups[i], "refused", "promotion cap");
+        }
+        expect_decision(d, "d", "keep", NULL);
+        expect_decision(d, "e", "refused", "would become the first champion (no champion");
+        for (int i = 0; i < 5; i++) assert_int_equal((int64_t)num_at(d, "promoted", i), 0);
+        assert_int_equal(count_decision(s, "refused"), 4);
+        assert_int_equal(count_decision(s, "promote"), 0);
+        herd_frame_free(d);
+        herd_frame_free(s);
+        for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), 1);
+        assert_int_equal(champion(reg, "e"), 0);
+    }
+    holdout_free(&h5);
     o.force = 1;
     EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    expect_decision(d, "a", "promote", NULL);
+    assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "a")), 1);
     herd_frame_free(d);
     for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), i < 3 ? 2 : 1);
     /* a whole family rolls back in one commit */
@@ -904,6 +929,74 @@ static void test_cycle_progress_and_logs(void **state)
     holdout_free(&h);
 }
 
+/* Group keys follow the registry's key rule, checked before anything is
+ * trained or compared: a tab in a key names the group, its index, the
+ * rule and the key column. */
+static void test_bad_keys(void **state)
+{
+    ctx *c = *state;
+    const char *groups[] = {"a", "b\tx", "c"};
+    const double *labels[] = {ones, ones, ones};
+    size_t sizes[] = {8, 8, 8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 3);
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    herd_frame *d = (herd_frame *)1;
+    assert_int_equal(herd_compare(c->reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_null(d);
+    const char *want[] = {"herd_compare: ", "group 1 (of 3", "\"b\\x09x\"", "control character",
+                          "column 'g'", "run again"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(herd_last_error(), want[i]))
+            fail_msg("'%s' lacks '%s'", herd_last_error(), want[i]);
+    herd_fit_options fo;
+    cycle_fit(&fo);
+    herd_cycle_options co;
+    herd_cycle_options_init(&co);
+    co.family = "f";
+    co.run_id = "w1";
+    co.holdout_order_by = "t";
+    assert_int_equal(herd_cycle(c->reg, h.groups, &fo, &co, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "herd_cycle: group 1 (of 3"));
+    herd_frame *runs = NULL;
+    EXPECT_OK(herd_registry_runs(c->reg, &runs));
+    assert_int_equal(herd_frame_nrows(runs), 0); /* nothing trained nor registered */
+    herd_frame_free(runs);
+    /* predicting: such a group has no model of its own (its rows are NaN) */
+    put(c->reg, "a", 1, "champion");
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po);
+    po.family = "f";
+    herd_frame *p = NULL;
+    size_t without = 0;
+    EXPECT_OK(herd_registry_predict(c->reg, h.groups, &po, NULL, &p, &without));
+    assert_int_equal(without, 16); /* "b\tx" and "c" */
+    assert_float_equal(num_at(p, "prediction", 0), 1, 1e-12);
+    assert_true(isnan(num_at(p, "prediction", 8)));
+    herd_frame_free(p);
+    holdout_free(&h);
+
+    /* an empty key, and a joined key over the registry's limit */
+    char *longkey = malloc(HERD_KEY_MAX + 2);
+    memset(longkey, 'k', HERD_KEY_MAX + 1);
+    longkey[HERD_KEY_MAX + 1] = '\0';
+    const char *g2[] = {"", longkey};
+    holdout_make(&h, g2, labels, sizes, 2);
+    assert_int_equal(herd_compare(c->reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "group 0 (of 2"));
+    assert_non_null(strstr(herd_last_error(), "empty"));
+    holdout_free(&h);
+    const char *g3[] = {longkey};
+    holdout_make(&h, g3, labels, sizes, 1);
+    assert_int_equal(herd_cycle(c->reg, h.groups, &fo, &co, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "the limit is 1024"));
+    holdout_free(&h);
+    free(longkey);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +1008,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mape_skips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_progress_and_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
