@@ -1195,9 +1195,12 @@ HERD_API void herd_compare_options_init(herd_compare_options *opt);
  * *decisions: one row per group of `holdout`: "group", "decision",
  * "reason", "champion_version", "challenger_version" (int64, 0: none),
  * "champion_metric", "challenger_metric", "delta" (the improvement, > 0
- * better, in the metric's units), "rel_delta", "ci_low", "ci_high" (the
- * bootstrap's interval of the improvement of the mean row loss, NaN
- * without bootstrap), "holdout_rows", "skipped_rows" (int64: holdout rows
+ * better, in the metric's units), "rel_delta", "delta_ci_low",
+ * "delta_ci_high" (the paired bootstrap's interval of delta, in the same
+ * units as delta: each resample's mean row losses are mapped to the metric
+ * -- rmse is the square root of the mean squared error -- before the
+ * difference is taken; one-sided at `confidence`; NaN without bootstrap),
+ * "holdout_rows", "skipped_rows" (int64: holdout rows
  * the metric skips, as mape does zero labels; the reason says so too),
  * "promoted" (int64: 1 only when this call moved the group's champion
  * alias, i.e. a committed "promote" or "first"; 0 in a dry run, and for
@@ -1226,9 +1229,12 @@ HERD_API int herd_compare(herd_registry *reg, const herd_groups *holdout,
  * family moved goes back.  One commit, recorded in the alias history
  * (rolling back twice moves forward again).  A group whose alias has no
  * previous version is HERD_ENOTFOUND naming it, and nothing moves.
- * *moved (may be NULL): the groups moved. */
+ * *moved (may be NULL): a frame of the groups moved, by key: "group",
+ * "alias" (string), "from_version" (int64: where the alias pointed),
+ * "to_version" (int64: where it points now); no rows when the family's
+ * last move of the alias was a deletion.  NULL on error. */
 HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
-                                    const char *alias, const char *reason, size_t *moved);
+                                    const char *alias, const char *reason, herd_frame **moved);
 
 /* ------------------------------------------------------------------------
  * The weekly cycle, and predicting from the registry

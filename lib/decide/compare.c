@@ -348,8 +348,23 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Paired bootstrap of the improvement of the mean row loss (champion's
- * minus challenger's: > 0 when the challenger is better). */
+/* The improvement in metric units of a resample whose weighted loss sums
+ * are sc (champion) and sh (challenger) over weight sw: the metric is a
+ * function of the mean row loss (sqrt for rmse), so this is delta's own
+ * definition, on the resampled rows. */
+static double cmp_resample_delta(const hd_metric *m, double sw, double sc, double sh)
+{
+    if (!(sw > 0)) return 0;
+    return hd_metric_from_mean_loss(m, sc / sw) - hd_metric_from_mean_loss(m, sh / sw);
+}
+
+/* Paired bootstrap of delta, the improvement of the metric (champion's
+ * minus challenger's: > 0 when the challenger is better), in the metric's
+ * units: each resample's mean row losses are mapped to the metric (for
+ * rmse, the square root of the mean squared error) before subtracting.
+ * The sign of each resample's delta is the sign of its loss difference, so
+ * the decision is the one a loss-unit interval would give, while the
+ * interval is on delta's scale and brackets it. */
 static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
                          const double *weight, const double *p_champ, const double *p_chall,
                          size_t n, size_t nout, cmp_row *r)
@@ -366,13 +381,14 @@ static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
     if (!rc && !m) rc = hd_error(HERD_EINVAL, "no holdout row has a loss to resample");
     uint64_t s = c->o.seed ^ hd_hash_bytes(key, strlen(key), 0xb007ull);
     for (int b = 0; !rc && b < c->o.bootstrap; b++) {
-        double sw = 0, sd = 0;
+        double sw = 0, sc = 0, sh = 0;
         for (size_t j = 0; j < m; j++) {
             size_t i = use[cmp_rand(&s) % m];
             sw += weight[i];
-            sd += weight[i] * (lc[i] - lh[i]);
+            sc += weight[i] * lc[i];
+            sh += weight[i] * lh[i];
         }
-        means[b] = sw > 0 ? sd / sw : 0;
+        means[b] = cmp_resample_delta(&c->metric, sw, sc, sh);
     }
     if (!rc) {
         qsort(means, (size_t)c->o.bootstrap, sizeof *means, cmp_double);
@@ -415,9 +431,9 @@ static int cmp_decide(const cmp_ctx *c, cmp_row *r)
                                              100 * o->min_rel_delta));
     if (o->bootstrap && !(r->ci_lo > 0))
         return cmp_set(r, CMP_KEEP, cmp_text("the improvement is not significant: at %.0f%% "
-                                             "confidence the mean loss may change by as "
-                                             "little as %.6g (paired bootstrap, %d resamples)",
-                                             100 * o->confidence, r->ci_lo, o->bootstrap));
+                                             "confidence %s may improve by as little as "
+                                             "%.6g (paired bootstrap, %d resamples)",
+                                             100 * o->confidence, mn, r->ci_lo, o->bootstrap));
     return cmp_set(r, CMP_PROMOTE, cmp_text("%s improves by %.6g (%.3g%%)%s", mn, r->delta,
                                             100 * r->rel,
                                             o->bootstrap ? ", significant by bootstrap" : ""));
@@ -646,7 +662,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
     if (!rc) rc = hd_frame_add_i64(f, "champion_version", iv[0], n);
     if (!rc) rc = hd_frame_add_i64(f, "challenger_version", iv[1], n);
     static const char *const fnames[6] = {"champion_metric", "challenger_metric", "delta",
-                                          "rel_delta", "ci_low", "ci_high"};
+                                          "rel_delta", "delta_ci_low", "delta_ci_high"};
     for (int k = 0; !rc && k < 6; k++) rc = hd_frame_add_f64(f, fnames[k], fv[k], n);
     if (!rc) rc = hd_frame_add_i64(f, "holdout_rows", hr, n);
     if (!rc) rc = hd_frame_add_i64(f, "skipped_rows", sk, n);
@@ -724,8 +740,8 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->o.min_abs_delta));
     cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->o.min_rel_delta));
     if (c->o.bootstrap) {
-        cJSON_AddItemToObject(o, "ci_low", cmp_num(r->ci_lo));
-        cJSON_AddItemToObject(o, "ci_high", cmp_num(r->ci_hi));
+        cJSON_AddItemToObject(o, "delta_ci_low", cmp_num(r->ci_lo));
+        cJSON_AddItemToObject(o, "delta_ci_high", cmp_num(r->ci_hi));
         cJSON_AddItemToObject(o, "confidence", cmp_num(c->o.confidence));
     }
     char *s = cJSON_PrintUnformatted(o);
@@ -956,10 +972,33 @@ static int rb_cmp(const void *a, const void *b)
     return x->row > y->row ? -1 : x->row < y->row; /* the last move first */
 }
 
-int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
-                           const char *alias, const char *reason, size_t *moved)
+/* The groups a rollback moved: "group", "alias", "from_version" (where the
+ * alias was), "to_version" (where it is now). */
+static int rb_moved_frame(const char *const *keys, const int64_t *from, const int64_t *to,
+                          size_t n, const char *alias, herd_frame **out)
 {
-    if (moved) *moved = 0;
+    const char **aliases = hd_malloc(n ? n : 1, sizeof *aliases);
+    if (!aliases) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) aliases[i] = alias;
+    herd_frame *f = NULL;
+    int rc = herd_frame_new(&f);
+    if (!rc) rc = hd_frame_add_str(f, "group", keys, n);
+    if (!rc) rc = hd_frame_add_str(f, "alias", aliases, n);
+    if (!rc) rc = hd_frame_add_i64(f, "from_version", from, n);
+    if (!rc) rc = hd_frame_add_i64(f, "to_version", to, n);
+    free(aliases);
+    if (rc) {
+        herd_frame_free(f);
+        return rc;
+    }
+    *out = f;
+    return HERD_OK;
+}
+
+int herd_registry_rollback(herd_registry *reg, const char *family, const char *group,
+                           const char *alias, const char *reason, herd_frame **moved)
+{
+    if (moved) *moved = NULL;
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(family);
     if (!alias) alias = "champion";
@@ -998,7 +1037,11 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
     int64_t latest = 0;
     if (n) herd_frame_get_int64(hist, cc, n - 1, &latest);
     rb_last *last = hd_malloc(n ? n : 1, sizeof *last);
-    if (!rc && !last) rc = HERD_ENOMEM;
+    /* what moves: the group, from its alias's version now, back to the one before */
+    const char **mkeys = hd_malloc(n ? n : 1, sizeof *mkeys);
+    int64_t *mfrom = hd_malloc(n ? n : 1, sizeof *mfrom);
+    int64_t *mto = hd_malloc(n ? n : 1, sizeof *mto);
+    if (!rc && !(last && mkeys && mfrom && mto)) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         last[i].row = i;
         herd_frame_get_string(hist, gc, i, &last[i].key);
@@ -1027,15 +1070,26 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
         ao.reason = reason ? reason : "rollback";
         ao.expect_version = to;
         rc = herd_batch_set_alias(b, family, last[k].key, alias, from, &ao);
+        mkeys[count] = last[k].key;
+        mfrom[count] = to; /* the alias leaves the version it points at now */
+        mto[count] = from;
         count++;
     }
     if (!rc && group && !count)
         rc = hd_error(HERD_ENOTFOUND, "%s: %s/%s has no alias '%s' to roll back", __func__,
                       family, group, alias);
+    /* built before the commit, so that a commit is never followed by an
+     * error; in key order, as `last` was sorted */
+    herd_frame *mf = NULL;
+    if (!rc && moved) rc = rb_moved_frame(mkeys, mfrom, mto, count, alias, &mf);
     if (!rc && count) rc = herd_batch_commit(b);
     herd_batch_free(b);
+    if (!rc && moved) *moved = mf;
+    else herd_frame_free(mf);
     free(last);
+    free(mkeys);
+    free(mfrom);
+    free(mto);
     herd_frame_free(hist);
-    if (!rc && moved) *moved = count;
     return rc;
 }

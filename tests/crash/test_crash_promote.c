@@ -551,6 +551,19 @@ static void check_state(herd_registry *reg, const world *w, const step *steps, s
 
 /* How many winners' champions sit at their challenger, and how many at
  * their champion version (for a clear message before check_state). */
+/* herd_registry_rollback of FAM's champions, counting the groups it moved
+ * (0 when it failed: nothing moved then). */
+static int rollback_n(herd_registry *reg, const char *group, const char *reason, size_t *moved)
+{
+    herd_frame *mv = NULL;
+    int rc = herd_registry_rollback(reg, FAM, group, NULL, reason, &mv);
+    *moved = herd_frame_nrows(mv);
+    if (rc && mv) fail_msg("herd_registry_rollback failed (%s) but returned a frame",
+                           herd_status_str(rc));
+    herd_frame_free(mv);
+    return rc;
+}
+
 static void count_moved(herd_registry *reg, const world *w, int *moved, int *stayed)
 {
     *moved = *stayed = 0;
@@ -711,7 +724,7 @@ static void test_power_cut_promotion(void **state)
          * promoted groups go back; when not, the latest commit that moved
          * champions is the prepared one (every group from "old") */
         size_t nmoved = 0;
-        CR_OK(herd_registry_rollback(reg, FAM, NULL, NULL, "revert week-1", &nmoved));
+        CR_OK(rollback_n(reg, NULL, "revert week-1", &nmoved));
         step after[2] = {{.kind = S_PROMOTE}};
         size_t nafter = 0;
         if (is_landed) {
@@ -798,7 +811,7 @@ static int child_main(const char *dir, int fd, uint64_t seed)
             child_report(fd, 1, 0, promote, NULL);
         } else {
             size_t moved = 0;
-            rc = herd_registry_rollback(reg, FAM, NULL, NULL, "kill-loop rollback", &moved);
+            rc = rollback_n(reg, NULL, "kill-loop rollback", &moved);
             if (rc) child_report(fd, -1, rc, 0, herd_last_error());
             child_report(fd, 2, 0, (int64_t)moved, NULL);
         }
@@ -985,7 +998,7 @@ static void test_kill_promote_rollback(void **state)
         check_state(reg, w, s, ops, "the promotion after the kill loop");
     }
     size_t moved = 0;
-    CR_OK(herd_registry_rollback(reg, FAM, NULL, NULL, "kill-loop rollback", &moved));
+    CR_OK(rollback_n(reg, NULL, "kill-loop rollback", &moved));
     assert_int_equal(moved, NW);
     ops++;
     check_state(reg, w, s, ops, "the rollback after the kill loop");
@@ -1030,7 +1043,7 @@ static void test_rollback_group_power_loss(void **state)
     int g = 2; /* a winner */
     assert_true(winner[g]);
     size_t moved = 0;
-    CR_OK(herd_registry_rollback(reg, FAM, w->name[g], NULL, "bad week for g02", &moved));
+    CR_OK(rollback_n(reg, w->name[g], "bad week for g02", &moved));
     assert_int_equal(moved, 1);
     /* the machine dies as soon as the commit returned */
     hd_vfs_sim_power_loss(sim);
@@ -1056,7 +1069,7 @@ static void test_rollback_group_power_loss(void **state)
     const char *none[] = {"solo", "bare", "nosuch"};
     for (int k = 0; k < 3; k++) {
         moved = 99;
-        int rc = herd_registry_rollback(reg, FAM, none[k], NULL, "should not move", &moved);
+        int rc = rollback_n(reg, none[k], "should not move", &moved);
         if (rc != HERD_ENOTFOUND)
             fail_msg("rolling back %s: %s (%s), want HERD_ENOTFOUND", none[k],
                      herd_status_str(rc), herd_last_error());
@@ -1075,7 +1088,7 @@ static void test_rollback_group_power_loss(void **state)
 
     /* rolling the same group back again moves it forward again; a power
      * loss right after keeps that too */
-    CR_OK(herd_registry_rollback(reg, FAM, w->name[g], NULL, "g02 was fine", &moved));
+    CR_OK(rollback_n(reg, w->name[g], "g02 was fine", &moved));
     assert_int_equal(moved, 1);
     hd_vfs_sim_power_loss(sim);
     herd_registry_free(reg);
@@ -1116,7 +1129,7 @@ static void test_power_cut_rollback_group(void **state)
         uint64_t c0 = hd_vfs_sim_calls(sim, HD_VFS_OP_ALL);
         if (k >= 1 && k <= count) hd_vfs_sim_crash_at(sim, k, HD_VFS_OP_ALL);
         size_t moved = 0;
-        int rc = herd_registry_rollback(reg, FAM, w->name[g], NULL, "bad week for g02", &moved);
+        int rc = rollback_n(reg, w->name[g], "bad week for g02", &moved);
         herd_registry_free(reg);
         if (k == 0) {
             if (rc) fail_msg("rollback without a cut: %s (%s)", herd_status_str(rc),

@@ -293,7 +293,8 @@ static void test_decisions(void **state)
     assert_float_equal(num_at(d, "champion_metric", r), sqrt(mse0 / 8), 1e-6);
     assert_float_equal(num_at(d, "challenger_metric", r), sqrt(mse1 / 8), 1e-6);
     assert_float_equal(num_at(d, "delta", r), sqrt(mse0 / 8) - sqrt(mse1 / 8), 1e-6);
-    assert_true(isnan(num_at(d, "ci_low", r)));
+    assert_true(isnan(num_at(d, "delta_ci_low", r)));
+    assert_true(isnan(num_at(d, "delta_ci_high", r)));
     for (size_t i = 0; i < herd_frame_nrows(d); i++) /* a dry run moves nothing */
         assert_int_equal((int64_t)num_at(d, "promoted", i), 0);
     /* summary: counts per decision */
@@ -345,12 +346,19 @@ static void test_decisions(void **state)
     assert_int_equal(champion(reg, "better"), 2);
 
     /* rollback: exactly the previous version; then none left for "first" */
-    size_t moved = 0;
+    herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", "better", NULL, "bad week", &moved));
-    assert_int_equal(moved, 1);
+    assert_int_equal(herd_frame_nrows(moved), 1); /* which group, from where to where */
+    assert_string_equal(str_at(moved, "group", 0), "better");
+    assert_string_equal(str_at(moved, "alias", 0), "champion");
+    assert_int_equal((int64_t)num_at(moved, "from_version", 0), 2);
+    assert_int_equal((int64_t)num_at(moved, "to_version", 0), 1);
+    herd_frame_free(moved);
     assert_int_equal(champion(reg, "better"), 1);
+    moved = (herd_frame *)1;
     assert_int_equal(herd_registry_rollback(reg, "f", "first", NULL, NULL, &moved),
                      HERD_ENOTFOUND);
+    assert_null(moved);
     assert_non_null(strstr(herd_last_error(), "first"));
     assert_int_equal(champion(reg, "first"), 1);
     holdout_free(&h);
@@ -399,9 +407,23 @@ static void test_bootstrap(void **state)
     expect_decision(d, "noise", "keep", "not significant");
     expect_decision(d, "real", "promote", "significant by bootstrap");
     size_t r = row_of(d, "noise");
-    assert_true(num_at(d, "ci_low", r) < 0 && num_at(d, "ci_high", r) > 0);
+    assert_true(num_at(d, "delta_ci_low", r) < 0 && num_at(d, "delta_ci_high", r) > 0);
+    assert_non_null(strstr(str_at(d, "reason", r), "rmse may improve by as little as -"));
+    /* the interval is in the metric's units, on delta's scale: it brackets
+     * delta.  For "real", rmse improves by about 0.992 while the mean
+     * squared error improves by about 1.000, with a narrow interval: a
+     * loss-unit interval would miss delta. */
     r = row_of(d, "real");
-    assert_true(num_at(d, "ci_low", r) > 0.9); /* mse improves by about 1 */
+    double delta = num_at(d, "delta", r);
+    assert_float_equal(delta, 1.0000333 - 0.0081650, 1e-4);
+    for (size_t i = 0; i < 2; i++) {
+        double lo = num_at(d, "delta_ci_low", i), hi = num_at(d, "delta_ci_high", i);
+        double dl = num_at(d, "delta", i);
+        if (!(lo <= dl && dl <= hi))
+            fail_msg("%s: delta %.9g outside [%.9g, %.9g]", str_at(d, "group", i), dl, lo, hi);
+    }
+    assert_true(num_at(d, "delta_ci_low", r) > 0.98);
+    assert_true(num_at(d, "delta_ci_high", r) < 0.999);
     herd_frame_free(d);
     /* the same seed gives the same interval, whatever the threads */
     herd_apply_options ap;
@@ -411,7 +433,7 @@ static void test_bootstrap(void **state)
     EXPECT_OK(herd_compare(reg, h.groups, &o, &ap, &d1, NULL));
     ap.threads = 2;
     EXPECT_OK(herd_compare(reg, h.groups, &o, &ap, &d2, NULL));
-    assert_float_equal(num_at(d1, "ci_low", 0), num_at(d2, "ci_low", 0), 0);
+    assert_float_equal(num_at(d1, "delta_ci_low", 0), num_at(d2, "delta_ci_low", 0), 0);
     herd_frame_free(d1);
     herd_frame_free(d2);
     holdout_free(&h);
@@ -473,10 +495,20 @@ static void test_promotion_cap(void **state)
     assert_int_equal((int64_t)num_at(d, "promoted", row_of(d, "a")), 1);
     herd_frame_free(d);
     for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), i < 3 ? 2 : 1);
-    /* a whole family rolls back in one commit */
-    size_t moved = 0;
+    /* a whole family rolls back in one commit, and says which groups moved */
+    herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", NULL, "champion", "revert week", &moved));
-    assert_int_equal(moved, 3);
+    assert_int_equal(herd_frame_nrows(moved), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(str_at(moved, "group", i), groups[i]); /* by key */
+        assert_int_equal((int64_t)num_at(moved, "from_version", i), 2);
+        assert_int_equal((int64_t)num_at(moved, "to_version", i), 1);
+    }
+    herd_frame_free(moved);
+    /* rolling back without asking which: NULL is allowed */
+    EXPECT_OK(herd_registry_rollback(reg, "f", NULL, "champion", "forward again", NULL));
+    for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), i < 3 ? 2 : 1);
+    EXPECT_OK(herd_registry_rollback(reg, "f", NULL, "champion", "back again", NULL));
     for (int i = 0; i < 4; i++) assert_int_equal(champion(reg, groups[i]), 1);
     holdout_free(&h);
 }
@@ -560,6 +592,13 @@ static void test_bad_options(void **state)
     assert_int_equal(herd_compare(c->reg, NULL, &o, NULL, &d, NULL), HERD_EINVAL);
     assert_int_equal(herd_compare(c->reg, h.groups, &o, NULL, NULL, NULL), HERD_EINVAL);
     assert_int_equal(herd_registry_rollback(NULL, "f", NULL, NULL, NULL, NULL), HERD_EINVAL);
+    herd_frame *mv = (herd_frame *)1;
+    assert_int_equal(herd_registry_rollback(NULL, "f", NULL, NULL, NULL, &mv), HERD_EINVAL);
+    assert_null(mv);
+    mv = (herd_frame *)1;
+    assert_int_equal(herd_registry_rollback(c->reg, "f", "nobody", NULL, NULL, &mv),
+                     HERD_ENOTFOUND);
+    assert_null(mv);
     assert_int_equal(herd_registry_rollback(c->reg, "f/", NULL, NULL, NULL, NULL), HERD_EINVAL);
     assert_int_equal(herd_registry_rollback(c->reg, "f", "nobody", NULL, NULL, NULL),
                      HERD_ENOTFOUND);
@@ -704,9 +743,14 @@ static void test_cycle(void **state)
     assert_int_equal(champion(reg, "g0"), 3);
     assert_int_equal(champion(reg, "g2"), 1);
     /* roll the week back: re-running it does not bring its models back */
-    size_t moved = 0;
+    herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", NULL, NULL, "bad week", &moved));
-    assert_int_equal(moved, 2);
+    assert_int_equal(herd_frame_nrows(moved), 2);
+    assert_string_equal(str_at(moved, "group", 0), "g0");
+    assert_string_equal(str_at(moved, "group", 1), "g1");
+    assert_int_equal((int64_t)num_at(moved, "from_version", 0), 3);
+    assert_int_equal((int64_t)num_at(moved, "to_version", 0), 1);
+    herd_frame_free(moved);
     assert_int_equal(champion(reg, "g0"), 1);
     EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
     expect_decision(d, "g0", "keep", "rolled back");
