@@ -316,6 +316,21 @@ HERD_API int herd_frame_get_int64(const herd_frame *frame, size_t col, size_t ro
 HERD_API int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row,
                                    const char **out);
 
+/* A new frame of rows rows[0..nrows) of `frame`, in that order (a row may
+ * be listed more than once; nrows 0 gives the columns and no rows): every
+ * column with its name, type and validity mask, values copied, string
+ * values included, so the new frame owns all of its memory and does not
+ * depend on `frame` or on memory `frame` borrows.  HERD_EINVAL names an
+ * index out of range (nothing is built). */
+HERD_API int herd_frame_take(const herd_frame *frame, const size_t *rows, size_t nrows,
+                             herd_frame **out);
+
+/* The rows of `frame` whose byte in `mask` is nonzero, in frame order,
+ * copied as by herd_frame_take.  `mask` has one byte per row: nrows must
+ * equal herd_frame_nrows(frame) (HERD_EINVAL otherwise). */
+HERD_API int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, size_t nrows,
+                               herd_frame **out);
+
 /* ------------------------------------------------------------------------
  * CSV
  * --------------------------------------------------------------------- */
@@ -634,7 +649,9 @@ typedef struct herd_fit_options {
     int early_stopping_rounds;   /* 0 (default): off; needs validation rows */
     double valid_fraction;       /* default 0.2; 0: no validation split */
     int split;                   /* herd_split; default HERD_SPLIT_RANDOM */
-    const char *valid_order_by;  /* HERD_SPLIT_LAST: order by this column */
+    /* HERD_SPLIT_LAST: order by this column: numeric, or ISO 8601 dates or
+     * timestamps as herd_compare_options.holdout_order_by */
+    const char *valid_order_by;
     uint64_t seed;               /* split, folds and XGBoost seed; default 0 */
     const char *metric;          /* validation metric; NULL: by objective
                                     (rmse, logloss or mlogloss) */
@@ -1168,7 +1185,11 @@ typedef struct herd_compare_options {
     size_t min_holdout_rows;     /* default 1 */
     /* 0 (default): every row of each group is a holdout row (a holdout
      * frame).  Otherwise the last holdout_fraction of each group's rows
-     * (at least one), by holdout_order_by (required then). */
+     * (at least one), by holdout_order_by (required then; see also
+     * holdout_periods).  holdout_order_by names a numeric column or a
+     * string column of ISO 8601 dates or timestamps ("YYYY-MM-DD",
+     * "YYYY-MM-DDTHH:MM:SS[.fff][Z|+hh:mm]"), ordered in time; the first
+     * value that is not one is HERD_EINVAL naming its row and column. */
     double holdout_fraction;
     const char *holdout_order_by;
     int bootstrap;               /* paired bootstrap resamples; 0 (default): off */
@@ -1181,6 +1202,10 @@ typedef struct herd_compare_options {
     double max_promote_fraction;
     int force;
     const char *run_id;          /* recorded with each alias move; may be NULL */
+    /* N > 0: each group's holdout is its rows whose holdout_order_by value
+     * is among the group's N latest distinct values ("the last 4 weeks"),
+     * instead of a fraction of rows.  Not with holdout_fraction.  Default 0. */
+    size_t holdout_periods;
 } herd_compare_options;
 
 HERD_API void herd_compare_options_init(herd_compare_options *opt);
@@ -1254,14 +1279,21 @@ typedef struct herd_cycle_options {
      * nothing; the run is recorded with its summary. */
     const char *run_id;
     /* The holdout: the last holdout_fraction of each group's rows by
-     * holdout_order_by (default 0.2, at least one row), never trained on
-     * nor used for early stopping. */
+     * holdout_order_by (at least one row; 0, the default, means 0.2 unless
+     * holdout_periods is set), never trained on nor used for early
+     * stopping. */
     double holdout_fraction;
-    const char *holdout_order_by; /* required (e.g. a week number) */
+    /* Required: a numeric column (e.g. a week number) or ISO 8601 dates or
+     * timestamps, as herd_compare_options.holdout_order_by. */
+    const char *holdout_order_by;
     int fallback;                 /* 1: also train the family model */
     /* Thresholds, metric, bootstrap, cap...; NULL: defaults.  Its family,
      * label, holdout and run_id are the cycle's. */
     const herd_compare_options *compare;
+    /* N > 0: the holdout is each group's rows of its N latest distinct
+     * holdout_order_by values, instead of a fraction (holdout_fraction must
+     * then be 0).  Default 0. */
+    size_t holdout_periods;
 } herd_cycle_options;
 
 HERD_API void herd_cycle_options_init(herd_cycle_options *opt);

@@ -462,28 +462,45 @@ int hd_frame_add_str(herd_frame *frame, const char *name, const char *const *v, 
     return herd_frame_add_column(frame, name, HERD_TYPE_STRING, v, n, NULL);
 }
 
-int hd_frame_take(const herd_frame *f, const size_t *rows, size_t n, herd_frame **out)
+/* Column `col` at rows[0..n) as a new column of `t`: values and mask
+ * copied; string values copied into the column's own arena when
+ * `copy_strings`, else pointing at `col`'s. */
+static int hd_take_column(herd_frame *t, const hd_column *col, const size_t *rows, size_t n,
+                          int copy_strings)
+{
+    size_t size = hd_type_size(col->type);
+    unsigned char *data = hd_malloc(n ? n : 1, size);
+    uint8_t *mask = col->mask ? hd_malloc(n ? n : 1, 1) : NULL;
+    hd_arena *strings = copy_strings && col->type == HERD_TYPE_STRING ? hd_arena_new() : NULL;
+    int rc = data && (!col->mask || mask) &&
+             (!copy_strings || col->type != HERD_TYPE_STRING || strings) ? HERD_OK : HERD_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        memcpy(data + i * size, hd_col_at(col, rows[i]), size);
+        if (mask) mask[i] = col->mask[rows[i]];
+        if (!strings) continue;
+        /* a masked value's pointer is never read: it may be anything */
+        const char *s = !col->mask || col->mask[rows[i]] ? hd_col_str(col, rows[i]) : NULL;
+        char *copy = s ? hd_arena_strndup(strings, s, strlen(s)) : NULL;
+        if (s && !copy) rc = HERD_ENOMEM;
+        memcpy(data + i * size, &copy, sizeof copy);
+    }
+    if (rc) {
+        free(data);
+        free(mask);
+        hd_arena_free(strings);
+        return rc;
+    }
+    return hd_frame_adopt(t, col->name, col->type, data, mask, strings, n);
+}
+
+static int hd_frame_take_rows(const herd_frame *f, const size_t *rows, size_t n,
+                              int copy_strings, herd_frame **out)
 {
     *out = NULL;
     herd_frame *t;
     int rc = herd_frame_new(&t);
-    for (size_t c = 0; !rc && c < f->ncols; c++) {
-        const hd_column *col = &f->cols[c];
-        size_t size = hd_type_size(col->type);
-        unsigned char *data = hd_malloc(n ? n : 1, size);
-        uint8_t *mask = col->mask ? hd_malloc(n ? n : 1, 1) : NULL;
-        if (!data || (col->mask && !mask)) {
-            free(data);
-            free(mask);
-            rc = HERD_ENOMEM;
-            break;
-        }
-        for (size_t i = 0; i < n; i++) {
-            memcpy(data + i * size, hd_col_at(col, rows[i]), size);
-            if (mask) mask[i] = col->mask[rows[i]];
-        }
-        rc = hd_frame_adopt(t, col->name, col->type, data, mask, NULL, n);
-    }
+    for (size_t c = 0; !rc && c < f->ncols; c++)
+        rc = hd_take_column(t, &f->cols[c], rows, n, copy_strings);
     if (!rc) t->nrows = n; /* also for a frame without columns */
     if (rc) {
         herd_frame_free(t);
@@ -491,4 +508,45 @@ int hd_frame_take(const herd_frame *f, const size_t *rows, size_t n, herd_frame 
     }
     *out = t;
     return HERD_OK;
+}
+
+int hd_frame_take(const herd_frame *f, const size_t *rows, size_t n, herd_frame **out)
+{
+    return hd_frame_take_rows(f, rows, n, 0, out);
+}
+
+int herd_frame_take(const herd_frame *frame, const size_t *rows, size_t nrows,
+                    herd_frame **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(frame);
+    if (nrows && !rows)
+        return hd_error(HERD_EINVAL, "herd_frame_take: rows is NULL but nrows is %zu", nrows);
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i] >= frame->nrows)
+            return hd_error(HERD_EINVAL, "herd_frame_take: rows[%zu] is %zu, but the frame has "
+                            "%zu rows (0..%zu)", i, rows[i], frame->nrows,
+                            frame->nrows ? frame->nrows - 1 : 0);
+    return hd_frame_take_rows(frame, rows, nrows, 1, out);
+}
+
+int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, size_t nrows,
+                      herd_frame **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(frame);
+    if (nrows && !mask)
+        return hd_error(HERD_EINVAL, "herd_frame_filter: mask is NULL but nrows is %zu", nrows);
+    if (nrows != frame->nrows)
+        return hd_error(HERD_EINVAL, "herd_frame_filter: the mask has %zu bytes but the frame "
+                        "%zu rows; give one byte per row", nrows, frame->nrows);
+    size_t *rows = hd_malloc(nrows ? nrows : 1, sizeof *rows), n = 0;
+    if (!rows) return HERD_ENOMEM;
+    for (size_t i = 0; i < nrows; i++)
+        if (mask[i]) rows[n++] = i;
+    int rc = hd_frame_take_rows(frame, rows, n, 1, out);
+    free(rows);
+    return rc;
 }

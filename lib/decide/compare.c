@@ -23,6 +23,7 @@
 #include "common/text_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
+#include "data/order_internal.h"
 #include "model/metrics_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
@@ -50,7 +51,8 @@ typedef struct cmp_row {
 typedef struct cmp_hset {
     const herd_groups *groups;
     const int64_t *challengers; /* per group, or NULL: the challenger alias */
-    size_t label_col, weight_col, order_col; /* SIZE_MAX: none */
+    size_t label_col, weight_col; /* SIZE_MAX: none */
+    double *order; /* holdout_order_by's key per frame row (hd_order_keys), or NULL */
 } cmp_hset;
 
 typedef struct cmp_ctx {
@@ -128,10 +130,15 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
     if (!(o->holdout_fraction >= 0 && o->holdout_fraction <= 1))
         return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give 0 (every row is "
                         "holdout) or a fraction in (0, 1]", o->holdout_fraction);
-    if (o->holdout_fraction > 0 && !o->holdout_order_by)
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g but opt->holdout_order_by "
-                        "is NULL: name the column that orders each group's rows (e.g. a "
-                        "date)", o->holdout_fraction);
+    if (o->holdout_fraction > 0 && o->holdout_periods)
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g and opt->holdout_periods "
+                        "%zu: give one of them (each group's last fraction of rows, or its "
+                        "rows of the last N values of opt->holdout_order_by)",
+                        o->holdout_fraction, o->holdout_periods);
+    if ((o->holdout_fraction > 0 || o->holdout_periods) && !o->holdout_order_by)
+        return hd_error(HERD_EINVAL, "opt->holdout_%s is set but opt->holdout_order_by is "
+                        "NULL: name the column that orders each group's rows (e.g. a date)",
+                        o->holdout_periods ? "periods" : "fraction");
     if (o->bootstrap < 0 || o->bootstrap > 1000000)
         return hd_error(HERD_EINVAL, "opt->bootstrap is %d; give 0 (off) or 1..1000000 "
                         "resamples", o->bootstrap);
@@ -152,13 +159,17 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
 static int cmp_set_columns(const cmp_ctx *c, cmp_hset *set)
 {
     const herd_frame *frame = set->groups->frame;
-    set->weight_col = set->order_col = SIZE_MAX;
+    set->weight_col = SIZE_MAX;
     int rc = cmp_numeric_column(frame, c->o.label, "the label", &set->label_col);
     if (!rc && c->o.weight)
         rc = cmp_numeric_column(frame, c->o.weight, "the weight", &set->weight_col);
-    if (!rc && c->o.holdout_fraction > 0)
-        rc = cmp_numeric_column(frame, c->o.holdout_order_by, "the holdout_order_by",
-                                &set->order_col);
+    size_t order_col = 0;
+    if (!rc && (c->o.holdout_fraction > 0 || c->o.holdout_periods)) {
+        if (herd_frame_find(frame, c->o.holdout_order_by, &order_col))
+            return hd_error(HERD_ENOTFOUND, "the holdout_order_by column '%s' is not in the "
+                            "holdout frame", c->o.holdout_order_by);
+        rc = hd_order_keys(frame, order_col, "opt->holdout_order_by", &set->order);
+    }
     return rc;
 }
 
@@ -227,24 +238,40 @@ static int cmp_order_cmp(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row; /* stable: frame order */
 }
 
-int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *order_name,
-                     double fraction, const size_t *rows, size_t n, size_t *hold,
-                     size_t *nhold, size_t *train, size_t *ntrain)
+/* How many of the n sorted rows are among the last `periods` distinct
+ * order values. */
+static size_t cmp_last_periods(const cmp_order *ord, size_t n, size_t periods)
 {
-    size_t k = (size_t)ceil(fraction * (double)n);
-    if (k < 1) k = 1;
-    if (k > n) k = n;
+    size_t k = 0, distinct = 0;
+    for (size_t i = n; i-- > 0; k++)
+        if ((i == n - 1 || ord[i].v != ord[i + 1].v) && ++distinct > periods) break;
+    return k;
+}
+
+int hd_holdout_split(const double *order, const char *order_name, double fraction,
+                     size_t periods, const size_t *rows, size_t n, size_t *hold, size_t *nhold,
+                     size_t *train, size_t *ntrain)
+{
     cmp_order *ord = hd_malloc(n ? n : 1, sizeof *ord);
     if (!ord) return HERD_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         ord[i].row = rows[i];
-        if (herd_frame_get_double(frame, order_col, rows[i], &ord[i].v) || isnan(ord[i].v)) {
+        ord[i].v = order[rows[i]];
+        if (isnan(ord[i].v)) {
             free(ord);
             return hd_error(HERD_EINVAL, "row %zu has no value in the ordering column '%s'",
                             rows[i], order_name);
         }
     }
     qsort(ord, n, sizeof *ord, cmp_order_cmp);
+    size_t k;
+    if (periods) {
+        k = cmp_last_periods(ord, n, periods);
+    } else {
+        k = (size_t)ceil(fraction * (double)n);
+        if (k < 1) k = 1;
+        if (k > n) k = n;
+    }
     for (size_t i = 0; i < k; i++) hold[i] = ord[n - k + i].row;
     for (size_t i = 0; train && i < n - k; i++) train[i] = ord[i].row;
     free(ord);
@@ -261,12 +288,12 @@ static int cmp_holdout_rows(const cmp_ctx *c, const cmp_hset *set, const size_t 
     size_t *sel = hd_malloc(n ? n : 1, sizeof *sel);
     if (!sel) return HERD_ENOMEM;
     int rc = HERD_OK;
-    if (c->o.holdout_fraction <= 0) {
+    if (!set->order) { /* no holdout_fraction nor holdout_periods */
         memcpy(sel, rows, n * sizeof *sel);
         *nout = n;
     } else {
-        rc = hd_holdout_split(set->groups->frame, set->order_col, c->o.holdout_order_by,
-                              c->o.holdout_fraction, rows, n, sel, nout, NULL, NULL);
+        rc = hd_holdout_split(set->order, c->o.holdout_order_by, c->o.holdout_fraction,
+                              c->o.holdout_periods, rows, n, sel, nout, NULL, NULL);
     }
     if (rc) {
         free(sel);
@@ -848,6 +875,7 @@ int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame)
     g.frame = frame;
     cmp_hset set = {.groups = &g};
     if (!rc) rc = cmp_set_columns(&c, &set);
+    free(set.order);
     return rc;
 }
 
@@ -925,6 +953,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     free(c.rows);
     free(c.task_set);
     free(c.task_group);
+    for (size_t k = 0; c.sets && k < nsets; k++) free(c.sets[k].order);
     free(c.sets);
     free(task_rows);
     hd_task_results_free(res, res ? nt : 0);

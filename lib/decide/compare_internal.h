@@ -6,14 +6,16 @@
 
 #include "herd.h"
 
-/* Split one group's rows (ascending frame rows) into its holdout -- the
- * last `fraction` of them by the numeric column `order_col` (at least one
- * row; ties keep frame order) -- and the rest.  `hold` and `train` (may be
- * NULL) have room for n rows each and receive frame rows in that order.
+/* Split one group's rows (ascending frame rows) into its holdout and the
+ * rest, by `order` (one key per frame row, hd_order_keys of the column
+ * `order_name`): with `periods` > 0 the rows whose key is among the
+ * group's `periods` largest distinct keys, else the last `fraction` of the
+ * rows (at least one; ties keep frame order).  `hold` and `train` (may be
+ * NULL) have room for n rows each and receive frame rows in key order.
  * HERD_EINVAL names a row without an order value. */
-int hd_holdout_split(const herd_frame *frame, size_t order_col, const char *order_name,
-                     double fraction, const size_t *rows, size_t n, size_t *hold,
-                     size_t *nhold, size_t *train, size_t *ntrain);
+int hd_holdout_split(const double *order, const char *order_name, double fraction,
+                     size_t periods, const size_t *rows, size_t n, size_t *hold, size_t *nhold,
+                     size_t *train, size_t *ntrain);
 
 /* Check that every group key of `g` is also a registry key (the one rule
  * of uri.c's hd_key_check), before anything is trained or compared: a key

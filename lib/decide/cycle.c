@@ -12,12 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
+#include "data/order_internal.h"
+#include "model/xgb_internal.h"
 #include "train/apply_internal.h"
 #include "registry/uri_internal.h"
 #include "decide/compare_internal.h"
@@ -30,8 +35,11 @@ void herd_cycle_options_init(herd_cycle_options *opt)
     if (!opt) return;
     memset(opt, 0, sizeof *opt);
     opt->struct_size = sizeof *opt;
-    opt->holdout_fraction = 0.2;
+    opt->holdout_fraction = 0; /* 0.2 unless holdout_periods is given */
 }
+
+/* The holdout when neither holdout_fraction nor holdout_periods is set. */
+#define CYC_DEFAULT_FRACTION 0.2
 
 static int cyc_options_read(const herd_cycle_options *in, const herd_groups *groups,
                             const herd_fit_options *fit, herd_cycle_options *o, size_t *order)
@@ -46,18 +54,21 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
     rc = hd_id_check(o->family, "opt->family");
     if (!rc) rc = hd_id_check(o->run_id, "opt->run_id");
     if (rc) return rc;
-    if (!(o->holdout_fraction > 0 && o->holdout_fraction < 1))
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1)",
-                        o->holdout_fraction);
+    if (o->holdout_fraction != 0 && o->holdout_periods)
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g and opt->holdout_periods "
+                        "%zu: give one of them (each group's last fraction of rows, or its "
+                        "rows of the last N values of opt->holdout_order_by)",
+                        o->holdout_fraction, o->holdout_periods);
+    if (!o->holdout_periods && o->holdout_fraction == 0) o->holdout_fraction = CYC_DEFAULT_FRACTION;
+    if (!o->holdout_periods && !(o->holdout_fraction > 0 && o->holdout_fraction < 1))
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1), "
+                        "or 0 for the default %g", o->holdout_fraction, CYC_DEFAULT_FRACTION);
     if (!o->holdout_order_by)
         return hd_error(HERD_EINVAL, "opt->holdout_order_by is NULL: name the column that "
                         "orders each group's rows (e.g. a week)");
     if (herd_frame_find(groups->frame, o->holdout_order_by, order))
         return hd_error(HERD_ENOTFOUND, "opt->holdout_order_by: no column '%s' in the frame",
                         o->holdout_order_by);
-    if (herd_frame_column_type(groups->frame, *order) == HERD_TYPE_STRING)
-        return hd_error(HERD_ETYPE, "opt->holdout_order_by: column '%s' holds strings; it "
-                        "must be numeric", o->holdout_order_by);
     if (!fit->label) return hd_error(HERD_EINVAL, "fit->label is NULL");
     size_t clash;
     if (o->fallback && herd_groups_find(groups, HERD_FALLBACK_GROUP, &clash) == HERD_OK)
@@ -111,8 +122,8 @@ static int cyc_one_group(herd_frame *f, herd_groups **out)
 }
 
 /* Training and holdout rows of every group, as frames and groups. */
-static int cyc_split(const herd_groups *groups, size_t order, const herd_cycle_options *o,
-                     cyc_parts *p)
+static int cyc_split(const herd_groups *groups, const double *order,
+                     const herd_cycle_options *o, cyc_parts *p)
 {
     size_t total = groups->offsets[groups->ngroups];
     size_t *train = hd_malloc(total ? total : 1, sizeof *train);
@@ -121,9 +132,9 @@ static int cyc_split(const herd_groups *groups, size_t order, const herd_cycle_o
     size_t nt = 0, nh = 0;
     for (size_t g = 0; !rc && g < groups->ngroups; g++) {
         size_t a = 0, b = 0;
-        rc = hd_holdout_split(groups->frame, order, o->holdout_order_by, o->holdout_fraction,
-                              hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
-                              hold + nh, &a, train + nt, &b);
+        rc = hd_holdout_split(order, o->holdout_order_by, o->holdout_fraction,
+                              o->holdout_periods, hd_groups_rows_of(groups, g),
+                              hd_groups_size_of(groups, g), hold + nh, &a, train + nt, &b);
         if (rc) hd_error_prefix("group '%s': ", groups->keys[g]);
         nh += a;
         nt += b;
@@ -218,10 +229,187 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
     return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * Lineage: the run's params
+ * --------------------------------------------------------------------- */
+
+/* One value of a column into the hash: numbers as float64 (every NaN and
+ * every missing value the same), strings as their bytes and NUL, a missing
+ * string as a marker no string can be. */
+static uint64_t cyc_hash_value(uint64_t h, const hd_column *c, size_t row)
+{
+    if (c->type == HERD_TYPE_STRING) {
+        const char *s = hd_col_present(c, row) ? hd_col_str(c, row) : NULL;
+        return hd_hash_combine(h, s ? hd_hash_bytes(s, strlen(s) + 1, 0x57ull)
+                                    : hd_hash_u64(0x4d15ull));
+    }
+    double v = hd_col_double(c, row);
+    if (isnan(v)) v = NAN;
+    return hd_hash_combine(h, hd_hash_bytes(&v, sizeof v, 0));
+}
+
+/* A fingerprint of the data the cycle was given: every grouped row, group
+ * by group in key order and in frame order inside a group, over the named
+ * columns (keys, features, label, weight, ordering column), seeded by the
+ * names.  The same data give the same fingerprint whatever the threads;
+ * names that are not columns of the frame are skipped (herd_fit has
+ * already refused them). */
+static uint64_t cyc_data_fingerprint(const herd_groups *g, const char *const *names, size_t n)
+{
+    const herd_frame *f = g->frame;
+    uint64_t h = hd_hash_u64(n);
+    for (size_t k = 0; k < n; k++) {
+        size_t col = 0;
+        if (!names[k] || herd_frame_find(f, names[k], &col)) continue;
+        const hd_column *c = hd_frame_col(f, col);
+        h = hd_hash_combine(h, hd_hash_bytes(names[k], strlen(names[k]) + 1, k));
+        for (size_t i = 0; i < g->offsets[g->ngroups]; i++) h = cyc_hash_value(h, c, g->rows[i]);
+    }
+    herd_clear_error();
+    return h;
+}
+
+/* Add `v` to object `o` as `key`; on any failure (either NULL: out of
+ * memory) free `v` and clear *ok, so that an incomplete record is never
+ * written. */
+static void cyc_add(int *ok, cJSON *o, const char *key, cJSON *v)
+{
+    if (o && v && cJSON_AddItemToObject(o, key, v)) return;
+    cJSON_Delete(v);
+    *ok = 0;
+}
+
+static cJSON *cyc_str(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
+
+/* Numbers as JSON: integers exact (also above 2^53, as seeds may be) and
+ * written without the locale; reals through cJSON, which writes '.' in
+ * every locale; infinities (unbounded) as null. */
+static cJSON *cyc_u64(uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *cyc_int(int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *cyc_real(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *cyc_strings(const char *const *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) {
+        cJSON *item = cyc_str(v[i]);
+        if (!item || !cJSON_AddItemToArray(a, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* The fit's options as the run records them: what herd_fit was given. */
+static cJSON *cyc_fit_json(const herd_fit_options *f, int *ok)
+{
+    cJSON *o = cJSON_CreateObject(), *params = cJSON_CreateObject();
+    cyc_add(ok, o, "features", cyc_strings(f->features, f->n_features));
+    cyc_add(ok, o, "label", cyc_str(f->label));
+    cyc_add(ok, o, "weight", cyc_str(f->weight));
+    for (size_t i = 0; params && i < f->n_params; i++) {
+        if (!f->param_names[i]) continue;
+        /* a name given twice: its last value, the one XGBoost keeps */
+        cJSON_DeleteItemFromObjectCaseSensitive(params, f->param_names[i]);
+        cyc_add(ok, params, f->param_names[i], cyc_str(f->param_values[i]));
+    }
+    cyc_add(ok, o, "xgboost_params", params);
+    cyc_add(ok, o, "rounds", cyc_int(f->rounds));
+    cyc_add(ok, o, "early_stopping_rounds", cyc_int(f->early_stopping_rounds));
+    cyc_add(ok, o, "valid_fraction", cyc_real(f->valid_fraction));
+    cyc_add(ok, o, "split", cyc_str(f->split == HERD_SPLIT_LAST ? "last" : "random"));
+    cyc_add(ok, o, "valid_order_by", cyc_str(f->valid_order_by));
+    cyc_add(ok, o, "seed", cyc_u64(f->seed));
+    cyc_add(ok, o, "metric", cyc_str(f->metric));
+    cyc_add(ok, o, "min_rows", cyc_u64(f->min_rows));
+    cyc_add(ok, o, "cv_folds", cyc_int(f->cv_folds));
+    return o;
+}
+
+/* The comparison's options as the run used them. */
+static cJSON *cyc_compare_json(const herd_compare_options *c, int *ok)
+{
+    cJSON *o = cJSON_CreateObject();
+    cyc_add(ok, o, "champion", cyc_str(c->champion));
+    cyc_add(ok, o, "metric", cyc_str(c->metric));
+    cyc_add(ok, o, "min_abs_delta", cyc_real(c->min_abs_delta));
+    cyc_add(ok, o, "min_rel_delta", cyc_real(c->min_rel_delta));
+    cyc_add(ok, o, "metric_min", cyc_real(c->metric_min));
+    cyc_add(ok, o, "metric_max", cyc_real(c->metric_max));
+    cyc_add(ok, o, "min_holdout_rows", cyc_u64(c->min_holdout_rows));
+    cyc_add(ok, o, "bootstrap", cyc_int(c->bootstrap));
+    cyc_add(ok, o, "confidence", cyc_real(c->confidence));
+    cyc_add(ok, o, "seed", cyc_u64(c->seed));
+    cyc_add(ok, o, "dry_run", cJSON_CreateBool(c->dry_run));
+    cyc_add(ok, o, "max_promote_fraction", cyc_real(c->max_promote_fraction));
+    cyc_add(ok, o, "force", cJSON_CreateBool(c->force));
+    return o;
+}
+
+/* The run's params: what is needed to train its models again and to check
+ * that the data are the same (docs/champion-challenger.md, "Lineage").
+ * Strict JSON, the same bytes in every locale.  NULL: out of memory. */
+static char *cyc_params_json(const herd_groups *groups, const herd_fit_options *fit,
+                             const herd_cycle_options *o, const herd_compare_options *co)
+{
+    char xgb[32];
+    hd_xgb_version(xgb, sizeof xgb);
+    /* the columns the fingerprint reads: keys, features, label, weight, order */
+    size_t nnames = groups->nkeys + fit->n_features + 3;
+    const char **names = hd_malloc(nnames, sizeof *names);
+    if (!names) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < groups->nkeys; i++)
+        names[k++] = herd_frame_column_name(groups->frame, groups->key_cols[i]);
+    for (size_t i = 0; i < fit->n_features; i++) names[k++] = fit->features[i];
+    names[k++] = fit->label;
+    names[k++] = fit->weight;
+    names[k++] = o->holdout_order_by;
+    char fp[24];
+    snprintf(fp, sizeof fp, "%016llx",
+             (unsigned long long)cyc_data_fingerprint(groups, names, nnames));
+    int ok = 1;
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateObject();
+    cyc_add(&ok, root, "herd_version", cyc_str(herd_version_string()));
+    cyc_add(&ok, root, "xgboost_version", cyc_str(xgb));
+    cyc_add(&ok, root, "family", cyc_str(o->family));
+    cyc_add(&ok, root, "fit", cyc_fit_json(fit, &ok));
+    cyc_add(&ok, root, "holdout_order_by", cyc_str(o->holdout_order_by));
+    cyc_add(&ok, root, "holdout_fraction", cyc_real(o->holdout_fraction));
+    cyc_add(&ok, root, "holdout_periods", cyc_u64(o->holdout_periods));
+    cyc_add(&ok, root, "fallback", cJSON_CreateBool(o->fallback));
+    cyc_add(&ok, root, "compare", cyc_compare_json(co, &ok));
+    cyc_add(&ok, data, "key_columns", cyc_strings(names, groups->nkeys));
+    cyc_add(&ok, data, "groups", cyc_u64(groups->ngroups));
+    cyc_add(&ok, data, "rows", cyc_u64(groups->offsets[groups->ngroups]));
+    cyc_add(&ok, data, "rows_without_key", cyc_u64(groups->missing));
+    cyc_add(&ok, data, "fingerprint", cyc_str(fp));
+    cyc_add(&ok, root, "data", data);
+    free(names);
+    char *s = ok ? cJSON_PrintUnformatted(root) : NULL; /* NULL: a member is missing */
+    cJSON_Delete(root);
+    return s;
+}
+
 /* One batch: the week's models, the family model and the run. */
-static int cyc_register(herd_registry *reg, const herd_model_set *set,
+static int cyc_register(herd_registry *reg, const herd_groups *groups, const herd_model_set *set,
                         const herd_model_set *set_all, const herd_cycle_options *o,
-                        const herd_fit_options *fit, cyc_added *added_out)
+                        const herd_fit_options *fit, const herd_compare_options *co,
+                        cyc_added *added_out)
 {
     herd_batch *b = NULL;
     int rc = herd_registry_begin(reg, &b);
@@ -229,16 +417,14 @@ static int cyc_register(herd_registry *reg, const herd_model_set *set,
     size_t added = added_out->n;
     if (!rc && set_all) rc = cyc_add_models(b, set_all, o, added_out, 1);
     size_t family = added_out->n - added;
-    char params[512], summary[256];
-    snprintf(params, sizeof params,
-             "{\"rounds\": %d, \"early_stopping_rounds\": %d, \"holdout_fraction\": %.17g, "
-             "\"fallback\": %s}",
-             fit->rounds, fit->early_stopping_rounds, o->holdout_fraction,
-             o->fallback ? "true" : "false");
+    char summary[256];
     snprintf(summary, sizeof summary,
              "{\"family\": \"%s\", \"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
              o->family, herd_model_set_count(set), added, family ? "true" : "false");
+    char *params = rc ? NULL : cyc_params_json(groups, fit, o, co);
+    if (!rc && !params) rc = HERD_ENOMEM;
     if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
+    cJSON_free(params);
     if (!rc) rc = herd_batch_commit(b);
     for (size_t i = 0; !rc && i < added_out->n; i++)
         rc = herd_batch_version(b, added_out->v[i].index, &added_out->v[i].version, NULL);
@@ -285,6 +471,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     co.run_id = o.run_id;
     co.holdout_fraction = 0; /* the holdout frame is the holdout */
     co.holdout_order_by = NULL;
+    co.holdout_periods = 0;
     /* The cycle registers its models as "challenger" itself: the champion
      * must be another alias, or registering would promote unchecked. */
     if (co.champion && !strcmp(co.champion, "challenger"))
@@ -293,6 +480,10 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
                         "alias differently");
     if ((rc = hd_compare_check(&co, groups->frame)))
         return hd_error_prefix("herd_cycle: opt->compare: ");
+    herd_fit_options fo; /* as herd_fit reads it, for the run's record */
+    herd_fit_options_init(&fo);
+    if ((rc = hd_options_copy(&fo, sizeof fo, fit, "herd_fit_options_init")))
+        return hd_error_prefix("herd_cycle: fit: ");
     hd_apply_config cfg;
     if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
     hd_scope_set_ids(o.family, o.run_id);
@@ -307,7 +498,10 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     int64_t *chall[2] = {NULL, NULL};
     hd_phase_begin("split", cfg.progress, cfg.progress_user);
     double t = hd_now();
-    rc = cyc_split(groups, order, &o, &p);
+    double *order_keys = NULL; /* dates parsed once, the first bad one named */
+    rc = hd_order_keys(groups->frame, order, "opt->holdout_order_by", &order_keys);
+    if (!rc) rc = cyc_split(groups, order_keys, &o, &p);
+    free(order_keys);
     if (rc) hd_error_prefix("herd_cycle: ");
     else
         hd_log(HERD_LOG_INFO, "split: %zu groups into %zu training and %zu holdout rows in "
@@ -324,7 +518,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (!rc) {
         hd_phase_begin("register", cfg.progress, cfg.progress_user);
         t = hd_now();
-        rc = cyc_register(reg, set, set_all, &o, fit, &added);
+        rc = cyc_register(reg, groups, set, set_all, &o, &fo, &co, &added);
         if (!rc)
             hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %.3f s",
                    added.n, hd_now() - t);

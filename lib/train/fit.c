@@ -22,6 +22,7 @@
 #include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
+#include "data/order_internal.h"
 #include "model/metrics_internal.h"
 #include "model/model_internal.h"
 #include "model/xgb_internal.h"
@@ -89,6 +90,7 @@ typedef struct hd_fit_plan {
     hd_metric metric;
     herd_model_set *set;
     double *cv_values; /* ngroups * cv_folds */
+    double *order_keys; /* valid_order_by's sort key per frame row (dates parsed) */
 } hd_fit_plan;
 
 static void hd_plan_free(hd_fit_plan *p)
@@ -97,6 +99,7 @@ static void hd_plan_free(hd_fit_plan *p)
     free(p->fnames);
     free(p->ftypes);
     free(p->cv_values);
+    free(p->order_keys);
 }
 
 /* Copy the fields the caller's struct holds over the defaults. */
@@ -141,6 +144,10 @@ static int hd_plan_columns(hd_fit_plan *p)
     if (o->valid_order_by) {
         rc = herd_frame_find(p->frame, o->valid_order_by, &p->order_col);
         if (rc) return hd_error_prefix("valid_order_by column: ");
+        /* numbers, or ISO 8601 dates parsed once (the first bad one named) */
+        rc = hd_order_keys(p->frame, p->order_col, "fit options: valid_order_by",
+                           &p->order_keys);
+        if (rc) return rc;
         p->has_order = 1;
     }
     p->nf = o->n_features;
@@ -367,23 +374,20 @@ static int hd_cmp_size(const void *a, const void *b)
     return x < y ? -1 : (x > y);
 }
 
-/* Sort rows by the order_by column, ties by row: a stable time order. */
+/* Sort rows by the order_by column's keys, ties by row: a stable time
+ * order. */
 typedef struct hd_order_ctx {
-    const hd_column *col;
+    const double *keys; /* per frame row; NaN: missing */
 } hd_order_ctx;
 
 static int hd_cmp_order(const void *a, const void *b, void *ctx)
 {
-    const hd_column *c = ((const hd_order_ctx *)ctx)->col;
+    const double *k = ((const hd_order_ctx *)ctx)->keys;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int px = hd_col_present(c, x), py = hd_col_present(c, y);
+    int px = !isnan(k[x]), py = !isnan(k[y]);
     int cmp = 0;
     if (px != py) cmp = px ? 1 : -1; /* missing times sort first */
-    else if (px && c->type == HERD_TYPE_STRING) cmp = strcmp(hd_col_str(c, x), hd_col_str(c, y));
-    else if (px) {
-        double vx = hd_col_double(c, x), vy = hd_col_double(c, y);
-        cmp = vx < vy ? -1 : (vx > vy);
-    }
+    else if (px) cmp = k[x] < k[y] ? -1 : (k[x] > k[y]);
     if (cmp) return cmp;
     return x < y ? -1 : (x > y);
 }
@@ -403,7 +407,7 @@ static int hd_split(const hd_fit_plan *p, const char *key, const size_t *rows, s
         if (!ord) return HERD_ENOMEM;
         memcpy(ord, rows, n * sizeof *ord);
         if (p->has_order) {
-            hd_order_ctx ctx = {hd_frame_col(p->frame, p->order_col)};
+            hd_order_ctx ctx = {p->order_keys};
             qsort_r(ord, n, sizeof *ord, hd_cmp_order, &ctx);
         }
         memcpy(train, ord, nt * sizeof *train);

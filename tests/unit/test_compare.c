@@ -17,7 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "herd.h"
+#include "test_locale.h"
 
 #define EXPECT_OK(call)                                                              \
     do {                                                                             \
@@ -1041,6 +1044,246 @@ static void test_bad_keys(void **state)
     free(longkey);
 }
 
+/* A string column of dates added to a holdout: days[i] for row i. */
+static void add_days(holdout *h, const char *name, const char *const *days)
+{
+    EXPECT_OK(herd_frame_add_column(h->frame, name, HERD_TYPE_STRING, days,
+                                    herd_frame_nrows(h->frame), NULL));
+}
+
+/* The holdout as the last N periods of an ISO 8601 date column. */
+static void test_holdout_periods(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    put(reg, "g", 0, "champion");
+    put(reg, "g", 1, "challenger");
+    /* two rows a day, latest first; the last two days favour the champion */
+    double lab[10] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+    const char *days[10] = {"2026-01-05", "2026-01-05", "2026-01-04T00:00:00Z",
+                            "2026-01-04T00:00:00Z", "2026-01-03", "2026-01-03",
+                            "2026-01-02", "2026-01-02", "2026-01-01", "2026-01-01"};
+    const char *mixed[10]; /* the same days with offsets: one naive value mixed in */
+    const char *groups[] = {"g"};
+    const double *labels[] = {lab};
+    size_t sizes[] = {10};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 1);
+    const char *zoned[10] = {"2026-01-05T00:00:00Z", "2026-01-05T00:00:00Z",
+                             "2026-01-04T01:00:00+01:00", "2026-01-04T00:00:00Z",
+                             "2026-01-03T00:00:00Z", "2026-01-03T00:00:00Z",
+                             "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z",
+                             "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"};
+    memcpy(mixed, zoned, sizeof mixed);
+    mixed[8] = "2026-01-01"; /* no offset among offsets */
+    add_days(&h, "zoned", zoned);
+    add_days(&h, "mixed", mixed);
+    const char *baddays[10];
+    memcpy(baddays, zoned, sizeof baddays);
+    baddays[6] = "2026-01-32T00:00:00Z";
+    add_days(&h, "bad", baddays);
+    (void)days;
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.dry_run = 1;
+    o.max_promote_fraction = 1;
+    o.holdout_order_by = "zoned";
+    herd_frame *d = NULL;
+    o.holdout_periods = 2; /* the rows of the two latest days */
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 4);
+    assert_float_equal(num_at(d, "champion_metric", 0), 0, 1e-12);
+    expect_decision(d, "g", "keep", NULL);
+    herd_frame_free(d);
+    o.holdout_periods = 3;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 6);
+    herd_frame_free(d);
+    o.holdout_periods = 100; /* more periods than the group has: every row */
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 10);
+    expect_decision(d, "g", "promote", NULL);
+    herd_frame_free(d);
+    /* a fraction by dates: the last 30% in time (ties in frame order) */
+    o.holdout_periods = 0;
+    o.holdout_fraction = 0.3;
+    EXPECT_OK(herd_compare(reg, h.groups, &o, NULL, &d, NULL));
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", 0), 3);
+    assert_float_equal(num_at(d, "champion_metric", 0), 0, 1e-12);
+    herd_frame_free(d);
+
+    /* bad input */
+    d = (herd_frame *)1;
+    o.holdout_periods = 2; /* and the fraction: one or the other */
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_null(d);
+    assert_non_null(strstr(herd_last_error(), "give one of them"));
+    o.holdout_fraction = 0;
+    o.holdout_order_by = NULL;
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "holdout_periods is set"));
+    o.holdout_order_by = "bad";
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "column 'bad', row 6"));
+    assert_non_null(strstr(herd_last_error(), "day 32"));
+    o.holdout_order_by = "mixed";
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "row 8"));
+    o.holdout_order_by = "g"; /* group names are not dates */
+    assert_int_equal(herd_compare(reg, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "column 'g', row 0"));
+    holdout_free(&h);
+}
+
+/* A JSON member of the run's params, found by a path of keys. */
+static const cJSON *json_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (v && b) v = cJSON_GetObjectItemCaseSensitive(v, b);
+    if (!v) fail_msg("the run's params have no %s%s%s", a, b ? "." : "", b ? b : "");
+    return v;
+}
+
+/* The params of run `run_id`, parsed. */
+static cJSON *run_params(herd_registry *reg, const char *run_id)
+{
+    herd_frame *runs = NULL;
+    EXPECT_OK(herd_registry_runs(reg, &runs));
+    cJSON *p = NULL;
+    for (size_t i = 0; i < herd_frame_nrows(runs); i++)
+        if (!strcmp(str_at(runs, "run_id", i), run_id))
+            p = cJSON_Parse(str_at(runs, "params", i));
+    herd_frame_free(runs);
+    if (!p) fail_msg("no run %s with JSON params", run_id);
+    return p;
+}
+
+/* The cycle with a date column, the last N periods, and the lineage its
+ * run records (in a locale whose decimal point is a comma). */
+static void test_cycle_periods_and_lineage(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    holdout h;
+    weekly_make(&h, 4, 40, NULL, 0);
+    size_t n = herd_frame_nrows(h.frame);
+    char (*text)[16] = calloc(n, sizeof *text);
+    const char **dates = calloc(n, sizeof *dates);
+    size_t wc = 0;
+    EXPECT_OK(herd_frame_find(h.frame, "week", &wc));
+    for (size_t r = 0; r < n; r++) {
+        double w = 0;
+        EXPECT_OK(herd_frame_get_double(h.frame, wc, r, &w));
+        int k = (int)w; /* a date that grows with the week */
+        snprintf(text[r], sizeof text[r], "2026-%02d-%02d", 1 + k / 4, 1 + (k % 4) * 7);
+        dates[r] = text[r];
+    }
+    EXPECT_OK(herd_frame_add_column(h.frame, "date", HERD_TYPE_STRING, dates, n, NULL));
+    herd_fit_options fo;
+    cycle_fit(&fo);
+    const char *pn[] = {"eta", "max_depth"};
+    const char *pv[] = {"0.25", "3"};
+    fo.param_names = pn;
+    fo.param_values = pv;
+    fo.n_params = 2;
+    fo.valid_fraction = 0.25;
+    fo.seed = 7;
+    herd_cycle_options co;
+    herd_cycle_options_init(&co);
+    co.family = "f";
+    co.run_id = "p1";
+    co.holdout_order_by = "date";
+    co.holdout_periods = 2;
+    co.fallback = 1;
+    test_locale loc;
+    int comma = test_locale_decimal_comma(&loc);
+    herd_frame *d = NULL;
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, NULL));
+    test_locale_restore(&loc);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", row_of(d, "g0")), 2);
+    assert_int_equal((int64_t)num_at(d, "holdout_rows", row_of(d, HERD_FALLBACK_GROUP)), 8);
+    herd_frame_free(d);
+
+    cJSON *p = run_params(reg, "p1");
+    assert_string_equal(json_at(p, "herd_version", NULL)->valuestring, herd_version_string());
+    assert_true(strlen(json_at(p, "xgboost_version", NULL)->valuestring) >= 5);
+    assert_string_equal(json_at(p, "family", NULL)->valuestring, "f");
+    const cJSON *features = json_at(p, "fit", "features");
+    assert_int_equal(cJSON_GetArraySize(features), 1);
+    assert_string_equal(cJSON_GetArrayItem(features, 0)->valuestring, "x");
+    assert_string_equal(json_at(p, "fit", "label")->valuestring, "y");
+    assert_true(cJSON_IsNull(json_at(p, "fit", "weight")));
+    const cJSON *xp = json_at(p, "fit", "xgboost_params");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(xp, "eta")->valuestring, "0.25");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(xp, "max_depth")->valuestring, "3");
+    assert_float_equal(json_at(p, "fit", "rounds")->valuedouble, 20, 0);
+    assert_float_equal(json_at(p, "fit", "early_stopping_rounds")->valuedouble, 0, 0);
+    assert_float_equal(json_at(p, "fit", "valid_fraction")->valuedouble, 0.25, 0);
+    assert_float_equal(json_at(p, "fit", "seed")->valuedouble, 7, 0);
+    assert_string_equal(json_at(p, "fit", "split")->valuestring, "random");
+    assert_string_equal(json_at(p, "holdout_order_by", NULL)->valuestring, "date");
+    assert_float_equal(json_at(p, "holdout_periods", NULL)->valuedouble, 2, 0);
+    assert_float_equal(json_at(p, "holdout_fraction", NULL)->valuedouble, 0, 0);
+    assert_true(cJSON_IsTrue(json_at(p, "fallback", NULL)));
+    assert_string_equal(json_at(p, "compare", "metric")->valuestring, "rmse");
+    assert_true(cJSON_IsNull(json_at(p, "compare", "metric_max"))); /* unbounded */
+    assert_float_equal(json_at(p, "data", "rows")->valuedouble, 160, 0);
+    assert_float_equal(json_at(p, "data", "groups")->valuedouble, 4, 0);
+    const char *fp = json_at(p, "data", "fingerprint")->valuestring;
+    assert_int_equal(strlen(fp), 16);
+    assert_int_equal(strspn(fp, "0123456789abcdef"), 16);
+    char fp1[17];
+    snprintf(fp1, sizeof fp1, "%s", fp);
+    cJSON_Delete(p);
+    /* the registry's strict reader took it, in the comma locale too */
+    herd_frame *runs = NULL;
+    EXPECT_OK(herd_registry_runs(reg, &runs));
+    const char *raw = str_at(runs, "params", 0);
+    assert_non_null(strstr(raw, "\"valid_fraction\":0.25"));
+    if (comma) assert_null(strstr(raw, "0,25"));
+    herd_frame_free(runs);
+
+    /* the same data under another run id: the same fingerprint; other data:
+     * another */
+    co.run_id = "p2";
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, NULL));
+    herd_frame_free(d);
+    p = run_params(reg, "p2");
+    assert_string_equal(json_at(p, "data", "fingerprint")->valuestring, fp1);
+    cJSON_Delete(p);
+    holdout_free(&h);
+    int drifted[] = {1};
+    weekly_make(&h, 4, 40, drifted, 1);
+    co.run_id = "p3";
+    co.holdout_order_by = "week";
+    EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, NULL));
+    herd_frame_free(d);
+    p = run_params(reg, "p3");
+    assert_string_not_equal(json_at(p, "data", "fingerprint")->valuestring, fp1);
+    cJSON_Delete(p);
+
+    /* bad input: the fraction and the periods; a date that is not one */
+    herd_cycle_options bad = co;
+    bad.run_id = "p4";
+    bad.holdout_fraction = 0.2;
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "give one of them"));
+    bad.holdout_fraction = 1.5;
+    bad.holdout_periods = 0;
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "holdout_fraction is 1.5"));
+    bad.holdout_fraction = 0;
+    bad.holdout_order_by = "g";
+    assert_int_equal(herd_cycle(reg, h.groups, &fo, &bad, NULL, &d, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "herd_cycle: opt->holdout_order_by: column 'g'"));
+    assert_int_equal(latest(reg, "g0"), 3); /* nothing was trained nor added */
+    free(text);
+    free(dates);
+    holdout_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1053,6 +1296,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mape_skips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_progress_and_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holdout_periods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_periods_and_lineage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

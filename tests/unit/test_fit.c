@@ -377,6 +377,41 @@ static void test_split_by_order_column(void **state)
     herd_model_free(m);
     herd_frame_free(rep);
     herd_model_set_free(set);
+
+    /* the same order as ISO 8601 timestamps in a string column, with two
+     * spellings of UTC and one other offset: the same split, the same model */
+    char text[100][40];
+    const char *ts[100];
+    for (size_t r = 0; r < 100; r++) {
+        int t = (int)fx.d.t[r];
+        if (r % 3 == 0) /* the same instant, written two hours ahead */
+            snprintf(text[r], sizeof text[r], "1970-01-01T%02d:%02d:%02d+02:00", 2 + t / 3600,
+                     t / 60 % 60, t % 60);
+        else
+            snprintf(text[r], sizeof text[r], "1970-01-01T%02d:%02d:%02d%s", t / 3600,
+                     t / 60 % 60, t % 60, r % 3 == 1 ? "Z" : "+00:00");
+        ts[r] = text[r];
+    }
+    assert_int_equal(herd_frame_add_column(fx.frame, "ts", HERD_TYPE_STRING, ts, 100, NULL),
+                     HERD_OK);
+    o.valid_order_by = "ts";
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_float_equal(cell_num(rep, "valid_metric", 0), metric, 1e-12 * metric);
+    herd_frame_free(rep);
+    herd_model_set_free(set);
+    /* a value that is not a timestamp is named with its row and column */
+    snprintf(text[7], sizeof text[7], "1970-01-01T00:00:61Z");
+    assert_int_equal(herd_frame_add_column(fx.frame, "bad_ts", HERD_TYPE_STRING, ts, 100, NULL),
+                     HERD_OK);
+    o.valid_order_by = "bad_ts";
+    set = (herd_model_set *)1;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
+    assert_null(set);
+    const char *want[] = {"valid_order_by", "'bad_ts'", "row 7", "00:00:61", "second 61"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(herd_last_error(), want[i]))
+            fail_msg("'%s' lacks '%s'", herd_last_error(), want[i]);
     fixture_free(&fx);
 }
 

@@ -13,6 +13,7 @@
 
 #include "herd.h"
 #include "data/frame_internal.h"
+#include "data/order_internal.h"
 
 #define ERR_HAS(text) assert_non_null(strstr(herd_last_error(), (text)))
 
@@ -360,9 +361,197 @@ static void test_many_columns(void **state)
     herd_frame_free(f);
 }
 
+/* Rows by index list or by mask: copies that own their memory. */
+static void test_take_and_filter(void **state)
+{
+    (void)state;
+    double x[4] = {0.5, 1.5, 2.5, 3.5};
+    int64_t k[4] = {10, 11, 12, 13};
+    uint8_t kmask[4] = {1, 0, 1, 1};
+    char buf[4][8] = {"a", "bb", "ccc", "dddd"};
+    const char *str[4] = {buf[0], buf[1], NULL, buf[3]};
+    uint8_t smask[4] = {1, 1, 1, 0};
+    /* str[3] is masked: the copies keep it missing */
+    herd_frame *f = NULL;
+    assert_int_equal(herd_frame_new(&f), HERD_OK);
+    herd_column_options b;
+    herd_column_options_init(&b);
+    b.flags = HERD_COLUMN_BORROW; /* the source borrows: the copies must not */
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 4, &b), HERD_OK);
+    b.mask = kmask;
+    assert_int_equal(herd_frame_add_column(f, "k", HERD_TYPE_INT64, k, 4, &b), HERD_OK);
+    b.mask = smask;
+    assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, str, 4, &b), HERD_OK);
+
+    const size_t rows[] = {3, 1, 1, 0};
+    herd_frame *t = NULL, *m = NULL;
+    assert_int_equal(herd_frame_take(f, rows, 4, &t), HERD_OK);
+    const uint8_t keep[4] = {0, 1, 0, 1};
+    assert_int_equal(herd_frame_filter(f, keep, 4, &m), HERD_OK);
+    memset(buf, 'z', sizeof buf); /* the source's strings change... */
+    x[1] = -1;                    /* ...and its numbers */
+    assert_int_equal(herd_frame_nrows(t), 4);
+    assert_int_equal(herd_frame_ncols(t), 3);
+    assert_string_equal(herd_frame_column_name(t, 2), "s");
+    assert_int_equal(herd_frame_column_type(t, 1), HERD_TYPE_INT64);
+    double v;
+    int64_t i64;
+    const char *sv;
+    assert_int_equal(herd_frame_get_double(t, 0, 1, &v), HERD_OK);
+    assert_float_equal(v, 1.5, 0); /* copied before x[1] changed */
+    assert_int_equal(herd_frame_get_int64(t, 1, 0, &i64), HERD_OK);
+    assert_int_equal(i64, 13);
+    assert_false(herd_frame_is_present(t, 1, 1)); /* row 1's mask came along */
+    assert_false(herd_frame_is_present(t, 2, 0)); /* row 3's masked string */
+    assert_int_equal(herd_frame_get_string(t, 2, 1, &sv), HERD_OK);
+    assert_string_equal(sv, "bb");
+    assert_int_equal(herd_frame_get_string(t, 2, 3, &sv), HERD_OK);
+    assert_string_equal(sv, "a");
+    /* filter: rows 1 and 3, in frame order */
+    assert_int_equal(herd_frame_nrows(m), 2);
+    assert_int_equal(herd_frame_get_string(m, 2, 0, &sv), HERD_OK);
+    assert_string_equal(sv, "bb");
+    assert_false(herd_frame_is_present(m, 2, 1));
+    assert_int_equal(herd_frame_get_int64(m, 1, 1, &i64), HERD_OK);
+    assert_int_equal(i64, 13);
+    herd_frame_free(f); /* the copies outlive their source */
+    assert_int_equal(herd_frame_get_string(t, 2, 2, &sv), HERD_OK);
+    assert_string_equal(sv, "bb");
+    herd_frame_free(t);
+    herd_frame_free(m);
+
+    /* no rows: the columns, empty */
+    assert_int_equal(herd_frame_new(&f), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 4, NULL), HERD_OK);
+    assert_int_equal(herd_frame_take(f, NULL, 0, &t), HERD_OK);
+    assert_int_equal(herd_frame_nrows(t), 0);
+    assert_int_equal(herd_frame_ncols(t), 1);
+    herd_frame_free(t);
+    const uint8_t none[4] = {0};
+    assert_int_equal(herd_frame_filter(f, none, 4, &t), HERD_OK);
+    assert_int_equal(herd_frame_nrows(t), 0);
+    herd_frame_free(t);
+
+    /* bad input: nothing is built, *out is NULL, the message names it */
+    const size_t bad_rows[] = {0, 9};
+    t = (herd_frame *)1;
+    assert_int_equal(herd_frame_take(f, bad_rows, 2, &t), HERD_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(herd_last_error(), "rows[1] is 9"));
+    assert_non_null(strstr(herd_last_error(), "4 rows"));
+    assert_int_equal(herd_frame_take(f, NULL, 2, &t), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "rows is NULL"));
+    assert_int_equal(herd_frame_take(NULL, rows, 1, &t), HERD_EINVAL);
+    assert_int_equal(herd_frame_take(f, rows, 1, NULL), HERD_EINVAL);
+    t = (herd_frame *)1;
+    assert_int_equal(herd_frame_filter(f, keep, 3, &t), HERD_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(herd_last_error(), "3 bytes"));
+    assert_int_equal(herd_frame_filter(f, NULL, 4, &t), HERD_EINVAL);
+    assert_int_equal(herd_frame_filter(NULL, keep, 4, &t), HERD_EINVAL);
+    herd_frame_free(f);
+}
+
+/* ISO 8601 dates and timestamps for ordering columns. */
+static void test_iso8601(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        double seconds;
+        int zoned;
+    } good[] = {
+        {"1970-01-01", 0, 0},
+        {"1970-01-02T00:00:01Z", 86401, 1},
+        {"1970-01-01t00:00:01z", 1, 1},
+        {"1970-01-01 00:01:00", 60, 0},
+        {"2000-03-01", 951868800, 0},
+        {"2024-02-29T12:00:00.5", 1709208000.5, 0},
+        {"2026-03-01T00:30:00+02:00", 1772317800, 1}, /* 2026-02-28T22:30:00Z */
+        {"2026-02-28T23:00:00-01:30", 1772325000, 1},
+        {"1969-12-31T23:59:59.123456789Z", -0.876543211, 1},
+        {"1900-03-01", -2203891200, 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        double s = NAN;
+        int z = -1;
+        if (hd_iso8601_parse(good[i].text, &s, &z) != HERD_OK)
+            fail_msg("%s: %s", good[i].text, herd_last_error());
+        if (fabs(s - good[i].seconds) > 1e-6 || z != good[i].zoned)
+            fail_msg("%s: %.9f (zoned %d), want %.9f (%d)", good[i].text, s, z,
+                     good[i].seconds, good[i].zoned);
+    }
+    static const struct {
+        const char *text, *words;
+    } bad[] = {
+        {"", "year"},
+        {"2026-1-01", "month as MM"},
+        {"2026-13-01", "month 13"},
+        {"2023-02-29", "day 29 is not in its month (01..28)"},
+        {"2026-04-31", "day 31"},
+        {"2026-01-01T24:00:00", "hour 24"},
+        {"2026-01-01T10:60:00", "minute 60"},
+        {"2026-01-01T10:00:60", "second 60"},
+        {"2026-01-01T10:00", "minutes as MM"},
+        {"2026-01-01T10:00:00.", "1 to 9 digits"},
+        {"2026-01-01T10:00:00.1234567891", "1 to 9 digits"},
+        {"2026-01-01T10:00:00+2:00", "+hh:mm"},
+        {"2026-01-01T10:00:00+24:00", "offset 24:00"},
+        {"2026-01-01X", "unexpected text at byte 10"},
+        {"2026-W48", "month as MM"},
+        {"12.5", "year"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        double s;
+        int z;
+        if (hd_iso8601_parse(bad[i].text, &s, &z) != HERD_EINVAL)
+            fail_msg("%s: accepted", bad[i].text);
+        if (!strstr(herd_last_error(), bad[i].words) ||
+            !strstr(herd_last_error(), "YYYY-MM-DDTHH:MM:SS"))
+            fail_msg("%s: '%s' lacks '%s'", bad[i].text, herd_last_error(), bad[i].words);
+    }
+
+    /* a column: keys in time order, missing values NaN, the first bad row
+     * named, and offsets mixed with none refused */
+    const char *col[5] = {"2026-01-02", NULL, "2026-01-01", "2026-01-03", "2026-01-0x"};
+    herd_frame *f = NULL;
+    assert_int_equal(herd_frame_new(&f), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "day", HERD_TYPE_STRING, col, 4, NULL), HERD_OK);
+    assert_int_equal(herd_frame_add_column(f, "bad", HERD_TYPE_STRING, col + 1, 4, NULL),
+                     HERD_OK);
+    const char *mix[4] = {"2026-01-01T00:00:00Z", "2026-01-01T00:00:00", NULL, NULL};
+    assert_int_equal(herd_frame_add_column(f, "mix", HERD_TYPE_STRING, mix, 4, NULL), HERD_OK);
+    double num[4] = {3, 1, NAN, 2};
+    assert_int_equal(herd_frame_add_column(f, "num", HERD_TYPE_FLOAT64, num, 4, NULL), HERD_OK);
+    double *keys = NULL;
+    assert_int_equal(hd_order_keys(f, 0, "opt->holdout_order_by", &keys), HERD_OK);
+    assert_true(keys[2] < keys[0] && keys[0] < keys[3]);
+    assert_true(isnan(keys[1]));
+    free(keys);
+    assert_int_equal(hd_order_keys(f, 3, "opt->holdout_order_by", &keys), HERD_OK);
+    assert_float_equal(keys[0], 3, 0);
+    assert_true(isnan(keys[2]));
+    free(keys);
+    keys = (double *)1;
+    assert_int_equal(hd_order_keys(f, 1, "opt->holdout_order_by", &keys), HERD_EINVAL);
+    assert_null(keys);
+    const char *want[] = {"opt->holdout_order_by: column 'bad', row 3", "\"2026-01-0x\"",
+                          "day as DD"};
+    for (size_t i = 0; i < 3; i++)
+        if (!strstr(herd_last_error(), want[i]))
+            fail_msg("'%s' lacks '%s'", herd_last_error(), want[i]);
+    assert_int_equal(hd_order_keys(f, 2, "opt->holdout_order_by", &keys), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "row 0"));
+    assert_non_null(strstr(herd_last_error(), "row 1"));
+    assert_non_null(strstr(herd_last_error(), "offset"));
+    herd_frame_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_take_and_filter),
+        cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_empty_frame),
         cmocka_unit_test(test_copied_columns_all_types),
         cmocka_unit_test(test_type_errors_in_getters),
