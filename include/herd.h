@@ -1152,8 +1152,9 @@ HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
  *
  * For every group of a family, the version an alias names "challenger" is
  * evaluated against the one named "champion" on the same holdout rows --
- * rows never used for training or early stopping: a holdout frame, or the
- * last fraction of each group by an ordering column -- with one metric of
+ * rows never used for training or early stopping: a holdout frame, or each
+ * group's latest rows by an ordering column (a fraction of them, or those of
+ * its last N distinct values) -- with one metric of
  * the metrics module.  The challenger wins when it improves the metric by
  * at least min_abs_delta and min_rel_delta, lies inside the optional
  * absolute bounds, was evaluated on at least min_holdout_rows rows, and,
