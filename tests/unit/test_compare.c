@@ -1169,7 +1169,7 @@ static void test_cycle_periods_and_lineage(void **state)
     holdout h;
     weekly_make(&h, 4, 40, NULL, 0);
     size_t n = herd_frame_nrows(h.frame);
-    char (*text)[16] = calloc(n, sizeof *text);
+    char (*text)[32] = calloc(n, sizeof *text);
     const char **dates = calloc(n, sizeof *dates);
     size_t wc = 0;
     EXPECT_OK(herd_frame_find(h.frame, "week", &wc));
