@@ -367,6 +367,70 @@ static void test_decisions(void **state)
     holdout_free(&h);
 }
 
+/* Another process moves a champion while herd_compare evaluates: nothing
+ * is promoted, HERD_ECONFLICT, and the decisions say that nothing moved. */
+typedef struct mover {
+    herd_registry *other; /* a second handle: another writer */
+    int64_t to;
+    int moved;
+} mover;
+
+static int move_during_compare(const herd_progress *p, void *user)
+{
+    mover *m = user;
+    if (m->moved || strcmp(p->phase, "compare") || p->groups_done < p->groups_total) return 0;
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(m->other, &b));
+    EXPECT_OK(herd_batch_set_alias(b, "f", "a", "champion", m->to, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    m->moved = 1;
+    return 0;
+}
+
+static void test_promotion_conflict(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    int64_t old = put(reg, "a", 0.5, NULL);
+    put(reg, "a", 0, "champion");
+    put(reg, "a", 1, "challenger");
+    put(reg, "b", 0, "champion");
+    put(reg, "b", 1, "challenger");
+    const char *groups[] = {"a", "b"};
+    const double *labels[] = {ones, ones};
+    size_t sizes[] = {8, 8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 2);
+    char path[600];
+    snprintf(path, sizeof path, "%s/reg", c->dir);
+    mover m = {.to = old};
+    EXPECT_OK(herd_registry_open(path, NULL, &m.other));
+    herd_apply_options ap;
+    herd_apply_options_init(&ap);
+    ap.progress = move_during_compare;
+    ap.progress_user = &m;
+    herd_compare_options o;
+    herd_compare_options_init(&o);
+    o.family = "f";
+    o.label = "y";
+    o.max_promote_fraction = 1;
+    herd_frame *d = NULL;
+    assert_int_equal(herd_compare(reg, h.groups, &o, &ap, &d, NULL), HERD_ECONFLICT);
+    assert_true(m.moved);
+    assert_non_null(strstr(herd_last_error(), "compare again"));
+    assert_non_null(d);
+    expect_decision(d, "a", "promote", NULL); /* the verdict on what was compared... */
+    expect_decision(d, "b", "promote", NULL);
+    for (size_t i = 0; i < 2; i++) /* ...and what happened: nothing moved */
+        assert_int_equal((int64_t)num_at(d, "promoted", i), 0);
+    herd_frame_free(d);
+    assert_int_equal(champion(reg, "a"), old);
+    assert_int_equal(champion(reg, "b"), 1); /* not promoted either: one commit */
+    herd_registry_free(m.other);
+    holdout_free(&h);
+}
+
 /* Noise: a difference a small holdout cannot tell from chance.  Without
  * the bootstrap the challenger wins; with it, it does not, while a real
  * improvement still does. */
@@ -1297,6 +1361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cycle_progress_and_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_holdout_periods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_promotion_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_periods_and_lineage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
