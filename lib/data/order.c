@@ -95,7 +95,8 @@ static int hd_iso_parse(const char *s, double *seconds, int *zoned, hd_iso_error
         if (!hd_digits(s, &i, 2, &mi) || s[i] != ':')
             return hd_iso_fail(e, i, "expected the minutes as MM and ':'", 0, 0);
         i++;
-        if (!hd_digits(s, &i, 2, &sec)) return hd_iso_fail(e, i, "expected the seconds as SS", 0, 0);
+        if (!hd_digits(s, &i, 2, &sec))
+            return hd_iso_fail(e, i, "expected the seconds as SS", 0, 0);
         if (h > 23) return hd_iso_fail(e, i - 8, "hour %02d is not 00..23", h, 0);
         if (mi > 59) return hd_iso_fail(e, i - 5, "minute %02d is not 00..59", mi, 0);
         if (sec > 59) return hd_iso_fail(e, i - 2, "second %02d is not 00..59", sec, 0);

@@ -59,7 +59,8 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
                         "%zu: give one of them (each group's last fraction of rows, or its "
                         "rows of the last N values of opt->holdout_order_by)",
                         o->holdout_fraction, o->holdout_periods);
-    if (!o->holdout_periods && o->holdout_fraction == 0) o->holdout_fraction = CYC_DEFAULT_FRACTION;
+    if (!o->holdout_periods && o->holdout_fraction == 0)
+        o->holdout_fraction = CYC_DEFAULT_FRACTION;
     if (!o->holdout_periods && !(o->holdout_fraction > 0 && o->holdout_fraction < 1))
         return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1), "
                         "or 0 for the default %g", o->holdout_fraction, CYC_DEFAULT_FRACTION);
@@ -298,7 +299,10 @@ static cJSON *cyc_int(int64_t v)
     return cJSON_CreateRaw(buf);
 }
 
-static cJSON *cyc_real(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *cyc_real(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
 static cJSON *cyc_strings(const char *const *v, size_t n)
 {
