@@ -150,7 +150,7 @@ static int build_frame(const sales *s, herd_frame **out)
 {
     herd_frame *f = NULL;
     herd_column_options borrow;
-    herd_column_options_init(&borrow);
+    herd_column_options_init(&borrow, HERD_COLUMN_OPTIONS_VERSION);
     borrow.flags = HERD_COLUMN_BORROW; /* zero-copy: `s` outlives the frame */
     if (herd_frame_new(&f) ||
         herd_frame_add_column(f, "product", HERD_TYPE_STRING, s->product, s->n, &borrow) ||
@@ -237,7 +237,7 @@ static int run_week(herd_registry *reg, const herd_groups *g, const char *run_id
 {
     const char *features[] = {"price", "promo", "season", "competitor"};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = features;
     fo.n_features = 4;
     fo.label = "demand";
@@ -246,11 +246,11 @@ static int run_week(herd_registry *reg, const herd_groups *g, const char *run_id
     fo.split = HERD_SPLIT_LAST; /* early stopping on each product's latest training weeks */
     fo.valid_order_by = "week";
     herd_compare_options co;
-    herd_compare_options_init(&co);
+    herd_compare_options_init(&co, HERD_COMPARE_OPTIONS_VERSION);
     co.min_rel_delta = 0.05; /* a challenger must be 5% better... */
     co.bootstrap = 1000;     /* ... and surely so: small holdouts swap models on noise */
     herd_cycle_options cy;
-    herd_cycle_options_init(&cy);
+    herd_cycle_options_init(&cy, HERD_CYCLE_OPTIONS_VERSION);
     cy.family = "demand";
     cy.run_id = run_id;
     cy.holdout_fraction = 0.1; /* each product's latest 10% of rows (one per week) */
@@ -302,7 +302,7 @@ static int week_one(const char *dir, herd_frame **f, herd_groups **g)
 static int predict_all(herd_registry *reg, const herd_groups *g)
 {
     herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po);
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "demand";
     po.fallback = 1;
     herd_frame *p = NULL;

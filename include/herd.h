@@ -14,9 +14,9 @@
  *   - herd_status codes are never renumbered; new codes may be added, so
  *     callers must treat any negative value as an error;
  *   - handles are opaque; the only public struct layouts are options structs
- *     and callback info structs, which start with `uint32_t struct_size` and
- *     only ever grow at the end, so a caller built against an older header
- *     keeps working (the library reads only the fields that caller knew);
+ *     (versioned, see OPTIONS STRUCTS) and callback info structs (which
+ *     start with `uint32_t struct_size`); both only ever grow at the end, so
+ *     a caller built against an older header keeps working;
  *   - the soname changes only on an ABI break, which abidiff guards.
  *
  * CONVENTIONS (docs/api.md has the long form)
@@ -27,13 +27,47 @@
  *   - Every fallible function returns HERD_OK (0) or a negative herd_status.
  *     herd_last_error() then says, in words a user can act on, what failed
  *     and why (the argument, file, line, column, group, limit).
- *   - Options structs are filled by herd_x_options_init() before use; a NULL
- *     options pointer means "all defaults".
+ *   - Options structs are filled by herd_x_options_init(&opt,
+ *     HERD_X_OPTIONS_VERSION) before use; a NULL options pointer means "all
+ *     defaults".
  *   - Strings crossing the API are NUL-terminated UTF-8.  Memory returned by
  *     the library is owned by the handle it came from unless stated.
  *   - The library never writes to stdout or stderr; see herd_log_set().
  *   - Thread safety is stated per handle.  Functions that take no handle are
  *     safe to call from any thread.
+ *
+ * OPTIONS STRUCTS
+ * ---------------
+ * Every options struct (herd_fit_options, herd_csv_options...) starts with
+ * `uint32_t version`, and each has a version macro and an init function:
+ *
+ *     herd_fit_options fit;
+ *     herd_fit_options_init(&fit, HERD_FIT_OPTIONS_VERSION);
+ *     fit.label = "sales";
+ *
+ * The macro is the version of the struct in the header the caller compiles
+ * against; a struct only ever grows at its end, and a new field raises its
+ * version.  The library knows, for every struct, which fields each version
+ * has (one table: name, type, default, bounds, doc), so:
+ *   - init writes the defaults of exactly the fields of the version passed,
+ *     never a byte past them: a program built against an older, shorter
+ *     struct keeps its neighbouring memory;
+ *   - every function reads a caller's struct field by field, only the fields
+ *     of the caller's version, with the defaults for newer ones, and checks
+ *     every value against its bounds (HERD_EINVAL naming the field, the
+ *     value and the bounds);
+ *   - a version the library does not know (0: never initialised; garbage;
+ *     or a newer header than the library loaded) is refused with HERD_EINVAL
+ *     naming the struct and the init call to make, by init (which then
+ *     writes nothing) and by every function.  init(NULL, ...) is HERD_EINVAL.
+ *
+ * Bindings need not mirror any struct: herd_options_new() builds the
+ * options of an operation by name from the same table; see "Options by
+ * name" at the end of this header.
+ * Callback info structs the library fills for the caller (herd_progress,
+ * herd_group_task) are the other way round: they start with
+ * `uint32_t struct_size`, which the library sets to the size it filled; a
+ * callback reads a field only when struct_size covers it (offsetof + size).
  */
 #ifndef HERD_H
 #define HERD_H
@@ -235,8 +269,10 @@ HERD_API const char *herd_type_name(int type);
 #define HERD_COLUMN_MASK_MISSING 0x2u /* mask bytes are 1 for missing (as
                                          pandas' masked arrays), not valid */
 
+#define HERD_COLUMN_OPTIONS_VERSION 1
+
 typedef struct herd_column_options {
-    uint32_t struct_size; /* sizeof(herd_column_options), set by _init */
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     uint32_t flags;       /* HERD_COLUMN_* bits; default 0: copy */
     /* Distance in bytes between consecutive values; 0 means contiguous
      * (the size of one value). Must be a multiple of the value's alignment. */
@@ -248,8 +284,10 @@ typedef struct herd_column_options {
     const uint8_t *mask;
 } herd_column_options;
 
-/* Fill `opt` with the defaults (copy, contiguous, no mask). */
-HERD_API void herd_column_options_init(herd_column_options *opt);
+/* Fill `opt` with the defaults (copy, contiguous, no mask) of `version`
+ * (pass HERD_COLUMN_OPTIONS_VERSION).  Every _init returns HERD_OK, or
+ * HERD_EINVAL for NULL or a version this library does not know. */
+HERD_API int herd_column_options_init(herd_column_options *opt, unsigned int version);
 
 /* A new frame with no columns and no rows. */
 HERD_API int herd_frame_new(herd_frame **out);
@@ -335,10 +373,11 @@ HERD_API int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, siz
  * CSV
  * --------------------------------------------------------------------- */
 
+#define HERD_CSV_OPTIONS_VERSION 1
+
 typedef struct herd_csv_options {
-    uint32_t struct_size; /* sizeof(herd_csv_options), set by _init */
-    char delimiter;       /* default ',' */
-    char reserved_[3];
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
+    char delimiter;   /* default ',' */
     /* Reading: force the type of the named columns instead of inferring it.
      * `type_names[i]` gets `types[i]`; a name that is not in the header is
      * an error.  Inference picks int64 when every non-empty field of the
@@ -355,8 +394,8 @@ typedef struct herd_csv_options {
     int crlf;
 } herd_csv_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_csv_options_init(herd_csv_options *opt);
+/* Fill `opt` with the defaults; pass HERD_CSV_OPTIONS_VERSION. */
+HERD_API int herd_csv_options_init(herd_csv_options *opt, unsigned int version);
 
 /* Read a CSV file into a new frame that owns its columns.
  *
@@ -457,7 +496,9 @@ HERD_API int herd_groups_summary(const herd_groups *groups, herd_frame **out);
  * one core at the end nor oversubscribes the machine.
  * --------------------------------------------------------------------- */
 
-/* What a group callback is told.  Starts with struct_size; may grow. */
+/* What a group callback is told.  The library sets struct_size to the size
+ * it filled; the struct may grow, so read a field only when struct_size >=
+ * offsetof(herd_group_task, field) + sizeof field. */
 typedef struct herd_group_task {
     uint32_t struct_size;
     size_t index;             /* the group's index in its herd_groups */
@@ -488,7 +529,9 @@ typedef int (*herd_group_fn)(const herd_group_task *task, void *user);
  * is allowed (empty). */
 HERD_API int herd_error_set(int code, const char *message);
 
-/* What a progress callback is told.  Starts with struct_size; may grow.
+/* What a progress callback is told.  The library sets struct_size to the
+ * size it filled; the struct may grow, so read a field only when
+ * struct_size >= offsetof(herd_progress, field) + sizeof field.
  * One struct serves every long operation: herd_apply, herd_fit,
  * herd_predict, herd_compare, herd_cycle, herd_registry_predict, CSV reads
  * and batch commits.  A call is a sequence of phases (herd_cycle's "split",
@@ -523,8 +566,10 @@ typedef struct herd_progress {
  * (frames and groups it reads may be read), and it may call herd_log_set. */
 typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
 
+#define HERD_APPLY_OPTIONS_VERSION 1
+
 typedef struct herd_apply_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     int threads;                 /* workers; 0 (default): herd_default_threads() */
     /* Stop starting new groups once more than max_failed groups failed;
      * -1 (default): no limit. */
@@ -542,8 +587,8 @@ typedef struct herd_apply_options {
     size_t parallel_group_rows;
 } herd_apply_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_apply_options_init(herd_apply_options *opt);
+/* Fill `opt` with the defaults; pass HERD_APPLY_OPTIONS_VERSION. */
+HERD_API int herd_apply_options_init(herd_apply_options *opt, unsigned int version);
 
 /* Run `fn` once per group of `groups`.  *report (may be NULL if not
  * wanted) receives a frame with one row per group, in group order:
@@ -630,8 +675,10 @@ typedef enum herd_split {
                               order or by valid_order_by (forecasting) */
 } herd_split;
 
+#define HERD_FIT_OPTIONS_VERSION 1
+
 typedef struct herd_fit_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *const *features; /* feature column names (numeric) */
     size_t n_features;
     const char *label;           /* label column (numeric) */
@@ -659,8 +706,8 @@ typedef struct herd_fit_options {
     int cv_folds;                /* k-fold cross-validation per group; 0: off */
 } herd_fit_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_fit_options_init(herd_fit_options *opt);
+/* Fill `opt` with the defaults; pass HERD_FIT_OPTIONS_VERSION. */
+HERD_API int herd_fit_options_init(herd_fit_options *opt, unsigned int version);
 
 /* The result of a fit: per group, a model (when it trained), its metrics
  * and status.  Immutable once returned: any thread may read it. */
@@ -740,8 +787,10 @@ typedef struct herd_artifact herd_artifact;
 #define HERD_ARTIFACT_MAX_MODEL (1024u * 1024u * 1024u)     /* inflated model: 1 GiB */
 #define HERD_ARTIFACT_MAX_FEATURES 100000u                  /* features per model */
 
+#define HERD_ARTIFACT_OPTIONS_VERSION 1
+
 typedef struct herd_artifact_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     /* zlib level for the model payload, 0 (store) .. 9; -1 (default): the
      * level chosen by measurement (docs/performance.md). */
     int compression_level;
@@ -750,8 +799,8 @@ typedef struct herd_artifact_options {
     const char *run_id; /* the batch job that trained it; may be NULL */
 } herd_artifact_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_artifact_options_init(herd_artifact_options *opt);
+/* Fill `opt` with the defaults; pass HERD_ARTIFACT_OPTIONS_VERSION. */
+HERD_API int herd_artifact_options_init(herd_artifact_options *opt, unsigned int version);
 
 /* The artifact of one group of a fit: its model, metrics, parameters, rows
  * and data fingerprint.  HERD_ENOTFOUND when the group has no model. */
@@ -931,8 +980,10 @@ typedef struct herd_batch herd_batch;
 #define HERD_TAG_VALUE_MAX 4096        /* bytes in a tag value */
 #define HERD_JSON_MAX (1024u * 1024u)  /* bytes in run params/summary, alias details */
 
+#define HERD_REGISTRY_OPTIONS_VERSION 1
+
 typedef struct herd_registry_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     int create;          /* 1 (default): create the registry if missing */
     int read_only;       /* 1: never write or lock; batches are refused */
     /* How long a commit waits for another process's commit, in ms: -1
@@ -944,8 +995,8 @@ typedef struct herd_registry_options {
     int allow_damaged;
 } herd_registry_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_registry_options_init(herd_registry_options *opt);
+/* Fill `opt` with the defaults; pass HERD_REGISTRY_OPTIONS_VERSION. */
+HERD_API int herd_registry_options_init(herd_registry_options *opt, unsigned int version);
 
 /* Open the registry in directory `path`, creating it when missing (unless
  * opt->create is 0).  A torn tail left by a writer that crashed is ignored,
@@ -977,8 +1028,10 @@ HERD_API int herd_registry_rebuild_index(herd_registry *reg);
 
 /* --- Batches ------------------------------------------------------------ */
 
+#define HERD_VERSION_OPTIONS_VERSION 1
+
 typedef struct herd_version_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *family; /* NULL: the artifact's family (one is required) */
     const char *group;  /* NULL: the artifact's group (one is required) */
     const char *run_id; /* NULL: the artifact's run id, if any */
@@ -999,10 +1052,13 @@ typedef struct herd_version_options {
     const char *alias;
 } herd_version_options;
 
-HERD_API void herd_version_options_init(herd_version_options *opt);
+/* Fill `opt` with the defaults; pass HERD_VERSION_OPTIONS_VERSION. */
+HERD_API int herd_version_options_init(herd_version_options *opt, unsigned int version);
+
+#define HERD_ALIAS_OPTIONS_VERSION 1
 
 typedef struct herd_alias_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *reason;  /* why (kept in the alias history); may be NULL */
     const char *details; /* a JSON object: the metrics behind the decision */
     const char *run_id;  /* the run that moved it; may be NULL */
@@ -1012,7 +1068,8 @@ typedef struct herd_alias_options {
     int64_t expect_version;
 } herd_alias_options;
 
-HERD_API void herd_alias_options_init(herd_alias_options *opt);
+/* Fill `opt` with the defaults; pass HERD_ALIAS_OPTIONS_VERSION. */
+HERD_API int herd_alias_options_init(herd_alias_options *opt, unsigned int version);
 
 /* Begin a batch on `reg` (not read-only).  Nothing is locked until commit. */
 HERD_API int herd_registry_begin(herd_registry *reg, herd_batch **out);
@@ -1100,8 +1157,10 @@ HERD_API int herd_registry_groups(herd_registry *reg, const char *family, herd_f
 HERD_API int herd_registry_versions(herd_registry *reg, const char *family, const char *group,
                                     herd_frame **out);
 
+#define HERD_SEARCH_OPTIONS_VERSION 1
+
 typedef struct herd_search_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *family;        /* NULL: every family */
     const char *group_pattern; /* glob over keys: '*', '?', "[a-z]"; NULL: all */
     const char *tag_name;      /* versions with this tag ... */
@@ -1114,7 +1173,8 @@ typedef struct herd_search_options {
     size_t limit;              /* at most this many rows; 0: no limit */
 } herd_search_options;
 
-HERD_API void herd_search_options_init(herd_search_options *opt);
+/* Fill `opt` with the defaults; pass HERD_SEARCH_OPTIONS_VERSION. */
+HERD_API int herd_search_options_init(herd_search_options *opt, unsigned int version);
 
 /* Versions matching every given criterion, by family, group, version.
  * Columns: "family", "group", "version" (int64), "status" (active /
@@ -1171,8 +1231,10 @@ HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
  * decision says what was decided; the "promoted" column says what moved.
  * --------------------------------------------------------------------- */
 
+#define HERD_COMPARE_OPTIONS_VERSION 1
+
 typedef struct herd_compare_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *family;          /* required */
     const char *champion;        /* alias in production; default "champion" */
     const char *challenger;      /* alias of the candidates; default "challenger" */
@@ -1209,7 +1271,8 @@ typedef struct herd_compare_options {
     size_t holdout_periods;
 } herd_compare_options;
 
-HERD_API void herd_compare_options_init(herd_compare_options *opt);
+/* Fill `opt` with the defaults; pass HERD_COMPARE_OPTIONS_VERSION. */
+HERD_API int herd_compare_options_init(herd_compare_options *opt, unsigned int version);
 
 /* Compare the challenger with the champion of every group of `holdout`
  * (keys are the family's group keys) and, unless dry_run, move every
@@ -1272,8 +1335,10 @@ HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, cons
  * refuses data holding a group of that name. */
 #define HERD_FALLBACK_GROUP "__all__"
 
+#define HERD_CYCLE_OPTIONS_VERSION 1
+
 typedef struct herd_cycle_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *family;           /* required */
     /* Required: names this run.  Each version is added with the
      * idempotency key "FAMILY/RUN_ID/GROUP", so re-running the same run adds
@@ -1297,7 +1362,8 @@ typedef struct herd_cycle_options {
     size_t holdout_periods;
 } herd_cycle_options;
 
-HERD_API void herd_cycle_options_init(herd_cycle_options *opt);
+/* Fill `opt` with the defaults; pass HERD_CYCLE_OPTIONS_VERSION. */
+HERD_API int herd_cycle_options_init(herd_cycle_options *opt, unsigned int version);
 
 /* The weekly cycle as one call: split each group of `groups` into training
  * rows and holdout rows; fit every group on its training rows (`fit`: its
@@ -1316,8 +1382,10 @@ HERD_API int herd_cycle(herd_registry *reg, const herd_groups *groups,
                         const herd_apply_options *apply, herd_frame **decisions,
                         herd_frame **summary);
 
+#define HERD_REGISTRY_PREDICT_OPTIONS_VERSION 1
+
 typedef struct herd_registry_predict_options {
-    uint32_t struct_size;
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
     const char *family;  /* required */
     const char *alias;   /* default "champion" */
     /* 1: rows of groups without `alias` use the family model
@@ -1325,7 +1393,9 @@ typedef struct herd_registry_predict_options {
     int fallback;
 } herd_registry_predict_options;
 
-HERD_API void herd_registry_predict_options_init(herd_registry_predict_options *opt);
+/* Fill `opt` with the defaults; pass HERD_REGISTRY_PREDICT_OPTIONS_VERSION. */
+HERD_API int herd_registry_predict_options_init(herd_registry_predict_options *opt,
+                                                unsigned int version);
 
 /* Predict every row of the frame of `groups` with its group's model at
  * `alias`, groups in parallel, each model loaded once.  *out has the
@@ -1339,6 +1409,117 @@ HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups
                                    const herd_registry_predict_options *opt,
                                    const herd_apply_options *apply, herd_frame **out,
                                    size_t *rows_without_model);
+
+/* ------------------------------------------------------------------------
+ * Options by name (for bindings, CLIs and job files)
+ *
+ * One table in the library lists every option of every operation: its
+ * name, type, default, bounds and a one-line doc (herd_options_table()).
+ * A herd_options handle holds the options struct of one operation and
+ * sets its options by those names, so that a binding maps keyword
+ * arguments, CLI flags or job-file keys onto names and never mirrors a C
+ * struct layout.  The handle owns everything its struct points to (copied
+ * strings, list and map arrays, a nested struct); herd_options_struct()
+ * gives the struct, to pass to the function like any other options:
+ *
+ *     herd_options *fit;
+ *     herd_options_new("fit", &fit);
+ *     herd_options_set(fit, "label", "sales");
+ *     herd_options_set(fit, "rounds", "200");
+ *     const char *features[] = {"price", "promo"};
+ *     herd_options_set_strings(fit, "features", features, 2);
+ *     herd_options_set_entry(fit, "params", "max_depth", "4");
+ *     rc = herd_fit(groups, herd_options_struct(fit, "fit"), NULL, &set);
+ *     herd_options_free(fit);
+ *
+ * Operations and their structs: "column" (herd_column_options), "csv",
+ * "apply", "fit", "artifact", "registry", "version", "alias", "search",
+ * "compare", "cycle", "registry_predict" (herd_<operation>_options).  A
+ * nested struct's options are named through their parent's option:
+ * "compare.metric" of a "cycle" handle.
+ *
+ * Types (the table's "type" column) and how herd_options_set() reads text,
+ * the same in every locale: "bool" (true/false, 1/0, yes/no, on/off),
+ * "int", "int64", "uint64", "size" (decimal integers), "double" (a decimal
+ * number with '.', "inf", "-inf"; never NaN), "char" (one ASCII character,
+ * or "tab"), "enum" (a name of the table's "values", or its integer),
+ * "flags" (names joined by '|', "" for none), "string".  The others take
+ * typed setters: "string_list" (herd_options_set_strings), "string_map",
+ * "number_map", "type_map" (herd_options_set_entry: one key -> value per
+ * call; a type_map's values are herd_type_name() names), "pointer"
+ * (herd_options_set_pointer), "progress" (herd_options_set_progress),
+ * "options" (nested: NAME.option).
+ *
+ * Errors: an unknown operation or option name is HERD_EINVAL with "did you
+ * mean '<closest name>'" and the list of names; a value that does not parse
+ * or is out of bounds is HERD_EINVAL naming the option, the value and the
+ * bounds.  A value is checked when it is set; the checks that involve
+ * several options or the data run when the struct is used.
+ *
+ * Thread safety: a handle is not safe for concurrent modification; any
+ * number of threads may use its struct while nobody sets options.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_options herd_options;
+
+/* A handle holding the defaults of `operation`'s options. */
+HERD_API int herd_options_new(const char *operation, herd_options **out);
+
+/* Free a handle and everything its struct points to.  NULL is allowed. */
+HERD_API void herd_options_free(herd_options *opt);
+
+/* The handle's operation ("fit"...), or NULL for NULL. */
+HERD_API const char *herd_options_operation(const herd_options *opt);
+
+/* The handle's options struct, to pass to the operation's function; valid
+ * until the handle is freed, and reflecting later sets.  NULL (with
+ * HERD_EINVAL recorded) when `operation` is not the handle's: the check
+ * that a "fit" handle is not passed as compare options. */
+HERD_API const void *herd_options_struct(const herd_options *opt, const char *operation);
+
+/* Set option `name` from text (see the types above).  `value` NULL resets
+ * the option to its default (for every type, lists and maps included). */
+HERD_API int herd_options_set(herd_options *opt, const char *name, const char *value);
+
+/* Set a string list option ("features") to `n` copies of `values`. */
+HERD_API int herd_options_set_strings(herd_options *opt, const char *name,
+                                      const char *const *values, size_t n);
+
+/* Set one entry of a map option ("params", "tags", "metrics", "types"):
+ * `key` gets `value` (text, parsed by the map's type), replacing an entry
+ * with the same key; `value` NULL removes the entry. */
+HERD_API int herd_options_set_entry(herd_options *opt, const char *name, const char *key,
+                                    const char *value);
+
+/* Set a pointer option ("cancel", "mask"): the memory is the caller's and
+ * must outlive every use of the struct. */
+HERD_API int herd_options_set_pointer(herd_options *opt, const char *name, const void *pointer);
+
+/* Set a progress option: the callback and its user pointer. */
+HERD_API int herd_options_set_progress(herd_options *opt, const char *name, herd_progress_fn fn,
+                                       void *user);
+
+/* The current value of option `name` as text that herd_options_set()
+ * reads back (lists and maps as JSON); *value is NULL for a NULL string,
+ * else freed with herd_free().  HERD_ETYPE for pointer, progress and
+ * nested options, which have no text. */
+HERD_API int herd_options_get(const herd_options *opt, const char *name, char **value);
+
+/* The bounds of a numeric option (bool, int, int64, uint64, size, double,
+ * char, enum), inclusive: every value v with *min <= v <= *max is valid,
+ * and an open end such as (0, 1] is given as the next double inside it.
+ * HERD_ETYPE for other types. */
+HERD_API int herd_option_bounds(const char *operation, const char *name, double *min,
+                                double *max);
+
+/* The table of every option of `operation` (NULL: of every operation), one
+ * row per option in struct order: "operation", "name", "type", "default"
+ * (text as herd_options_get gives it; missing for none), "min", "max"
+ * (float64, as herd_option_bounds; NaN when not numeric), "doc", "since"
+ * (int64: the struct version that introduced it), "fields" (the C fields
+ * it covers, comma-separated), "values" (an enum's or flags' names joined
+ * by '|'; missing otherwise). */
+HERD_API int herd_options_table(const char *operation, herd_frame **out);
 
 #ifdef __cplusplus
 }

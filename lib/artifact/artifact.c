@@ -39,6 +39,7 @@
 #include "common/fileio_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "model/model_internal.h"
 #include "model/modelcheck_internal.h"
@@ -1204,38 +1205,12 @@ int hd_artifact_build(const hd_art_input *in, herd_artifact **out)
     return HERD_OK;
 }
 
-void herd_artifact_options_init(herd_artifact_options *opt)
-{
-    if (!opt) {
-        hd_error(HERD_EINVAL, "%s: argument 'opt' is NULL", __func__);
-        return;
-    }
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->compression_level = -1;
-}
-
 /* The caller's options over the defaults, validated. */
 int hd_art_options_read(const herd_artifact_options *in, const char *fn,
                         herd_artifact_options *o)
 {
-    herd_artifact_options_init(o);
-    if (in) {
-        size_t min = offsetof(herd_artifact_options, compression_level) + sizeof(int);
-        if (in->struct_size < min)
-            return hd_error(HERD_EINVAL,
-                            "%s: argument 'opt' has struct_size %u; call "
-                            "herd_artifact_options_init() first",
-                            fn, (unsigned)in->struct_size);
-        size_t size = in->struct_size < sizeof *o ? in->struct_size : sizeof *o;
-        memcpy(o, in, size);
-        o->struct_size = sizeof *o;
-    }
-    if (o->compression_level < -1 || o->compression_level > 9)
-        return hd_error(HERD_EINVAL,
-                        "%s: opt->compression_level is %d; give -1 (the default) or 0 (store) "
-                        "..9",
-                        fn, o->compression_level);
+    int rc = hd_options_read(&hd_artifact_options_desc, in, o, fn);
+    if (rc) return rc;
     if (o->compression_level == -1) o->compression_level = HD_DEFAULT_LEVEL;
     if (o->family && hd_name_check(o->family, HERD_NAME_MAX, "opt->family"))
         return hd_error_prefix("%s: ", fn);

@@ -48,11 +48,4 @@ int hd_error_prefix(const char *fmt, ...) HD_PRINTF(1, 2);
                             #ptr);                                                 \
     } while (0)
 
-#include <stddef.h> /* offsetof */
-
-/* Whether an options struct of `size` bytes holds `field`, so that a caller
- * built against an older, shorter struct is read correctly. */
-#define HD_HAS_FIELD(opt, field)                                                   \
-    ((opt)->struct_size >= offsetof(__typeof__(*(opt)), field) + sizeof((opt)->field))
-
 #endif

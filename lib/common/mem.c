@@ -183,17 +183,3 @@ size_t hd_arena_bytes(const hd_arena *a)
 {
     return a ? a->bytes : 0;
 }
-
-int hd_options_copy(void *dst, size_t dst_size, const void *src, const char *init)
-{
-    if (!src) return HERD_OK;
-    uint32_t size;
-    memcpy(&size, src, sizeof size); /* every options struct starts with it */
-    if (size < sizeof size || size > 4096)
-        return hd_error(HERD_EINVAL, "opt->struct_size is %u; fill the options with %s() "
-                        "first", (unsigned)size, init);
-    memcpy(dst, src, size < dst_size ? size : dst_size);
-    uint32_t mine = (uint32_t)dst_size;
-    memcpy(dst, &mine, sizeof mine);
-    return HERD_OK;
-}

@@ -21,14 +21,6 @@ int hd_grow(void **p, size_t *cap, size_t need, size_t size);
 
 /* An append-only arena for many small strings, freed all at once.  Strings
  * never move once stored. */
-/* Copy a caller's versioned options struct `src` into `dst`, which holds
- * the defaults: only the struct_size bytes the caller's header knew (at
- * most dst_size), so that an older caller keeps the newer fields'
- * defaults; dst's struct_size becomes dst_size.  src NULL: the defaults.
- * HERD_EINVAL naming `init` (the _init function) for an implausible
- * struct_size. */
-int hd_options_copy(void *dst, size_t dst_size, const void *src, const char *init);
-
 typedef struct hd_arena hd_arena;
 
 hd_arena *hd_arena_new(void); /* NULL + HERD_ENOMEM on failure */

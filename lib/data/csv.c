@@ -47,6 +47,7 @@
 #include "common/hash_internal.h"
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
+#include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "data/csv_internal.h"
 #include "data/frame_internal.h"
@@ -54,11 +55,6 @@
 /* ------------------------------------------------------------------------
  * Options
  * --------------------------------------------------------------------- */
-
-/* The smallest struct_size we accept: one that holds the delimiter.  A
- * caller's struct may be shorter than ours (built against an older header):
- * HD_HAS_FIELD tells which fields it has, the others keep their defaults. */
-#define HD_CSV_OPT_MIN (offsetof(herd_csv_options, delimiter) + sizeof(char))
 
 /* The options of one call, validated, with the defaults filled in. */
 typedef struct csv_settings {
@@ -70,73 +66,23 @@ typedef struct csv_settings {
     int crlf;
 } csv_settings;
 
-void herd_csv_options_init(herd_csv_options *opt)
+/* Read the caller's options through their descriptor (field by field, the
+ * fields of the caller's version) and check what only CSV knows. */
+static int settings_load(const herd_csv_options *opt, const char *fn, csv_settings *s)
 {
-    if (!opt) {
-        hd_error(HERD_EINVAL, "%s: argument 'opt' is NULL", __func__);
-        return;
-    }
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->delimiter = ',';
-}
-
-static int valid_type(int type)
-{
-    return type >= HERD_TYPE_FLOAT32 && type <= HERD_TYPE_STRING;
-}
-
-static int settings_check_types(const csv_settings *s, const char *fn)
-{
-    if (s->n_types == 0) return HERD_OK;
-    if (!s->type_names)
-        return hd_error(HERD_EINVAL, "%s: argument 'options.type_names' is NULL but "
-                        "options.n_types is %zu", fn, s->n_types);
-    if (!s->types)
-        return hd_error(HERD_EINVAL, "%s: argument 'options.types' is NULL but "
-                        "options.n_types is %zu", fn, s->n_types);
-    for (size_t i = 0; i < s->n_types; i++) {
-        if (!s->type_names[i])
-            return hd_error(HERD_EINVAL, "%s: argument 'options.type_names[%zu]' is NULL",
-                            fn, i);
-        if (!valid_type(s->types[i]))
-            return hd_error(HERD_EINVAL,
-                            "%s: argument 'options.types[%zu]' is %d, not a herd_type "
-                            "(HERD_TYPE_FLOAT32 .. HERD_TYPE_STRING)",
-                            fn, i, s->types[i]);
-    }
-    return HERD_OK;
-}
-
-/* Copy the fields the caller's struct has into `s` and check them.
- * `reading` selects which fields matter (types vs float_digits). */
-static int settings_load(const herd_csv_options *opt, int reading, const char *fn,
-                         csv_settings *s)
-{
-    memset(s, 0, sizeof *s);
-    s->delim = ',';
-    if (!opt) return HERD_OK;
-    if (opt->struct_size < HD_CSV_OPT_MIN)
-        return hd_error(HERD_EINVAL, "%s: argument 'options.struct_size' is %u, too small "
-                        "for herd_csv_options; call herd_csv_options_init() first",
-                        fn, (unsigned)opt->struct_size);
-    unsigned char d = (unsigned char)opt->delimiter;
-    if (d == '"' || d == '\r' || d == '\n' || d == '\0' || d >= 0x80)
-        return hd_error(HERD_EINVAL, "%s: argument 'options.delimiter' is 0x%02X; it must "
+    herd_csv_options o;
+    int rc = hd_options_read(&hd_csv_options_desc, opt, &o, fn);
+    if (rc) return rc;
+    unsigned char d = (unsigned char)o.delimiter;
+    if (d == '"' || d == '\r' || d == '\n')
+        return hd_error(HERD_EINVAL, "%s: herd_csv_options.delimiter is 0x%02X; it must "
                         "be an ASCII character other than '\"', CR, LF and NUL", fn, d);
-    s->delim = (char)d;
-    if (HD_HAS_FIELD(opt, n_types)) {
-        s->type_names = opt->type_names;
-        s->types = opt->types;
-        s->n_types = opt->n_types;
-    }
-    if (HD_HAS_FIELD(opt, float_digits)) s->float_digits = opt->float_digits;
-    if (HD_HAS_FIELD(opt, crlf)) s->crlf = opt->crlf != 0;
-    if (reading) return settings_check_types(s, fn);
-    if (s->float_digits < 0 || s->float_digits > 17)
-        return hd_error(HERD_EINVAL, "%s: argument 'options.float_digits' is %d; use 1..17, "
-                        "or 0 for the shortest text that reads back exactly",
-                        fn, s->float_digits);
+    s->delim = o.delimiter;
+    s->type_names = o.type_names;
+    s->types = o.types;
+    s->n_types = o.n_types;
+    s->float_digits = o.float_digits;
+    s->crlf = o.crlf;
     return HERD_OK;
 }
 
@@ -739,7 +685,7 @@ int herd_frame_read_csv(const char *path, const herd_csv_options *opt, herd_fram
     HD_CHECK_NOT_NULL(path);
     if (!*path) return hd_error(HERD_EINVAL, "%s: argument 'path' is empty", __func__);
     csv_settings set;
-    int rc = settings_load(opt, 1, __func__, &set);
+    int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     csv_source src;
     rc = hd_csv_src_open_file(&src, path);
@@ -758,7 +704,7 @@ int herd_frame_read_csv_buffer(const char *data, size_t len, const char *name,
                         len);
     HD_CHECK_NOT_NULL(name);
     csv_settings set;
-    int rc = settings_load(opt, 1, __func__, &set);
+    int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     csv_source src;
     hd_csv_src_init_memory(&src, name, data, len);
@@ -906,7 +852,7 @@ int herd_frame_write_csv(const herd_frame *frame, const char *path,
     HD_CHECK_NOT_NULL(path);
     if (!*path) return hd_error(HERD_EINVAL, "%s: argument 'path' is empty", __func__);
     csv_settings set;
-    int rc = settings_load(opt, 0, __func__, &set);
+    int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     if (frame->ncols == 0)
         return hd_error(HERD_EINVAL, "%s: argument 'frame' has no columns; a CSV file needs "

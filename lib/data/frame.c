@@ -6,6 +6,7 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "data/frame_internal.h"
 
@@ -31,13 +32,6 @@ const char *herd_type_name(int type)
     case HERD_TYPE_STRING: return "string";
     default: return "unknown";
     }
-}
-
-void herd_column_options_init(herd_column_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
 }
 
 int herd_frame_new(herd_frame **out)
@@ -249,17 +243,9 @@ int herd_frame_add_column(herd_frame *frame, const char *name, int type, const v
     HD_CHECK_NOT_NULL(frame);
     HD_CHECK_NOT_NULL(name);
     herd_column_options o;
-    herd_column_options_init(&o);
-    if (opt) {
-        if (opt->struct_size < offsetof(herd_column_options, flags) + sizeof opt->flags)
-            return hd_error(HERD_EINVAL,
-                            "%s: options.struct_size is %u; call herd_column_options_init()",
-                            __func__, (unsigned)opt->struct_size);
-        o.flags = opt->flags;
-        if (HD_HAS_FIELD(opt, stride)) o.stride = opt->stride;
-        if (HD_HAS_FIELD(opt, mask)) o.mask = opt->mask;
-    }
-    int rc = hd_check_new_column(frame, name, type, nrows);
+    int rc = hd_options_read(&hd_column_options_desc, opt, &o, __func__);
+    if (rc) return rc;
+    rc = hd_check_new_column(frame, name, type, nrows);
     if (rc) return rc;
     size_t stride = o.stride ? o.stride : hd_type_size(type);
     rc = hd_check_layout(name, type, data, nrows, stride, o.flags, o.mask);

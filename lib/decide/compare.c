@@ -20,6 +20,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
@@ -72,21 +73,6 @@ typedef struct cmp_ctx {
  * Options
  * --------------------------------------------------------------------- */
 
-void herd_compare_options_init(herd_compare_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->champion = "champion";
-    opt->challenger = "challenger";
-    opt->metric = "rmse";
-    opt->metric_min = -INFINITY;
-    opt->metric_max = INFINITY;
-    opt->min_holdout_rows = 1;
-    opt->confidence = 0.95;
-    opt->max_promote_fraction = 0.5;
-}
-
 static int cmp_numeric_column(const herd_frame *f, const char *name, const char *what,
                               size_t *col)
 {
@@ -103,8 +89,7 @@ static int cmp_numeric_column(const herd_frame *f, const char *name, const char 
 static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
 {
     herd_compare_options *o = &c->o;
-    herd_compare_options_init(o);
-    int rc = hd_options_copy(o, sizeof *o, in, "herd_compare_options_init");
+    int rc = hd_options_read(&hd_compare_options_desc, in, o, NULL);
     if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
     rc = hd_id_check(o->family, "opt->family");
@@ -121,15 +106,9 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
     if (!o->metric) return hd_error(HERD_EINVAL, "opt->metric is NULL");
     if ((rc = hd_metric_parse(o->metric, &c->metric))) return rc;
     if (!o->label) return hd_error(HERD_EINVAL, "opt->label is NULL; name the label column");
-    if (!(o->min_abs_delta >= 0) || !(o->min_rel_delta >= 0))
-        return hd_error(HERD_EINVAL, "opt->min_abs_delta (%g) and opt->min_rel_delta (%g) must "
-                        "be >= 0", o->min_abs_delta, o->min_rel_delta);
-    if (isnan(o->metric_min) || isnan(o->metric_max) || o->metric_min > o->metric_max)
+    if (o->metric_min > o->metric_max)
         return hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%g, %g]; give "
                         "min <= max", o->metric_min, o->metric_max);
-    if (!(o->holdout_fraction >= 0 && o->holdout_fraction <= 1))
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give 0 (every row is "
-                        "holdout) or a fraction in (0, 1]", o->holdout_fraction);
     if (o->holdout_fraction > 0 && o->holdout_periods)
         return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g and opt->holdout_periods "
                         "%zu: give one of them (each group's last fraction of rows, or its "
@@ -139,19 +118,10 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
         return hd_error(HERD_EINVAL, "opt->holdout_%s is set but opt->holdout_order_by is "
                         "NULL: name the column that orders each group's rows (e.g. a date)",
                         o->holdout_periods ? "periods" : "fraction");
-    if (o->bootstrap < 0 || o->bootstrap > 1000000)
-        return hd_error(HERD_EINVAL, "opt->bootstrap is %d; give 0 (off) or 1..1000000 "
-                        "resamples", o->bootstrap);
     if (o->bootstrap && !hd_metric_has_row_loss(&c->metric))
         return hd_error(HERD_EINVAL, "opt->bootstrap needs a metric that is a mean of per-row "
                         "losses; '%s' is not (use rmse, mae, mape, logloss, the deviances...)",
                         c->metric.name);
-    if (o->bootstrap && !(o->confidence > 0.5 && o->confidence < 1))
-        return hd_error(HERD_EINVAL, "opt->confidence is %g; give a level in (0.5, 1), e.g. "
-                        "0.95", o->confidence);
-    if (!(o->max_promote_fraction >= 0 && o->max_promote_fraction <= 1))
-        return hd_error(HERD_EINVAL, "opt->max_promote_fraction is %g; give a fraction in "
-                        "[0, 1]", o->max_promote_fraction);
     return HERD_OK;
 }
 
@@ -844,7 +814,7 @@ static int cmp_promote(cmp_ctx *c)
             break;
         }
         herd_alias_options ao;
-        herd_alias_options_init(&ao);
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
         ao.reason = r->reason;
         ao.details = details;
         ao.run_id = c->o.run_id;
@@ -891,7 +861,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     if (rc) return hd_error_prefix("herd_compare: ");
     hd_scope_set_ids(c.o.family, c.o.run_id);
     hd_apply_config cfg;
-    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    if ((rc = hd_apply_config_read(apply, &cfg, "herd_compare"))) return rc;
     c.progress = cfg.progress;
     c.progress_user = cfg.progress_user;
     if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
@@ -1095,7 +1065,7 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
             break;
         }
         herd_alias_options ao;
-        herd_alias_options_init(&ao);
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
         ao.reason = reason ? reason : "rollback";
         ao.expect_version = to;
         rc = herd_batch_set_alias(b, family, last[k].key, alias, from, &ao);

@@ -19,6 +19,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "data/order_internal.h"
@@ -30,22 +31,13 @@
 /* The column that puts every row in the family model's one group. */
 static const char cyc_all_column[] = "__herd_family_model__";
 
-void herd_cycle_options_init(herd_cycle_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->holdout_fraction = 0; /* 0.2 unless holdout_periods is given */
-}
-
 /* The holdout when neither holdout_fraction nor holdout_periods is set. */
 #define CYC_DEFAULT_FRACTION 0.2
 
 static int cyc_options_read(const herd_cycle_options *in, const herd_groups *groups,
                             const herd_fit_options *fit, herd_cycle_options *o, size_t *order)
 {
-    herd_cycle_options_init(o);
-    int rc = hd_options_copy(o, sizeof *o, in, "herd_cycle_options_init");
+    int rc = hd_options_read(&hd_cycle_options_desc, in, o, NULL);
     if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
     if (!o->run_id)
@@ -61,9 +53,6 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
                         o->holdout_fraction, o->holdout_periods);
     if (!o->holdout_periods && o->holdout_fraction == 0)
         o->holdout_fraction = CYC_DEFAULT_FRACTION;
-    if (!o->holdout_periods && !(o->holdout_fraction > 0 && o->holdout_fraction < 1))
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g; give a fraction in (0, 1), "
-                        "or 0 for the default %g", o->holdout_fraction, CYC_DEFAULT_FRACTION);
     if (!o->holdout_order_by)
         return hd_error(HERD_EINVAL, "opt->holdout_order_by is NULL: name the column that "
                         "orders each group's rows (e.g. a week)");
@@ -195,7 +184,7 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
     if (!rc) rc = herd_frame_find(rep, "group", &gc);
     if (!rc) rc = herd_frame_find(rep, "status", &sc);
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = o->family;
     ao.run_id = o->run_id;
     for (size_t i = 0; !rc && rep && i < herd_frame_nrows(rep); i++) {
@@ -213,7 +202,7 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
         }
         snprintf(idem, len, "%s/%s/%s", o->family, o->run_id, key);
         herd_version_options vo;
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         vo.alias = "challenger";
         vo.idempotency_key = idem;
         herd_artifact *a = NULL;
@@ -462,13 +451,20 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(groups);
     HD_CHECK_NOT_NULL(fit);
+    /* Every options struct is read (and garbage refused) before anything
+     * else looks at it; the fit is then read from the library's copy. */
+    herd_fit_options f;
+    int rc = hd_options_read(&hd_fit_options_desc, fit, &f, "herd_cycle");
+    hd_apply_config cfg;
+    if (!rc) rc = hd_apply_config_read(apply, &cfg, "herd_cycle");
+    if (rc) return rc;
+    fit = &f;
     herd_cycle_options o;
     size_t order = 0;
-    int rc = cyc_options_read(opt, groups, fit, &o, &order);
+    rc = cyc_options_read(opt, groups, fit, &o, &order);
     if (rc) return hd_error_prefix("herd_cycle: ");
     herd_compare_options co;
-    herd_compare_options_init(&co);
-    if ((rc = hd_options_copy(&co, sizeof co, o.compare, "herd_compare_options_init")))
+    if ((rc = hd_options_read(&hd_compare_options_desc, o.compare, &co, NULL)))
         return hd_error_prefix("herd_cycle: opt->compare: ");
     co.family = o.family;
     co.label = fit->label;
@@ -484,12 +480,6 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
                         "alias differently");
     if ((rc = hd_compare_check(&co, groups->frame)))
         return hd_error_prefix("herd_cycle: opt->compare: ");
-    herd_fit_options fo; /* as herd_fit reads it, for the run's record */
-    herd_fit_options_init(&fo);
-    if ((rc = hd_options_copy(&fo, sizeof fo, fit, "herd_fit_options_init")))
-        return hd_error_prefix("herd_cycle: fit: ");
-    hd_apply_config cfg;
-    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
     hd_scope_set_ids(o.family, o.run_id);
     if (!o.fallback)
         hd_scope_plan(cyc_plan_no_family,
@@ -522,7 +512,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (!rc) {
         hd_phase_begin("register", cfg.progress, cfg.progress_user);
         t = hd_now();
-        rc = cyc_register(reg, groups, set, set_all, &o, &fo, &co, &added);
+        rc = cyc_register(reg, groups, set, set_all, &o, fit, &co, &added);
         if (!rc)
             hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %.3f s",
                    added.n, hd_now() - t);

@@ -16,6 +16,7 @@
 #include "common/error_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "model/xgb_internal.h"
@@ -38,19 +39,10 @@ typedef struct rp_ctx {
     rp_group *out;
 } rp_ctx;
 
-void herd_registry_predict_options_init(herd_registry_predict_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->alias = "champion";
-}
-
 static int rp_options_read(const herd_registry_predict_options *in,
                            herd_registry_predict_options *o)
 {
-    herd_registry_predict_options_init(o);
-    int rc = hd_options_copy(o, sizeof *o, in, "herd_registry_predict_options_init");
+    int rc = hd_options_read(&hd_registry_predict_options_desc, in, o, NULL);
     if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
     rc = hd_id_check(o->family, "opt->family");
@@ -209,7 +201,7 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     if (rc) return hd_error_prefix("herd_registry_predict: ");
     hd_scope_set_ids(c.o.family, NULL);
     hd_apply_config cfg;
-    if ((rc = hd_apply_config_read(apply, &cfg))) return rc;
+    if ((rc = hd_apply_config_read(apply, &cfg, __func__))) return rc;
     size_t ng = groups->ngroups, without = 0;
     c.out = hd_calloc(ng ? ng : 1, sizeof *c.out);
     size_t *task_rows = hd_malloc(ng ? ng : 1, sizeof *task_rows);

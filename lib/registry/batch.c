@@ -16,6 +16,7 @@
 #include "common/error_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
@@ -25,21 +26,6 @@
 /* ------------------------------------------------------------------------
  * Batches
  * --------------------------------------------------------------------- */
-
-void herd_version_options_init(herd_version_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-}
-
-void herd_alias_options_init(herd_alias_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->expect_version = -1;
-}
 
 int herd_registry_begin(herd_registry *reg, herd_batch **out)
 {
@@ -207,8 +193,7 @@ static int hd_json_object_check(const char *s, const char *what)
 
 static int hd_version_options_read(const herd_version_options *in, herd_version_options *o)
 {
-    herd_version_options_init(o);
-    return hd_options_copy(o, sizeof *o, in, "herd_version_options_init");
+    return hd_options_read(&hd_version_options_desc, in, o, NULL);
 }
 
 static int hd_metric_name_check(const char *name, size_t i)
@@ -377,16 +362,9 @@ int herd_batch_add_bytes(herd_batch *batch, const void *data, size_t len,
 
 static int hd_alias_options_read(const herd_alias_options *in, herd_alias_options *o)
 {
-    herd_alias_options_init(o);
-    if (hd_options_copy(o, sizeof *o, in, "herd_alias_options_init")) return HERD_EINVAL;
-    if (o->expect_version < -1)
-        return hd_error(HERD_EINVAL, "opt->expect_version is %lld; use -1 (no condition), 0 "
-                        "(the alias must not exist) or a version", (long long)o->expect_version);
-    if (o->run_id) {
-        int rc = hd_id_check(o->run_id, "opt->run_id");
-        if (rc) return rc;
-    }
-    int rc = hd_text_check(o->reason, HERD_TAG_VALUE_MAX, "opt->reason");
+    int rc = hd_options_read(&hd_alias_options_desc, in, o, NULL);
+    if (!rc && o->run_id) rc = hd_id_check(o->run_id, "opt->run_id");
+    if (!rc) rc = hd_text_check(o->reason, HERD_TAG_VALUE_MAX, "opt->reason");
     if (!rc) rc = hd_json_object_check(o->details, "opt->details");
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "registry/handle_internal.h"
 #include "registry/registry_internal.h"
 #include "registry/state_internal.h"
@@ -212,25 +213,9 @@ static int hd_open_format(const hd_vfs *vfs, const char *dir, const herd_registr
  * Open / free
  * --------------------------------------------------------------------- */
 
-void herd_registry_options_init(herd_registry_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->create = 1;
-    opt->lock_timeout_ms = -1;
-}
-
 static int hd_reg_options(const herd_registry_options *in, herd_registry_options *o)
 {
-    herd_registry_options_init(o);
-    if (hd_options_copy(o, sizeof *o, in, "herd_registry_options_init"))
-        return hd_error_prefix("herd_registry_open: options: ");
-    if (o->lock_timeout_ms < -1)
-        return hd_error(HERD_EINVAL, "herd_registry_open: opt->lock_timeout_ms is %d; use -1 (wait "
-                        "as long as it takes), 0 or a number of milliseconds",
-                        o->lock_timeout_ms);
-    return HERD_OK;
+    return hd_options_read(&hd_registry_options_desc, in, o, "herd_registry_open");
 }
 
 static void hd_packs_close(herd_registry *reg)

@@ -16,6 +16,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
@@ -529,15 +530,6 @@ int herd_registry_groups(herd_registry *reg, const char *family, herd_frame **ou
  * Versions and search
  * --------------------------------------------------------------------- */
 
-void herd_search_options_init(herd_search_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->metric_min = -INFINITY;
-    opt->metric_max = INFINITY;
-}
-
 enum {
     SC_FAMILY, SC_GROUP, SC_VERSION, SC_STATUS, SC_CREATED, SC_REGISTERED, SC_RUN, SC_FP,
     SC_IDEM, SC_ALIASES, SC_TAGS, SC_METRICS, SC_SIZE, SC_URI, SC_METRIC, SC_N
@@ -638,9 +630,8 @@ static int hd_search_init(hd_search_ctx *c, const char *metric)
 
 static int hd_search_options_read(const herd_search_options *in, herd_search_options *o)
 {
-    herd_search_options_init(o);
-    int rc = hd_options_copy(o, sizeof *o, in, "herd_search_options_init");
-    if (o->family) rc = hd_id_check(o->family, "opt->family");
+    int rc = hd_options_read(&hd_search_options_desc, in, o, NULL);
+    if (!rc && o->family) rc = hd_id_check(o->family, "opt->family");
     if (!rc && o->group_pattern) rc = hd_glob_check(o->group_pattern, "opt->group_pattern");
     if (!rc && o->tag_name) rc = hd_id_check(o->tag_name, "opt->tag_name");
     if (!rc && o->tag_value && !o->tag_name)
@@ -650,7 +641,7 @@ static int hd_search_options_read(const herd_search_options *in, herd_search_opt
     if (!rc && o->metric && !strcmp(o->metric, "metrics"))
         rc = hd_error(HERD_EINVAL, "opt->metric 'metrics' clashes with the column of that "
                       "name; it cannot be searched by range");
-    if (!rc && (isnan(o->metric_min) || isnan(o->metric_max) || o->metric_min > o->metric_max))
+    if (!rc && o->metric_min > o->metric_max)
         rc = hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%g, %g]; give a "
                       "range with min <= max", o->metric_min, o->metric_max);
     if (!rc && o->alias) rc = hd_id_check(o->alias, "opt->alias");
@@ -688,7 +679,7 @@ int herd_registry_versions(herd_registry *reg, const char *family, const char *g
     if (rc) return hd_error_prefix("%s: ", __func__);
     hd_search_ctx c;
     memset(&c, 0, sizeof c);
-    herd_search_options_init(&c.o);
+    hd_options_defaults(&hd_search_options_desc, &c.o);
     c.o.include_archived = 1;
     if ((rc = hd_search_init(&c, NULL))) return rc;
     hd_arena *scratch = hd_arena_new();

@@ -18,55 +18,16 @@
 #include "common/error_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "train/apply_internal.h"
 
-#define HD_DEFAULT_PARALLEL_GROUP_ROWS 50000
-#define HD_DEFAULT_PROGRESS_INTERVAL 0.25
-#define HD_MAX_THREADS 1024
-
-void herd_apply_options_init(herd_apply_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->max_failed = -1;
-    opt->progress_interval_s = HD_DEFAULT_PROGRESS_INTERVAL;
-    opt->parallel_group_rows = HD_DEFAULT_PARALLEL_GROUP_ROWS;
-}
-
-int hd_apply_config_read(const herd_apply_options *opt, hd_apply_config *cfg)
+int hd_apply_config_read(const herd_apply_options *opt, hd_apply_config *cfg, const char *fn)
 {
     herd_apply_options o;
-    herd_apply_options_init(&o);
-    if (opt) {
-        if (opt->struct_size < offsetof(herd_apply_options, threads) + sizeof opt->threads)
-            return hd_error(HERD_EINVAL,
-                            "apply options: struct_size is %u; call herd_apply_options_init()",
-                            (unsigned)opt->struct_size);
-        o.threads = opt->threads;
-        if (HD_HAS_FIELD(opt, max_failed)) o.max_failed = opt->max_failed;
-        if (HD_HAS_FIELD(opt, cancel)) o.cancel = opt->cancel;
-        if (HD_HAS_FIELD(opt, progress)) o.progress = opt->progress;
-        if (HD_HAS_FIELD(opt, progress_user)) o.progress_user = opt->progress_user;
-        if (HD_HAS_FIELD(opt, progress_interval_s)) o.progress_interval_s = opt->progress_interval_s;
-        if (HD_HAS_FIELD(opt, parallel_group_rows)) o.parallel_group_rows = opt->parallel_group_rows;
-    }
-    if (o.threads < 0 || o.threads > HD_MAX_THREADS)
-        return hd_error(HERD_EINVAL,
-                        "apply options: threads is %d; give 1..%d, or 0 for the CPUs this "
-                        "process may use",
-                        o.threads, HD_MAX_THREADS);
-    if (o.max_failed < -1)
-        return hd_error(HERD_EINVAL,
-                        "apply options: max_failed is %lld; give -1 (no limit) or a count >= 0",
-                        (long long)o.max_failed);
-    if (!(o.progress_interval_s > 0) || o.progress_interval_s > 3600)
-        return hd_error(HERD_EINVAL,
-                        "apply options: progress_interval_s is %g; give a time in seconds "
-                        "between 0 (exclusive) and 3600",
-                        o.progress_interval_s);
+    int rc = hd_options_read(&hd_apply_options_desc, opt, &o, fn);
+    if (rc) return rc;
     cfg->threads = o.threads ? o.threads : herd_default_threads();
     cfg->max_failed = o.max_failed;
     cfg->cancel = o.cancel;
@@ -581,7 +542,7 @@ int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
     HD_CHECK_NOT_NULL(groups);
     HD_CHECK_NOT_NULL(fn);
     hd_apply_config cfg;
-    int rc = hd_apply_config_read(opt, &cfg);
+    int rc = hd_apply_config_read(opt, &cfg, __func__);
     if (rc) return rc;
     size_t n = herd_groups_count(groups);
     size_t *rows = hd_malloc(n, sizeof *rows);

@@ -60,8 +60,9 @@ typedef struct hd_apply_config {
     size_t parallel_group_rows;
 } hd_apply_config;
 
-/* Read the caller's options (NULL: defaults) honouring struct_size. */
-int hd_apply_config_read(const herd_apply_options *opt, hd_apply_config *cfg);
+/* Read the caller's options (NULL: defaults) through their descriptor;
+ * `fn`, the public function, starts the messages. */
+int hd_apply_config_read(const herd_apply_options *opt, hd_apply_config *cfg, const char *fn);
 
 /* Run the job.  results[ntasks] are filled (free with hd_task_results_free).
  * Returns HERD_OK, HERD_ECANCELED or HERD_EBUDGET (all with results), or an

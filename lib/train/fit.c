@@ -20,6 +20,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "data/order_internal.h"
@@ -30,11 +31,6 @@
 #include "train/apply_internal.h"
 #include "train/fit_internal.h"
 
-#define HD_DEFAULT_ROUNDS 100
-#define HD_DEFAULT_VALID_FRACTION 0.2
-#define HD_DEFAULT_MIN_ROWS 10
-#define HD_MAX_ROUNDS 1000000
-#define HD_MAX_FOLDS 100
 
 /* tree_method and max_bin by training rows, unless the caller chose.
  * Measured (docs/performance.md): the exact greedy search wins only on the
@@ -59,17 +55,6 @@ static const hd_tree_choice *hd_choose_tree(size_t ntrain)
     size_t i = 0;
     while (ntrain >= hd_tree_choices[i].below_rows) i++;
     return &hd_tree_choices[i];
-}
-
-void herd_fit_options_init(herd_fit_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->rounds = HD_DEFAULT_ROUNDS;
-    opt->valid_fraction = HD_DEFAULT_VALID_FRACTION;
-    opt->split = HERD_SPLIT_RANDOM;
-    opt->min_rows = HD_DEFAULT_MIN_ROWS;
 }
 
 /* ---- the plan: everything decided before training ------------------------ */
@@ -100,20 +85,6 @@ static void hd_plan_free(hd_fit_plan *p)
     free(p->ftypes);
     free(p->cv_values);
     free(p->order_keys);
-}
-
-/* Copy the fields the caller's struct holds over the defaults. */
-static int hd_fit_options_read(const herd_fit_options *in, herd_fit_options *o)
-{
-    herd_fit_options_init(o);
-    if (in->struct_size < offsetof(herd_fit_options, label) + sizeof in->label)
-        return hd_error(HERD_EINVAL,
-                        "fit options: struct_size is %u; call herd_fit_options_init()",
-                        (unsigned)in->struct_size);
-    uint32_t size = in->struct_size < sizeof *o ? in->struct_size : (uint32_t)sizeof *o;
-    memcpy(o, in, size);
-    o->struct_size = sizeof *o;
-    return HERD_OK;
 }
 
 static int hd_numeric_column(const herd_frame *f, const char *name, const char *role,
@@ -260,44 +231,25 @@ static int hd_plan_metric(hd_fit_plan *p, int kind)
     return HERD_OK;
 }
 
+/* The checks that involve several options (each one's bounds were checked
+ * when the options were read). */
 static int hd_plan_numbers(const herd_fit_options *o)
 {
-    if (o->rounds < 1 || o->rounds > HD_MAX_ROUNDS)
-        return hd_error(HERD_EINVAL, "fit options: rounds is %d; give 1..%d", o->rounds,
-                        HD_MAX_ROUNDS);
-    if (o->early_stopping_rounds < 0)
-        return hd_error(HERD_EINVAL, "fit options: early_stopping_rounds is %d; give 0 (off) or more",
-                        o->early_stopping_rounds);
-    if (!(o->valid_fraction >= 0 && o->valid_fraction < 1))
-        return hd_error(HERD_EINVAL,
-                        "fit options: valid_fraction is %g; give a fraction in [0, 1)",
-                        o->valid_fraction);
     if (o->early_stopping_rounds > 0 && o->valid_fraction == 0)
         return hd_error(HERD_EINVAL,
                         "fit options: early stopping needs validation rows; set valid_fraction "
                         "above 0 or early_stopping_rounds to 0");
-    if (o->split != HERD_SPLIT_RANDOM && o->split != HERD_SPLIT_LAST)
-        return hd_error(HERD_EINVAL,
-                        "fit options: split is %d; give HERD_SPLIT_RANDOM or HERD_SPLIT_LAST",
-                        o->split);
     if (o->valid_order_by && o->split != HERD_SPLIT_LAST)
         return hd_error(HERD_EINVAL,
                         "fit options: valid_order_by needs split = HERD_SPLIT_LAST");
-    if (o->min_rows < 2)
-        return hd_error(HERD_EINVAL, "fit options: min_rows is %zu; give at least 2",
-                        o->min_rows);
-    if (o->cv_folds != 0 && (o->cv_folds < 2 || o->cv_folds > HD_MAX_FOLDS))
-        return hd_error(HERD_EINVAL, "fit options: cv_folds is %d; give 0 (off) or 2..%d",
-                        o->cv_folds, HD_MAX_FOLDS);
+    if (o->cv_folds == 1)
+        return hd_error(HERD_EINVAL, "fit options: cv_folds is 1; give 0 (off) or 2..%.0f",
+                        hd_option_find(&hd_fit_options_desc, "cv_folds")->max);
     if ((size_t)o->cv_folds > o->min_rows)
         return hd_error(HERD_EINVAL,
                         "fit options: cv_folds (%d) is larger than min_rows (%zu); every fold "
                         "needs a row",
                         o->cv_folds, o->min_rows);
-    if (o->n_params && (!o->param_names || !o->param_values))
-        return hd_error(HERD_EINVAL,
-                        "fit options: n_params is %zu but param_names or param_values is NULL",
-                        o->n_params);
     return HERD_OK;
 }
 
@@ -856,7 +808,7 @@ static int hd_plan_make(hd_fit_plan *p, const herd_groups *groups, const herd_fi
     memset(p, 0, sizeof *p);
     p->groups = groups;
     p->frame = groups->frame;
-    int rc = hd_fit_options_read(fit, &p->o);
+    int rc = hd_options_read(&hd_fit_options_desc, fit, &p->o, "herd_fit");
     if (!rc) rc = hd_plan_numbers(&p->o);
     if (!rc) rc = hd_plan_columns(p);
     if (!rc) rc = hd_xgb_check_param_names(p->o.param_names, p->o.param_values, p->o.n_params);
@@ -917,7 +869,7 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
     HD_CHECK_NOT_NULL(groups);
     HD_CHECK_NOT_NULL(fit);
     hd_apply_config cfg;
-    int rc = hd_apply_config_read(apply, &cfg);
+    int rc = hd_apply_config_read(apply, &cfg, __func__);
     if (rc) return rc;
     hd_fit_plan p;
     rc = hd_plan_make(&p, groups, fit);

@@ -119,7 +119,7 @@ static int hd_predict_call(const herd_groups *groups, const herd_model_set *mode
     HD_CHECK_NOT_NULL(groups);
     HD_CHECK_NOT_NULL(models);
     hd_apply_config cfg;
-    int rc = hd_apply_config_read(apply, &cfg);
+    int rc = hd_apply_config_read(apply, &cfg, __func__);
     if (rc) return rc;
     size_t ng = groups->ngroups, nrows = herd_frame_nrows(groups->frame), without = 0;
     hd_predict_ctx c = {.groups = groups, .models = models};

@@ -410,7 +410,7 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
                                         "seed"};
     static const char *const values[] = {"reg:squarederror", "hist", "6", "0.3", "0"};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = feature_names;
     fo.n_features = NF;
     fo.label = "label";
@@ -425,7 +425,7 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
     fo.seed = 0;
     fo.min_rows = 2; /* train every group the baseline trains */
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = threads;
 
     herd_model_set *set = NULL;

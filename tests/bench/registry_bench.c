@@ -454,7 +454,7 @@ static double train_models(workload *w, const bench_opts *o)
     static const char *const tiny_names[] = {"max_depth"};
     static const char *const tiny_values[] = {"2"};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = feature_names;
     fo.n_features = NF;
     fo.label = "label";
@@ -469,10 +469,10 @@ static double train_models(workload *w, const bench_opts *o)
     fo.seed = 0;
     fo.min_rows = 2;
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = o->threads;
     herd_artifact_options art_opt;
-    herd_artifact_options_init(&art_opt);
+    herd_artifact_options_init(&art_opt, HERD_ARTIFACT_OPTIONS_VERSION);
     art_opt.family = FAMILY;
     art_opt.run_id = "registry-bench";
 
@@ -501,7 +501,7 @@ static double train_models(workload *w, const bench_opts *o)
         }
         herd_frame *frame = NULL;
         herd_column_options co;
-        herd_column_options_init(&co);
+        herd_column_options_init(&co, HERD_COLUMN_OPTIONS_VERSION);
         co.flags = HERD_COLUMN_BORROW;
         check(herd_frame_new(&frame), "herd_frame_new");
         check(herd_frame_add_column(frame, "group", HERD_TYPE_STRING, gcol, n, &co),
@@ -618,7 +618,7 @@ static double herd_commit_all(const workload *w, const char *path, size_t batch,
     check(herd_registry_open(path, NULL, &reg), "herd_registry_open (create)");
     *create_s = now_s() - t0;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.family = FAMILY;
     vo.alias = ALIAS;
     double total = 0;
@@ -1357,12 +1357,12 @@ int main(int argc, char **argv)
     for (size_t g = 0; g < w.g; g++)
         if (fnmatch(GROUP_PATTERN, w.keys[g], 0) == 0) expect_pattern += (size_t)w.champ[g];
     herd_search_options som, sop;
-    herd_search_options_init(&som);
+    herd_search_options_init(&som, HERD_SEARCH_OPTIONS_VERSION);
     som.family = FAMILY;
     som.metric = "rmse";
     som.metric_min = lo;
     som.metric_max = hi;
-    herd_search_options_init(&sop);
+    herd_search_options_init(&sop, HERD_SEARCH_OPTIONS_VERSION);
     sop.family = FAMILY;
     sop.group_pattern = GROUP_PATTERN;
     for (int r = 0; r < o.repeat; r++) {

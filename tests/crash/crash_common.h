@@ -288,7 +288,7 @@ static inline int cr_blob(const cr_models *m, int mi, const char *label, void **
                           size_t *len)
 {
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "fixture";
     ao.group = label;
     herd_artifact *a = NULL;
@@ -328,7 +328,7 @@ static inline int cr_add(herd_batch *b, const void *blob, size_t len, const char
     const char *names[3] = {"batch", "item", "proc"};
     const char *values[3] = {sb, si, sp};
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.family = family;
     vo.group = group;
     vo.idempotency_key = idem;
@@ -386,7 +386,7 @@ static inline int cr_snap_take(herd_registry *reg, cr_snap *s, char *err, size_t
     s->rows = NULL;
     s->n = 0;
     herd_search_options so;
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.include_archived = 1;
     herd_frame *f = NULL;
     int rc = herd_registry_search(reg, &so, &f);

@@ -60,7 +60,7 @@ static inline int cp_stage(herd_batch *b, const cp_batch *plan, int bi, void *co
     int rc = HERD_OK;
     for (int m = 0; !rc && m < p->nmoves; m++) {
         herd_alias_options ao;
-        herd_alias_options_init(&ao);
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
         ao.reason = "crash test move";
         rc = herd_batch_set_alias(b, p->move[m].family, p->move[m].group, p->move[m].alias,
                                   p->move[m].version, &ao);

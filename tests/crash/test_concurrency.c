@@ -121,7 +121,7 @@ static void reader(const char *dir)
     int rc;
     /* the writers may not have created it yet */
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.read_only = 1;
     o.create = 0;
     double t0 = cr_now();

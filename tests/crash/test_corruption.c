@@ -314,7 +314,7 @@ static void journal_damage(cctx *c, const char *src, const int64_t *jsize, int c
                          "%s", what, at, herd_last_error());
             /* allow_damaged: read-only, the commits before the damage */
             herd_registry_options o;
-            herd_registry_options_init(&o);
+            herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
             o.allow_damaged = 1;
             rc = herd_registry_open(c->work, &o, &reg);
             if (rc) fail_msg("%s: open with allow_damaged: %s (%s)", what, herd_status_str(rc),
@@ -381,7 +381,7 @@ static int index_case(cctx *c, const char *what, char *err, size_t cap)
         snprintf(first, sizeof first, "%s", herd_last_error());
         /* the way back: open allowing damage, rebuild the index */
         herd_registry_options o;
-        herd_registry_options_init(&o);
+        herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
         o.allow_damaged = 1;
         rc = herd_registry_open(c->work, &o, &reg);
         if (rc) {

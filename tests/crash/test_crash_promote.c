@@ -109,7 +109,7 @@ static int const_blob(double value, void **data, size_t *len)
     const char *pn[] = {"eta", "base_score"};
     const char *pv[] = {"0", base};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = features;
     fo.n_features = 1;
     fo.label = "y";
@@ -120,10 +120,10 @@ static int const_blob(double value, void **data, size_t *len)
     fo.param_values = pv;
     fo.n_params = 2;
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 1;
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = FAM;
     int rc = herd_frame_new(&f);
     if (!rc) rc = herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 10, NULL);
@@ -254,14 +254,14 @@ static int compare(herd_registry *reg, const world *w, int dry_run, int threads,
                    herd_frame **d)
 {
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = FAM;
     o.label = "y";
     o.max_promote_fraction = 1;
     o.run_id = RUN_ID;
     o.dry_run = dry_run;
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = threads;
     return herd_compare(reg, w->holdout, &o, &ap, d, NULL);
 }

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     const char *keys[] = {"store"};
     const char *features[] = {"x0", "x1", "promo"};
     herd_fit_options o;
-    herd_fit_options_init(&o);
+    herd_fit_options_init(&o, HERD_FIT_OPTIONS_VERSION);
     o.features = features;
     o.n_features = 3;
     o.label = "y";

@@ -61,7 +61,7 @@ static inline void fit_data_free(fit_data *d)
 static inline int fit_data_frame(const fit_data *d, herd_frame **out)
 {
     herd_column_options b;
-    herd_column_options_init(&b);
+    herd_column_options_init(&b, HERD_COLUMN_OPTIONS_VERSION);
     b.flags = HERD_COLUMN_BORROW;
     herd_frame *f = NULL;
     int rc = herd_frame_new(&f);

@@ -33,7 +33,7 @@ static inline void fixture_free(fixture *fx)
 /* Fit options over the fixture: features x0, x1, promo; label y. */
 static inline void fixture_options(herd_fit_options *o, int rounds)
 {
-    herd_fit_options_init(o);
+    herd_fit_options_init(o, HERD_FIT_OPTIONS_VERSION);
     o->features = features3;
     o->n_features = 3;
     o->label = "y";

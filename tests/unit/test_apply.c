@@ -455,7 +455,7 @@ static size_t count_status(const herd_frame *rep, const char *status)
 static herd_apply_options opts(int threads)
 {
     herd_apply_options o;
-    herd_apply_options_init(&o);
+    herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = threads;
     return o;
 }
@@ -524,8 +524,8 @@ static void test_options_init_defaults(void **state)
     (void)state;
     herd_apply_options o;
     memset(&o, 0xab, sizeof o);
-    herd_apply_options_init(&o);
-    assert_int_equal(o.struct_size, sizeof(herd_apply_options));
+    herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
+    assert_int_equal(o.version, HERD_APPLY_OPTIONS_VERSION);
     assert_int_equal(o.threads, 0);
     assert_true(o.max_failed == -1);
     assert_null(o.cancel);
@@ -533,12 +533,12 @@ static void test_options_init_defaults(void **state)
     assert_null(o.progress_user);
     assert_true(o.progress_interval_s == 0.25);
     assert_int_equal(o.parallel_group_rows, 50000);
-    herd_apply_options_init(NULL); /* no crash */
+    assert_int_equal(herd_apply_options_init(NULL, HERD_APPLY_OPTIONS_VERSION), HERD_EINVAL);
 
     /* The normalised config: threads 0 -> herd_default_threads(). */
     hd_apply_config cfg;
     memset(&cfg, 0xab, sizeof cfg);
-    assert_int_equal(hd_apply_config_read(NULL, &cfg), HERD_OK);
+    assert_int_equal(hd_apply_config_read(NULL, &cfg, "test"), HERD_OK);
     assert_int_equal(cfg.threads, herd_default_threads());
     assert_true(cfg.threads >= 1);
     assert_true(cfg.max_failed == -1);
@@ -548,64 +548,18 @@ static void test_options_init_defaults(void **state)
     assert_int_equal(cfg.parallel_group_rows, 50000);
 
     memset(&cfg, 0xab, sizeof cfg);
-    assert_int_equal(hd_apply_config_read(&o, &cfg), HERD_OK);
+    assert_int_equal(hd_apply_config_read(&o, &cfg, "test"), HERD_OK);
     assert_int_equal(cfg.threads, herd_default_threads());
 
     o.threads = 3;
     o.max_failed = 7;
     o.parallel_group_rows = 12;
     o.progress_interval_s = 1.5;
-    assert_int_equal(hd_apply_config_read(&o, &cfg), HERD_OK);
+    assert_int_equal(hd_apply_config_read(&o, &cfg, "test"), HERD_OK);
     assert_int_equal(cfg.threads, 3);
     assert_true(cfg.max_failed == 7);
     assert_int_equal(cfg.parallel_group_rows, 12);
     assert_true(cfg.progress_interval_s == 1.5);
-}
-
-/* A caller built against a header whose struct ended at `threads` (or at
- * `max_failed`): the fields beyond struct_size hold garbage that must not
- * be read (a garbage progress pointer would crash, a NaN interval would be
- * rejected). */
-static void test_options_old_struct_size(void **state)
-{
-    (void)state;
-    fixture fx;
-    fixture_uniform(&fx, 6, 4);
-    cb_ctx c;
-
-    herd_apply_options o;
-    memset(&o, 0xff, sizeof o);
-    o.struct_size = (uint32_t)(offsetof(herd_apply_options, threads) + sizeof o.threads);
-    o.threads = 2;
-    ctx_init(&c, &fx, 2);
-    herd_frame *rep = NULL;
-    int rc = herd_apply(fx.groups, group_cb, &c, &o, &rep);
-    if (rc) fail_msg("herd_apply: %s", herd_last_error());
-    expect_calls(&c, 6, 1);
-    check_report_shape(rep, 6);
-    assert_int_equal(count_status(rep, "ok"), 6);
-    herd_frame_free(rep);
-    ctx_check_done(&c);
-
-    /* Up to max_failed: the budget is honoured, the rest is not read. */
-    memset(&o, 0xff, sizeof o);
-    o.struct_size = (uint32_t)(offsetof(herd_apply_options, max_failed) + sizeof o.max_failed);
-    o.threads = 1;
-    o.max_failed = 0;
-    ctx_init(&c, &fx, 1);
-    for (size_t i = 0; i < 6; i++) {
-        c.behaviour[i] = B_FAIL_MSG;
-        c.code[i] = HERD_EFORMAT;
-        c.message[i] = "no";
-    }
-    rc = herd_apply(fx.groups, group_cb, &c, &o, &rep);
-    assert_int_equal(rc, HERD_EBUDGET);
-    assert_int_equal(atomic_load(&c.total_calls), 1);
-    assert_int_equal(count_status(rep, "failed"), 1);
-    assert_int_equal(count_status(rep, "not_run"), 5);
-    herd_frame_free(rep);
-    ctx_check_done(&c);
-    fixture_free(&fx);
 }
 
 /* One invalid option: HERD_EINVAL naming it, *report NULL, no callback. */
@@ -634,11 +588,11 @@ static void test_options_invalid(void **state)
     prog_init(&p);
     herd_apply_options o;
 
-    const uint32_t small_sizes[] = {0, 1, 4, (uint32_t)(offsetof(herd_apply_options, threads) + 3)};
-    for (size_t i = 0; i < sizeof small_sizes / sizeof small_sizes[0]; i++) {
+    const uint32_t bad_versions[] = {0, 2, 0xABABABABu, UINT32_MAX};
+    for (size_t i = 0; i < sizeof bad_versions / sizeof bad_versions[0]; i++) {
         o = opts(1);
-        o.struct_size = small_sizes[i];
-        expect_invalid(fx.groups, &o, "struct_size");
+        o.version = bad_versions[i];
+        expect_invalid(fx.groups, &o, "herd_apply_options_init(&opt, HERD_APPLY_OPTIONS_VERSION)");
     }
 
     o = opts(-1);
@@ -1389,7 +1343,7 @@ static void test_job_multi_task_groups(void **state)
                   .worker_stop = job_worker_stop,
                   .ctx = &j};
     hd_apply_config cfg;
-    assert_int_equal(hd_apply_config_read(NULL, &cfg), HERD_OK);
+    assert_int_equal(hd_apply_config_read(NULL, &cfg, "test"), HERD_OK);
     cfg.threads = 2;
     prog_ctx p;
     prog_init(&p);
@@ -1450,7 +1404,7 @@ static void test_job_budget_counts_groups(void **state)
     hd_job job = {.ntasks = 6, .ngroups = 3, .task_group = task_group, .task_rows = task_rows,
                   .run = job_run_cb, .ctx = &j};
     hd_apply_config cfg;
-    assert_int_equal(hd_apply_config_read(NULL, &cfg), HERD_OK);
+    assert_int_equal(hd_apply_config_read(NULL, &cfg, "test"), HERD_OK);
     cfg.threads = 1;
     cfg.max_failed = 0;
     hd_task_result *res = calloc(6, sizeof *res);
@@ -1520,7 +1474,6 @@ int main(void)
         cmocka_unit_test(test_error_set),
         cmocka_unit_test(test_error_set_thread_local),
         cmocka_unit_test(test_options_init_defaults),
-        cmocka_unit_test(test_options_old_struct_size),
         cmocka_unit_test(test_options_invalid),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_every_group_once),

@@ -164,7 +164,7 @@ static unsigned char *small_artifact(size_t *len)
     herd_model_set *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "demand";
     herd_artifact *a = NULL;
     assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a), HERD_OK);
@@ -250,7 +250,7 @@ static void test_round_trip(void **state)
     herd_frame *rep = NULL;
     assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "demand";
     ao.run_id = "run-2026-11-30";
     herd_artifact *a = NULL;
@@ -442,7 +442,7 @@ static void test_fingerprint(void **state)
     for (int run = 0; run < 3; run++) {
         if (run == 2) fx.d.x1[61] += 1e-6; /* a row of group 1 */
         herd_apply_options ap;
-        herd_apply_options_init(&ap);
+        herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
         ap.threads = run == 0 ? 1 : 2;
         herd_model_set *set = NULL;
         assert_int_equal(herd_fit(fx.groups, &o, &ap, &set), HERD_OK);
@@ -483,7 +483,7 @@ static void test_compression_levels(void **state)
     size_t prev = 0;
     for (int level = -1; level <= 9; level++) {
         herd_artifact_options ao;
-        herd_artifact_options_init(&ao);
+        herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
         ao.compression_level = level;
         herd_artifact *a = NULL, *b = NULL;
         assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a), HERD_OK);
@@ -1145,7 +1145,7 @@ static void test_bad_arguments(void **state)
     herd_artifact *a = NULL, *out = (herd_artifact *)1;
     assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
 
     assert_int_equal(herd_model_set_artifact(NULL, "0", NULL, &out), HERD_EINVAL);
     ERR_HAS("'set'");
@@ -1165,9 +1165,9 @@ static void test_bad_arguments(void **state)
 
     /* Options. */
     herd_artifact_options bad = ao;
-    bad.struct_size = 0;
+    bad.version = 0;
     assert_int_equal(herd_artifact_from_model(model, &bad, &out), HERD_EINVAL);
-    ERR_HAS("struct_size");
+    ERR_HAS("herd_artifact_options: version 0");
     bad = ao;
     bad.compression_level = 10;
     assert_int_equal(herd_artifact_from_model(model, &bad, &out), HERD_EINVAL);
@@ -1194,15 +1194,8 @@ static void test_bad_arguments(void **state)
     assert_int_equal(herd_artifact_from_model(model, &bad, &out), HERD_EINVAL);
     ERR_HAS("opt->group");
     assert_null(out);
-    /* An older, shorter options struct: the fields it lacks are defaults. */
-    bad = ao;
-    bad.struct_size = offsetof(herd_artifact_options, family);
-    bad.family = "ignored";
-    assert_int_equal(herd_artifact_from_model(model, &bad, &out), HERD_OK);
-    assert_null(herd_artifact_get(out, "family"));
-    herd_artifact_free(out);
-    out = NULL;
-    herd_artifact_options_init(NULL);
+    assert_int_equal(herd_artifact_options_init(NULL, HERD_ARTIFACT_OPTIONS_VERSION),
+                     HERD_EINVAL);
     ERR_HAS("'opt'");
 
     /* Serialising and files. */
@@ -1349,7 +1342,7 @@ static void test_import_python_model(void **state)
     herd_model *model = NULL;
     assert_int_equal(herd_model_load(bytes, n, &model), HERD_OK);
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "imported";
     ao.group = "DE/Berlin";
     herd_artifact *a = NULL, *b = NULL;

@@ -89,7 +89,7 @@ static herd_artifact *const_artifact(const char *group, double value)
     const char *pn[] = {"eta", "base_score"};
     const char *pv[] = {"0", base};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = features;
     fo.n_features = 1;
     fo.label = "y";
@@ -100,12 +100,12 @@ static herd_artifact *const_artifact(const char *group, double value)
     fo.param_values = pv;
     fo.n_params = 2;
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 1;
     herd_model_set *set = NULL;
     EXPECT_OK(herd_fit(gr, &fo, &ap, &set));
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "f";
     herd_artifact *a = NULL;
     EXPECT_OK(herd_model_set_artifact(set, group, &ao, &a));
@@ -123,7 +123,7 @@ static int64_t put(herd_registry *reg, const char *group, double value, const ch
     herd_batch *b = NULL;
     EXPECT_OK(herd_registry_begin(reg, &b));
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = alias;
     EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
     EXPECT_OK(herd_batch_commit(b));
@@ -267,7 +267,7 @@ static void test_decisions(void **state)
     holdout h;
     holdout_make(&h, groups, labels, sizes, 10);
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.min_abs_delta = 0.05;
@@ -407,11 +407,11 @@ static void test_promotion_conflict(void **state)
     mover m = {.to = old};
     EXPECT_OK(herd_registry_open(path, NULL, &m.other));
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.progress = move_during_compare;
     ap.progress_user = &m;
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.max_promote_fraction = 1;
@@ -459,7 +459,7 @@ static void test_bootstrap(void **state)
     holdout h;
     holdout_make(&h, groups, labels, sizes, 2);
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.dry_run = 1;
@@ -494,7 +494,7 @@ static void test_bootstrap(void **state)
     herd_frame_free(d);
     /* the same seed gives the same interval, whatever the threads */
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 1;
     herd_frame *d1 = NULL, *d2 = NULL;
     EXPECT_OK(herd_compare(reg, h.groups, &o, &ap, &d1, NULL));
@@ -528,7 +528,7 @@ static void test_promotion_cap(void **state)
     const char *groups5[] = {"a", "b", "c", "d", "e"};
     holdout_make(&h5, groups5, labels, sizes, 5);
     herd_compare_options o;
-    herd_compare_options_init(&o); /* cap 0.5 by default */
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION); /* cap 0.5 by default */
     o.family = "f";
     o.label = "y";
     herd_frame *d = NULL, *s = NULL;
@@ -596,7 +596,7 @@ static void test_holdout_fraction(void **state)
     holdout h;
     holdout_make(&h, groups, labels, sizes, 1);
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.dry_run = 1;
@@ -628,7 +628,7 @@ static void test_bad_options(void **state)
     herd_frame *d = (herd_frame *)1;
 #define BAD(code_, words_, ...)                                                      \
     do {                                                                             \
-        herd_compare_options_init(&o);                                               \
+        herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);                                               \
         o.family = "f";                                                              \
         o.label = "y";                                                               \
         __VA_ARGS__;                                                                 \
@@ -653,7 +653,7 @@ static void test_bad_options(void **state)
     BAD(HERD_EINVAL, "different", o.challenger = "champion");
     BAD(HERD_EINVAL, "metric_min", o.metric_min = 2; o.metric_max = 1);
 #undef BAD
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     assert_int_equal(herd_compare(NULL, h.groups, &o, NULL, &d, NULL), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), "reg"));
     assert_int_equal(herd_compare(c->reg, NULL, &o, NULL, &d, NULL), HERD_EINVAL);
@@ -718,7 +718,7 @@ static const char *cycle_features[] = {"x"};
 
 static void cycle_fit(herd_fit_options *fo)
 {
-    herd_fit_options_init(fo);
+    herd_fit_options_init(fo, HERD_FIT_OPTIONS_VERSION);
     fo->features = cycle_features;
     fo->n_features = 1;
     fo->label = "y";
@@ -752,7 +752,7 @@ static void test_cycle(void **state)
     herd_fit_options fo;
     cycle_fit(&fo);
     herd_cycle_options co;
-    herd_cycle_options_init(&co);
+    herd_cycle_options_init(&co, HERD_CYCLE_OPTIONS_VERSION);
     co.family = "f";
     co.run_id = "w1";
     co.holdout_order_by = "week";
@@ -826,7 +826,7 @@ static void test_cycle(void **state)
     assert_int_equal(champion(reg, "g0"), 1);
     /* a bad compare option is refused before anything is trained or added */
     herd_compare_options badcmp;
-    herd_compare_options_init(&badcmp);
+    herd_compare_options_init(&badcmp, HERD_COMPARE_OPTIONS_VERSION);
     badcmp.metric = "r2";
     badcmp.bootstrap = 100;
     herd_cycle_options co2 = co;
@@ -835,7 +835,7 @@ static void test_cycle(void **state)
     assert_int_equal(herd_cycle(reg, h.groups, &fo, &co2, NULL, &d, NULL), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), "herd_cycle: opt->compare"));
     assert_int_equal(latest(reg, "g0"), 3);
-    herd_compare_options_init(&badcmp);
+    herd_compare_options_init(&badcmp, HERD_COMPARE_OPTIONS_VERSION);
     badcmp.champion = "challenger";
     badcmp.challenger = "candidate";
     assert_int_equal(herd_cycle(reg, h.groups, &fo, &co2, NULL, &d, NULL), HERD_EINVAL);
@@ -850,7 +850,7 @@ static void test_cycle(void **state)
     EXPECT_OK(herd_batch_commit(b));
     herd_batch_free(b);
     herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po);
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     herd_frame *p = NULL;
     size_t without = 0;
@@ -930,7 +930,7 @@ static void test_mape_skips(void **state)
     holdout h;
     holdout_make(&h, groups, labels, sizes, 1);
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.metric = "mape";
@@ -1001,10 +1001,10 @@ static void test_cycle_progress_and_logs(void **state)
     herd_fit_options fo;
     cycle_fit(&fo);
     herd_compare_options cmp;
-    herd_compare_options_init(&cmp);
+    herd_compare_options_init(&cmp, HERD_COMPARE_OPTIONS_VERSION);
     cmp.min_holdout_rows = 9; /* the groups hold out 8 rows: skipped; the family 32 */
     herd_cycle_options co;
-    herd_cycle_options_init(&co);
+    herd_cycle_options_init(&co, HERD_CYCLE_OPTIONS_VERSION);
     co.family = "f";
     co.run_id = "p1";
     co.holdout_order_by = "week";
@@ -1014,7 +1014,7 @@ static void test_cycle_progress_and_logs(void **state)
     memset(&w, 0, sizeof w);
     w.caller = pthread_self();
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 3;
     ao.progress = watch_progress;
     ao.progress_user = &w;
@@ -1052,7 +1052,7 @@ static void test_bad_keys(void **state)
     holdout h;
     holdout_make(&h, groups, labels, sizes, 3);
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     herd_frame *d = (herd_frame *)1;
@@ -1066,7 +1066,7 @@ static void test_bad_keys(void **state)
     herd_fit_options fo;
     cycle_fit(&fo);
     herd_cycle_options co;
-    herd_cycle_options_init(&co);
+    herd_cycle_options_init(&co, HERD_CYCLE_OPTIONS_VERSION);
     co.family = "f";
     co.run_id = "w1";
     co.holdout_order_by = "t";
@@ -1079,7 +1079,7 @@ static void test_bad_keys(void **state)
     /* predicting: such a group has no model of its own (its rows are NaN) */
     put(c->reg, "a", 1, "champion");
     herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po);
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     herd_frame *p = NULL;
     size_t without = 0;
@@ -1148,7 +1148,7 @@ static void test_holdout_periods(void **state)
     add_days(&h, "bad", baddays);
     (void)days;
     herd_compare_options o;
-    herd_compare_options_init(&o);
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
     o.family = "f";
     o.label = "y";
     o.dry_run = 1;
@@ -1255,7 +1255,7 @@ static void test_cycle_periods_and_lineage(void **state)
     fo.valid_fraction = 0.25;
     fo.seed = 7;
     herd_cycle_options co;
-    herd_cycle_options_init(&co);
+    herd_cycle_options_init(&co, HERD_CYCLE_OPTIONS_VERSION);
     co.family = "f";
     co.run_id = "p1";
     co.holdout_order_by = "date";

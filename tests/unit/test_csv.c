@@ -207,7 +207,7 @@ static int count_entries(const char *dir, const char *part)
 static herd_csv_options forced(const char *const *names, const int *types, size_t n)
 {
     herd_csv_options o;
-    herd_csv_options_init(&o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.type_names = names;
     o.types = types;
     o.n_types = n;
@@ -223,32 +223,17 @@ static void test_options_init(void **state)
     (void)state;
     herd_csv_options o;
     memset(&o, 0x5A, sizeof o);
-    herd_csv_options_init(&o);
-    assert_int_equal(o.struct_size, sizeof o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    assert_int_equal(o.version, HERD_CSV_OPTIONS_VERSION);
     assert_int_equal(o.delimiter, ',');
     assert_null(o.type_names);
     assert_null(o.types);
     assert_int_equal(o.n_types, 0);
     assert_int_equal(o.float_digits, 0);
     assert_int_equal(o.crlf, 0);
-    herd_csv_options_init(NULL); /* must not crash */
+    assert_int_equal(herd_csv_options_init(NULL, HERD_CSV_OPTIONS_VERSION), HERD_EINVAL);
     assert_int_equal(herd_last_error_code(), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), "opt"));
-}
-
-/* A caller built against an older, shorter herd_csv_options: the fields
- * past its struct_size are not read, whatever garbage follows. */
-static void test_options_struct_size(void **state)
-{
-    (void)state;
-    herd_csv_options o;
-    memset(&o, 0xFF, sizeof o);
-    o.struct_size = (uint32_t)offsetof(herd_csv_options, type_names);
-    o.delimiter = ';';
-    herd_frame *f = must_read("a;b\n1;x\n", &o);
-    assert_int_equal(type_of(f, "a"), HERD_TYPE_INT64);
-    assert_string_equal(get_s(f, "b", 0), "x");
-    herd_frame_free(f);
 }
 
 /* ------------------------------------------------------------------------
@@ -692,7 +677,7 @@ static void test_other_delimiters(void **state)
 {
     (void)state;
     herd_csv_options o;
-    herd_csv_options_init(&o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.delimiter = ';';
     herd_frame *f = must_read("a;b;c\n1,5;\"x;y\";z,w\n", &o);
     assert_int_equal(herd_frame_ncols(f), 3);
@@ -980,7 +965,7 @@ static herd_frame *awkward_frame(void)
     herd_frame *f;
     assert_int_equal(herd_frame_new(&f), HERD_OK);
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     assert_int_equal(herd_frame_add_column(f, "f32", HERD_TYPE_FLOAT32, f32, 8, NULL), HERD_OK);
     assert_int_equal(herd_frame_add_column(f, "f64", HERD_TYPE_FLOAT64, f64, 8, NULL), HERD_OK);
     o.mask = i32_mask;
@@ -1059,7 +1044,7 @@ static void test_write_text(void **state)
                               "0.3333333333333333,e;f\n");
     free(text);
     herd_csv_options o;
-    herd_csv_options_init(&o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.crlf = 1;
     o.delimiter = ';';
     o.float_digits = 3;
@@ -1094,7 +1079,7 @@ static void test_write_strided(void **state)
     herd_frame *f;
     assert_int_equal(herd_frame_new(&f), HERD_OK);
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.flags = HERD_COLUMN_BORROW;
     o.stride = sizeof m[0];
     assert_int_equal(herd_frame_add_column(f, "b", HERD_TYPE_FLOAT64, &m[0][1], 3, &o), HERD_OK);
@@ -1247,15 +1232,15 @@ static void check_bad_options(const char *path)
         assert_null(f);                                                               \
     } while (0)
 
-    herd_csv_options_init(&o);
-    o.struct_size = 0;
-    BOTH("struct_size");
-    herd_csv_options_init(&o);
-    o.struct_size = 4;
-    BOTH("struct_size");
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.version = 0;
+    BOTH("version 0");
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.version = 4;
+    BOTH("herd_csv_options_init(&opt, HERD_CSV_OPTIONS_VERSION)");
     static const char bad_delims[] = {'"', '\r', '\n', '\0', (char)0xC3};
     for (size_t i = 0; i < sizeof bad_delims; i++) {
-        herd_csv_options_init(&o);
+        herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
         o.delimiter = bad_delims[i];
         BOTH("delimiter");
     }
@@ -1317,15 +1302,15 @@ static void test_bad_args_write(void **state)
     expect_einval(herd_frame_write_csv(NULL, path, NULL), "frame");
     expect_einval(herd_frame_write_csv(f, NULL, NULL), "path");
     expect_einval(herd_frame_write_csv(f, "", NULL), "path");
-    herd_csv_options_init(&o);
-    o.struct_size = 0;
-    expect_einval(herd_frame_write_csv(f, path, &o), "struct_size");
-    herd_csv_options_init(&o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.version = 0;
+    expect_einval(herd_frame_write_csv(f, path, &o), "version 0");
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.delimiter = '"';
     expect_einval(herd_frame_write_csv(f, path, &o), "delimiter");
     o.delimiter = '\n';
     expect_einval(herd_frame_write_csv(f, path, &o), "delimiter");
-    herd_csv_options_init(&o);
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.float_digits = -1;
     expect_einval(herd_frame_write_csv(f, path, &o), "float_digits");
     o.float_digits = 18;
@@ -1342,7 +1327,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_init),
-        cmocka_unit_test(test_options_struct_size),
         cmocka_unit_test(test_infer_int),
         cmocka_unit_test(test_infer_int_limits),
         cmocka_unit_test(test_infer_float),

@@ -191,16 +191,16 @@ static void test_bad_options(void **state)
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
     ERR_HAS("min_rows is 1");
     base_options(&o);
-    o.struct_size = 4;
+    o.version = 4;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
-    ERR_HAS("struct_size");
+    ERR_HAS("herd_fit_options: version 4 is not one this library");
     base_options(&o);
     assert_int_equal(herd_fit(NULL, &o, NULL, &set), HERD_EINVAL);
     ERR_HAS("'groups' is NULL");
     assert_int_equal(herd_fit(fx.groups, NULL, NULL, &set), HERD_EINVAL);
     assert_int_equal(herd_fit(fx.groups, &o, NULL, NULL), HERD_EINVAL);
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = -2;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_EINVAL);
     ERR_HAS("threads is -2");
@@ -246,7 +246,7 @@ static void test_skips_and_failure_isolation(void **state)
     /* The error budget stops the job: with threads=1, one allowed failure. */
     fx.d.y[70] = INFINITY; /* group 2 now fails too */
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 1;
     ao.max_failed = 1;
     herd_model_set *set2 = NULL;
@@ -277,7 +277,7 @@ static void test_determinism_across_threads(void **state)
     int threads[3] = {1, 2, 2};
     for (int i = 0; i < 3; i++) {
         herd_apply_options ao;
-        herd_apply_options_init(&ao);
+        herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
         ao.threads = threads[i];
         if (i == 2) ao.parallel_group_rows = 1000; /* the big group gets 2 threads */
         assert_int_equal(herd_fit(fx.groups, &o, &ao, &sets[i]), HERD_OK);
@@ -428,7 +428,7 @@ static void test_cross_validation(void **state)
     herd_model_set *a = NULL, *b = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &a), HERD_OK);
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 1;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &b), HERD_OK);
     herd_frame *ra = NULL, *rb = NULL;
@@ -752,7 +752,7 @@ static void test_xgboost_log_forwarded(void **state)
     o.n_params = 1;
     herd_model_set *set = NULL;
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 2;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);
     herd_log_set(NULL, 0, NULL);
@@ -778,7 +778,7 @@ static void test_skip_and_fail_records(void **state)
     herd_fit_options o;
     base_options(&o);
     herd_apply_options ao;
-    herd_apply_options_init(&ao);
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 2;
     herd_model_set *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);

@@ -36,7 +36,7 @@ static void add_masked(herd_frame *f, const char *name, int type, const void *da
                        const uint8_t *mask, uint32_t flags)
 {
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.mask = mask;
     o.flags = flags;
     assert_int_equal(herd_frame_add_column(f, name, type, data, n, &o), HERD_OK);
@@ -171,7 +171,7 @@ static void test_string_key_distinct_pointers(void **state)
     char a1[] = "store_1", a2[] = "store_1", b1[] = "store_2", b2[] = "store_2";
     const char *v[] = {a1, b1, a2, b2, a1};
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.flags = HERD_COLUMN_BORROW;
     herd_frame *f = new_frame();
     assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, v, 5, &o), HERD_OK);
@@ -391,7 +391,7 @@ static void test_strided_columns(void **state)
         pairs[2 * r + 1] = 99;
     }
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.flags = HERD_COLUMN_BORROW;
     o.stride = sizeof m[0];
     herd_frame *f = new_frame();
@@ -793,7 +793,7 @@ static void test_random_against_reference(void **state)
         d.w[r] = wide[rng_next(&seed) % (sizeof wide / sizeof wide[0])];
     }
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.flags = HERD_COLUMN_BORROW;
     herd_frame *f = new_frame();
     o.mask = d.amask;
@@ -829,7 +829,7 @@ static void test_large(void **state)
      * interleave; each group gets N / G rows. */
     for (size_t r = 0; r < N; r++) v[r] = (int64_t)(((r % G) * 7919u + r / G) % G) * 3 - 1000;
     herd_column_options o;
-    herd_column_options_init(&o);
+    herd_column_options_init(&o, HERD_COLUMN_OPTIONS_VERSION);
     o.flags = HERD_COLUMN_BORROW;
     herd_frame *f = new_frame();
     assert_int_equal(herd_frame_add_column(f, "k", HERD_TYPE_INT64, v, N, &o), HERD_OK);

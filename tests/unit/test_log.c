@@ -123,7 +123,7 @@ static void test_records_on_calling_thread(void **state)
     seen_init(&s);
     EXPECT_OK(herd_log_set(record_cb, HERD_LOG_DEBUG, &s));
     herd_apply_options o;
-    herd_apply_options_init(&o);
+    herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = 4;
     work w = {.per_group = 1, .pending = 12};
     EXPECT_OK(herd_apply(fx.groups, logging_group, &w, &o, NULL));
@@ -154,7 +154,7 @@ static void test_drops_counted(void **state)
     s.hold = &w.pending;
     EXPECT_OK(herd_log_set(record_cb, HERD_LOG_DEBUG, &s));
     herd_apply_options o;
-    herd_apply_options_init(&o);
+    herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = 2;
     EXPECT_OK(herd_apply(fx.groups, logging_group, &w, &o, NULL));
     EXPECT_OK(herd_log_set(NULL, 0, NULL));
@@ -354,7 +354,7 @@ static void test_apply_progress_phase(void **state)
     memset(&ph, 0, sizeof ph);
     ph.caller = pthread_self();
     herd_apply_options o;
-    herd_apply_options_init(&o);
+    herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = 3;
     o.progress = phases_cb;
     o.progress_user = &ph;

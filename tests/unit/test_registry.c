@@ -259,7 +259,7 @@ static int group_teardown(void **state)
 static herd_artifact *make_art(const char *family, const char *group, const char *run_id)
 {
     herd_artifact_options o;
-    herd_artifact_options_init(&o);
+    herd_artifact_options_init(&o, HERD_ARTIFACT_OPTIONS_VERSION);
     o.family = family;
     o.group = group;
     o.run_id = run_id;
@@ -713,7 +713,7 @@ static herd_frame *versions(herd_registry *reg, const char *family, const char *
 static size_t count_versions(herd_registry *reg, const char *family, const char *group)
 {
     herd_search_options o;
-    herd_search_options_init(&o);
+    herd_search_options_init(&o, HERD_SEARCH_OPTIONS_VERSION);
     o.family = family;
     o.include_archived = 1;
     herd_frame *f = search(reg, &o);
@@ -733,8 +733,8 @@ static void test_options_init(void **state)
     (void)state;
     herd_registry_options ro;
     memset(&ro, 0x5A, sizeof ro);
-    herd_registry_options_init(&ro);
-    assert_int_equal(ro.struct_size, sizeof ro);
+    herd_registry_options_init(&ro, HERD_REGISTRY_OPTIONS_VERSION);
+    assert_int_equal(ro.version, 1);
     assert_int_equal(ro.create, 1);
     assert_int_equal(ro.read_only, 0);
     assert_int_equal(ro.lock_timeout_ms, -1);
@@ -742,8 +742,8 @@ static void test_options_init(void **state)
 
     herd_version_options vo;
     memset(&vo, 0x5A, sizeof vo);
-    herd_version_options_init(&vo);
-    assert_int_equal(vo.struct_size, sizeof vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    assert_int_equal(vo.version, 1);
     assert_null(vo.family);
     assert_null(vo.group);
     assert_null(vo.run_id);
@@ -758,8 +758,8 @@ static void test_options_init(void **state)
 
     herd_alias_options ao;
     memset(&ao, 0x5A, sizeof ao);
-    herd_alias_options_init(&ao);
-    assert_int_equal(ao.struct_size, sizeof ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
+    assert_int_equal(ao.version, 1);
     assert_null(ao.reason);
     assert_null(ao.details);
     assert_null(ao.run_id);
@@ -767,8 +767,8 @@ static void test_options_init(void **state)
 
     herd_search_options so;
     memset(&so, 0x5A, sizeof so);
-    herd_search_options_init(&so);
-    assert_int_equal(so.struct_size, sizeof so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
+    assert_int_equal(so.version, 1);
     assert_null(so.family);
     assert_null(so.group_pattern);
     assert_null(so.tag_name);
@@ -818,7 +818,7 @@ static void test_open_create(void **state)
 
     /* It exists now: create = 0 opens it. */
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.create = 0;
     r = NULL;
     EXPECT_OK(herd_registry_open(c->path, &o, &r));
@@ -840,7 +840,7 @@ static void test_open_missing(void **state)
 {
     ctx *c = *state;
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.create = 0;
     herd_registry *r = (herd_registry *)1;
     SOFT_RC(herd_registry_open(c->path, &o, &r), HERD_ENOTFOUND, c->path);
@@ -849,7 +849,7 @@ static void test_open_missing(void **state)
     assert_int_equal(stat(c->path, &st), -1); /* not created */
 
     /* read_only never writes, so it does not create either. */
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.read_only = 1;
     r = (herd_registry *)1;
     SOFT_RC(herd_registry_open(c->path, &o, &r), HERD_ENOTFOUND, c->path);
@@ -879,7 +879,7 @@ static void test_open_not_a_registry(void **state)
     SOFT_RC(herd_registry_open(other, NULL, &r), HERD_EFORMAT, other);
     assert_null(r);
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.create = 0;
     r = (herd_registry *)1;
     SOFT_RC(herd_registry_open(other, &o, &r), HERD_EFORMAT, other);
@@ -907,12 +907,12 @@ static void test_read_only(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "champion";
     assert_int_equal(add_one(c->reg, "demand", "a", &vo), 1);
 
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.read_only = 1;
     herd_registry *ro = NULL;
     EXPECT_OK(herd_registry_open(c->path, &o, &ro));
@@ -1056,7 +1056,7 @@ static void test_add_bytes(void **state)
     assert_int_equal(herd_batch_count(b), 1);
     /* The caller's bytes may go at once. */
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "champion";
     unsigned char *copy = malloc(len);
     assert_non_null(copy);
@@ -1085,7 +1085,7 @@ static void test_family_and_group_sources(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
 
     /* From the artifact. */
     assert_int_equal(add_one(c->reg, "demand", "a", NULL), 1);
@@ -1156,7 +1156,7 @@ static void test_idempotency(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.idempotency_key = "run7:a";
     vo.run_id = "run7";
     assert_int_equal(add_one(c->reg, "demand", "a", &vo), 1);
@@ -1166,7 +1166,7 @@ static void test_idempotency(void **state)
     herd_batch *b = begin(c->reg);
     size_t i0 = add_art(b, "demand", "a", &vo);
     herd_version_options vb;
-    herd_version_options_init(&vb);
+    herd_version_options_init(&vb, HERD_VERSION_OPTIONS_VERSION);
     vb.idempotency_key = "run7:b";
     size_t i1 = add_art(b, "demand", "b", &vb);
     EXPECT_OK(herd_batch_commit(b));
@@ -1204,7 +1204,7 @@ static void test_idempotency(void **state)
      * version is created). */
     b = begin(c->reg);
     herd_version_options vc;
-    herd_version_options_init(&vc);
+    herd_version_options_init(&vc, HERD_VERSION_OPTIONS_VERSION);
     vc.idempotency_key = "run8:c";
     size_t j0 = add_art(b, "demand", "c", &vc);
     herd_artifact *ac = make_art("demand", "c", NULL);
@@ -1243,7 +1243,7 @@ static void test_tags_and_metrics(void **state)
     const char *mn[] = {"mae", "wape"};
     const double mv[] = {0.125, 0.3};
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.tag_names = tn;
     vo.tag_values = tv;
     vo.n_tags = 2;
@@ -1271,7 +1271,7 @@ static void test_tags_and_metrics(void **state)
 
     /* The metric is searchable with its value from the options. */
     herd_search_options so;
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.metric = "mae";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:a:1;");
@@ -1286,7 +1286,7 @@ static void test_tags_and_metrics(void **state)
     memset(big, 'v', HERD_TAG_VALUE_MAX + 1);
     big[HERD_TAG_VALUE_MAX] = '\0';
     const char *bn[] = {"note"}, *bv[] = {big};
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.tag_names = bn;
     vo.tag_values = bv;
     vo.n_tags = 1;
@@ -1331,10 +1331,10 @@ static void test_tags_and_metrics(void **state)
     vo.tag_values = nullv;
     EXPECT_RC(herd_batch_add(b, plain, &vo, NULL), HERD_EINVAL, "tag");
     /* Counts without arrays. */
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.n_tags = 1;
     EXPECT_RC(herd_batch_add(b, plain, &vo, NULL), HERD_EINVAL, "tag");
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.n_metrics = 1;
     EXPECT_RC(herd_batch_add(b, plain, &vo, NULL), HERD_EINVAL, "metric");
     /* A metric without a name. */
@@ -1357,7 +1357,7 @@ static void test_aliases(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "challenger";
     assert_int_equal(add_one(c->reg, "demand", "a", &vo), 1);
     assert_int_equal(resolve(c->reg, "demand", "a", "challenger"), 1);
@@ -1368,7 +1368,7 @@ static void test_aliases(void **state)
 
     /* Point champion at an existing version, then move it. */
     herd_alias_options ao;
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.reason = "first champion";
     ao.details = "{\"rmse\":1.5}";
     ao.run_id = "promo1";
@@ -1458,14 +1458,14 @@ static void test_aliases(void **state)
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "", 1, NULL), HERD_EINVAL, "alias");
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "champion", -1, NULL), HERD_EINVAL,
               "version");
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.expect_version = -2;
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), HERD_EINVAL,
               "expect_version");
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.run_id = "bad run";
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), HERD_EINVAL, "run");
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.details = "{\"rmse\":";
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), HERD_EINVAL,
               "details");
@@ -1500,7 +1500,7 @@ static void test_alias_expect_version(void **state)
     ctx *c = *state;
     for (int i = 1; i <= 3; i++) assert_int_equal(add_one(c->reg, "demand", "a", NULL), i);
     herd_alias_options ao;
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
 
     /* 0: the alias must not exist. */
     ao.expect_version = 0;
@@ -1753,7 +1753,7 @@ static void test_archive_and_gc(void **state)
     assert_string_equal(cell_s(f, "status", 2), "active");
     herd_frame_free(f);
     herd_search_options so;
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.family = "demand";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:a:1;demand:a:3;demand:a:4;demand:b:1;");
@@ -1880,7 +1880,7 @@ static void test_listings(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.run_id = "run1";
     vo.alias = "champion";
     assert_int_equal(add_one(c->reg, "demand", "store_2", &vo), 1);
@@ -2033,7 +2033,7 @@ static void search_fixture(herd_registry *reg)
     herd_batch *b = begin(reg);
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         herd_version_options vo;
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         const char *mn[] = {"rmse"};
         double mv[] = {rows[i].rmse};
         if (rows[i].rmse != -1) {
@@ -2073,7 +2073,7 @@ static void test_search(void **state)
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:2;demand:store_1:3;demand:store_10:1;"
                    "demand:store_2:1;demand:x9:1;other:store_1:1;");
     herd_frame_free(f);
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.include_archived = 1;
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:2;demand:store_1:3;demand:store_10:1;"
@@ -2081,7 +2081,7 @@ static void test_search(void **state)
     herd_frame_free(f);
 
     /* By family. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.family = "other";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "other:store_1:1;");
@@ -2093,7 +2093,7 @@ static void test_search(void **state)
     herd_frame_free(f);
 
     /* Group patterns. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.group_pattern = "store_?";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:2;demand:store_1:3;demand:store_2:1;"
@@ -2124,7 +2124,7 @@ static void test_search(void **state)
     assert_null(f);
 
     /* Tags. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.tag_name = "stage";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:3;demand:store_2:1;");
@@ -2147,7 +2147,7 @@ static void test_search(void **state)
 
     /* Metrics: the range is inclusive, NaN never matches, versions without
      * the metric do not match; a float64 column named after the metric. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.metric = "rmse";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:3;demand:store_2:1;demand:x9:1;"
@@ -2184,7 +2184,7 @@ static void test_search(void **state)
     f = search(c->reg, &so);
     assert_int_equal(herd_frame_nrows(f), 0);
     herd_frame_free(f);
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.metric = "rmse";
     so.metric_min = NAN;
     f = (herd_frame *)1;
@@ -2199,7 +2199,7 @@ static void test_search(void **state)
     }
 
     /* Aliases. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.alias = "champion";
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_2:1;other:store_1:1;");
@@ -2210,7 +2210,7 @@ static void test_search(void **state)
     assert_int_equal(herd_frame_nrows(f), 0);
     herd_frame_free(f);
     /* Criteria combine. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.family = "demand";
     so.tag_name = "stage";
     so.tag_value = "prod";
@@ -2222,7 +2222,7 @@ static void test_search(void **state)
     herd_frame_free(f);
 
     /* Limit. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.limit = 2;
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:2;");
@@ -2239,21 +2239,21 @@ static void test_search(void **state)
     herd_frame_free(f);
 
     /* Bad options. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.family = "de/mand";
     EXPECT_RC(herd_registry_search(c->reg, &so, &f), HERD_EINVAL, "family");
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.alias = "a b";
     EXPECT_RC(herd_registry_search(c->reg, &so, &f), HERD_EINVAL, "alias");
-    herd_search_options_init(&so);
-    so.struct_size = 0;
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
+    so.version = 0;
     EXPECT_RC(herd_registry_search(c->reg, &so, &f), HERD_EINVAL, "options");
 
     /* alias "latest": the header gives "latest" one meaning everywhere (the
      * newest version that is not archived) and reserves it; a search for it
      * should give those versions, or refuse the name, never silently
      * nothing. */
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.alias = "latest";
     f = (herd_frame *)1;
     herd_clear_error();
@@ -2279,7 +2279,7 @@ static void test_alias_history(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "challenger";
     vo.run_id = "fit1";
     assert_int_equal(add_one(c->reg, "demand", "a", &vo), 1);  /* move 1 */
@@ -2287,18 +2287,18 @@ static void test_alias_history(void **state)
     assert_int_equal(add_one(c->reg, "demand", "b", NULL), 1);
 
     herd_alias_options ao;
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.reason = "challenger won";
     ao.details = "{\"metric\":\"rmse\",\"champion\":null,\"challenger\":1.25}";
     ao.run_id = "promote1";
     herd_batch *b = begin(c->reg);
     /* two moves in one commit */
     EXPECT_OK(herd_batch_set_alias(b, "demand", "a", "champion", 2, &ao)); /* move 3 */
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     EXPECT_OK(herd_batch_set_alias(b, "demand", "b", "champion", 1, &ao)); /* move 4 */
     EXPECT_OK(herd_batch_commit(b));
     herd_batch_free(b);
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.reason = "rollback";
     b = begin(c->reg);
     EXPECT_OK(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao)); /* move 5 */
@@ -2306,7 +2306,7 @@ static void test_alias_history(void **state)
     herd_batch_free(b);
     set_alias(c->reg, "demand", "a", "challenger", 0); /* move 6: delete */
     /* A failed commit records nothing. */
-    herd_alias_options_init(&ao);
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
     ao.expect_version = 2;
     b = begin(c->reg);
     EXPECT_OK(herd_batch_set_alias(b, "demand", "a", "champion", 2, &ao));
@@ -2427,7 +2427,7 @@ static void test_runs(void **state)
     EXPECT_OK(herd_batch_add(b, a, NULL, NULL));
     herd_artifact_free(a);
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.run_id = "r1"; /* from the options */
     add_art(b, "demand", "b", &vo);
     EXPECT_OK(herd_batch_commit(b));
@@ -2645,10 +2645,10 @@ static void test_null_arguments(void **state)
     assert_null(r);
     EXPECT_ARG(herd_registry_open(c->path, NULL, NULL), "herd_registry_open", "out");
     herd_registry_options ro;
-    herd_registry_options_init(&ro);
-    ro.struct_size = 0;
+    herd_registry_options_init(&ro, HERD_REGISTRY_OPTIONS_VERSION);
+    ro.version = 0;
     r = (herd_registry *)1;
-    EXPECT_ARG(herd_registry_open(c->path, &ro, &r), "herd_registry_open", "options");
+    EXPECT_ARG(herd_registry_open(c->path, &ro, &r), "herd_registry_open", "herd_registry_options");
     assert_null(r);
     herd_registry_free(NULL);
     EXPECT_ARG(herd_registry_refresh(NULL), "herd_registry_refresh", "reg");
@@ -2666,14 +2666,14 @@ static void test_null_arguments(void **state)
     EXPECT_ARG(herd_batch_add(NULL, art, NULL, NULL), "herd_batch_add", "batch");
     EXPECT_ARG(herd_batch_add(b, NULL, NULL, NULL), "herd_batch_add", "artifact");
     herd_version_options vo;
-    herd_version_options_init(&vo);
-    vo.struct_size = 0;
-    EXPECT_ARG(herd_batch_add(b, art, &vo, NULL), "herd_batch_add", "options");
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.version = 0;
+    EXPECT_ARG(herd_batch_add(b, art, &vo, NULL), "herd_batch_add", "herd_version_options");
     EXPECT_ARG(herd_batch_add_bytes(NULL, bytes, len, NULL, NULL), "herd_batch_add_bytes",
                "batch");
     EXPECT_ARG(herd_batch_add_bytes(b, NULL, len, NULL, NULL), "herd_batch_add_bytes", "data");
     EXPECT_ARG(herd_batch_add_bytes(b, bytes, len, &vo, NULL), "herd_batch_add_bytes",
-               "options");
+               "herd_version_options");
     herd_clear_error();
     int rc = herd_batch_add_bytes(b, bytes, 0, NULL, NULL);
     if (rc != HERD_EINVAL && rc != HERD_EFORMAT)
@@ -2688,10 +2688,10 @@ static void test_null_arguments(void **state)
     EXPECT_ARG(herd_batch_set_alias(b, "demand", "a", NULL, 1, NULL), "herd_batch_set_alias",
                "alias");
     herd_alias_options ao;
-    herd_alias_options_init(&ao);
-    ao.struct_size = 0;
+    herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
+    ao.version = 0;
     EXPECT_ARG(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao),
-               "herd_batch_set_alias", "options");
+               "herd_batch_set_alias", "herd_alias_options");
     EXPECT_ARG(herd_batch_archive(NULL, "demand", "a", 1, NULL), "herd_batch_archive", "batch");
     EXPECT_ARG(herd_batch_archive(b, NULL, "a", 1, NULL), "herd_batch_archive", "family");
     EXPECT_ARG(herd_batch_archive(b, "demand", NULL, 1, NULL), "herd_batch_archive", "group");
@@ -2859,7 +2859,7 @@ static void test_bad_names(void **state)
         REJECT(herd_name_validate(name, "family"), "family", name, pos, HERD_ID_MAX);
         REJECT(herd_name_validate(name, NULL), "name", name, pos, HERD_ID_MAX);
         /* Family. */
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         vo.family = name;
         REJECT(herd_batch_add(b, art, &vo, NULL), "family", name, pos, HERD_ID_MAX);
         REJECT(herd_batch_set_alias(b, name, "a", "champion", 1, NULL), "family", name, pos,
@@ -2875,11 +2875,11 @@ static void test_bad_names(void **state)
         REJECT(herd_registry_alias_history(c->reg, name, NULL, NULL, &f), "family", name, pos,
                HERD_ID_MAX);
         herd_search_options so;
-        herd_search_options_init(&so);
+        herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
         so.family = name;
         REJECT(herd_registry_search(c->reg, &so, &f), "family", name, pos, HERD_ID_MAX);
         /* Alias. */
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         vo.alias = name;
         REJECT(herd_batch_add(b, art, &vo, NULL), "alias", name, pos, HERD_ID_MAX);
         REJECT(herd_batch_set_alias(b, "demand", "a", name, 1, NULL), "alias", name, pos,
@@ -2888,33 +2888,33 @@ static void test_bad_names(void **state)
                HERD_ID_MAX);
         REJECT(herd_registry_alias_history(c->reg, "demand", NULL, name, &f), "alias", name, pos,
                HERD_ID_MAX);
-        herd_search_options_init(&so);
+        herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
         so.alias = name;
         REJECT(herd_registry_search(c->reg, &so, &f), "alias", name, pos, HERD_ID_MAX);
         /* Run ids. */
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         vo.run_id = name;
         REJECT(herd_batch_add(b, art, &vo, NULL), "run", name, pos, HERD_ID_MAX);
         REJECT(herd_batch_set_run(b, name, NULL, NULL), "run", name, pos, HERD_ID_MAX);
-        herd_alias_options_init(&ao);
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
         ao.run_id = name;
         REJECT(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), "run", name, pos,
                HERD_ID_MAX);
         /* Tag names. */
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         const char *tn[] = {name}, *tv[] = {"x"};
         vo.tag_names = tn;
         vo.tag_values = tv;
         vo.n_tags = 1;
         REJECT(herd_batch_add(b, art, &vo, NULL), "tag", name, pos, HERD_ID_MAX);
-        herd_search_options_init(&so);
+        herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
         so.tag_name = name;
         REJECT(herd_registry_search(c->reg, &so, &f), "tag", name, pos, HERD_ID_MAX);
     }
     assert_int_equal(herd_batch_count(b), 0);
     /* The longest name is fine, everywhere. */
     assert_int_equal(herd_name_validate(max_name, NULL), HERD_OK);
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.family = max_name;
     vo.alias = max_name;
     vo.run_id = max_name;
@@ -2962,7 +2962,7 @@ static void test_group_keys(void **state)
                                       "back\\slash", "latest",   ".git",        "a|b"};
     herd_batch *b = begin(c->reg);
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) add_art(b, "demand", odd[i], NULL);
     vo.group = max_key;
     add_art(b, "demand", NULL, &vo);
@@ -3014,7 +3014,7 @@ static void test_group_keys(void **state)
         int64_t v = -7;
         herd_artifact *a = (herd_artifact *)1;
         herd_frame *fr = (herd_frame *)1;
-        herd_version_options_init(&vo);
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
         vo.group = key;
         REJECT(herd_batch_add(b, art, &vo, NULL), "group", key, pos, HERD_KEY_MAX);
         REJECT(herd_batch_set_alias(b, "demand", key, "champion", 1, NULL), "group", key, pos,
@@ -3046,7 +3046,7 @@ static void test_group_keys(void **state)
     long_key[IDEM_MAX + 1] = '\0';
     b = begin(c->reg);
     art = make_art("demand", "a", NULL);
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.idempotency_key = long_key;
     REJECT(herd_batch_add(b, art, &vo, NULL), "idempotency", long_key, -2, IDEM_MAX);
     vo.idempotency_key = "";
@@ -3075,7 +3075,7 @@ typedef struct snapshot {
 static void snap_take(herd_registry *reg, snapshot *s)
 {
     herd_search_options so;
-    herd_search_options_init(&so);
+    herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.include_archived = 1;
     s->f[0] = search(reg, &so);
     so.metric = "rmse";
@@ -3115,7 +3115,7 @@ static void populate(herd_registry *reg, int rounds)
         EXPECT_OK(herd_batch_set_run(b, run, "{\"eta\":0.3}", "{\"round\":1}"));
         for (int g = 0; g < 4; g++) {
             herd_version_options vo;
-            herd_version_options_init(&vo);
+            herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
             snprintf(key, sizeof key, g == 3 ? "DE/Berlin" : "store_%d", g);
             const char *mn[] = {"rmse"};
             double mv[] = {g == 2 ? NAN : 1.0 + r + g / 10.0};
@@ -3141,7 +3141,7 @@ static void populate(herd_registry *reg, int rounds)
         herd_batch_free(b);
         if (r >= 1) {
             herd_alias_options ao;
-            herd_alias_options_init(&ao);
+            herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
             ao.reason = "won";
             ao.details = "{\"delta\":0.1}";
             ao.run_id = run;
@@ -3196,7 +3196,7 @@ static void test_checkpoint_and_reopen(void **state)
     /* Idempotency keys survive the checkpoint. */
     herd_batch *b = begin(c->reg);
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.idempotency_key = "run1:store_1";
     size_t i = add_art(b, "demand", "store_1", &vo);
     EXPECT_OK(herd_batch_commit(b));
@@ -3344,7 +3344,7 @@ static void test_shared_handle_threads(void **state)
 {
     ctx *c = *state;
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "champion";
     add_one(c->reg, "f", "g", &vo);
     shared_ctx s = {.reg = c->reg};
@@ -3377,7 +3377,7 @@ static void test_batch_spill(void **state)
     ctx *c = *state;
     hd_registry_set_spill_bytes(c->reg, 3000); /* about two artifacts */
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "champion";
     herd_batch *b = begin(c->reg);
     char g[8][8];
@@ -3436,7 +3436,7 @@ static void test_aliases_of_family(void **state)
     ctx *c = *state;
     hd_registry_set_checkpoint_every(c->reg, 1); /* the first groups go to the index */
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "champion";
     add_one(c->reg, "f", "a", &vo);
     add_one(c->reg, "f", "b", NULL);
@@ -3511,7 +3511,7 @@ static void test_format_versions(void **state)
     herd_registry_free(r);
     rewrite_format(c->path, 2, 0, 1);
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.create = 0;
     assert_int_equal(herd_registry_open(c->path, &o, &r), HERD_EFORMAT);
     assert_null(r);
