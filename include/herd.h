@@ -46,8 +46,8 @@
  *     fit.label = "sales";
  *
  * The macro is the version of the struct in the header the caller compiles
- * against; a struct only ever grows at its end, and a new field raises its
- * version.  The library knows, for every struct, which fields each version
+ * against; a struct only ever grows at its end, and a field added in a new
+ * release raises its version (every field of 0.2.0 is version 1).  The library knows, for every struct, which fields each version
  * has (one table: name, type, default, bounds, doc), so:
  *   - init writes the defaults of exactly the fields of the version passed,
  *     never a byte past them: a program built against an older, shorter
@@ -61,13 +61,15 @@
  *     naming the struct and the init call to make, by init (which then
  *     writes nothing) and by every function.  init(NULL, ...) is HERD_EINVAL.
  *
+ * Callback info structs the library fills for the caller (herd_progress,
+ * herd_group_task, herd_log_record) are the other way round: they start
+ * with `uint32_t struct_size`, which the library sets to the size it
+ * filled; a callback reads a field only when struct_size covers it
+ * (offsetof + size).
+ *
  * Bindings need not mirror any struct: herd_options_new() builds the
  * options of an operation by name from the same table; see "Options by
  * name" at the end of this header.
- * Callback info structs the library fills for the caller (herd_progress,
- * herd_group_task) are the other way round: they start with
- * `uint32_t struct_size`, which the library sets to the size it filled; a
- * callback reads a field only when struct_size covers it (offsetof + size).
  */
 #ifndef HERD_H
 #define HERD_H
