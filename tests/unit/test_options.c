@@ -93,7 +93,8 @@ static const struct_case *case_named(const char *name)
 {
     for (size_t i = 0; i < NCASES; i++)
         if (!strcmp(cases[i].name, name)) return &cases[i];
-    fail_msg("no case %s", name);
+    fail_msg("%s has no case in test_options.c: give it a descriptor in "
+             "lib/common/options_table.c (hd_options_all) and a CASE line here", name);
     return NULL;
 }
 
@@ -1450,6 +1451,33 @@ static void test_table_lists_every_field(void **state)
     ERR_HAS("did you mean 'fit'");
 }
 
+/* Every options struct of herd.h has a descriptor, a case here and a
+ * version macro: a struct added without them fails here. */
+static void test_every_header_options_struct_described(void **state)
+{
+    (void)state;
+    char *header = read_header();
+    size_t found = 0;
+    for (const char *p = header; (p = strstr(p, "typedef struct herd_"));) {
+        p += strlen("typedef struct ");
+        size_t len = strcspn(p, " {");
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if (len < 8 || strcmp(name + len - 8, "_options") || strncmp(p + len, " {", 2))
+            continue; /* not an options struct's definition (the handle's typedef) */
+        found++;
+        const struct_case *c = case_named(name); /* fails when absent */
+        char macro[160];
+        snprintf(macro, sizeof macro, "#define %s ", c->desc->version_macro);
+        if (!strstr(header, macro)) fail_msg("herd.h has no %s", c->desc->version_macro);
+        char init[160];
+        snprintf(init, sizeof init, "HERD_API int %s(%s *opt,", c->desc->init_name, name);
+        if (!strstr(header, init)) fail_msg("herd.h does not declare %s", init);
+    }
+    assert_int_equal(found, NCASES);
+    free(header);
+}
+
 /* The descriptors tile each struct: the fields they cover, in offset order,
  * leave no gap but alignment padding, and end at the struct's end. */
 static void test_descriptors_tile_structs(void **state)
@@ -1514,6 +1542,7 @@ int main(void)
         cmocka_unit_test(test_by_name_bounds_api),
         cmocka_unit_test(test_by_name_did_you_mean),
         cmocka_unit_test(test_table_lists_every_field),
+        cmocka_unit_test(test_every_header_options_struct_described),
         cmocka_unit_test(test_descriptors_tile_structs),
     };
     const struct CMUnitTest world_tests[] = {
