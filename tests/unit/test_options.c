@@ -30,6 +30,7 @@
 #include "common/options_internal.h"
 
 #include "fit_fixture.h"
+#include "test_locale.h"
 
 #define ERR_HAS(text)                                                                      \
     do {                                                                                   \
@@ -1274,6 +1275,46 @@ static void test_by_name_did_you_mean(void **state)
     herd_options_free(NULL);
 }
 
+/* Text is read and written the same with a decimal comma in LC_NUMERIC:
+ * "0.25" is a quarter, "0,25" is refused, values and bounds print '.'. */
+static void test_by_name_any_locale(void **state)
+{
+    (void)state;
+    test_locale loc;
+    if (!test_locale_decimal_comma(&loc)) {
+        test_locale_restore(&loc);
+        skip();
+    }
+    herd_options *h = NULL;
+    assert_int_equal(herd_options_new("fit", &h), HERD_OK);
+    assert_int_equal(herd_options_set(h, "valid_fraction", "0.25"), HERD_OK);
+    const herd_fit_options *f = herd_options_struct(h, "fit");
+    assert_true(f->valid_fraction == 0.25);
+    assert_int_equal(herd_options_set(h, "valid_fraction", "0,25"), HERD_EINVAL);
+    ERR_HAS("'0,25' is not a number");
+    assert_true(f->valid_fraction == 0.25);
+    char *t = NULL;
+    assert_int_equal(herd_options_get(h, "valid_fraction", &t), HERD_OK);
+    assert_string_equal(t, "0.25");
+    herd_free(t);
+    assert_int_equal(herd_options_set(h, "valid_fraction", "1.5"), HERD_EINVAL);
+    ERR_HAS("give a number in [0, 1)");
+    herd_options_free(h);
+    assert_int_equal(herd_options_new("version", &h), HERD_OK);
+    assert_int_equal(herd_options_set_entry(h, "metrics", "rmse", "1.5"), HERD_OK);
+    const herd_version_options *v = herd_options_struct(h, "version");
+    assert_true(v->metric_values[0] == 1.5);
+    herd_options_free(h);
+    /* The reader's messages too. */
+    herd_apply_options ap;
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
+    ap.progress_interval_s = 7200.5;
+    unsigned char out[sizeof ap];
+    assert_int_equal(hd_options_read(&hd_apply_options_desc, &ap, out, "fn"), HERD_EINVAL);
+    ERR_HAS("progress_interval_s is 7200.5; give a number in (0, 3600]");
+    test_locale_restore(&loc);
+}
+
 /* ---- the table: every field of every public struct ---------------------------- */
 
 /* The member names of `typedef struct NAME { ... } NAME;` in herd.h. */
@@ -1541,6 +1582,7 @@ int main(void)
         cmocka_unit_test(test_by_name_bounds_enforced),
         cmocka_unit_test(test_by_name_bounds_api),
         cmocka_unit_test(test_by_name_did_you_mean),
+        cmocka_unit_test(test_by_name_any_locale),
         cmocka_unit_test(test_table_lists_every_field),
         cmocka_unit_test(test_every_header_options_struct_described),
         cmocka_unit_test(test_descriptors_tile_structs),
