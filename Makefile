@@ -1,21 +1,28 @@
 # herd: two commands.
-#   make demo   installs what is missing, builds, runs the demo job
+#   make demo   installs what is missing, builds the library and the demo
+#               (no tests: only the build packages), runs the demo job
 #   make test   installs what is missing, builds, runs every test suite
 # Other targets: build, bench, fuzz (FUZZ_SECONDS=300 per target), clean.
 
 BUILD      ?= build
+DEMO_BUILD ?= build-demo
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 PY         ?= /usr/bin/python3
+# The demo's build configures neither the tests nor the benchmarks, so that
+# it needs the build packages only (tests/tools/check-fresh-demo.py checks
+# it with nothing else visible).  DEMO_ARGS: herd-demo [DIR [REGISTRY]].
+DEMO_OPTIONS ?= -Dtests=false -Dbenchmarks=false
+DEMO_ARGS  ?=
 
-# Debian packages, by what needs them (DESIGN.md section 9).
-BUILD_PACKAGES := gcc pkg-config meson ninja-build libxgboost-dev libcjson-dev zlib1g-dev
-TEST_PACKAGES  := $(BUILD_PACKAGES) libcmocka-dev valgrind binutils locales clang \
-                  libclang-rt-14-dev python3 python3-numpy \
-                  python3-pandas python3-xgboost
-BENCH_PACKAGES := $(BUILD_PACKAGES) libcmocka-dev python3 python3-numpy python3-pandas \
-                  python3-xgboost python3-joblib
+# Debian packages, by what needs them: debian-packages.txt is the one list
+# (docs/getting-started.md explains the sets).
+packages = $(shell sed -n 's/^$(1)://p' debian-packages.txt)
+BUILD_PACKAGES := $(call packages,build)
+TEST_PACKAGES  := $(BUILD_PACKAGES) $(call packages,test)
+BENCH_PACKAGES := $(BUILD_PACKAGES) $(call packages,bench)
 
 .PHONY: all build demo test bench fuzz clean deps-build deps-test deps-bench
 
@@ -53,9 +60,23 @@ deps-bench:
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
 
+$(DEMO_BUILD)/build.ninja:
+	meson setup $(DEMO_BUILD) $(DEMO_OPTIONS)
+
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
 	  -Dc_args=-fno-sanitize-recover=all -Dbenchmarks=false -Dexamples=false
+
+# ThreadSanitizer over the suites that run threads: the worker pool, training,
+# the registry's shared handles and champion/challenger.  libgomp (XGBoost's
+# OpenMP runtime) is not built for TSan, so its barriers look like races:
+# OMP_THREAD_LIMIT=1 runs XGBoost's OpenMP regions on the calling worker
+# alone, and herd's own threads are all still there, unsuppressed.
+TSAN_TESTS := apply fit registry compare
+TSAN_ENV   := OMP_THREAD_LIMIT=1 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
+
+$(TSAN_BUILD)/build.ninja:
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Dbenchmarks=false -Dexamples=false
 
 # Fuzz targets: clang with libFuzzer; the library is instrumented too.
 $(FUZZ_BUILD)/build.ninja:
@@ -63,29 +84,37 @@ $(FUZZ_BUILD)/build.ninja:
 	  -Dbenchmarks=false -Db_sanitize=address,undefined -Db_lundef=false \
 	  -Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all'
 
-build: deps-build $(BUILD)/build.ninja
+# The development build: library, tests, benchmarks, examples.
+build: deps-test $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
-demo: build
-	./$(BUILD)/examples/herd-demo
+demo: deps-build $(DEMO_BUILD)/build.ninja
+	meson compile -C $(DEMO_BUILD)
+	$(DEMO_BUILD)/examples/herd-demo $(DEMO_ARGS)
 
-# Every suite: native, then the same under ASan+UBSan, then `unit` under
-# valgrind.  Each run keeps going after a failure so the summary covers all.
-test: deps-test $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
+# Every suite: native (with the set-up, link, ABI and header checks), then
+# the same under ASan+UBSan, `unit` under valgrind, the threaded suites under
+# TSan, the fuzz replays.  Each run keeps going after a failure so that the
+# summary covers all.
+test: deps-test $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja \
+      $(FUZZ_BUILD)/build.ninja
 	meson compile -C $(BUILD)
 	meson compile -C $(ASAN_BUILD)
+	meson compile -C $(TSAN_BUILD) $(addprefix test_,$(TSAN_TESTS))
 	meson compile -C $(FUZZ_BUILD)
 	@rm -f $(BUILD)/meson-logs/testlog*.json $(ASAN_BUILD)/meson-logs/testlog*.json \
-	  $(FUZZ_BUILD)/meson-logs/testlog*.json
+	  $(TSAN_BUILD)/meson-logs/testlog*.json $(FUZZ_BUILD)/meson-logs/testlog*.json
 	-meson test -C $(BUILD) --print-errorlogs
 	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	-meson test -C $(BUILD) --setup valgrind --suite unit --print-errorlogs
+	-$(TSAN_ENV) meson test -C $(TSAN_BUILD) --no-rebuild --print-errorlogs $(TSAN_TESTS)
 	-meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs
 	@$(PY) tests/tools/summarize.py \
 	  native=$(BUILD)/meson-logs/testlog.json \
 	  asan=$(ASAN_BUILD)/meson-logs/testlog.json \
 	  valgrind=$(BUILD)/meson-logs/testlog-valgrind.json \
+	  tsan=$(TSAN_BUILD)/meson-logs/testlog.json \
 	  fuzz=$(FUZZ_BUILD)/meson-logs/testlog.json
 
 # Fuzz for FUZZ_SECONDS per target; what the fuzzers find that is new goes
@@ -104,4 +133,4 @@ bench: deps-bench build
 	./$(BUILD)/tests/bench/csv_bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(DEMO_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

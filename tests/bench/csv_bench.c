@@ -3,7 +3,7 @@
  *   csv_bench [--rows N] [--keep FILE]
  *
  * Generates (deterministically, in C) a CSV shaped like the project's
- * "many" workload (shared/bench/baseline.py): a key column `group` (g000123,
+ * "many" workload (tests/bench/peer.py): a key column `group` (g000123,
  * 50,000 distinct values, rows sorted by group), five float32 features
  * f0..f4 and a float32 `label`, all written with 9 significant digits.
  * Then, on that file:

@@ -1,16 +1,16 @@
 /* fit_bench.c -- herd_fit against its peers, on the same data, in one run.
  *
  *   fit_bench --workload many|skewed --groups N [--rows R] [--rounds K]
- *             [--threads T] [--repeat M] [--keep-data] [--baseline PATH]
+ *             [--threads T] [--repeat M] [--keep-data] [--peer PATH]
  *
- * The data is written by shared/bench/baseline.py (the Python peer, run
- * with Debian's /usr/bin/python3), read with herd_frame_read_csv and
+ * The data is written by tests/bench/peer.py (the Python peer, run with
+ * Debian's /usr/bin/python3), read with herd_frame_read_csv and
  * grouped by "group".  Then, `repeat` times each, interleaved (each repeat
  * starting with a different contender) so that noise on a shared machine
  * hits every contender alike, it times:
  *   (a) herd_fit with exactly the baseline's XGBoost parameters;
  *   (b) herd_fit with herd's own defaults (tree_method chosen per group);
- *   (c) baseline.py --jobs T (pandas groupby-apply + joblib), its own timer;
+ *   (c) peer.py --jobs T (pandas groupby-apply + joblib), its own timer;
  *   (d) a raw loop over the XGBoost C API on T pthreads doing what the
  *       baseline does per group: the floor herd's overhead is measured
  *       against.
@@ -55,18 +55,17 @@ typedef struct bench_opts {
     const char *workload;
     long groups, rows, rounds;
     int threads, repeat, keep_data;
-    const char *baseline;
+    const char *peer;
 } bench_opts;
 
 static void usage(FILE *to)
 {
     fprintf(to,
             "usage: fit_bench --workload many|skewed --groups N [--rows R] [--rounds K]\n"
-            "                 [--threads T] [--repeat M] [--keep-data] [--baseline PATH]\n"
+            "                 [--threads T] [--repeat M] [--keep-data] [--peer PATH]\n"
             "defaults: many, 2000 groups, 200 rows, 50 rounds, threads = the CPUs this\n"
-            "process may use, repeat 3.  --baseline (or env HERD_BASELINE) names\n"
-            "shared/bench/baseline.py; by default it is looked for in every parent of\n"
-            "the current directory, then of the source tree.\n");
+            "process may use, repeat 3.  --peer (or env HERD_BENCH_PEER) names the\n"
+            "Python peer; by default the source tree's tests/bench/peer.py.\n");
 }
 
 static long parse_long(const char *opt, const char *v, long lo, long hi)
@@ -91,7 +90,7 @@ static void parse_args(int argc, char **argv, bench_opts *o)
     o->threads = herd_default_threads();
     o->repeat = 3;
     o->keep_data = 0;
-    o->baseline = NULL;
+    o->peer = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -111,8 +110,8 @@ static void parse_args(int argc, char **argv, bench_opts *o)
             o->threads = (int)parse_long(a, v, 1, 1024), i++;
         } else if (strcmp(a, "--repeat") == 0) {
             o->repeat = (int)parse_long(a, v, 1, MAX_REPEAT), i++;
-        } else if (strcmp(a, "--baseline") == 0 && v) {
-            o->baseline = v, i++;
+        } else if (strcmp(a, "--peer") == 0 && v) {
+            o->peer = v, i++;
         } else if (strcmp(a, "--keep-data") == 0) {
             o->keep_data = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -207,7 +206,7 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-/* ---- locating baseline.py ---------------------------------------------- */
+/* ---- locating the Python peer ------------------------------------------- */
 
 static int is_file(const char *path)
 {
@@ -215,55 +214,23 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Look for shared/bench/baseline.py in `dir` and each of its parents;
- * append what was tried to `tried`. */
-static int walk_up(const char *dir, char *out, size_t size, char *tried, size_t tsize)
+/* The peer is --peer PATH, else env HERD_BENCH_PEER, else the source tree's
+ * tests/bench/peer.py (HERD_BENCH_PEER_DEFAULT, set by meson). */
+static void find_peer(const char *given, char *out, size_t size)
 {
-    char d[PATH_MAX];
-    if (!realpath(dir, d)) return 0;
-    for (;;) {
-        int w = snprintf(out, size, "%s%sshared/bench/baseline.py", d,
-                         strcmp(d, "/") ? "/" : "");
-        if (w < 0 || (size_t)w >= size) return 0;
-        size_t len = strlen(tried);
-        snprintf(tried + len, tsize - len, "\n  %s", out);
-        if (is_file(out)) return 1;
-        char *slash = strrchr(d, '/');
-        if (!slash || strcmp(d, "/") == 0) return 0;
-        if (slash == d) d[1] = '\0';
-        else *slash = '\0';
-    }
-}
-
-static void find_baseline(const char *given, char *out, size_t size)
-{
-    static char tried[16384];
-    tried[0] = '\0';
-    const char *env = getenv("HERD_BASELINE");
-    if (given || (env && *env)) {
-        const char *p = given ? given : env;
-        if (is_file(p) && realpath(p, out)) return;
-        fprintf(stderr, "fit_bench: baseline.py not found at '%s' (from %s)\n", p,
-                given ? "--baseline" : "env HERD_BASELINE");
-        exit(2);
-    }
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof cwd) && walk_up(cwd, out, size, tried, sizeof tried)) return;
-#ifdef HERD_SOURCE_ROOT
-    if (walk_up(HERD_SOURCE_ROOT, out, size, tried, sizeof tried)) return;
-#endif
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        if (walk_up(exe, out, size, tried, sizeof tried)) return;
+    const char *env = getenv("HERD_BENCH_PEER");
+    const char *p = given ? given : env && *env ? env : HERD_BENCH_PEER_DEFAULT;
+    const char *from = given ? "--peer" : env && *env ? "env HERD_BENCH_PEER"
+                                                       : "the source tree";
+    char resolved[PATH_MAX];
+    if (is_file(p) && realpath(p, resolved) && strlen(resolved) < size) {
+        memcpy(out, resolved, strlen(resolved) + 1);
+        return;
     }
     fprintf(stderr,
-            "fit_bench: cannot find shared/bench/baseline.py; tried:%s\n"
-            "give its path with --baseline PATH or env HERD_BASELINE\n",
-            tried);
+            "fit_bench: the Python peer is not at '%s' (from %s); give the path of "
+            "tests/bench/peer.py with --peer PATH or env HERD_BENCH_PEER\n",
+            p, from);
     exit(2);
 }
 
@@ -321,12 +288,12 @@ static int run_child(char *const argv[], char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void write_data(const char *baseline, const bench_opts *o)
+static void write_data(const char *peer, const bench_opts *o)
 {
     char groups[32], rows[32];
     snprintf(groups, sizeof groups, "%ld", o->groups);
     snprintf(rows, sizeof rows, "%ld", o->rows);
-    char *argv[] = {PYTHON, (char *)baseline, "--workload", (char *)o->workload,
+    char *argv[] = {PYTHON, (char *)peer, "--workload", (char *)o->workload,
                     "--groups", groups, "--rows", rows, "--write-csv", data_path,
                     "--no-fit", NULL};
     int st = run_child(argv, NULL);
@@ -334,7 +301,7 @@ static void write_data(const char *baseline, const bench_opts *o)
         fprintf(stderr,
                 "fit_bench: %s %s ... --write-csv failed (exit %d); it needs Debian's "
                 "python3-numpy, python3-pandas, python3-xgboost, python3-joblib\n",
-                PYTHON, baseline, st);
+                PYTHON, peer, st);
         exit(1);
     }
 }
@@ -343,21 +310,21 @@ typedef struct baseline_result {
     double seconds, models_per_s, rmse_mean;
 } baseline_result;
 
-static void run_baseline(const char *baseline, const bench_opts *o, baseline_result *r)
+static void run_baseline(const char *peer, const bench_opts *o, baseline_result *r)
 {
     char groups[32], rows[32], rounds[32], jobs[32];
     snprintf(groups, sizeof groups, "%ld", o->groups);
     snprintf(rows, sizeof rows, "%ld", o->rows);
     snprintf(rounds, sizeof rounds, "%ld", o->rounds);
     snprintf(jobs, sizeof jobs, "%d", o->threads);
-    char *argv[] = {PYTHON, (char *)baseline, "--workload", (char *)o->workload,
+    char *argv[] = {PYTHON, (char *)peer, "--workload", (char *)o->workload,
                     "--groups", groups, "--rows", rows, "--rounds", rounds,
                     "--jobs", jobs, NULL};
     char *text = NULL;
     int st = run_child(argv, &text);
     if (st != 0) {
         fprintf(stderr, "fit_bench: %s %s failed (exit %d); its output:\n%s\n", PYTHON,
-                baseline, st, text ? text : "");
+                peer, st, text ? text : "");
         exit(1);
     }
     /* The JSON line is the last line that starts with '{'. */
@@ -372,7 +339,7 @@ static void run_baseline(const char *baseline, const bench_opts *o, baseline_res
     const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "models_per_s") : NULL;
     const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "rmse_mean") : NULL;
     if (!cJSON_IsNumber(s) || !cJSON_IsNumber(m)) {
-        fprintf(stderr, "fit_bench: no JSON result line from baseline.py; its output:\n%s\n",
+        fprintf(stderr, "fit_bench: no JSON result line from the peer; its output:\n%s\n",
                 text);
         exit(1);
     }
@@ -569,7 +536,7 @@ static void raw_fail(raw_job *j, size_t g, const char *what)
         }                                                                          \
     } while (0)
 
-/* What baseline.py's fit_group does, through the C API. */
+/* What peer.py's train_group does, through the C API. */
 static void raw_group(raw_job *j, size_t g)
 {
     const size_t *rows = j->rows[g];
@@ -747,8 +714,8 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    char baseline[PATH_MAX];
-    find_baseline(o.baseline, baseline, sizeof baseline);
+    char peer[PATH_MAX];
+    find_peer(o.peer, peer, sizeof peer);
 
     /* The data, written by the Python peer so both train on the same rows. */
     const char *tmp = getenv("TMPDIR");
@@ -766,7 +733,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     double t0 = now_s();
-    write_data(baseline, &o);
+    write_data(peer, &o);
     double t_write = now_s() - t0;
 
     herd_frame *frame = NULL;
@@ -786,7 +753,7 @@ int main(int argc, char **argv)
     printf("fit_bench: workload %s, %zu groups, %zu rows (largest group %zu), %ld rounds, "
            "%d threads, repeat %d\n",
            o.workload, ngroups, nrows, largest, o.rounds, o.threads, o.repeat);
-    printf("data: %s (%s)%s\n", data_path, baseline, o.keep_data ? ", kept" : "");
+    printf("data: %s (%s)%s\n", data_path, peer, o.keep_data ? ", kept" : "");
     printf("setup: write %.2f s (python), read_csv %.3f s, groups %.3f s\n", t_write, t_read,
            t_group);
 
@@ -812,7 +779,7 @@ int main(int argc, char **argv)
                 sb[r] = rb.seconds, cb[r] = rb.cpu;
                 break;
             case 2:
-                run_baseline(baseline, &o, &rc);
+                run_baseline(peer, &o, &rc);
                 sc[r] = rc.seconds;
                 break;
             default:
@@ -846,7 +813,7 @@ int main(int argc, char **argv)
     table_row("herd (baseline params)", sa, ca, o.repeat, g, mc, ra.rmse_mean);
     table_row("herd (defaults)", sb, cb, o.repeat, g, mc, rb.rmse_mean);
     char bname[64];
-    snprintf(bname, sizeof bname, "baseline.py --jobs %d", o.threads);
+    snprintf(bname, sizeof bname, "peer.py --jobs %d", o.threads);
     table_row(bname, sc, NULL, o.repeat, g, mc, rc.rmse_mean);
     table_row("raw XGBoost C API loop", sd, cd, o.repeat, g, mc, raw_rmse);
     printf("(wall medians; cpu s: median CPU time of all this process's threads)\n");

@@ -5,7 +5,7 @@
  *                  [--distinct M] [--rows R] [--rounds K] [--threads T]
  *                  [--repeat M] [--keep]
  *
- * Models: real trained artifacts.  Data shaped like baseline.py's `many`
+ * Models: real trained artifacts.  Data shaped like peer.py's `many`
  * workload (features f0..f4 uniform in [0, 1), label = x.w + a per-group
  * shift + 0.1 * noise, R rows per group, groups g000000, g000001...) is
  * generated in C and trained with herd_fit (herd's default XGBoost
@@ -31,7 +31,7 @@
  *             raw write: the same total bytes written to one file, then
  *             fsync of the file and its directory (the floor), 3 times
  *             around the herd commits, median;
- *             folder per version: baseline.py --store's layout made
+ *             folder per version: peer.py --store's layout made
  *             durable: models/demand/<herd_key_encode(group)>/version-V/
  *             {model.ubj (the artifact bytes), meta.json (name, version,
  *             rmse, rows)}, each file fsynced, each created directory
@@ -768,7 +768,7 @@ static void json_escape(char *out, size_t size, const char *s)
     out[o] = '\0';
 }
 
-/* baseline.py --store's layout, made durable (see the header comment).
+/* peer.py --store's layout, made durable (see the header comment).
  * `dir` is the folder store's root. */
 static double folder_commit(const workload *w, const char *dir)
 {

@@ -3318,7 +3318,7 @@ static void test_gc_several_packs(void **state)
  * (the champion it resolves always loads, the count only grows). */
 typedef struct shared_ctx {
     herd_registry *reg;
-    volatile int stop;
+    int stop; /* read and written atomically: the readers poll it */
     int failures;
     int64_t reads;
 } shared_ctx;
@@ -3327,7 +3327,7 @@ static void *shared_reader(void *arg)
 {
     shared_ctx *s = arg;
     int64_t last = 0;
-    while (!s->stop) {
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         int64_t v = 0;
         herd_artifact *a = NULL;
         if (herd_registry_resolve(s->reg, "f", "g", "champion", &v) ||
@@ -3351,7 +3351,7 @@ static void test_shared_handle_threads(void **state)
     pthread_t t[3];
     for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, shared_reader, &s), 0);
     for (int i = 0; i < 20; i++) add_one(c->reg, "f", "g", &vo);
-    s.stop = 1;
+    __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
     assert_int_equal(s.failures, 0);
     assert_true(s.reads > 0);
