@@ -2,7 +2,8 @@
 #   make demo   installs what is missing, builds the library and the demo
 #               (no tests: only the build packages), runs the demo job
 #   make test   installs what is missing, builds, runs every test suite
-# Other targets: build, bench, fuzz (FUZZ_SECONDS=300 per target), clean.
+# Other targets: build, bench, fuzz (FUZZ_SECONDS=300 per target),
+# abi-baseline (after a deliberate ABI change), clean.
 
 BUILD      ?= build
 DEMO_BUILD ?= build-demo
@@ -24,7 +25,7 @@ BUILD_PACKAGES := $(call packages,build)
 TEST_PACKAGES  := $(BUILD_PACKAGES) $(call packages,test)
 BENCH_PACKAGES := $(BUILD_PACKAGES) $(call packages,bench)
 
-.PHONY: all build demo test bench fuzz clean deps-build deps-test deps-bench
+.PHONY: all build demo test bench fuzz abi-baseline clean deps-build deps-test deps-bench
 
 all: build
 
@@ -128,6 +129,13 @@ fuzz: deps-test $(FUZZ_BUILD)/build.ninja
 	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) \
 	    -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$name- $$t || exit 1; \
 	done
+
+# Regenerate the committed ABI baseline (abi/libherd.abi) from the built
+# libherd.so.  Only for a deliberate ABI change: the `abidiff` test fails
+# on any difference, and every change goes into CHANGELOG.md.
+abi-baseline: deps-test $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+	$(PY) tests/tools/check-abi.py write abi/libherd.abi $(BUILD)/lib/libherd.so include
 
 bench: deps-bench build
 	./$(BUILD)/tests/bench/csv_bench

@@ -1472,7 +1472,7 @@ static void test_aliases(void **state)
     ao.details = "[1, 2]";
     EXPECT_RC(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), HERD_EINVAL,
               "details");
-    /* Duplicate keys (DESIGN.md section 5: reject them) and trailing text. */
+    /* Duplicate keys (docs/design.md, cJSON pitfalls: reject them) and trailing text. */
     ao.details = "{\"a\":1,\"a\":2}";
     SOFT_RC(herd_batch_set_alias(b, "demand", "a", "champion", 1, &ao), HERD_EINVAL, "details");
     ao.details = "{\"a\":1} trailing";
@@ -2500,8 +2500,8 @@ static void test_runs(void **state)
     assert_int_equal(herd_frame_nrows(f), 2);
     herd_frame_free(f);
 
-    /* Soft checks on a batch that is abandoned: duplicate keys (DESIGN.md
-     * section 5), invalid UTF-8, \u0000, trailing text. */
+    /* Soft checks on a batch that is abandoned: duplicate keys (docs/design.md,
+     * cJSON pitfalls), invalid UTF-8, \u0000, trailing text. */
     herd_batch *b2 = begin(c->reg);
     SOFT_RC(herd_batch_set_run(b2, "r3", "{\"a\":1,\"a\":2}", NULL), HERD_EINVAL, "params");
     SOFT_RC(herd_batch_set_run(b2, "r3", NULL, "{\"a\":1,\"a\":2}"), HERD_EINVAL, "summary");
