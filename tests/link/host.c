@@ -70,7 +70,10 @@ int main(void)
         goto done;
     }
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    if (herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION)) {
+        hd_error("herd_fit_options_init");
+        goto done;
+    }
     fo.features = features;
     fo.n_features = 1;
     fo.label = "y";
