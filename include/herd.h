@@ -612,10 +612,11 @@ HERD_API int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
  *
  * A herd_model holds a serialised XGBoost 1.7 model (UBJSON) with its
  * feature names and types.  It is immutable: any number of threads may use
- * one model at once.  Prediction builds a booster on the calling thread and
- * frees it before returning (XGBoost keeps per-thread buffers that only the
- * creating thread may release), so models never leak thread state.  On a
- * thread that is not herd's, XGBoost is silent during the call and the
+ * one model at once.  herd_model_predict builds a booster on the calling
+ * thread and frees it before returning (XGBoost keeps per-thread buffers
+ * that only the creating thread may release), so models never leak thread
+ * state; to predict many times, prepare a herd_predictor (below) once.  On
+ * a thread that is not herd's, XGBoost is silent during the call and the
  * thread's XGBoost configuration and log callback are left as they were.
  * --------------------------------------------------------------------- */
 
@@ -666,6 +667,87 @@ HERD_API size_t herd_model_num_outputs(const herd_model *model);
 HERD_API int herd_model_predict(const herd_model *model, const herd_frame *frame,
                                 const size_t *rows, size_t nrows, int nthread, double *out,
                                 size_t out_len);
+
+/* ------------------------------------------------------------------------
+ * Prepared predictors: a model loaded once, for serving
+ *
+ * herd_model_predict loads an XGBoost booster for every call (milliseconds
+ * for a large model).  A predictor loads it once and keeps it, with the
+ * model's features, until herd_predictor_free: each call then costs what
+ * XGBoost's own in-place prediction costs (docs/performance.md).
+ *
+ * Thread safety: any number of threads may predict with one predictor at
+ * once, without locks (XGBoost 1.7 documents in-place prediction as safe
+ * from many threads; the predictor configures its booster before it is
+ * returned, and never changes it afterwards).  Predictions of a DART model
+ * are serialised, as XGBoost does not promise that for DART.
+ * herd_predictor_free must not run while another call uses the predictor.
+ *
+ * Per-thread memory: XGBoost keeps, for each thread that predicted with a
+ * booster, the buffer of that thread's last prediction.  herd copies the
+ * values out before returning and predicts large calls in chunks, so the
+ * buffer holds at most 65536 values (256 KiB).  Freeing the predictor
+ * releases the freeing thread's buffer; another thread's is released by
+ * XGBoost when that thread exits.
+ *
+ * The predictor owns everything it needs: the model it was made from may
+ * be freed at once.
+ * --------------------------------------------------------------------- */
+
+typedef struct herd_predictor herd_predictor;
+
+typedef struct herd_predictor_options {
+    uint32_t struct_size;
+    /* CPU threads XGBoost uses inside one call, 1..1024; 0 means
+     * herd_default_threads().  Default 1: a server gets its parallelism
+     * from concurrent calls, and one row is fastest on one thread. */
+    int nthread;
+} herd_predictor_options;
+
+/* Fill `opt` with the defaults. */
+HERD_API void herd_predictor_options_init(herd_predictor_options *opt);
+
+/* Prepare `model` for prediction (opt NULL: defaults).  Loads the booster
+ * and predicts one row of missing values to configure it, on the calling
+ * thread.  Errors: HERD_EINVAL (an argument or option, named),
+ * HERD_EXGBOOST (a model XGBoost cannot predict in place, e.g. gblinear),
+ * HERD_ENOMEM. */
+HERD_API int herd_predictor_new(const herd_model *model, const herd_predictor_options *opt,
+                                herd_predictor **out);
+
+/* Free a predictor.  NULL is allowed. */
+HERD_API void herd_predictor_free(herd_predictor *predictor);
+
+/* The model's features, in the order herd_predictor_predict_dense reads
+ * them: their number, and feature i's name and type ("float", "int"),
+ * NULL when i is out of range.  Strings live as long as the predictor. */
+HERD_API size_t herd_predictor_num_features(const herd_predictor *predictor);
+HERD_API const char *herd_predictor_feature_name(const herd_predictor *predictor, size_t i);
+HERD_API const char *herd_predictor_feature_type(const herd_predictor *predictor, size_t i);
+
+/* Predictions per row: 1, or num_class for multi:softprob. */
+HERD_API size_t herd_predictor_num_outputs(const herd_predictor *predictor);
+
+/* Predict `nrows` rows of `frame` (`rows` lists frame rows; NULL means all
+ * rows, in order), as herd_model_predict does: features by name (missing
+ * column HERD_ENOTFOUND, wrong type HERD_ETYPE), `out` receives nrows *
+ * herd_predictor_num_outputs() values, row-major, `out_len` is its
+ * capacity.  The column lookup of the first frame that worked is kept and
+ * checked by name on each call, so calls with frames of one layout look
+ * nothing up.  Same values as herd_model_predict. */
+HERD_API int herd_predictor_predict(const herd_predictor *predictor, const herd_frame *frame,
+                                    const size_t *rows, size_t nrows, double *out,
+                                    size_t out_len);
+
+/* Predict `nrows` rows of a dense row-major matrix: `values` holds nrows *
+ * ncols doubles, row r's feature j at values[r * ncols + j], features in
+ * the model's order (herd_predictor_feature_name); NaN is a missing value.
+ * ncols must equal herd_predictor_num_features().  Values are read as
+ * XGBoost reads them (rounded to float).  The fast path for serving: no
+ * copy of the input, no lookup. */
+HERD_API int herd_predictor_predict_dense(const herd_predictor *predictor,
+                                          const double *values, size_t nrows, size_t ncols,
+                                          double *out, size_t out_len);
 
 /* ------------------------------------------------------------------------
  * Fit: one XGBoost model per group

@@ -3,7 +3,8 @@
  * A herd_model never keeps a live booster: XGBoost boosters hold
  * per-thread buffers that only the creating thread can release, so each
  * operation that needs one creates, uses and frees it on the calling
- * thread.  Loading a small model costs far less than training it. */
+ * thread.  A herd_predictor (predictor.c) is the model with a booster kept
+ * loaded, for repeated predictions. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "model/model_internal.h"
+#include "model/predictor_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/xgb_internal.h"
 
@@ -77,8 +79,7 @@ int hd_model_new(const void *ubj, size_t len, const char *const *names,
     return HERD_OK;
 }
 
-/* A booster loaded with the model, on the calling thread. */
-static int hd_booster_load(const void *data, size_t len, int nthread, BoosterHandle *out)
+int hd_booster_load(const void *data, size_t len, int nthread, BoosterHandle *out)
 {
     BoosterHandle b = NULL;
     char nt[16];
@@ -242,104 +243,30 @@ size_t herd_model_num_outputs(const herd_model *m)
     return m ? m->num_outputs : 0;
 }
 
-int hd_model_bind(const herd_model *m, const herd_frame *frame, size_t *cols)
-{
-    for (size_t j = 0; j < m->nfeat; j++) {
-        const char *name = m->feature_names[j];
-        int rc = herd_frame_find(frame, name, &cols[j]);
-        if (rc)
-            return hd_error(rc, "the model's feature '%s' (feature %zu) is not a column of the "
-                            "frame; give the frame a column of that name",
-                            name, j);
-        int type = herd_frame_column_type(frame, cols[j]);
-        int is_int_feature = strcmp(m->feature_types[j], "int") == 0;
-        if (type == HERD_TYPE_STRING ||
-            (is_int_feature && (type == HERD_TYPE_FLOAT32 || type == HERD_TYPE_FLOAT64)))
-            return hd_error(HERD_ETYPE,
-                            "column '%s' is %s but the model's feature '%s' is %s; convert the "
-                            "column",
-                            name, herd_type_name(type), name, m->feature_types[j]);
-    }
-    return HERD_OK;
-}
-
-/* The array interface XGBoost reads a dense float32 matrix from. */
-static void hd_array_interface(char *buf, size_t size, const float *x, size_t n, size_t nf)
-{
-    snprintf(buf, size,
-             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-             "\"version\": 3}",
-             (unsigned long long)(uintptr_t)x, n, nf);
-}
-
-int hd_model_predict_bound(const herd_model *m, const herd_frame *frame, const size_t *cols,
-                           const size_t *rows, size_t nrows, int nthread, double *out)
-{
-    if (nrows == 0) return HERD_OK;
-    float *x = hd_malloc(nrows, m->nfeat * sizeof *x);
-    if (!x) return HERD_ENOMEM;
-    hd_frame_gather_f32(frame, cols, m->nfeat, rows, nrows, x);
-    BoosterHandle b = NULL;
-    hd_xgb_quiet quiet;
-    int rc = hd_xgb_quiet_enter(&quiet);
-    if (!rc && (rc = hd_booster_load(m->ubj, m->len, nthread, &b))) hd_xgb_quiet_leave(&quiet);
-    if (rc) {
-        free(x);
-        return rc;
-    }
-    char arr[160];
-    hd_array_interface(arr, sizeof arr, x, nrows, m->nfeat);
-    /* cache_id 0 is required by 1.7; "missing": NaN marks missing values. */
-    const char *cfg = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-                      "\"iteration_end\": 0, \"strict_shape\": false, \"cache_id\": 0, "
-                      "\"missing\": NaN}";
-    const bst_ulong *shape = NULL;
-    bst_ulong dim = 0;
-    const float *res = NULL;
-    if (XGBoosterPredictFromDense(b, arr, cfg, NULL, &shape, &dim, &res)) {
-        rc = hd_xgb_error("predicting");
-    } else {
-        size_t total = 1;
-        for (bst_ulong d = 0; d < dim; d++) total *= (size_t)shape[d];
-        if (total != nrows * m->num_outputs) {
-            rc = hd_error(HERD_EINTERNAL,
-                          "XGBoost returned %zu predictions for %zu rows x %zu outputs", total,
-                          nrows, m->num_outputs);
-        } else {
-            for (size_t i = 0; i < total; i++) out[i] = res[i];
-        }
-    }
-    XGBoosterFree(b);
-    hd_xgb_quiet_leave(&quiet);
-    free(x);
-    return rc;
-}
-
 int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
                        size_t nrows, int nthread, double *out, size_t out_len)
 {
     HD_CHECK_NOT_NULL(m);
     HD_CHECK_NOT_NULL(frame);
-    if (nrows > 0) HD_CHECK_NOT_NULL(out);
     if (nthread < 0)
         return hd_error(HERD_EINVAL, "%s: nthread is %d; give 0 or more", __func__, nthread);
-    size_t fn = herd_frame_nrows(frame);
-    if (!rows && nrows != fn)
-        return hd_error(HERD_EINVAL,
-                        "%s: rows is NULL (all rows) but nrows is %zu and the frame has %zu",
-                        __func__, nrows, fn);
-    if (nrows > SIZE_MAX / m->num_outputs || out_len < nrows * m->num_outputs)
-        return hd_error(HERD_EINVAL,
-                        "%s: out holds %zu values but %zu rows x %zu outputs need %zu",
-                        __func__, out_len, nrows, m->num_outputs, nrows * m->num_outputs);
-    for (size_t i = 0; rows && i < nrows; i++)
-        if (rows[i] >= fn)
-            return hd_error(HERD_EINVAL, "%s: rows[%zu] is %zu but the frame has %zu rows",
-                            __func__, i, rows[i], fn);
+    int rc = hd_predict_args_check(__func__, frame, rows, nrows, m->num_outputs, out, out_len);
+    if (rc) return rc;
+    /* Bind before loading: a frame that lacks a feature fails at once. */
     size_t *cols = hd_malloc(m->nfeat, sizeof *cols);
     if (!cols) return HERD_ENOMEM;
-    int rc = hd_model_bind(m, frame, cols);
-    if (!rc) rc = hd_model_predict_bound(m, frame, cols, rows, nrows, nthread, out);
+    rc = hd_features_bind((const char *const *)m->feature_names,
+                          (const char *const *)m->feature_types, m->nfeat, frame, cols);
+    herd_predictor *p = NULL;
+    /* The first prediction configures the booster, which writes XGBoost's
+     * per-thread configuration: silent on a host thread (xgb.c). */
+    hd_xgb_quiet quiet;
+    if (!rc && nrows > 0 && !(rc = hd_xgb_quiet_enter(&quiet))) {
+        rc = hd_predictor_create(m, nthread > 0 ? nthread : 1, HD_PREDICTOR_PRIVATE, &p);
+        if (!rc) rc = hd_predictor_run_frame(p, frame, cols, rows, nrows, out);
+        herd_predictor_free(p); /* on the thread that made it: nothing is left */
+        hd_xgb_quiet_leave(&quiet);
+    }
     free(cols);
     return rc;
 }

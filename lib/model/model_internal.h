@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <xgboost/c_api.h>
+
 #include "herd.h"
 
 struct herd_model {
@@ -22,14 +24,9 @@ int hd_model_new(const void *ubj, size_t len, const char *const *names,
                  const char *const *types, size_t nfeat, const char *objective,
                  size_t num_outputs, herd_model **out);
 
-/* Resolve the model's features to frame columns, checking names and types;
- * cols[nfeat] receives column indices. */
-int hd_model_bind(const herd_model *m, const herd_frame *frame, size_t *cols);
-
-/* Predict rows of a frame whose feature columns are already bound (cols);
- * out receives nrows * num_outputs values, row-major.  Loads a booster,
- * predicts and frees it on the calling thread. */
-int hd_model_predict_bound(const herd_model *m, const herd_frame *frame, const size_t *cols,
-                           const size_t *rows, size_t nrows, int nthread, double *out);
+/* A booster loaded with `len` bytes of a model (already checked), its
+ * nthread set to `nthread` (at least 1) after loading: loading configures
+ * a booster with every core unless told. */
+int hd_booster_load(const void *data, size_t len, int nthread, BoosterHandle *out);
 
 #endif

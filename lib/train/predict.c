@@ -15,6 +15,7 @@
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "model/model_internal.h"
+#include "model/predictor_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
 #include "train/fit_internal.h"
@@ -38,8 +39,15 @@ static int hd_predict_task(void *vctx, size_t g, int worker, int nthread)
     size_t n = hd_groups_size_of(c->groups, g);
     size_t *cols = hd_malloc(m->nfeat, sizeof *cols);
     double *pred = hd_malloc(n, c->nout * sizeof *pred);
-    int rc = (cols && pred) ? hd_model_bind(m, c->groups->frame, cols) : HERD_ENOMEM;
-    if (!rc) rc = hd_model_predict_bound(m, c->groups->frame, cols, rows, n, nthread, pred);
+    int rc = (cols && pred) ? hd_features_bind((const char *const *)m->feature_names,
+                                               (const char *const *)m->feature_types, m->nfeat,
+                                               c->groups->frame, cols)
+                            : HERD_ENOMEM;
+    /* One booster per group, made and freed on this worker. */
+    herd_predictor *p = NULL;
+    if (!rc) rc = hd_predictor_create(m, nthread, HD_PREDICTOR_PRIVATE, &p);
+    if (!rc) rc = hd_predictor_run_frame(p, c->groups->frame, cols, rows, n, pred);
+    herd_predictor_free(p);
     if (!rc) {
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < c->nout; k++) c->out[k][rows[i]] = pred[i * c->nout + k];
