@@ -1077,6 +1077,12 @@ typedef struct herd_registry_options {
      * showing the commits before the damage (herd_registry_check lists
      * it).  0 (default): such a registry is HERD_ECORRUPT. */
     int allow_damaged;
+    /* herd_registry_predict keeps the models it loaded ready on the handle
+     * (prepared predictors, by family, group and version) while the
+     * serialised size of the kept models stays at most this many bytes;
+     * the least recently used go first, and a model whose alias has moved
+     * goes at once.  Default 256 MiB; 0: keep nothing. */
+    size_t predict_cache_bytes;
 } herd_registry_options;
 
 /* Fill `opt` with the defaults; pass HERD_REGISTRY_OPTIONS_VERSION. */

@@ -1,11 +1,16 @@
 /* regpredict.c -- predict every row with its group's model from the
  * registry, groups in parallel.
  *
- * Each task resolves its group's alias, loads that model once, predicts
- * the group's rows into its own buffer; the family model (the fallback) is
- * loaded once before the tasks start and shared, read-only.  The buffers
- * are scattered into the output columns at the rows' frame positions once
+ * Each task resolves its group's alias and takes the prepared predictor of
+ * that version from the handle's cache (predcache.c), loading and
+ * preparing it on a miss; the family model (the fallback) is resolved once
+ * before the tasks start and taken from the cache by the tasks that need
+ * it.  Tasks predict their group's rows into their own buffers, which are
+ * scattered into the output columns at the rows' frame positions once
  * every task is done, when the number of outputs per row is known.
+ *
+ * Predictors are prepared and used on herd's worker threads, which exit
+ * when the call returns: XGBoost's per-thread buffers go with them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,8 +24,11 @@
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
+#include "model/predictor_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
+#include "registry/predcache_internal.h"
+#include "registry/registry_internal.h"
 #include "registry/uri_internal.h"
 
 typedef struct rp_group {
@@ -32,10 +40,10 @@ typedef struct rp_group {
 
 typedef struct rp_ctx {
     herd_registry *reg;
+    hd_predcache *cache;
     const herd_groups *groups;
     herd_registry_predict_options o;
-    herd_model *fallback; /* may be NULL */
-    int64_t fallback_version;
+    int64_t fallback_version; /* 0: no family model */
     rp_group *out;
 } rp_ctx;
 
@@ -61,6 +69,22 @@ static int rp_load(herd_registry *reg, const char *family, const char *key, int6
     return rc;
 }
 
+/* The prepared predictor of a version, from the cache or loaded into it. */
+static int rp_predictor(rp_ctx *c, const char *key, int64_t version, int nthread,
+                        hd_predcache_entry **out)
+{
+    hd_predcache_key k = {.family = c->o.family, .group = key, .version = version,
+                          .nthread = nthread};
+    if ((*out = hd_predcache_acquire(c->cache, &k, c->o.alias))) return HERD_OK;
+    herd_model *m = NULL;
+    herd_predictor *p = NULL;
+    int rc = rp_load(c->reg, c->o.family, key, version, &m);
+    if (!rc) rc = hd_predictor_create(m, nthread, HD_PREDICTOR_SHARED, &p);
+    herd_model_free(m);
+    if (!rc) rc = hd_predcache_insert(c->cache, &k, c->o.alias, p, out);
+    return rc;
+}
+
 static int rp_task(void *ctx, size_t g, int worker, int nthread)
 {
     (void)worker;
@@ -72,29 +96,26 @@ static int rp_task(void *ctx, size_t g, int worker, int nthread)
      * own: its rows go to the family model, or stay NaN. */
     int rc = hd_key_check(key, "group key");
     rc = rc ? HERD_ENOTFOUND : herd_registry_resolve(c->reg, c->o.family, key, c->o.alias, &v);
-    herd_model *own = NULL;
-    const herd_model *m = NULL;
     if (rc == HERD_ENOTFOUND) {
         herd_clear_error();
-        if (!c->fallback) return HERD_OK; /* no model: NaN */
-        m = c->fallback;
-        r->version = c->fallback_version;
+        if (!c->fallback_version) return HERD_OK; /* no model: NaN */
         r->fallback = 1;
+        v = c->fallback_version;
         rc = HERD_OK;
-    } else if (!rc && !(rc = rp_load(c->reg, c->o.family, key, v, &own))) {
-        m = own;
-        r->version = v;
     }
+    r->version = v;
+    hd_predcache_entry *e = NULL;
+    if (!rc) rc = rp_predictor(c, r->fallback ? HERD_FALLBACK_GROUP : key, v, nthread, &e);
     size_t n = hd_groups_size_of(c->groups, g);
+    const herd_predictor *p = e ? hd_predcache_predictor(e) : NULL;
     if (!rc) {
-        r->nout = herd_model_num_outputs(m);
-        if (!(r->pred = hd_malloc(n * r->nout + 1, sizeof *r->pred)))
-            rc = HERD_ENOMEM;
+        r->nout = herd_predictor_num_outputs(p);
+        if (!(r->pred = hd_malloc(n * r->nout + 1, sizeof *r->pred))) rc = HERD_ENOMEM;
     }
     if (!rc)
-        rc = herd_model_predict(m, c->groups->frame, hd_groups_rows_of(c->groups, g), n, nthread,
-                                r->pred, n * r->nout);
-    herd_model_free(own);
+        rc = herd_predictor_predict(p, c->groups->frame, hd_groups_rows_of(c->groups, g), n,
+                                    r->pred, n * r->nout);
+    hd_predcache_release(c->cache, e);
     if (rc) hd_error_prefix("group '%s' (%s version %lld): ", key,
                             r->fallback ? "family model" : c->o.alias, (long long)r->version);
     return rc;
@@ -112,7 +133,8 @@ static void rp_worker_start(void *ctx, int worker)
     hd_xgb_thread_init();
 }
 
-/* The family model at the alias, if asked for and registered. */
+/* The version of the family model at the alias, if asked for and
+ * registered (the tasks that need it load it). */
 static int rp_fallback(rp_ctx *c)
 {
     if (!c->o.fallback) return HERD_OK;
@@ -120,10 +142,9 @@ static int rp_fallback(rp_ctx *c)
                                    &c->fallback_version);
     if (rc == HERD_ENOTFOUND) {
         herd_clear_error();
+        c->fallback_version = 0;
         return HERD_OK;
     }
-    if (!rc) rc = rp_load(c->reg, c->o.family, HERD_FALLBACK_GROUP, c->fallback_version,
-                          &c->fallback);
     if (rc) hd_error_prefix("the family model: ");
     return rc;
 }
@@ -196,7 +217,7 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     *out = NULL;
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(groups);
-    rp_ctx c = {.reg = reg, .groups = groups};
+    rp_ctx c = {.reg = reg, .cache = hd_registry_predictors(reg), .groups = groups};
     int rc = rp_options_read(opt, &c.o);
     if (rc) return hd_error_prefix("herd_registry_predict: ");
     hd_scope_set_ids(c.o.family, NULL);
@@ -222,7 +243,6 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     free(c.out);
     free(task_rows);
     hd_task_results_free(res, res ? ng : 0);
-    herd_model_free(c.fallback);
     return rc;
 }
 

@@ -38,6 +38,7 @@
 #include "herd.h"
 #include "common/mem_internal.h"
 #include "common/vfs_internal.h"
+#include "registry/predcache_internal.h"
 #include "registry/state_internal.h"
 
 static const unsigned char hd_jnl_magic[8] = {0x89, 'H', 'J', 'N', 'L', '\r', '\n', '\n'};
@@ -90,6 +91,7 @@ struct herd_registry {
     pthread_mutex_t pack_mu; /* guards packs */
     hd_pack_handle **packs;
     size_t npacks, cappacks;
+    hd_predcache *predictors; /* herd_registry_predict's loaded models */
 };
 
 /* ---- Creating and opening (open.c) ------------------------------------- */

@@ -236,6 +236,7 @@ void herd_registry_free(herd_registry *reg)
     hd_vfs_close(reg->lockf);
     hd_packs_close(reg);
     hd_rstate_free(&reg->st);
+    hd_predcache_free(reg->predictors);
     pthread_mutex_destroy(&reg->write_mu);
     pthread_mutex_destroy(&reg->pack_mu);
     pthread_rwlock_destroy(&reg->rw);
@@ -244,6 +245,11 @@ void herd_registry_free(herd_registry *reg)
     free(reg->lock_path);
     free(reg->index_path);
     free(reg);
+}
+
+hd_predcache *hd_registry_predictors(herd_registry *reg)
+{
+    return reg->predictors;
 }
 
 int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registry_options *opt,
@@ -275,7 +281,9 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
         reg->lock_path = hd_join(reg->dir, "lock");
         reg->index_path = hd_join(reg->dir, "index");
     }
-    if (!reg->dir || !reg->journal_path || !reg->lock_path || !reg->index_path)
+    reg->predictors = hd_predcache_new(o.predict_cache_bytes);
+    if (!reg->dir || !reg->journal_path || !reg->lock_path || !reg->index_path ||
+        !reg->predictors)
         rc = HERD_ENOMEM;
     if (!rc) rc = hd_open_format(vfs, reg->dir, &o);
     if (!rc) rc = hd_vfs_open(vfs, reg->journal_path, o.read_only ? HD_VFS_READ : HD_VFS_RDWR,

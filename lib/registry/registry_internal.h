@@ -8,6 +8,7 @@
 
 #include "herd.h"
 #include "common/vfs_internal.h"
+#include "registry/predcache_internal.h"
 
 /* herd_registry_open on the I/O layer `vfs` (which must outlive the
  * handle). */
@@ -25,5 +26,8 @@ void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);
 /* A batch whose artifacts pass `bytes` (default 64 MiB) writes them to a
  * pack of its own as they are added. */
 void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes);
+
+/* The handle's cache of prepared predictors (herd_registry_predict). */
+hd_predcache *hd_registry_predictors(herd_registry *reg);
 
 #endif
