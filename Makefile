@@ -139,6 +139,7 @@ abi-baseline: deps-test $(BUILD)/build.ninja
 
 bench: deps-bench build
 	./$(BUILD)/tests/bench/csv_bench
+	./$(BUILD)/tests/bench/predict_bench
 
 clean:
 	rm -rf $(BUILD) $(DEMO_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -1488,7 +1488,11 @@ HERD_API int herd_registry_predict_options_init(herd_registry_predict_options *o
                                                 unsigned int version);
 
 /* Predict every row of the frame of `groups` with its group's model at
- * `alias`, groups in parallel, each model loaded once.  *out has the
+ * `alias`, groups in parallel.  Each model is loaded once and kept ready on
+ * the handle (a prepared predictor per version, capped by
+ * herd_registry_options.predict_cache_bytes, least recently used out): the
+ * next call on the same champions loads nothing; a champion moved since
+ * (the call refreshes the handle first) is replaced.  *out has the
  * frame's rows in its order: "prediction" (or "prediction_0".. for
  * multi-class models), "version" (int64: the version used, 0 when none),
  * "fallback" (int64: 1 when the family model predicted the row).  Rows

@@ -433,7 +433,7 @@ size_t hd_predictor_model_bytes(const herd_predictor *p)
     return p->model_bytes;
 }
 
-int hd_predictor_nthread(const herd_predictor *p)
+int hd_predictor_serialised(const herd_predictor *p)
 {
-    return p->nthread;
+    return p->serialize;
 }

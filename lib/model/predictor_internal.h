@@ -46,7 +46,7 @@ int hd_predictor_run_frame(const herd_predictor *p, const herd_frame *frame,
  * registry cache counts against its cap. */
 size_t hd_predictor_model_bytes(const herd_predictor *p);
 
-/* The XGBoost threads of one call. */
-int hd_predictor_nthread(const herd_predictor *p);
+/* Whether the predictor serialises its calls (a shared DART model). */
+int hd_predictor_serialised(const herd_predictor *p);
 
 #endif

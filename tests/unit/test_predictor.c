@@ -17,6 +17,7 @@
 
 #include "herd.h"
 #include "fit_fixture.h"
+#include "predictor_internal.h"
 #include "registry_internal.h"
 
 #define EXPECT_OK(call)                                                              \
@@ -239,6 +240,8 @@ static void test_predictor_python_expectations(void **state)
         herd_model *m = data_model(file);
         herd_predictor *p = predictor_of(m, 1);
         assert_int_equal(herd_predictor_num_outputs(p), nout[k]);
+        /* XGBoost promises lock-free in-place prediction for gbtree only. */
+        assert_int_equal(hd_predictor_serialised(p), strcmp(names[k], "dart") == 0);
         size_t n = PY_ROWS * nout[k];
         double want[PY_ROWS * 3], by_frame[PY_ROWS * 3], by_dense[PY_ROWS * 3];
         double by_model[PY_ROWS * 3];
