@@ -793,7 +793,7 @@ static void test_skip_and_fail_records(void **state)
 /* The host's own XGBoost log callback, registered on its thread (as the
  * xgboost Python package does), is neither replaced nor fed by herd's
  * XGBoost work on that thread (the fit's parameter probe, predicting,
- * loading, saving), and the thread's XGBoost verbosity is left as it was,
+ * preparing a predictor, loading, saving), and the thread's XGBoost verbosity is left as it was,
  * even when herd's parameters set another one. */
 static int host_xgb_lines;
 
@@ -856,6 +856,12 @@ static void test_host_xgboost_callback_survives(void **state)
     assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
     double pred[80];
     assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, pred, 80), HERD_OK);
+    herd_predictor *p = NULL; /* prepared, used and freed on this thread */
+    assert_int_equal(herd_predictor_new(m, NULL, &p), HERD_OK);
+    assert_int_equal(herd_predictor_predict(p, fx.frame, NULL, 80, pred, 80), HERD_OK);
+    double row[3] = {0.5, 0.5, 1};
+    assert_int_equal(herd_predictor_predict_dense(p, row, 1, 3, pred, 1), HERD_OK);
+    herd_predictor_free(p);
     void *json = NULL;
     size_t len = 0;
     assert_int_equal(herd_model_save(m, HERD_MODEL_JSON, &json, &len), HERD_OK);
