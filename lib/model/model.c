@@ -3,8 +3,8 @@
  * A herd_model never keeps a live booster: XGBoost boosters hold
  * per-thread buffers that only the creating thread can release, so each
  * operation that needs one creates, uses and frees it on the calling
- * thread.  A herd_predictor (predictor.c) is the model with a booster kept
- * loaded, for repeated predictions. */
+ * thread.  Prediction is in predictor.c: a herd_predictor is the model
+ * with a booster kept loaded, and herd_model_predict makes one per call. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,6 @@
 #include "common/mem_internal.h"
 #include "data/frame_internal.h"
 #include "model/model_internal.h"
-#include "model/predictor_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/xgb_internal.h"
 
@@ -241,32 +240,4 @@ const char *herd_model_objective(const herd_model *m)
 size_t herd_model_num_outputs(const herd_model *m)
 {
     return m ? m->num_outputs : 0;
-}
-
-int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
-                       size_t nrows, int nthread, double *out, size_t out_len)
-{
-    HD_CHECK_NOT_NULL(m);
-    HD_CHECK_NOT_NULL(frame);
-    if (nthread < 0)
-        return hd_error(HERD_EINVAL, "%s: nthread is %d; give 0 or more", __func__, nthread);
-    int rc = hd_predict_args_check(__func__, frame, rows, nrows, m->num_outputs, out, out_len);
-    if (rc) return rc;
-    /* Bind before loading: a frame that lacks a feature fails at once. */
-    size_t *cols = hd_malloc(m->nfeat, sizeof *cols);
-    if (!cols) return HERD_ENOMEM;
-    rc = hd_features_bind((const char *const *)m->feature_names,
-                          (const char *const *)m->feature_types, m->nfeat, frame, cols);
-    herd_predictor *p = NULL;
-    /* The first prediction configures the booster, which writes XGBoost's
-     * per-thread configuration: silent on a host thread (xgb.c). */
-    hd_xgb_quiet quiet;
-    if (!rc && nrows > 0 && !(rc = hd_xgb_quiet_enter(&quiet))) {
-        rc = hd_predictor_create(m, nthread > 0 ? nthread : 1, HD_PREDICTOR_PRIVATE, &p);
-        if (!rc) rc = hd_predictor_run_frame(p, frame, cols, rows, nrows, out);
-        herd_predictor_free(p); /* on the thread that made it: nothing is left */
-        hd_xgb_quiet_leave(&quiet);
-    }
-    free(cols);
-    return rc;
 }

@@ -1,5 +1,6 @@
 /* predictor.c -- a model prepared for prediction: one loaded booster,
- * shared by every thread that predicts with it.
+ * shared by every thread that predicts with it; and herd_model_predict,
+ * which makes a private one per call.
  *
  * Why one booster and no pool: XGBoost 1.7 documents in-place prediction
  * (XGBoosterPredictFromDense) as safe and lock-free from many threads on
@@ -299,6 +300,35 @@ int herd_predictor_predict_dense(const herd_predictor *p, const double *values, 
         size_t n = nrows - done < p->chunk_rows ? nrows - done : p->chunk_rows;
         rc = hd_predict_chunk(p, values + done * ncols, "<f8", n, out + done * p->nout);
     }
+    return rc;
+}
+
+/* herd_model_predict: a private predictor, made, used and freed here. */
+int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
+                       size_t nrows, int nthread, double *out, size_t out_len)
+{
+    HD_CHECK_NOT_NULL(m);
+    HD_CHECK_NOT_NULL(frame);
+    if (nthread < 0)
+        return hd_error(HERD_EINVAL, "%s: nthread is %d; give 0 or more", __func__, nthread);
+    int rc = hd_predict_args_check(__func__, frame, rows, nrows, m->num_outputs, out, out_len);
+    if (rc) return rc;
+    /* Bind before loading: a frame that lacks a feature fails at once. */
+    size_t *cols = hd_malloc(m->nfeat, sizeof *cols);
+    if (!cols) return HERD_ENOMEM;
+    rc = hd_features_bind((const char *const *)m->feature_names,
+                          (const char *const *)m->feature_types, m->nfeat, frame, cols);
+    herd_predictor *p = NULL;
+    /* The first prediction configures the booster, which writes XGBoost's
+     * per-thread configuration: silent on a host thread (xgb.c). */
+    hd_xgb_quiet quiet;
+    if (!rc && nrows > 0 && !(rc = hd_xgb_quiet_enter(&quiet))) {
+        rc = hd_predictor_create(m, nthread > 0 ? nthread : 1, HD_PREDICTOR_PRIVATE, &p);
+        if (!rc) rc = hd_predictor_run_frame(p, frame, cols, rows, nrows, out);
+        herd_predictor_free(p); /* on the thread that made it: nothing is left */
+        hd_xgb_quiet_leave(&quiet);
+    }
+    free(cols);
     return rc;
 }
 

@@ -17,8 +17,8 @@
 
 #include "herd.h"
 #include "fit_fixture.h"
-#include "predictor_internal.h"
-#include "registry_internal.h"
+#include "model/predictor_internal.h"
+#include "registry/registry_internal.h"
 
 #define EXPECT_OK(call)                                                              \
     do {                                                                             \
