@@ -18,9 +18,12 @@
  * for one row (a different row each call) and for 1,000 rows, R
  * repetitions each (one-row calls are timed 20 at a time); and, for
  * contrast, herd_model_predict of one row (which loads the booster on
- * every call), fewer times.  Prints the medians, then one JSON line (the
- * last line of the output) with `one_row_vs_raw` and `rows_1000_vs_raw`:
- * the frame path's median over raw's (the dense path's ratios are there
+ * every call), fewer times.  Each sample records wall time and the calling
+ * thread's CPU time (with nthread 1 XGBoost predicts on that thread; on a
+ * shared machine the CPU time leaves out what other processes took).
+ * Prints the medians, then one JSON line (the last line of the output)
+ * with `one_row_vs_raw` and `rows_1000_vs_raw`: the frame path's median
+ * wall time over raw's (the dense path's and the CPU-time ratios are there
  * too).  See docs/performance.md. */
 #include <math.h>
 #include <stdint.h>
@@ -371,6 +374,10 @@ int main(int argc, char **argv)
            "\"herd_dense_rows_1000_us\": %.1f, \"model_predict_one_row_us\": %.1f, ",
            one[RAW] * 1e6, one[FRAME] * 1e6, one[DENSE] * 1e6, batch[RAW] * 1e6,
            batch[FRAME] * 1e6, batch[DENSE] * 1e6, old_one * 1e6);
+    printf("\"raw_one_row_cpu_us\": %.3f, \"herd_one_row_cpu_us\": %.3f, "
+           "\"raw_rows_1000_cpu_us\": %.1f, \"herd_rows_1000_cpu_us\": %.1f, ",
+           one_cpu[RAW] * 1e6, one_cpu[FRAME] * 1e6, batch_cpu[RAW] * 1e6,
+           batch_cpu[FRAME] * 1e6);
     printf("\"one_row_cpu_vs_raw\": %.3f, \"rows_1000_cpu_vs_raw\": %.3f, ",
            one_cpu[FRAME] / one_cpu[RAW], batch_cpu[FRAME] / batch_cpu[RAW]);
     printf("\"one_row_vs_raw\": %.3f, \"rows_1000_vs_raw\": %.3f, "
