@@ -696,16 +696,18 @@ HERD_API int herd_model_predict(const herd_model *model, const herd_frame *frame
 
 typedef struct herd_predictor herd_predictor;
 
+#define HERD_PREDICTOR_OPTIONS_VERSION 1
+
 typedef struct herd_predictor_options {
-    uint32_t struct_size;
-    /* CPU threads XGBoost uses inside one call, 1..1024; 0 means
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
+    /* CPU threads XGBoost uses inside one call, 0..1024; 0 means
      * herd_default_threads().  Default 1: a server gets its parallelism
      * from concurrent calls, and one row is fastest on one thread. */
     int nthread;
 } herd_predictor_options;
 
-/* Fill `opt` with the defaults. */
-HERD_API void herd_predictor_options_init(herd_predictor_options *opt);
+/* Fill `opt` with the defaults; pass HERD_PREDICTOR_OPTIONS_VERSION. */
+HERD_API int herd_predictor_options_init(herd_predictor_options *opt, unsigned int version);
 
 /* Prepare `model` for prediction (opt NULL: defaults).  Loads the booster
  * and predicts one row of missing values to configure it, on the calling

@@ -90,6 +90,7 @@ struct hd_opt_struct {
 extern const hd_opt_struct hd_column_options_desc;
 extern const hd_opt_struct hd_csv_options_desc;
 extern const hd_opt_struct hd_apply_options_desc;
+extern const hd_opt_struct hd_predictor_options_desc;
 extern const hd_opt_struct hd_fit_options_desc;
 extern const hd_opt_struct hd_artifact_options_desc;
 extern const hd_opt_struct hd_registry_options_desc;

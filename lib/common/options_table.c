@@ -102,6 +102,17 @@ static const hd_opt hd_apply_opts[] = {
 HD_DESC(hd_apply_options_desc, "apply", herd_apply_options, HERD_APPLY_OPTIONS_VERSION,
         hd_apply_opts);
 
+/* ---- herd_predictor_options ------------------------------------------------- */
+
+#define S herd_predictor_options
+static const hd_opt hd_predictor_opts[] = {
+    HD_NUM(S, 1, nthread, HD_OT_INT, 1, 0, 1024, 0,
+           "XGBoost threads inside one prediction call; 0: herd_default_threads()"),
+};
+#undef S
+HD_DESC(hd_predictor_options_desc, "predictor", herd_predictor_options,
+        HERD_PREDICTOR_OPTIONS_VERSION, hd_predictor_opts);
+
 /* ---- herd_fit_options ------------------------------------------------------- */
 
 static const hd_opt_name hd_split_names[] = {
@@ -156,6 +167,8 @@ static const hd_opt hd_registry_opts[] = {
            "ms a commit waits for another's; -1: as long as it takes, 0: not at all"),
     HD_BOOL(S, 1, allow_damaged, 0,
             "open a journal damaged before its end, read-only, up to the damage"),
+    HD_NUM(S, 1, predict_cache_bytes, HD_OT_SIZE, 256.0 * 1024 * 1024, 0, HD_SIZE_MAX, 0,
+           "bytes of models herd_registry_predict keeps loaded; 0: none"),
 };
 #undef S
 HD_DESC(hd_registry_options_desc, "registry", herd_registry_options,
@@ -288,11 +301,11 @@ HD_DESC(hd_registry_predict_options_desc, "registry_predict", herd_registry_pred
         HERD_REGISTRY_PREDICT_OPTIONS_VERSION, hd_registry_predict_opts);
 
 const hd_opt_struct *const hd_options_all[] = {
-    &hd_column_options_desc,  &hd_csv_options_desc,      &hd_apply_options_desc,
-    &hd_fit_options_desc,     &hd_artifact_options_desc, &hd_registry_options_desc,
-    &hd_version_options_desc, &hd_alias_options_desc,    &hd_search_options_desc,
-    &hd_compare_options_desc, &hd_cycle_options_desc,    &hd_registry_predict_options_desc,
-    NULL};
+    &hd_column_options_desc,   &hd_csv_options_desc,      &hd_apply_options_desc,
+    &hd_predictor_options_desc, &hd_fit_options_desc,     &hd_artifact_options_desc,
+    &hd_registry_options_desc, &hd_version_options_desc,  &hd_alias_options_desc,
+    &hd_search_options_desc,   &hd_compare_options_desc,  &hd_cycle_options_desc,
+    &hd_registry_predict_options_desc, NULL};
 
 /* ---- the public init functions ---------------------------------------------- */
 
@@ -309,6 +322,11 @@ int herd_csv_options_init(herd_csv_options *opt, unsigned int version)
 int herd_apply_options_init(herd_apply_options *opt, unsigned int version)
 {
     return hd_options_init(&hd_apply_options_desc, opt, version);
+}
+
+int herd_predictor_options_init(herd_predictor_options *opt, unsigned int version)
+{
+    return hd_options_init(&hd_predictor_options_desc, opt, version);
 }
 
 int herd_fit_options_init(herd_fit_options *opt, unsigned int version)

@@ -48,6 +48,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "model/model_internal.h"
 #include "model/predictor_internal.h"
@@ -60,7 +61,6 @@
 #define HD_STACK_VALUES 1024u
 /* Features whose column lookup is kept on the stack. */
 #define HD_STACK_FEATURES 64u
-#define HD_NTHREAD_MAX 1024
 
 /* XGBoost's in-place prediction configuration: values (type 0), every
  * tree, NaN marks a missing value; cache_id 0 is required by 1.7. */
@@ -83,14 +83,6 @@ struct herd_predictor {
      * (NULL until then) and never changed: calls check it by name. */
     size_t *hint;
 };
-
-void herd_predictor_options_init(herd_predictor_options *opt)
-{
-    if (!opt) return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->nthread = 1;
-}
 
 static void hd_names_free(char **v, size_t n)
 {
@@ -425,13 +417,8 @@ int herd_predictor_new(const herd_model *model, const herd_predictor_options *op
     *out = NULL;
     HD_CHECK_NOT_NULL(model);
     herd_predictor_options o;
-    herd_predictor_options_init(&o);
-    int rc = hd_options_copy(&o, sizeof o, opt, "herd_predictor_options_init");
-    if (rc) return hd_error_prefix("%s: ", __func__);
-    if (o.nthread < 0 || o.nthread > HD_NTHREAD_MAX)
-        return hd_error(HERD_EINVAL,
-                        "%s: opt->nthread is %d; give 1..%d, or 0 for herd_default_threads()",
-                        __func__, o.nthread, HD_NTHREAD_MAX);
+    int rc = hd_options_read(&hd_predictor_options_desc, opt, &o, __func__);
+    if (rc) return rc;
     int nthread = o.nthread ? o.nthread : herd_default_threads();
     rc = hd_predictor_create(model, nthread, HD_PREDICTOR_SHARED, out);
     if (rc) hd_error_prefix("%s: ", __func__);

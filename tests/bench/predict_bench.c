@@ -166,7 +166,7 @@ static herd_model *train(const bench_opts *o)
     const char *pn[] = {"max_depth", "eta", "tree_method"};
     const char *pv[] = {depth, "0.1", "hist"};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = feature_names;
     fo.n_features = NF;
     fo.label = "y";
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
         return 1;
     }
     herd_predictor_options po;
-    herd_predictor_options_init(&po);
+    herd_predictor_options_init(&po, HERD_PREDICTOR_OPTIONS_VERSION);
     po.nthread = o.nthread;
     t0 = now_s();
     if (herd_predictor_new(m, &po, &b.pred)) die("herd_predictor_new");

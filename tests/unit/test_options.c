@@ -68,6 +68,7 @@ typedef struct struct_case {
 NEWER(column)
 NEWER(csv)
 NEWER(apply)
+NEWER(predictor)
 NEWER(fit)
 NEWER(artifact)
 NEWER(registry)
@@ -84,6 +85,7 @@ NEWER(registry_predict)
 
 static const struct_case cases[] = {
     CASE(column, COLUMN),   CASE(csv, CSV),         CASE(apply, APPLY),
+    CASE(predictor, PREDICTOR),
     CASE(fit, FIT),         CASE(artifact, ARTIFACT), CASE(registry, REGISTRY),
     CASE(version, VERSION), CASE(alias, ALIAS),     CASE(search, SEARCH),
     CASE(compare, COMPARE), CASE(cycle, CYCLE),     CASE(registry_predict, REGISTRY_PREDICT),
@@ -505,6 +507,14 @@ static int call_artifact_from_model(world *w, const void *opt)
     return rc;
 }
 
+static int call_predictor_new(world *w, const void *opt)
+{
+    herd_predictor *p = (herd_predictor *)w;
+    int rc = herd_predictor_new(w->model, opt, &p);
+    assert_null(p);
+    return rc;
+}
+
 static int call_registry_open(world *w, const void *opt)
 {
     char path[700];
@@ -657,6 +667,7 @@ static const slot slots[] = {
     {"herd_fit (fit)", "herd_fit_options", call_fit_fit},
     {"herd_fit (apply)", "herd_apply_options", call_fit_apply},
     {"herd_predict", "herd_apply_options", call_predict},
+    {"herd_predictor_new", "herd_predictor_options", call_predictor_new},
     {"herd_model_set_artifact", "herd_artifact_options", call_set_artifact},
     {"herd_artifact_from_model", "herd_artifact_options", call_artifact_from_model},
     {"herd_registry_open", "herd_registry_options", call_registry_open},

@@ -69,7 +69,7 @@ static herd_model *data_model(const char *name)
 static herd_predictor *predictor_of(const herd_model *m, int nthread)
 {
     herd_predictor_options o;
-    herd_predictor_options_init(&o);
+    herd_predictor_options_init(&o, HERD_PREDICTOR_OPTIONS_VERSION);
     o.nthread = nthread;
     herd_predictor *p = NULL;
     EXPECT_OK(herd_predictor_new(m, &o, &p));
@@ -426,19 +426,22 @@ static void test_predictor_bad_inputs(void **state)
     ERR_HAS("'model' is NULL");
     assert_null(p);
     assert_int_equal(herd_predictor_new(m, NULL, NULL), HERD_EINVAL);
-    herd_predictor_options_init(&o);
+    herd_predictor_options_init(&o, HERD_PREDICTOR_OPTIONS_VERSION);
     o.nthread = -1;
     assert_int_equal(herd_predictor_new(m, &o, &p), HERD_EINVAL);
-    ERR_HAS("opt->nthread is -1; give 1..1024");
+    ERR_HAS("herd_predictor_options.nthread is -1; give an integer in 0..1024");
     o.nthread = 5000;
     assert_int_equal(herd_predictor_new(m, &o, &p), HERD_EINVAL);
-    ERR_HAS("opt->nthread is 5000");
+    ERR_HAS("herd_predictor_options.nthread is 5000");
     memset(&o, 0xA5, sizeof o); /* never initialised */
     assert_int_equal(herd_predictor_new(m, &o, &p), HERD_EINVAL);
     ERR_HAS("herd_predictor_options_init");
     assert_null(p);
-    herd_predictor_options_init(NULL); /* allowed, does nothing */
-    herd_predictor_options_init(&o);
+    assert_int_equal(herd_predictor_options_init(NULL, HERD_PREDICTOR_OPTIONS_VERSION),
+                     HERD_EINVAL);
+    assert_int_equal(herd_predictor_options_init(&o, HERD_PREDICTOR_OPTIONS_VERSION + 1),
+                     HERD_EINVAL);
+    herd_predictor_options_init(&o, HERD_PREDICTOR_OPTIONS_VERSION);
     o.nthread = 0; /* herd_default_threads() */
     EXPECT_OK(herd_predictor_new(m, &o, &p));
     herd_predictor_free(p);
@@ -559,7 +562,7 @@ static herd_artifact *const_artifact(const char *group, double value)
     const char *pn[] = {"eta", "base_score"};
     const char *pv[] = {"0", base};
     herd_fit_options fo;
-    herd_fit_options_init(&fo);
+    herd_fit_options_init(&fo, HERD_FIT_OPTIONS_VERSION);
     fo.features = features;
     fo.n_features = 1;
     fo.label = "y";
@@ -572,7 +575,7 @@ static herd_artifact *const_artifact(const char *group, double value)
     herd_model_set *set = NULL;
     EXPECT_OK(herd_fit(gr, &fo, NULL, &set));
     herd_artifact_options ao;
-    herd_artifact_options_init(&ao);
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "f";
     herd_artifact *a = NULL;
     EXPECT_OK(herd_model_set_artifact(set, group, &ao, &a));
@@ -589,7 +592,7 @@ static int64_t put(herd_registry *reg, const char *group, double value, const ch
     herd_batch *b = NULL;
     EXPECT_OK(herd_registry_begin(reg, &b));
     herd_version_options vo;
-    herd_version_options_init(&vo);
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = alias;
     EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
     EXPECT_OK(herd_batch_commit(b));
@@ -634,7 +637,7 @@ static void expect_predictions(herd_registry *reg, const rows3 *r, int fallback,
                                const double want[3], const int64_t version[3])
 {
     herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po);
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     po.fallback = fallback;
     herd_frame *out = NULL;
@@ -741,7 +744,7 @@ static void test_registry_cache_cap(void **state)
     herd_registry_free(reg);
 
     herd_registry_options o;
-    herd_registry_options_init(&o);
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
     o.predict_cache_bytes = 0;
     EXPECT_OK(herd_registry_open(d.path, &o, &reg));
     expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
@@ -777,10 +780,10 @@ static void *reg_worker_main(void *arg)
 {
     reg_worker *w = arg;
     herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po);
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     herd_apply_options ap;
-    herd_apply_options_init(&ap);
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 2;
     for (int it = 0; it < 20; it++) {
         herd_frame *out = NULL;
