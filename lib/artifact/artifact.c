@@ -39,6 +39,7 @@
 #include "common/fileio_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "model/model_internal.h"
@@ -952,19 +953,14 @@ static cJSON *hd_juint(uint64_t v)
 }
 
 /* The shortest text that reads back as exactly `v` (cJSON's printer keeps
- * 15 digits when they are "close enough", which changes the value), or the
- * strings "NaN", "Infinity", "-Infinity" (cJSON would print null).  Runs
- * in the C locale. */
+ * 15 digits when they are "close enough", which changes the value), from
+ * the number module (any locale), or the strings "NaN", "Infinity",
+ * "-Infinity" (cJSON would print null). */
 static cJSON *hd_jdouble(double v)
 {
     if (isnan(v)) return cJSON_CreateString("NaN");
     if (isinf(v)) return cJSON_CreateString(v > 0 ? "Infinity" : "-Infinity");
-    char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(buf);
+    return cJSON_CreateRaw(HD_NUM_JSON(v));
 }
 
 static cJSON *hd_jfeatures(const herd_model *model)

@@ -371,3 +371,51 @@ size_t hd_num_format_f32(char *buf, size_t size, float v, int digits, locale_t l
     }
     return float_suffix(buf, (size_t)n);
 }
+
+/* ---- text for messages, logs and JSON ------------------------------------ */
+
+/* snprintf in the "C" locale: the thread is switched for the call only
+ * (uselocale is per thread and cheap).  Without a "C" locale (out of
+ * memory at its creation) the thread's decimal separator is replaced. */
+static void hd_num_vprint(char *buf, size_t size, const char *fmt, double v)
+{
+    locale_t c = hd_c_locale();
+    locale_t old = c ? uselocale(c) : (locale_t)0;
+#if defined(__GNUC__)
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+    snprintf(buf, size, fmt, v);
+#if defined(__GNUC__)
+#  pragma GCC diagnostic pop
+#endif
+    if (c) {
+        uselocale(old);
+        return;
+    }
+    char point = localeconv()->decimal_point[0];
+    for (char *p = buf; point != '.' && *p; p++)
+        if (*p == point) *p = '.';
+}
+
+const char *hd_num_fmt(hd_num_text *t, const char *fmt, double v)
+{
+    hd_num_vprint(t->s, sizeof t->s, fmt, v);
+    return t->s;
+}
+
+const char *hd_num_json(hd_num_text *t, double v)
+{
+    if (!isfinite(v)) {
+        snprintf(t->s, sizeof t->s, "null");
+        return t->s;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        char fmt[8];
+        snprintf(fmt, sizeof fmt, "%%.%dg", prec);
+        hd_num_vprint(t->s, sizeof t->s, fmt, v);
+        double back = 0;
+        if (hd_num_parse_f64(t->s, strlen(t->s), &back) == 0 && back == v) break;
+    }
+    return t->s;
+}

@@ -10,8 +10,12 @@
  * case, with surrounding ASCII spaces ignored.
  *
  * Formatting writes the shortest text that reads back as the same value
- * (or a given number of significant digits).  It prints with snprintf, so
- * the caller switches the thread to hd_c_locale() (uselocale) around it.
+ * (or a given number of significant digits).  hd_num_format_f64 / _f32
+ * print with snprintf, so the caller switches the thread to hd_c_locale()
+ * (uselocale) around them (CSV writes millions: once per file); the text
+ * helpers at the end (messages, log records, JSON) switch by themselves.
+ * Nothing in lib/ formats or parses a floating-point number otherwise: no
+ * printf("%g"), strtod or scanf("%lf"), which follow LC_NUMERIC.
  */
 #ifndef HERD_COMMON_NUMBER_INTERNAL_H
 #define HERD_COMMON_NUMBER_INTERNAL_H
@@ -51,5 +55,27 @@ size_t hd_num_format_i64(char *buf, int64_t v);
 size_t hd_num_format_f64(char *buf, size_t size, double v, int digits, locale_t loc);
 /* The same for a float: the shortest of 6 to 9 digits. */
 size_t hd_num_format_f32(char *buf, size_t size, float v, int digits, locale_t loc);
+
+/* ---- text for messages, logs and JSON ----------------------------------- */
+
+/* Room for any one number these functions write. */
+typedef struct hd_num_text {
+    char s[64];
+} hd_num_text;
+
+/* `v` formatted by `fmt`, one printf floating conversion ("%g", "%.6g",
+ * "%.3f"...), with '.' whatever the thread's LC_NUMERIC: for messages and
+ * log records.  Returns t->s. */
+const char *hd_num_fmt(hd_num_text *t, const char *fmt, double v);
+
+/* A JSON number: the shortest of 15, 16 and 17 significant digits that
+ * reads back as exactly `v` ("0.2", "3", "1e-05"); "null" when v is not
+ * finite (JSON has no NaN).  Returns t->s. */
+const char *hd_num_json(hd_num_text *t, double v);
+
+/* The same in an expression: a buffer that lives until the end of the
+ * enclosing block, e.g. hd_error(..., "x is %s", HD_NUMF("%g", x)). */
+#define HD_NUMF(fmt, v) hd_num_fmt(&(hd_num_text){{0}}, (fmt), (v))
+#define HD_NUM_JSON(v) hd_num_json(&(hd_num_text){{0}}, (v))
 
 #endif

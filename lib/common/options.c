@@ -3,10 +3,6 @@
  * options_internal.h explains the mechanism; options_table.c holds the
  * descriptors.  Nothing here knows a particular struct.
  */
-#ifndef _GNU_SOURCE
-#  define _GNU_SOURCE /* newlocale, uselocale */
-#endif
-#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,15 +205,8 @@ void hd_opt_fmt_double(double v, char *buf, size_t size)
         snprintf(buf, size, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
         return;
     }
-    /* The shortest of 15..17 significant digits that reads back to v, in
-     * the "C" locale whatever the thread's is. */
-    locale_t c = hd_c_locale();
-    locale_t old = c ? uselocale(c) : (locale_t)0;
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(buf, size, "%.*g", digits, v);
-        if (!c || strtod_l(buf, NULL, c) == v) break;
-    }
-    if (c) uselocale(old);
+    /* The number module's shortest exact text, '.' in every locale. */
+    snprintf(buf, size, "%s", HD_NUM_JSON(v));
 }
 
 static int hd_opt_is_integer(hd_opt_type t)
@@ -232,7 +221,7 @@ static void hd_opt_fmt_int_bound(double b, char *buf, size_t size)
     if (b >= 0x1p62)
         snprintf(buf, size, "%s", "no limit");
     else
-        snprintf(buf, size, "%.0f", b);
+        snprintf(buf, size, "%s", HD_NUMF("%.0f", b));
 }
 
 void hd_opt_bounds_text(const hd_opt *o, char *buf, size_t size)

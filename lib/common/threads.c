@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "herd.h"
+#include "common/number_internal.h"
 
 static int hd_affinity_cpus(void)
 {
@@ -37,27 +38,46 @@ static int hd_quota_cpus(double quota, double period)
     return n > 0 ? n : 1;
 }
 
+/* The first line of a small file, or "" (no file, empty). */
+static void hd_read_line(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(buf, (int)size, f)) buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* The number that starts at *s (up to a space or the end), read by the
+ * number module (LC_NUMERIC must not matter); 0 when there is none.
+ * Moves *s past it. */
+static double hd_next_number(const char **s)
+{
+    const char *p = *s + strspn(*s, " "), *end = p + strcspn(p, " ");
+    double v = 0;
+    if (end == p || hd_num_parse_f64(p, (size_t)(end - p), &v) != 0) v = 0;
+    *s = end;
+    return v;
+}
+
 /* cgroup v2: "max 100000" or "150000 100000" in cpu.max. */
 static int hd_cgroup2_cpus(void)
 {
-    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
-    if (!f) return 0;
-    char quota[32] = {0};
-    double period = 0;
-    int got = fscanf(f, "%31s %lf", quota, &period);
-    fclose(f);
-    if (got != 2 || strcmp(quota, "max") == 0) return 0;
-    return hd_quota_cpus(strtod(quota, NULL), period);
+    char line[96];
+    hd_read_line("/sys/fs/cgroup/cpu.max", line, sizeof line);
+    if (!line[0] || strncmp(line, "max", 3) == 0) return 0;
+    const char *s = line;
+    double quota = hd_next_number(&s);
+    return hd_quota_cpus(quota, hd_next_number(&s));
 }
 
 static double hd_read_number(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    double v = 0;
-    if (fscanf(f, "%lf", &v) != 1) v = 0;
-    fclose(f);
-    return v;
+    char line[64];
+    hd_read_line(path, line, sizeof line);
+    const char *s = line;
+    return hd_next_number(&s);
 }
 
 static int hd_cgroup1_cpus(void)

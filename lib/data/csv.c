@@ -436,9 +436,9 @@ static int err_f32_range(csv_reader *r, size_t j, const csv_field *f)
 {
     char q[96];
     return hd_csv_fail(&r->tok, HERD_EFORMAT, r->tok.rec_line, j,
-                    "%s is outside the float32 range (largest magnitude %.9g); read the "
+                    "%s is outside the float32 range (largest magnitude %s); read the "
                     "column as float64",
-                    hd_quote(f->p, f->len, q, sizeof q), (double)FLT_MAX);
+                    hd_quote(f->p, f->len, q, sizeof q), HD_NUMF("%.9g", (double)FLT_MAX));
 }
 
 /* An integer field of an integer column, checked against the column's

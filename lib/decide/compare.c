@@ -20,6 +20,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "data/frame_internal.h"
@@ -107,13 +108,14 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
     if ((rc = hd_metric_parse(o->metric, &c->metric))) return rc;
     if (!o->label) return hd_error(HERD_EINVAL, "opt->label is NULL; name the label column");
     if (o->metric_min > o->metric_max)
-        return hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%g, %g]; give "
-                        "min <= max", o->metric_min, o->metric_max);
+        return hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%s, %s]; give "
+                        "min <= max", HD_NUMF("%g", o->metric_min),
+                        HD_NUMF("%g", o->metric_max));
     if (o->holdout_fraction > 0 && o->holdout_periods)
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g and opt->holdout_periods "
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %s and opt->holdout_periods "
                         "%zu: give one of them (each group's last fraction of rows, or its "
                         "rows of the last N values of opt->holdout_order_by)",
-                        o->holdout_fraction, o->holdout_periods);
+                        HD_NUMF("%g", o->holdout_fraction), o->holdout_periods);
     if ((o->holdout_fraction > 0 || o->holdout_periods) && !o->holdout_order_by)
         return hd_error(HERD_EINVAL, "opt->holdout_%s is set but opt->holdout_order_by is "
                         "NULL: name the column that orders each group's rows (e.g. a date)",
@@ -409,30 +411,35 @@ static int cmp_decide(const cmp_ctx *c, cmp_row *r)
     const herd_compare_options *o = &c->o;
     const char *mn = c->metric.name;
     if (!(r->chall_m >= o->metric_min && r->chall_m <= o->metric_max))
-        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %.6g is outside the bounds "
-                                             "[%g, %g]", mn, r->chall_m, o->metric_min,
-                                             o->metric_max));
+        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %s is outside the bounds "
+                                             "[%s, %s]", mn, HD_NUMF("%.6g", r->chall_m),
+                                             HD_NUMF("%g", o->metric_min),
+                                             HD_NUMF("%g", o->metric_max)));
     if (!(r->delta > 0))
-        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %.6g is not better than the "
-                                             "champion's %.6g", mn, r->chall_m, r->champ_m));
+        return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %s is not better than the "
+                                             "champion's %s", mn, HD_NUMF("%.6g", r->chall_m),
+                                             HD_NUMF("%.6g", r->champ_m)));
     if (r->delta < o->min_abs_delta)
-        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.6g, less than min_abs_delta "
-                                             "%g", mn, r->delta, o->min_abs_delta));
+        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %s, less than min_abs_delta "
+                                             "%s", mn, HD_NUMF("%.6g", r->delta),
+                                             HD_NUMF("%g", o->min_abs_delta)));
     if (o->min_rel_delta > 0 && isnan(r->rel))
         return cmp_set(r, CMP_KEEP, cmp_text("the champion's %s is 0: a relative improvement "
-                                             "is undefined, so min_rel_delta %.3g%% cannot be "
-                                             "met", mn, 100 * o->min_rel_delta));
+                                             "is undefined, so min_rel_delta %s%% cannot be "
+                                             "met", mn, HD_NUMF("%.3g", 100 * o->min_rel_delta)));
     if (r->rel < o->min_rel_delta)
-        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %.3g%%, less than min_rel_delta "
-                                             "%.3g%%", mn, 100 * r->rel,
-                                             100 * o->min_rel_delta));
+        return cmp_set(r, CMP_KEEP, cmp_text("%s improves by %s%%, less than min_rel_delta "
+                                             "%s%%", mn, HD_NUMF("%.3g", 100 * r->rel),
+                                             HD_NUMF("%.3g", 100 * o->min_rel_delta)));
     if (o->bootstrap && !(r->ci_lo > 0))
-        return cmp_set(r, CMP_KEEP, cmp_text("the improvement is not significant: at %.0f%% "
+        return cmp_set(r, CMP_KEEP, cmp_text("the improvement is not significant: at %s%% "
                                              "confidence %s may improve by as little as "
-                                             "%.6g (paired bootstrap, %d resamples)",
-                                             100 * o->confidence, mn, r->ci_lo, o->bootstrap));
-    return cmp_set(r, CMP_PROMOTE, cmp_text("%s improves by %.6g (%.3g%%)%s", mn, r->delta,
-                                            100 * r->rel,
+                                             "%s (paired bootstrap, %d resamples)",
+                                             HD_NUMF("%.0f", 100 * o->confidence), mn,
+                                             HD_NUMF("%.6g", r->ci_lo), o->bootstrap));
+    return cmp_set(r, CMP_PROMOTE, cmp_text("%s improves by %s (%s%%)%s", mn,
+                                            HD_NUMF("%.6g", r->delta),
+                                            HD_NUMF("%.3g", 100 * r->rel),
                                             o->bootstrap ? ", significant by bootstrap" : ""));
 }
 
@@ -526,10 +533,12 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
         if (r->chall_m >= c->o.metric_min && r->chall_m <= c->o.metric_max)
             rc = cmp_set(r, CMP_FIRST, cmp_text("no %s yet", c->o.champion));
         else
-            rc = cmp_set(r, CMP_SKIPPED, cmp_text("no %s yet, and the challenger's %s %.6g is "
-                                                  "outside the bounds [%g, %g]",
-                                                  c->o.champion, c->metric.name, r->chall_m,
-                                                  c->o.metric_min, c->o.metric_max));
+            rc = cmp_set(r, CMP_SKIPPED, cmp_text("no %s yet, and the challenger's %s %s is "
+                                                  "outside the bounds [%s, %s]",
+                                                  c->o.champion, c->metric.name,
+                                                  HD_NUMF("%.6g", r->chall_m),
+                                                  HD_NUMF("%g", c->o.metric_min),
+                                                  HD_NUMF("%g", c->o.metric_max)));
     } else if (!rc && r->champ_v == r->chall_v) {
         r->champ_m = r->chall_m;
         r->delta = r->rel = 0;
@@ -718,7 +727,12 @@ static int cmp_summary_frame(const cmp_ctx *c, herd_frame **out)
  * Promotion
  * --------------------------------------------------------------------- */
 
-static cJSON *cmp_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+/* A JSON number written by the number module (the shortest exact text, in
+ * any locale), or null. */
+static cJSON *cmp_num(double v)
+{
+    return isfinite(v) ? cJSON_CreateRaw(HD_NUM_JSON(v)) : cJSON_CreateNull();
+}
 
 /* The alias history's details: the numbers behind the decision. */
 static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
@@ -727,13 +741,13 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     if (!o) return NULL;
     cJSON_AddItemToObject(o, "decision", cJSON_CreateString(cmp_names[r->decision]));
     cJSON_AddItemToObject(o, "metric", cJSON_CreateString(c->metric.name));
-    cJSON_AddItemToObject(o, "champion_version", cJSON_CreateNumber((double)r->champ_v));
-    cJSON_AddItemToObject(o, "challenger_version", cJSON_CreateNumber((double)r->chall_v));
+    cJSON_AddItemToObject(o, "champion_version", cmp_num((double)r->champ_v));
+    cJSON_AddItemToObject(o, "challenger_version", cmp_num((double)r->chall_v));
     cJSON_AddItemToObject(o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
     cJSON_AddItemToObject(o, "challenger_metric", cmp_num(r->chall_m));
     cJSON_AddItemToObject(o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
     cJSON_AddItemToObject(o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
-    cJSON_AddItemToObject(o, "holdout_rows", cJSON_CreateNumber((double)r->rows));
+    cJSON_AddItemToObject(o, "holdout_rows", cmp_num((double)r->rows));
     cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->o.min_abs_delta));
     cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->o.min_rel_delta));
     if (c->o.bootstrap) {
@@ -773,18 +787,19 @@ static int cmp_cap(cmp_ctx *c, size_t promote)
     herd_frame_free(champs);
     double frac = total ? (double)promote / (double)total : 1;
     if (!(frac > c->o.max_promote_fraction)) return HERD_OK;
-    char *why = cmp_text("the promotion cap refused the run: it would replace %.1f%% of the "
+    char *why = cmp_text("the promotion cap refused the run: it would replace %s%% of the "
                          "family's champions (%zu of %zu), above max_promote_fraction "
-                         "%.1f%%; nothing was moved (force = 1 promotes anyway)",
-                         100 * frac, promote, total, 100 * c->o.max_promote_fraction);
+                         "%s%%; nothing was moved (force = 1 promotes anyway)",
+                         HD_NUMF("%.1f", 100 * frac), promote, total,
+                         HD_NUMF("%.1f", 100 * c->o.max_promote_fraction));
     rc = why ? cmp_refuse_all(c, why) : HERD_ENOMEM;
     free(why);
     if (rc) return rc;
-    return hd_error(HERD_ELIMIT, "promoting would replace %.1f%% of family '%s''s "
-                    "champions (%zu of %zu), above max_promote_fraction %.1f%%: nothing "
+    return hd_error(HERD_ELIMIT, "promoting would replace %s%% of family '%s''s "
+                    "champions (%zu of %zu), above max_promote_fraction %s%%: nothing "
                     "was moved (the decisions say \"refused\"); check the week's data, or "
-                    "pass force = 1", 100 * frac, c->o.family, promote, total,
-                    100 * c->o.max_promote_fraction);
+                    "pass force = 1", HD_NUMF("%.1f", 100 * frac), c->o.family, promote, total,
+                    HD_NUMF("%.1f", 100 * c->o.max_promote_fraction));
 }
 
 static int cmp_promote(cmp_ctx *c)

@@ -19,6 +19,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
@@ -47,10 +48,10 @@ static int cyc_options_read(const herd_cycle_options *in, const herd_groups *gro
     if (!rc) rc = hd_id_check(o->run_id, "opt->run_id");
     if (rc) return rc;
     if (o->holdout_fraction != 0 && o->holdout_periods)
-        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %g and opt->holdout_periods "
+        return hd_error(HERD_EINVAL, "opt->holdout_fraction is %s and opt->holdout_periods "
                         "%zu: give one of them (each group's last fraction of rows, or its "
                         "rows of the last N values of opt->holdout_order_by)",
-                        o->holdout_fraction, o->holdout_periods);
+                        HD_NUMF("%g", o->holdout_fraction), o->holdout_periods);
     if (!o->holdout_periods && o->holdout_fraction == 0)
         o->holdout_fraction = CYC_DEFAULT_FRACTION;
     if (!o->holdout_order_by)
@@ -272,8 +273,8 @@ static void cyc_add(int *ok, cJSON *o, const char *key, cJSON *v)
 static cJSON *cyc_str(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
 /* Numbers as JSON: integers exact (also above 2^53, as seeds may be) and
- * written without the locale; reals through cJSON, which writes '.' in
- * every locale; infinities (unbounded) as null. */
+ * written without the locale; reals by the number module (the shortest
+ * exact text, '.' in every locale); infinities (unbounded) as null. */
 static cJSON *cyc_u64(uint64_t v)
 {
     char buf[32];
@@ -290,7 +291,7 @@ static cJSON *cyc_int(int64_t v)
 
 static cJSON *cyc_real(double v)
 {
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+    return isfinite(v) ? cJSON_CreateRaw(HD_NUM_JSON(v)) : cJSON_CreateNull();
 }
 
 static cJSON *cyc_strings(const char *const *v, size_t n)
@@ -499,8 +500,8 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (rc) hd_error_prefix("herd_cycle: ");
     else
         hd_log(HERD_LOG_INFO, "split: %zu groups into %zu training and %zu holdout rows in "
-               "%.3f s", groups->ngroups, herd_frame_nrows(p.train), herd_frame_nrows(p.hold),
-               hd_now() - t);
+               "%s s", groups->ngroups, herd_frame_nrows(p.train), herd_frame_nrows(p.hold),
+               HD_NUMF("%.3f", hd_now() - t));
     if (!rc) {
         hd_phase_begin("fit", cfg.progress, cfg.progress_user);
         rc = herd_fit(p.train_groups, fit, apply, &set);
@@ -514,8 +515,8 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
         t = hd_now();
         rc = cyc_register(reg, groups, set, set_all, &o, fit, &co, &added);
         if (!rc)
-            hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %.3f s",
-                   added.n, hd_now() - t);
+            hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %s s",
+                   added.n, HD_NUMF("%.3f", hd_now() - t));
     }
     /* This run's versions are the challengers: a re-run of an older run
      * compares its own models again, whatever the alias says now. */
@@ -542,8 +543,9 @@ int herd_cycle(herd_registry *reg, const herd_groups *groups, const herd_fit_opt
     hd_scope scope;
     hd_scope_enter(&scope, cyc_plan, (int)(sizeof cyc_plan / sizeof *cyc_plan), NULL, NULL);
     int rc = cyc_run(reg, groups, fit, opt, apply, decisions, summary);
-    hd_log(rc ? HERD_LOG_ERROR : HERD_LOG_INFO, "herd_cycle %s in %.3f s%s%s",
-           rc ? "failed" : "done", hd_scope_elapsed(), rc ? ": " : "", rc ? herd_last_error() : "");
+    hd_log(rc ? HERD_LOG_ERROR : HERD_LOG_INFO, "herd_cycle %s in %s s%s%s",
+           rc ? "failed" : "done", HD_NUMF("%.3f", hd_scope_elapsed()), rc ? ": " : "",
+           rc ? herd_last_error() : "");
     hd_scope_leave(&scope);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/text_internal.h"
 #include "model/metrics_internal.h"
 
@@ -420,8 +421,8 @@ static int metric_resolve(const hd_metric *m, const metric_info **out)
         return hd_error(HERD_EINVAL, "metric id %d is unknown: hd_metric must come from "
                         "hd_metric_parse", m->id);
     if (!param_in_range(mi->id, m->param))
-        return hd_error(HERD_EINVAL, "metric %s: parameter %g is out of range", mi->name,
-                        m->param);
+        return hd_error(HERD_EINVAL, "metric %s: parameter %s is out of range", mi->name,
+                        HD_NUMF("%g", m->param));
     *out = mi;
     return HERD_OK;
 }
@@ -443,13 +444,13 @@ static int check_finite(const hd_metric *m, const char *array, const double *x, 
         if (isfinite(x[i])) continue;
         if (width > 1)
             return hd_error(HERD_EINVAL,
-                            "metric %s: %s[%zu] (row %zu, class %zu) is %g; labels, "
+                            "metric %s: %s[%zu] (row %zu, class %zu) is %s; labels, "
                             "predictions and weights must be finite numbers",
-                            m->name, array, i, i / width, i % width, x[i]);
+                            m->name, array, i, i / width, i % width, HD_NUMF("%g", x[i]));
         return hd_error(HERD_EINVAL,
-                        "metric %s: %s[%zu] is %g; labels, predictions and weights must be "
+                        "metric %s: %s[%zu] is %s; labels, predictions and weights must be "
                         "finite numbers",
-                        m->name, array, i, x[i]);
+                        m->name, array, i, HD_NUMF("%g", x[i]));
     }
     return HERD_OK;
 }
@@ -463,8 +464,8 @@ static int check_weights(const hd_metric *m, const double *weight, size_t n)
     ksum total = {0, 0};
     for (size_t i = 0; i < n; i++) {
         if (weight[i] < 0)
-            return hd_error(HERD_EINVAL, "metric %s: weight[%zu] is %g; weights must be >= 0",
-                            m->name, i, weight[i]);
+            return hd_error(HERD_EINVAL, "metric %s: weight[%zu] is %s; weights must be >= 0",
+                            m->name, i, HD_NUMF("%g", weight[i]));
         ksum_add(&total, weight[i]);
     }
     double sum = ksum_value(&total);
@@ -491,17 +492,17 @@ static int check_labels(const hd_metric *m, const double *label, size_t n, size_
         case M_TWEEDIE:
             if (y < 0)
                 return hd_error(HERD_EINVAL,
-                                "metric %s: label[%zu] is %g; labels must be >= 0", m->name,
-                                i, y);
+                                "metric %s: label[%zu] is %s; labels must be >= 0", m->name,
+                                i, HD_NUMF("%g", y));
             break;
         case M_LOGLOSS:
         case M_AUC:
         case M_ERROR:
             if (y < 0 || y > 1)
                 return hd_error(HERD_EINVAL,
-                                "metric %s: label[%zu] is %g; binary labels must be 0 or 1 "
+                                "metric %s: label[%zu] is %s; binary labels must be 0 or 1 "
                                 "(or a probability in between)",
-                                m->name, i, y);
+                                m->name, i, HD_NUMF("%g", y));
             break;
         case M_MLOGLOSS:
         case M_MERROR:
@@ -509,9 +510,9 @@ static int check_labels(const hd_metric *m, const double *label, size_t n, size_
              * theory, and then the comparison merely rounds. */
             if (!(y >= 0 && y < (double)num_class && y == floor(y)))
                 return hd_error(HERD_EINVAL,
-                                "metric %s: label[%zu] is %g; multiclass labels must be "
+                                "metric %s: label[%zu] is %s; multiclass labels must be "
                                 "integers from 0 to num_class - 1 = %zu",
-                                m->name, i, y, num_class - 1);
+                                m->name, i, HD_NUMF("%g", y), num_class - 1);
             break;
         default:
             break;
@@ -532,8 +533,8 @@ static int check_preds(const hd_metric *m, const double *pred, size_t n, size_t 
         case M_TWEEDIE:
             if (!(p > 0))
                 return hd_error(HERD_EINVAL,
-                                "metric %s: pred[%zu] is %g; predicted means must be > 0",
-                                m->name, i, p);
+                                "metric %s: pred[%zu] is %s; predicted means must be > 0",
+                                m->name, i, HD_NUMF("%g", p));
             break;
         case M_LOGLOSS:
         case M_ERROR:
@@ -542,14 +543,14 @@ static int check_preds(const hd_metric *m, const double *pred, size_t n, size_t 
             if (p < 0 || p > 1) {
                 if (width > 1)
                     return hd_error(HERD_EINVAL,
-                                    "metric %s: pred[%zu] (row %zu, class %zu) is %g; "
+                                    "metric %s: pred[%zu] (row %zu, class %zu) is %s; "
                                     "predictions must be probabilities in [0, 1], not "
                                     "margins",
-                                    m->name, i, i / width, i % width, p);
+                                    m->name, i, i / width, i % width, HD_NUMF("%g", p));
                 return hd_error(HERD_EINVAL,
-                                "metric %s: pred[%zu] is %g; predictions must be "
+                                "metric %s: pred[%zu] is %s; predictions must be "
                                 "probabilities in [0, 1], not margins",
-                                m->name, i, p);
+                                m->name, i, HD_NUMF("%g", p));
             }
             break;
         default:
@@ -754,9 +755,9 @@ static int eval_r2(const hd_metric *m, const double *label, const double *pred,
     double first;
     if (!labels_vary(label, weight, n, &first))
         return hd_error(HERD_EINVAL,
-                        "metric %s: every label is %g; r2 = 1 - SSE/SST is undefined when "
+                        "metric %s: every label is %s; r2 = 1 - SSE/SST is undefined when "
                         "the labels do not vary (SST = 0): use rmse or mae",
-                        m->name, first);
+                        m->name, HD_NUMF("%g", first));
 
     ksum wy = {0, 0}, wsum = {0, 0};
     for (size_t i = 0; i < n; i++) {

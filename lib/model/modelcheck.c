@@ -35,11 +35,7 @@
  * (or use what herd does not support), HERD_ECORRUPT when a model is
  * malformed, HERD_ELIMIT for a cap.  Messages start with "model: ", name
  * the tree, node and field, and give the byte offset for UBJSON. */
-#ifndef _GNU_SOURCE
-#  define _GNU_SOURCE /* strtod_l, newlocale */
-#endif
 #include <float.h>
-#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +45,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/text_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/ubjson_internal.h"
@@ -147,7 +144,7 @@ static const char *mc_num_str(const hd_jnum *v, char *buf, size_t size)
     if (v->integral)
         snprintf(buf, size, "%lld", (long long)v->i);
     else
-        snprintf(buf, size, "%g", v->f);
+        snprintf(buf, size, "%s", HD_NUMF("%g", v->f));
     return buf;
 }
 
@@ -245,7 +242,8 @@ static int mc_float_syntax(const char *s, size_t len)
 }
 
 /* A float XGBoost keeps as a string ("base_score": "5E-1"), which must be
- * finite as a float.  Read in the "C" locale whatever the host's is. */
+ * finite as a float.  Read by the number module: the host's locale does
+ * not matter. */
 static int mc_param_float(const mc *c, size_t obj, const char *prefix, const char *key,
                           double *out)
 {
@@ -254,18 +252,14 @@ static int mc_param_float(const mc *c, size_t obj, const char *prefix, const cha
     if (rc) return rc;
     size_t len;
     const char *s = hd_jdoc_string(c->doc, v, &len);
-    char buf[64], q[96];
+    char q[96];
     hd_quote(s, len, q, sizeof q);
-    if (len >= sizeof buf || !mc_float_syntax(s, len))
+    double d = 0;
+    if (len >= 64 || !mc_float_syntax(s, len))
         return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, v), "%s%s is %s, not a number",
                        prefix, key, q);
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    locale_t loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (loc == (locale_t)0) return hd_oom();
-    double d = strtod_l(buf, NULL, loc);
-    freelocale(loc);
-    if (!isfinite(d) || fabs(d) > FLT_MAX)
+    if ((rc = hd_num_parse_f64(s, len, &d)) == HERD_ENOMEM) return rc;
+    if (rc || !isfinite(d) || fabs(d) > FLT_MAX)
         return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, v),
                        "%s%s is %s, which is not a finite float", prefix, key, q);
     *out = d;
@@ -649,11 +643,11 @@ static int mc_tree_values(const mc *c, const mc_tree *tr, size_t deleted)
                                 (int)c->split[i], tr->num_feature);
         if (!isfinite(c->cond[i]))
             return mc_node_fail(HERD_ECORRUPT, tr, i, mc_elem_offset(c, tr->a_cond, i),
-                                "%s is %g", leaf ? "leaf value" : "split condition",
-                                (double)c->cond[i]);
+                                "%s is %s", leaf ? "leaf value" : "split condition",
+                                HD_NUMF("%g", (double)c->cond[i]));
         if (!isfinite(c->weight[i]))
             return mc_node_fail(HERD_ECORRUPT, tr, i, mc_elem_offset(c, tr->a_weight, i),
-                                "base weight is %g", (double)c->weight[i]);
+                                "base weight is %s", HD_NUMF("%g", (double)c->weight[i]));
     }
     if (deleted != tr->num_deleted)
         return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, tr->obj),

@@ -16,6 +16,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "artifact/artifact_internal.h"
@@ -150,7 +151,8 @@ static char *hd_metrics_json(const hd_rver *v)
     cJSON *o = cJSON_CreateObject();
     for (uint32_t i = 0; o && i < v->nmetrics; i++) {
         double x = v->metrics[i].value;
-        cJSON *n = isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+        /* the number module's text: the shortest exact one, in any locale */
+        cJSON *n = isfinite(x) ? cJSON_CreateRaw(HD_NUM_JSON(x)) : cJSON_CreateNull();
         if (!n || !cJSON_AddItemToObject(o, v->metrics[i].name, n)) {
             cJSON_Delete(n);
             cJSON_Delete(o);
@@ -642,8 +644,9 @@ static int hd_search_options_read(const herd_search_options *in, herd_search_opt
         rc = hd_error(HERD_EINVAL, "opt->metric 'metrics' clashes with the column of that "
                       "name; it cannot be searched by range");
     if (!rc && o->metric_min > o->metric_max)
-        rc = hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%g, %g]; give a "
-                      "range with min <= max", o->metric_min, o->metric_max);
+        rc = hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%s, %s]; give a "
+                      "range with min <= max", HD_NUMF("%g", o->metric_min),
+                      HD_NUMF("%g", o->metric_max));
     if (!rc && o->alias) rc = hd_id_check(o->alias, "opt->alias");
     return rc;
 }

@@ -18,6 +18,7 @@
 #include "common/error_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
@@ -443,9 +444,9 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
         for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
         hd_log_queue_deliver(&run.logq);
         hd_log(HERD_LOG_INFO,
-               "%s: %zu of %zu groups done in %.3f s: %zu failed, %zu skipped%s", phase,
-               run.groups_done, job->ngroups, hd_now() - t0, run.groups_failed,
-               run.groups_skipped,
+               "%s: %zu of %zu groups done in %s s: %zu failed, %zu skipped%s", phase,
+               run.groups_done, job->ngroups, HD_NUMF("%.3f", hd_now() - t0),
+               run.groups_failed, run.groups_skipped,
                run.stop == 1 ? " (cancelled)" : run.stop == 2 ? " (error budget exceeded)" : "");
         if (cfg->progress) {
             herd_progress p;

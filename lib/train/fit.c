@@ -20,6 +20,7 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
@@ -243,8 +244,8 @@ static int hd_plan_numbers(const herd_fit_options *o)
         return hd_error(HERD_EINVAL,
                         "fit options: valid_order_by needs split = HERD_SPLIT_LAST");
     if (o->cv_folds == 1)
-        return hd_error(HERD_EINVAL, "fit options: cv_folds is 1; give 0 (off) or 2..%.0f",
-                        hd_option_find(&hd_fit_options_desc, "cv_folds")->max);
+        return hd_error(HERD_EINVAL, "fit options: cv_folds is 1; give 0 (off) or 2..%s",
+                        HD_NUMF("%.0f", hd_option_find(&hd_fit_options_desc, "cv_folds")->max));
     if ((size_t)o->cv_folds > o->min_rows)
         return hd_error(HERD_EINVAL,
                         "fit options: cv_folds (%d) is larger than min_rows (%zu); every fold "
@@ -296,14 +297,15 @@ static int hd_check_group(const hd_fit_plan *p, const char *key, const size_t *r
             double v = hd_col_double(w, rows[i]);
             if (!isfinite(v) || v < 0)
                 return hd_error(HERD_EFORMAT,
-                                "group '%s': weight '%s' is %g at frame row %zu; weights must "
+                                "group '%s': weight '%s' is %s at frame row %zu; weights must "
                                 "be finite and >= 0",
-                                key, w->name, v, rows[i]);
+                                key, w->name, HD_NUMF("%g", v), rows[i]);
         }
     }
     if (constant) {
         char msg[160];
-        snprintf(msg, sizeof msg, "constant label: every one of the %zu rows is %g", n, first);
+        snprintf(msg, sizeof msg, "constant label: every one of the %zu rows is %s", n,
+                 HD_NUMF("%g", first));
         return herd_error_set(HERD_SKIP, msg);
     }
     for (size_t j = 0; j < p->nf; j++) {

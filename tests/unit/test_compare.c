@@ -1348,6 +1348,178 @@ static void test_cycle_periods_and_lineage(void **state)
     holdout_free(&h);
 }
 
+/* ---- the process locale changes nothing ----------------------------------- */
+
+/* Two frames hold the same columns and the same values, bit for bit. */
+static void frames_equal(const herd_frame *a, const herd_frame *b)
+{
+    assert_int_equal(herd_frame_ncols(a), herd_frame_ncols(b));
+    assert_int_equal(herd_frame_nrows(a), herd_frame_nrows(b));
+    for (size_t c = 0; c < herd_frame_ncols(a); c++) {
+        assert_string_equal(herd_frame_column_name(a, c), herd_frame_column_name(b, c));
+        int type = herd_frame_column_type(a, c);
+        assert_int_equal(type, herd_frame_column_type(b, c));
+        for (size_t r = 0; r < herd_frame_nrows(a); r++) {
+            if (type == HERD_TYPE_STRING) {
+                const char *x = NULL, *y = NULL;
+                EXPECT_OK(herd_frame_get_string(a, c, r, &x));
+                EXPECT_OK(herd_frame_get_string(b, c, r, &y));
+                if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
+                    fail_msg("column %s row %zu: \"%s\" vs \"%s\"",
+                             herd_frame_column_name(a, c), r, x ? x : "(missing)",
+                             y ? y : "(missing)");
+            } else {
+                double x = 0, y = 0;
+                EXPECT_OK(herd_frame_get_double(a, c, r, &x));
+                EXPECT_OK(herd_frame_get_double(b, c, r, &y));
+                if (!(isnan(x) && isnan(y)) && memcmp(&x, &y, sizeof x))
+                    fail_msg("column %s row %zu: %.17g vs %.17g",
+                             herd_frame_column_name(a, c), r, x, y);
+            }
+        }
+    }
+}
+
+typedef struct cycle_out {
+    herd_frame *decisions, *summary, *runs, *history;
+} cycle_out;
+
+static void cycle_out_free(cycle_out *o)
+{
+    herd_frame_free(o->decisions);
+    herd_frame_free(o->summary);
+    herd_frame_free(o->runs);
+    herd_frame_free(o->history);
+}
+
+/* A cycle with decimal thresholds into registry `name`, under a decimal
+ * comma when `comma`: its decisions, summary, run record and champion
+ * history (with the details JSON). */
+static void locale_cycle(ctx *c, const char *name, int comma, cycle_out *out)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(path, NULL, &reg));
+    holdout h;
+    weekly_make(&h, 4, 40, NULL, 0);
+    herd_fit_options fo;
+    cycle_fit(&fo);
+    herd_compare_options cmp;
+    herd_compare_options_init(&cmp, HERD_COMPARE_OPTIONS_VERSION);
+    cmp.min_rel_delta = 0.125;
+    cmp.metric_max = 0.0625; /* some first challengers fall outside: a reason with it */
+    cmp.bootstrap = 50;
+    herd_cycle_options co;
+    herd_cycle_options_init(&co, HERD_CYCLE_OPTIONS_VERSION);
+    co.family = "f";
+    co.run_id = "w1";
+    co.holdout_order_by = "week";
+    co.holdout_fraction = 0.25;
+    co.fallback = 1;
+    co.compare = &cmp;
+    test_locale loc;
+    if (comma && !test_locale_decimal_comma(&loc)) {
+        test_locale_restore(&loc);
+        fail_msg("no decimal-comma locale could be made (localedef, from `locales`)");
+    }
+    int rc = herd_cycle(reg, h.groups, &fo, &co, NULL, &out->decisions, &out->summary);
+    if (comma) test_locale_restore(&loc);
+    EXPECT_OK(rc);
+    EXPECT_OK(herd_registry_runs(reg, &out->runs));
+    EXPECT_OK(herd_registry_alias_history(reg, "f", NULL, "champion", &out->history));
+    herd_registry_free(reg);
+    holdout_free(&h);
+}
+
+/* herd_cycle and herd_compare write and decide the same under a decimal
+ * comma (de_DE) as in the C locale: decisions, reasons, run params (JSON),
+ * alias history details (JSON). */
+static void test_cycle_locale_independent(void **state)
+{
+    ctx *c = *state;
+    cycle_out ref, de;
+    memset(&ref, 0, sizeof ref);
+    memset(&de, 0, sizeof de);
+    locale_cycle(c, "reg_c", 0, &ref);
+    locale_cycle(c, "reg_de", 1, &de);
+    frames_equal(ref.decisions, de.decisions);
+    frames_equal(ref.summary, de.summary);
+    assert_string_equal(str_at(ref.runs, "params", 0), str_at(de.runs, "params", 0));
+    assert_non_null(strstr(str_at(de.runs, "params", 0), "0.25"));
+    assert_string_equal(str_at(ref.runs, "summary", 0), str_at(de.runs, "summary", 0));
+    assert_int_equal(herd_frame_nrows(ref.history), herd_frame_nrows(de.history));
+    for (size_t i = 0; i < herd_frame_nrows(ref.history); i++) {
+        assert_string_equal(str_at(ref.history, "details", i), str_at(de.history, "details", i));
+        assert_string_equal(str_at(ref.history, "reason", i), str_at(de.history, "reason", i));
+    }
+    cycle_out_free(&ref);
+    cycle_out_free(&de);
+}
+
+/* herd_compare alone, dry run with thresholds, bounds and a bootstrap:
+ * the same decisions and reasons (which print decimals), the same failure
+ * and option messages, under a decimal comma as in the C locale. */
+static void compare_in_locale(herd_registry *reg, const holdout *h, int comma, herd_frame **d,
+                              char *bad_msg, size_t size)
+{
+    herd_compare_options o;
+    herd_compare_options_init(&o, HERD_COMPARE_OPTIONS_VERSION);
+    o.family = "f";
+    o.label = "y";
+    o.min_abs_delta = 0.05;
+    o.min_rel_delta = 0.015625;
+    o.metric_max = 0.75;
+    o.bootstrap = 40;
+    o.dry_run = 1;
+    o.max_promote_fraction = 1;
+    test_locale loc;
+    if (comma && !test_locale_decimal_comma(&loc)) {
+        test_locale_restore(&loc);
+        fail_msg("no decimal-comma locale could be made (localedef, from `locales`)");
+    }
+    int rc = herd_compare(reg, h->groups, &o, NULL, d, NULL);
+    herd_compare_options bad = o;
+    bad.min_abs_delta = -0.5;
+    herd_frame *none = NULL;
+    int brc = herd_compare(reg, h->groups, &bad, NULL, &none, NULL);
+    snprintf(bad_msg, size, "%s", herd_last_error());
+    if (comma) test_locale_restore(&loc);
+    EXPECT_OK(rc);
+    assert_int_equal(brc, HERD_EINVAL);
+}
+
+static void test_compare_locale_independent(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = c->reg;
+    put(reg, "better", 0, "champion");
+    put(reg, "better", 1, "challenger");
+    put(reg, "inside", 0.9, "champion");
+    put(reg, "inside", 0.93, "challenger");
+    put(reg, "first", 3, "challenger"); /* outside metric_max: skipped, with the bounds */
+    put(reg, "nan", 0, "champion");
+    put(reg, "nan", 1, "challenger");
+    const double nanlab[8] = {1, NAN, 1, 1, 1, 1, 1, 1};
+    const char *groups[] = {"better", "inside", "first", "nan"};
+    const double *labels[] = {ones, ones, ones, nanlab};
+    size_t sizes[] = {8, 8, 8, 8};
+    holdout h;
+    holdout_make(&h, groups, labels, sizes, 4);
+    herd_frame *ref = NULL, *de = NULL;
+    char ref_msg[512], de_msg[512];
+    compare_in_locale(reg, &h, 0, &ref, ref_msg, sizeof ref_msg);
+    compare_in_locale(reg, &h, 1, &de, de_msg, sizeof de_msg);
+    frames_equal(ref, de);
+    assert_string_equal(ref_msg, de_msg);
+    assert_non_null(strstr(de_msg, "(-0.5)"));
+    expect_decision(de, "first", "skipped", "outside the bounds [-inf, 0.75]");
+    expect_decision(de, "inside", "keep", "less than min_abs_delta 0.05");
+    herd_frame_free(ref);
+    herd_frame_free(de);
+    holdout_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1363,6 +1535,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_holdout_periods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promotion_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_periods_and_lineage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_locale_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compare_locale_independent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

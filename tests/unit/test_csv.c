@@ -1200,8 +1200,31 @@ static void test_locale_independence(void **state)
     char *text = slurp(path, NULL);
     assert_string_equal(text, "x\n0.5\n0.25\n1e-05\n");
     free(text);
-    herd_frame_free(f);
+    /* float32 columns and a digit count: the same bytes as in the C locale */
+    herd_csv_options o;
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.float_digits = 3;
+    const char *names[] = {"y"};
+    const int types[] = {HERD_TYPE_FLOAT32};
+    o.type_names = names;
+    o.types = types;
+    o.n_types = 1;
+    static const char data[] = "x,y\n0.125,1.5e3\n-2.75,0.1\n";
+    herd_frame *g = NULL;
+    assert_int_equal(herd_frame_read_csv_buffer(data, sizeof data - 1, "b", &o, &g), HERD_OK);
+    assert_int_equal(herd_frame_write_csv(g, path, &o), HERD_OK);
+    char *comma = slurp(path, NULL);
+    herd_frame_free(g);
     test_locale_restore(&loc);
+    assert_int_equal(herd_frame_read_csv_buffer(data, sizeof data - 1, "b", &o, &g), HERD_OK);
+    assert_int_equal(herd_frame_write_csv(g, path, &o), HERD_OK);
+    char *c_text = slurp(path, NULL);
+    assert_string_equal(comma, c_text);
+    assert_non_null(strstr(c_text, "-2.75"));
+    free(comma);
+    free(c_text);
+    herd_frame_free(g);
+    herd_frame_free(f);
 }
 
 /* ------------------------------------------------------------------------
