@@ -233,6 +233,47 @@ HERD_API const char *herd_log_level_name(int level);
 HERD_API int herd_default_threads(void);
 
 /* ------------------------------------------------------------------------
+ * Progress of long operations
+ * --------------------------------------------------------------------- */
+
+/* What a progress callback is told.  The library sets struct_size to the
+ * size it filled; the struct may grow, so read a field only when
+ * struct_size >= offsetof(herd_progress, field) + sizeof field.
+ * One struct serves every long operation: herd_apply, herd_fit,
+ * herd_predict, herd_compare, herd_cycle, herd_registry_predict, CSV reads
+ * and batch commits.  A call is a sequence of phases (herd_cycle's "split",
+ * "fit", "fit_family" with fallback, "register", "compare", "promote");
+ * phase_index only moves forward, from 1 to phase_total, and within one
+ * phase the done counts only grow.  Counts that do not apply are 0. */
+typedef struct herd_progress {
+    uint32_t struct_size;
+    size_t groups_total;   /* a commit counts its versions here */
+    size_t groups_done;    /* finished, whatever their status */
+    size_t groups_failed;  /* as the result frame's "failed" rows */
+    size_t groups_skipped; /* as the result frame's "skipped" rows */
+    size_t rows_total;     /* 0 while unknown (a CSV read) */
+    size_t rows_done;
+    double elapsed_s;      /* since the call (herd_cycle, not its herd_fit) began */
+    /* Since 0.2.0. */
+    const char *phase;     /* never NULL: "apply", "fit", "predict", "compare",
+                              "promote", "register", "commit", "csv"... */
+    int phase_index;       /* 1..phase_total */
+    int phase_total;
+    uint64_t bytes_total;  /* CSV reads and commits: the bytes to go through */
+    uint64_t bytes_done;
+} herd_progress;
+
+/* Called on the thread that called herd_apply (or herd_fit...), never on a
+ * worker: about every progress_interval_s, at the start of each phase of a
+ * multi-phase call and once at the end of each phase.  Return nonzero to
+ * cancel (where the operation says it can be cancelled).  It must return
+ * normally: no longjmp (R's R_CheckUserInterrupt: poll for interrupts
+ * between calls instead and return nonzero), no exception across it.  It
+ * may call any herd function except on the handles the running call uses
+ * (frames and groups it reads may be read), and it may call herd_log_set. */
+typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
+
+/* ------------------------------------------------------------------------
  * Frames: columnar tables in and out of the library
  *
  * A frame holds named columns of equal length.  Each column is either
@@ -394,6 +435,14 @@ typedef struct herd_csv_options {
     int float_digits;
     /* Writing: terminate lines with CRLF instead of LF. */
     int crlf;
+    /* Reading: progress, on the calling thread (herd_progress_fn's rules).
+     * A read makes two passes, the phases "csv_scan" (rows counted, types
+     * inferred) and "csv_convert", each reported at its start, about every
+     * 0.25 s and at its end: bytes_done of bytes_total (the file's or the
+     * buffer's size), rows_done (and rows_total once the scan has counted
+     * them).  Nonzero cancels the read: HERD_ECANCELED, no frame. */
+    herd_progress_fn progress;
+    void *progress_user;
 } herd_csv_options;
 
 /* Fill `opt` with the defaults; pass HERD_CSV_OPTIONS_VERSION. */
@@ -530,43 +579,6 @@ typedef int (*herd_group_fn)(const herd_group_task *task, void *user);
  * that the failure message they report reaches the report.  NULL message
  * is allowed (empty). */
 HERD_API int herd_error_set(int code, const char *message);
-
-/* What a progress callback is told.  The library sets struct_size to the
- * size it filled; the struct may grow, so read a field only when
- * struct_size >= offsetof(herd_progress, field) + sizeof field.
- * One struct serves every long operation: herd_apply, herd_fit,
- * herd_predict, herd_compare, herd_cycle, herd_registry_predict, CSV reads
- * and batch commits.  A call is a sequence of phases (herd_cycle's "split",
- * "fit", "fit_family" with fallback, "register", "compare", "promote");
- * phase_index only moves forward, from 1 to phase_total, and within one
- * phase the done counts only grow.  Counts that do not apply are 0. */
-typedef struct herd_progress {
-    uint32_t struct_size;
-    size_t groups_total;   /* a commit counts its versions here */
-    size_t groups_done;    /* finished, whatever their status */
-    size_t groups_failed;  /* as the result frame's "failed" rows */
-    size_t groups_skipped; /* as the result frame's "skipped" rows */
-    size_t rows_total;     /* 0 while unknown (a CSV read) */
-    size_t rows_done;
-    double elapsed_s;      /* since the call (herd_cycle, not its herd_fit) began */
-    /* Since 0.2.0. */
-    const char *phase;     /* never NULL: "apply", "fit", "predict", "compare",
-                              "promote", "register", "commit", "csv"... */
-    int phase_index;       /* 1..phase_total */
-    int phase_total;
-    uint64_t bytes_total;  /* CSV reads and commits: the bytes to go through */
-    uint64_t bytes_done;
-} herd_progress;
-
-/* Called on the thread that called herd_apply (or herd_fit...), never on a
- * worker: about every progress_interval_s, at the start of each phase of a
- * multi-phase call and once at the end of each phase.  Return nonzero to
- * cancel (where the operation says it can be cancelled).  It must return
- * normally: no longjmp (R's R_CheckUserInterrupt: poll for interrupts
- * between calls instead and return nonzero), no exception across it.  It
- * may call any herd function except on the handles the running call uses
- * (frames and groups it reads may be read), and it may call herd_log_set. */
-typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
 
 #define HERD_APPLY_OPTIONS_VERSION 1
 
@@ -1195,6 +1207,15 @@ HERD_API int herd_batch_archive(herd_batch *batch, const char *family, const cha
  * (either may be NULL).  Recording a run id again replaces its summary. */
 HERD_API int herd_batch_set_run(herd_batch *batch, const char *run_id, const char *params_json,
                                 const char *summary_json);
+
+/* Report the progress of herd_batch_commit to `fn` (NULL: none), on the
+ * committing thread: at the start, about every 0.25 s while the batch's
+ * artifacts are written, and at the end.  groups_total / groups_done
+ * count the batch's versions, bytes_total / bytes_done its artifact bytes;
+ * the phase is "commit" (or the calling operation's, as herd_cycle's
+ * "register").  A commit cannot be cancelled: the callback's answer is
+ * ignored.  The callback follows herd_progress_fn's rules. */
+HERD_API int herd_batch_set_progress(herd_batch *batch, herd_progress_fn fn, void *user);
 
 /* Number of versions added to the batch. */
 HERD_API size_t herd_batch_count(const herd_batch *batch);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "herd.h"
 #include "common/error_internal.h" /* HD_PRINTF */
 
 /* What the calling thread is doing.  Lives on the stack of the public
@@ -79,6 +80,17 @@ void hd_log_xgboost(int level, const char *message);
 
 /* Whether a record at `level` would be delivered. */
 int hd_log_enabled(int level);
+
+/* Report `p` (counts filled by the caller) to `fn` on the calling thread,
+ * with the phase of the calling thread's call, struct_size and elapsed_s
+ * filled in.  Returns the callback's answer (nonzero: cancel), 0 without
+ * a callback. */
+int hd_progress_emit(herd_progress_fn fn, void *user, herd_progress *p);
+
+/* Start phase `name` of the calling thread's call (when its plan has it):
+ * a DEBUG record, and a progress report with no counts yet, so that the
+ * host sees every phase begin, those without a pool too. */
+void hd_phase_begin(const char *name, herd_progress_fn fn, void *user);
 
 /* ---- worker threads --------------------------------------------------- */
 

@@ -75,6 +75,12 @@ static const hd_opt hd_csv_opts[] = {
     HD_NUM(S, 1, float_digits, HD_OT_INT, 0, 0, 17, 0,
            "writing: significant digits of floats; 0: the shortest exact text"),
     HD_BOOL(S, 1, crlf, 0, "writing: end lines with CRLF instead of LF"),
+    {.name = "progress", .type = HD_OT_PROGRESS, .since = 1,
+     .off = offsetof(herd_csv_options, progress),
+     .off_values = offsetof(herd_csv_options, progress_user),
+     .fields = "progress,progress_user",
+     .doc = "reading: progress callback and its user pointer (phases csv_scan, csv_convert), "
+            "called on the calling thread"},
 };
 #undef S
 HD_DESC(hd_csv_options_desc, "csv", herd_csv_options, HERD_CSV_OPTIONS_VERSION, hd_csv_opts);

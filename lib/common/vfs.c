@@ -24,6 +24,8 @@
 #include "common/mem_internal.h"
 #include "common/vfs_internal.h"
 
+_Thread_local uint64_t hd_vfs_syncs;
+
 /* ---- Errors ---------------------------------------------------------- */
 
 /* Record the herd error for errno `err` from operation `op` on `path`. */

@@ -45,6 +45,7 @@
 #include "common/error_internal.h"
 #include "common/fileio_internal.h"
 #include "common/hash_internal.h"
+#include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
 #include "common/options_internal.h"
@@ -64,6 +65,8 @@ typedef struct csv_settings {
     size_t n_types;
     int float_digits;
     int crlf;
+    herd_progress_fn progress;
+    void *progress_user;
 } csv_settings;
 
 /* Read the caller's options through their descriptor (field by field, the
@@ -83,6 +86,8 @@ static int settings_load(const herd_csv_options *opt, const char *fn, csv_settin
     s->n_types = o.n_types;
     s->float_digits = o.float_digits;
     s->crlf = o.crlf;
+    s->progress = o.progress;
+    s->progress_user = o.progress_user;
     return HERD_OK;
 }
 
@@ -213,6 +218,8 @@ typedef struct csv_reader {
     size_t nrows;     /* counted by pass 1 */
     char *scratch;    /* a quoted field with its doubled quotes undone */
     size_t scratch_cap;
+    uint64_t bytes;   /* the input's size, for progress */
+    double due;       /* when progress is next reported */
 } csv_reader;
 
 static void reader_free(csv_reader *r)
@@ -486,17 +493,54 @@ static int ragged(csv_reader *r)
                     r->tok.rec_line, r->tok.nf, r->ncols, r->set->delim);
 }
 
+/* --- progress --- */
+
+#define CSV_PROGRESS_S 0.25
+#define CSV_PROGRESS_ROWS 1024 /* rows between looks at the clock */
+
+/* Report `rows` rows read (of `total`, 0 while unknown) and the bytes
+ * behind them.  A cancel is HERD_ECANCELED. */
+static int progress_report(csv_reader *r, size_t rows, size_t total)
+{
+    herd_progress p;
+    memset(&p, 0, sizeof p);
+    p.rows_done = rows;
+    p.rows_total = total;
+    p.bytes_total = r->bytes;
+    p.bytes_done = r->src->base + r->tok.pos;
+    if (p.bytes_done > p.bytes_total) p.bytes_done = p.bytes_total;
+    r->due = hd_now() + CSV_PROGRESS_S;
+    if (!hd_progress_emit(r->set->progress, r->set->progress_user, &p)) return HERD_OK;
+    return hd_error(HERD_ECANCELED, "%s: cancelled by the progress callback after %zu rows",
+                    r->src->name, rows);
+}
+
+static int progress_tick(csv_reader *r, size_t rows, size_t total)
+{
+    if (!r->set->progress || rows % CSV_PROGRESS_ROWS || hd_now() < r->due) return HERD_OK;
+    return progress_report(r, rows, total);
+}
+
+/* The start of a pass: its phase and a first report. */
+static int progress_phase(csv_reader *r, const char *phase, size_t total)
+{
+    hd_scope_phase(phase);
+    return r->set->progress ? progress_report(r, 0, total) : HERD_OK;
+}
+
 static int pass1(csv_reader *r)
 {
     csv_tok *t = &r->tok;
-    int rc;
-    while ((rc = hd_csv_tok_next(t)) == HERD_OK) {
+    int rc = progress_phase(r, "csv_scan", 0);
+    while (!rc && (rc = hd_csv_tok_next(t)) == HERD_OK) {
         if (t->nf != r->ncols) return ragged(r);
         for (size_t j = 0; j < r->ncols; j++)
             if ((rc = pass1_field(r, j, &t->f[j]))) return rc;
         r->nrows++;
+        rc = progress_tick(r, r->nrows, 0);
     }
-    return rc == TOK_END ? HERD_OK : rc;
+    if (rc == TOK_END) rc = r->set->progress ? progress_report(r, r->nrows, r->nrows) : HERD_OK;
+    return rc;
 }
 
 /* --- between the passes --- */
@@ -625,14 +669,17 @@ static int pass2(csv_reader *r)
     if (rc == TOK_END || (rc == HERD_OK && t->nf != r->ncols)) return file_changed(r);
     if (rc) return rc;
     size_t row = 0;
+    if ((rc = progress_phase(r, "csv_convert", r->nrows))) return rc;
     while ((rc = hd_csv_tok_next(t)) == HERD_OK) {
         if (row == r->nrows) return file_changed(r);
         if (t->nf != r->ncols) return ragged(r);
         if ((rc = convert_row(r, row))) return rc;
         row++;
+        if ((rc = progress_tick(r, row, r->nrows))) return rc;
     }
     if (rc != TOK_END) return rc;
     if (row != r->nrows) return file_changed(r);
+    if (r->set->progress && (rc = progress_report(r, row, r->nrows))) return rc;
     /* The interning tables are no longer needed: free them before the
      * frame is built. */
     for (size_t j = 0; j < r->ncols; j++) intern_free(&r->cols[j].intern);
@@ -663,10 +710,14 @@ static int build_frame(csv_reader *r, herd_frame **out)
 
 static int csv_read(csv_source *src, const csv_settings *set, herd_frame **out)
 {
+    static const char *const plan[] = {"csv_scan", "csv_convert"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, 2, NULL, NULL);
     csv_reader r;
     memset(&r, 0, sizeof r);
     r.set = set;
     r.src = src;
+    r.bytes = src->fd >= 0 ? (uint64_t)src->st.st_size : src->mem_len;
     hd_csv_tok_init(&r.tok, src, set->delim);
     int rc = read_header(&r);
     if (!rc) rc = setup_columns(&r);
@@ -675,6 +726,7 @@ static int csv_read(csv_source *src, const csv_settings *set, herd_frame **out)
     if (!rc) rc = pass2(&r);
     if (!rc) rc = build_frame(&r, out);
     reader_free(&r);
+    hd_scope_leave(&scope);
     return rc;
 }
 

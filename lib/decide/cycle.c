@@ -403,10 +403,11 @@ static char *cyc_params_json(const herd_groups *groups, const herd_fit_options *
 static int cyc_register(herd_registry *reg, const herd_groups *groups, const herd_model_set *set,
                         const herd_model_set *set_all, const herd_cycle_options *o,
                         const herd_fit_options *fit, const herd_compare_options *co,
-                        cyc_added *added_out)
+                        const hd_apply_config *cfg, cyc_added *added_out)
 {
     herd_batch *b = NULL;
     int rc = herd_registry_begin(reg, &b);
+    if (!rc) rc = herd_batch_set_progress(b, cfg->progress, cfg->progress_user);
     if (!rc) rc = cyc_add_models(b, set, o, added_out, 0);
     size_t added = added_out->n;
     if (!rc && set_all) rc = cyc_add_models(b, set_all, o, added_out, 1);
@@ -513,7 +514,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (!rc) {
         hd_phase_begin("register", cfg.progress, cfg.progress_user);
         t = hd_now();
-        rc = cyc_register(reg, groups, set, set_all, &o, fit, &co, &added);
+        rc = cyc_register(reg, groups, set, set_all, &o, fit, &co, &cfg, &added);
         if (!rc)
             hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %s s",
                    added.n, HD_NUMF("%.3f", hd_now() - t));

@@ -50,6 +50,14 @@ int herd_registry_begin(herd_registry *reg, herd_batch **out)
     return HERD_OK;
 }
 
+int herd_batch_set_progress(herd_batch *batch, herd_progress_fn fn, void *user)
+{
+    HD_CHECK_NOT_NULL(batch);
+    batch->progress = fn;
+    batch->progress_user = user;
+    return HERD_OK;
+}
+
 void herd_batch_free(herd_batch *batch)
 {
     if (!batch) return;

@@ -12,6 +12,8 @@
 #include "common/hash_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
+#include "common/vfs_internal.h"
 #include "registry/handle_internal.h"
 #include "registry/index_write_internal.h"
 #include "registry/state_internal.h"
@@ -394,6 +396,38 @@ static int hd_plan_encode(hd_plan *p)
  * Writing a commit
  * --------------------------------------------------------------------- */
 
+/* Progress of a commit's artifact writes, reported about every
+ * HD_COMMIT_PROGRESS_S on the committing thread (herd_batch_set_progress). */
+#define HD_COMMIT_PROGRESS_S 0.25
+
+typedef struct hd_commit_progress {
+    const herd_batch *b;
+    uint64_t bytes_total, bytes_done;
+    double due;
+} hd_commit_progress;
+
+static void hd_commit_report(const herd_batch *b, size_t done, uint64_t bytes_done,
+                             uint64_t bytes_total)
+{
+    herd_progress p;
+    memset(&p, 0, sizeof p);
+    p.groups_total = b->n;
+    p.groups_done = done;
+    p.bytes_total = bytes_total;
+    p.bytes_done = bytes_done;
+    /* A commit cannot be cancelled once it writes: the answer is ignored. */
+    (void)hd_progress_emit(b->progress, b->progress_user, &p);
+}
+
+static void hd_commit_progress_tick(hd_commit_progress *cp, size_t done)
+{
+    if (!cp->b->progress) return;
+    double now = hd_now();
+    if (now < cp->due) return;
+    hd_commit_report(cp->b, done, cp->bytes_done, cp->bytes_total);
+    cp->due = hd_now() + HD_COMMIT_PROGRESS_S;
+}
+
 /* Append the batch's new artifacts (held in memory) to the current pack,
  * or a new one; fills *pos and each item's place.  The pack is
  * fdatasynced (and the directory, for a new pack). */
@@ -407,11 +441,14 @@ static int hd_write_blobs(herd_registry *reg, herd_batch *b, uint64_t bytes, hd_
     int rc = hd_pack_open_for_append(reg, id, is_new, start, &f);
     if (rc) return rc;
     hd_pack_writer w = {.f = f, .off = start, .hinted = start};
+    hd_commit_progress cp = {.b = b, .bytes_total = bytes, .due = hd_now() + HD_COMMIT_PROGRESS_S};
     for (size_t i = 0; !rc && i < b->n; i++) {
         hd_bitem *it = &b->items[i];
         if (it->existed) continue;
         it->pack = id;
         rc = hd_pw_add(&w, it->blob, it->len, &it->off);
+        cp.bytes_done += it->len;
+        hd_commit_progress_tick(&cp, i + 1);
     }
     if (!rc) rc = hd_pw_flush(&w);
     hd_wbuf_free(&w.buf);
@@ -571,10 +608,48 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
     return rc;
 }
 
+static int hd_batch_commit(herd_batch *batch, uint64_t *bytes);
+
+/* The artifact bytes a commit writes or places: in memory or spilled. */
+static uint64_t hd_batch_bytes(const herd_batch *b)
+{
+    uint64_t n = b->spill.f ? b->spill.off : 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].blob) n += b->items[i].len;
+    return n;
+}
+
 int herd_batch_commit(herd_batch *batch)
 {
     HD_CHECK_NOT_NULL(batch);
-    int rc = hd_batch_open_check(batch, __func__);
+    static const char *const plan[] = {"commit"};
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, 1, NULL, NULL);
+    double t0 = hd_now();
+    uint64_t syncs = hd_vfs_syncs, bytes = hd_batch_bytes(batch);
+    hd_commit_report(batch, 0, 0, bytes);
+    int rc = hd_batch_commit(batch, &bytes);
+    if (!rc) {
+        size_t added = 0;
+        for (size_t i = 0; i < batch->n; i++) added += !batch->items[i].existed;
+        hd_log(HERD_LOG_INFO,
+               "commit to %s: %zu versions (%zu new, %zu already committed), %zu other "
+               "operations, %llu bytes, %llu syncs, %s ms",
+               batch->reg->dir, batch->n, added, batch->n - added, batch->nops - batch->n,
+               (unsigned long long)bytes, (unsigned long long)(hd_vfs_syncs - syncs),
+               HD_NUMF("%.1f", 1000 * (hd_now() - t0)));
+        hd_commit_report(batch, batch->n, bytes, bytes);
+    } else {
+        hd_log(HERD_LOG_WARN, "commit to %s failed after %s ms: %s", batch->reg->dir,
+               HD_NUMF("%.1f", 1000 * (hd_now() - t0)), herd_last_error());
+    }
+    hd_scope_leave(&scope);
+    return rc;
+}
+
+static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
+{
+    int rc = hd_batch_open_check(batch, "herd_batch_commit");
     if (rc) return rc;
     herd_registry *reg = batch->reg;
     /* The batch's own pack is made durable before taking the lock: other
@@ -596,6 +671,7 @@ int herd_batch_commit(herd_batch *batch)
     p.st = &reg->st;
     if (!(p.scratch = hd_arena_new())) rc = HERD_ENOMEM;
     if (!rc) rc = hd_plan_make(&p);
+    if (!rc && !batch->spill.f) *bytes = p.blob_bytes; /* without those already committed */
     if (!rc) rc = hd_commit_write(reg, &p);
     hd_plan_free(&p);
     if (!rc) {

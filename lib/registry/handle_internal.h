@@ -199,6 +199,8 @@ struct herd_batch {
     hd_pack_writer spill; /* spill.f NULL until the batch spills */
     char *spill_path;
     int committed;
+    herd_progress_fn progress; /* herd_batch_set_progress */
+    void *progress_user;
 };
 
 /* A write or sync of the batch's own pack failed: the batch cannot be

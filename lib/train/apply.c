@@ -56,32 +56,6 @@ void hd_task_results_free(hd_task_result *results, size_t n)
     free(results);
 }
 
-int hd_progress_emit(herd_progress_fn fn, void *user, herd_progress *p)
-{
-    if (!fn) return 0;
-    const hd_scope *s = hd_scope_current();
-    p->struct_size = sizeof *p;
-    p->phase = hd_scope_phase_of(s, &p->phase_index, &p->phase_total);
-    if (!p->phase) { /* a call without a plan is one phase */
-        p->phase = "apply";
-        p->phase_index = p->phase_total = 1;
-    }
-    p->elapsed_s = hd_scope_elapsed();
-    return fn(p, user);
-}
-
-void hd_phase_begin(const char *name, herd_progress_fn fn, void *user)
-{
-    int index = 0, total = 0;
-    hd_scope_phase(name);
-    const char *now = hd_scope_phase_of(hd_scope_current(), &index, &total);
-    if (!now || strcmp(now, name) != 0) return; /* not a phase of this call */
-    hd_log(HERD_LOG_DEBUG, "phase %d of %d: %s", index, total, name);
-    herd_progress p;
-    memset(&p, 0, sizeof p);
-    hd_progress_emit(fn, user, &p);
-}
-
 /* ---- the running job ---------------------------------------------------- */
 
 typedef struct hd_run {

@@ -71,17 +71,6 @@ int hd_job_run(const hd_job *job, const hd_apply_config *cfg, hd_task_result *re
 
 void hd_task_results_free(hd_task_result *results, size_t n);
 
-/* Report `p` (counts filled by the caller) to `fn` on the calling thread,
- * with the phase of the calling thread's call, struct_size and elapsed_s
- * filled in.  Returns the callback's answer (nonzero: cancel), 0 without
- * a callback. */
-int hd_progress_emit(herd_progress_fn fn, void *user, herd_progress *p);
-
-/* Start phase `name` of the calling thread's call (when its plan has it):
- * a DEBUG record, and a progress report with no counts yet, so that the
- * host sees every phase begin, those without a pool too. */
-void hd_phase_begin(const char *name, herd_progress_fn fn, void *user);
-
 /* HERD_OK when every task ran and none failed; otherwise the first failed
  * (or not run) task's code and a message "`what`: N groups could not be
  * predicted; the first: ...". */

@@ -1183,6 +1183,91 @@ static void test_write_failures(void **state)
     herd_frame_free(f);
 }
 
+/* ---- progress ------------------------------------------------------------ */
+
+typedef struct csv_watch {
+    int calls, bad, cancel_at;
+    int index, total;
+    char phase[16];
+    size_t rows_done, rows_total;
+    uint64_t bytes_done, bytes_total;
+    int phases_seen;
+} csv_watch;
+
+static int csv_progress(const herd_progress *p, void *user)
+{
+    csv_watch *w = user;
+    w->calls++;
+    if (p->struct_size != sizeof *p || !p->phase || p->phase_index < w->index) w->bad++;
+    if (p->phase_index == w->index &&
+        (p->rows_done < w->rows_done || p->bytes_done < w->bytes_done))
+        w->bad++;
+    if (p->bytes_done > p->bytes_total || (p->rows_total && p->rows_done > p->rows_total))
+        w->bad++;
+    if (p->phase_index != w->index) w->phases_seen++;
+    w->index = p->phase_index;
+    w->total = p->phase_total;
+    snprintf(w->phase, sizeof w->phase, "%s", p->phase);
+    w->rows_done = p->rows_done;
+    w->rows_total = p->rows_total;
+    w->bytes_done = p->bytes_done;
+    w->bytes_total = p->bytes_total;
+    return w->cancel_at && w->calls >= w->cancel_at;
+}
+
+/* A read reports both passes (phases csv_scan then csv_convert), bytes and
+ * rows only growing, and ends at the file's size and row count; a nonzero
+ * answer cancels it. */
+static void test_read_progress(void **state)
+{
+    char path[600];
+    path_in(state, "progress.csv", path, sizeof path);
+    size_t n = 200000, cap = 32 * n, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "a,b,c\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%zu,%zu.5,s%zu\n", i, i % 97, i % 13);
+    spit(path, text, len);
+    herd_csv_options o;
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    csv_watch w;
+    memset(&w, 0, sizeof w);
+    o.progress = csv_progress;
+    o.progress_user = &w;
+    herd_frame *f = NULL;
+    assert_int_equal(herd_frame_read_csv(path, &o, &f), HERD_OK);
+    assert_int_equal(herd_frame_nrows(f), n);
+    herd_frame_free(f);
+    assert_int_equal(w.bad, 0);
+    assert_true(w.calls >= 4); /* each phase: its start and its end */
+    assert_int_equal(w.phases_seen, 2);
+    assert_string_equal(w.phase, "csv_convert");
+    assert_int_equal(w.index, 2);
+    assert_int_equal(w.total, 2);
+    assert_int_equal(w.rows_done, n);
+    assert_int_equal(w.rows_total, n);
+    assert_int_equal(w.bytes_total, len);
+    assert_int_equal(w.bytes_done, len);
+
+    /* the same from memory */
+    memset(&w, 0, sizeof w);
+    assert_int_equal(herd_frame_read_csv_buffer(text, len, "mem", &o, &f), HERD_OK);
+    herd_frame_free(f);
+    assert_int_equal(w.bad, 0);
+    assert_int_equal(w.bytes_done, len);
+    assert_int_equal(w.rows_done, n);
+
+    /* cancelled at its first report: no frame */
+    memset(&w, 0, sizeof w);
+    w.cancel_at = 1;
+    f = (herd_frame *)&f;
+    assert_int_equal(herd_frame_read_csv(path, &o, &f), HERD_ECANCELED);
+    assert_null(f);
+    assert_non_null(strstr(herd_last_error(), "progress.csv"));
+    assert_non_null(strstr(herd_last_error(), "cancelled"));
+    free(text);
+}
+
 /* Numbers are written and read with '.' whatever the host's locale. */
 static void test_locale_independence(void **state)
 {
@@ -1391,6 +1476,7 @@ int main(void)
         cmocka_unit_test(test_write_float_shortest),
         cmocka_unit_test(test_write_failures),
         cmocka_unit_test(test_locale_independence),
+        cmocka_unit_test(test_read_progress),
         cmocka_unit_test(test_bad_args_read),
         cmocka_unit_test(test_bad_args_read_buffer),
         cmocka_unit_test(test_bad_args_write),

@@ -1148,6 +1148,77 @@ static void test_family_and_group_sources(void **state)
     herd_frame_free(f);
 }
 
+/* ---- commit progress and the commit's log record ------------------------- */
+
+typedef struct commit_watch {
+    int calls, bad, records, commit_records;
+    size_t last_done, groups_total;
+    uint64_t last_bytes, bytes_total;
+    char phase[16];
+    char record[512];
+} commit_watch;
+
+static int commit_progress(const herd_progress *p, void *user)
+{
+    commit_watch *w = user;
+    w->calls++;
+    if (p->groups_done < w->last_done || p->bytes_done < w->last_bytes) w->bad++;
+    if (p->groups_done > p->groups_total || p->bytes_done > p->bytes_total) w->bad++;
+    w->last_done = p->groups_done;
+    w->last_bytes = p->bytes_done;
+    w->groups_total = p->groups_total;
+    w->bytes_total = p->bytes_total;
+    snprintf(w->phase, sizeof w->phase, "%s", p->phase);
+    return 1; /* asks to cancel: a commit cannot be, and ignores it */
+}
+
+static void commit_record(const herd_log_record *r, void *user)
+{
+    commit_watch *w = user;
+    w->records++;
+    if (strncmp(r->message, "commit to ", 10) == 0) {
+        w->commit_records++;
+        snprintf(w->record, sizeof w->record, "%s", r->message);
+    }
+}
+
+/* herd_batch_set_progress: a report at the start and at the end (counts
+ * only growing, versions and bytes), the phase "commit", and one INFO
+ * record per commit with versions, bytes, syncs and milliseconds. */
+static void test_commit_progress_and_record(void **state)
+{
+    ctx *c = *state;
+    commit_watch w;
+    memset(&w, 0, sizeof w);
+    EXPECT_OK(herd_log_set(commit_record, HERD_LOG_INFO, &w));
+    herd_batch *b = begin(c->reg);
+    assert_int_equal(herd_batch_set_progress(NULL, commit_progress, &w), HERD_EINVAL);
+    EXPECT_OK(herd_batch_set_progress(b, commit_progress, &w));
+    for (int i = 0; i < 20; i++) {
+        char g[16];
+        snprintf(g, sizeof g, "g%d", i);
+        add_art(b, "f", g, NULL);
+    }
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    assert_true(w.calls >= 2);
+    assert_int_equal(w.bad, 0);
+    assert_string_equal(w.phase, "commit");
+    assert_int_equal(w.groups_total, 20);
+    assert_int_equal(w.last_done, 20);
+    assert_true(w.bytes_total > 0);
+    assert_true(w.last_bytes == w.bytes_total);
+    assert_int_equal(w.commit_records, 1);
+    char want[64];
+    snprintf(want, sizeof want, "20 versions (20 new, 0 already committed)");
+    assert_non_null(strstr(w.record, want));
+    snprintf(want, sizeof want, "%llu bytes", (unsigned long long)w.bytes_total);
+    assert_non_null(strstr(w.record, want));
+    assert_non_null(strstr(w.record, " syncs, "));
+    assert_non_null(strstr(w.record, " ms"));
+}
+
 /* ========================================================================
  * Idempotency
  * ===================================================================== */
@@ -3644,6 +3715,7 @@ int main(void)
         T(test_version_numbers),
         T(test_add_bytes),
         T(test_family_and_group_sources),
+        T(test_commit_progress_and_record),
         T(test_idempotency),
         T(test_tags_and_metrics),
         T(test_aliases),
