@@ -220,7 +220,9 @@ static inline int cr_list_prefix(const char *dir, const char *prefix, char names
                                  int max)
 {
     DIR *d = opendir(dir);
-    if (!d) return -1;
+    /* a directory not made yet (a child killed before it created the
+     * registry) holds no such file */
+    if (!d) return errno == ENOENT ? 0 : -1;
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))

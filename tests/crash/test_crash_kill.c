@@ -480,6 +480,13 @@ static void run_kill_loop(int kills, int spill)
     int total_commits = 0, killed_running = 0, spilled_commits = 0;
     int ntmp = 0, tmp_adding = 0, tmp_committing = 0, spilled_unreported = 0;
     long last_first = -1, last_reported_s = -1;
+    /* The longest delay before a kill.  On a loaded machine (sanitizers,
+     * other jobs) a child may not reach its first commit within 30 ms:
+     * when ten kills in a row saw fewer than two commits, the delay
+     * doubles (up to 1 s), so that kills still land inside commits
+     * instead of all before them. */
+    useconds_t delay_max = 30000;
+    int window_commits = 0;
     for (int it = 0; it < kills; it++) {
         /* the batch the previous child may have been committing when killed */
         long retry_id = -1;
@@ -512,7 +519,7 @@ static void run_kill_loop(int kills, int spill)
             else if (n == (ssize_t)sizeof r && r.n < 0)
                 fail_msg("kill %d: the child failed: %s", it, r.msg);
         }
-        usleep((useconds_t)(cr_rand(&seed) % 30001));
+        usleep((useconds_t)(cr_rand(&seed) % (delay_max + 1)));
         kill(pid, SIGKILL);
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -525,6 +532,11 @@ static void run_kill_loop(int kills, int spill)
         int commits = drain(fds[0], &ks, it, saw_ready, retry_id, retry_was_present);
         close(fds[0]);
         total_commits += commits;
+        window_commits += commits;
+        if (it % 10 == 9) {
+            if (window_commits < 2 && delay_max < 1000000) delay_max *= 2;
+            window_commits = 0;
+        }
         last_first = first;
         last_reported_s = -1;
         for (long s = 0; s < KBATCHES; s++)
@@ -578,8 +590,9 @@ static void run_kill_loop(int kills, int spill)
     herd_frame_free(problems);
     size_t present = 0;
     for (size_t i = 0; i < ks.nslots; i++) present += ks.present[i];
-    printf("# %d kills (%d while running), %d commits reported, %zu batches present, %.1f s\n",
-           kills, killed_running, total_commits, present, t1 - t0);
+    printf("# %d kills (%d while running), %d commits reported, %zu batches present, %.1f s, "
+           "longest delay %u us\n",
+           kills, killed_running, total_commits, present, t1 - t0, (unsigned)delay_max);
     /* the loop did exercise commits (a low bar: fsyncs are slow on some
      * disks, and most children may die before their first commit there) */
     assert_true(total_commits >= kills / 10);
