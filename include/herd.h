@@ -473,8 +473,16 @@ HERD_API int herd_frame_read_csv_buffer(const char *data, size_t len, const char
 /* Write a frame as CSV (header row, then one line per row).  Fields that
  * hold the delimiter, a quote, CR or LF, or leading/trailing spaces are
  * quoted; missing values are empty fields; an empty string is written as
- * "".  The file is written to a temporary name and renamed into place, so
- * a failed write leaves any previous file intact. */
+ * "".
+ *
+ * Like every file writer of herd (docs/api.md, "Writing files"): a new
+ * path or a regular file is written to a temporary name and renamed into
+ * place, so a failed write leaves any previous file intact; a FIFO or a
+ * character device, named directly or by a symbolic link (/dev/stdout), is
+ * written through, without rename or atomicity (a FIFO no process reads is
+ * HERD_EIO at once); anything else -- a directory, a block device, a
+ * socket, a symbolic link to a regular file, a directory or nothing -- is
+ * refused with HERD_EINVAL saying what the path is, and left unchanged. */
 HERD_API int herd_frame_write_csv(const herd_frame *frame, const char *path,
                                   const herd_csv_options *opt);
 
@@ -917,7 +925,9 @@ HERD_API void herd_artifact_free(herd_artifact *artifact);
 HERD_API int herd_artifact_to_buffer(const herd_artifact *artifact, void **data, size_t *len);
 
 /* Write to `path` atomically (temporary file, fsync, rename, fsync of the
- * directory). */
+ * directory).  Which paths are replaced, written through (FIFOs, character
+ * devices) or refused (HERD_EINVAL: directories, symbolic links to regular
+ * files...): as herd_frame_write_csv. */
 HERD_API int herd_artifact_write_file(const herd_artifact *artifact, const char *path);
 
 /* Read and fully validate an artifact.  Errors: HERD_EFORMAT (not an

@@ -80,11 +80,104 @@ static int hd_sync_dir(const char *path, const char *what)
     return rc;
 }
 
+/* A file being written: either a temporary file renamed over `path` at
+ * commit (tmp set), or `path` itself opened for writing through (tmp NULL:
+ * a FIFO or a character device, which has no contents to replace). */
 struct hd_atomic_file {
     int fd;
     char *path, *tmp;
     const char *what;
 };
+
+/* How a writer treats what `path` names now. */
+typedef enum hd_target {
+    HD_TARGET_REPLACE, /* nothing, or a regular file: write a new file, rename */
+    HD_TARGET_THROUGH  /* a FIFO or character device (perhaps via a link): write to it */
+} hd_target;
+
+static int hd_refuse(const char *path, const char *what, const char *is)
+{
+    return hd_error(HERD_EINVAL,
+                    "%s: cannot write the %s there: the path is %s; herd writes a new regular "
+                    "file (replacing a regular file atomically) or writes through a FIFO or "
+                    "character device, and replaces nothing else; give another path",
+                    path, what, is);
+}
+
+/* Decide how to write `path` from what it names.  Only the last component
+ * matters: links among the directories above it are followed as usual. */
+static int hd_target_of(const char *path, const char *what, hd_target *out)
+{
+    struct stat st;
+    if (lstat(path, &st)) {
+        if (errno == ENOENT) { /* a new file (a missing directory fails later) */
+            *out = HD_TARGET_REPLACE;
+            return HERD_OK;
+        }
+        return hd_write_error(path, what, "cannot inspect the path", errno);
+    }
+    if (S_ISREG(st.st_mode)) {
+        *out = HD_TARGET_REPLACE;
+        return HERD_OK;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        /* Renaming over a link would destroy the link, and replacing the
+         * file it points to would let anyone able to plant a link in a
+         * shared directory (/tmp) aim the write, as root too, at any file:
+         * refuse both.  A link to a stream (/dev/stdout) is written through. */
+        if (stat(path, &st)) return hd_refuse(path, what, "a symbolic link to nothing");
+        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+            *out = HD_TARGET_THROUGH;
+            return HERD_OK;
+        }
+        return hd_refuse(path, what,
+                         S_ISREG(st.st_mode)
+                             ? "a symbolic link to a regular file (links are not followed "
+                               "nor replaced: write to the file it points to)"
+                         : S_ISDIR(st.st_mode) ? "a symbolic link to a directory"
+                                               : "a symbolic link to a special file");
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+        *out = HD_TARGET_THROUGH;
+        return HERD_OK;
+    }
+    return hd_refuse(path, what,
+                     S_ISDIR(st.st_mode)   ? "a directory"
+                     : S_ISBLK(st.st_mode) ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "not a regular file");
+}
+
+/* Open a FIFO or character device for writing through.  A FIFO nobody
+ * reads is an error, not a wait that may never end. */
+static int hd_open_through(const char *path, const char *what, int *fd_out)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENXIO)
+            return hd_error(HERD_EIO, "%s: cannot write the %s: it is a FIFO that no process "
+                            "has open for reading; start the reader first", path, what);
+        return hd_write_error(path, what, "cannot open it", errno);
+    }
+    struct stat st;
+    int rc = HERD_OK;
+    if (fstat(fd, &st)) {
+        rc = hd_write_error(path, what, "cannot stat it", errno);
+    } else if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        /* Replaced by something else since it was inspected. */
+        rc = hd_refuse(path, what, "no longer a FIFO or character device");
+    } else {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK))
+            rc = hd_write_error(path, what, "cannot make it blocking", errno);
+    }
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return HERD_OK;
+}
 
 static void hd_atomic_release(hd_atomic_file *f)
 {
@@ -100,7 +193,22 @@ int hd_atomic_open(const char *path, const char *what, hd_atomic_file **out)
     if (!f) return HERD_ENOMEM;
     f->fd = -1;
     f->what = what;
+    hd_target target = HD_TARGET_REPLACE;
+    int rc = hd_target_of(path, what, &target);
+    if (rc) {
+        hd_atomic_release(f);
+        return rc;
+    }
     f->path = hd_strdup(path);
+    if (f->path && target == HD_TARGET_THROUGH) {
+        rc = hd_open_through(path, what, &f->fd);
+        if (rc) {
+            hd_atomic_release(f);
+            return rc;
+        }
+        *out = f;
+        return HERD_OK;
+    }
     f->tmp = f->path ? hd_temp_name(path) : NULL;
     if (!f->tmp) {
         hd_atomic_release(f);
@@ -108,7 +216,7 @@ int hd_atomic_open(const char *path, const char *what, hd_atomic_file **out)
     }
     f->fd = hd_create_temp(f->tmp);
     if (f->fd < 0) {
-        int rc = hd_write_error(path, what, "cannot create the temporary file", errno);
+        rc = hd_write_error(path, what, "cannot create the temporary file", errno);
         hd_atomic_release(f);
         return rc;
     }
@@ -126,12 +234,22 @@ void hd_atomic_abort(hd_atomic_file *f)
 {
     if (!f) return;
     if (f->fd >= 0) close(f->fd);
-    unlink(f->tmp);
+    if (f->tmp) unlink(f->tmp); /* written through: what was written stays */
     hd_atomic_release(f);
+}
+
+/* A stream has nothing to sync or rename: closing it is the end. */
+static int hd_through_commit(hd_atomic_file *f)
+{
+    int rc = close(f->fd) ? hd_write_error(f->path, f->what, "close failed", errno) : HERD_OK;
+    f->fd = -1;
+    hd_atomic_release(f);
+    return rc;
 }
 
 int hd_atomic_commit(hd_atomic_file *f)
 {
+    if (!f->tmp) return hd_through_commit(f);
     int rc = HERD_OK;
     if (fsync(f->fd)) rc = hd_write_error(f->path, f->what, "fsync failed", errno);
     if (close(f->fd) && !rc) rc = hd_write_error(f->path, f->what, "close failed", errno);

@@ -1121,6 +1121,48 @@ static void test_files(void **state)
     assert_int_equal(herd_artifact_read_file(fifo, &b), HERD_OK);
     herd_artifact_free(b);
 
+    /* Writing: a FIFO with a reader is written through and stays a FIFO
+     * (the reader above is gone: open one that reads it back)... */
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    snprintf(cmd, sizeof cmd, "%s/copy.herd", dir);
+    int wr = open(cmd, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(wr >= 0);
+    assert_int_equal(herd_artifact_write_file(a, fifo), HERD_OK); /* fits the pipe */
+    unsigned char chunk[4096];
+    ssize_t got;
+    while ((got = read(rd, chunk, sizeof chunk)) > 0) assert_int_equal(write(wr, chunk, (size_t)got), got);
+    close(rd);
+    close(wr);
+    assert_int_equal(herd_artifact_read_file(cmd, &b), HERD_OK);
+    assert_string_equal(herd_artifact_metadata(a), herd_artifact_metadata(b));
+    herd_artifact_free(b);
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    /* ... and without one is an error at once. */
+    assert_int_equal(herd_artifact_write_file(a, fifo), HERD_EIO);
+    ERR_HAS("no process has open for reading");
+    /* A link to a character device is written through, the link kept. */
+    char link[160], target[160];
+    snprintf(link, sizeof link, "%s/null", dir);
+    assert_int_equal(symlink("/dev/null", link), 0);
+    assert_int_equal(herd_artifact_write_file(a, link), HERD_OK);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    /* A link to a regular file and a directory are refused, unchanged. */
+    snprintf(link, sizeof link, "%s/link.herd", dir);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(herd_artifact_write_file(a, link), HERD_EINVAL);
+    ERR_HAS("a symbolic link to a regular file");
+    ssize_t tn = readlink(link, target, sizeof target - 1);
+    assert_true(tn > 0);
+    target[tn] = '\0';
+    assert_string_equal(target, path);
+    assert_int_equal(herd_artifact_write_file(a, dir), HERD_EINVAL);
+    ERR_HAS("the path is a directory");
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     herd_artifact_free(a);

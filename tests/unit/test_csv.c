@@ -16,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "herd.h"
@@ -1165,12 +1169,15 @@ static void test_write_failures(void **state)
     assert_non_null(strstr(herd_last_error(), path));
     assert_non_null(strstr(herd_last_error(), "No such file or directory"));
     assert_int_equal(count_entries(s->dir, ".tmp."), 0);
-    /* the target is a directory: the rename fails after the temporary file
-     * was written, which must be removed */
+    /* the target is a directory: refused before anything is written */
     path_in(state, "a-directory", path, sizeof path);
     assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_EIO);
+    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), path));
+    assert_non_null(strstr(herd_last_error(), "the path is a directory"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(count_entries(s->dir, ".tmp."), 0);
     /* a successful write replaces an existing file */
     path_in(state, "keep.csv", path, sizeof path);
@@ -1266,6 +1273,106 @@ static void test_read_progress(void **state)
     assert_non_null(strstr(herd_last_error(), "progress.csv"));
     assert_non_null(strstr(herd_last_error(), "cancelled"));
     free(text);
+
+/* What a path names decides how it is written (docs/api.md, "Files"). */
+static void expect_refused(const char *path, const char *is)
+{
+    herd_frame *f = awkward_frame();
+    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), path));
+    if (!strstr(herd_last_error(), is)) fail_msg("'%s' does not say '%s'", herd_last_error(), is);
+    herd_frame_free(f);
+}
+
+static void expect_link_to(const char *link, const char *target)
+{
+    char buf[600];
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, target);
+}
+
+static void test_write_special_files(void **state)
+{
+    const suite *s = *state;
+    char path[600], link[600];
+    herd_frame *f = awkward_frame();
+    struct stat st;
+
+    /* A symbolic link to a regular file: refused, link and file unchanged. */
+    path_in(state, "real.csv", path, sizeof path);
+    spit(path, "old\n", 4);
+    path_in(state, "link.csv", link, sizeof link);
+    assert_int_equal(symlink(path, link), 0);
+    expect_refused(link, "a symbolic link to a regular file");
+    expect_link_to(link, path);
+    char *text = slurp(path, NULL);
+    assert_string_equal(text, "old\n");
+    free(text);
+
+    /* A dangling link, and a link to a directory: refused, left alone. */
+    path_in(state, "dangling.csv", link, sizeof link);
+    assert_int_equal(symlink("no-such-target.csv", link), 0);
+    expect_refused(link, "a symbolic link to nothing");
+    expect_link_to(link, "no-such-target.csv");
+    path_in(state, "dir-link", link, sizeof link);
+    assert_int_equal(symlink(s->dir, link), 0);
+    expect_refused(link, "a symbolic link to a directory");
+    expect_link_to(link, s->dir);
+
+    /* A link to a character device (as /dev/stdout can be): written
+     * through; the link and the device stay what they were. */
+    path_in(state, "null-link", link, sizeof link);
+    assert_int_equal(symlink("/dev/null", link), 0);
+    assert_int_equal(herd_frame_write_csv(f, link, NULL), HERD_OK);
+    expect_link_to(link, "/dev/null");
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    /* A character device named directly (made here when allowed: the
+     * test never risks the system's own /dev/null). */
+    path_in(state, "null-device", path, sizeof path);
+    if (mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_OK);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+    }
+
+    /* A FIFO with a reader gets the bytes, and stays a FIFO. */
+    path_in(state, "fifo", path, sizeof path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    int rd = open(path, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_OK); /* fits the pipe */
+    char buf[4096];
+    ssize_t n = read(rd, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "f32,f64,i32,i64,str,\"odd, \"\"name\"\"\"\n"));
+    close(rd);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    /* ... and without a reader is an error at once, not a wait. */
+    assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_EIO);
+    assert_non_null(strstr(herd_last_error(), "no process has open for reading"));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+
+    /* A socket: refused. */
+    path_in(state, "sock", path, sizeof path);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (sfd >= 0 && strlen(path) < sizeof sa.sun_path) {
+        strcpy(sa.sun_path, path);
+        assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
+        expect_refused(path, "a socket");
+    }
+    if (sfd >= 0) close(sfd);
+
+    /* Nothing left behind anywhere. */
+    assert_int_equal(count_entries(s->dir, ".tmp."), 0);
+    herd_frame_free(f);
 }
 
 /* Numbers are written and read with '.' whatever the host's locale. */
@@ -1475,6 +1582,7 @@ int main(void)
         cmocka_unit_test(test_write_single_column_missing),
         cmocka_unit_test(test_write_float_shortest),
         cmocka_unit_test(test_write_failures),
+        cmocka_unit_test(test_write_special_files),
         cmocka_unit_test(test_locale_independence),
         cmocka_unit_test(test_read_progress),
         cmocka_unit_test(test_bad_args_read),
