@@ -118,9 +118,20 @@ HERD_API const char *herd_version_string(void);
  * --------------------------------------------------------------------- */
 
 /* Return codes.  Never renumbered; new codes may be added at the end, so
- * treat every negative value as an error. */
+ * treat every negative value as an error.  A code that is removed (because
+ * nothing returns it) leaves its number retired: it is never given to
+ * another code.  Retired: -13 (HERD_ECALLBACK, removed in 0.2: no function
+ * returned it).
+ *
+ * Positive values are outcomes, not errors, and never touch
+ * herd_last_error(): HERD_SKIP (1, below) from a group callback, and
+ * HERD_MISSING from a getter whose value is absent (docs/api.md, "Missing
+ * values"). */
 typedef enum herd_status {
     HERD_OK = 0,
+    HERD_MISSING = 2,     /* a getter found no value: a missing cell, a field
+                             or metric not recorded; *out holds NaN, 0 or
+                             NULL.  Not an error */
     HERD_EINVAL = -1,     /* an argument is invalid (NULL, out of range...) */
     HERD_ENOMEM = -2,     /* out of memory */
     HERD_EIO = -3,        /* an operating-system I/O call failed */
@@ -128,21 +139,26 @@ typedef enum herd_status {
     HERD_ENOTFOUND = -5,  /* no such column, group, file, version... */
     HERD_EEXISTS = -6,    /* already exists (duplicate column name...) */
     HERD_ETYPE = -7,      /* a value or column has the wrong type */
-    HERD_ELIMIT = -8,     /* a documented limit was exceeded */
+    HERD_ELIMIT = -8,     /* a documented size limit was exceeded (bytes,
+                             fields, features, nesting...) */
     HERD_EXGBOOST = -9,   /* XGBoost reported an error */
     HERD_ECANCELED = -10, /* the caller cancelled the operation */
     HERD_ECORRUPT = -11,  /* a checksum or structure check failed */
     HERD_EBUSY = -12,     /* a lock is held by someone else */
-    HERD_ECALLBACK = -13, /* a user callback reported failure */
+    /* -13: retired */
     HERD_EBUDGET = -14,   /* the error budget (max_failed) was exceeded */
     HERD_EINTERNAL = -15, /* a bug in herd: please report it */
-    HERD_ECONFLICT = -16  /* the registry changed under a conditional
+    HERD_ECONFLICT = -16, /* the registry changed under a conditional
                              update (an alias no longer at the expected
                              version); nothing was committed */
+    HERD_EREFUSED = -17   /* a safety rule refused the operation (the
+                             promotion cap); nothing was changed; the
+                             message names the rule and how to override */
 } herd_status;
 
-/* A short constant name for a status code ("HERD_EINVAL"), or
- * "HERD_UNKNOWN" for a code this version does not know.  Never NULL. */
+/* A short constant name for a status code ("HERD_EINVAL", "HERD_MISSING"),
+ * or "HERD_UNKNOWN" for a code this version does not know (and for retired
+ * codes).  Never NULL. */
 HERD_API const char *herd_status_str(int status);
 
 /* The message of the last error raised on the calling thread: what failed
@@ -1383,7 +1399,7 @@ typedef struct herd_compare_options {
     uint64_t seed;               /* bootstrap seed (per group: seed and key) */
     int dry_run;                 /* 1: decide, move nothing */
     /* A promotion that would replace more than this fraction of the
-     * family's champions is refused (HERD_ELIMIT, decisions still
+     * family's champions is refused (HERD_EREFUSED, decisions still
      * returned) unless force is 1.  Default 0.5; 1 disables the cap. */
     double max_promote_fraction;
     int force;
@@ -1425,7 +1441,7 @@ HERD_API int herd_compare_options_init(herd_compare_options *opt, unsigned int v
  *
  * Errors: argument and option errors before anything runs (HERD_EINVAL
  * also for a group whose key is not a registry key: the group, its index
- * and the rule are named); HERD_ELIMIT (the promotion cap, also in a dry
+ * and the rule are named); HERD_EREFUSED (the promotion cap, also in a dry
  * run; nothing moved, *decisions filled with "refused"); HERD_ECONFLICT
  * (another process moved a champion meanwhile; nothing moved, *decisions
  * filled: compare again); the commit's errors. */

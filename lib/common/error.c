@@ -38,10 +38,13 @@ const char *herd_status_str(int status)
     case HERD_ECANCELED: return "HERD_ECANCELED";
     case HERD_ECORRUPT: return "HERD_ECORRUPT";
     case HERD_EBUSY: return "HERD_EBUSY";
-    case HERD_ECALLBACK: return "HERD_ECALLBACK";
+    /* -13 is retired (was HERD_ECALLBACK): "HERD_UNKNOWN". */
     case HERD_EBUDGET: return "HERD_EBUDGET";
     case HERD_EINTERNAL: return "HERD_EINTERNAL";
     case HERD_ECONFLICT: return "HERD_ECONFLICT";
+    case HERD_EREFUSED: return "HERD_EREFUSED";
+    case HERD_SKIP: return "HERD_SKIP";
+    case HERD_MISSING: return "HERD_MISSING";
     default: return "HERD_UNKNOWN";
     }
 }
@@ -132,4 +135,32 @@ void hd_error_save(hd_saved_error *s)
 int hd_error_restore(const hd_saved_error *s)
 {
     return hd_error(s->code ? s->code : HERD_EIO, "%s", s->msg);
+}
+
+void hd_error_keep(hd_error_kept *k)
+{
+    k->code = hd_err.code;
+    if (hd_err.message == hd_err.buf) {
+        k->kind = HD_KEPT_TEXT;
+        memcpy(k->text, hd_err.buf, strlen(hd_err.buf) + 1);
+    } else {
+        k->kind = hd_err.message == hd_oom_message ? HD_KEPT_OOM : HD_KEPT_EMPTY;
+        k->text[0] = '\0';
+    }
+}
+
+void hd_error_put_back(const hd_error_kept *k)
+{
+    hd_err.code = k->code;
+    switch (k->kind) {
+    case HD_KEPT_TEXT:
+        memcpy(hd_err.buf, k->text, strlen(k->text) + 1);
+        hd_err.message = hd_err.buf;
+        break;
+    case HD_KEPT_OOM: hd_err.message = hd_oom_message; break;
+    default:
+        hd_err.buf[0] = '\0';
+        hd_err.message = "";
+        break;
+    }
 }

@@ -29,6 +29,18 @@ void hd_error_save(hd_saved_error *s);
 /* Raise the kept error again (HERD_EIO if none was kept); returns its code. */
 int hd_error_restore(const hd_saved_error *s);
 
+/* The calling thread's error exactly as it is (code, message, or none),
+ * kept by every destructor across its cleanup: freeing a handle never
+ * changes what herd_last_error() says, even when closing a file failed. */
+typedef struct hd_error_kept {
+    int code;
+    enum { HD_KEPT_EMPTY, HD_KEPT_TEXT, HD_KEPT_OOM } kind;
+    char text[1024];
+} hd_error_kept;
+
+void hd_error_keep(hd_error_kept *k);
+void hd_error_put_back(const hd_error_kept *k);
+
 /* Prefix the current last error with a formatted context ("file.csv: ")
  * and return its code. */
 int hd_error_prefix(const char *fmt, ...) HD_PRINTF(1, 2);

@@ -776,7 +776,7 @@ static int cmp_refuse_all(cmp_ctx *c, const char *why)
 }
 
 /* The cap: promotions over the family's champions.  Above it, the
- * decisions say "refused" and HERD_ELIMIT is returned, dry run or not. */
+ * decisions say "refused" and HERD_EREFUSED is returned, dry run or not. */
 static int cmp_cap(cmp_ctx *c, size_t promote)
 {
     if (!promote || c->o.force || c->o.max_promote_fraction >= 1) return HERD_OK;
@@ -795,7 +795,7 @@ static int cmp_cap(cmp_ctx *c, size_t promote)
     rc = why ? cmp_refuse_all(c, why) : HERD_ENOMEM;
     free(why);
     if (rc) return rc;
-    return hd_error(HERD_ELIMIT, "promoting would replace %s%% of family '%s''s "
+    return hd_error(HERD_EREFUSED, "promoting would replace %s%% of family '%s''s "
                     "champions (%zu of %zu), above max_promote_fraction %s%%: nothing "
                     "was moved (the decisions say \"refused\"); check the week's data, or "
                     "pass force = 1", HD_NUMF("%.1f", 100 * frac), c->o.family, promote, total,
@@ -811,7 +811,7 @@ static int cmp_promote(cmp_ctx *c)
     }
     hd_phase_begin("promote", c->progress, c->progress_user);
     int rc = cmp_cap(c, promote); /* a dry run says so too: a broken week shows */
-    if (rc == HERD_ELIMIT) hd_log(HERD_LOG_WARN, "promotion refused: %s", herd_last_error());
+    if (rc == HERD_EREFUSED) hd_log(HERD_LOG_WARN, "promotion refused: %s", herd_last_error());
     if (rc || c->o.dry_run || !(promote + first)) {
         if (!rc)
             hd_log(HERD_LOG_INFO, "promote: %zu promotions and %zu first champions%s", promote,

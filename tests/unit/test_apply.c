@@ -484,7 +484,7 @@ static void test_error_set(void **state)
     assert_string_equal(herd_last_error(), "too few rows");
 
     /* The message is text, not a format. */
-    assert_int_equal(herd_error_set(HERD_ECALLBACK, "100% bad %s %d %n"), HERD_ECALLBACK);
+    assert_int_equal(herd_error_set(HERD_EFORMAT, "100% bad %s %d %n"), HERD_EFORMAT);
     assert_string_equal(herd_last_error(), "100% bad %s %d %n");
 
     /* A long message is kept (truncated), never overflows. */

@@ -536,7 +536,7 @@ static void test_promotion_cap(void **state)
     for (int dry = 1; dry >= 0; dry--) {
         o.dry_run = dry;
         d = s = NULL;
-        assert_int_equal(herd_compare(reg, h5.groups, &o, NULL, &d, &s), HERD_ELIMIT);
+        assert_int_equal(herd_compare(reg, h5.groups, &o, NULL, &d, &s), HERD_EREFUSED);
         assert_non_null(strstr(herd_last_error(), "75.0%"));
         assert_non_null(strstr(herd_last_error(), "3 of 4"));
         assert_non_null(strstr(herd_last_error(), "refused"));

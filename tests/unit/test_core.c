@@ -35,12 +35,23 @@ static void test_status_str(void **state)
     assert_string_equal(herd_status_str(HERD_EINTERNAL), "HERD_EINTERNAL");
     assert_string_equal(herd_status_str(-999), "HERD_UNKNOWN");
     assert_string_equal(herd_status_str(5), "HERD_UNKNOWN");
+    assert_string_equal(herd_status_str(HERD_EREFUSED), "HERD_EREFUSED");
+    assert_string_equal(herd_status_str(HERD_ELIMIT), "HERD_ELIMIT");
+    assert_string_equal(herd_status_str(HERD_MISSING), "HERD_MISSING");
+    assert_string_equal(herd_status_str(HERD_SKIP), "HERD_SKIP");
+    /* -13 (HERD_ECALLBACK, never returned) is retired: unknown, for good. */
+    assert_string_equal(herd_status_str(-13), "HERD_UNKNOWN");
     /* Codes are part of the ABI: they must never be renumbered. */
     assert_int_equal(HERD_EINVAL, -1);
     assert_int_equal(HERD_ENOMEM, -2);
     assert_int_equal(HERD_EFORMAT, -4);
     assert_int_equal(HERD_ECORRUPT, -11);
     assert_int_equal(HERD_EINTERNAL, -15);
+    assert_int_equal(HERD_ECONFLICT, -16);
+    assert_int_equal(HERD_EREFUSED, -17);
+    /* Outcomes that are not errors are positive, and distinct. */
+    assert_int_equal(HERD_SKIP, 1);
+    assert_int_equal(HERD_MISSING, 2);
 }
 
 static void test_last_error_basics(void **state)
