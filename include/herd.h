@@ -27,6 +27,9 @@
  *   - Every fallible function returns HERD_OK (0) or a negative herd_status.
  *     herd_last_error() then says, in words a user can act on, what failed
  *     and why (the argument, file, line, column, group, limit).
+ *   - Getters of values that may be absent return HERD_MISSING (2, not an
+ *     error) with NaN, 0 or NULL in *out; see "Missing values and accessors"
+ *     in docs/api.md.
  *   - Options structs are filled by herd_x_options_init(&opt,
  *     HERD_X_OPTIONS_VERSION) before use; a NULL options pointer means "all
  *     defaults".
@@ -369,7 +372,10 @@ HERD_API int herd_frame_add_column(herd_frame *frame, const char *name, int type
                                    const void *data, size_t nrows,
                                    const herd_column_options *opt);
 
-/* Number of rows (0 for a frame without columns). */
+/* Number of rows (0 for a frame without columns).  The accessors that
+ * return their value directly return 0 or NULL for a NULL handle or an
+ * index out of range, with HERD_EINVAL as the last error (docs/api.md,
+ * "Missing values and accessors"). */
 HERD_API size_t herd_frame_nrows(const herd_frame *frame);
 
 /* Number of columns. */
@@ -394,22 +400,25 @@ HERD_API int herd_frame_column_data(const herd_frame *frame, size_t col, const v
                                     size_t *stride, const uint8_t **mask);
 
 /* 1 if the value at (row, col) is present, 0 if missing (NaN floats count as
- * missing), and 0 when row or col is out of range. */
+ * missing), and 0 with HERD_EINVAL when row or col is out of range. */
 HERD_API int herd_frame_is_present(const herd_frame *frame, size_t col, size_t row);
 
-/* The value at (row, col) as a double: any numeric column (int64 values
- * beyond 2^53 are rounded).  Missing values give NaN and HERD_OK.
- * HERD_ETYPE for a string column; HERD_EINVAL when out of range. */
+/* Getters of single values.  Every one returns HERD_OK with the value, or
+ * HERD_MISSING (not an error; herd_last_error() untouched) with the type's
+ * placeholder in *out -- NaN, 0, NULL -- for a missing value; HERD_ETYPE
+ * for a column of another type; HERD_EINVAL when out of range.
+ *
+ * The value at (row, col) as a double: any numeric column (int64 values
+ * beyond 2^53 are rounded).  A NaN float is a missing value. */
 HERD_API int herd_frame_get_double(const herd_frame *frame, size_t col, size_t row,
                                    double *out);
 
-/* The value at (row, col) of an int32 or int64 column.  A missing value
- * gives HERD_ENOTFOUND ("missing") and leaves *out alone. */
+/* The value at (row, col) of an int32 or int64 column. */
 HERD_API int herd_frame_get_int64(const herd_frame *frame, size_t col, size_t row,
                                   int64_t *out);
 
-/* The value at (row, col) of a string column; *out is NULL when missing.
- * The string lives as long as the frame. */
+/* The value at (row, col) of a string column.  The string lives as long as
+ * the frame. */
 HERD_API int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row,
                                    const char **out);
 
@@ -860,8 +869,9 @@ HERD_API size_t herd_model_set_count(const herd_model_set *set);
 HERD_API int herd_model_set_report(const herd_model_set *set, herd_frame **out);
 
 /* The model of `group` as a new handle (free it with herd_model_free).
- * HERD_ENOTFOUND when the set has no such group or the group has no model
- * (the message gives its status and reason). */
+ * HERD_ENOTFOUND when the set has no such group; HERD_MISSING with *out
+ * NULL when the group has none (it failed, was skipped or did not run: the
+ * report gives its status and reason). */
 HERD_API int herd_model_set_get(const herd_model_set *set, const char *group,
                                 herd_model **out);
 
@@ -925,7 +935,9 @@ typedef struct herd_artifact_options {
 HERD_API int herd_artifact_options_init(herd_artifact_options *opt, unsigned int version);
 
 /* The artifact of one group of a fit: its model, metrics, parameters, rows
- * and data fingerprint.  HERD_ENOTFOUND when the group has no model. */
+ * and data fingerprint.  HERD_ENOTFOUND when the fit has no such group;
+ * HERD_MISSING with *out NULL when the group has no model (see the
+ * report). */
 HERD_API int herd_model_set_artifact(const herd_model_set *set, const char *group,
                                      const herd_artifact_options *opt, herd_artifact **out);
 
@@ -954,16 +966,22 @@ HERD_API int herd_artifact_write_file(const herd_artifact *artifact, const char 
 HERD_API int herd_artifact_read(const void *data, size_t len, herd_artifact **out);
 HERD_API int herd_artifact_read_file(const char *path, herd_artifact **out);
 
-/* A string field of the metadata: "family", "group", "objective",
- * "created" (RFC 3339, UTC), "herd_version", "xgboost_version", "run_id",
- * "fingerprint".  NULL when the artifact has no such field. */
-HERD_API const char *herd_artifact_get(const herd_artifact *artifact, const char *field);
+/* A string field of the metadata: "format", "family", "group",
+ * "objective", "created" (RFC 3339, UTC), "herd_version",
+ * "xgboost_version", "run_id", "fingerprint".  HERD_OK with the value
+ * (living as long as the artifact), or HERD_MISSING with *out NULL when
+ * this artifact does not record the field (a family or run id that was
+ * never given).  HERD_EINVAL for a name that is no field (the message
+ * lists them), HERD_ETYPE for a field that is not a string ("rows"). */
+HERD_API int herd_artifact_get(const herd_artifact *artifact, const char *field,
+                               const char **out);
 
 /* The metadata section as JSON text (NUL-terminated). */
 HERD_API const char *herd_artifact_metadata(const herd_artifact *artifact);
 
-/* The value of metric `name` recorded in the artifact; HERD_ENOTFOUND if
- * none.  A NaN metric reads back as NaN. */
+/* The value of metric `name` recorded in the artifact: HERD_OK (a NaN
+ * metric that was recorded reads back as NaN), or HERD_MISSING with *value
+ * NaN when the artifact records no such metric. */
 HERD_API int herd_artifact_metric(const herd_artifact *artifact, const char *name,
                                   double *value);
 
@@ -1047,14 +1065,17 @@ typedef struct herd_uri herd_uri;
  * expected there. */
 HERD_API int herd_uri_parse(const char *text, herd_uri **out);
 HERD_API void herd_uri_free(herd_uri *uri);
-/* The family, and the decoded group key.  Never NULL for a parsed URI. */
+/* The family, and the decoded group key: every URI has them (NULL only
+ * for a NULL uri, with HERD_EINVAL as the last error). */
 HERD_API const char *herd_uri_family(const herd_uri *uri);
 HERD_API const char *herd_uri_group(const herd_uri *uri);
-/* The alias ("latest" when the URI names neither), or NULL when the URI
- * names a version number. */
-HERD_API const char *herd_uri_alias(const herd_uri *uri);
-/* The version number, or 0 when the URI names an alias. */
-HERD_API int64_t herd_uri_version(const herd_uri *uri);
+/* A URI names its model by alias or by version number; the other is
+ * missing.  *out gets the alias ("latest" when the URI names neither):
+ * HERD_OK, or HERD_MISSING with *out NULL when the URI names a version. */
+HERD_API int herd_uri_alias(const herd_uri *uri, const char **out);
+/* *out gets the version number: HERD_OK, or HERD_MISSING with *out 0 when
+ * the URI names an alias. */
+HERD_API int herd_uri_version(const herd_uri *uri, int64_t *out);
 
 /* Format a URI: `alias` (may be NULL) or `version` (> 0) names the model;
  * both NULL and 0 give the short form (latest).  *out is freed with

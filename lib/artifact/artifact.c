@@ -1262,16 +1262,37 @@ int herd_artifact_write_file(const herd_artifact *artifact, const char *path)
  * Accessors
  * --------------------------------------------------------------------- */
 
-const char *herd_artifact_get(const herd_artifact *artifact, const char *field)
+/* "family, group, ..." : the string fields herd_artifact_get reads. */
+static void hd_string_fields(char *buf, size_t size)
 {
-    if (!artifact || !field) {
-        hd_error(HERD_EINVAL, "%s: argument '%s' is NULL", __func__,
-                 artifact ? "field" : "artifact");
-        return NULL;
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof hd_meta_keys / sizeof *hd_meta_keys; i++) {
+        const hd_meta_key *k = &hd_meta_keys[i];
+        if (k->kind == HD_K_UINT || k->kind >= HD_K_FEATURES) continue;
+        int n = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", k->name);
+        if (n < 0 || (size_t)n >= size - o) break;
+        o += (size_t)n;
     }
+}
+
+int herd_artifact_get(const herd_artifact *artifact, const char *field, const char **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(artifact);
+    HD_CHECK_NOT_NULL(field);
     const hd_meta_key *k = hd_meta_key_find(field);
-    if (!k || k->kind == HD_K_UINT || k->kind >= HD_K_FEATURES) return NULL;
-    return artifact->meta.str[k->slot];
+    if (!k || k->kind == HD_K_UINT || k->kind >= HD_K_FEATURES) {
+        char list[256];
+        hd_string_fields(list, sizeof list);
+        return hd_error(k ? HERD_ETYPE : HERD_EINVAL,
+                        "%s: '%s' is not a string field of the metadata; they are: %s%s",
+                        __func__, field, list,
+                        k ? " (read the others from herd_artifact_metadata's JSON)" : "");
+    }
+    *out = artifact->meta.str[k->slot];
+    return *out ? HERD_OK : HERD_MISSING;
 }
 
 const char *herd_artifact_metadata(const herd_artifact *artifact)
@@ -1291,12 +1312,8 @@ int herd_artifact_metric(const herd_artifact *artifact, const char *name, double
     const cJSON *metrics = artifact->meta.metrics;
     const cJSON *v = metrics ? cJSON_GetObjectItemCaseSensitive(metrics, name) : NULL;
     if (v && hd_metric_value(v, value)) return HERD_OK;
-    char list[256] = "";
-    size_t o = 0;
-    for (const cJSON *c = metrics ? metrics->child : NULL; c && o < sizeof list - 1; c = c->next)
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", c->string);
-    return hd_error(HERD_ENOTFOUND, "the artifact has no metric '%s' (it has: %s)", name,
-                    o ? list : "none");
+    *value = NAN; /* not recorded: missing, as a metric the fit never computed */
+    return HERD_MISSING;
 }
 
 int herd_artifact_model(const herd_artifact *artifact, herd_model **out)

@@ -286,12 +286,24 @@ int herd_frame_add_column(herd_frame *frame, const char *name, int type, const v
 
 size_t herd_frame_nrows(const herd_frame *frame)
 {
-    return frame ? frame->nrows : 0;
+    HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
+    return frame->nrows;
 }
 
 size_t herd_frame_ncols(const herd_frame *frame)
 {
-    return frame ? frame->ncols : 0;
+    HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
+    return frame->ncols;
+}
+
+/* The column `col` of `frame` for an accessor, or NULL with HERD_EINVAL. */
+static const hd_column *hd_accessor_col(const herd_frame *frame, size_t col, const char *fn)
+{
+    HD_ACCESSOR_CHECK(frame, NULL, "%s: argument 'frame' is NULL", fn);
+    HD_ACCESSOR_CHECK(col < frame->ncols, NULL,
+                      "%s: column %zu is out of range: the frame has %zu columns", fn, col,
+                      frame->ncols);
+    return &frame->cols[col];
 }
 
 /* "a, b, c" (cut after a few hundred bytes) for messages about unknown names. */
@@ -331,12 +343,14 @@ const hd_column *hd_frame_col(const herd_frame *frame, size_t index)
 
 const char *herd_frame_column_name(const herd_frame *frame, size_t col)
 {
-    return frame && col < frame->ncols ? frame->cols[col].name : NULL;
+    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    return c ? c->name : NULL;
 }
 
 int herd_frame_column_type(const herd_frame *frame, size_t col)
 {
-    return frame && col < frame->ncols ? frame->cols[col].type : 0;
+    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    return c ? c->type : 0;
 }
 
 int herd_frame_column_data(const herd_frame *frame, size_t col, const void **data, size_t *stride,
@@ -356,8 +370,11 @@ int herd_frame_column_data(const herd_frame *frame, size_t col, const void **dat
 
 int herd_frame_is_present(const herd_frame *frame, size_t col, size_t row)
 {
-    if (!frame || col >= frame->ncols || row >= frame->nrows) return 0;
-    return hd_col_present(&frame->cols[col], row);
+    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    if (!c) return 0;
+    HD_ACCESSOR_CHECK(row < frame->nrows, 0, "%s: row %zu is out of range: the frame has %zu rows",
+                      __func__, row, frame->nrows);
+    return hd_col_present(c, row);
 }
 
 /* The column for a typed getter, with the range checks every getter needs. */
@@ -387,6 +404,10 @@ int herd_frame_get_double(const herd_frame *frame, size_t col, size_t row, doubl
     if (!c) return HERD_EINVAL;
     if (c->type == HERD_TYPE_STRING)
         return hd_error(HERD_ETYPE, "column '%s' holds strings, not numbers", c->name);
+    if (!hd_col_present(c, row)) { /* a masked value, or a float NaN */
+        *out = NAN;
+        return HERD_MISSING;
+    }
     *out = hd_col_double(c, row);
     return HERD_OK;
 }
@@ -400,9 +421,10 @@ int herd_frame_get_int64(const herd_frame *frame, size_t col, size_t row, int64_
         return hd_error(HERD_ETYPE, "column '%s' is %s, not an integer column; use "
                         "herd_frame_get_double or herd_frame_get_string",
                         c->name, herd_type_name(c->type));
-    if (c->mask && !c->mask[row])
-        return hd_error(HERD_ENOTFOUND, "column '%s', row %zu: the value is missing", c->name,
-                        row);
+    if (c->mask && !c->mask[row]) {
+        *out = 0;
+        return HERD_MISSING;
+    }
     *out = hd_col_int(c, row);
     return HERD_OK;
 }
@@ -416,7 +438,7 @@ int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row, const
         return hd_error(HERD_ETYPE, "column '%s' is %s, not a string column", c->name,
                         herd_type_name(c->type));
     *out = (c->mask && !c->mask[row]) ? NULL : hd_col_str(c, row);
-    return HERD_OK;
+    return *out ? HERD_OK : HERD_MISSING;
 }
 
 void hd_frame_gather_f32(const herd_frame *frame, const size_t *cols, size_t ncols,

@@ -698,29 +698,43 @@ void herd_groups_free(herd_groups *groups)
     free(groups);
 }
 
+#define HD_GROUPS_CHECK(none)                                                      \
+    HD_ACCESSOR_CHECK(groups, none, "%s: argument 'groups' is NULL", __func__)
+#define HD_GROUP_INDEX_CHECK(none)                                                 \
+    HD_ACCESSOR_CHECK(i < groups->ngroups, none,                                   \
+                      "%s: group index %zu is out of range (there are %zu groups)", \
+                      __func__, i, groups->ngroups)
+
 size_t herd_groups_count(const herd_groups *groups)
 {
-    return groups ? groups->ngroups : 0;
+    HD_GROUPS_CHECK(0);
+    return groups->ngroups;
 }
 
 size_t herd_groups_missing(const herd_groups *groups)
 {
-    return groups ? groups->missing : 0;
+    HD_GROUPS_CHECK(0);
+    return groups->missing;
 }
 
 const herd_frame *herd_groups_frame(const herd_groups *groups)
 {
-    return groups ? groups->frame : NULL;
+    HD_GROUPS_CHECK(NULL);
+    return groups->frame;
 }
 
 const char *herd_groups_key(const herd_groups *groups, size_t i)
 {
-    return groups && i < groups->ngroups ? groups->keys[i] : NULL;
+    HD_GROUPS_CHECK(NULL);
+    HD_GROUP_INDEX_CHECK(NULL);
+    return groups->keys[i];
 }
 
 size_t herd_groups_size(const herd_groups *groups, size_t i)
 {
-    return groups && i < groups->ngroups ? hd_groups_size_of(groups, i) : 0;
+    HD_GROUPS_CHECK(0);
+    HD_GROUP_INDEX_CHECK(0);
+    return hd_groups_size_of(groups, i);
 }
 
 int herd_groups_rows(const herd_groups *groups, size_t i, const size_t **rows, size_t *nrows)

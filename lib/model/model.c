@@ -217,27 +217,40 @@ int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
     return rc;
 }
 
+#define HD_MODEL_CHECK(none) HD_ACCESSOR_CHECK(m, none, "%s: argument 'model' is NULL", __func__)
+#define HD_FEATURE_CHECK(none)                                                     \
+    HD_ACCESSOR_CHECK(i < m->nfeat, none,                                          \
+                      "%s: feature %zu is out of range: the model has %zu features", \
+                      __func__, i, m->nfeat)
+
 size_t herd_model_num_features(const herd_model *m)
 {
-    return m ? m->nfeat : 0;
+    HD_MODEL_CHECK(0);
+    return m->nfeat;
 }
 
 const char *herd_model_feature_name(const herd_model *m, size_t i)
 {
-    return m && i < m->nfeat ? m->feature_names[i] : NULL;
+    HD_MODEL_CHECK(NULL);
+    HD_FEATURE_CHECK(NULL);
+    return m->feature_names[i];
 }
 
 const char *herd_model_feature_type(const herd_model *m, size_t i)
 {
-    return m && i < m->nfeat ? m->feature_types[i] : NULL;
+    HD_MODEL_CHECK(NULL);
+    HD_FEATURE_CHECK(NULL);
+    return m->feature_types[i];
 }
 
 const char *herd_model_objective(const herd_model *m)
 {
-    return m ? m->objective : NULL;
+    HD_MODEL_CHECK(NULL);
+    return m->objective;
 }
 
 size_t herd_model_num_outputs(const herd_model *m)
 {
-    return m ? m->num_outputs : 0;
+    HD_MODEL_CHECK(0);
+    return m->num_outputs;
 }

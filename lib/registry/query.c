@@ -429,10 +429,11 @@ int herd_registry_load_uri(herd_registry *reg, const char *uri, herd_artifact **
     herd_uri *u;
     int rc = herd_uri_parse(uri, &u);
     if (rc) return rc;
-    int64_t version = herd_uri_version(u);
-    if (!version)
-        rc = herd_registry_resolve(reg, herd_uri_family(u), herd_uri_group(u),
-                                   herd_uri_alias(u), &version);
+    int64_t version = 0;
+    const char *alias = NULL;
+    if (herd_uri_version(u, &version) == HERD_MISSING && herd_uri_alias(u, &alias) == HERD_OK)
+        rc = herd_registry_resolve(reg, herd_uri_family(u), herd_uri_group(u), alias,
+                                   &version);
     if (!rc) rc = herd_registry_load(reg, herd_uri_family(u), herd_uri_group(u), version, out);
     herd_uri_free(u);
     return rc;

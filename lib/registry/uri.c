@@ -433,22 +433,34 @@ void herd_uri_free(herd_uri *uri)
 
 const char *herd_uri_family(const herd_uri *uri)
 {
+    if (!uri) hd_error(HERD_EINVAL, "%s: argument 'uri' is NULL", __func__);
     return uri ? uri->family : NULL;
 }
 
 const char *herd_uri_group(const herd_uri *uri)
 {
+    if (!uri) hd_error(HERD_EINVAL, "%s: argument 'uri' is NULL", __func__);
     return uri ? uri->group : NULL;
 }
 
-const char *herd_uri_alias(const herd_uri *uri)
+/* A URI names its model by an alias or by a version number: the other is
+ * missing. */
+int herd_uri_alias(const herd_uri *uri, const char **out)
 {
-    return uri ? uri->alias : NULL;
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(uri);
+    *out = uri->alias;
+    return uri->alias ? HERD_OK : HERD_MISSING;
 }
 
-int64_t herd_uri_version(const herd_uri *uri)
+int herd_uri_version(const herd_uri *uri, int64_t *out)
 {
-    return uri ? uri->version : 0;
+    HD_CHECK_NOT_NULL(out);
+    *out = 0;
+    HD_CHECK_NOT_NULL(uri);
+    *out = uri->version;
+    return uri->version ? HERD_OK : HERD_MISSING;
 }
 
 /* ------------------------------------------------------------------------

@@ -997,7 +997,8 @@ void herd_model_set_free(herd_model_set *s)
 
 size_t herd_model_set_count(const herd_model_set *s)
 {
-    return s ? s->n : 0;
+    HD_ACCESSOR_CHECK(s, 0, "%s: argument 'set' is NULL", __func__);
+    return s->n;
 }
 
 int herd_model_set_get(const herd_model_set *s, const char *group, herd_model **out)
@@ -1011,10 +1012,7 @@ int herd_model_set_get(const herd_model_set *s, const char *group, herd_model **
         return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
                         s->n);
     const hd_fitted *it = &s->items[i];
-    if (!it->model)
-        return hd_error(HERD_ENOTFOUND, "group '%s' has no model: it is %s%s%s", group,
-                        hd_task_status_name(it->status), it->message ? ": " : "",
-                        it->message ? it->message : "");
+    if (!it->model) return HERD_MISSING; /* failed, skipped or not run: the report says */
     const herd_model *m = it->model;
     return hd_model_new(m->ubj, m->len, (const char *const *)m->feature_names,
                         (const char *const *)m->feature_types, m->nfeat, m->objective,
@@ -1124,10 +1122,7 @@ int herd_model_set_artifact(const herd_model_set *set, const char *group,
         return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
                         set->n);
     const hd_fitted *it = &set->items[i];
-    if (!it->model)
-        return hd_error(HERD_ENOTFOUND, "group '%s' has no model to package: it is %s%s%s",
-                        group, hd_task_status_name(it->status), it->message ? ": " : "",
-                        it->message ? it->message : "");
+    if (!it->model) return HERD_MISSING; /* failed, skipped or not run: the report says */
     /* The validation metric, and its cross-validation summary when the fit
      * ran folds (cv_mean is NaN otherwise). */
     char cv_mean[64], cv_std[64];

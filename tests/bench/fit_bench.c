@@ -196,6 +196,12 @@ static void check(int rc, const char *what)
     exit(1);
 }
 
+/* A getter's status: a value, or a missing one (NaN, NULL), never an error. */
+static void check_cell(int rc, const char *what)
+{
+    if (rc != HERD_MISSING) check(rc, what);
+}
+
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -421,11 +427,11 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
     for (size_t i = 0; i < n; i++) {
         const char *status = NULL, *method = NULL;
         double v = NAN, s = 0, rows = 0;
-        check(herd_frame_get_string(rep, c_status, i, &status), "reading the report");
-        check(herd_frame_get_double(rep, c_metric, i, &v), "reading the report");
-        check(herd_frame_get_double(rep, c_secs, i, &s), "reading the report");
-        check(herd_frame_get_double(rep, c_rows, i, &rows), "reading the report");
-        check(herd_frame_get_string(rep, c_tm, i, &method), "reading the report");
+        check_cell(herd_frame_get_string(rep, c_status, i, &status), "reading the report");
+        check_cell(herd_frame_get_double(rep, c_metric, i, &v), "reading the report");
+        check_cell(herd_frame_get_double(rep, c_secs, i, &s), "reading the report");
+        check_cell(herd_frame_get_double(rep, c_rows, i, &rows), "reading the report");
+        check_cell(herd_frame_get_string(rep, c_tm, i, &method), "reading the report");
         r->work_s += s;
         if (rows > largest_rows) largest_rows = rows, r->largest_s = s;
         if (status && strcmp(status, "ok") == 0) {

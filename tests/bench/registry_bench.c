@@ -251,6 +251,12 @@ static void check(int rc, const char *what)
     exit(1);
 }
 
+/* A getter's status: a value, or a missing one (NaN, NULL), never an error. */
+static void check_cell(int rc, const char *what)
+{
+    if (rc != HERD_MISSING) check(rc, what);
+}
+
 static void die_errno(const char *what, const char *path)
 {
     fprintf(stderr, "registry_bench: %s %s: %s\n", what, path, strerror(errno));
@@ -533,9 +539,9 @@ static double train_models(workload *w, const bench_opts *o)
         for (size_t i = 0; i < m; i++) {
             const char *g = NULL, *status = NULL, *msg = NULL;
             int64_t nrows = 0;
-            check(herd_frame_get_string(rep, c_group, i, &g), "reading the fit report");
-            check(herd_frame_get_string(rep, c_status, i, &status), "reading the fit report");
-            check(herd_frame_get_int64(rep, c_rows, i, &nrows), "reading the fit report");
+            check_cell(herd_frame_get_string(rep, c_group, i, &g), "reading the fit report");
+            check_cell(herd_frame_get_string(rep, c_status, i, &status), "reading the fit report");
+            check_cell(herd_frame_get_int64(rep, c_rows, i, &nrows), "reading the fit report");
             if (!g || !status || strcmp(status, "ok") != 0) {
                 herd_frame_get_string(rep, c_msg, i, &msg);
                 fprintf(stderr, "registry_bench: herd_fit: group %s: %s: %s\n", g ? g : "?",
@@ -903,8 +909,8 @@ static double herd_bulk_resolve_pass(herd_registry *reg, const workload *w, cons
         const char *key = NULL;
         int64_t v = -1;
         if (r < rows) {
-            check(herd_frame_get_string(f, gc, r, &key), "herd_frame_get_string");
-            check(herd_frame_get_int64(f, vc, r, &v), "herd_frame_get_int64");
+            check_cell(herd_frame_get_string(f, gc, r, &key), "herd_frame_get_string");
+            check_cell(herd_frame_get_int64(f, vc, r, &v), "herd_frame_get_int64");
         }
         if (!key || strcmp(key, w->keys[g]) || v != w->champ[g])
             lookup_fail("herd_registry_aliases", w->keys[g], v, w->champ[g]);

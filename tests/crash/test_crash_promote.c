@@ -287,7 +287,8 @@ static double frame_f64(const herd_frame *f, const char *col, size_t r)
     size_t c;
     double v = 0;
     CR_OK(herd_frame_find(f, col, &c));
-    CR_OK(herd_frame_get_double(f, c, r, &v));
+    int rc = herd_frame_get_double(f, c, r, &v);
+    if (rc != HERD_MISSING) CR_OK(rc); /* a missing value reads as NaN */
     return v;
 }
 

@@ -138,11 +138,15 @@ static void exercise(const uint8_t *data, size_t size)
     static const char *const fields[] = {"family", "group", "objective", "created",
                                          "herd_version", "xgboost_version", "run_id",
                                          "fingerprint", "format", "features"};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
-        (void)herd_artifact_get(a, fields[i]);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *v = NULL;
+        int rc = herd_artifact_get(a, fields[i], &v);
+        if ((rc == HERD_OK) != (v != NULL)) abort(); /* a value exactly when HERD_OK */
+    }
     if (!herd_artifact_metadata(a)) abort();
     double v;
-    (void)herd_artifact_metric(a, "rmse", &v);
+    int mrc = herd_artifact_metric(a, "rmse", &v);
+    if (mrc != HERD_OK && mrc != HERD_MISSING) abort(); /* a read artifact has no bad metric */
     predict(a);
     herd_artifact_free(a);
 }

@@ -4,6 +4,8 @@
 #ifndef HERD_TEST_FIT_FIXTURE_H
 #define HERD_TEST_FIT_FIXTURE_H
 
+#include <math.h>
+
 #include "fit_data.h"
 
 static const char *features3[] = {"x0", "x1", "promo"};
@@ -45,8 +47,9 @@ static inline const char *cell_str(const herd_frame *f, const char *name, size_t
 {
     size_t c;
     assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
-    const char *s = NULL;
-    assert_int_equal(herd_frame_get_string(f, c, r, &s), HERD_OK);
+    const char *s = "unset";
+    int rc = herd_frame_get_string(f, c, r, &s);
+    assert_int_equal(rc, s ? HERD_OK : HERD_MISSING); /* NULL exactly when missing */
     return s;
 }
 
@@ -54,8 +57,9 @@ static inline double cell_num(const herd_frame *f, const char *name, size_t r)
 {
     size_t c;
     assert_int_equal(herd_frame_find(f, name, &c), HERD_OK);
-    double v;
-    assert_int_equal(herd_frame_get_double(f, c, r, &v), HERD_OK);
+    double v = 0;
+    int rc = herd_frame_get_double(f, c, r, &v);
+    assert_int_equal(rc, isnan(v) ? HERD_MISSING : HERD_OK); /* NaN exactly when missing */
     return v;
 }
 

@@ -47,6 +47,18 @@
 #define H_RAW_CRC 48
 #define H_LEN 56
 
+
+#define SENTINEL_STR ((const char *)"sentinel")
+
+/* A string field of an artifact's metadata that must be recorded. */
+static const char *art_field(const herd_artifact *a, const char *field)
+{
+    const char *v = NULL;
+    int rc = herd_artifact_get(a, field, &v);
+    if (rc != HERD_OK) fail_msg("herd_artifact_get(%s): %d %s", field, rc, herd_last_error());
+    return v;
+}
+
 static const unsigned char magic[8] = {0x89, 'H', 'E', 'R', 'D', '\r', '\n', '\n'};
 
 static uint32_t get32(const unsigned char *p)
@@ -263,24 +275,28 @@ static void test_round_trip(void **state)
     assert_int_equal(herd_artifact_read(buf, len, &b), HERD_OK);
 
     /* String fields. */
-    assert_string_equal(herd_artifact_get(b, "family"), "demand");
-    assert_string_equal(herd_artifact_get(b, "group"), "1");
-    assert_string_equal(herd_artifact_get(b, "objective"), "reg:squarederror");
-    assert_string_equal(herd_artifact_get(b, "run_id"), "run-2026-11-30");
-    assert_string_equal(herd_artifact_get(b, "herd_version"), herd_version_string());
+    assert_string_equal(art_field(b, "family"), "demand");
+    assert_string_equal(art_field(b, "group"), "1");
+    assert_string_equal(art_field(b, "objective"), "reg:squarederror");
+    assert_string_equal(art_field(b, "run_id"), "run-2026-11-30");
+    assert_string_equal(art_field(b, "herd_version"), herd_version_string());
     int ma, mi, pa;
     XGBoostVersion(&ma, &mi, &pa);
     char xv[32];
     snprintf(xv, sizeof xv, "%d.%d.%d", ma, mi, pa);
-    assert_string_equal(herd_artifact_get(b, "xgboost_version"), xv);
-    const char *created = herd_artifact_get(b, "created");
+    assert_string_equal(art_field(b, "xgboost_version"), xv);
+    const char *created = art_field(b, "created");
     assert_int_equal(strlen(created), 20);
     assert_true(created[10] == 'T' && created[19] == 'Z');
-    const char *fp = herd_artifact_get(b, "fingerprint");
+    const char *fp = art_field(b, "fingerprint");
     assert_int_equal(strlen(fp), 16);
     assert_int_equal(strspn(fp, "0123456789abcdef"), 16);
-    assert_null(herd_artifact_get(b, "no_such_field"));
-    assert_null(herd_artifact_get(b, "rows")); /* not a string field */
+    const char *fv = SENTINEL_STR;
+    assert_int_equal(herd_artifact_get(b, "no_such_field", &fv), HERD_EINVAL);
+    assert_null(fv);
+    ERR_HAS("'no_such_field' is not a string field of the metadata; they are: format, family");
+    assert_int_equal(herd_artifact_get(b, "rows", &fv), HERD_ETYPE); /* not a string field */
+    ERR_HAS("herd_artifact_metadata");
     assert_string_equal(herd_artifact_metadata(a), herd_artifact_metadata(b));
 
     /* Metrics, exactly as the report has them. */
@@ -294,8 +310,12 @@ static void test_round_trip(void **state)
     assert_int_equal(herd_artifact_metric(b, "rmse_cv_std", &m), HERD_OK);
     want = cell_num(rep, "cv_std", 1);
     assert_memory_equal(&m, &want, sizeof m);
-    assert_int_equal(herd_artifact_metric(b, "mae", &m), HERD_ENOTFOUND);
-    ERR_HAS("rmse_cv_mean");
+    /* A metric the fit did not compute is missing: NaN, no error raised. */
+    herd_error_set(HERD_EIO, "pending");
+    m = 1;
+    assert_int_equal(herd_artifact_metric(b, "mae", &m), HERD_MISSING);
+    assert_true(isnan(m));
+    assert_string_equal(herd_last_error(), "pending");
 
     /* Integer fields and params, in the JSON; tree_method is the one herd
      * chose for the group's size. */
@@ -451,7 +471,7 @@ static void test_fingerprint(void **state)
             snprintf(key, sizeof key, "%d", g);
             herd_artifact *a = NULL;
             assert_int_equal(herd_model_set_artifact(set, key, NULL, &a), HERD_OK);
-            snprintf(fps[run][g], 17, "%s", herd_artifact_get(a, "fingerprint"));
+            snprintf(fps[run][g], 17, "%s", art_field(a, "fingerprint"));
             herd_artifact_free(a);
         }
         herd_model_set_free(set);
@@ -730,7 +750,7 @@ static void test_versions_and_flags(void **state)
     assert_int_equal(n, len + 24);
     herd_artifact *a = NULL;
     assert_int_equal(herd_artifact_read(b, n, &a), HERD_OK);
-    assert_string_equal(herd_artifact_get(a, "family"), "demand");
+    assert_string_equal(art_field(a, "family"), "demand");
     void *again = NULL;
     size_t again_len = 0;
     assert_int_equal(herd_artifact_to_buffer(a, &again, &again_len), HERD_OK);
@@ -1198,8 +1218,11 @@ static void test_bad_arguments(void **state)
     ERR_HAS("'out'");
     assert_int_equal(herd_model_set_artifact(set, "9", NULL, &out), HERD_ENOTFOUND);
     ERR_HAS("no group '9'");
-    assert_int_equal(herd_model_set_artifact(set, "1", NULL, &out), HERD_ENOTFOUND);
-    ERR_HAS("skipped");
+    herd_error_set(HERD_EIO, "pending");
+    out = (herd_artifact *)1;
+    assert_int_equal(herd_model_set_artifact(set, "1", NULL, &out), HERD_MISSING); /* skipped */
+    assert_null(out);
+    assert_string_equal(herd_last_error(), "pending");
     assert_int_equal(herd_artifact_from_model(NULL, NULL, &out), HERD_EINVAL);
     ERR_HAS("'model'");
     assert_int_equal(herd_artifact_from_model(model, NULL, NULL), HERD_EINVAL);
@@ -1269,11 +1292,21 @@ static void test_bad_arguments(void **state)
     ERR_HAS("'out'");
 
     /* Accessors. */
-    assert_null(herd_artifact_get(NULL, "family"));
+    const char *field = SENTINEL_STR;
+    assert_int_equal(herd_artifact_get(NULL, "family", &field), HERD_EINVAL);
     ERR_HAS("'artifact'");
-    assert_null(herd_artifact_get(a, NULL));
+    assert_null(field);
+    assert_int_equal(herd_artifact_get(a, NULL, &field), HERD_EINVAL);
     ERR_HAS("'field'");
-    assert_null(herd_artifact_get(a, "family")); /* none was given */
+    assert_int_equal(herd_artifact_get(a, "family", NULL), HERD_EINVAL);
+    ERR_HAS("'out'");
+    /* None was given: missing, and the pending error stays. */
+    herd_error_set(HERD_EIO, "pending");
+    field = SENTINEL_STR;
+    assert_int_equal(herd_artifact_get(a, "family", &field), HERD_MISSING);
+    assert_null(field);
+    assert_string_equal(herd_last_error(), "pending");
+    assert_int_equal(herd_last_error_code(), HERD_EIO);
     assert_null(herd_artifact_metadata(NULL));
     ERR_HAS("'artifact'");
     double m;
@@ -1283,7 +1316,7 @@ static void test_bad_arguments(void **state)
     ERR_HAS("'name'");
     assert_int_equal(herd_artifact_metric(a, "rmse", NULL), HERD_EINVAL);
     ERR_HAS("'value'");
-    assert_int_equal(herd_artifact_metric(a, "RMSE", &m), HERD_ENOTFOUND); /* case-sensitive */
+    assert_int_equal(herd_artifact_metric(a, "RMSE", &m), HERD_MISSING); /* case-sensitive */
     herd_model *mo = (herd_model *)1;
     assert_int_equal(herd_artifact_model(NULL, &mo), HERD_EINVAL);
     ERR_HAS("'artifact'");
@@ -1405,13 +1438,15 @@ static void test_import_python_model(void **state)
     herd_artifact *a = NULL, *b = NULL;
     assert_int_equal(herd_artifact_from_model(model, &ao, &a), HERD_OK);
     assert_non_null(strstr(herd_artifact_metadata(a), "\"metrics\":{}"));
-    assert_null(herd_artifact_get(a, "fingerprint"));
+    const char *fp = SENTINEL_STR;
+    assert_int_equal(herd_artifact_get(a, "fingerprint", &fp), HERD_MISSING);
+    assert_null(fp);
     snprintf(path, sizeof path, "%s/py.herd", dir);
     assert_int_equal(herd_artifact_write_file(a, path), HERD_OK);
     assert_int_equal(herd_artifact_read_file(path, &b), HERD_OK);
-    assert_string_equal(herd_artifact_get(b, "objective"), "multi:softprob");
-    assert_string_equal(herd_artifact_get(b, "group"), "DE/Berlin");
-    assert_string_equal(herd_artifact_get(b, "family"), "imported");
+    assert_string_equal(art_field(b, "objective"), "multi:softprob");
+    assert_string_equal(art_field(b, "group"), "DE/Berlin");
+    assert_string_equal(art_field(b, "family"), "imported");
 
     herd_model *back = NULL;
     assert_int_equal(herd_artifact_model(b, &back), HERD_OK);

@@ -29,6 +29,14 @@
                                      herd_last_error());                             \
     } while (0)
 
+/* A getter's status: a value (HERD_OK) or a missing one (HERD_MISSING). */
+#define EXPECT_CELL(call)                                                            \
+    do {                                                                             \
+        int rc_ = (call);                                                            \
+        if (rc_ != HERD_OK && rc_ != HERD_MISSING)                                   \
+            fail_msg("%s: %s (%s)", #call, herd_status_str(rc_), herd_last_error()); \
+    } while (0)
+
 typedef struct ctx {
     char dir[512];
     herd_registry *reg;
@@ -180,7 +188,7 @@ static size_t row_of(const herd_frame *f, const char *group)
     EXPECT_OK(herd_frame_find(f, "group", &gc));
     for (size_t r = 0; r < herd_frame_nrows(f); r++) {
         const char *s = NULL;
-        EXPECT_OK(herd_frame_get_string(f, gc, r, &s));
+        EXPECT_CELL(herd_frame_get_string(f, gc, r, &s));
         if (s && !strcmp(s, group)) return r;
     }
     fail_msg("no row for group %s", group);
@@ -192,7 +200,7 @@ static const char *str_at(const herd_frame *f, const char *col, size_t r)
     size_t c;
     EXPECT_OK(herd_frame_find(f, col, &c));
     const char *s = NULL;
-    EXPECT_OK(herd_frame_get_string(f, c, r, &s));
+    EXPECT_CELL(herd_frame_get_string(f, c, r, &s));
     return s ? s : "";
 }
 
@@ -201,7 +209,7 @@ static double num_at(const herd_frame *f, const char *col, size_t r)
     size_t c;
     EXPECT_OK(herd_frame_find(f, col, &c));
     double v;
-    EXPECT_OK(herd_frame_get_double(f, c, r, &v));
+    EXPECT_CELL(herd_frame_get_double(f, c, r, &v));
     return v;
 }
 

@@ -84,21 +84,48 @@ static void test_copied_columns_all_types(void **state)
     const char *s;
     assert_int_equal(herd_frame_get_string(f, 4, 0, &s), HERD_OK);
     assert_string_equal(s, "a");
-    assert_int_equal(herd_frame_get_string(f, 4, 1, &s), HERD_OK);
+    /* Missing values: HERD_MISSING with the type's placeholder, and the
+     * pending error left alone (a missing value is not an error). */
+    herd_error_set(HERD_EIO, "pending");
+    s = "unset";
+    assert_int_equal(herd_frame_get_string(f, 4, 1, &s), HERD_MISSING);
     assert_null(s);
+    d = 0;
+    assert_int_equal(herd_frame_get_double(f, 0, 1, &d), HERD_MISSING); /* a NaN float */
+    assert_true(isnan(d));
+    assert_string_equal(herd_last_error(), "pending");
+    assert_int_equal(herd_last_error_code(), HERD_EIO);
     assert_int_equal(herd_frame_get_string(f, 4, 2, &s), HERD_OK);
     assert_string_equal(s, "K\xc3\xb6ln");
 
     assert_false(herd_frame_is_present(f, 0, 1)); /* NaN float */
     assert_false(herd_frame_is_present(f, 4, 1)); /* NULL string */
     assert_true(herd_frame_is_present(f, 3, 0));
+    /* Direct accessors: out of range gives 0 / NULL and says why. */
+    herd_clear_error();
     assert_false(herd_frame_is_present(f, 9, 0));
+    ERR_HAS("herd_frame_is_present: column 9 is out of range: the frame has 5 columns");
+    herd_clear_error();
     assert_false(herd_frame_is_present(f, 0, 9));
+    ERR_HAS("herd_frame_is_present: row 9 is out of range: the frame has 3 rows");
 
     assert_string_equal(herd_frame_column_name(f, 4), "s");
+    herd_clear_error();
     assert_null(herd_frame_column_name(f, 5));
+    ERR_HAS("herd_frame_column_name: column 5 is out of range");
+    assert_int_equal(herd_last_error_code(), HERD_EINVAL);
     assert_int_equal(herd_frame_column_type(f, 1), HERD_TYPE_FLOAT64);
+    herd_clear_error();
     assert_int_equal(herd_frame_column_type(f, 5), 0);
+    ERR_HAS("herd_frame_column_type: column 5 is out of range");
+    herd_clear_error();
+    assert_int_equal(herd_frame_nrows(NULL), 0);
+    ERR_HAS("herd_frame_nrows: argument 'frame' is NULL");
+    herd_clear_error();
+    assert_int_equal(herd_frame_ncols(NULL), 0);
+    ERR_HAS("herd_frame_ncols: argument 'frame' is NULL");
+    assert_null(herd_frame_column_name(NULL, 0));
+    ERR_HAS("herd_frame_column_name: argument 'frame' is NULL");
     size_t idx = 99;
     assert_int_equal(herd_frame_find(f, "i32", &idx), HERD_OK);
     assert_int_equal(idx, 2);
@@ -191,13 +218,14 @@ static void test_masks(void **state)
         int64_t x = -1;
         assert_int_equal(herd_frame_get_int64(f, col, 0, &x), HERD_OK);
         assert_true(x == 10);
-        assert_int_equal(herd_frame_get_int64(f, col, 1, &x), HERD_ENOTFOUND);
-        ERR_HAS("missing");
-        assert_true(x == 10); /* untouched */
+        herd_error_set(HERD_EIO, "pending");
+        assert_int_equal(herd_frame_get_int64(f, col, 1, &x), HERD_MISSING);
+        assert_true(x == 0); /* the placeholder, never a stale value */
+        assert_string_equal(herd_last_error(), "pending"); /* not an error */
         assert_true(herd_frame_is_present(f, col, 2));
         assert_false(herd_frame_is_present(f, col, 3));
         double d;
-        assert_int_equal(herd_frame_get_double(f, col, 3, &d), HERD_OK);
+        assert_int_equal(herd_frame_get_double(f, col, 3, &d), HERD_MISSING);
         assert_true(isnan(d));
         const void *data;
         size_t stride;
@@ -226,7 +254,7 @@ static void test_masks(void **state)
     f = new_frame();
     assert_int_equal(herd_frame_add_column(f, "s", HERD_TYPE_STRING, s, 2, &o), HERD_OK);
     const char *out = "unset";
-    assert_int_equal(herd_frame_get_string(f, 0, 1, &out), HERD_OK);
+    assert_int_equal(herd_frame_get_string(f, 0, 1, &out), HERD_MISSING);
     assert_null(out);
     herd_frame_free(f);
 }

@@ -593,13 +593,30 @@ static void test_bad_arguments(void **state)
     assert_non_null(strstr(herd_last_error(), "no columns"));
     herd_frame_free(empty);
 
-    /* Accessors tolerate NULL groups. */
+    /* Accessors of NULL groups give 0 / NULL and say why. */
+    herd_clear_error();
     assert_int_equal(herd_groups_count(NULL), 0);
+    expect_error(HERD_EINVAL, "herd_groups_count: argument 'groups' is NULL");
     assert_int_equal(herd_groups_missing(NULL), 0);
+    expect_error(HERD_EINVAL, "herd_groups_missing: argument 'groups' is NULL");
     assert_null(herd_groups_frame(NULL));
+    expect_error(HERD_EINVAL, "herd_groups_frame: argument 'groups' is NULL");
     assert_null(herd_groups_key(NULL, 0));
+    expect_error(HERD_EINVAL, "herd_groups_key: argument 'groups' is NULL");
     assert_int_equal(herd_groups_size(NULL, 0), 0);
+    expect_error(HERD_EINVAL, "herd_groups_size: argument 'groups' is NULL");
     herd_groups_free(NULL);
+    {
+        herd_groups *g1 = group_by(f, ok, 1);
+        size_t n1 = herd_groups_count(g1);
+        herd_clear_error();
+        assert_null(herd_groups_key(g1, n1));
+        expect_error(HERD_EINVAL, "herd_groups_key: group index");
+        herd_clear_error();
+        assert_int_equal(herd_groups_size(g1, n1), 0);
+        expect_error(HERD_EINVAL, "out of range");
+        herd_groups_free(g1);
+    }
 
     const size_t *rows;
     size_t n;

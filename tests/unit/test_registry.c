@@ -67,8 +67,27 @@
                      herd_last_error());                                                \
     } while (0)
 
+/* A getter's status: a value (HERD_OK) or a missing one (HERD_MISSING). */
+#define EXPECT_CELL(call)                                                               \
+    do {                                                                                \
+        int rc_ = (call);                                                               \
+        if (rc_ != HERD_OK && rc_ != HERD_MISSING)                                      \
+            fail_msg("%s returned %s (%d): \"%s\"", #call, herd_status_str(rc_), rc_,   \
+                     herd_last_error());                                                \
+    } while (0)
+
 /* Checks that go on after a failure, so that one run lists every deviation
  * of a table of cases; soft_done() fails the test if any was found. */
+
+/* A string field of an artifact's metadata that must be recorded. */
+static const char *art_field(const herd_artifact *a, const char *field)
+{
+    const char *v = NULL;
+    int rc = herd_artifact_get(a, field, &v);
+    if (rc != HERD_OK) fail_msg("herd_artifact_get(%s): %d %s", field, rc, herd_last_error());
+    return v;
+}
+
 static int g_soft_failures;
 
 static void soft_fail(const char *fmt, ...)
@@ -501,7 +520,8 @@ static const char *cell_s(const herd_frame *f, const char *name, size_t row)
 {
     const char *s = NULL;
     int rc = herd_frame_get_string(f, col_of(f, name), row, &s);
-    if (rc) fail_msg("column '%s' row %zu: %s", name, row, herd_last_error());
+    if (rc != (s ? HERD_OK : HERD_MISSING))
+        fail_msg("column '%s' row %zu: %d %s", name, row, rc, herd_last_error());
     return s;
 }
 
@@ -517,7 +537,8 @@ static double cell_d(const herd_frame *f, const char *name, size_t row)
 {
     double v = 0;
     int rc = herd_frame_get_double(f, col_of(f, name), row, &v);
-    if (rc) fail_msg("column '%s' row %zu: %s", name, row, herd_last_error());
+    if (rc != (isnan(v) ? HERD_MISSING : HERD_OK))
+        fail_msg("column '%s' row %zu: %d %s", name, row, rc, herd_last_error());
     return v;
 }
 
@@ -587,8 +608,8 @@ static void assert_frames_equal_but(const herd_frame *a, const herd_frame *b, co
         for (size_t r = 0; r < herd_frame_nrows(a); r++) {
             if (t == S) {
                 const char *x = NULL, *y = NULL;
-                EXPECT_OK(herd_frame_get_string(a, c, r, &x));
-                EXPECT_OK(herd_frame_get_string(b, c, r, &y));
+                EXPECT_CELL(herd_frame_get_string(a, c, r, &x));
+                EXPECT_CELL(herd_frame_get_string(b, c, r, &y));
                 if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
                     fail_msg("%s: '%s' row %zu: \"%s\" vs \"%s\"", what, name, r,
                              x ? x : "(missing)", y ? y : "(missing)");
@@ -605,8 +626,8 @@ static void assert_frames_equal_but(const herd_frame *a, const herd_frame *b, co
                 }
             } else {
                 double x = 0, y = 0;
-                EXPECT_OK(herd_frame_get_double(a, c, r, &x));
-                EXPECT_OK(herd_frame_get_double(b, c, r, &y));
+                EXPECT_CELL(herd_frame_get_double(a, c, r, &x));
+                EXPECT_CELL(herd_frame_get_double(b, c, r, &y));
                 if (!(x == y || (isnan(x) && isnan(y))))
                     fail_msg("%s: '%s' row %zu: %.17g vs %.17g", what, name, r, x, y);
             }
@@ -1073,9 +1094,9 @@ static void test_add_bytes(void **state)
     herd_artifact *l = NULL;
     EXPECT_OK(herd_registry_load(c->reg, "demand", "DE/Berlin", 2, &l));
     assert_same_model(l);
-    assert_string_equal(herd_artifact_get(l, "family"), "demand");
-    assert_string_equal(herd_artifact_get(l, "group"), "DE/Berlin");
-    assert_string_equal(herd_artifact_get(l, "run_id"), "r1");
+    assert_string_equal(art_field(l, "family"), "demand");
+    assert_string_equal(art_field(l, "group"), "DE/Berlin");
+    assert_string_equal(art_field(l, "run_id"), "r1");
     herd_artifact_free(l);
     assert_int_equal(resolve(c->reg, "demand", "DE/Berlin", "champion"), 2);
     free(bytes);
@@ -1711,9 +1732,9 @@ static void test_load_and_uris(void **state)
     herd_artifact *a = NULL;
     EXPECT_OK(herd_registry_load(c->reg, "demand", key, 2, &a));
     assert_same_model(a);
-    assert_string_equal(herd_artifact_get(a, "run_id"), "r2");
-    assert_string_equal(herd_artifact_get(a, "group"), key);
-    assert_string_equal(herd_artifact_get(a, "family"), "demand");
+    assert_string_equal(art_field(a, "run_id"), "r2");
+    assert_string_equal(art_field(a, "group"), key);
+    assert_string_equal(art_field(a, "family"), "demand");
     herd_artifact_free(a);
 
     static const struct {
@@ -1731,7 +1752,7 @@ static void test_load_and_uris(void **state)
         a = NULL;
         int rc = herd_registry_load_uri(c->reg, ok[i].uri, &a);
         if (rc) fail_msg("%s: %s: %s", ok[i].uri, herd_status_str(rc), herd_last_error());
-        assert_string_equal(herd_artifact_get(a, "run_id"), ok[i].run);
+        assert_string_equal(art_field(a, "run_id"), ok[i].run);
         assert_same_model(a);
         herd_artifact_free(a);
     }
@@ -1744,7 +1765,7 @@ static void test_load_and_uris(void **state)
     f = versions(c->reg, "demand", "a b%c?#@/é");
     a = NULL;
     EXPECT_OK(herd_registry_load_uri(c->reg, cell_s(f, "uri", 0), &a));
-    assert_string_equal(herd_artifact_get(a, "run_id"), "r9");
+    assert_string_equal(art_field(a, "run_id"), "r9");
     herd_artifact_free(a);
     herd_frame_free(f);
 
@@ -3043,14 +3064,14 @@ static void test_group_keys(void **state)
         assert_int_equal(resolve(c->reg, "demand", odd[i], "latest"), 1);
         herd_artifact *a = NULL;
         EXPECT_OK(herd_registry_load(c->reg, "demand", odd[i], 1, &a));
-        assert_string_equal(herd_artifact_get(a, "group"), odd[i]);
+        assert_string_equal(art_field(a, "group"), odd[i]);
         herd_artifact_free(a);
         /* By URI too. */
         char *uri = NULL;
         EXPECT_OK(herd_uri_format("demand", odd[i], NULL, 1, &uri));
         a = NULL;
         EXPECT_OK(herd_registry_load_uri(c->reg, uri, &a));
-        assert_string_equal(herd_artifact_get(a, "group"), odd[i]);
+        assert_string_equal(art_field(a, "group"), odd[i]);
         herd_artifact_free(a);
         herd_free(uri);
     }

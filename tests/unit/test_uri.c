@@ -291,6 +291,28 @@ static void test_key_decode_errors(void **state)
  * URIs
  * --------------------------------------------------------------------- */
 
+/* A URI names its model by alias or version: the other is HERD_MISSING,
+ * which leaves the last error alone. */
+static void expect_target(const herd_uri *u, const char *alias, int64_t version)
+{
+    const char *a = SENTINEL;
+    int64_t v = -1;
+    herd_error_set(HERD_EIO, "pending");
+    if (alias) {
+        assert_int_equal(herd_uri_alias(u, &a), HERD_OK);
+        assert_string_equal(a, alias);
+        assert_int_equal(herd_uri_version(u, &v), HERD_MISSING);
+        assert_int_equal(v, 0);
+    } else {
+        assert_int_equal(herd_uri_alias(u, &a), HERD_MISSING);
+        assert_null(a);
+        assert_int_equal(herd_uri_version(u, &v), HERD_OK);
+        assert_int_equal(v, version);
+    }
+    assert_string_equal(herd_last_error(), "pending");
+    assert_int_equal(herd_last_error_code(), HERD_EIO);
+}
+
 static void assert_uri(const char *text, const char *family, const char *group,
                        const char *alias, int64_t version)
 {
@@ -299,9 +321,7 @@ static void assert_uri(const char *text, const char *family, const char *group,
     if (herd_uri_parse(text, &u) != HERD_OK) fail_msg("%s: %s", text, herd_last_error());
     assert_string_equal(herd_uri_family(u), family);
     assert_string_equal(herd_uri_group(u), group);
-    if (alias) assert_string_equal(herd_uri_alias(u), alias);
-    else assert_null(herd_uri_alias(u));
-    assert_int_equal(herd_uri_version(u), version);
+    expect_target(u, alias, version);
     herd_uri_free(u);
 }
 
@@ -324,8 +344,18 @@ static void test_uri_parse_forms(void **state)
     /* Accessors of NULL. */
     assert_null(herd_uri_family(NULL));
     assert_null(herd_uri_group(NULL));
-    assert_null(herd_uri_alias(NULL));
-    assert_int_equal(herd_uri_version(NULL), 0);
+    assert_int_equal(herd_last_error_code(), HERD_EINVAL);
+    const char *a = SENTINEL;
+    int64_t v = -1;
+    assert_int_equal(herd_uri_alias(NULL, &a), HERD_EINVAL);
+    assert_null(a);
+    assert_int_equal(herd_uri_version(NULL, &v), HERD_EINVAL);
+    assert_int_equal(v, 0);
+    herd_uri *u = NULL;
+    assert_int_equal(herd_uri_parse("herd:f/g@a", &u), HERD_OK);
+    assert_int_equal(herd_uri_alias(u, NULL), HERD_EINVAL);
+    assert_int_equal(herd_uri_version(u, NULL), HERD_EINVAL);
+    herd_uri_free(u);
     herd_uri_free(NULL);
 }
 
@@ -432,9 +462,7 @@ static void assert_formats(const char *family, const char *group, const char *al
     assert_int_equal(herd_uri_parse(s, &u), HERD_OK);
     assert_string_equal(herd_uri_family(u), family);
     assert_string_equal(herd_uri_group(u), group);
-    if (version > 0) assert_null(herd_uri_alias(u));
-    else assert_string_equal(herd_uri_alias(u), alias ? alias : "latest");
-    assert_int_equal(herd_uri_version(u), version);
+    expect_target(u, version > 0 ? NULL : alias ? alias : "latest", version);
     herd_uri_free(u);
     herd_free(s);
 }
