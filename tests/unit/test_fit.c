@@ -948,6 +948,56 @@ static void test_weights(void **state)
     fixture_free(&fx);
 }
 
+/* Freeing a handle never changes the calling thread's last error: a host
+ * that frees its handles before reporting a failure reports the failure. */
+#define EXPECT_FREE_KEEPS_ERROR(free_call)                                         \
+    do {                                                                           \
+        herd_error_set(HERD_ECORRUPT, "pending: the caller's error");             \
+        free_call;                                                                 \
+        if (herd_last_error_code() != HERD_ECORRUPT ||                             \
+            strcmp(herd_last_error(), "pending: the caller's error"))             \
+            fail_msg("%s changed the last error to %d \"%s\"", #free_call,         \
+                     herd_last_error_code(), herd_last_error());                  \
+    } while (0)
+
+static void test_destructors_keep_the_last_error(void **state)
+{
+    (void)state;
+    size_t sizes[2] = {60, 5}; /* the second group is skipped: no model */
+    fixture fx;
+    fixture_make(&fx, 2, sizes, 0.1);
+    herd_fit_options o;
+    base_options(&o);
+    herd_model_set *set = NULL;
+    assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
+    herd_model *m = NULL;
+    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    herd_artifact *a = NULL;
+    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    herd_uri *u = NULL;
+    assert_int_equal(herd_uri_parse("herd:demand/store_17@champion", &u), HERD_OK);
+    void *bytes = NULL;
+    size_t len = 0;
+    assert_int_equal(herd_model_save(m, HERD_MODEL_UBJSON, &bytes, &len), HERD_OK);
+
+    EXPECT_FREE_KEEPS_ERROR(herd_free(bytes));
+    EXPECT_FREE_KEEPS_ERROR(herd_uri_free(u));
+    EXPECT_FREE_KEEPS_ERROR(herd_artifact_free(a));
+    EXPECT_FREE_KEEPS_ERROR(herd_model_free(m));
+    EXPECT_FREE_KEEPS_ERROR(herd_model_set_free(set));
+    EXPECT_FREE_KEEPS_ERROR(herd_groups_free(fx.groups));
+    EXPECT_FREE_KEEPS_ERROR(herd_frame_free(fx.frame));
+    fx.groups = NULL;
+    fx.frame = NULL;
+    /* NULL too, and an empty error stays empty. */
+    EXPECT_FREE_KEEPS_ERROR(herd_frame_free(NULL));
+    herd_clear_error();
+    herd_uri_free(NULL);
+    assert_int_equal(herd_last_error_code(), HERD_OK);
+    assert_string_equal(herd_last_error(), "");
+    fixture_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -968,6 +1018,7 @@ int main(void)
         cmocka_unit_test(test_host_xgboost_callback_survives),
         cmocka_unit_test(test_skip_and_fail_records),
         cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_destructors_keep_the_last_error),
     };
     return cmocka_run_group_tests_name("fit", tests, NULL, NULL);
 }
