@@ -173,11 +173,11 @@ static void print_groups(const herd_groups *g, const herd_frame *f, double read_
 {
     size_t n = herd_groups_count(g), smallest = SIZE_MAX, largest = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = herd_groups_size(g, i);
+        size_t k = herd_groups_row_count(g, i);
         if (k < smallest) smallest = k;
         if (k > largest) largest = k;
     }
-    printf("rows            %zu\n", herd_frame_nrows(f));
+    printf("rows            %zu\n", herd_frame_row_count(f));
     printf("groups          %zu (by product), %zu to %zu rows each\n", n, smallest, largest);
     printf("read CSV        %.3f s\n", read_s);
     printf("group rows      %.3f s\n", group_s);
@@ -203,12 +203,12 @@ static double cell_num(const herd_frame *f, const char *col, size_t row)
 static void print_decisions(const herd_frame *d, const herd_frame *summary)
 {
     printf("decisions      ");
-    for (size_t i = 0; i < herd_frame_nrows(summary); i++)
+    for (size_t i = 0; i < herd_frame_row_count(summary); i++)
         printf(" %s %.0f", cell_str(summary, "decision", i), cell_num(summary, "groups", i));
     printf("\n");
     static const char *shown[] = {"promote", "keep", "first", "skipped", "failed", "refused"};
     for (size_t k = 0; k < sizeof shown / sizeof *shown; k++) {
-        for (size_t i = 0; i < herd_frame_nrows(d); i++) {
+        for (size_t i = 0; i < herd_frame_row_count(d); i++) {
             if (strcmp(cell_str(d, "decision", i), shown[k]) != 0) continue;
             printf("  e.g. %-8s %s: %s\n", shown[k], cell_str(d, "group", i),
                    cell_str(d, "reason", i));
@@ -216,7 +216,7 @@ static void print_decisions(const herd_frame *d, const herd_frame *summary)
         }
     }
     size_t promoted = 0, competitor = 0;
-    for (size_t i = 0; i < herd_frame_nrows(d); i++) {
+    for (size_t i = 0; i < herd_frame_row_count(d); i++) {
         int p;
         /* "promoted": the champion really moved (a cap refusal moves none) */
         if (strcmp(cell_str(d, "decision", i), "promote") != 0 || cell_num(d, "promoted", i) != 1)
@@ -226,7 +226,7 @@ static void print_decisions(const herd_frame *d, const herd_frame *summary)
     }
     if (promoted)
         printf("  %zu of the %zu promoted products have a new competitor\n", competitor, promoted);
-    for (size_t i = 0; i < herd_frame_nrows(summary); i++)
+    for (size_t i = 0; i < herd_frame_row_count(summary); i++)
         if (!isnan(cell_num(summary, "median_delta", i)))
             printf("  median rmse change (%s): %.3f\n", cell_str(summary, "decision", i),
                    cell_num(summary, "median_delta", i));
@@ -309,7 +309,7 @@ static int predict_all(herd_registry *reg, const herd_groups *g)
     size_t without = 0;
     double t0 = now();
     if (herd_registry_predict(reg, g, &po, NULL, &p, &without)) return fail("predicting");
-    size_t fallback = 0, n = herd_frame_nrows(p);
+    size_t fallback = 0, n = herd_frame_row_count(p);
     for (size_t r = 0; r < n; r++) fallback += cell_num(p, "fallback", r) == 1;
     printf("\npredicted       %zu rows from the champions in %.2f s (%zu by the family model, "
            "%zu without a model)\n", n, now() - t0, fallback, without);
@@ -326,7 +326,7 @@ static int print_registry(herd_registry *reg)
     herd_frame_free(fam);
     if (herd_registry_alias_history(reg, "demand", "sku_0000", "champion", &hist))
         return fail("reading the alias history");
-    for (size_t i = 0; i < herd_frame_nrows(hist); i++)
+    for (size_t i = 0; i < herd_frame_row_count(hist); i++)
         printf("  sku_0000 champion %.0f -> %.0f at %s: %s\n",
                cell_num(hist, "from_version", i), cell_num(hist, "to_version", i),
                cell_str(hist, "time", i), cell_str(hist, "reason", i));

@@ -27,6 +27,10 @@
  *   - Every fallible function returns HERD_OK (0) or a negative herd_status.
  *     herd_last_error() then says, in words a user can act on, what failed
  *     and why (the argument, file, line, column, group, limit).
+ *   - Names: herd_<object>_<what>; counts are *_count() getters and n_<noun>
+ *     arguments and fields; the handle comes first, options after the
+ *     inputs, outputs last; a callback is followed by its `user` (docs/api.md,
+ *     "Names").
  *   - Getters of values that may be absent return HERD_MISSING (2, not an
  *     error) with NaN, 0 or NULL in *out; see "Missing values and accessors"
  *     in docs/api.md.
@@ -237,7 +241,7 @@ typedef void (*herd_log_fn)(const herd_log_record *record, void *user);
  * holding a lock a running log callback waits for.  Records still queued
  * by workers go to the new callback.  HERD_EINVAL for a max_level out of
  * range. */
-HERD_API int herd_log_set(herd_log_fn fn, int max_level, void *user);
+HERD_API int herd_log_set(herd_log_fn fn, void *user, int max_level);
 
 /* The level's name: "error", "warn", "info", "debug", or "unknown". */
 HERD_API const char *herd_log_level_name(int level);
@@ -357,29 +361,29 @@ HERD_API int herd_frame_new(herd_frame **out);
 /* Free a frame and the columns it owns.  NULL is allowed. */
 HERD_API void herd_frame_free(herd_frame *frame);
 
-/* Add a column of `nrows` values of `type` read from `data`.
+/* Add a column of `n_rows` values of `type` read from `data`.
  *
  * The name must be valid UTF-8, 1..HERD_NAME_MAX bytes, without control
  * characters, and unique in the frame.  Every column of a frame has the
  * same number of rows: the first column sets it.  String columns take an
  * array of `const char *`; a NULL pointer is a missing value, every other
  * string must be valid UTF-8 (checked, copied or borrowed alike).
- * `data` may be NULL only when nrows is 0.
+ * `data` may be NULL only when n_rows is 0.
  *
  * Errors: HERD_EINVAL (bad argument, names which), HERD_EEXISTS (duplicate
  * name), HERD_EFORMAT (invalid UTF-8, with the row), HERD_ENOMEM. */
 HERD_API int herd_frame_add_column(herd_frame *frame, const char *name, int type,
-                                   const void *data, size_t nrows,
+                                   const void *data, size_t n_rows,
                                    const herd_column_options *opt);
 
 /* Number of rows (0 for a frame without columns).  The accessors that
  * return their value directly return 0 or NULL for a NULL handle or an
  * index out of range, with HERD_EINVAL as the last error (docs/api.md,
  * "Missing values and accessors"). */
-HERD_API size_t herd_frame_nrows(const herd_frame *frame);
+HERD_API size_t herd_frame_row_count(const herd_frame *frame);
 
 /* Number of columns. */
-HERD_API size_t herd_frame_ncols(const herd_frame *frame);
+HERD_API size_t herd_frame_column_count(const herd_frame *frame);
 
 /* Index of the column called `name`.  HERD_ENOTFOUND if there is none (the
  * message lists the frame's columns). */
@@ -422,19 +426,19 @@ HERD_API int herd_frame_get_int64(const herd_frame *frame, size_t col, size_t ro
 HERD_API int herd_frame_get_string(const herd_frame *frame, size_t col, size_t row,
                                    const char **out);
 
-/* A new frame of rows rows[0..nrows) of `frame`, in that order (a row may
- * be listed more than once; nrows 0 gives the columns and no rows): every
+/* A new frame of rows rows[0..n_rows) of `frame`, in that order (a row may
+ * be listed more than once; n_rows 0 gives the columns and no rows): every
  * column with its name, type and validity mask, values copied, string
  * values included, so the new frame owns all of its memory and does not
  * depend on `frame` or on memory `frame` borrows.  HERD_EINVAL names an
  * index out of range (nothing is built). */
-HERD_API int herd_frame_take(const herd_frame *frame, const size_t *rows, size_t nrows,
+HERD_API int herd_frame_take(const herd_frame *frame, const size_t *rows, size_t n_rows,
                              herd_frame **out);
 
 /* The rows of `frame` whose byte in `mask` is nonzero, in frame order,
- * copied as by herd_frame_take.  `mask` has one byte per row: nrows must
- * equal herd_frame_nrows(frame) (HERD_EINVAL otherwise). */
-HERD_API int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, size_t nrows,
+ * copied as by herd_frame_take.  `mask` has one byte per row: n_rows must
+ * equal herd_frame_row_count(frame) (HERD_EINVAL otherwise). */
+HERD_API int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, size_t n_rows,
                                herd_frame **out);
 
 /* ------------------------------------------------------------------------
@@ -521,7 +525,7 @@ HERD_API int herd_frame_write_csv(const herd_frame *frame, const char *path,
  * "a\|b|7").  Groups are ordered by key value (integers numerically,
  * strings bytewise, column by column); rows keep their frame order inside
  * a group.  Rows with a missing key value belong to no group and are
- * counted (herd_groups_missing).
+ * counted (herd_groups_missing_count).
  *
  * Thread safety: groups are immutable once built; any number of threads
  * may read them.
@@ -529,11 +533,11 @@ HERD_API int herd_frame_write_csv(const herd_frame *frame, const char *path,
 
 typedef struct herd_groups herd_groups;
 
-/* Partition the rows of `frame` by the `nkeys` columns named in `keys`
+/* Partition the rows of `frame` by the `n_keys` columns named in `keys`
  * (int32, int64 or string), in O(rows).  HERD_ENOTFOUND for an unknown
  * column, HERD_ETYPE for a float key column, HERD_EINVAL for no keys or a
  * key named twice. */
-HERD_API int herd_groups_new(const herd_frame *frame, const char *const *keys, size_t nkeys,
+HERD_API int herd_groups_new(const herd_frame *frame, const char *const *keys, size_t n_keys,
                              herd_groups **out);
 
 /* Free the groups.  NULL is allowed. */
@@ -543,7 +547,7 @@ HERD_API void herd_groups_free(herd_groups *groups);
 HERD_API size_t herd_groups_count(const herd_groups *groups);
 
 /* Number of rows that belong to no group because a key value is missing. */
-HERD_API size_t herd_groups_missing(const herd_groups *groups);
+HERD_API size_t herd_groups_missing_count(const herd_groups *groups);
 
 /* The frame the groups were built from. */
 HERD_API const herd_frame *herd_groups_frame(const herd_groups *groups);
@@ -553,11 +557,11 @@ HERD_API const herd_frame *herd_groups_frame(const herd_groups *groups);
 HERD_API const char *herd_groups_key(const herd_groups *groups, size_t i);
 
 /* The number of rows of group `i` (0 when out of range). */
-HERD_API size_t herd_groups_size(const herd_groups *groups, size_t i);
+HERD_API size_t herd_groups_row_count(const herd_groups *groups, size_t i);
 
 /* The frame row indices of group `i`, ascending, and their count. */
 HERD_API int herd_groups_rows(const herd_groups *groups, size_t i, const size_t **rows,
-                              size_t *nrows);
+                              size_t *n_rows);
 
 /* The index of the group whose key is `key`; HERD_ENOTFOUND if none. */
 HERD_API int herd_groups_find(const herd_groups *groups, const char *key, size_t *index);
@@ -575,7 +579,7 @@ HERD_API int herd_groups_summary(const herd_groups *groups, herd_frame **out);
  * thread only; group callbacks run on workers.  Groups are scheduled
  * largest first.  A group whose rows are a large share of all rows (at
  * least `parallel_group_rows` rows and more than 1/threads of the total)
- * gets several CPU threads (task->nthread) and holds that many of the
+ * gets several CPU threads (task->n_threads) and holds that many of the
  * pool's CPU slots while it runs, so one huge group neither runs alone on
  * one core at the end nor oversubscribes the machine.
  * --------------------------------------------------------------------- */
@@ -589,9 +593,9 @@ typedef struct herd_group_task {
     const char *key;          /* the group's key */
     const herd_frame *frame;  /* the whole frame (read-only) */
     const size_t *rows;       /* the group's frame rows, ascending */
-    size_t nrows;
+    size_t n_rows;            /* the length of rows */
     int worker;               /* 0 .. threads-1: for per-worker scratch */
-    int nthread;              /* CPU threads this task may use */
+    int n_threads;            /* CPU threads this task may use */
 } herd_group_task;
 
 /* A group callback returns HERD_OK, HERD_SKIP (the group is unusable; set
@@ -641,7 +645,7 @@ HERD_API int herd_apply_options_init(herd_apply_options *opt, unsigned int versi
  * wanted) receives a frame with one row per group, in group order:
  * "group" (string), "rows" (int64), "status" ("ok", "failed", "skipped" or
  * "not_run"), "message" (string, missing when none), "seconds" (float64),
- * "nthread" (int64).
+ * "threads" (int64).
  *
  * Returns HERD_OK when every group ran (some may have failed: see the
  * report), HERD_ECANCELED when cancelled, HERD_EBUDGET when more than
@@ -693,7 +697,7 @@ HERD_API void herd_free(void *p);
 
 /* Number of features, and feature i's name and XGBoost type ("float",
  * "int").  NULL when i is out of range. */
-HERD_API size_t herd_model_num_features(const herd_model *model);
+HERD_API size_t herd_model_feature_count(const herd_model *model);
 HERD_API const char *herd_model_feature_name(const herd_model *model, size_t i);
 HERD_API const char *herd_model_feature_type(const herd_model *model, size_t i);
 
@@ -701,16 +705,16 @@ HERD_API const char *herd_model_feature_type(const herd_model *model, size_t i);
 HERD_API const char *herd_model_objective(const herd_model *model);
 
 /* Predictions per row: 1, or num_class for multi:softprob. */
-HERD_API size_t herd_model_num_outputs(const herd_model *model);
+HERD_API size_t herd_model_output_count(const herd_model *model);
 
-/* Predict `nrows` rows of `frame` (`rows` lists frame rows; NULL means all
+/* Predict `n_rows` rows of `frame` (`rows` lists frame rows; NULL means all
  * rows, in order).  Features are looked up by name: a missing column is
  * HERD_ENOTFOUND, a column whose type does not match the model's feature
  * type (a string column, or a float column for an "int" feature) is
- * HERD_ETYPE.  `out` receives nrows * herd_model_num_outputs() values,
- * row-major; `out_len` is its capacity in values.  `nthread` 0 means 1. */
+ * HERD_ETYPE.  `out` receives n_rows * herd_model_output_count() values,
+ * row-major; `out_len` is its capacity in values.  `n_threads` 0 means 1. */
 HERD_API int herd_model_predict(const herd_model *model, const herd_frame *frame,
-                                const size_t *rows, size_t nrows, int nthread, double *out,
+                                const size_t *rows, size_t n_rows, int n_threads, double *out,
                                 size_t out_len);
 
 /* ------------------------------------------------------------------------
@@ -775,7 +779,7 @@ HERD_API const char *herd_predictor_feature_type(const herd_predictor *predictor
 /* Predictions per row: 1, or num_class for multi:softprob. */
 HERD_API size_t herd_predictor_num_outputs(const herd_predictor *predictor);
 
-/* Predict `nrows` rows of `frame` (`rows` lists frame rows; NULL means all
+/* Predict `n_rows` rows of `frame` (`rows` lists frame rows; NULL means all
  * rows, in order), as herd_model_predict does: features by name (missing
  * column HERD_ENOTFOUND, wrong type HERD_ETYPE), `out` receives nrows *
  * herd_predictor_num_outputs() values, row-major, `out_len` is its
@@ -842,7 +846,7 @@ HERD_API int herd_fit_options_init(herd_fit_options *opt, unsigned int version);
 
 /* The result of a fit: per group, a model (when it trained), its metrics
  * and status.  Immutable once returned: any thread may read it. */
-typedef struct herd_model_set herd_model_set;
+typedef struct herd_fit_result herd_fit_result;
 
 /* Train one model per group of `groups` on the pool of `apply` (NULL:
  * defaults).  Per group: rows with a missing label fail the group (NaN or
@@ -852,42 +856,42 @@ typedef struct herd_model_set herd_model_set;
  * HERD_ECANCELED / HERD_EBUDGET with *out still filled; other errors
  * (unknown column or parameter, bad option) before any training, *out NULL. */
 HERD_API int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
-                      const herd_apply_options *apply, herd_model_set **out);
+                      const herd_apply_options *apply, herd_fit_result **out);
 
-/* Free a model set.  NULL is allowed. */
-HERD_API void herd_model_set_free(herd_model_set *set);
+/* Free a fit result.  NULL is allowed. */
+HERD_API void herd_fit_result_free(herd_fit_result *result);
 
-/* Number of groups in the set (trained or not). */
-HERD_API size_t herd_model_set_count(const herd_model_set *set);
+/* Number of groups in the result (trained or not). */
+HERD_API size_t herd_fit_result_count(const herd_fit_result *result);
 
 /* One row per group: "group", "status" (ok / failed / skipped / not_run),
  * "message", "rows", "train_rows", "valid_rows" (int64), "metric" (the
  * metric's name), "valid_metric" (float64, NaN without validation rows),
  * "best_iteration", "rounds" (int64), "cv_mean", "cv_std" (float64, NaN
- * without cv_folds), "seconds" (float64), "nthread" (int64),
+ * without cv_folds), "seconds" (float64), "threads" (int64),
  * "tree_method" (string). */
-HERD_API int herd_model_set_report(const herd_model_set *set, herd_frame **out);
+HERD_API int herd_fit_result_report(const herd_fit_result *result, herd_frame **out);
 
 /* The model of `group` as a new handle (free it with herd_model_free).
- * HERD_ENOTFOUND when the set has no such group; HERD_MISSING with *out
+ * HERD_ENOTFOUND when the result has no such group; HERD_MISSING with *out
  * NULL when the group has none (it failed, was skipped or did not run: the
  * report gives its status and reason). */
-HERD_API int herd_model_set_get(const herd_model_set *set, const char *group,
-                                herd_model **out);
+HERD_API int herd_fit_result_model(const herd_fit_result *result, const char *group,
+                                   herd_model **out);
 
 /* ------------------------------------------------------------------------
  * Grouped prediction
  * --------------------------------------------------------------------- */
 
 /* Predict every row of the frame of `groups` with its group's model from
- * `models`, groups in parallel.  *out receives a frame with as many rows as
+ * the fit result `fit`, groups in parallel.  *out receives a frame with as many rows as
  * the frame, in its row order: "prediction" (float64), or "prediction_0" ..
  * "prediction_{k-1}" for k-class models.  Rows of groups without a model
- * (and rows with a missing key) get NaN; *rows_without_model (may be NULL)
+ * (and rows with a missing key) get NaN; *n_rows_without_model (may be NULL)
  * receives their count. */
-HERD_API int herd_predict(const herd_groups *groups, const herd_model_set *models,
+HERD_API int herd_predict(const herd_groups *groups, const herd_fit_result *fit,
                           const herd_apply_options *apply, herd_frame **out,
-                          size_t *rows_without_model);
+                          size_t *n_rows_without_model);
 
 /* ------------------------------------------------------------------------
  * Artifacts: one model and its metadata as one checksummed, compressed blob
@@ -938,8 +942,9 @@ HERD_API int herd_artifact_options_init(herd_artifact_options *opt, unsigned int
  * and data fingerprint.  HERD_ENOTFOUND when the fit has no such group;
  * HERD_MISSING with *out NULL when the group has no model (see the
  * report). */
-HERD_API int herd_model_set_artifact(const herd_model_set *set, const char *group,
-                                     const herd_artifact_options *opt, herd_artifact **out);
+HERD_API int herd_fit_result_artifact(const herd_fit_result *result, const char *group,
+                                      const herd_artifact_options *opt,
+                                      herd_artifact **out);
 
 /* An artifact of a model alone (e.g. one imported from an XGBoost file):
  * features and objective from the model, no metrics. */
@@ -1003,15 +1008,15 @@ HERD_API int herd_artifact_model(const herd_artifact *artifact, herd_model **out
  *   binary:      "logloss", "error" (threshold 0.5, or "error@T" with T in
  *                [0, 1]) on predicted probabilities; "auc" on any score.
  *                Labels are in [0, 1] (soft labels allowed, as in XGBoost)
- *   multiclass:  "mlogloss", "merror" on n x num_class probabilities,
- *                row-major, labels 0..num_class-1
+ *   multiclass:  "mlogloss", "merror" on n_rows x n_classes probabilities,
+ *                row-major, labels 0..n_classes-1
  * Parameters after '@' are plain decimals (at most 15 significant digits,
  * read the same in every locale).  Weights, when given, weight every row
  * (they must be finite and >= 0, with a positive sum).
  * --------------------------------------------------------------------- */
 
-/* Compute `metric` over n rows.  `weight` may be NULL.  For multiclass
- * metrics `pred` holds n * num_class values; num_class is ignored (pass 0
+/* Compute `metric` over n_rows rows.  `weight` may be NULL.  For multiclass
+ * metrics `pred` holds n_rows * n_classes values; n_classes is ignored (pass 0
  * or 1) otherwise.  *n_skipped (may be NULL) receives the rows the metric
  * skipped (mape's zero labels).  On failure *value is NaN and *n_skipped 0.
  * Errors: HERD_EINVAL for an unknown metric name (the message lists the
@@ -1019,7 +1024,7 @@ HERD_API int herd_artifact_model(const herd_artifact *artifact, herd_model **out
  * row and value), a NaN or infinite input, or no usable row (the value
  * would be undefined: auc with one class, r2 with constant labels). */
 HERD_API int herd_metric_eval(const char *metric, const double *label, const double *pred,
-                              const double *weight, size_t n, size_t num_class,
+                              const double *weight, size_t n_rows, size_t n_classes,
                               double *value, size_t *n_skipped);
 
 /* Whether a larger value of `metric` is better: *higher_is_better is 1 for
@@ -1566,13 +1571,14 @@ HERD_API int herd_registry_predict_options_init(herd_registry_predict_options *o
  * frame's rows in its order: "prediction" (or "prediction_0".. for
  * multi-class models), "version" (int64: the version used, 0 when none),
  * "fallback" (int64: 1 when the family model predicted the row).  Rows
- * without a model get NaN; *rows_without_model (may be NULL) counts them.
+ * without a model get NaN; *n_rows_without_model (may be NULL) counts
+ * them.
  * A group whose key the registry cannot hold (herd_key_encode refuses it)
  * has no model of its own. */
 HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups,
                                    const herd_registry_predict_options *opt,
                                    const herd_apply_options *apply, herd_frame **out,
-                                   size_t *rows_without_model);
+                                   size_t *n_rows_without_model);
 
 /* ------------------------------------------------------------------------
  * Options by name (for bindings, CLIs and job files)

@@ -605,7 +605,7 @@ static int hd_meta_matches_model(const hd_meta *m, const hd_model_info *info)
     return HERD_OK;
 }
 
-/* Predictions per row, as herd_model_num_outputs reports them. */
+/* Predictions per row, as herd_model_output_count reports them. */
 static size_t hd_meta_num_outputs(const hd_meta *m)
 {
     uint64_t k = m->num[HD_U_NUM_CLASS];

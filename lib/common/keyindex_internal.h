@@ -1,5 +1,5 @@
 /* keyindex_internal.h -- an index from distinct key strings to their
- * positions in an array, shared by groups and model sets. */
+ * positions in an array, shared by groups and fit results. */
 #ifndef HERD_KEYINDEX_INTERNAL_H
 #define HERD_KEYINDEX_INTERNAL_H
 

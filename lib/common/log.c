@@ -65,7 +65,7 @@ double hd_now(void)
 
 /* ---- the host's callback ---------------------------------------------- */
 
-int herd_log_set(herd_log_fn fn, int max_level, void *user)
+int herd_log_set(herd_log_fn fn, void *user, int max_level)
 {
     if (hd_tls.delivering)
         return hd_error(HERD_EBUSY,

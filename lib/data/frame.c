@@ -284,13 +284,13 @@ int herd_frame_add_column(herd_frame *frame, const char *name, int type, const v
     return hd_append(frame, &c, nrows);
 }
 
-size_t herd_frame_nrows(const herd_frame *frame)
+size_t herd_frame_row_count(const herd_frame *frame)
 {
     HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
     return frame->nrows;
 }
 
-size_t herd_frame_ncols(const herd_frame *frame)
+size_t herd_frame_column_count(const herd_frame *frame)
 {
     HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
     return frame->ncols;

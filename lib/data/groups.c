@@ -711,7 +711,7 @@ size_t herd_groups_count(const herd_groups *groups)
     return groups->ngroups;
 }
 
-size_t herd_groups_missing(const herd_groups *groups)
+size_t herd_groups_missing_count(const herd_groups *groups)
 {
     HD_GROUPS_CHECK(0);
     return groups->missing;
@@ -730,7 +730,7 @@ const char *herd_groups_key(const herd_groups *groups, size_t i)
     return groups->keys[i];
 }
 
-size_t herd_groups_size(const herd_groups *groups, size_t i)
+size_t herd_groups_row_count(const herd_groups *groups, size_t i)
 {
     HD_GROUPS_CHECK(0);
     HD_GROUP_INDEX_CHECK(0);

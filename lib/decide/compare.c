@@ -305,7 +305,7 @@ static int cmp_predict(const cmp_ctx *c, const herd_frame *frame, const char *ke
     if (!rc) rc = herd_artifact_model(a, &m);
     herd_artifact_free(a);
     if (rc) return rc;
-    *nout = herd_model_num_outputs(m);
+    *nout = herd_model_output_count(m);
     *pred = hd_malloc(n ? n * *nout : 1, sizeof **pred);
     if (!*pred) rc = HERD_ENOMEM;
     if (!rc) rc = herd_model_predict(m, frame, rows, n, nthread, *pred, n * *nout);
@@ -452,7 +452,7 @@ static int cmp_was_demoted(const cmp_ctx *c, const char *key, int64_t version, i
     *demoted = 0;
     int rc = herd_registry_alias_history(c->reg, c->o.family, key, c->o.champion, &h);
     if (!rc) rc = herd_frame_find(h, "from_version", &fc);
-    for (size_t i = 0; !rc && i < herd_frame_nrows(h) && !*demoted; i++) {
+    for (size_t i = 0; !rc && i < herd_frame_row_count(h) && !*demoted; i++) {
         int64_t from = 0;
         herd_frame_get_int64(h, fc, i, &from);
         *demoted = from == version;
@@ -783,7 +783,7 @@ static int cmp_cap(cmp_ctx *c, size_t promote)
     herd_frame *champs = NULL;
     int rc = herd_registry_aliases(c->reg, c->o.family, c->o.champion, &champs);
     if (rc) return rc;
-    size_t total = herd_frame_nrows(champs);
+    size_t total = herd_frame_row_count(champs);
     herd_frame_free(champs);
     double frac = total ? (double)promote / (double)total : 1;
     if (!(frac > c->o.max_promote_fraction)) return HERD_OK;
@@ -1032,7 +1032,7 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
     if ((rc = herd_registry_refresh(reg))) return rc;
     herd_frame *hist = NULL;
     if ((rc = herd_registry_alias_history(reg, family, group, alias, &hist))) return rc;
-    size_t n = herd_frame_nrows(hist), gc = 0, fc = 0, tc = 0, cc = 0;
+    size_t n = herd_frame_row_count(hist), gc = 0, fc = 0, tc = 0, cc = 0;
     herd_frame_find(hist, "group", &gc);
     herd_frame_find(hist, "from_version", &fc);
     herd_frame_find(hist, "to_version", &tc);
@@ -1040,7 +1040,7 @@ int herd_registry_rollback(herd_registry *reg, const char *family, const char *g
     if (!n && !group) { /* no move at all: say whether the family exists */
         herd_frame *groups = NULL;
         rc = herd_registry_groups(reg, family, &groups);
-        if (!rc && !herd_frame_nrows(groups))
+        if (!rc && !herd_frame_row_count(groups))
             rc = hd_error(HERD_ENOTFOUND, "%s: the registry has no family '%s'", __func__,
                           family);
         herd_frame_free(groups);

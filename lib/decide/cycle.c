@@ -101,7 +101,7 @@ static int cyc_regroup(const herd_groups *groups, const herd_frame *f, herd_grou
 /* Every row of `f` in one group, for the family model. */
 static int cyc_one_group(herd_frame *f, herd_groups **out)
 {
-    size_t n = herd_frame_nrows(f);
+    size_t n = herd_frame_row_count(f);
     const char **v = hd_malloc(n ? n : 1, sizeof *v);
     if (!v) return HERD_ENOMEM;
     for (size_t i = 0; i < n; i++) v[i] = HERD_FALLBACK_GROUP;
@@ -143,7 +143,7 @@ static int cyc_split(const herd_groups *groups, const double *order,
 
 /* The versions this run registered, by key. */
 typedef struct cyc_item {
-    const char *key; /* into a model set's report, kept alive */
+    const char *key; /* into a fit result's report, kept alive */
     size_t index;    /* in the batch */
     int64_t version;
 } cyc_item;
@@ -175,11 +175,11 @@ static int64_t cyc_version_of(const cyc_added *a, const char *key, size_t *hint)
 }
 
 /* Add every trained model of `set` to the batch as a challenger. */
-static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_cycle_options *o,
+static int cyc_add_models(herd_batch *b, const herd_fit_result *set, const herd_cycle_options *o,
                           cyc_added *out, int which)
 {
     herd_frame *rep = NULL;
-    int rc = herd_model_set_report(set, &rep);
+    int rc = herd_fit_result_report(set, &rep);
     out->reports[which] = rep;
     size_t gc = 0, sc = 0;
     if (!rc) rc = herd_frame_find(rep, "group", &gc);
@@ -188,7 +188,7 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = o->family;
     ao.run_id = o->run_id;
-    for (size_t i = 0; !rc && rep && i < herd_frame_nrows(rep); i++) {
+    for (size_t i = 0; !rc && rep && i < herd_frame_row_count(rep); i++) {
         const char *key = NULL, *status = NULL;
         herd_frame_get_string(rep, gc, i, &key);
         herd_frame_get_string(rep, sc, i, &status);
@@ -208,7 +208,7 @@ static int cyc_add_models(herd_batch *b, const herd_model_set *set, const herd_c
         vo.idempotency_key = idem;
         herd_artifact *a = NULL;
         size_t at = 0;
-        rc = herd_model_set_artifact(set, key, &ao, &a);
+        rc = herd_fit_result_artifact(set, key, &ao, &a);
         if (!rc) rc = herd_batch_add(b, a, &vo, &at);
         herd_artifact_free(a);
         free(idem);
@@ -400,8 +400,8 @@ static char *cyc_params_json(const herd_groups *groups, const herd_fit_options *
 }
 
 /* One batch: the week's models, the family model and the run. */
-static int cyc_register(herd_registry *reg, const herd_groups *groups, const herd_model_set *set,
-                        const herd_model_set *set_all, const herd_cycle_options *o,
+static int cyc_register(herd_registry *reg, const herd_groups *groups, const herd_fit_result *set,
+                        const herd_fit_result *set_all, const herd_cycle_options *o,
                         const herd_fit_options *fit, const herd_compare_options *co,
                         const hd_apply_config *cfg, cyc_added *added_out)
 {
@@ -415,7 +415,7 @@ static int cyc_register(herd_registry *reg, const herd_groups *groups, const her
     char summary[256];
     snprintf(summary, sizeof summary,
              "{\"family\": \"%s\", \"groups\": %zu, \"trained\": %zu, \"family_model\": %s}",
-             o->family, herd_model_set_count(set), added, family ? "true" : "false");
+             o->family, herd_fit_result_count(set), added, family ? "true" : "false");
     char *params = rc ? NULL : cyc_params_json(groups, fit, o, co);
     if (!rc && !params) rc = HERD_ENOMEM;
     if (!rc) rc = herd_batch_set_run(b, o->run_id, params, summary);
@@ -488,7 +488,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
                       (int)(sizeof cyc_plan_no_family / sizeof *cyc_plan_no_family));
     cyc_parts p;
     memset(&p, 0, sizeof p);
-    herd_model_set *set = NULL, *set_all = NULL;
+    herd_fit_result *set = NULL, *set_all = NULL;
     cyc_added added;
     memset(&added, 0, sizeof added);
     int64_t *chall[2] = {NULL, NULL};
@@ -501,7 +501,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (rc) hd_error_prefix("herd_cycle: ");
     else
         hd_log(HERD_LOG_INFO, "split: %zu groups into %zu training and %zu holdout rows in "
-               "%s s", groups->ngroups, herd_frame_nrows(p.train), herd_frame_nrows(p.hold),
+               "%s s", groups->ngroups, herd_frame_row_count(p.train), herd_frame_row_count(p.hold),
                HD_NUMF("%.3f", hd_now() - t));
     if (!rc) {
         hd_phase_begin("fit", cfg.progress, cfg.progress_user);
@@ -531,8 +531,8 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     free(chall[0]);
     free(chall[1]);
     cyc_added_free(&added);
-    herd_model_set_free(set);
-    herd_model_set_free(set_all);
+    herd_fit_result_free(set);
+    herd_fit_result_free(set_all);
     cyc_parts_free(&p);
     return rc;
 }

@@ -153,7 +153,7 @@ static int rp_fallback(rp_ctx *c)
 static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
 {
     const herd_groups *g = c->groups;
-    size_t nrows = herd_frame_nrows(g->frame), nout = 0;
+    size_t nrows = herd_frame_row_count(g->frame), nout = 0;
     for (size_t i = 0; i < g->ngroups; i++) {
         if (!c->out[i].pred) continue;
         if (nout && c->out[i].nout != nout)

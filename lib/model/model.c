@@ -223,7 +223,7 @@ int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
                       "%s: feature %zu is out of range: the model has %zu features", \
                       __func__, i, m->nfeat)
 
-size_t herd_model_num_features(const herd_model *m)
+size_t herd_model_feature_count(const herd_model *m)
 {
     HD_MODEL_CHECK(0);
     return m->nfeat;
@@ -249,7 +249,7 @@ const char *herd_model_objective(const herd_model *m)
     return m->objective;
 }
 
-size_t herd_model_num_outputs(const herd_model *m)
+size_t herd_model_output_count(const herd_model *m)
 {
     HD_MODEL_CHECK(0);
     return m->num_outputs;

@@ -204,7 +204,7 @@ int hd_features_bind(const char *const *names, const char *const *types, size_t 
  * names at those indices, types that agree. */
 static int hd_hint_holds(const herd_predictor *p, const herd_frame *frame, const size_t *cols)
 {
-    size_t ncols = herd_frame_ncols(frame);
+    size_t ncols = herd_frame_column_count(frame);
     for (size_t j = 0; j < p->nfeat; j++) {
         if (cols[j] >= ncols) return 0;
         if (strcmp(herd_frame_column_name(frame, cols[j]), p->names[j]) != 0) return 0;
@@ -230,7 +230,7 @@ static void hd_hint_publish(const herd_predictor *p, const size_t *cols)
 int hd_predict_args_check(const char *fn, const herd_frame *frame, const size_t *rows,
                           size_t nrows, size_t nout, const double *out, size_t out_len)
 {
-    size_t fn_rows = herd_frame_nrows(frame);
+    size_t fn_rows = herd_frame_row_count(frame);
     if (!rows && nrows != fn_rows)
         return hd_error(HERD_EINVAL,
                         "%s: rows is NULL (all rows) but nrows is %zu and the frame has %zu",
@@ -328,7 +328,7 @@ int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_
 
 static char **hd_names_copy(const herd_model *m, const char *(*get)(const herd_model *, size_t))
 {
-    size_t n = herd_model_num_features(m);
+    size_t n = herd_model_feature_count(m);
     char **v = hd_calloc(n, sizeof *v);
     for (size_t i = 0; v && i < n; i++) {
         if (!(v[i] = hd_strdup(get(m, i)))) {
@@ -380,8 +380,8 @@ int hd_predictor_create(const herd_model *m, int nthread, hd_predictor_use use,
     *out = NULL;
     herd_predictor *p = hd_calloc(1, sizeof *p);
     if (!p) return HERD_ENOMEM;
-    p->nfeat = herd_model_num_features(m);
-    p->nout = herd_model_num_outputs(m);
+    p->nfeat = herd_model_feature_count(m);
+    p->nout = herd_model_output_count(m);
     p->nthread = nthread;
     p->model_bytes = m->len;
     p->chunk_rows = HD_CHUNK_VALUES / p->nout ? HD_CHUNK_VALUES / p->nout : 1;

@@ -461,9 +461,9 @@ static int hd_apply_task(void *ctx, size_t task, int worker, int nthread)
     t.index = task;
     t.key = herd_groups_key(a->groups, task);
     t.frame = herd_groups_frame(a->groups);
-    herd_groups_rows(a->groups, task, &t.rows, &t.nrows);
+    herd_groups_rows(a->groups, task, &t.rows, &t.n_rows);
     t.worker = worker;
-    t.nthread = nthread;
+    t.n_threads = nthread;
     return a->fn(&t, a->user);
 }
 
@@ -488,7 +488,7 @@ static int hd_apply_report(const herd_groups *groups, const hd_task_result *res,
     if (keys && status && msg && rows && nthread && secs && !(rc = herd_frame_new(&f))) {
         for (size_t i = 0; i < n; i++) {
             keys[i] = herd_groups_key(groups, i);
-            rows[i] = (int64_t)herd_groups_size(groups, i);
+            rows[i] = (int64_t)herd_groups_row_count(groups, i);
             status[i] = hd_task_status_name(res[i].status);
             msg[i] = res[i].message;
             secs[i] = res[i].seconds;
@@ -499,7 +499,7 @@ static int hd_apply_report(const herd_groups *groups, const hd_task_result *res,
         if (!rc) rc = hd_frame_add_str(f, "status", status, n);
         if (!rc) rc = hd_frame_add_str(f, "message", msg, n);
         if (!rc) rc = hd_frame_add_f64(f, "seconds", secs, n);
-        if (!rc) rc = hd_frame_add_i64(f, "nthread", nthread, n);
+        if (!rc) rc = hd_frame_add_i64(f, "threads", nthread, n);
     }
     free(keys), free(status), free(msg), free(rows), free(nthread), free(secs);
     if (rc) {
@@ -527,7 +527,7 @@ int herd_apply(const herd_groups *groups, herd_group_fn fn, void *user,
         free(res);
         return HERD_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) rows[i] = herd_groups_size(groups, i);
+    for (size_t i = 0; i < n; i++) rows[i] = herd_groups_row_count(groups, i);
     hd_apply_ctx ctx = {groups, fn, user};
     hd_job job = {.ntasks = n, .ngroups = n, .task_rows = rows, .run = hd_apply_task,
                   .task_key = hd_apply_key, .ctx = &ctx};

@@ -74,7 +74,7 @@ typedef struct hd_fit_plan {
     const char *objective;
     size_t num_class;
     hd_metric metric;
-    herd_model_set *set;
+    herd_fit_result *set;
     double *cv_values; /* ngroups * cv_folds */
     double *order_keys; /* valid_order_by's sort key per frame row (dates parsed) */
 } hd_fit_plan;
@@ -864,7 +864,7 @@ static void hd_fit_collect(hd_fit_plan *p, hd_task_result *res)
 }
 
 static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
-                       const herd_apply_options *apply, herd_model_set **out)
+                       const herd_apply_options *apply, herd_fit_result **out)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
@@ -879,8 +879,8 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
     size_t ntasks = ng * (1 + k);
     size_t *task_rows = NULL, *task_group = NULL;
     hd_task_result *res = NULL;
-    if (!rc) rc = hd_model_set_new(ng, groups->keys, &p.set);
-    if (!rc) rc = hd_model_set_params(p.set, p.o.param_names, p.o.param_values, p.o.n_params);
+    if (!rc) rc = hd_fit_result_new(ng, groups->keys, &p.set);
+    if (!rc) rc = hd_fit_result_params(p.set, p.o.param_names, p.o.param_values, p.o.n_params);
     if (!rc) {
         task_rows = hd_malloc(ntasks, sizeof *task_rows);
         task_group = hd_malloc(ntasks, sizeof *task_group);
@@ -906,7 +906,7 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
             p.set = NULL;
         }
     }
-    herd_model_set_free(p.set);
+    herd_fit_result_free(p.set);
     hd_task_results_free(res, res ? ntasks : 0);
     free(task_rows);
     free(task_group);
@@ -915,7 +915,7 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
 }
 
 int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
-             const herd_apply_options *apply, herd_model_set **out)
+             const herd_apply_options *apply, herd_fit_result **out)
 {
     static const char *const plan[] = {"fit"};
     hd_scope scope;
@@ -925,24 +925,24 @@ int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
     return rc;
 }
 
-/* ---- the model set -------------------------------------------------------- */
+/* ---- the fit result -------------------------------------------------------- */
 
-int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out)
+int hd_fit_result_new(size_t n, const char *const *keys, herd_fit_result **out)
 {
-    herd_model_set *s = hd_calloc(1, sizeof *s);
+    herd_fit_result *s = hd_calloc(1, sizeof *s);
     if (!s) return HERD_ENOMEM;
     s->n = n;
     s->keys = hd_calloc(n, sizeof *s->keys);
     s->items = hd_calloc(n, sizeof *s->items);
     s->key_arena = hd_arena_new();
     if (!s->keys || !s->items || !s->key_arena) {
-        herd_model_set_free(s);
+        herd_fit_result_free(s);
         return HERD_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         s->keys[i] = hd_arena_strndup(s->key_arena, keys[i], strlen(keys[i]));
         if (!s->keys[i]) {
-            herd_model_set_free(s);
+            herd_fit_result_free(s);
             return HERD_ENOMEM;
         }
         hd_fitted *it = &s->items[i];
@@ -951,14 +951,14 @@ int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out)
         it->best_iteration = -1;
     }
     if (hd_key_index_build(&s->index, s->keys, n)) {
-        herd_model_set_free(s);
+        herd_fit_result_free(s);
         return HERD_ENOMEM;
     }
     *out = s;
     return HERD_OK;
 }
 
-int hd_model_set_params(herd_model_set *s, const char *const *names,
+int hd_fit_result_params(herd_fit_result *s, const char *const *names,
                         const char *const *values, size_t n)
 {
     if (n == 0) return HERD_OK;
@@ -974,12 +974,12 @@ int hd_model_set_params(herd_model_set *s, const char *const *names,
     return HERD_OK;
 }
 
-size_t hd_model_set_index(const herd_model_set *s, const char *key)
+size_t hd_fit_result_index(const herd_fit_result *s, const char *key)
 {
     return hd_key_index_find(&s->index, s->keys, key);
 }
 
-void herd_model_set_free(herd_model_set *s)
+void herd_fit_result_free(herd_fit_result *s)
 {
     if (!s) return;
     for (size_t i = 0; s->items && i < s->n; i++) {
@@ -995,21 +995,21 @@ void herd_model_set_free(herd_model_set *s)
     free(s);
 }
 
-size_t herd_model_set_count(const herd_model_set *s)
+size_t herd_fit_result_count(const herd_fit_result *s)
 {
-    HD_ACCESSOR_CHECK(s, 0, "%s: argument 'set' is NULL", __func__);
+    HD_ACCESSOR_CHECK(s, 0, "%s: argument 'result' is NULL", __func__);
     return s->n;
 }
 
-int herd_model_set_get(const herd_model_set *s, const char *group, herd_model **out)
+int herd_fit_result_model(const herd_fit_result *s, const char *group, herd_model **out)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
     HD_CHECK_NOT_NULL(s);
     HD_CHECK_NOT_NULL(group);
-    size_t i = hd_model_set_index(s, group);
+    size_t i = hd_fit_result_index(s, group);
     if (i == (size_t)-1)
-        return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
+        return hd_error(HERD_ENOTFOUND, "no group '%s' in the fit result (%zu groups)", group,
                         s->n);
     const hd_fitted *it = &s->items[i];
     if (!it->model) return HERD_MISSING; /* failed, skipped or not run: the report says */
@@ -1051,7 +1051,7 @@ static int hd_report_cols_alloc(hd_report_cols *c, size_t n)
     return ok ? HERD_OK : HERD_ENOMEM;
 }
 
-int herd_model_set_report(const herd_model_set *s, herd_frame **out)
+int herd_fit_result_report(const herd_fit_result *s, herd_frame **out)
 {
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
@@ -1091,7 +1091,7 @@ int herd_model_set_report(const herd_model_set *s, herd_frame **out)
     if (!rc) rc = hd_frame_add_f64(f, "cv_mean", c.cv_mean, n);
     if (!rc) rc = hd_frame_add_f64(f, "cv_std", c.cv_std, n);
     if (!rc) rc = hd_frame_add_f64(f, "seconds", c.seconds, n);
-    if (!rc) rc = hd_frame_add_i64(f, "nthread", c.nthread, n);
+    if (!rc) rc = hd_frame_add_i64(f, "threads", c.nthread, n);
     if (!rc) rc = hd_frame_add_str(f, "tree_method", c.tree_method, n);
     hd_report_cols_free(&c);
     if (rc) {
@@ -1107,7 +1107,7 @@ int herd_model_set_report(const herd_model_set *s, herd_frame **out)
  * artifact layer knows models, not fits)
  * --------------------------------------------------------------------- */
 
-int herd_model_set_artifact(const herd_model_set *set, const char *group,
+int herd_fit_result_artifact(const herd_fit_result *set, const char *group,
                             const herd_artifact_options *opt, herd_artifact **out)
 {
     HD_CHECK_NOT_NULL(out);
@@ -1117,9 +1117,9 @@ int herd_model_set_artifact(const herd_model_set *set, const char *group,
     herd_artifact_options o;
     int rc = hd_art_options_read(opt, __func__, &o);
     if (rc) return rc;
-    size_t i = hd_model_set_index(set, group);
+    size_t i = hd_fit_result_index(set, group);
     if (i == (size_t)-1)
-        return hd_error(HERD_ENOTFOUND, "no group '%s' in the model set (%zu groups)", group,
+        return hd_error(HERD_ENOTFOUND, "no group '%s' in the fit result (%zu groups)", group,
                         set->n);
     const hd_fitted *it = &set->items[i];
     if (!it->model) return HERD_MISSING; /* failed, skipped or not run: the report says */

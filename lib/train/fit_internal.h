@@ -1,4 +1,4 @@
-/* fit_internal.h -- the model set, shared by fit and predict. */
+/* fit_internal.h -- the fit result, shared by fit and predict. */
 #ifndef HERD_FIT_INTERNAL_H
 #define HERD_FIT_INTERNAL_H
 
@@ -29,7 +29,7 @@ typedef struct hd_fitted {
     uint64_t fingerprint;
 } hd_fitted;
 
-struct herd_model_set {
+struct herd_fit_result {
     size_t n;
     const char **keys; /* in key_arena */
     hd_arena *key_arena;
@@ -43,13 +43,13 @@ struct herd_model_set {
 };
 
 /* An empty set for n groups with these keys (copied). */
-int hd_model_set_new(size_t n, const char *const *keys, herd_model_set **out);
+int hd_fit_result_new(size_t n, const char *const *keys, herd_fit_result **out);
 
 /* Copy the fit's parameters into the set. */
-int hd_model_set_params(herd_model_set *set, const char *const *names,
+int hd_fit_result_params(herd_fit_result *set, const char *const *names,
                         const char *const *values, size_t n);
 
 /* Index of `key` in the set, or (size_t)-1. */
-size_t hd_model_set_index(const herd_model_set *set, const char *key);
+size_t hd_fit_result_index(const herd_fit_result *set, const char *key);
 
 #endif

@@ -22,7 +22,7 @@
 
 typedef struct hd_predict_ctx {
     const herd_groups *groups;
-    const herd_model_set *models;
+    const herd_fit_result *models;
     size_t nout;
     double **out;            /* nout columns of frame rows */
     size_t *group_model;     /* model index per group, or (size_t)-1 */
@@ -78,7 +78,7 @@ static int hd_predict_map(hd_predict_ctx *c, size_t *rows_without)
     size_t without = g->missing;
     c->nout = 0;
     for (size_t i = 0; i < g->ngroups; i++) {
-        size_t mi = hd_model_set_index(c->models, g->keys[i]);
+        size_t mi = hd_fit_result_index(c->models, g->keys[i]);
         if (mi != (size_t)-1 && !c->models->items[mi].model) mi = (size_t)-1;
         c->group_model[i] = mi;
         if (mi == (size_t)-1) {
@@ -118,7 +118,7 @@ static int hd_predict_frame(hd_predict_ctx *c, size_t nrows, herd_frame **out)
     return HERD_OK;
 }
 
-static int hd_predict_call(const herd_groups *groups, const herd_model_set *models,
+static int hd_predict_call(const herd_groups *groups, const herd_fit_result *models,
                            const herd_apply_options *apply, herd_frame **out,
                            size_t *rows_without_model)
 {
@@ -129,7 +129,7 @@ static int hd_predict_call(const herd_groups *groups, const herd_model_set *mode
     hd_apply_config cfg;
     int rc = hd_apply_config_read(apply, &cfg, __func__);
     if (rc) return rc;
-    size_t ng = groups->ngroups, nrows = herd_frame_nrows(groups->frame), without = 0;
+    size_t ng = groups->ngroups, nrows = herd_frame_row_count(groups->frame), without = 0;
     hd_predict_ctx c = {.groups = groups, .models = models};
     c.group_model = hd_malloc(ng, sizeof *c.group_model);
     size_t *task_rows = hd_malloc(ng, sizeof *task_rows);
@@ -164,7 +164,7 @@ static int hd_predict_call(const herd_groups *groups, const herd_model_set *mode
     return rc;
 }
 
-int herd_predict(const herd_groups *groups, const herd_model_set *models,
+int herd_predict(const herd_groups *groups, const herd_fit_result *models,
                  const herd_apply_options *apply, herd_frame **out, size_t *rows_without_model)
 {
     static const char *const plan[] = {"predict"};

@@ -191,9 +191,9 @@ static double distinct_string_bytes(const char *const *v, size_t n)
 /* Bytes of the parsed columns: what any reader must hold at the end. */
 static double parsed_bytes(const herd_frame *f)
 {
-    size_t n = herd_frame_nrows(f);
+    size_t n = herd_frame_row_count(f);
     double total = 0;
-    for (size_t j = 0; j < herd_frame_ncols(f); j++) {
+    for (size_t j = 0; j < herd_frame_column_count(f); j++) {
         const void *data;
         size_t stride;
         const uint8_t *mask;
@@ -220,7 +220,7 @@ static void child_read(const char *path, int fd)
     if (res.rc) {
         snprintf(res.error, sizeof res.error, "%s", herd_last_error());
     } else {
-        res.nrows = herd_frame_nrows(f);
+        res.nrows = herd_frame_row_count(f);
         res.parsed_bytes = parsed_bytes(f);
     }
     ssize_t w = write(fd, &res, sizeof res);

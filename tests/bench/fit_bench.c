@@ -401,7 +401,7 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
     herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = threads;
 
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     double c0 = cpu_s(), t0 = now_s();
     int rc = herd_fit(groups, &fo, &ao, &set);
     r->seconds = now_s() - t0;
@@ -409,11 +409,11 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
     check(rc, "herd_fit");
 
     herd_frame *rep = NULL;
-    check(herd_model_set_report(set, &rep), "herd_model_set_report");
+    check(herd_fit_result_report(set, &rep), "herd_fit_result_report");
     size_t c_status = report_col(rep, "status"), c_metric = report_col(rep, "valid_metric");
     size_t c_secs = report_col(rep, "seconds"), c_rows = report_col(rep, "rows");
     size_t c_tm = report_col(rep, "tree_method");
-    size_t n = herd_frame_nrows(rep);
+    size_t n = herd_frame_row_count(rep);
     double sum = 0, largest_rows = -1;
     size_t nmetric = 0;
     struct {
@@ -467,7 +467,7 @@ static void run_herd(const herd_groups *groups, int with_params, int threads, lo
         exit(1);
     }
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
 }
 
 /* ---- (d) the raw loop over the XGBoost C API ----------------------------- */
@@ -666,7 +666,7 @@ static void raw_destroy(raw_job *j)
 }
 
 /* Returns the wall time; the models are kept until raw_release (as herd's
- * model set keeps them), outside the timed region. */
+ * fit result keeps them), outside the timed region. */
 static double raw_run(raw_job *j, int threads, double *rmse_mean, double *cpu)
 {
     pthread_t tids[1024];
@@ -751,10 +751,10 @@ int main(int argc, char **argv)
     t0 = now_s();
     check(herd_groups_new(frame, &key, 1, &groups), "herd_groups_new");
     double t_group = now_s() - t0;
-    size_t ngroups = herd_groups_count(groups), nrows = herd_frame_nrows(frame);
+    size_t ngroups = herd_groups_count(groups), nrows = herd_frame_row_count(frame);
     size_t largest = 0;
     for (size_t g = 0; g < ngroups; g++)
-        if (herd_groups_size(groups, g) > largest) largest = herd_groups_size(groups, g);
+        if (herd_groups_row_count(groups, g) > largest) largest = herd_groups_row_count(groups, g);
 
     printf("fit_bench: workload %s, %zu groups, %zu rows (largest group %zu), %ld rounds, "
            "%d threads, repeat %d\n",

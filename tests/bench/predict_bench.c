@@ -175,11 +175,11 @@ static herd_model *train(const bench_opts *o)
     fo.param_names = pn;
     fo.param_values = pv;
     fo.n_params = 3;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     herd_model *m = NULL;
     if (herd_fit(groups, &fo, NULL, &set)) die("herd_fit");
-    if (herd_model_set_get(set, "0", &m)) die("herd_model_set_get");
-    herd_model_set_free(set);
+    if (herd_fit_result_model(set, "0", &m)) die("herd_fit_result_model");
+    herd_fit_result_free(set);
     herd_groups_free(groups);
     herd_frame_free(f);
     free(g);

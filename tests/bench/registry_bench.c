@@ -10,7 +10,7 @@
  * shift + 0.1 * noise, R rows per group, groups g000000, g000001...) is
  * generated in C and trained with herd_fit (herd's default XGBoost
  * parameters, K rounds, validation on the last 20% of each group), then
- * each model is packaged with herd_model_set_artifact and serialised with
+ * each model is packaged with herd_fit_result_artifact and serialised with
  * herd_artifact_to_buffer.  By default 50 rounds; --tiny: one tree of depth
  * 2 (rounds 1, max_depth 2), for the million-version run.  Only M distinct
  * groups are trained (default: min(N, 5000), --tiny min(N, 1000)); their
@@ -522,18 +522,18 @@ static double train_models(workload *w, const bench_opts *o)
         const char *key = "group";
         check(herd_groups_new(frame, &key, 1, &groups), "herd_groups_new");
 
-        herd_model_set *set = NULL;
+        herd_fit_result *set = NULL;
         double t0 = now_s();
         check(herd_fit(groups, &fo, &ao, &set), "herd_fit");
         fit_s += now_s() - t0;
 
         herd_frame *rep = NULL;
-        check(herd_model_set_report(set, &rep), "herd_model_set_report");
+        check(herd_fit_result_report(set, &rep), "herd_fit_result_report");
         size_t c_group = report_col(rep, "group"), c_status = report_col(rep, "status");
         size_t c_msg = report_col(rep, "message"), c_rows = report_col(rep, "rows");
-        if (herd_frame_nrows(rep) != m) {
+        if (herd_frame_row_count(rep) != m) {
             fprintf(stderr, "registry_bench: herd_fit reported %zu groups, expected %zu\n",
-                    herd_frame_nrows(rep), m);
+                    herd_frame_row_count(rep), m);
             exit(1);
         }
         for (size_t i = 0; i < m; i++) {
@@ -555,7 +555,7 @@ static double train_models(workload *w, const bench_opts *o)
                 exit(1);
             }
             herd_artifact *a = NULL;
-            check(herd_model_set_artifact(set, g, &art_opt, &a), "herd_model_set_artifact");
+            check(herd_fit_result_artifact(set, g, &art_opt, &a), "herd_fit_result_artifact");
             check(herd_artifact_to_buffer(a, &w->art[idx], &w->art_len[idx]),
                   "herd_artifact_to_buffer");
             check(herd_artifact_metric(a, "rmse", &w->art_rmse[idx]), "herd_artifact_metric");
@@ -563,7 +563,7 @@ static double train_models(workload *w, const bench_opts *o)
             herd_artifact_free(a);
         }
         herd_frame_free(rep);
-        herd_model_set_free(set);
+        herd_fit_result_free(set);
         herd_groups_free(groups);
         herd_frame_free(frame);
         if (d > chunk)
@@ -900,7 +900,7 @@ static double herd_bulk_resolve_pass(herd_registry *reg, const workload *w, cons
     double t0 = now_s();
     check(herd_registry_aliases(reg, FAMILY, ALIAS, &f), "herd_registry_aliases");
     double dt = now_s() - t0;
-    size_t gc = 0, vc = 0, r = 0, rows = herd_frame_nrows(f);
+    size_t gc = 0, vc = 0, r = 0, rows = herd_frame_row_count(f);
     check(herd_frame_find(f, "group", &gc), "herd_frame_find");
     check(herd_frame_find(f, "version", &vc), "herd_frame_find");
     for (size_t i = 0; i < w->g; i++) {
@@ -916,9 +916,9 @@ static double herd_bulk_resolve_pass(herd_registry *reg, const workload *w, cons
             lookup_fail("herd_registry_aliases", w->keys[g], v, w->champ[g]);
         r++;
     }
-    if (r != herd_frame_nrows(f)) {
+    if (r != herd_frame_row_count(f)) {
         fprintf(stderr, "registry_bench: herd_registry_aliases returned %zu rows, %zu expected\n",
-                herd_frame_nrows(f), r);
+                herd_frame_row_count(f), r);
         exit(1);
     }
     herd_frame_free(f);
@@ -1078,9 +1078,9 @@ static double list_groups(herd_registry *reg, const workload *w)
     double t0 = now_s();
     check(herd_registry_groups(reg, FAMILY, &f), "herd_registry_groups");
     double s = now_s() - t0;
-    if (herd_frame_nrows(f) != w->g) {
+    if (herd_frame_row_count(f) != w->g) {
         fprintf(stderr, "registry_bench: herd_registry_groups gave %zu rows, expected %zu\n",
-                herd_frame_nrows(f), w->g);
+                herd_frame_row_count(f), w->g);
         exit(1);
     }
     herd_frame_free(f);
@@ -1103,10 +1103,10 @@ static void list_versions_pass(herd_registry *reg, const workload *w, timing *t)
             int rc = herd_registry_versions(reg, FAMILY, w->keys[g], &f);
             dt += now_s() - t0;
             check(rc, "herd_registry_versions");
-            if (herd_frame_nrows(f) != (size_t)w->champ[g]) {
+            if (herd_frame_row_count(f) != (size_t)w->champ[g]) {
                 fprintf(stderr, "registry_bench: herd_registry_versions(%s) gave %zu rows, "
                                 "expected %" PRId64 "\n",
-                        w->keys[g], herd_frame_nrows(f), w->champ[g]);
+                        w->keys[g], herd_frame_row_count(f), w->champ[g]);
                 exit(1);
             }
             herd_frame_free(f);
@@ -1124,9 +1124,9 @@ static double search_once(herd_registry *reg, const herd_search_options *so, siz
     double t0 = now_s();
     check(herd_registry_search(reg, so, &f), what);
     double s = now_s() - t0;
-    if (herd_frame_nrows(f) != expect) {
+    if (herd_frame_row_count(f) != expect) {
         fprintf(stderr, "registry_bench: %s gave %zu rows, expected %zu\n", what,
-                herd_frame_nrows(f), expect);
+                herd_frame_row_count(f), expect);
         exit(1);
     }
     herd_frame_free(f);

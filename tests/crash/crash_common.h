@@ -397,7 +397,7 @@ static inline int cr_snap_take(herd_registry *reg, cr_snap *s, char *err, size_t
                  herd_last_error());
         return rc;
     }
-    size_t n = herd_frame_nrows(f), cv;
+    size_t n = herd_frame_row_count(f), cv;
     if (herd_frame_find(f, "version", &cv)) {
         snprintf(err, cap, "search frame has no version column");
         herd_frame_free(f);

@@ -258,7 +258,7 @@ static inline int cp_verify(herd_registry *reg, const cp_batch *plan, int nb, co
         }
         size_t want_runs = 0;
         for (int k = 0; k < ns; k++) want_runs += sub[k].run_id != NULL;
-        size_t got_runs = herd_frame_nrows(runs);
+        size_t got_runs = herd_frame_row_count(runs);
         herd_frame_free(runs);
         if (got_runs != want_runs) {
             snprintf(err, cap, "%zu runs recorded, want %zu", got_runs, want_runs);

@@ -187,7 +187,7 @@ static int check_reports_soft(herd_registry *reg, const char *what, const char *
     if (names_soft(what, file, err, cap)) {
         /* the message names the first problem: the file may be another */
     }
-    size_t n = problems ? herd_frame_nrows(problems) : 0, co;
+    size_t n = problems ? herd_frame_row_count(problems) : 0, co;
     int found = 0;
     for (size_t r = 0; r < n; r++) {
         const char *f = cr_cell(problems, "file", r);
@@ -215,7 +215,7 @@ static int check_clean_soft(herd_registry *reg, const char *what, char *err, siz
 {
     herd_frame *problems = NULL;
     int rc = herd_registry_check(reg, &problems);
-    size_t n = problems ? herd_frame_nrows(problems) : 0;
+    size_t n = problems ? herd_frame_row_count(problems) : 0;
     herd_frame_free(problems);
     if (rc == HERD_OK && n == 0) return 0;
     snprintf(err, cap, "%s: herd_registry_check: %s, %zu problems (%s)", what,

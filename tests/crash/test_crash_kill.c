@@ -305,7 +305,7 @@ static void verify(const char *dir, kstate *ks, int iteration)
             size_t cg, ct;
             CR_OK(herd_frame_find(h, "group", &cg));
             CR_OK(herd_frame_find(h, "to_version", &ct));
-            for (size_t r = 0; r < herd_frame_nrows(h); r++) {
+            for (size_t r = 0; r < herd_frame_row_count(h); r++) {
                 const char *g = NULL;
                 CR_OK(herd_frame_get_string(h, cg, r, &g));
                 int gi = g && g[0] == 'g' ? atoi(g + 1) : -1;
@@ -586,7 +586,7 @@ static void run_kill_loop(int kills, int spill)
     if (crc != HERD_OK)
         fail_msg("herd_registry_check after the kill loop: %s (%s), %zu problems",
                  herd_status_str(crc), herd_last_error(),
-                 problems ? herd_frame_nrows(problems) : 0);
+                 problems ? herd_frame_row_count(problems) : 0);
     herd_frame_free(problems);
     size_t present = 0;
     for (size_t i = 0; i < ks.nslots; i++) present += ks.present[i];

@@ -101,7 +101,7 @@ static int const_blob(double value, void **data, size_t *len)
     }
     herd_frame *f = NULL;
     herd_groups *gr = NULL;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     herd_artifact *a = NULL;
     const char *keys[] = {"g"};
     char base[64];
@@ -131,10 +131,10 @@ static int const_blob(double value, void **data, size_t *len)
     if (!rc) rc = herd_frame_add_column(f, "g", HERD_TYPE_STRING, g, 10, NULL);
     if (!rc) rc = herd_groups_new(f, keys, 1, &gr);
     if (!rc) rc = herd_fit(gr, &fo, &ap, &set);
-    if (!rc) rc = herd_model_set_artifact(set, "c", &ao, &a);
+    if (!rc) rc = herd_fit_result_artifact(set, "c", &ao, &a);
     if (!rc) rc = herd_artifact_to_buffer(a, data, len);
     herd_artifact_free(a);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     herd_groups_free(gr);
     herd_frame_free(f);
     return rc;
@@ -296,7 +296,7 @@ static double frame_f64(const herd_frame *f, const char *col, size_t r)
 static void count_decisions(const herd_frame *d, int *promote, int *failed)
 {
     *promote = *failed = 0;
-    for (size_t r = 0; d && r < herd_frame_nrows(d); r++) {
+    for (size_t r = 0; d && r < herd_frame_row_count(d); r++) {
         const char *s = cr_cell(d, "decision", r);
         *promote += s && !strcmp(s, "promote");
         *failed += s && !strcmp(s, "failed");
@@ -309,7 +309,7 @@ static void learn_reasons(herd_registry *reg, world *w)
 {
     herd_frame *d = NULL;
     CR_OK(compare(reg, w, 1, 1, &d));
-    assert_int_equal(herd_frame_nrows(d), NG);
+    assert_int_equal(herd_frame_row_count(d), NG);
     for (size_t r = 0; r < NG; r++) {
         int i = group_index(w, cr_cell(d, "group", r));
         assert_true(i >= 0 && i < NG);
@@ -345,7 +345,7 @@ static size_t history(herd_registry *reg, const world *w, hrow **out, const char
     int rc = herd_registry_alias_history(reg, FAM, NULL, "champion", &h);
     if (rc)
         fail_msg("%s: alias history: %s (%s)", where, herd_status_str(rc), herd_last_error());
-    size_t n = herd_frame_nrows(h);
+    size_t n = herd_frame_row_count(h);
     hrow *rows = calloc(n ? n : 1, sizeof *rows);
     for (size_t r = 0; r < n; r++) {
         const char *g = cr_cell(h, "group", r), *why = cr_cell(h, "reason", r);
@@ -558,7 +558,7 @@ static int rollback_n(herd_registry *reg, const char *group, const char *reason,
 {
     herd_frame *mv = NULL;
     int rc = herd_registry_rollback(reg, FAM, group, NULL, reason, &mv);
-    *moved = herd_frame_nrows(mv);
+    *moved = herd_frame_row_count(mv);
     if (rc && mv) fail_msg("herd_registry_rollback failed (%s) but returned a frame",
                            herd_status_str(rc));
     herd_frame_free(mv);
@@ -582,9 +582,9 @@ static void check_clean(herd_registry *reg, const char *where)
     herd_frame *problems = NULL;
     int rc = herd_registry_check(reg, &problems);
     if (rc != HERD_OK) {
-        const char *f0 = problems && herd_frame_nrows(problems) ? cr_cell(problems, "file", 0)
+        const char *f0 = problems && herd_frame_row_count(problems) ? cr_cell(problems, "file", 0)
                                                                 : NULL;
-        const char *p0 = problems && herd_frame_nrows(problems)
+        const char *p0 = problems && herd_frame_row_count(problems)
                              ? cr_cell(problems, "problem", 0) : NULL;
         fail_msg("%s: herd_registry_check: %s (%s); first problem: %s: %s", where,
                  herd_status_str(rc), herd_last_error(), f0 ? f0 : "-", p0 ? p0 : "-");
@@ -1058,8 +1058,8 @@ static void test_rollback_group_power_loss(void **state)
     /* its last history row: exactly the way back, with the reason */
     herd_frame *h = NULL;
     CR_OK(herd_registry_alias_history(reg, FAM, w->name[g], "champion", &h));
-    size_t last = herd_frame_nrows(h) - 1;
-    assert_int_equal(herd_frame_nrows(h), 4); /* none -> old -> champion -> challenger -> back */
+    size_t last = herd_frame_row_count(h) - 1;
+    assert_int_equal(herd_frame_row_count(h), 4); /* none -> old -> champion -> challenger -> back */
     assert_int_equal(frame_i64(h, "from_version", last), w->chall_v[g]);
     assert_int_equal(frame_i64(h, "to_version", last), w->champ_v[g]);
     assert_string_equal(cr_cell(h, "reason", last), "bad week for g02");

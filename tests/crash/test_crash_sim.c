@@ -264,9 +264,9 @@ static void test_power_cut_everywhere(void **state)
                 herd_frame *problems = NULL;
                 int crc = herd_registry_check(reg, &problems);
                 if (crc != HERD_OK) {
-                    const char *f0 = problems && herd_frame_nrows(problems)
+                    const char *f0 = problems && herd_frame_row_count(problems)
                                          ? cr_cell(problems, "file", 0) : NULL;
-                    const char *p0 = problems && herd_frame_nrows(problems)
+                    const char *p0 = problems && herd_frame_row_count(problems)
                                          ? cr_cell(problems, "problem", 0) : NULL;
                     fail_msg("cut at call %" PRIu64 ": herd_registry_check: %s (%s); first "
                              "problem: %s: %s", k, herd_status_str(crc), herd_last_error(),

@@ -169,9 +169,9 @@ static void check_clean(herd_registry *reg, const char *when)
     herd_frame *problems = NULL;
     int crc = herd_registry_check(reg, &problems);
     if (crc != HERD_OK) {
-        const char *f0 = problems && herd_frame_nrows(problems) ? cr_cell(problems, "file", 0)
+        const char *f0 = problems && herd_frame_row_count(problems) ? cr_cell(problems, "file", 0)
                                                                 : NULL;
-        const char *p0 = problems && herd_frame_nrows(problems) ? cr_cell(problems, "problem", 0)
+        const char *p0 = problems && herd_frame_row_count(problems) ? cr_cell(problems, "problem", 0)
                                                                 : NULL;
         fail_msg("%s: herd_registry_check: %s (%s); first problem: %s: %s", when,
                  herd_status_str(crc), herd_last_error(), f0 ? f0 : "-", p0 ? p0 : "-");

@@ -102,7 +102,7 @@ static void predict(const herd_artifact *a)
 {
     herd_model *m = NULL;
     if (herd_artifact_model(a, &m)) return;
-    size_t nf = herd_model_num_features(m), no = herd_model_num_outputs(m);
+    size_t nf = herd_model_feature_count(m), no = herd_model_output_count(m);
     herd_frame *f = NULL;
     if (nf <= F_MAX_PREDICT_FEATURES && no <= 1000 && !herd_frame_new(&f)) {
         static const double fv[2] = {0.0, 0.5};

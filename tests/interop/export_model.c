@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     fit_data_make(&d, 1, sizes, 0.3);
     herd_frame *frame = NULL, *pred = NULL;
     herd_groups *groups = NULL;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     herd_model *model = NULL;
     const char *keys[] = {"store"};
     const char *features[] = {"x0", "x1", "promo"};
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     if (fit_data_frame(&d, &frame) || herd_groups_new(frame, keys, 1, &groups))
         return die("building the frame");
     if (herd_fit(groups, &o, NULL, &set)) return die("fit");
-    if (herd_model_set_get(set, "0", &model)) return die("getting the model");
+    if (herd_fit_result_model(set, "0", &model)) return die("getting the model");
     double *out = malloc(sizes[0] * sizeof *out);
     if (herd_model_predict(model, frame, NULL, sizes[0], 1, out, sizes[0])) return die("predict");
     for (int format = HERD_MODEL_UBJSON; format <= HERD_MODEL_JSON; format++) {
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     herd_frame_free(data);
     free(out);
     herd_model_free(model);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     herd_groups_free(groups);
     herd_frame_free(frame);
     fit_data_free(&d);

@@ -56,7 +56,7 @@ int main(void)
     static const char *const keys[] = {"group"};
     herd_frame *frame = NULL, *pred = NULL;
     herd_groups *groups = NULL;
-    herd_model_set *models = NULL;
+    herd_fit_result *models = NULL;
     size_t len = 0, without = 0;
     int rc = 1;
     char *csv = make_csv(&len);
@@ -90,20 +90,20 @@ int main(void)
     double first = NAN, last = NAN;
     if (herd_frame_find(pred, "prediction", &col) ||
         herd_frame_get_double(pred, col, 0, &first) ||
-        herd_frame_get_double(pred, col, herd_frame_nrows(pred) - 1, &last)) {
+        herd_frame_get_double(pred, col, herd_frame_row_count(pred) - 1, &last)) {
         hd_error("reading the predictions");
         goto done;
     }
     printf("models %zu, rows without a model %zu, prediction a[0] %.2f, b[39] %.2f\n",
-           herd_model_set_count(models), without, first, last);
+           herd_fit_result_count(models), without, first, last);
     /* Trees fit the training rows closely: a[0] is near 0, b[39] near 88. */
-    rc = !(herd_model_set_count(models) == 2 && without == 0 && fabs(first) < 5 &&
+    rc = !(herd_fit_result_count(models) == 2 && without == 0 && fabs(first) < 5 &&
            fabs(last - 88.0) < 10);
     if (rc) hd_log("the predictions are not what the data says");
     else printf("host: ok\n");
 done:
     herd_frame_free(pred);
-    herd_model_set_free(models);
+    herd_fit_result_free(models);
     herd_groups_free(groups);
     herd_frame_free(frame);
     free(csv);

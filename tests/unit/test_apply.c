@@ -2,7 +2,7 @@
  * herd_error_set and the internal pool hd_job_run (apply_internal.h).
  *
  * Covered: every group runs exactly once with the right task description;
- * the report frame (columns, statuses, messages, seconds, nthread); failure
+ * the report frame (columns, statuses, messages, seconds, threads); failure
  * isolation, generic messages, skips; largest-first scheduling; the error
  * budget; cancellation by flag and by the progress callback; progress on
  * the calling thread only, periodically and once at the end; thread
@@ -86,7 +86,7 @@ static void fixture_make(fixture *fx, const size_t *sizes, size_t ngroups)
     int rc = herd_groups_new(fx->frame, k, 1, &fx->groups);
     if (rc) fail_msg("herd_groups_new: %s", herd_last_error());
     assert_int_equal(herd_groups_count(fx->groups), ngroups);
-    for (size_t g = 0; g < ngroups; g++) assert_int_equal(herd_groups_size(fx->groups, g), sizes[g]);
+    for (size_t g = 0; g < ngroups; g++) assert_int_equal(herd_groups_row_count(fx->groups, g), sizes[g]);
     fx->ngroups = ngroups;
     fx->nrows = total;
     free(keys);
@@ -231,7 +231,7 @@ static int group_cb(const herd_group_task *t, void *user)
     atomic_fetch_add(&c->total_calls, 1);
     size_t pos = atomic_fetch_add(&c->seq, 1);
     if (pos < MAXG) c->order[pos] = i;
-    c->nthread_seen[i] = t->nthread;
+    c->nthread_seen[i] = t->n_threads;
     c->worker_seen[i] = t->worker;
 
     /* Key, frame, rows. */
@@ -248,8 +248,8 @@ static int group_cb(const herd_group_task *t, void *user)
     size_t nrows = 0;
     if (herd_groups_rows(c->groups, i, &rows, &nrows) != HERD_OK)
         violation(c, "herd_groups_rows(%zu) failed", i);
-    if (t->nrows != nrows || !t->rows) {
-        violation(c, "group %zu: nrows %zu, expected %zu", i, t->nrows, nrows);
+    if (t->n_rows != nrows || !t->rows) {
+        violation(c, "group %zu: nrows %zu, expected %zu", i, t->n_rows, nrows);
     } else {
         for (size_t k = 0; k < nrows; k++) {
             int64_t v = 0;
@@ -267,11 +267,11 @@ static int group_cb(const herd_group_task *t, void *user)
         violation(c, "group %zu: worker %d not in [0, %d)", i, t->worker, c->threads);
     else if (t->worker < 64)
         atomic_fetch_or(&c->worker_mask, 1ull << t->worker);
-    if (t->nthread < 1 || t->nthread > c->threads)
-        violation(c, "group %zu: nthread %d not in [1, %d]", i, t->nthread, c->threads);
+    if (t->n_threads < 1 || t->n_threads > c->threads)
+        violation(c, "group %zu: nthread %d not in [1, %d]", i, t->n_threads, c->threads);
 
     /* CPU slots: never more than `threads`; a multi-thread task alone. */
-    int nt = t->nthread < 1 ? 1 : t->nthread;
+    int nt = t->n_threads < 1 ? 1 : t->n_threads;
     int slots = atomic_fetch_add(&c->slots_in_use, nt) + nt;
     atomic_max(&c->max_slots, slots);
     int tasks = atomic_fetch_add(&c->tasks_in_use, 1) + 1;
@@ -386,12 +386,12 @@ typedef struct report_cols {
 /* The report has exactly the documented columns, in order, and n rows. */
 static report_cols check_report_shape(const herd_frame *rep, size_t n)
 {
-    static const char *names[] = {"group", "rows", "status", "message", "seconds", "nthread"};
+    static const char *names[] = {"group", "rows", "status", "message", "seconds", "threads"};
     static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_INT64,   HERD_TYPE_STRING,
                                 HERD_TYPE_STRING, HERD_TYPE_FLOAT64, HERD_TYPE_INT64};
     assert_non_null(rep);
-    assert_int_equal(herd_frame_ncols(rep), 6);
-    assert_int_equal(herd_frame_nrows(rep), n);
+    assert_int_equal(herd_frame_column_count(rep), 6);
+    assert_int_equal(herd_frame_row_count(rep), n);
     for (size_t c = 0; c < 6; c++) {
         assert_non_null(herd_frame_column_name(rep, c));
         assert_string_equal(herd_frame_column_name(rep, c), names[c]);
@@ -445,7 +445,7 @@ static void expect_message(const herd_frame *rep, size_t row, const char *msg)
 
 static size_t count_status(const herd_frame *rep, const char *status)
 {
-    size_t n = 0, rows = herd_frame_nrows(rep);
+    size_t n = 0, rows = herd_frame_row_count(rep);
     for (size_t i = 0; i < rows; i++) {
         const char *s = rep_str(rep, 2, i);
         if (s && strcmp(s, status) == 0) n++;

@@ -173,13 +173,13 @@ static unsigned char *small_artifact(size_t *len)
     o.param_names = n;
     o.param_values = v;
     o.n_params = 1;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_artifact_options ao;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "demand";
     herd_artifact *a = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", &ao, &a), HERD_OK);
     void *buf = NULL;
     assert_int_equal(herd_artifact_to_buffer(a, &buf, len), HERD_OK);
     unsigned char *copy = malloc(*len);
@@ -187,7 +187,7 @@ static unsigned char *small_artifact(size_t *len)
     memcpy(copy, buf, *len);
     herd_free(buf);
     herd_artifact_free(a);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
     return copy;
 }
@@ -257,16 +257,16 @@ static void test_round_trip(void **state)
     o.param_names = n;
     o.param_values = v;
     o.n_params = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     herd_artifact_options ao;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "demand";
     ao.run_id = "run-2026-11-30";
     herd_artifact *a = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "1", &ao, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "1", &ao, &a), HERD_OK);
     void *buf = NULL;
     size_t len = 0;
     assert_int_equal(herd_artifact_to_buffer(a, &buf, &len), HERD_OK);
@@ -340,7 +340,7 @@ static void test_round_trip(void **state)
     /* Group 0 trains on 160 rows: herd chose histograms with 32 bins, and
      * the artifact says so. */
     herd_artifact *a0 = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a0), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", &ao, &a0), HERD_OK);
     meta = cJSON_Parse(herd_artifact_metadata(a0));
     params = cJSON_GetObjectItemCaseSensitive(meta, "params");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(params, "tree_method")->valuestring,
@@ -356,11 +356,11 @@ static void test_round_trip(void **state)
 
     /* The model predicts identically. */
     herd_model *orig = NULL, *back = NULL;
-    assert_int_equal(herd_model_set_get(set, "1", &orig), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "1", &orig), HERD_OK);
     assert_int_equal(herd_artifact_model(b, &back), HERD_OK);
     assert_string_equal(herd_model_feature_name(back, 1), "x1");
     assert_string_equal(herd_model_feature_type(back, 2), "int");
-    assert_int_equal(herd_model_num_outputs(back), 1);
+    assert_int_equal(herd_model_output_count(back), 1);
     size_t nr = fx.d.n;
     double *p1 = malloc(nr * sizeof *p1), *p2 = malloc(nr * sizeof *p2);
     assert_int_equal(herd_model_predict(orig, fx.frame, NULL, nr, 1, p1, nr), HERD_OK);
@@ -382,7 +382,7 @@ static void test_round_trip(void **state)
     herd_artifact_free(b);
     herd_free(buf);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -396,10 +396,10 @@ static void test_nonfinite_metrics(void **state)
     herd_fit_options o;
     base_options(&o);
     o.valid_fraction = 0; /* no validation rows: the metric is NaN */
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_artifact *a = NULL, *b = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &a), HERD_OK);
     assert_non_null(strstr(herd_artifact_metadata(a), "\"rmse\":\"NaN\""));
     void *buf = NULL;
     size_t len = 0;
@@ -443,7 +443,7 @@ static void test_nonfinite_metrics(void **state)
     assert_int_equal(read_with_edit(buf, "\"NaN\"", "1e999"), HERD_EFORMAT); /* overflows */
     herd_free(buf);
     herd_artifact_free(a);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -464,17 +464,17 @@ static void test_fingerprint(void **state)
         herd_apply_options ap;
         herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
         ap.threads = run == 0 ? 1 : 2;
-        herd_model_set *set = NULL;
+        herd_fit_result *set = NULL;
         assert_int_equal(herd_fit(fx.groups, &o, &ap, &set), HERD_OK);
         for (int g = 0; g < 3; g++) {
             char key[4];
             snprintf(key, sizeof key, "%d", g);
             herd_artifact *a = NULL;
-            assert_int_equal(herd_model_set_artifact(set, key, NULL, &a), HERD_OK);
+            assert_int_equal(herd_fit_result_artifact(set, key, NULL, &a), HERD_OK);
             snprintf(fps[run][g], 17, "%s", art_field(a, "fingerprint"));
             herd_artifact_free(a);
         }
-        herd_model_set_free(set);
+        herd_fit_result_free(set);
     }
     for (int g = 0; g < 3; g++) assert_string_equal(fps[0][g], fps[1][g]);
     assert_string_not_equal(fps[0][0], fps[0][1]);
@@ -493,10 +493,10 @@ static void test_compression_levels(void **state)
     fixture_make(&fx, 1, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *model = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &model), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &model), HERD_OK);
     void *ubj = NULL;
     size_t ubj_len = 0;
     assert_int_equal(herd_model_save(model, HERD_MODEL_UBJSON, &ubj, &ubj_len), HERD_OK);
@@ -506,7 +506,7 @@ static void test_compression_levels(void **state)
         herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
         ao.compression_level = level;
         herd_artifact *a = NULL, *b = NULL;
-        assert_int_equal(herd_model_set_artifact(set, "0", &ao, &a), HERD_OK);
+        assert_int_equal(herd_fit_result_artifact(set, "0", &ao, &a), HERD_OK);
         void *buf = NULL;
         size_t len = 0;
         assert_int_equal(herd_artifact_to_buffer(a, &buf, &len), HERD_OK);
@@ -540,7 +540,7 @@ static void test_compression_levels(void **state)
     }
     herd_free(ubj);
     herd_model_free(model);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -559,20 +559,20 @@ static void test_multiclass(void **state)
     o.param_names = n;
     o.param_values = v;
     o.n_params = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_artifact *a = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &a), HERD_OK);
     assert_non_null(strstr(herd_artifact_metadata(a), "\"num_class\":3"));
     double m;
     assert_int_equal(herd_artifact_metric(a, "mlogloss", &m), HERD_OK);
     herd_model *back = NULL;
     assert_int_equal(herd_artifact_model(a, &back), HERD_OK);
-    assert_int_equal(herd_model_num_outputs(back), 3);
+    assert_int_equal(herd_model_output_count(back), 3);
     assert_string_equal(herd_model_objective(back), "multi:softprob");
     herd_model_free(back);
     herd_artifact_free(a);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -587,10 +587,10 @@ static void test_writer_refuses_unreadable(void **state)
     herd_fit_options o;
     base_options(&o);
     o.rounds = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *good = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &good), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &good), HERD_OK);
     char longname[300];
     memset(longname, 'f', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
@@ -627,7 +627,7 @@ static void test_writer_refuses_unreadable(void **state)
     ERR_HAS("the model cannot be packaged");
     herd_model_free(m);
     herd_model_free(good);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -1200,27 +1200,27 @@ static void test_bad_arguments(void **state)
     herd_fit_options o;
     base_options(&o);
     o.rounds = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *model = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &model), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &model), HERD_OK);
     herd_artifact *a = NULL, *out = (herd_artifact *)1;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &a), HERD_OK);
     herd_artifact_options ao;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
 
-    assert_int_equal(herd_model_set_artifact(NULL, "0", NULL, &out), HERD_EINVAL);
+    assert_int_equal(herd_fit_result_artifact(NULL, "0", NULL, &out), HERD_EINVAL);
     ERR_HAS("'set'");
     assert_null(out);
-    assert_int_equal(herd_model_set_artifact(set, NULL, NULL, &out), HERD_EINVAL);
+    assert_int_equal(herd_fit_result_artifact(set, NULL, NULL, &out), HERD_EINVAL);
     ERR_HAS("'group'");
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, NULL), HERD_EINVAL);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, NULL), HERD_EINVAL);
     ERR_HAS("'out'");
-    assert_int_equal(herd_model_set_artifact(set, "9", NULL, &out), HERD_ENOTFOUND);
+    assert_int_equal(herd_fit_result_artifact(set, "9", NULL, &out), HERD_ENOTFOUND);
     ERR_HAS("no group '9'");
     herd_error_set(HERD_EIO, "pending");
     out = (herd_artifact *)1;
-    assert_int_equal(herd_model_set_artifact(set, "1", NULL, &out), HERD_MISSING); /* skipped */
+    assert_int_equal(herd_fit_result_artifact(set, "1", NULL, &out), HERD_MISSING); /* skipped */
     assert_null(out);
     assert_string_equal(herd_last_error(), "pending");
     assert_int_equal(herd_artifact_from_model(NULL, NULL, &out), HERD_EINVAL);
@@ -1238,7 +1238,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(herd_artifact_from_model(model, &bad, &out), HERD_EINVAL);
     ERR_HAS("compression_level is 10");
     bad.compression_level = -2;
-    assert_int_equal(herd_model_set_artifact(set, "0", &bad, &out), HERD_EINVAL);
+    assert_int_equal(herd_fit_result_artifact(set, "0", &bad, &out), HERD_EINVAL);
     ERR_HAS("compression_level is -2");
     bad = ao;
     bad.family = "";
@@ -1327,7 +1327,7 @@ static void test_bad_arguments(void **state)
 
     herd_artifact_free(a);
     herd_model_free(model);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -1354,16 +1354,16 @@ static void test_decimal_comma_locale(void **state)
     o.param_names = n;
     o.param_values = v;
     o.n_params = 1;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_artifact *ref = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &ref), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &ref), HERD_OK);
     double want;
     assert_int_equal(herd_artifact_metric(ref, "rmse", &want), HERD_OK);
     test_locale loc;
     if (!test_locale_decimal_comma(&loc)) fail_msg("no decimal-comma locale could be made");
     herd_artifact *a = NULL, *b = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &a), HERD_OK);
     void *buf = NULL;
     size_t len = 0;
     assert_int_equal(herd_artifact_to_buffer(a, &buf, &len), HERD_OK);
@@ -1384,7 +1384,7 @@ static void test_decimal_comma_locale(void **state)
     herd_artifact_free(a);
     herd_artifact_free(b);
     herd_artifact_free(ref);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -1450,8 +1450,8 @@ static void test_import_python_model(void **state)
 
     herd_model *back = NULL;
     assert_int_equal(herd_artifact_model(b, &back), HERD_OK);
-    assert_int_equal(herd_model_num_outputs(back), 3);
-    assert_int_equal(herd_model_num_features(back), 3);
+    assert_int_equal(herd_model_output_count(back), 3);
+    assert_int_equal(herd_model_feature_count(back), 3);
     assert_string_equal(herd_model_feature_name(back, 2), "c");
     assert_string_equal(herd_model_feature_type(back, 2), "int");
 
@@ -1461,7 +1461,7 @@ static void test_import_python_model(void **state)
     /* "c" holds 0 and 1 (%.17g prints 1.0 as 1): the CSV reader makes it
      * int64, as the model's int feature wants. */
     assert_int_equal(herd_frame_read_csv(path, NULL, &x), HERD_OK);
-    size_t rows = herd_frame_nrows(x);
+    size_t rows = herd_frame_row_count(x);
     assert_int_equal(rows, 300);
     assert_int_equal(herd_frame_column_type(x, 2), HERD_TYPE_INT64);
     double *pred = malloc(rows * 3 * sizeof *pred);

@@ -110,14 +110,14 @@ static herd_artifact *const_artifact(const char *group, double value)
     herd_apply_options ap;
     herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 1;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     EXPECT_OK(herd_fit(gr, &fo, &ap, &set));
     herd_artifact_options ao;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "f";
     herd_artifact *a = NULL;
-    EXPECT_OK(herd_model_set_artifact(set, group, &ao, &a));
-    herd_model_set_free(set);
+    EXPECT_OK(herd_fit_result_artifact(set, group, &ao, &a));
+    herd_fit_result_free(set);
     herd_groups_free(gr);
     herd_frame_free(f);
     return a;
@@ -186,7 +186,7 @@ static size_t row_of(const herd_frame *f, const char *group)
 {
     size_t gc;
     EXPECT_OK(herd_frame_find(f, "group", &gc));
-    for (size_t r = 0; r < herd_frame_nrows(f); r++) {
+    for (size_t r = 0; r < herd_frame_row_count(f); r++) {
         const char *s = NULL;
         EXPECT_CELL(herd_frame_get_string(f, gc, r, &s));
         if (s && !strcmp(s, group)) return r;
@@ -306,10 +306,10 @@ static void test_decisions(void **state)
     assert_float_equal(num_at(d, "delta", r), sqrt(mse0 / 8) - sqrt(mse1 / 8), 1e-6);
     assert_true(isnan(num_at(d, "delta_ci_low", r)));
     assert_true(isnan(num_at(d, "delta_ci_high", r)));
-    for (size_t i = 0; i < herd_frame_nrows(d); i++) /* a dry run moves nothing */
+    for (size_t i = 0; i < herd_frame_row_count(d); i++) /* a dry run moves nothing */
         assert_int_equal((int64_t)num_at(d, "promoted", i), 0);
     /* summary: counts per decision */
-    assert_int_equal(herd_frame_nrows(s), 6);
+    assert_int_equal(herd_frame_row_count(s), 6);
     const char *names[] = {"promote", "keep", "first", "skipped", "failed", "refused"};
     const int64_t counts[] = {1, 5, 1, 2, 1, 0};
     for (size_t i = 0; i < 6; i++) {
@@ -340,7 +340,7 @@ static void test_decisions(void **state)
     assert_int_equal(chall, 2); /* losers keep their alias */
     herd_frame *hist = NULL;
     EXPECT_OK(herd_registry_alias_history(reg, "f", "better", "champion", &hist));
-    size_t last = herd_frame_nrows(hist) - 1;
+    size_t last = herd_frame_row_count(hist) - 1;
     assert_int_equal((int64_t)num_at(hist, "from_version", last), 1);
     assert_int_equal((int64_t)num_at(hist, "to_version", last), 2);
     assert_non_null(strstr(str_at(hist, "reason", last), "rmse improves"));
@@ -359,7 +359,7 @@ static void test_decisions(void **state)
     /* rollback: exactly the previous version; then none left for "first" */
     herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", "better", NULL, "bad week", &moved));
-    assert_int_equal(herd_frame_nrows(moved), 1); /* which group, from where to where */
+    assert_int_equal(herd_frame_row_count(moved), 1); /* which group, from where to where */
     assert_string_equal(str_at(moved, "group", 0), "better");
     assert_string_equal(str_at(moved, "alias", 0), "champion");
     assert_int_equal((int64_t)num_at(moved, "from_version", 0), 2);
@@ -573,7 +573,7 @@ static void test_promotion_cap(void **state)
     /* a whole family rolls back in one commit, and says which groups moved */
     herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", NULL, "champion", "revert week", &moved));
-    assert_int_equal(herd_frame_nrows(moved), 3);
+    assert_int_equal(herd_frame_row_count(moved), 3);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(str_at(moved, "group", i), groups[i]); /* by key */
         assert_int_equal((int64_t)num_at(moved, "from_version", i), 2);
@@ -735,7 +735,7 @@ static void cycle_fit(herd_fit_options *fo)
 
 static int64_t count_decision(const herd_frame *s, const char *decision)
 {
-    for (size_t i = 0; i < herd_frame_nrows(s); i++)
+    for (size_t i = 0; i < herd_frame_row_count(s); i++)
         if (!strcmp(str_at(s, "decision", i), decision)) return (int64_t)num_at(s, "groups", i);
     fail_msg("no decision %s in the summary", decision);
     return -1;
@@ -767,7 +767,7 @@ static void test_cycle(void **state)
     co.fallback = 1;
     herd_frame *d = NULL, *s = NULL;
     EXPECT_OK(herd_cycle(reg, h.groups, &fo, &co, NULL, &d, &s));
-    assert_int_equal(herd_frame_nrows(d), 5); /* 4 groups and the family model */
+    assert_int_equal(herd_frame_row_count(d), 5); /* 4 groups and the family model */
     assert_int_equal(count_decision(s, "first"), 5);
     expect_decision(d, HERD_FALLBACK_GROUP, "first", NULL);
     assert_int_equal((int64_t)num_at(d, "holdout_rows", row_of(d, "g0")), 8); /* 20% of 40 */
@@ -781,7 +781,7 @@ static void test_cycle(void **state)
     }
     herd_frame *runs = NULL;
     EXPECT_OK(herd_registry_runs(reg, &runs));
-    assert_int_equal(herd_frame_nrows(runs), 1);
+    assert_int_equal(herd_frame_row_count(runs), 1);
     assert_string_equal(str_at(runs, "run_id", 0), "w1");
     assert_int_equal((int64_t)num_at(runs, "versions", 0), 5);
     herd_frame_free(runs);
@@ -820,7 +820,7 @@ static void test_cycle(void **state)
     /* roll the week back: re-running it does not bring its models back */
     herd_frame *moved = NULL;
     EXPECT_OK(herd_registry_rollback(reg, "f", NULL, NULL, "bad week", &moved));
-    assert_int_equal(herd_frame_nrows(moved), 2);
+    assert_int_equal(herd_frame_row_count(moved), 2);
     assert_string_equal(str_at(moved, "group", 0), "g0");
     assert_string_equal(str_at(moved, "group", 1), "g1");
     assert_int_equal((int64_t)num_at(moved, "from_version", 0), 3);
@@ -863,7 +863,7 @@ static void test_cycle(void **state)
     herd_frame *p = NULL;
     size_t without = 0;
     EXPECT_OK(herd_registry_predict(reg, h.groups, &po, NULL, &p, &without));
-    assert_int_equal(herd_frame_nrows(p), herd_frame_nrows(h.frame));
+    assert_int_equal(herd_frame_row_count(p), herd_frame_row_count(h.frame));
     assert_int_equal(without, 40); /* g3 */
     herd_artifact *a = NULL;
     herd_model *m = NULL;
@@ -1027,10 +1027,10 @@ static void test_cycle_progress_and_logs(void **state)
     ao.progress = watch_progress;
     ao.progress_user = &w;
     ao.progress_interval_s = 0.001;
-    EXPECT_OK(herd_log_set(watch_log, HERD_LOG_DEBUG, &w));
+    EXPECT_OK(herd_log_set(watch_log, &w, HERD_LOG_DEBUG));
     herd_frame *d = NULL, *s = NULL;
     EXPECT_OK(herd_cycle(c->reg, h.groups, &fo, &co, &ao, &d, &s));
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     assert_int_equal(w.bad, 0);
     assert_int_equal(w.other_thread, 0);
     const char *want[] = {"split", "fit", "fit_family", "register", "compare", "promote"};
@@ -1082,7 +1082,7 @@ static void test_bad_keys(void **state)
     assert_non_null(strstr(herd_last_error(), "herd_cycle: group 1 (of 3"));
     herd_frame *runs = NULL;
     EXPECT_OK(herd_registry_runs(c->reg, &runs));
-    assert_int_equal(herd_frame_nrows(runs), 0); /* nothing trained nor registered */
+    assert_int_equal(herd_frame_row_count(runs), 0); /* nothing trained nor registered */
     herd_frame_free(runs);
     /* predicting: such a group has no model of its own (its rows are NaN) */
     put(c->reg, "a", 1, "champion");
@@ -1120,7 +1120,7 @@ static void test_bad_keys(void **state)
 static void add_days(holdout *h, const char *name, const char *const *days)
 {
     EXPECT_OK(herd_frame_add_column(h->frame, name, HERD_TYPE_STRING, days,
-                                    herd_frame_nrows(h->frame), NULL));
+                                    herd_frame_row_count(h->frame), NULL));
 }
 
 /* The holdout as the last N periods of an ISO 8601 date column. */
@@ -1224,7 +1224,7 @@ static cJSON *run_params(herd_registry *reg, const char *run_id)
     herd_frame *runs = NULL;
     EXPECT_OK(herd_registry_runs(reg, &runs));
     cJSON *p = NULL;
-    for (size_t i = 0; i < herd_frame_nrows(runs); i++)
+    for (size_t i = 0; i < herd_frame_row_count(runs); i++)
         if (!strcmp(str_at(runs, "run_id", i), run_id))
             p = cJSON_Parse(str_at(runs, "params", i));
     herd_frame_free(runs);
@@ -1240,7 +1240,7 @@ static void test_cycle_periods_and_lineage(void **state)
     herd_registry *reg = c->reg;
     holdout h;
     weekly_make(&h, 4, 40, NULL, 0);
-    size_t n = herd_frame_nrows(h.frame);
+    size_t n = herd_frame_row_count(h.frame);
     char (*text)[32] = calloc(n, sizeof *text);
     const char **dates = calloc(n, sizeof *dates);
     size_t wc = 0;
@@ -1361,13 +1361,13 @@ static void test_cycle_periods_and_lineage(void **state)
 /* Two frames hold the same columns and the same values, bit for bit. */
 static void frames_equal(const herd_frame *a, const herd_frame *b)
 {
-    assert_int_equal(herd_frame_ncols(a), herd_frame_ncols(b));
-    assert_int_equal(herd_frame_nrows(a), herd_frame_nrows(b));
-    for (size_t c = 0; c < herd_frame_ncols(a); c++) {
+    assert_int_equal(herd_frame_column_count(a), herd_frame_column_count(b));
+    assert_int_equal(herd_frame_row_count(a), herd_frame_row_count(b));
+    for (size_t c = 0; c < herd_frame_column_count(a); c++) {
         assert_string_equal(herd_frame_column_name(a, c), herd_frame_column_name(b, c));
         int type = herd_frame_column_type(a, c);
         assert_int_equal(type, herd_frame_column_type(b, c));
-        for (size_t r = 0; r < herd_frame_nrows(a); r++) {
+        for (size_t r = 0; r < herd_frame_row_count(a); r++) {
             if (type == HERD_TYPE_STRING) {
                 const char *x = NULL, *y = NULL;
                 EXPECT_OK(herd_frame_get_string(a, c, r, &x));
@@ -1456,8 +1456,8 @@ static void test_cycle_locale_independent(void **state)
     assert_string_equal(str_at(ref.runs, "params", 0), str_at(de.runs, "params", 0));
     assert_non_null(strstr(str_at(de.runs, "params", 0), "0.25"));
     assert_string_equal(str_at(ref.runs, "summary", 0), str_at(de.runs, "summary", 0));
-    assert_int_equal(herd_frame_nrows(ref.history), herd_frame_nrows(de.history));
-    for (size_t i = 0; i < herd_frame_nrows(ref.history); i++) {
+    assert_int_equal(herd_frame_row_count(ref.history), herd_frame_row_count(de.history));
+    for (size_t i = 0; i < herd_frame_row_count(ref.history); i++) {
         assert_string_equal(str_at(ref.history, "details", i), str_at(de.history, "details", i));
         assert_string_equal(str_at(ref.history, "reason", i), str_at(de.history, "reason", i));
     }

@@ -135,7 +135,7 @@ static void test_log_callback_and_levels(void **state)
 {
     (void)state;
     log_capture cap = {0};
-    assert_int_equal(herd_log_set(capture_log, HERD_LOG_INFO, &cap), HERD_OK);
+    assert_int_equal(herd_log_set(capture_log, &cap, HERD_LOG_INFO), HERD_OK);
     assert_true(hd_log_enabled(HERD_LOG_WARN));
     assert_false(hd_log_enabled(HERD_LOG_DEBUG));
     hd_log(HERD_LOG_WARN, "group %s: %d rows skipped", "g1", 3);
@@ -144,7 +144,7 @@ static void test_log_callback_and_levels(void **state)
     assert_string_equal(cap.last, "group g1: 3 rows skipped");
     hd_log(HERD_LOG_DEBUG, "not delivered");
     assert_int_equal(cap.count, 1);
-    assert_int_equal(herd_log_set(NULL, HERD_LOG_DEBUG, NULL), HERD_OK);
+    assert_int_equal(herd_log_set(NULL, NULL, HERD_LOG_DEBUG), HERD_OK);
     hd_log(HERD_LOG_ERROR, "discarded");
     assert_int_equal(cap.count, 1);
     assert_false(hd_log_enabled(HERD_LOG_ERROR));

@@ -252,7 +252,7 @@ static void test_infer_int(void **state)
 {
     (void)state;
     herd_frame *f = must_read("n\n1\n-2\n+3\n 4 \n007\n\"12\"\n", NULL);
-    assert_int_equal(herd_frame_nrows(f), 6);
+    assert_int_equal(herd_frame_row_count(f), 6);
     assert_int_equal(type_of(f, "n"), HERD_TYPE_INT64);
     const int64_t want[] = {1, -2, 3, 4, 7, 12};
     for (size_t r = 0; r < 6; r++) assert_int_equal(get_i(f, "n", r), want[r]);
@@ -287,7 +287,7 @@ static void test_infer_float(void **state)
     herd_frame *f = must_read("x\n1.5\n2\n1e3\n-.25\n5.\nnan\n-inf\nInfinity\n+INF\n 7.5 \n"
                               "1E-2\n", NULL);
     assert_int_equal(type_of(f, "x"), HERD_TYPE_FLOAT64);
-    assert_int_equal(herd_frame_nrows(f), 11);
+    assert_int_equal(herd_frame_row_count(f), 11);
     assert_true(get_d(f, "x", 0) == 1.5);
     assert_true(get_d(f, "x", 1) == 2.0);
     assert_true(get_d(f, "x", 2) == 1000.0);
@@ -350,8 +350,8 @@ static void test_header_only(void **state)
 {
     (void)state;
     herd_frame *f = must_read("a,b\n", NULL);
-    assert_int_equal(herd_frame_ncols(f), 2);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_column_count(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 0);
     assert_int_equal(type_of(f, "a"), HERD_TYPE_FLOAT64);
     herd_frame_free(f);
 }
@@ -460,7 +460,7 @@ static void test_float_random(void **state)
     const int types[] = {HERD_TYPE_FLOAT64};
     herd_csv_options opt = forced(names, types, 1);
     herd_frame *f = must_read(csv, &opt);
-    assert_int_equal(herd_frame_nrows(f), N);
+    assert_int_equal(herd_frame_row_count(f), N);
     for (size_t i = 0; i < N; i++) {
         double got = get_d(f, "x", i);
         if (!same_bits(got, want[i])) print_error("row %zu: %.17g vs %.17g\n", i, got, want[i]);
@@ -609,7 +609,7 @@ static void test_rfc4180_quoting(void **state)
                               "\"two\nlines\",\"\"\"\",2\n"
                               "plain,\"a\r\nb\",3\n",
                               NULL);
-    assert_int_equal(herd_frame_nrows(f), 3);
+    assert_int_equal(herd_frame_row_count(f), 3);
     assert_string_equal(get_s(f, "name", 0), "Smith, J");
     assert_string_equal(get_s(f, "note", 0), "say \"hi\"");
     assert_string_equal(get_s(f, "name", 1), "two\nlines");
@@ -637,7 +637,7 @@ static void test_crlf(void **state)
 {
     (void)state;
     herd_frame *f = must_read("a,b\r\n1,x\r\n2,\r\n", NULL);
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_string_equal(get_s(f, "b", 0), "x");
     assert_null(get_s(f, "b", 1));
     assert_int_equal(get_i(f, "a", 1), 2);
@@ -659,7 +659,7 @@ static void test_blank_lines(void **state)
 {
     (void)state;
     herd_frame *f = must_read("\n\na,b\n\n1,2\r\n\r\n\n3,4\n\n", NULL);
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_int_equal(get_i(f, "a", 1), 3);
     herd_frame_free(f);
     /* a blank line does not reset line counting */
@@ -670,7 +670,7 @@ static void test_no_final_newline(void **state)
 {
     (void)state;
     herd_frame *f = must_read("a,b\n1,2\n3,x", NULL);
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_string_equal(get_s(f, "b", 1), "x");
     herd_frame_free(f);
     f = must_read("a,b\n1,\"q\"", NULL);
@@ -688,7 +688,7 @@ static void test_other_delimiters(void **state)
     herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
     o.delimiter = ';';
     herd_frame *f = must_read("a;b;c\n1,5;\"x;y\";z,w\n", &o);
-    assert_int_equal(herd_frame_ncols(f), 3);
+    assert_int_equal(herd_frame_column_count(f), 3);
     assert_string_equal(get_s(f, "a", 0), "1,5");
     assert_string_equal(get_s(f, "b", 0), "x;y");
     assert_string_equal(get_s(f, "c", 0), "z,w");
@@ -801,7 +801,7 @@ static void test_interning_many_rows(void **state)
     size_t o = (size_t)sprintf(csv, "key,id\n");
     for (int i = 0; i < N; i++) o += (size_t)sprintf(csv + o, "k%d,u%d\n", i % 97, i);
     herd_frame *f = must_read(csv, NULL);
-    assert_int_equal(herd_frame_nrows(f), N);
+    assert_int_equal(herd_frame_row_count(f), N);
     const void *data;
     size_t stride;
     const uint8_t *mask;
@@ -829,13 +829,13 @@ static void test_interning_many_rows(void **state)
 /* Compare two frames value by value (same types, same values). */
 static void assert_frames_equal(const herd_frame *a, const herd_frame *b)
 {
-    assert_int_equal(herd_frame_ncols(a), herd_frame_ncols(b));
-    assert_int_equal(herd_frame_nrows(a), herd_frame_nrows(b));
-    for (size_t j = 0; j < herd_frame_ncols(a); j++) {
+    assert_int_equal(herd_frame_column_count(a), herd_frame_column_count(b));
+    assert_int_equal(herd_frame_row_count(a), herd_frame_row_count(b));
+    for (size_t j = 0; j < herd_frame_column_count(a); j++) {
         int t = herd_frame_column_type(a, j);
         assert_int_equal(t, herd_frame_column_type(b, j));
         assert_string_equal(herd_frame_column_name(a, j), herd_frame_column_name(b, j));
-        for (size_t r = 0; r < herd_frame_nrows(a); r++) {
+        for (size_t r = 0; r < herd_frame_row_count(a); r++) {
             assert_int_equal(herd_frame_is_present(a, j, r), herd_frame_is_present(b, j, r));
             if (!herd_frame_is_present(a, j, r)) continue;
             if (t == HERD_TYPE_STRING) {
@@ -885,7 +885,7 @@ static void test_file_chunks(void **state)
     if (rc) print_error("%s\n", herd_last_error());
     assert_int_equal(rc, HERD_OK);
     assert_int_equal(herd_frame_read_csv_buffer(csv, o, "mem", NULL, &fm), HERD_OK);
-    assert_int_equal(herd_frame_nrows(ff), rows);
+    assert_int_equal(herd_frame_row_count(ff), rows);
     assert_int_equal(type_of(ff, "id"), HERD_TYPE_INT64);
     assert_int_equal(type_of(ff, "x"), HERD_TYPE_FLOAT64);
     assert_int_equal(get_i(ff, "id", (size_t)rows - 1), rows - 1);
@@ -1114,7 +1114,7 @@ static void test_write_single_column_missing(void **state)
     assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 3, NULL), HERD_OK);
     assert_int_equal(herd_frame_write_csv(f, path, NULL), HERD_OK);
     assert_int_equal(herd_frame_read_csv(path, NULL, &b), HERD_OK);
-    assert_int_equal(herd_frame_nrows(b), 3);
+    assert_int_equal(herd_frame_row_count(b), 3);
     assert_true(isnan(get_d(b, "x", 1)));
     assert_true(get_d(b, "x", 2) == 2.5);
     herd_frame_free(b);
@@ -1247,7 +1247,7 @@ static void test_read_progress(void **state)
     o.progress_user = &w;
     herd_frame *f = NULL;
     assert_int_equal(herd_frame_read_csv(path, &o, &f), HERD_OK);
-    assert_int_equal(herd_frame_nrows(f), n);
+    assert_int_equal(herd_frame_row_count(f), n);
     herd_frame_free(f);
     assert_int_equal(w.bad, 0);
     assert_true(w.calls >= 4); /* each phase: its start and its end */
@@ -1508,7 +1508,7 @@ static void test_bad_args_read_buffer(void **state)
     assert_int_equal(herd_frame_read_csv_buffer(NULL, 0, "b", NULL, &f), HERD_EFORMAT);
     /* the length is honoured: bytes after it are not read */
     assert_int_equal(herd_frame_read_csv_buffer("a\n1\n\"", 4, "b", NULL, &f), HERD_OK);
-    assert_int_equal(herd_frame_nrows(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 1);
     herd_frame_free(f);
 }
 

@@ -36,16 +36,16 @@ static void test_fit_report_and_models(void **state)
     fixture_make(&fx, 4, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
-    assert_int_equal(herd_model_set_count(set), 4);
+    assert_int_equal(herd_fit_result_count(set), 4);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
-    assert_int_equal(herd_frame_nrows(rep), 4);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_frame_row_count(rep), 4);
     const char *cols[] = {"group", "status", "message", "rows", "train_rows", "valid_rows",
                           "metric", "valid_metric", "best_iteration", "rounds", "cv_mean",
-                          "cv_std", "seconds", "nthread", "tree_method"};
-    assert_int_equal(herd_frame_ncols(rep), sizeof cols / sizeof *cols);
+                          "cv_std", "seconds", "threads", "tree_method"};
+    assert_int_equal(herd_frame_column_count(rep), sizeof cols / sizeof *cols);
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
         assert_string_equal(herd_frame_column_name(rep, i), cols[i]);
     for (size_t g = 0; g < 4; g++) {
@@ -69,8 +69,8 @@ static void test_fit_report_and_models(void **state)
         assert_string_equal(cell_str(rep, "tree_method", g), g == 2 ? "hist" : "exact");
     }
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "2", &m), HERD_OK);
-    assert_int_equal(herd_model_num_features(m), 3);
+    assert_int_equal(herd_fit_result_model(set, "2", &m), HERD_OK);
+    assert_int_equal(herd_model_feature_count(m), 3);
     assert_string_equal(herd_model_feature_name(m, 2), "promo");
     assert_string_equal(herd_model_feature_type(m, 0), "float");
     assert_string_equal(herd_model_feature_type(m, 2), "int");
@@ -80,22 +80,22 @@ static void test_fit_report_and_models(void **state)
     assert_null(herd_model_feature_type(m, 3));
     ERR_HAS("herd_model_feature_type: feature 3 is out of range");
     assert_int_equal(herd_last_error_code(), HERD_EINVAL);
-    assert_int_equal(herd_model_num_features(NULL), 0);
-    ERR_HAS("herd_model_num_features: argument 'model' is NULL");
+    assert_int_equal(herd_model_feature_count(NULL), 0);
+    ERR_HAS("herd_model_feature_count: argument 'model' is NULL");
     assert_null(herd_model_objective(NULL));
     ERR_HAS("herd_model_objective: argument 'model' is NULL");
-    assert_int_equal(herd_model_num_outputs(NULL), 0);
-    ERR_HAS("herd_model_num_outputs: argument 'model' is NULL");
-    assert_int_equal(herd_model_set_count(NULL), 0);
-    ERR_HAS("herd_model_set_count: argument 'set' is NULL");
+    assert_int_equal(herd_model_output_count(NULL), 0);
+    ERR_HAS("herd_model_output_count: argument 'model' is NULL");
+    assert_int_equal(herd_fit_result_count(NULL), 0);
+    ERR_HAS("herd_fit_result_count: argument 'result' is NULL");
     assert_string_equal(herd_model_objective(m), "reg:squarederror");
-    assert_int_equal(herd_model_num_outputs(m), 1);
+    assert_int_equal(herd_model_output_count(m), 1);
     herd_model_free(m);
-    assert_int_equal(herd_model_set_get(set, "9", &m), HERD_ENOTFOUND);
+    assert_int_equal(herd_fit_result_model(set, "9", &m), HERD_ENOTFOUND);
     ERR_HAS("no group '9'");
     assert_null(m);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -107,7 +107,7 @@ static void test_bad_parameters_rejected_up_front(void **state)
     fixture_make(&fx, 2, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = (herd_model_set *)&o; /* must be reset to NULL */
+    herd_fit_result *set = (herd_fit_result *)&o; /* must be reset to NULL */
     const char *names[2] = {"max_dept", "nthread"};
     const char *values[2] = {"3", "4"};
     o.param_names = names;
@@ -148,7 +148,7 @@ static void test_bad_options(void **state)
     size_t sizes[1] = {40};
     fixture fx;
     fixture_make(&fx, 1, sizes, 0.1);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     herd_fit_options o;
     const char *bad_features[] = {"x0", "nope"};
     const char *dup_features[] = {"x0", "x0"};
@@ -235,10 +235,10 @@ static void test_skips_and_failure_isolation(void **state)
     fx.d.y[200] = NAN;
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     assert_string_equal(cell_str(rep, "status", 0), "ok");
     assert_string_equal(cell_str(rep, "status", 1), "skipped");
     assert_non_null(strstr(cell_str(rep, "message", 1), "min_rows: 5 rows"));
@@ -255,10 +255,10 @@ static void test_skips_and_failure_isolation(void **state)
      * error; the caller's pending error stays. */
     herd_error_set(HERD_EIO, "pending");
     m = (herd_model *)1;
-    assert_int_equal(herd_model_set_get(set, "4", &m), HERD_MISSING);
+    assert_int_equal(herd_fit_result_model(set, "4", &m), HERD_MISSING);
     assert_null(m);
     assert_string_equal(herd_last_error(), "pending");
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     herd_model_free(m);
 
     /* The error budget stops the job: with threads=1, one allowed failure. */
@@ -267,12 +267,12 @@ static void test_skips_and_failure_isolation(void **state)
     herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 1;
     ao.max_failed = 1;
-    herd_model_set *set2 = NULL;
+    herd_fit_result *set2 = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set2), HERD_EBUDGET);
     assert_non_null(set2);
-    herd_model_set_free(set2);
+    herd_fit_result_free(set2);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -291,7 +291,7 @@ static void test_determinism_across_threads(void **state)
     o.param_names = names;
     o.param_values = values;
     o.n_params = 3;
-    herd_model_set *sets[3] = {NULL, NULL, NULL};
+    herd_fit_result *sets[3] = {NULL, NULL, NULL};
     int threads[3] = {1, 2, 2};
     for (int i = 0; i < 3; i++) {
         herd_apply_options ao;
@@ -301,8 +301,8 @@ static void test_determinism_across_threads(void **state)
         assert_int_equal(herd_fit(fx.groups, &o, &ao, &sets[i]), HERD_OK);
     }
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(sets[2], &rep), HERD_OK);
-    assert_true(cell_num(rep, "nthread", 0) == 2);
+    assert_int_equal(herd_fit_result_report(sets[2], &rep), HERD_OK);
+    assert_true(cell_num(rep, "threads", 0) == 2);
     herd_frame_free(rep);
     for (size_t g = 0; g < 6; g++) {
         char key[8];
@@ -311,7 +311,7 @@ static void test_determinism_across_threads(void **state)
         size_t len[3];
         for (int i = 0; i < 3; i++) {
             herd_model *m = NULL;
-            assert_int_equal(herd_model_set_get(sets[i], key, &m), HERD_OK);
+            assert_int_equal(herd_fit_result_model(sets[i], key, &m), HERD_OK);
             assert_int_equal(herd_model_save(m, HERD_MODEL_UBJSON, &bytes[i], &len[i]), HERD_OK);
             herd_model_free(m);
         }
@@ -321,7 +321,7 @@ static void test_determinism_across_threads(void **state)
         assert_memory_equal(bytes[0], bytes[2], len[0]);
         for (int i = 0; i < 3; i++) herd_free(bytes[i]);
     }
-    for (int i = 0; i < 3; i++) herd_model_set_free(sets[i]);
+    for (int i = 0; i < 3; i++) herd_fit_result_free(sets[i]);
     fixture_free(&fx);
 }
 
@@ -345,16 +345,16 @@ static void test_early_stopping_slices_model(void **state)
     o.rounds = 200;
     o.early_stopping_rounds = 5;
     o.split = HERD_SPLIT_LAST;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     double best = cell_num(rep, "best_iteration", 0);
     assert_true(best < 150);
     assert_true(cell_num(rep, "rounds", 0) == best + 1);
     double metric = cell_num(rep, "valid_metric", 0);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     size_t rows[60];
     for (size_t i = 0; i < 60; i++) rows[i] = 240 + i; /* the last 20% */
     double pred[60];
@@ -362,7 +362,7 @@ static void test_early_stopping_slices_model(void **state)
     assert_float_equal(rmse_of(pred, fx.d.y + 240, 60), metric, 1e-5 * metric);
     herd_model_free(m);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -377,24 +377,24 @@ static void test_split_by_order_column(void **state)
     base_options(&o);
     o.split = HERD_SPLIT_LAST;
     o.valid_order_by = "t";
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     double metric = cell_num(rep, "valid_metric", 0);
     size_t rows[20], k = 0;
     for (size_t r = 0; r < 100; r++)
         if (fx.d.t[r] >= 80) rows[k++] = r;
     assert_int_equal(k, 20);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     double pred[20], y[20];
     assert_int_equal(herd_model_predict(m, fx.frame, rows, 20, 0, pred, 20), HERD_OK);
     for (size_t i = 0; i < 20; i++) y[i] = fx.d.y[rows[i]];
     assert_float_equal(rmse_of(pred, y, 20), metric, 1e-5 * metric);
     herd_model_free(m);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
 
     /* the same order as ISO 8601 timestamps in a string column, with two
      * spellings of UTC and one other offset: the same split, the same model */
@@ -414,16 +414,16 @@ static void test_split_by_order_column(void **state)
                      HERD_OK);
     o.valid_order_by = "ts";
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     assert_float_equal(cell_num(rep, "valid_metric", 0), metric, 1e-12 * metric);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     /* a value that is not a timestamp is named with its row and column */
     snprintf(text[7], sizeof text[7], "1970-01-01T00:00:61Z");
     assert_int_equal(herd_frame_add_column(fx.frame, "bad_ts", HERD_TYPE_STRING, ts, 100, NULL),
                      HERD_OK);
     o.valid_order_by = "bad_ts";
-    set = (herd_model_set *)1;
+    set = (herd_fit_result *)1;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
     assert_null(set);
     const char *want[] = {"valid_order_by", "'bad_ts'", "row 7", "00:00:61", "second 61"};
@@ -443,15 +443,15 @@ static void test_cross_validation(void **state)
     base_options(&o);
     o.cv_folds = 3;
     o.metric = "mae";
-    herd_model_set *a = NULL, *b = NULL;
+    herd_fit_result *a = NULL, *b = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &a), HERD_OK);
     herd_apply_options ao;
     herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 1;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &b), HERD_OK);
     herd_frame *ra = NULL, *rb = NULL;
-    assert_int_equal(herd_model_set_report(a, &ra), HERD_OK);
-    assert_int_equal(herd_model_set_report(b, &rb), HERD_OK);
+    assert_int_equal(herd_fit_result_report(a, &ra), HERD_OK);
+    assert_int_equal(herd_fit_result_report(b, &rb), HERD_OK);
     for (size_t g = 0; g < 3; g++) {
         double mean = cell_num(ra, "cv_mean", g), sd = cell_num(ra, "cv_std", g);
         assert_true(mean > 0 && isfinite(mean));
@@ -463,8 +463,8 @@ static void test_cross_validation(void **state)
     }
     herd_frame_free(ra);
     herd_frame_free(rb);
-    herd_model_set_free(a);
-    herd_model_set_free(b);
+    herd_fit_result_free(a);
+    herd_fit_result_free(b);
     fixture_free(&fx);
 }
 
@@ -477,16 +477,16 @@ static void test_grouped_predict(void **state)
     fixture_make(&fx, 3, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK); /* group 1: min_rows */
     herd_frame *pred = NULL;
     size_t without = 99;
     assert_int_equal(herd_predict(fx.groups, set, NULL, &pred, &without), HERD_OK);
     assert_int_equal(without, 4);
-    assert_int_equal(herd_frame_nrows(pred), 174);
+    assert_int_equal(herd_frame_row_count(pred), 174);
     assert_string_equal(herd_frame_column_name(pred, 0), "prediction");
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "2", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "2", &m), HERD_OK);
     double direct[90];
     size_t rows[90];
     for (size_t i = 0; i < 90; i++) rows[i] = 84 + i;
@@ -504,7 +504,7 @@ static void test_grouped_predict(void **state)
     assert_int_equal(herd_predict(NULL, set, NULL, &pred, NULL), HERD_EINVAL);
     assert_null(pred);
     assert_int_equal(herd_predict(fx.groups, NULL, NULL, &pred, NULL), HERD_EINVAL);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -517,10 +517,10 @@ static void test_model_predict_checks(void **state)
     fixture_make(&fx, 1, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     double out[60];
 
     /* Columns in another order (and an extra one) predict the same. */
@@ -559,7 +559,7 @@ static void test_model_predict_checks(void **state)
     assert_int_equal(herd_model_predict(m, fx.frame, NULL, 60, -1, out, 60), HERD_EINVAL);
     assert_int_equal(herd_model_predict(NULL, fx.frame, NULL, 60, 1, out, 60), HERD_EINVAL);
     herd_model_free(m);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -571,10 +571,10 @@ static void test_model_save_load_round_trip(void **state)
     fixture_make(&fx, 1, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     double want[80], got[80];
     assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, want, 80), HERD_OK);
     for (int format = HERD_MODEL_UBJSON; format <= HERD_MODEL_JSON; format++) {
@@ -608,7 +608,7 @@ static void test_model_save_load_round_trip(void **state)
     herd_model_free(NULL);
     herd_free(NULL);
     herd_model_free(m);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -634,10 +634,10 @@ static void test_crafted_model_rejected(void **state)
     fixture_make(&fx, 1, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     double want[80], got[80];
     assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, want, 80), HERD_OK);
     for (int format = HERD_MODEL_UBJSON; format <= HERD_MODEL_JSON; format++) {
@@ -675,7 +675,7 @@ static void test_crafted_model_rejected(void **state)
         herd_free(buf);
     }
     herd_model_free(m);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -694,14 +694,14 @@ static void test_classification(void **state)
     o.param_names = n1;
     o.param_values = v1;
     o.n_params = 1;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     assert_string_equal(cell_str(rep, "metric", 0), "logloss");
     assert_true(cell_num(rep, "valid_metric", 0) < 0.5);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
 
     for (size_t r = 0; r < 300; r++) y[r] = fx.d.x0[r] < 0.33 ? 0 : fx.d.x0[r] < 0.66 ? 1 : 2;
     const char *n2[] = {"objective", "num_class"}, *v2[] = {"multi:softprob", "3"};
@@ -709,11 +709,11 @@ static void test_classification(void **state)
     o.param_values = v2;
     o.n_params = 2;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     assert_string_equal(cell_str(rep, "metric", 1), "mlogloss");
     herd_frame *pred = NULL;
     assert_int_equal(herd_predict(fx.groups, set, NULL, &pred, NULL), HERD_OK);
-    assert_int_equal(herd_frame_ncols(pred), 3);
+    assert_int_equal(herd_frame_column_count(pred), 3);
     assert_string_equal(herd_frame_column_name(pred, 2), "prediction_2");
     double sum = 0, v;
     for (size_t k = 0; k < 3; k++) {
@@ -723,7 +723,7 @@ static void test_classification(void **state)
     assert_float_equal(sum, 1.0, 1e-5);
     herd_frame_free(pred);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
 
     o.n_params = 1; /* multi:softprob without num_class */
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_EINVAL);
@@ -760,7 +760,7 @@ static void test_xgboost_log_forwarded(void **state)
     fixture_make(&fx, 2, sizes, 0.1);
     log_seen seen = {0};
     seen.caller = pthread_self();
-    herd_log_set(count_xgboost, HERD_LOG_DEBUG, &seen);
+    herd_log_set(count_xgboost, &seen, HERD_LOG_DEBUG);
     herd_fit_options o;
     base_options(&o);
     /* verbosity 2 makes every booster log at INFO level. */
@@ -768,15 +768,15 @@ static void test_xgboost_log_forwarded(void **state)
     o.param_names = n;
     o.param_values = v;
     o.n_params = 1;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     herd_apply_options ao;
     herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 2;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);
-    herd_log_set(NULL, 0, NULL);
+    herd_log_set(NULL, NULL, 0);
     assert_true(seen.xgboost_lines > 0);
     assert_int_equal(seen.other_thread, 0); /* every record on the calling thread */
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -792,19 +792,19 @@ static void test_skip_and_fail_records(void **state)
     fx.d.y[140] = NAN;                                 /* group 3: a NaN label */
     log_seen seen = {0};
     seen.caller = pthread_self();
-    herd_log_set(count_xgboost, HERD_LOG_INFO, &seen);
+    herd_log_set(count_xgboost, &seen, HERD_LOG_INFO);
     herd_fit_options o;
     base_options(&o);
     herd_apply_options ao;
     herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
     ao.threads = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, &ao, &set), HERD_OK);
-    herd_log_set(NULL, 0, NULL);
+    herd_log_set(NULL, NULL, 0);
     assert_int_equal(seen.skipped_group, 2);
     assert_int_equal(seen.failed_group, 1);
     assert_int_equal(seen.other_thread, 0);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
     fixture_free(&fx);
 }
 
@@ -860,7 +860,7 @@ static void test_host_xgboost_callback_survives(void **state)
     fixture_make(&fx, 2, sizes, 0.1);
     log_seen seen = {0};
     seen.caller = pthread_self();
-    herd_log_set(count_xgboost, HERD_LOG_DEBUG, &seen);
+    herd_log_set(count_xgboost, &seen, HERD_LOG_DEBUG);
     herd_fit_options o;
     base_options(&o);
     const char *n[] = {"verbosity"}, *v[] = {"3"};
@@ -868,10 +868,10 @@ static void test_host_xgboost_callback_survives(void **state)
     o.param_values = v;
     o.n_params = 1;
     host_xgb_lines = 0;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     double pred[80];
     assert_int_equal(herd_model_predict(m, fx.frame, NULL, 80, 1, pred, 80), HERD_OK);
     herd_predictor *p = NULL; /* prepared, used and freed on this thread */
@@ -888,8 +888,8 @@ static void test_host_xgboost_callback_survives(void **state)
     herd_free(json);
     herd_model_free(back);
     herd_model_free(m);
-    herd_model_set_free(set);
-    herd_log_set(NULL, 0, NULL);
+    herd_fit_result_free(set);
+    herd_log_set(NULL, NULL, 0);
     assert_int_equal(host_xgb_lines, 0);    /* herd's XGBoost work stayed herd's */
     assert_true(seen.xgboost_lines > 0);    /* the workers' went to herd's records */
     assert_int_equal(seen.other_thread, 0);
@@ -916,17 +916,17 @@ static void test_weights(void **state)
     base_options(&o);
     o.weight = "w";
     o.split = HERD_SPLIT_LAST;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_frame *rep = NULL;
-    assert_int_equal(herd_model_set_report(set, &rep), HERD_OK);
+    assert_int_equal(herd_fit_result_report(set, &rep), HERD_OK);
     assert_string_equal(cell_str(rep, "status", 0), "ok");
     assert_string_equal(cell_str(rep, "status", 1), "failed");
     assert_non_null(strstr(cell_str(rep, "message", 1), "weight 'w' is -1 at frame row 150"));
     /* The reported metric is the weighted RMSE of the model's predictions
      * on the last 20 rows. */
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     size_t rows[20];
     double pred[20], num = 0, den = 0;
     for (size_t i = 0; i < 20; i++) rows[i] = 80 + i;
@@ -940,7 +940,7 @@ static void test_weights(void **state)
     assert_true(fabs(got - want) <= 1e-6 * want);
     herd_model_free(m);
     herd_frame_free(rep);
-    herd_model_set_free(set);
+    herd_fit_result_free(set);
 
     o.weight = "x_missing";
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_ENOTFOUND);
@@ -968,12 +968,12 @@ static void test_destructors_keep_the_last_error(void **state)
     fixture_make(&fx, 2, sizes, 0.1);
     herd_fit_options o;
     base_options(&o);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     assert_int_equal(herd_fit(fx.groups, &o, NULL, &set), HERD_OK);
     herd_model *m = NULL;
-    assert_int_equal(herd_model_set_get(set, "0", &m), HERD_OK);
+    assert_int_equal(herd_fit_result_model(set, "0", &m), HERD_OK);
     herd_artifact *a = NULL;
-    assert_int_equal(herd_model_set_artifact(set, "0", NULL, &a), HERD_OK);
+    assert_int_equal(herd_fit_result_artifact(set, "0", NULL, &a), HERD_OK);
     herd_uri *u = NULL;
     assert_int_equal(herd_uri_parse("herd:demand/store_17@champion", &u), HERD_OK);
     void *bytes = NULL;
@@ -984,7 +984,7 @@ static void test_destructors_keep_the_last_error(void **state)
     EXPECT_FREE_KEEPS_ERROR(herd_uri_free(u));
     EXPECT_FREE_KEEPS_ERROR(herd_artifact_free(a));
     EXPECT_FREE_KEEPS_ERROR(herd_model_free(m));
-    EXPECT_FREE_KEEPS_ERROR(herd_model_set_free(set));
+    EXPECT_FREE_KEEPS_ERROR(herd_fit_result_free(set));
     EXPECT_FREE_KEEPS_ERROR(herd_groups_free(fx.groups));
     EXPECT_FREE_KEEPS_ERROR(herd_frame_free(fx.frame));
     fx.groups = NULL;

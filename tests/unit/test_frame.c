@@ -29,16 +29,16 @@ static void test_empty_frame(void **state)
 {
     (void)state;
     herd_frame *f = new_frame();
-    assert_int_equal(herd_frame_nrows(f), 0);
-    assert_int_equal(herd_frame_ncols(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
+    assert_int_equal(herd_frame_column_count(f), 0);
     size_t i;
     assert_int_equal(herd_frame_find(f, "x", &i), HERD_ENOTFOUND);
     ERR_HAS("no column 'x'");
     ERR_HAS("(none)");
     /* A zero-row column is allowed, with NULL data. */
     assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, NULL, 0, NULL), HERD_OK);
-    assert_int_equal(herd_frame_ncols(f), 1);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_column_count(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 0);
     double d;
     assert_int_equal(herd_frame_get_double(f, 0, 0, &d), HERD_EINVAL);
     ERR_HAS("row 0 is out of range");
@@ -64,8 +64,8 @@ static void test_copied_columns_all_types(void **state)
     f64[0] = 99;
     i64[1] = 99;
     str[0] = "changed";
-    assert_int_equal(herd_frame_ncols(f), 5);
-    assert_int_equal(herd_frame_nrows(f), 3);
+    assert_int_equal(herd_frame_column_count(f), 5);
+    assert_int_equal(herd_frame_row_count(f), 3);
 
     double d;
     assert_int_equal(herd_frame_get_double(f, 0, 0, &d), HERD_OK);
@@ -119,11 +119,11 @@ static void test_copied_columns_all_types(void **state)
     assert_int_equal(herd_frame_column_type(f, 5), 0);
     ERR_HAS("herd_frame_column_type: column 5 is out of range");
     herd_clear_error();
-    assert_int_equal(herd_frame_nrows(NULL), 0);
-    ERR_HAS("herd_frame_nrows: argument 'frame' is NULL");
+    assert_int_equal(herd_frame_row_count(NULL), 0);
+    ERR_HAS("herd_frame_row_count: argument 'frame' is NULL");
     herd_clear_error();
-    assert_int_equal(herd_frame_ncols(NULL), 0);
-    ERR_HAS("herd_frame_ncols: argument 'frame' is NULL");
+    assert_int_equal(herd_frame_column_count(NULL), 0);
+    ERR_HAS("herd_frame_column_count: argument 'frame' is NULL");
     assert_null(herd_frame_column_name(NULL, 0));
     ERR_HAS("herd_frame_column_name: argument 'frame' is NULL");
     size_t idx = 99;
@@ -321,7 +321,7 @@ static void test_bad_columns(void **state)
     ERR_HAS("column 's', row 1");
     ERR_HAS("not valid UTF-8");
     /* Nothing failed half-way: the frame still has its one column. */
-    assert_int_equal(herd_frame_ncols(f), 1);
+    assert_int_equal(herd_frame_column_count(f), 1);
     herd_frame_free(f);
 
     assert_int_equal(herd_frame_new(NULL), HERD_EINVAL);
@@ -400,8 +400,8 @@ static void test_take_and_filter(void **state)
     assert_int_equal(herd_frame_filter(f, keep, 4, &m), HERD_OK);
     memset(buf, 'z', sizeof buf); /* the source's strings change... */
     x[1] = -1;                    /* ...and its numbers */
-    assert_int_equal(herd_frame_nrows(t), 4);
-    assert_int_equal(herd_frame_ncols(t), 3);
+    assert_int_equal(herd_frame_row_count(t), 4);
+    assert_int_equal(herd_frame_column_count(t), 3);
     assert_string_equal(herd_frame_column_name(t, 2), "s");
     assert_int_equal(herd_frame_column_type(t, 1), HERD_TYPE_INT64);
     double v;
@@ -418,7 +418,7 @@ static void test_take_and_filter(void **state)
     assert_int_equal(herd_frame_get_string(t, 2, 3, &sv), HERD_OK);
     assert_string_equal(sv, "a");
     /* filter: rows 1 and 3, in frame order */
-    assert_int_equal(herd_frame_nrows(m), 2);
+    assert_int_equal(herd_frame_row_count(m), 2);
     assert_int_equal(herd_frame_get_string(m, 2, 0, &sv), HERD_OK);
     assert_string_equal(sv, "bb");
     assert_false(herd_frame_is_present(m, 2, 1));
@@ -434,12 +434,12 @@ static void test_take_and_filter(void **state)
     assert_int_equal(herd_frame_new(&f), HERD_OK);
     assert_int_equal(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, 4, NULL), HERD_OK);
     assert_int_equal(herd_frame_take(f, NULL, 0, &t), HERD_OK);
-    assert_int_equal(herd_frame_nrows(t), 0);
-    assert_int_equal(herd_frame_ncols(t), 1);
+    assert_int_equal(herd_frame_row_count(t), 0);
+    assert_int_equal(herd_frame_column_count(t), 1);
     herd_frame_free(t);
     const uint8_t none[4] = {0};
     assert_int_equal(herd_frame_filter(f, none, 4, &t), HERD_OK);
-    assert_int_equal(herd_frame_nrows(t), 0);
+    assert_int_equal(herd_frame_row_count(t), 0);
     herd_frame_free(t);
 
     /* bad input: nothing is built, *out is NULL, the message names it */

@@ -59,7 +59,7 @@ static void expect_group(const herd_groups *g, size_t i, const char *key, const 
     size_t ngot = 99;
     assert_non_null(herd_groups_key(g, i));
     assert_string_equal(herd_groups_key(g, i), key);
-    assert_int_equal(herd_groups_size(g, i), n);
+    assert_int_equal(herd_groups_row_count(g, i), n);
     assert_int_equal(herd_groups_rows(g, i, &got, &ngot), HERD_OK);
     assert_int_equal(ngot, n);
     for (size_t k = 0; k < n; k++) assert_int_equal(got[k], rows[k]);
@@ -96,7 +96,7 @@ static void test_int64_key(void **state)
     herd_groups *g = group_by(f, keys, 1);
 
     assert_int_equal(herd_groups_count(g), 7);
-    assert_int_equal(herd_groups_missing(g), 0);
+    assert_int_equal(herd_groups_missing_count(g), 0);
     assert_ptr_equal(herd_groups_frame(g), f);
     /* Numeric order: 2 < 7 < 10 < 100, negatives first. */
     EXPECT_GROUP(g, 0, "-9223372036854775808", 7);
@@ -107,7 +107,7 @@ static void test_int64_key(void **state)
     EXPECT_GROUP(g, 5, "100", 9);
     EXPECT_GROUP(g, 6, "9223372036854775807", 8);
     assert_null(herd_groups_key(g, 7));
-    assert_int_equal(herd_groups_size(g, 7), 0);
+    assert_int_equal(herd_groups_row_count(g, 7), 0);
 
     /* The internal layout later modules rely on. */
     assert_int_equal(g->offsets[0], 0);
@@ -317,7 +317,7 @@ static void test_missing_int_keys(void **state)
         herd_groups *g = group_by(f, keys, 1);
         /* Row 4 (value 3) is missing, so group "3" does not exist. */
         assert_int_equal(herd_groups_count(g), 2);
-        assert_int_equal(herd_groups_missing(g), 2);
+        assert_int_equal(herd_groups_missing_count(g), 2);
         EXPECT_GROUP(g, 0, "1", 0, 2, 5);
         EXPECT_GROUP(g, 1, "2", 3);
         size_t idx;
@@ -341,7 +341,7 @@ static void test_missing_string_and_multi(void **state)
     const char *k1[] = {"s"};
     herd_groups *g = group_by(f, k1, 1);
     assert_int_equal(herd_groups_count(g), 2);
-    assert_int_equal(herd_groups_missing(g), 3);
+    assert_int_equal(herd_groups_missing_count(g), 3);
     EXPECT_GROUP(g, 0, "a", 0, 3);
     EXPECT_GROUP(g, 1, "b", 2, 4);
     herd_groups_free(g);
@@ -350,7 +350,7 @@ static void test_missing_string_and_multi(void **state)
     const char *k2[] = {"n", "s"};
     g = group_by(f, k2, 2);
     assert_int_equal(herd_groups_count(g), 2);
-    assert_int_equal(herd_groups_missing(g), 4);
+    assert_int_equal(herd_groups_missing_count(g), 4);
     EXPECT_GROUP(g, 0, "1|a", 0);
     EXPECT_GROUP(g, 1, "2|b", 2, 4);
     assert_int_equal(g->offsets[g->ngroups], 3);
@@ -367,7 +367,7 @@ static void test_all_missing(void **state)
     const char *keys[] = {"s"};
     herd_groups *g = group_by(f, keys, 1);
     assert_int_equal(herd_groups_count(g), 0);
-    assert_int_equal(herd_groups_missing(g), 3);
+    assert_int_equal(herd_groups_missing_count(g), 3);
     assert_null(herd_groups_key(g, 0));
     herd_groups_free(g);
     herd_frame_free(f);
@@ -471,8 +471,8 @@ static void test_summary(void **state)
     herd_frame *sum = NULL;
     assert_int_equal(herd_groups_summary(g, &sum), HERD_OK);
     assert_non_null(sum);
-    assert_int_equal(herd_frame_ncols(sum), 3);
-    assert_int_equal(herd_frame_nrows(sum), 3);
+    assert_int_equal(herd_frame_column_count(sum), 3);
+    assert_int_equal(herd_frame_row_count(sum), 3);
     assert_string_equal(herd_frame_column_name(sum, 0), "group");
     assert_string_equal(herd_frame_column_name(sum, 1), "rows");
     assert_string_equal(herd_frame_column_name(sum, 2), "first_row");
@@ -516,9 +516,9 @@ static void test_empty_frame(void **state)
     const char *keys[] = {"k", "s"};
     herd_groups *g = group_by(f, keys, 2);
     assert_int_equal(herd_groups_count(g), 0);
-    assert_int_equal(herd_groups_missing(g), 0);
+    assert_int_equal(herd_groups_missing_count(g), 0);
     assert_null(herd_groups_key(g, 0));
-    assert_int_equal(herd_groups_size(g, 0), 0);
+    assert_int_equal(herd_groups_row_count(g, 0), 0);
     const size_t *rows = (const size_t *)0x1;
     size_t n = 7;
     assert_int_equal(herd_groups_rows(g, 0, &rows, &n), HERD_EINVAL);
@@ -529,8 +529,8 @@ static void test_empty_frame(void **state)
     assert_int_equal(herd_groups_find(g, "0|a", &idx), HERD_ENOTFOUND);
     herd_frame *sum = NULL;
     assert_int_equal(herd_groups_summary(g, &sum), HERD_OK);
-    assert_int_equal(herd_frame_ncols(sum), 3);
-    assert_int_equal(herd_frame_nrows(sum), 0);
+    assert_int_equal(herd_frame_column_count(sum), 3);
+    assert_int_equal(herd_frame_row_count(sum), 0);
     herd_frame_free(sum);
     herd_groups_free(g);
     herd_frame_free(f);
@@ -597,14 +597,14 @@ static void test_bad_arguments(void **state)
     herd_clear_error();
     assert_int_equal(herd_groups_count(NULL), 0);
     expect_error(HERD_EINVAL, "herd_groups_count: argument 'groups' is NULL");
-    assert_int_equal(herd_groups_missing(NULL), 0);
-    expect_error(HERD_EINVAL, "herd_groups_missing: argument 'groups' is NULL");
+    assert_int_equal(herd_groups_missing_count(NULL), 0);
+    expect_error(HERD_EINVAL, "herd_groups_missing_count: argument 'groups' is NULL");
     assert_null(herd_groups_frame(NULL));
     expect_error(HERD_EINVAL, "herd_groups_frame: argument 'groups' is NULL");
     assert_null(herd_groups_key(NULL, 0));
     expect_error(HERD_EINVAL, "herd_groups_key: argument 'groups' is NULL");
-    assert_int_equal(herd_groups_size(NULL, 0), 0);
-    expect_error(HERD_EINVAL, "herd_groups_size: argument 'groups' is NULL");
+    assert_int_equal(herd_groups_row_count(NULL, 0), 0);
+    expect_error(HERD_EINVAL, "herd_groups_row_count: argument 'groups' is NULL");
     herd_groups_free(NULL);
     {
         herd_groups *g1 = group_by(f, ok, 1);
@@ -613,7 +613,7 @@ static void test_bad_arguments(void **state)
         assert_null(herd_groups_key(g1, n1));
         expect_error(HERD_EINVAL, "herd_groups_key: group index");
         herd_clear_error();
-        assert_int_equal(herd_groups_size(g1, n1), 0);
+        assert_int_equal(herd_groups_row_count(g1, n1), 0);
         expect_error(HERD_EINVAL, "out of range");
         herd_groups_free(g1);
     }
@@ -752,7 +752,7 @@ static void check_against_reference(const herd_frame *f, const ref_data *d, cons
 
     herd_groups *g = group_by(f, k->names, k->n);
     assert_int_equal(herd_groups_count(g), nleaders);
-    assert_int_equal(herd_groups_missing(g), missing);
+    assert_int_equal(herd_groups_missing_count(g), missing);
     for (size_t i = 0; i < nleaders; i++) {
         char want[256];
         ref_key(d, k, leaders[i], want, sizeof want);
@@ -854,12 +854,12 @@ static void test_large(void **state)
     herd_groups *g = group_by(f, keys, 1);
 
     assert_int_equal(herd_groups_count(g), G);
-    assert_int_equal(herd_groups_missing(g), 0);
+    assert_int_equal(herd_groups_missing_count(g), 0);
     size_t total = 0;
     int64_t prev = INT64_MIN;
     for (size_t i = 0; i < G; i++) {
-        assert_int_equal(herd_groups_size(g, i), N / G);
-        total += herd_groups_size(g, i);
+        assert_int_equal(herd_groups_row_count(g, i), N / G);
+        total += herd_groups_row_count(g, i);
         const size_t *rows;
         size_t n;
         assert_int_equal(herd_groups_rows(g, i, &rows, &n), HERD_OK);
@@ -892,7 +892,7 @@ static void test_large(void **state)
     g = group_by(f, skeys, 1);
     assert_int_equal(herd_groups_count(g), G);
     total = 0;
-    for (size_t i = 0; i < G; i++) total += herd_groups_size(g, i);
+    for (size_t i = 0; i < G; i++) total += herd_groups_row_count(g, i);
     assert_int_equal(total, N);
     assert_string_equal(herd_groups_key(g, 0), "k0");
     assert_string_equal(herd_groups_key(g, 1), "k1");

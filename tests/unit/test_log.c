@@ -121,13 +121,13 @@ static void test_records_on_calling_thread(void **state)
     groups_make(&fx, 12);
     seen s;
     seen_init(&s);
-    EXPECT_OK(herd_log_set(record_cb, HERD_LOG_DEBUG, &s));
+    EXPECT_OK(herd_log_set(record_cb, &s, HERD_LOG_DEBUG));
     herd_apply_options o;
     herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = 4;
     work w = {.per_group = 1, .pending = 12};
     EXPECT_OK(herd_apply(fx.groups, logging_group, &w, &o, NULL));
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     assert_int_equal(s.other_thread, 0);
     assert_int_equal(s.bad_struct, 0);
     assert_int_equal(s.from_groups, 12);
@@ -152,12 +152,12 @@ static void test_drops_counted(void **state)
     seen_init(&s);
     work w = {.per_group = 2 * HERD_LOG_QUEUE_MAX, .pending = 2};
     s.hold = &w.pending;
-    EXPECT_OK(herd_log_set(record_cb, HERD_LOG_DEBUG, &s));
+    EXPECT_OK(herd_log_set(record_cb, &s, HERD_LOG_DEBUG));
     herd_apply_options o;
     herd_apply_options_init(&o, HERD_APPLY_OPTIONS_VERSION);
     o.threads = 2;
     EXPECT_OK(herd_apply(fx.groups, logging_group, &w, &o, NULL));
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     assert_int_equal(s.other_thread, 0);
     /* What waited was delivered, the rest counted: at most the batch the
      * coordinator had taken when its callback blocked, and a full queue. */
@@ -198,11 +198,11 @@ static void test_log_set_waits_for_previous(void **state)
 {
     (void)state;
     slow *s = calloc(1, sizeof *s);
-    EXPECT_OK(herd_log_set(slow_cb, HERD_LOG_WARN, s));
+    EXPECT_OK(herd_log_set(slow_cb, s, HERD_LOG_WARN));
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, log_once, NULL), 0);
     while (!atomic_load(&s->inside)) usleep(1000);
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     assert_int_equal(atomic_load(&s->returned), 1); /* it waited */
     pthread_join(t, NULL);
     int calls = atomic_load(&s->calls);
@@ -221,7 +221,7 @@ static void reentrant_cb(const herd_log_record *r, void *user)
     (void)r;
     reentrant *x = user;
     x->calls++;
-    x->set_rc = herd_log_set(NULL, 0, NULL);
+    x->set_rc = herd_log_set(NULL, NULL, 0);
     hd_log(HERD_LOG_ERROR, "raised inside the callback"); /* not delivered: no recursion */
 }
 
@@ -229,14 +229,14 @@ static void test_log_set_refused_inside_callback(void **state)
 {
     (void)state;
     reentrant x = {0, 0};
-    EXPECT_OK(herd_log_set(reentrant_cb, HERD_LOG_DEBUG, &x));
+    EXPECT_OK(herd_log_set(reentrant_cb, &x, HERD_LOG_DEBUG));
     hd_log(HERD_LOG_WARN, "one");
     assert_int_equal(x.calls, 1);
     assert_int_equal(x.set_rc, HERD_EBUSY);
     assert_non_null(strstr(herd_last_error(), "inside a log callback"));
     hd_log(HERD_LOG_WARN, "two"); /* still installed */
     assert_int_equal(x.calls, 2);
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     hd_log(HERD_LOG_WARN, "three");
     assert_int_equal(x.calls, 2);
 }
@@ -246,12 +246,12 @@ static void test_log_set_arguments(void **state)
     (void)state;
     seen s;
     seen_init(&s);
-    assert_int_equal(herd_log_set(record_cb, 4, &s), HERD_EINVAL);
+    assert_int_equal(herd_log_set(record_cb, &s, 4), HERD_EINVAL);
     assert_non_null(strstr(herd_last_error(), "max_level is 4"));
-    assert_int_equal(herd_log_set(record_cb, -1, &s), HERD_EINVAL);
+    assert_int_equal(herd_log_set(record_cb, &s, -1), HERD_EINVAL);
     hd_log(HERD_LOG_ERROR, "nobody listens");
     assert_int_equal(s.records, 0);
-    EXPECT_OK(herd_log_set(NULL, 99, NULL)); /* no callback: the level is ignored */
+    EXPECT_OK(herd_log_set(NULL, NULL, 99)); /* no callback: the level is ignored */
     assert_string_equal(herd_log_level_name(HERD_LOG_ERROR), "error");
     assert_string_equal(herd_log_level_name(HERD_LOG_WARN), "warn");
     assert_string_equal(herd_log_level_name(HERD_LOG_INFO), "info");
@@ -284,7 +284,7 @@ static void test_scope_fields(void **state)
     (void)state;
     last_record l;
     memset(&l, 0, sizeof l);
-    EXPECT_OK(herd_log_set(keep_last, HERD_LOG_DEBUG, &l));
+    EXPECT_OK(herd_log_set(keep_last, &l, HERD_LOG_DEBUG));
     static const char *const plan[] = {"first", "second"};
     hd_scope outer, inner;
     hd_scope_enter(&outer, plan, 2, "fam", "run1");
@@ -316,7 +316,7 @@ static void test_scope_fields(void **state)
     assert_true(l.elapsed == 0);
     hd_log(HERD_LOG_DEBUG + 1, "above every level");
     assert_int_equal(l.count, 3);
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
 }
 
 /* ---- progress phases ------------------------------------------------------ */

@@ -337,7 +337,7 @@ typedef struct world {
     fixture fx;
     char dir[512];
     herd_registry *reg;
-    herd_model_set *set;
+    herd_fit_result *set;
     herd_model *model;
     herd_artifact *art;
     void *art_bytes;
@@ -385,7 +385,7 @@ static int world_setup(void **state)
         fprintf(stderr, "world_setup: %s\n", herd_last_error());
         return -1;
     }
-    if (herd_model_set_get(w->set, "0", &w->model)) return -1;
+    if (herd_fit_result_model(w->set, "0", &w->model)) return -1;
     if (herd_artifact_from_model(w->model, NULL, &w->art)) return -1;
     if (herd_artifact_to_buffer(w->art, &w->art_bytes, &w->art_len)) return -1;
     if (herd_registry_begin(w->reg, &w->batch)) return -1;
@@ -400,7 +400,7 @@ static int world_teardown(void **state)
     herd_free(w->art_bytes);
     herd_artifact_free(w->art);
     herd_model_free(w->model);
-    herd_model_set_free(w->set);
+    herd_fit_result_free(w->set);
     herd_registry_free(w->reg);
     fixture_free(&w->fx);
     nftw(w->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -418,7 +418,7 @@ static int call_add_column(world *w, const void *opt)
     double d[2] = {1, 2};
     int rc = herd_frame_new(&f);
     if (!rc) rc = herd_frame_add_column(f, "d", HERD_TYPE_FLOAT64, d, 2, opt);
-    if (!rc || herd_frame_ncols(f) != 0) fail_msg("a column was added");
+    if (!rc || herd_frame_column_count(f) != 0) fail_msg("a column was added");
     herd_frame_free(f);
     (void)w;
     return rc;
@@ -467,7 +467,7 @@ static int call_apply(world *w, const void *opt)
 
 static int call_fit_fit(world *w, const void *opt)
 {
-    herd_model_set *set = (herd_model_set *)w;
+    herd_fit_result *set = (herd_fit_result *)w;
     int rc = herd_fit(w->fx.groups, opt, NULL, &set);
     assert_null(set);
     return rc;
@@ -477,7 +477,7 @@ static int call_fit_apply(world *w, const void *opt)
 {
     herd_fit_options fo;
     fixture_options(&fo, 2);
-    herd_model_set *set = (herd_model_set *)w;
+    herd_fit_result *set = (herd_fit_result *)w;
     int rc = herd_fit(w->fx.groups, &fo, opt, &set);
     assert_null(set);
     return rc;
@@ -494,7 +494,7 @@ static int call_predict(world *w, const void *opt)
 static int call_set_artifact(world *w, const void *opt)
 {
     herd_artifact *a = (herd_artifact *)w;
-    int rc = herd_model_set_artifact(w->set, "0", opt, &a);
+    int rc = herd_fit_result_artifact(w->set, "0", opt, &a);
     assert_null(a);
     return rc;
 }
@@ -594,7 +594,7 @@ static int cycle_call(world *w, const herd_fit_options *fo, const herd_cycle_opt
     assert_null(d);
     herd_frame *runs = NULL;
     assert_int_equal(herd_registry_runs(w->reg, &runs), HERD_OK);
-    assert_int_equal(herd_frame_nrows(runs), 0); /* nothing registered */
+    assert_int_equal(herd_frame_row_count(runs), 0); /* nothing registered */
     herd_frame_free(runs);
     return rc;
 }
@@ -668,7 +668,7 @@ static const slot slots[] = {
     {"herd_fit (apply)", "herd_apply_options", call_fit_apply},
     {"herd_predict", "herd_apply_options", call_predict},
     {"herd_predictor_new", "herd_predictor_options", call_predictor_new},
-    {"herd_model_set_artifact", "herd_artifact_options", call_set_artifact},
+    {"herd_fit_result_artifact", "herd_artifact_options", call_set_artifact},
     {"herd_artifact_from_model", "herd_artifact_options", call_artifact_from_model},
     {"herd_registry_open", "herd_registry_options", call_registry_open},
     {"herd_batch_add", "herd_version_options", call_batch_add},
@@ -1418,7 +1418,7 @@ static void test_table_lists_every_field(void **state)
     assert_int_equal(herd_frame_find(t, "fields", &c_fields), HERD_OK);
     assert_int_equal(herd_frame_find(t, "values", &c_values), HERD_OK);
     char *header = read_header();
-    size_t rows = herd_frame_nrows(t), total_members = 0;
+    size_t rows = herd_frame_row_count(t), total_members = 0;
     for (size_t i = 0; i < NCASES; i++) {
         const struct_case *c = &cases[i];
         char members[64][64];
@@ -1481,8 +1481,8 @@ static void test_table_lists_every_field(void **state)
 
     /* One operation's table; defaults as text. */
     assert_int_equal(herd_options_table("fit", &t), HERD_OK);
-    assert_int_equal(herd_frame_nrows(t), hd_fit_options_desc.nopts);
-    for (size_t r = 0; r < herd_frame_nrows(t); r++) {
+    assert_int_equal(herd_frame_row_count(t), hd_fit_options_desc.nopts);
+    for (size_t r = 0; r < herd_frame_row_count(t); r++) {
         const char *name, *def, *values;
         herd_frame_get_string(t, c_name, r, &name);
         herd_frame_get_string(t, c_default, r, &def);

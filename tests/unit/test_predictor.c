@@ -42,11 +42,11 @@ static herd_model *fixture_model(fixture *fx, size_t rows)
     fixture_make(fx, 1, sizes, 0.1);
     herd_fit_options o;
     fixture_options(&o, 30);
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     EXPECT_OK(herd_fit(fx->groups, &o, NULL, &set));
     herd_model *m = NULL;
-    EXPECT_OK(herd_model_set_get(set, "0", &m));
-    herd_model_set_free(set);
+    EXPECT_OK(herd_fit_result_model(set, "0", &m));
+    herd_fit_result_free(set);
     return m;
 }
 
@@ -382,7 +382,7 @@ static void test_predictor_concurrent(void **state)
     shared_case cases[3];
     double *want[3];
     for (size_t k = 0; k < 3; k++) {
-        size_t nout = herd_model_num_outputs(models[k]);
+        size_t nout = herd_model_output_count(models[k]);
         want[k] = malloc(n * nout * sizeof *want[k]);
         EXPECT_OK(herd_model_predict(models[k], fx.frame, NULL, n, 1, want[k], n * nout));
         cases[k] = (shared_case){.p = predictor_of(models[k], k == 2 ? 2 : 1),
@@ -572,14 +572,14 @@ static herd_artifact *const_artifact(const char *group, double value)
     fo.param_names = pn;
     fo.param_values = pv;
     fo.n_params = 2;
-    herd_model_set *set = NULL;
+    herd_fit_result *set = NULL;
     EXPECT_OK(herd_fit(gr, &fo, NULL, &set));
     herd_artifact_options ao;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = "f";
     herd_artifact *a = NULL;
-    EXPECT_OK(herd_model_set_artifact(set, group, &ao, &a));
-    herd_model_set_free(set);
+    EXPECT_OK(herd_fit_result_artifact(set, group, &ao, &a));
+    herd_fit_result_free(set);
     herd_groups_free(gr);
     herd_frame_free(f);
     return a;

@@ -550,13 +550,13 @@ static double cell_d(const herd_frame *f, const char *name, size_t row)
 static void assert_columns(const herd_frame *f, const char *const *names, const int *types,
                            size_t n)
 {
-    if (herd_frame_ncols(f) != n) {
+    if (herd_frame_column_count(f) != n) {
         char all[1024] = "";
-        for (size_t i = 0; i < herd_frame_ncols(f); i++) {
+        for (size_t i = 0; i < herd_frame_column_count(f); i++) {
             strncat(all, herd_frame_column_name(f, i), sizeof all - strlen(all) - 3);
             strcat(all, ", ");
         }
-        fail_msg("the frame has %zu columns (%s), expected %zu", herd_frame_ncols(f), all, n);
+        fail_msg("the frame has %zu columns (%s), expected %zu", herd_frame_column_count(f), all, n);
     }
     for (size_t i = 0; i < n; i++) {
         const char *got = herd_frame_column_name(f, i);
@@ -594,10 +594,10 @@ static void assert_frames_equal(const herd_frame *a, const herd_frame *b, const 
 static void assert_frames_equal_but(const herd_frame *a, const herd_frame *b, const char *what,
                                     const char *skip)
 {
-    if (herd_frame_ncols(a) != herd_frame_ncols(b) || herd_frame_nrows(a) != herd_frame_nrows(b))
-        fail_msg("%s: %zu x %zu vs %zu x %zu", what, herd_frame_nrows(a), herd_frame_ncols(a),
-                 herd_frame_nrows(b), herd_frame_ncols(b));
-    for (size_t c = 0; c < herd_frame_ncols(a); c++) {
+    if (herd_frame_column_count(a) != herd_frame_column_count(b) || herd_frame_row_count(a) != herd_frame_row_count(b))
+        fail_msg("%s: %zu x %zu vs %zu x %zu", what, herd_frame_row_count(a), herd_frame_column_count(a),
+                 herd_frame_row_count(b), herd_frame_column_count(b));
+    for (size_t c = 0; c < herd_frame_column_count(a); c++) {
         const char *name = herd_frame_column_name(a, c);
         if (strcmp(name, herd_frame_column_name(b, c)))
             fail_msg("%s: column %zu is '%s' vs '%s'", what, c, name,
@@ -605,7 +605,7 @@ static void assert_frames_equal_but(const herd_frame *a, const herd_frame *b, co
         int t = herd_frame_column_type(a, c);
         if (t != herd_frame_column_type(b, c)) fail_msg("%s: column '%s' types differ", what, name);
         if (skip && !strcmp(name, skip)) continue;
-        for (size_t r = 0; r < herd_frame_nrows(a); r++) {
+        for (size_t r = 0; r < herd_frame_row_count(a); r++) {
             if (t == S) {
                 const char *x = NULL, *y = NULL;
                 EXPECT_CELL(herd_frame_get_string(a, c, r, &x));
@@ -639,7 +639,7 @@ static void assert_frames_equal_but(const herd_frame *a, const herd_frame *b, co
 static void rows_text(const herd_frame *f, char *out, size_t size)
 {
     out[0] = '\0';
-    for (size_t r = 0; r < herd_frame_nrows(f); r++) {
+    for (size_t r = 0; r < herd_frame_row_count(f); r++) {
         char one[256];
         snprintf(one, sizeof one, "%s:%s:%lld;", cell_s(f, "family", r), cell_s(f, "group", r),
                  (long long)cell_i(f, "version", r));
@@ -739,7 +739,7 @@ static size_t count_versions(herd_registry *reg, const char *family, const char 
     o.include_archived = 1;
     herd_frame *f = search(reg, &o);
     size_t n = 0;
-    for (size_t r = 0; r < herd_frame_nrows(f); r++)
+    for (size_t r = 0; r < herd_frame_row_count(f); r++)
         if (!group || !strcmp(cell_s(f, "group", r), group)) n++;
     herd_frame_free(f);
     return n;
@@ -827,11 +827,11 @@ static void test_open_create(void **state)
     static const char *const fam_names[] = {"family", "groups", "versions", "archived"};
     static const int fam_types[] = {S, I, I, I};
     assert_columns(f, fam_names, fam_types, 4);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     herd_frame *s = search(r, NULL);
     assert_version_columns(s);
-    assert_int_equal(herd_frame_nrows(s), 0);
+    assert_int_equal(herd_frame_row_count(s), 0);
     herd_frame_free(s);
     int64_t v = -7;
     EXPECT_RC(herd_registry_resolve(r, "demand", "a", "latest", &v), HERD_ENOTFOUND, "demand");
@@ -1350,7 +1350,7 @@ static void test_tags_and_metrics(void **state)
     add_one(c->reg, "demand", "a", NULL); /* version 2: no tags, no metrics */
 
     herd_frame *f = versions(c->reg, "demand", "a");
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_json(cell_s(f, "tags", 0), "{\"stage\":\"prod\",\"owner\":\"ml team\"}");
     assert_json(cell_s(f, "metrics", 0), "{\"rmse\":0.5,\"mae\":0.125,\"wape\":0.3}");
     assert_string_equal(cell_s(f, "fingerprint", 0), "0123456789abcdef");
@@ -1478,7 +1478,7 @@ static void test_aliases(void **state)
 
     herd_frame *f = NULL;
     EXPECT_OK(herd_registry_groups(c->reg, "demand", &f));
-    assert_int_equal(herd_frame_nrows(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 1);
     assert_list(cell_s(f, "aliases", 0), "champion=3,challenger=2");
     herd_frame_free(f);
     f = versions(c->reg, "demand", "a");
@@ -1519,7 +1519,7 @@ static void test_aliases(void **state)
     EXPECT_RC(herd_registry_resolve(c->reg, "demand", "a", "staging", &v), HERD_ENOTFOUND,
               "staging");
     EXPECT_OK(herd_registry_runs(c->reg, &f));
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
 
     /* Aliases of a missing group or family. */
@@ -1582,7 +1582,7 @@ static void test_aliases(void **state)
     /* None of the refused moves was recorded. */
     herd_frame *h = NULL;
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "a", "champion", &h));
-    assert_int_equal(herd_frame_nrows(h), 2);
+    assert_int_equal(herd_frame_row_count(h), 2);
     herd_frame_free(h);
     soft_done();
 }
@@ -1898,7 +1898,7 @@ static void test_archive_and_gc(void **state)
 
     /* families counts them. */
     EXPECT_OK(herd_registry_families(c->reg, &f));
-    assert_int_equal(herd_frame_nrows(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 1);
     assert_string_equal(cell_s(f, "family", 0), "demand");
     assert_int_equal(cell_i(f, "groups", 0), 2);
     assert_int_equal(cell_i(f, "versions", 0), 5);
@@ -1931,7 +1931,7 @@ static void test_archive_and_gc(void **state)
     f = search(c->reg, &so);
     /* The archived rows' "size" may change (their artifacts are gone). */
     assert_frames_equal_but(before, f, "search after gc", "size");
-    for (size_t r = 0; r < herd_frame_nrows(f); r++)
+    for (size_t r = 0; r < herd_frame_row_count(f); r++)
         if (!strcmp(cell_s(f, "status", r), "active"))
             assert_int_equal(cell_i(f, "size", r), cell_i(before, "size", r));
         else
@@ -1991,7 +1991,7 @@ static void test_listings(void **state)
     static const char *const fam_names[] = {"family", "groups", "versions", "archived"};
     static const int fam_types[] = {S, I, I, I};
     assert_columns(f, fam_names, fam_types, 4);
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_string_equal(cell_s(f, "family", 0), "alpha");
     assert_int_equal(cell_i(f, "groups", 0), 1);
     assert_int_equal(cell_i(f, "versions", 0), 2);
@@ -2007,7 +2007,7 @@ static void test_listings(void **state)
     static const char *const grp_names[] = {"family", "group", "versions", "latest", "aliases"};
     static const int grp_types[] = {S, S, I, I, S};
     assert_columns(f, grp_names, grp_types, 5);
-    assert_int_equal(herd_frame_nrows(f), 3);
+    assert_int_equal(herd_frame_row_count(f), 3);
     /* by key, bytewise */
     assert_string_equal(cell_s(f, "group", 0), "DE/Berlin");
     assert_string_equal(cell_s(f, "group", 1), "store_10");
@@ -2023,7 +2023,7 @@ static void test_listings(void **state)
 
     f = NULL;
     EXPECT_OK(herd_registry_groups(c->reg, "alpha", &f));
-    assert_int_equal(herd_frame_nrows(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 1);
     assert_int_equal(cell_i(f, "versions", 0), 2);
     assert_int_equal(cell_i(f, "latest", 0), 1); /* the newest not archived */
     herd_frame_free(f);
@@ -2033,7 +2033,7 @@ static void test_listings(void **state)
     herd_clear_error();
     int rc = herd_registry_groups(c->reg, "nofamily", &f);
     if (rc == HERD_OK) {
-        assert_int_equal(herd_frame_nrows(f), 0);
+        assert_int_equal(herd_frame_row_count(f), 0);
         assert_columns(f, grp_names, grp_types, 5);
         herd_frame_free(f);
     } else {
@@ -2046,7 +2046,7 @@ static void test_listings(void **state)
     /* Versions: every column, exact values. */
     f = versions(c->reg, "demand", "store_2");
     assert_version_columns(f);
-    assert_int_equal(herd_frame_nrows(f), 3);
+    assert_int_equal(herd_frame_row_count(f), 3);
     herd_artifact *ref = make_art(NULL, NULL, NULL);
     size_t ref_len = 0;
     unsigned char *ref_bytes = art_bytes(ref, &ref_len);
@@ -2085,7 +2085,7 @@ static void test_listings(void **state)
     herd_clear_error();
     rc = herd_registry_versions(c->reg, "demand", "store_99", &f);
     if (rc == HERD_OK) {
-        assert_int_equal(herd_frame_nrows(f), 0);
+        assert_int_equal(herd_frame_row_count(f), 0);
         assert_version_columns(f);
         herd_frame_free(f);
     } else {
@@ -2180,7 +2180,7 @@ static void test_search(void **state)
     herd_frame_free(f);
     so.family = "nofamily";
     f = search(c->reg, &so);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     assert_version_columns(f);
     herd_frame_free(f);
 
@@ -2227,7 +2227,7 @@ static void test_search(void **state)
     herd_frame_free(f);
     so.tag_value = "Prod"; /* case-sensitive */
     f = search(c->reg, &so);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     so.tag_name = "owner";
     so.tag_value = NULL;
@@ -2244,7 +2244,7 @@ static void test_search(void **state)
     f = search(c->reg, &so);
     ASSERT_ROWS(f, "demand:store_1:1;demand:store_1:3;demand:store_2:1;demand:x9:1;"
                    "other:store_1:1;");
-    assert_int_equal(herd_frame_ncols(f), N_VERSION_COLS + 1);
+    assert_int_equal(herd_frame_column_count(f), N_VERSION_COLS + 1);
     assert_string_equal(herd_frame_column_name(f, N_VERSION_COLS), "rmse");
     assert_int_equal(herd_frame_column_type(f, N_VERSION_COLS), D);
     assert_true(cell_d(f, "rmse", 0) == 1.0);
@@ -2274,7 +2274,7 @@ static void test_search(void **state)
     herd_frame_free(f);
     so.metric = "mae";
     f = search(c->reg, &so);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
     so.metric = "rmse";
@@ -2283,7 +2283,7 @@ static void test_search(void **state)
     herd_clear_error();
     int rc = herd_registry_search(c->reg, &so, &f);
     if (rc == HERD_OK) { /* a NaN bound matches nothing */
-        assert_int_equal(herd_frame_nrows(f), 0);
+        assert_int_equal(herd_frame_row_count(f), 0);
         herd_frame_free(f);
     } else {
         assert_int_equal(rc, HERD_EINVAL);
@@ -2299,7 +2299,7 @@ static void test_search(void **state)
     herd_frame_free(f);
     so.alias = "challenger";
     f = search(c->reg, &so);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     /* Criteria combine. */
     herd_search_options_init(&so, HERD_SEARCH_OPTIONS_VERSION);
@@ -2327,7 +2327,7 @@ static void test_search(void **state)
     so.limit = 1000;
     so.family = NULL;
     f = search(c->reg, &so);
-    assert_int_equal(herd_frame_nrows(f), 7);
+    assert_int_equal(herd_frame_row_count(f), 7);
     herd_frame_free(f);
 
     /* Bad options. */
@@ -2414,7 +2414,7 @@ static void test_alias_history(void **state)
     herd_frame *f = NULL;
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "a", NULL, &f));
     assert_columns(f, names, types, 10);
-    assert_int_equal(herd_frame_nrows(f), 5);
+    assert_int_equal(herd_frame_row_count(f), 5);
     static const struct {
         const char *alias;
         int64_t from, to;
@@ -2446,7 +2446,7 @@ static void test_alias_history(void **state)
     int64_t commit_a_champion = cell_i(f, "commit", 2);
     herd_frame_free(f);
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "b", NULL, &f));
-    assert_int_equal(herd_frame_nrows(f), 1);
+    assert_int_equal(herd_frame_row_count(f), 1);
     assert_string_equal(cell_s(f, "alias", 0), "champion");
     assert_int_equal(cell_i(f, "from_version", 0), 0);
     assert_int_equal(cell_i(f, "to_version", 0), 1);
@@ -2459,25 +2459,25 @@ static void test_alias_history(void **state)
 
     /* Filters. */
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "a", NULL, &f));
-    assert_int_equal(herd_frame_nrows(f), 5);
+    assert_int_equal(herd_frame_row_count(f), 5);
     herd_frame_free(f);
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "a", "champion", &f));
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_int_equal(cell_i(f, "to_version", 0), 2);
     assert_int_equal(cell_i(f, "to_version", 1), 1);
     herd_frame_free(f);
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", NULL, "champion", &f));
-    assert_int_equal(herd_frame_nrows(f), 3);
+    assert_int_equal(herd_frame_row_count(f), 3);
     herd_frame_free(f);
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", "b", "challenger", &f));
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     assert_columns(f, names, types, 10);
     herd_frame_free(f);
     f = (herd_frame *)1;
     herd_clear_error();
     int rc = herd_registry_alias_history(c->reg, "nofamily", NULL, NULL, &f);
     if (rc == HERD_OK) {
-        assert_int_equal(herd_frame_nrows(f), 0);
+        assert_int_equal(herd_frame_row_count(f), 0);
         herd_frame_free(f);
     } else {
         assert_int_equal(rc, HERD_ENOTFOUND);
@@ -2494,7 +2494,7 @@ static void test_alias_history(void **state)
      * order. */
     EXPECT_OK(herd_registry_alias_history(c->reg, "demand", NULL, NULL, &f));
     assert_columns(f, names, types, 10);
-    assert_int_equal(herd_frame_nrows(f), 6);
+    assert_int_equal(herd_frame_row_count(f), 6);
     for (size_t r = 1; r < 6; r++)
         if (cell_i(f, "commit", r) < cell_i(f, "commit", r - 1))
             soft_fail("alias_history(demand, NULL, NULL): row %zu (%s/%s, commit %lld) comes "
@@ -2545,7 +2545,7 @@ static void test_runs(void **state)
     static const char *const names[] = {"run_id", "time", "params", "summary", "versions"};
     static const int types[] = {S, S, S, S, I};
     assert_columns(f, names, types, 5);
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     assert_string_equal(cell_s(f, "run_id", 0), "r1");
     assert_rfc3339(cell_s(f, "time", 0));
     assert_json(cell_s(f, "params", 0), "{\"eta\":0.1,\"rounds\":20}");
@@ -2589,7 +2589,7 @@ static void test_runs(void **state)
     EXPECT_OK(herd_batch_commit(b));
     herd_batch_free(b);
     EXPECT_OK(herd_registry_runs(c->reg, &f));
-    assert_int_equal(herd_frame_nrows(f), 2);
+    assert_int_equal(herd_frame_row_count(f), 2);
     herd_frame_free(f);
 
     /* Soft checks on a batch that is abandoned: duplicate keys (docs/design.md,
@@ -2626,7 +2626,7 @@ static void test_refresh(void **state)
     int64_t v = -7;
     EXPECT_RC(herd_registry_resolve(r2, "demand", "a", "latest", &v), HERD_ENOTFOUND, NULL);
     herd_frame *f = search(r2, NULL);
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     EXPECT_OK(herd_registry_refresh(r2));
     assert_int_equal(resolve(r2, "demand", "a", "latest"), 1);
@@ -2664,7 +2664,7 @@ static void test_batch_lifecycle(void **state)
     assert_int_equal(count_versions(c->reg, NULL, NULL), 0);
     herd_frame *f = NULL;
     EXPECT_OK(herd_registry_runs(c->reg, &f));
-    assert_int_equal(herd_frame_nrows(f), 0);
+    assert_int_equal(herd_frame_row_count(f), 0);
     herd_frame_free(f);
     herd_batch_free(NULL);
 
@@ -3078,7 +3078,7 @@ static void test_group_keys(void **state)
     assert_int_equal(resolve(c->reg, "demand", max_key, "latest"), 1);
     herd_frame *f = NULL;
     EXPECT_OK(herd_registry_groups(c->reg, "demand", &f));
-    assert_int_equal(herd_frame_nrows(f), sizeof odd / sizeof *odd + 1);
+    assert_int_equal(herd_frame_row_count(f), sizeof odd / sizeof *odd + 1);
     herd_frame_free(f);
     /* Nothing was written beside the registry directory. */
     char listing[1024];
@@ -3260,7 +3260,7 @@ static void test_checkpoint_and_reopen(void **state)
         fail_msg("no index at %s after commits with checkpoint_every 1", index_path);
     snapshot before;
     snap_take(c->reg, &before);
-    assert_int_equal(herd_frame_nrows(before.f[0]), 20);
+    assert_int_equal(herd_frame_row_count(before.f[0]), 20);
     herd_registry_free(c->reg);
     c->reg = NULL;
 
@@ -3276,7 +3276,7 @@ static void test_checkpoint_and_reopen(void **state)
     static const char *const pn[] = {"file", "offset", "problem"};
     static const int pt[] = {S, I, S};
     assert_columns(problems, pn, pt, 3);
-    assert_int_equal(herd_frame_nrows(problems), 0);
+    assert_int_equal(herd_frame_row_count(problems), 0);
     herd_frame_free(problems);
 
     /* Loads work after reopening. */
@@ -3354,14 +3354,14 @@ static void test_check_healthy(void **state)
     /* Empty. */
     herd_frame *p = NULL;
     EXPECT_OK(herd_registry_check(c->reg, &p));
-    assert_int_equal(herd_frame_nrows(p), 0);
+    assert_int_equal(herd_frame_row_count(p), 0);
     herd_frame_free(p);
     populate(c->reg, 2);
     uint64_t reclaimed = 0;
     EXPECT_OK(herd_registry_gc(c->reg, &reclaimed));
     p = NULL;
     EXPECT_OK(herd_registry_check(c->reg, &p));
-    assert_int_equal(herd_frame_nrows(p), 0);
+    assert_int_equal(herd_frame_row_count(p), 0);
     herd_frame_free(p);
     EXPECT_OK(herd_registry_rebuild_index(c->reg));
     EXPECT_OK(herd_registry_check(c->reg, NULL));
@@ -3556,7 +3556,7 @@ static void test_aliases_of_family(void **state)
         assert_string_equal(rows, "f:a:1;f:b:1;f:c:2;f:d:1;");
         herd_frame_free(f);
         EXPECT_OK(herd_registry_aliases(handles[h], "f", "nobody", &f));
-        assert_int_equal(herd_frame_nrows(f), 0);
+        assert_int_equal(herd_frame_row_count(f), 0);
         herd_frame_free(f);
     }
     herd_frame *f = (herd_frame *)1;
