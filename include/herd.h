@@ -307,7 +307,10 @@ typedef int (*herd_progress_fn)(const herd_progress *progress, void *user);
  * column's missing values are NaN.
  *
  * Tables the library returns (reports, decisions, histories, searches) are
- * frames too, read with the accessors below.
+ * frames too, read with the accessors below.  Their columns, in order, with
+ * their types and the values of their status columns are part of the API,
+ * defined in one place: docs/results.md (a test checks the library against
+ * it).
  *
  * Thread safety: a frame may be read from many threads at once; adding
  * columns must not race with anything else on the same frame.
