@@ -381,7 +381,7 @@ HERD_API int herd_frame_add_column(herd_frame *frame, const char *name, int type
 
 /* Number of rows (0 for a frame without columns).  The accessors that
  * return their value directly return 0 or NULL for a NULL handle or an
- * index out of range, with HERD_EINVAL as the last error (docs/api.md,
+ * index out of range, leaving the last error as it was (docs/api.md,
  * "Missing values and accessors"). */
 HERD_API size_t herd_frame_row_count(const herd_frame *frame);
 
@@ -407,7 +407,7 @@ HERD_API int herd_frame_column_data(const herd_frame *frame, size_t col, const v
                                     size_t *stride, const uint8_t **mask);
 
 /* 1 if the value at (row, col) is present, 0 if missing (NaN floats count as
- * missing), and 0 with HERD_EINVAL when row or col is out of range. */
+ * missing), and 0 when row or col is out of range. */
 HERD_API int herd_frame_is_present(const herd_frame *frame, size_t col, size_t row);
 
 /* Getters of single values.  Every one returns HERD_OK with the value, or
@@ -1074,7 +1074,7 @@ typedef struct herd_uri herd_uri;
 HERD_API int herd_uri_parse(const char *text, herd_uri **out);
 HERD_API void herd_uri_free(herd_uri *uri);
 /* The family, and the decoded group key: every URI has them (NULL only
- * for a NULL uri, with HERD_EINVAL as the last error). */
+ * for a NULL uri). */
 HERD_API const char *herd_uri_family(const herd_uri *uri);
 HERD_API const char *herd_uri_group(const herd_uri *uri);
 /* A URI names its model by alias or by version number; the other is

@@ -1297,11 +1297,7 @@ int herd_artifact_get(const herd_artifact *artifact, const char *field, const ch
 
 const char *herd_artifact_metadata(const herd_artifact *artifact)
 {
-    if (!artifact) {
-        hd_error(HERD_EINVAL, "%s: argument 'artifact' is NULL", __func__);
-        return NULL;
-    }
-    return artifact->metadata;
+    return artifact ? artifact->metadata : NULL; /* the last error stays as it is */
 }
 
 int herd_artifact_metric(const herd_artifact *artifact, const char *name, double *value)

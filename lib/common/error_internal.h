@@ -61,14 +61,12 @@ int hd_error_prefix(const char *fmt, ...) HD_PRINTF(1, 2);
     } while (0)
 
 /* For accessors that return their value directly (a count, a name): a
- * NULL handle or an index out of range records HERD_EINVAL, naming it, and
- * returns `none` (0 or NULL), so that a binding seeing `none` can raise. */
-#define HD_ACCESSOR_CHECK(cond, none, ...)                                         \
+ * NULL handle or an index out of range returns `none` (0 or NULL) and
+ * leaves the last error alone, so that reading, say, the row count of a
+ * result that a failed call left NULL never hides that call's message. */
+#define HD_ACCESSOR_CHECK(cond, none)                                              \
     do {                                                                           \
-        if (!(cond)) {                                                             \
-            hd_error(HERD_EINVAL, __VA_ARGS__);                                    \
-            return none;                                                           \
-        }                                                                          \
+        if (!(cond)) return none;                                                  \
     } while (0)
 
 #endif

@@ -286,23 +286,21 @@ int herd_frame_add_column(herd_frame *frame, const char *name, int type, const v
 
 size_t herd_frame_row_count(const herd_frame *frame)
 {
-    HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
+    HD_ACCESSOR_CHECK(frame, 0);
     return frame->nrows;
 }
 
 size_t herd_frame_column_count(const herd_frame *frame)
 {
-    HD_ACCESSOR_CHECK(frame, 0, "%s: argument 'frame' is NULL", __func__);
+    HD_ACCESSOR_CHECK(frame, 0);
     return frame->ncols;
 }
 
-/* The column `col` of `frame` for an accessor, or NULL with HERD_EINVAL. */
-static const hd_column *hd_accessor_col(const herd_frame *frame, size_t col, const char *fn)
+/* The column `col` of `frame` for an accessor, or NULL. */
+static const hd_column *hd_accessor_col(const herd_frame *frame, size_t col)
 {
-    HD_ACCESSOR_CHECK(frame, NULL, "%s: argument 'frame' is NULL", fn);
-    HD_ACCESSOR_CHECK(col < frame->ncols, NULL,
-                      "%s: column %zu is out of range: the frame has %zu columns", fn, col,
-                      frame->ncols);
+    HD_ACCESSOR_CHECK(frame, NULL);
+    HD_ACCESSOR_CHECK(col < frame->ncols, NULL);
     return &frame->cols[col];
 }
 
@@ -343,13 +341,13 @@ const hd_column *hd_frame_col(const herd_frame *frame, size_t index)
 
 const char *herd_frame_column_name(const herd_frame *frame, size_t col)
 {
-    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    const hd_column *c = hd_accessor_col(frame, col);
     return c ? c->name : NULL;
 }
 
 int herd_frame_column_type(const herd_frame *frame, size_t col)
 {
-    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    const hd_column *c = hd_accessor_col(frame, col);
     return c ? c->type : 0;
 }
 
@@ -370,10 +368,9 @@ int herd_frame_column_data(const herd_frame *frame, size_t col, const void **dat
 
 int herd_frame_is_present(const herd_frame *frame, size_t col, size_t row)
 {
-    const hd_column *c = hd_accessor_col(frame, col, __func__);
+    const hd_column *c = hd_accessor_col(frame, col);
     if (!c) return 0;
-    HD_ACCESSOR_CHECK(row < frame->nrows, 0, "%s: row %zu is out of range: the frame has %zu rows",
-                      __func__, row, frame->nrows);
+    HD_ACCESSOR_CHECK(row < frame->nrows, 0);
     return hd_col_present(c, row);
 }
 

@@ -699,11 +699,9 @@ void herd_groups_free(herd_groups *groups)
 }
 
 #define HD_GROUPS_CHECK(none)                                                      \
-    HD_ACCESSOR_CHECK(groups, none, "%s: argument 'groups' is NULL", __func__)
+    HD_ACCESSOR_CHECK(groups, none)
 #define HD_GROUP_INDEX_CHECK(none)                                                 \
-    HD_ACCESSOR_CHECK(i < groups->ngroups, none,                                   \
-                      "%s: group index %zu is out of range (there are %zu groups)", \
-                      __func__, i, groups->ngroups)
+    HD_ACCESSOR_CHECK(i < groups->ngroups, none)
 
 size_t herd_groups_count(const herd_groups *groups)
 {

@@ -217,11 +217,9 @@ int herd_model_save(const herd_model *m, int format, void **data, size_t *len)
     return rc;
 }
 
-#define HD_MODEL_CHECK(none) HD_ACCESSOR_CHECK(m, none, "%s: argument 'model' is NULL", __func__)
+#define HD_MODEL_CHECK(none) HD_ACCESSOR_CHECK(m, none)
 #define HD_FEATURE_CHECK(none)                                                     \
-    HD_ACCESSOR_CHECK(i < m->nfeat, none,                                          \
-                      "%s: feature %zu is out of range: the model has %zu features", \
-                      __func__, i, m->nfeat)
+    HD_ACCESSOR_CHECK(i < m->nfeat, none)
 
 size_t herd_model_feature_count(const herd_model *m)
 {

@@ -338,11 +338,7 @@ void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions)
 
 const char *herd_registry_path(const herd_registry *reg)
 {
-    if (!reg) {
-        hd_error(HERD_EINVAL, "herd_registry_path: argument 'reg' is NULL");
-        return NULL;
-    }
-    return reg->dir;
+    return reg ? reg->dir : NULL; /* the last error stays as it is */
 }
 
 int herd_registry_refresh(herd_registry *reg)

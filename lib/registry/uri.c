@@ -433,13 +433,11 @@ void herd_uri_free(herd_uri *uri)
 
 const char *herd_uri_family(const herd_uri *uri)
 {
-    if (!uri) hd_error(HERD_EINVAL, "%s: argument 'uri' is NULL", __func__);
     return uri ? uri->family : NULL;
 }
 
 const char *herd_uri_group(const herd_uri *uri)
 {
-    if (!uri) hd_error(HERD_EINVAL, "%s: argument 'uri' is NULL", __func__);
     return uri ? uri->group : NULL;
 }
 

@@ -997,7 +997,7 @@ void herd_fit_result_free(herd_fit_result *s)
 
 size_t herd_fit_result_count(const herd_fit_result *s)
 {
-    HD_ACCESSOR_CHECK(s, 0, "%s: argument 'result' is NULL", __func__);
+    HD_ACCESSOR_CHECK(s, 0);
     return s->n;
 }
 

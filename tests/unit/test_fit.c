@@ -74,20 +74,16 @@ static void test_fit_report_and_models(void **state)
     assert_string_equal(herd_model_feature_name(m, 2), "promo");
     assert_string_equal(herd_model_feature_type(m, 0), "float");
     assert_string_equal(herd_model_feature_type(m, 2), "int");
-    herd_clear_error();
+    /* Out of range or NULL: 0 / NULL, and the last error stays. */
+    herd_error_set(HERD_EIO, "pending");
     assert_null(herd_model_feature_name(m, 3));
-    ERR_HAS("herd_model_feature_name: feature 3 is out of range: the model has 3 features");
     assert_null(herd_model_feature_type(m, 3));
-    ERR_HAS("herd_model_feature_type: feature 3 is out of range");
-    assert_int_equal(herd_last_error_code(), HERD_EINVAL);
     assert_int_equal(herd_model_feature_count(NULL), 0);
-    ERR_HAS("herd_model_feature_count: argument 'model' is NULL");
     assert_null(herd_model_objective(NULL));
-    ERR_HAS("herd_model_objective: argument 'model' is NULL");
     assert_int_equal(herd_model_output_count(NULL), 0);
-    ERR_HAS("herd_model_output_count: argument 'model' is NULL");
     assert_int_equal(herd_fit_result_count(NULL), 0);
-    ERR_HAS("herd_fit_result_count: argument 'result' is NULL");
+    assert_string_equal(herd_last_error(), "pending");
+    assert_int_equal(herd_last_error_code(), HERD_EIO);
     assert_string_equal(herd_model_objective(m), "reg:squarederror");
     assert_int_equal(herd_model_output_count(m), 1);
     herd_model_free(m);

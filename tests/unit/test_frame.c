@@ -101,31 +101,22 @@ static void test_copied_columns_all_types(void **state)
     assert_false(herd_frame_is_present(f, 0, 1)); /* NaN float */
     assert_false(herd_frame_is_present(f, 4, 1)); /* NULL string */
     assert_true(herd_frame_is_present(f, 3, 0));
-    /* Direct accessors: out of range gives 0 / NULL and says why. */
-    herd_clear_error();
+    /* Direct accessors: out of range or NULL gives 0 / NULL and leaves the
+     * last error alone (it may be a failed call's, still to be read). */
+    herd_error_set(HERD_EIO, "pending");
     assert_false(herd_frame_is_present(f, 9, 0));
-    ERR_HAS("herd_frame_is_present: column 9 is out of range: the frame has 5 columns");
-    herd_clear_error();
     assert_false(herd_frame_is_present(f, 0, 9));
-    ERR_HAS("herd_frame_is_present: row 9 is out of range: the frame has 3 rows");
-
     assert_string_equal(herd_frame_column_name(f, 4), "s");
-    herd_clear_error();
     assert_null(herd_frame_column_name(f, 5));
-    ERR_HAS("herd_frame_column_name: column 5 is out of range");
-    assert_int_equal(herd_last_error_code(), HERD_EINVAL);
     assert_int_equal(herd_frame_column_type(f, 1), HERD_TYPE_FLOAT64);
-    herd_clear_error();
     assert_int_equal(herd_frame_column_type(f, 5), 0);
-    ERR_HAS("herd_frame_column_type: column 5 is out of range");
-    herd_clear_error();
     assert_int_equal(herd_frame_row_count(NULL), 0);
-    ERR_HAS("herd_frame_row_count: argument 'frame' is NULL");
-    herd_clear_error();
     assert_int_equal(herd_frame_column_count(NULL), 0);
-    ERR_HAS("herd_frame_column_count: argument 'frame' is NULL");
     assert_null(herd_frame_column_name(NULL, 0));
-    ERR_HAS("herd_frame_column_name: argument 'frame' is NULL");
+    assert_int_equal(herd_frame_column_type(NULL, 0), 0);
+    assert_false(herd_frame_is_present(NULL, 0, 0));
+    assert_string_equal(herd_last_error(), "pending");
+    assert_int_equal(herd_last_error_code(), HERD_EIO);
     size_t idx = 99;
     assert_int_equal(herd_frame_find(f, "i32", &idx), HERD_OK);
     assert_int_equal(idx, 2);

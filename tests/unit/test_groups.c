@@ -593,30 +593,23 @@ static void test_bad_arguments(void **state)
     assert_non_null(strstr(herd_last_error(), "no columns"));
     herd_frame_free(empty);
 
-    /* Accessors of NULL groups give 0 / NULL and say why. */
-    herd_clear_error();
+    /* Accessors of NULL groups, or of a group out of range, give 0 / NULL
+     * and leave the last error alone. */
+    herd_error_set(HERD_EIO, "pending");
     assert_int_equal(herd_groups_count(NULL), 0);
-    expect_error(HERD_EINVAL, "herd_groups_count: argument 'groups' is NULL");
     assert_int_equal(herd_groups_missing_count(NULL), 0);
-    expect_error(HERD_EINVAL, "herd_groups_missing_count: argument 'groups' is NULL");
     assert_null(herd_groups_frame(NULL));
-    expect_error(HERD_EINVAL, "herd_groups_frame: argument 'groups' is NULL");
     assert_null(herd_groups_key(NULL, 0));
-    expect_error(HERD_EINVAL, "herd_groups_key: argument 'groups' is NULL");
     assert_int_equal(herd_groups_row_count(NULL, 0), 0);
-    expect_error(HERD_EINVAL, "herd_groups_row_count: argument 'groups' is NULL");
     herd_groups_free(NULL);
     {
         herd_groups *g1 = group_by(f, ok, 1);
         size_t n1 = herd_groups_count(g1);
-        herd_clear_error();
         assert_null(herd_groups_key(g1, n1));
-        expect_error(HERD_EINVAL, "herd_groups_key: group index");
-        herd_clear_error();
         assert_int_equal(herd_groups_row_count(g1, n1), 0);
-        expect_error(HERD_EINVAL, "out of range");
         herd_groups_free(g1);
     }
+    expect_error(HERD_EIO, "pending");
 
     const size_t *rows;
     size_t n;
