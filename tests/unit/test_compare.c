@@ -1370,16 +1370,16 @@ static void frames_equal(const herd_frame *a, const herd_frame *b)
         for (size_t r = 0; r < herd_frame_row_count(a); r++) {
             if (type == HERD_TYPE_STRING) {
                 const char *x = NULL, *y = NULL;
-                EXPECT_OK(herd_frame_get_string(a, c, r, &x));
-                EXPECT_OK(herd_frame_get_string(b, c, r, &y));
+                EXPECT_CELL(herd_frame_get_string(a, c, r, &x));
+                EXPECT_CELL(herd_frame_get_string(b, c, r, &y));
                 if ((x == NULL) != (y == NULL) || (x && strcmp(x, y)))
                     fail_msg("column %s row %zu: \"%s\" vs \"%s\"",
                              herd_frame_column_name(a, c), r, x ? x : "(missing)",
                              y ? y : "(missing)");
             } else {
                 double x = 0, y = 0;
-                EXPECT_OK(herd_frame_get_double(a, c, r, &x));
-                EXPECT_OK(herd_frame_get_double(b, c, r, &y));
+                EXPECT_CELL(herd_frame_get_double(a, c, r, &x));
+                EXPECT_CELL(herd_frame_get_double(b, c, r, &y));
                 if (!(isnan(x) && isnan(y)) && memcmp(&x, &y, sizeof x))
                     fail_msg("column %s row %zu: %.17g vs %.17g",
                              herd_frame_column_name(a, c), r, x, y);

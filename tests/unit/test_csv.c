@@ -1277,6 +1277,8 @@ static void test_read_progress(void **state)
     assert_non_null(strstr(herd_last_error(), "progress.csv"));
     assert_non_null(strstr(herd_last_error(), "cancelled"));
     free(text);
+}
+
 
 /* What a path names decides how it is written (docs/api.md, "Files"). */
 static void expect_refused(const char *path, const char *is)

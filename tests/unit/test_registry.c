@@ -1211,7 +1211,7 @@ static void test_commit_progress_and_record(void **state)
     ctx *c = *state;
     commit_watch w;
     memset(&w, 0, sizeof w);
-    EXPECT_OK(herd_log_set(commit_record, HERD_LOG_INFO, &w));
+    EXPECT_OK(herd_log_set(commit_record, &w, HERD_LOG_INFO));
     herd_batch *b = begin(c->reg);
     assert_int_equal(herd_batch_set_progress(NULL, commit_progress, &w), HERD_EINVAL);
     EXPECT_OK(herd_batch_set_progress(b, commit_progress, &w));
@@ -1222,7 +1222,7 @@ static void test_commit_progress_and_record(void **state)
     }
     EXPECT_OK(herd_batch_commit(b));
     herd_batch_free(b);
-    EXPECT_OK(herd_log_set(NULL, 0, NULL));
+    EXPECT_OK(herd_log_set(NULL, NULL, 0));
     assert_true(w.calls >= 2);
     assert_int_equal(w.bad, 0);
     assert_string_equal(w.phase, "commit");
