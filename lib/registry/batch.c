@@ -61,6 +61,11 @@ int herd_batch_set_progress(herd_batch *batch, herd_progress_fn fn, void *user)
 void herd_batch_free(herd_batch *batch)
 {
     if (!batch) return;
+    /* Closing and removing the batch's own pack may fail (and say so):
+     * the caller's last error -- often why the batch is being freed --
+     * stays as it was. */
+    hd_error_kept kept;
+    hd_error_keep(&kept);
     for (size_t i = 0; i < batch->n; i++) free(batch->items[i].blob);
     if (batch->spill.f) {
         const hd_vfs *vfs = batch->spill.f->vfs;
@@ -69,7 +74,6 @@ void herd_batch_free(herd_batch *batch)
          * (unless a commit that could not be undone left it in place, under
          * its pack name: then spill_path names nothing). */
         if (batch->committed <= 0) (void)hd_vfs_unlink(vfs, batch->spill_path);
-        herd_clear_error();
     }
     hd_wbuf_free(&batch->spill.buf);
     free(batch->spill_path);
@@ -77,6 +81,7 @@ void herd_batch_free(herd_batch *batch)
     free(batch->ops);
     hd_arena_free(batch->arena);
     free(batch);
+    hd_error_put_back(&kept);
 }
 
 /* A write or sync of the batch's own pack failed: what is on disk is

@@ -232,6 +232,9 @@ static void hd_packs_close(herd_registry *reg)
 void herd_registry_free(herd_registry *reg)
 {
     if (!reg) return;
+    /* A failed close reports itself; the caller's last error stays. */
+    hd_error_kept kept;
+    hd_error_keep(&kept);
     hd_vfs_close(reg->journal);
     hd_vfs_close(reg->lockf);
     hd_packs_close(reg);
@@ -245,6 +248,7 @@ void herd_registry_free(herd_registry *reg)
     free(reg->lock_path);
     free(reg->index_path);
     free(reg);
+    hd_error_put_back(&kept);
 }
 
 hd_predcache *hd_registry_predictors(herd_registry *reg)

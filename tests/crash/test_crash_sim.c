@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+
 #include "crash_common.h"
 #include "crash_plan.h"
 #include "registry/registry_internal.h"
@@ -287,11 +289,52 @@ static void test_power_cut_everywhere(void **state)
     for (int b = 0; b <= NB; b++) assert_true(by_prefix[b] > 0);
 }
 
+/* Destructors never change the caller's last error, even when their own
+ * cleanup fails: freeing a spilled batch whose pack cannot be removed, and
+ * a registry whose journal cannot be closed, leave the caller's pending
+ * message as it was. */
+static void test_failing_frees_keep_the_error(void **state)
+{
+    sctx *c = *state;
+    hd_vfs_sim *sim = new_sim(7);
+    herd_registry *reg = NULL;
+    CR_OK(hd_registry_open_vfs(hd_vfs_sim_vfs(sim), REG, NULL, &reg));
+    hd_registry_set_spill_bytes(reg, 1); /* the first artifact spills */
+    herd_batch *b = NULL;
+    CR_OK(herd_registry_begin(reg, &b));
+    CR_OK(cr_add(b, c->bl.data[0], c->bl.len[0], "f0", "g0", -1, 0, 0, NULL, NULL, NULL));
+    CR_OK(cr_add(b, c->bl.data[1], c->bl.len[1], "f0", "g1", -1, 0, 1, NULL, NULL, NULL));
+
+    uint64_t unlinks = hd_vfs_sim_calls(sim, HD_VFS_OP_UNLINK);
+    hd_vfs_sim_fail_at(sim, 1, HD_VFS_OP_UNLINK, EIO);
+    herd_error_set(HERD_ECONFLICT, "pending: the caller's error");
+    herd_batch_free(b); /* removing its own pack fails */
+    assert_int_equal(hd_vfs_sim_calls(sim, HD_VFS_OP_UNLINK), unlinks + 1);
+    assert_int_equal(herd_last_error_code(), HERD_ECONFLICT);
+    assert_string_equal(herd_last_error(), "pending: the caller's error");
+
+    uint64_t closes = hd_vfs_sim_calls(sim, HD_VFS_OP_CLOSE);
+    hd_vfs_sim_fail_at(sim, 1, HD_VFS_OP_CLOSE, EIO);
+    herd_registry_free(reg); /* closing the journal fails */
+    assert_true(hd_vfs_sim_calls(sim, HD_VFS_OP_CLOSE) > closes);
+    assert_int_equal(herd_last_error_code(), HERD_ECONFLICT);
+    assert_string_equal(herd_last_error(), "pending: the caller's error");
+
+    /* And an empty last error stays empty. */
+    herd_clear_error();
+    herd_batch_free(NULL);
+    herd_registry_free(NULL);
+    assert_int_equal(herd_last_error_code(), HERD_OK);
+    assert_string_equal(herd_last_error(), "");
+    hd_vfs_sim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_survives_power_loss),
         cmocka_unit_test(test_power_cut_everywhere),
+        cmocka_unit_test(test_failing_frees_keep_the_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
