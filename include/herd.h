@@ -105,19 +105,19 @@ extern "C" {
 #endif
 
 #define HERD_VERSION_MAJOR 0
-#define HERD_VERSION_MINOR 1
+#define HERD_VERSION_MINOR 2
 #define HERD_VERSION_PATCH 0
-/* MAJOR * 10000 + MINOR * 100 + PATCH: 0.1.0 is 100. */
+/* MAJOR * 10000 + MINOR * 100 + PATCH: 0.2.0 is 200. */
 #define HERD_VERSION_NUMBER \
     (HERD_VERSION_MAJOR * 10000 + HERD_VERSION_MINOR * 100 + HERD_VERSION_PATCH)
-#define HERD_VERSION_STRING "0.1.0"
+#define HERD_VERSION_STRING "0.2.0"
 
 /* The version of the library actually loaded, as HERD_VERSION_NUMBER.  A
  * binding built for version V works with a library L when they have the same
  * major and L's minor is not older than V's. */
 HERD_API unsigned herd_version(void);
 
-/* The loaded library's version as a string, e.g. "0.1.0".  Never NULL. */
+/* The loaded library's version as a string, e.g. "0.2.0".  Never NULL. */
 HERD_API const char *herd_version_string(void);
 
 /* ------------------------------------------------------------------------
