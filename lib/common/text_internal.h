@@ -17,4 +17,9 @@ int hd_name_check(const char *name, size_t max_len, const char *what);
  * ellipsis when cut.  Writes into buf (size >= 80) and returns buf. */
 const char *hd_quote(const char *s, size_t len, char *buf, size_t size);
 
+/* Levenshtein distance between two names, ASCII case-insensitive, for the
+ * "did you mean" of unknown option and parameter names; SIZE_MAX when either
+ * is longer than 64 bytes (no name worth suggesting is). */
+size_t hd_edit_distance(const char *a, const char *b);
+
 #endif

@@ -21,6 +21,7 @@
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
 #include "common/options_internal.h"
+#include "common/text_internal.h"
 
 /* The arrays behind one list or map option. */
 typedef struct hd_opt_store {
@@ -38,31 +39,6 @@ struct herd_options {
 };
 
 /* ---- names: lookup and "did you mean" ------------------------------------------ */
-
-/* Levenshtein distance, ASCII case-insensitive; names are short. */
-static size_t hd_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            int ca = a[i - 1], cb = b[j - 1];
-            if (ca >= 'A' && ca <= 'Z') ca += 'a' - 'A';
-            if (cb >= 'A' && cb <= 'Z') cb += 'a' - 'A';
-            size_t best = diag + (ca != cb);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
 
 static int hd_unknown_option(const hd_opt_struct *d, const char *name, const char *fn)
 {

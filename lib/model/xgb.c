@@ -13,6 +13,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/log_internal.h"
+#include "common/text_internal.h"
 #include "model/xgb_internal.h"
 
 /* XGBoost messages look like "[12:00:00] ./src/x.cc:12: text\nStack trace:
@@ -154,28 +155,6 @@ static int hd_known(const char *name)
         else lo = mid + 1;
     }
     return 0;
-}
-
-/* Edit distance, for "did you mean": names are short, so O(n*m) is fine. */
-static size_t hd_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
 }
 
 static const char *hd_closest(const char *name)
