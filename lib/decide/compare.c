@@ -617,13 +617,6 @@ static int cmp_task_outcome(void *ctx, size_t t)
     return HD_TASK_OK;
 }
 
-static void cmp_worker_start(void *ctx, int worker)
-{
-    (void)ctx;
-    (void)worker;
-    hd_xgb_thread_init();
-}
-
 /* ------------------------------------------------------------------------
  * Frames
  * --------------------------------------------------------------------- */
@@ -911,7 +904,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     }
     if (!rc) {
         hd_job job = {.ntasks = nt, .ngroups = nt, .task_rows = task_rows, .run = cmp_task,
-                      .worker_start = cmp_worker_start, .task_key = cmp_task_key,
+                      .worker_start = hd_xgb_worker_start, .task_key = cmp_task_key,
                       .task_outcome = cmp_task_outcome, .ctx = &c};
         hd_phase_begin("compare", cfg.progress, cfg.progress_user);
         rc = hd_job_run(&job, &cfg, res);

@@ -126,13 +126,6 @@ static const char *rp_key(void *ctx, size_t g)
     return ((const rp_ctx *)ctx)->groups->keys[g];
 }
 
-static void rp_worker_start(void *ctx, int worker)
-{
-    (void)ctx;
-    (void)worker;
-    hd_xgb_thread_init();
-}
-
 /* The version of the family model at the alias, if asked for and
  * registered (the tasks that need it load it). */
 static int rp_fallback(rp_ctx *c)
@@ -233,7 +226,7 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     for (size_t i = 0; !rc && i < ng; i++) task_rows[i] = hd_groups_size_of(groups, i);
     if (!rc) {
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = rp_task,
-                      .worker_start = rp_worker_start, .task_key = rp_key, .ctx = &c};
+                      .worker_start = hd_xgb_worker_start, .task_key = rp_key, .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
         if (!rc) rc = hd_task_failures(res, ng, "herd_registry_predict");
         if (!rc) rc = rp_frame(&c, out, &without);

@@ -59,8 +59,10 @@ static void hd_xgb_log(const char *msg)
 /* Whether this thread is one of herd's workers, with herd's callback. */
 static _Thread_local int hd_xgb_own_thread;
 
-void hd_xgb_thread_init(void)
+void hd_xgb_worker_start(void *ctx, int worker)
 {
+    (void)ctx;
+    (void)worker;
     XGBRegisterLogCallback(hd_xgb_log);
     hd_xgb_own_thread = 1;
 }

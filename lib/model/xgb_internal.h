@@ -18,8 +18,10 @@ int hd_xgb_error(const char *what);
 
 /* Send this thread's XGBoost log lines to herd's log records.  XGBoost
  * keeps its log callback per thread: every herd worker thread that calls
- * XGBoost registers it first.  Only ever on herd's own threads. */
-void hd_xgb_thread_init(void);
+ * XGBoost registers it first.  Only ever on herd's own threads: it has the
+ * shape of a pool's worker_start callback, which every parallel job that
+ * runs XGBoost passes it as. */
+void hd_xgb_worker_start(void *ctx, int worker);
 
 /* Around XGBoost work on a thread that may not be herd's (the caller's):
  * on a herd worker nothing happens; elsewhere XGBoost is silenced for the

@@ -756,13 +756,6 @@ static const char *hd_fit_key(void *ctx, size_t task)
     return p->groups->keys[task < ng ? task : (task - ng) / (size_t)p->o.cv_folds];
 }
 
-static void hd_fit_worker_start(void *ctx, int worker)
-{
-    (void)ctx;
-    (void)worker;
-    hd_xgb_thread_init();
-}
-
 /* ---- the probe: parameter values checked once ---------------------------- */
 
 /* One round on two rows with every parameter set as a group would: XGBoost
@@ -897,7 +890,7 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
         }
         hd_job job = {.ntasks = ntasks, .ngroups = ng, .task_group = task_group,
                       .task_rows = task_rows, .run = hd_fit_task,
-                      .worker_start = hd_fit_worker_start, .task_key = hd_fit_key,
+                      .worker_start = hd_xgb_worker_start, .task_key = hd_fit_key,
                       .ctx = &p};
         rc = hd_job_run(&job, &cfg, res);
         if (rc == HERD_OK || rc == HERD_ECANCELED || rc == HERD_EBUDGET) {

@@ -64,13 +64,6 @@ static const char *hd_predict_key(void *ctx, size_t g)
     return ((const hd_predict_ctx *)ctx)->groups->keys[g];
 }
 
-static void hd_predict_worker_start(void *ctx, int worker)
-{
-    (void)ctx;
-    (void)worker;
-    hd_xgb_thread_init();
-}
-
 /* Map groups to models; the outputs per row must agree across models. */
 static int hd_predict_map(hd_predict_ctx *c, size_t *rows_without)
 {
@@ -148,7 +141,7 @@ static int hd_predict_call(const herd_groups *groups, const herd_fit_result *mod
         for (size_t i = 0; i < ng; i++)
             task_rows[i] = c.group_model[i] == (size_t)-1 ? 0 : hd_groups_size_of(groups, i);
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows,
-                      .run = hd_predict_task, .worker_start = hd_predict_worker_start,
+                      .run = hd_predict_task, .worker_start = hd_xgb_worker_start,
                       .task_key = hd_predict_key,
                       .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
