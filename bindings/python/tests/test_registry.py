@@ -1,0 +1,106 @@
+"""The registry and the weekly cycle from Python."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import herd
+from conftest import make_sales
+
+CYCLE = dict(family="demand", by="store", features=["price", "promo"], label="sales",
+             holdout_order_by="week", holdout_periods=8, rounds=10, threads=2)
+
+
+def test_two_weeks_of_cycles(tmp_path):
+    week1 = make_sales(seed=0)
+    week2 = make_sales(seed=1, weeks=80, shift=0.5)
+    with herd.Registry(tmp_path / "reg") as reg:
+        r1 = reg.cycle(week1, run_id="2026-W01", **CYCLE)
+        assert r1.counts()["first"] == 6
+        assert r1.decisions["promoted"].tolist() == [1] * 6
+        again = reg.cycle(week1, run_id="2026-W01", **CYCLE)  # a re-run adds nothing
+        assert again.counts()["promote"] == 0
+        assert reg.families()["versions"].tolist() == [6]
+        r2 = reg.cycle(week2, run_id="2026-W02", compare={"min_rel_delta": 0.01, "force": True}, **CYCLE)
+        assert set(r2.decisions["decision"]) <= {"promote", "keep"}
+        assert r2.counts()["promote"] >= 1
+
+        v = reg.versions("demand", "S000")
+        assert v["version"].tolist() == [1, 2] and set(v["run_id"]) == {"2026-W01", "2026-W02"}
+        hist = reg.history("demand", "S000", "champion")
+        assert hist["to_version"].tolist()[0] == 1
+        found = reg.search(family="demand", group_pattern="S00[0-2]", alias="champion")
+        assert sorted(found["group"]) == ["S000", "S001", "S002"]
+        runs = reg.runs()
+        assert runs["run_id"].tolist() == ["2026-W01", "2026-W02"]
+
+        pred = reg.predict(week2, family="demand")            # by: from the run
+        assert pred.shape == (len(week2),) and not np.isnan(pred).any()
+        frame = reg.predict(week2, family="demand", by="store", return_frame=True)
+        assert (frame.index == week2.index).all() and set(frame["version"]) <= {1, 2}
+        champions = reg.aliases("demand")
+        for _, row in champions.iterrows():
+            with reg.load("demand", row["group"], row["version"]) as a, a.model() as m:
+                rows = (week2["store"] == row["group"]).to_numpy()
+                np.testing.assert_allclose(pred[rows], m.predict(week2[rows]))
+
+        promoted = r2.decisions[r2.decisions["promoted"] == 1]["group"].tolist()
+        moved = reg.rollback("demand", reason="bad week")
+        assert sorted(moved["group"]) == sorted(promoted)
+        assert (moved["to_version"] == 1).all()
+        assert reg.resolve("demand", promoted[0]) == 1
+        with reg.load("herd:demand/S000@champion") as a:
+            assert a.group == "S000"
+        assert len(reg.check()) == 0
+
+
+def test_batches_register_artifacts_and_bytes_idempotently(tmp_path):
+    sales = make_sales()
+    with herd.fit(sales, by="store", features=["price"], label="sales", rounds=5) as res, \
+            herd.Registry(tmp_path / "reg") as reg:
+        blobs = {}
+        for g in res.groups:
+            with res.artifact(g, family="f", run_id="r") as a:
+                blobs[g] = a.to_bytes()
+        for attempt in range(2):  # a retried task adds nothing the second time
+            with reg.begin() as batch:
+                idx = [batch.add(b, idempotency_key="r/" + g, alias="champion",
+                                 tags={"source": "test"}) for g, b in blobs.items()]
+                batch.set_run("r", params={"source": "test"})
+                assert len(batch) == 6
+                batch.commit()
+                versions = [batch.version(i) for i in idx]
+            assert all(v == (1, attempt == 1) for v in versions)
+        assert reg.families()["versions"].tolist() == [6]
+        with pytest.raises(herd.NotFoundError, match="nope"):
+            reg.resolve("f", "nope")
+
+
+def test_the_promotion_cap_raises_with_the_decisions(tmp_path):
+    with herd.Registry(tmp_path / "reg") as reg:
+        reg.cycle(make_sales(seed=0), run_id="w1", **CYCLE)
+        with pytest.raises(herd.RefusedError, match="force") as e:
+            reg.cycle(make_sales(seed=2, shift=3.0), run_id="w2", **CYCLE)
+        assert set(e.value.result.decisions["decision"]) == {"refused"}
+
+
+def test_registry_errors(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(herd.Error, match="file"):
+        herd.Registry(tmp_path / "file")
+    with pytest.raises(herd.NotFoundError):
+        herd.Registry(tmp_path / "absent", create=False)
+    with pytest.raises(herd.InvalidError, match="create"):
+        herd.Registry(tmp_path / "x", create="perhaps")
+    reg = herd.Registry(tmp_path / "reg")
+    with pytest.raises(herd.InvalidError, match="family"):
+        reg.cycle(make_sales(), run_id="w1", **dict(CYCLE, family="bad/name"))
+    with pytest.raises(herd.InvalidError, match="group_patern.*group_pattern"):
+        reg.search(group_patern="x")
+    batch = reg.begin()
+    reg.close()  # closes the batch it began too
+    assert batch.closed and reg.closed
+    with pytest.raises(herd.InvalidError, match="Registry is closed"):
+        reg.versions("demand", "S000")
+    with pytest.raises(herd.InvalidError, match="Batch is closed"):
+        batch.commit()
