@@ -1375,6 +1375,52 @@ HERD_API int herd_registry_runs(herd_registry *reg, herd_frame **out);
  * afterwards is HERD_ENOTFOUND. */
 HERD_API int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed);
 
+/* --- Copying between registries ------------------------------------------ */
+
+#define HERD_COPY_OPTIONS_VERSION 1
+
+typedef struct herd_copy_options {
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
+    const char *family;        /* required */
+    const char *alias;         /* the alias to carry; default "champion" */
+    const char *group_pattern; /* glob over keys ('*', '?', "[a-z]"); NULL: all */
+    /* Recorded with each alias move in the destination; NULL: "copied
+     * from version N of another registry". */
+    const char *reason;
+} herd_copy_options;
+
+/* Fill `opt` with the defaults; pass HERD_COPY_OPTIONS_VERSION. */
+HERD_API int herd_copy_options_init(herd_copy_options *opt, unsigned int version);
+
+/* Carry the models `opt->alias` names in every group of `opt->family` of
+ * `from` (those matching group_pattern) to `to`, and point the same alias
+ * at them there: promotion across environments (staging to production) as
+ * one call.  Each model becomes a version of `to` with its tags, metrics
+ * and run id, and the run's record (params: its lineage; summary) when
+ * `to` does not have it; the alias move is recorded in `to`'s alias
+ * history with the source's moves of that alias for the group as its
+ * details ({"source": {...}, "history": [...]}: registry, time, versions,
+ * reason, run id and details of each, newest 100, a chain of copies kept
+ * flat; docs/registry.md, "Copying between registries").
+ *
+ * Idempotent: a model's version key is FAMILY/copy-HASH/GROUP (HASH of
+ * the artifact's bytes), so copying again adds nothing and moves nothing;
+ * a model `to` already holds is not added twice (its alias is moved back
+ * to it).  Atomic on `to`: one commit, all groups or none; each alias move
+ * is guarded by where the alias pointed when the copy read `to`
+ * (HERD_ECONFLICT, nothing committed, when another process moved one
+ * meanwhile).  `from` is only read.
+ *
+ * *copied (may be NULL): one row per group, by key: "group", "alias",
+ * "source_version", "version" (int64: the version in `to` the alias now
+ * names), "status" ("copied": added and aliased; "moved": already in `to`,
+ * alias moved to it; "unchanged": the alias already named it).
+ * Errors: HERD_EINVAL (arguments, options, `from` and `to` the same
+ * registry, `to` read-only), HERD_ENOTFOUND (no group of the family has
+ * the alias in `from`), HERD_ECONFLICT, the load's and the commit's. */
+HERD_API int herd_registry_copy(herd_registry *from, herd_registry *to,
+                                const herd_copy_options *opt, herd_frame **copied);
+
 /* ------------------------------------------------------------------------
  * Champion / challenger: evaluate, decide, promote, roll back
  *
@@ -1607,7 +1653,7 @@ HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups
  *
  * Operations and their structs: "column" (herd_column_options), "csv",
  * "apply", "fit", "artifact", "registry", "version", "alias", "search",
- * "compare", "cycle", "registry_predict" (herd_<operation>_options).  A
+ * "compare", "cycle", "registry_predict", "copy" (herd_<operation>_options).  A
  * nested struct's options are named through their parent's option:
  * "compare.metric" of a "cycle" handle.
  *

@@ -306,12 +306,25 @@ static const hd_opt hd_registry_predict_opts[] = {
 HD_DESC(hd_registry_predict_options_desc, "registry_predict", herd_registry_predict_options,
         HERD_REGISTRY_PREDICT_OPTIONS_VERSION, hd_registry_predict_opts);
 
+/* ---- herd_copy_options ------------------------------------------------------ */
+
+#define S herd_copy_options
+static const hd_opt hd_copy_opts[] = {
+    HD_STR(S, 1, family, NULL, "the family to copy; required"),
+    HD_STR(S, 1, alias, "champion", "the alias whose models are copied and moved"),
+    HD_STR(S, 1, group_pattern, NULL, "glob over group keys ('*', '?', '[a-z]'); NULL: all"),
+    HD_STR(S, 1, reason, NULL, "recorded with each alias move; NULL: names the source version"),
+};
+#undef S
+HD_DESC(hd_copy_options_desc, "copy", herd_copy_options, HERD_COPY_OPTIONS_VERSION,
+        hd_copy_opts);
+
 const hd_opt_struct *const hd_options_all[] = {
     &hd_column_options_desc,   &hd_csv_options_desc,      &hd_apply_options_desc,
     &hd_predictor_options_desc, &hd_fit_options_desc,     &hd_artifact_options_desc,
     &hd_registry_options_desc, &hd_version_options_desc,  &hd_alias_options_desc,
     &hd_search_options_desc,   &hd_compare_options_desc,  &hd_cycle_options_desc,
-    &hd_registry_predict_options_desc, NULL};
+    &hd_registry_predict_options_desc, &hd_copy_options_desc, NULL};
 
 /* ---- the public init functions ---------------------------------------------- */
 
@@ -378,4 +391,9 @@ int herd_cycle_options_init(herd_cycle_options *opt, unsigned int version)
 int herd_registry_predict_options_init(herd_registry_predict_options *opt, unsigned int version)
 {
     return hd_options_init(&hd_registry_predict_options_desc, opt, version);
+}
+
+int herd_copy_options_init(herd_copy_options *opt, unsigned int version)
+{
+    return hd_options_init(&hd_copy_options_desc, opt, version);
 }

@@ -419,6 +419,25 @@ int herd_batch_set_alias(herd_batch *batch, const char *family, const char *grou
     return oom ? hd_oom() : hd_push_op(batch, &op);
 }
 
+int hd_batch_alias_item(herd_batch *b, size_t item, const char *alias,
+                        const herd_alias_options *opt)
+{
+    int rc = hd_batch_open_check(b, __func__);
+    if (!rc && item >= b->n)
+        rc = hd_error(HERD_EINVAL, "%s: item %zu is out of range (the batch holds %zu "
+                      "versions)", __func__, item, b->n);
+    if (!rc) rc = hd_target_check(b->items[item].family, b->items[item].key, alias);
+    herd_alias_options o;
+    if (!rc) rc = hd_alias_options_read(opt, &o);
+    if (rc) return rc;
+    int oom = 0;
+    hd_bop op = {.kind = HD_B_ALIAS, .family = b->items[item].family, .key = b->items[item].key,
+                 .alias = hd_bdup(b, alias, &oom), .reason = hd_bdup(b, o.reason, &oom),
+                 .details = hd_bdup(b, o.details, &oom), .run_id = hd_bdup(b, o.run_id, &oom),
+                 .item = item, .to_item = 1, .expect = o.expect_version};
+    return oom ? hd_oom() : hd_push_op(b, &op);
+}
+
 int herd_batch_archive(herd_batch *batch, const char *family, const char *group,
                        int64_t version, const char *reason)
 {

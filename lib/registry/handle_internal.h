@@ -203,6 +203,12 @@ struct herd_batch {
     void *progress_user;
 };
 
+/* Point `alias` at the item-th version of the batch when it commits:
+ * herd_batch_set_alias for a version whose number the commit assigns
+ * (opt's reason, details, run id and expect_version apply).  Messages
+ * name the argument; no prefix is added. */
+int hd_batch_alias_item(herd_batch *b, size_t item, const char *alias,
+                        const herd_alias_options *opt);
 /* A write or sync of the batch's own pack failed: the batch cannot be
  * committed.  Returns rc. */
 int hd_batch_broken(herd_batch *b, int rc);

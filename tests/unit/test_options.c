@@ -78,6 +78,7 @@ NEWER(search)
 NEWER(compare)
 NEWER(cycle)
 NEWER(registry_predict)
+NEWER(copy)
 
 #define CASE(x, X)                                                                         \
     {"herd_" #x "_options", sizeof(herd_##x##_options), sizeof(newer_##x),                 \
@@ -89,6 +90,7 @@ static const struct_case cases[] = {
     CASE(fit, FIT),         CASE(artifact, ARTIFACT), CASE(registry, REGISTRY),
     CASE(version, VERSION), CASE(alias, ALIAS),     CASE(search, SEARCH),
     CASE(compare, COMPARE), CASE(cycle, CYCLE),     CASE(registry_predict, REGISTRY_PREDICT),
+    CASE(copy, COPY),
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -652,6 +654,15 @@ static int call_registry_predict_apply(world *w, const void *opt)
     return rc;
 }
 
+/* Options are read before the registries are looked at. */
+static int call_registry_copy(world *w, const void *opt)
+{
+    herd_frame *out = (herd_frame *)w;
+    int rc = herd_registry_copy(w->reg, w->reg, opt, &out);
+    assert_null(out);
+    return rc;
+}
+
 typedef struct slot {
     const char *function; /* what is called, for messages */
     const char *type;     /* the options struct in the slot */
@@ -683,6 +694,7 @@ static const slot slots[] = {
     {"herd_cycle (cycle.compare)", "herd_compare_options", call_cycle_compare},
     {"herd_registry_predict", "herd_registry_predict_options", call_registry_predict},
     {"herd_registry_predict (apply)", "herd_apply_options", call_registry_predict_apply},
+    {"herd_registry_copy", "herd_copy_options", call_registry_copy},
 };
 #define NSLOTS (sizeof slots / sizeof slots[0])
 

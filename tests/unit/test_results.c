@@ -338,6 +338,16 @@ static void test_every_frame_matches_the_document(void **state)
     EXPECT_OK(herd_registry_check(reg, &f));
     check_frame(d, "herd_registry_check(): *problems", f);
     herd_frame_free(f);
+    snprintf(path, sizeof path, "%s/copy", c->dir);
+    herd_registry *dest = NULL;
+    EXPECT_OK(herd_registry_open(path, NULL, &dest));
+    herd_copy_options cpo;
+    herd_copy_options_init(&cpo, HERD_COPY_OPTIONS_VERSION);
+    cpo.family = "f";
+    EXPECT_OK(herd_registry_copy(reg, dest, &cpo, &f));
+    check_frame(d, "herd_registry_copy(): *copied", f);
+    herd_frame_free(f);
+    herd_registry_free(dest);
     herd_registry_free(reg);
 
     /* Every section of the document describes a frame checked above. */
