@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""python_bench.py -- what the Python binding costs over C, on the weekly cycle.
+
+    /usr/bin/python3 tests/bench/python_bench.py --cycle-from-c build/tests/bench/cycle_from_c \
+        [--groups 50000] [--rows 30] [--rounds 10] [--threads 2] [--repeat 3]
+
+Generates two weeks of data for --groups groups (week 2: 10 more rows per
+group, a shift in a quarter of them), writes them as CSV, then, in the same
+run, --repeat times each, alternating which goes first:
+
+  C       cycle_from_c: reads the CSV files (not timed), then per week
+          groups the frame and runs herd_cycle (timed);
+  Python  the same CSV files read with herd.read_csv (not timed), then per
+          week Registry.cycle on the DataFrame (timed: the DataFrame lent
+          to a herd frame, the keys factorized, the options set by name,
+          the call, the decisions converted to pandas).
+
+Both use the same options, by the same names, and a fresh registry each
+run; both are fresh processes.  The binding's cost is the Python side's
+median time over the C side's; the target is at most 1.05.  The decisions
+of the two sides must be equal (checked).  The last line is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+
+
+def options(args):
+    """The options both sides pass, by operation and name."""
+    return {
+        "fit": {"features": ["price", "promo", "season"], "label": "demand",
+                "rounds": args.rounds, "params": {"max_depth": 3}, "min_rows": 5},
+        "cycle": {"family": "bench", "holdout_order_by": "week", "holdout_periods": 4},
+        "compare": {"min_rel_delta": 0.02, "force": True},
+        "apply": {"threads": args.threads},
+    }
+
+
+def generate(groups, rows, week, seed=7):
+    """One week's table: `rows` weeks of history per group (10 more in week
+    2, where every fourth group's demand shifts)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(20, 80, groups)
+    elasticity = rng.uniform(0.5, 2.0, groups)
+    n_weeks = rows + (10 if week == 2 else 0)
+    g = np.repeat(np.arange(groups), n_weeks)
+    w = np.tile(np.arange(n_weeks), groups)
+    rng = np.random.default_rng(seed + week)
+    price = rng.uniform(5, 10, len(g))
+    promo = (rng.uniform(size=len(g)) < 0.15).astype(float)
+    season = np.sin(2 * np.pi * w / 52.0)
+    shifted = (week == 2) & (g % 4 == 0) & (w >= rows)
+    level = np.where(shifted, 0.6, 1.0) * base[g]
+    demand = level * (1 + 0.3 * season) * (price / 7.5) ** -elasticity[g] * (1 + 0.5 * promo) \
+        * rng.uniform(0.9, 1.1, len(g))
+    return pd.DataFrame({"store": np.char.add("s", g.astype(str)).astype(object), "week": w,
+                         "price": price, "promo": promo, "season": season, "demand": demand})
+
+
+def c_arguments(opts):
+    out = []
+    for op, values in opts.items():
+        for name, value in values.items():
+            if isinstance(value, list):
+                out.append("%s.%s=%s" % (op, name, ",".join(value)))
+            elif isinstance(value, dict):
+                out += ["%s.%s.%s=%s" % (op, name, k, v) for k, v in value.items()]
+            elif isinstance(value, bool):
+                out.append("%s.%s=%s" % (op, name, "true" if value else "false"))
+            else:
+                out.append("%s.%s=%s" % (op, name, value))
+    return out
+
+
+def run_python(args):
+    import herd
+    opts = options(args)
+    frames = [herd.read_csv(path) for path in args.csv]
+    kwargs = dict(opts["fit"], **opts["cycle"], **opts["apply"], compare=opts["compare"])
+    seconds, decisions = [], []
+    with herd.Registry(args.registry) as reg:
+        for i, df in enumerate(frames):
+            t = time.perf_counter()
+            try:
+                result = reg.cycle(df, by="store", run_id="week-%d" % (i + 1), progress=False,
+                                   **kwargs)
+            except herd.RefusedError as e:
+                result = e.result
+            seconds.append(time.perf_counter() - t)
+            decisions.append(result.decisions[["group", "decision", "challenger_version"]]
+                             .to_dict("list"))
+    print(json.dumps({"seconds": seconds, "decisions": sum(len(d["group"]) for d in decisions),
+                      "digest": _digest(decisions)}))
+
+
+def _digest(decisions):
+    import hashlib
+    return hashlib.sha256(json.dumps(decisions, default=int).encode()).hexdigest()[:16]
+
+
+def _same_registries(a, b):
+    """Whether the C run and the Python run registered the same versions,
+    with the same aliases, metrics and data fingerprints."""
+    import herd
+    cols = ["group", "version", "aliases", "metrics", "fingerprint", "run_id"]
+    with herd.Registry(a, create=False) as ra, herd.Registry(b, create=False) as rb:
+        fa = ra.search(family="bench")[cols].sort_values(["group", "version"])
+        fb = rb.search(family="bench")[cols].sort_values(["group", "version"])
+    return len(fa) > 0 and fa.reset_index(drop=True).equals(fb.reset_index(drop=True))
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cycle-from-c", help="the cycle_from_c program (build/tests/bench/)")
+    ap.add_argument("--groups", type=int, default=50000)
+    ap.add_argument("--rows", type=int, default=30, help="weeks of history per group, week 1")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--side", choices=["python"], help=argparse.SUPPRESS)
+    ap.add_argument("--registry", help=argparse.SUPPRESS)
+    ap.add_argument("--csv", nargs="*", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv[1:])
+    if args.side:
+        run_python(args)
+        return 0
+    if not args.cycle_from_c:
+        ap.error("--cycle-from-c is required (meson builds it in build/tests/bench/)")
+    import herd
+    with tempfile.TemporaryDirectory(prefix="python-bench-") as tmp:
+        csv = []
+        t = time.perf_counter()
+        for week in (1, 2):
+            path = os.path.join(tmp, "week%d.csv" % week)
+            generate(args.groups, args.rows, week).to_csv(path, index=False)
+            csv.append(path)
+        print("data: %d groups, weeks 1 and 2 (%d and %d rows per group), written in %.1f s"
+              % (args.groups, args.rows, args.rows + 10, time.perf_counter() - t), flush=True)
+        opts = options(args)
+        runs = {"c": [], "python": []}
+        for r in range(args.repeat):
+            for side in (("c", "python") if r % 2 == 0 else ("python", "c")):
+                reg = os.path.join(tmp, "reg-%s-%d" % (side, r))
+                if side == "c":
+                    cmd = [args.cycle_from_c, reg, "store"] + csv + ["--"] + c_arguments(opts)
+                else:
+                    cmd = [sys.executable, os.path.abspath(__file__), "--side", "python",
+                           "--registry", reg, "--rounds", str(args.rounds), "--threads",
+                           str(args.threads), "--csv"] + csv
+                out = subprocess.run(cmd, capture_output=True, text=True,
+                                     env=dict(os.environ, HERD_LIBRARY=herd.library_path))
+                if out.returncode:
+                    sys.stderr.write(out.stderr)
+                    return 1
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                res["total"] = sum(res["seconds"])
+                runs[side].append(res)
+                print("  %-6s run %d: %s s" % (side, r + 1,
+                                              " + ".join("%.2f" % s for s in res["seconds"])),
+                      flush=True)
+        c = statistics.median(x["total"] for x in runs["c"])
+        py = statistics.median(x["total"] for x in runs["python"])
+        same = _same_registries(os.path.join(tmp, "reg-c-0"), os.path.join(tmp, "reg-python-0"))
+        print("cycle of weeks 1 and 2, median of %d: C %.2f s, Python %.2f s: Python / C = %.3f "
+              "(target <= 1.05)" % (args.repeat, c, py, py / c))
+        print(json.dumps({"groups": args.groups, "rows": args.rows, "rounds": args.rounds,
+                          "threads": args.threads, "repeat": args.repeat, "c_s": c,
+                          "python_s": py, "python_vs_c": py / c, "same_decisions": same,
+                          "runs": runs}))
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
