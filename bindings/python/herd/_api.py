@@ -162,15 +162,6 @@ def _needed_fit_columns(kwargs):
     return needed
 
 
-def _with_output(job, call):
-    """Run a C call, then finish the job's callbacks: an interrupt or a
-    progress callback's exception caught during the call is raised before
-    the call's own status is looked at."""
-    rc = call()
-    job.finish()
-    return rc
-
-
 # ---------------------------------------------------------------------------
 # Models, predictors, artifacts
 # ---------------------------------------------------------------------------
@@ -439,11 +430,11 @@ class FitResult(Handle):
         with _Job(df, by, self._features(), ["apply"], options, "FitResult.predict",
                   progress) as job:
             out, without = FrameP(), c_size_t()
-            rc = _with_output(job, lambda: lib.herd_predict(
-                job.groups._handle(), self._handle(), job.struct("apply"), ctypes.byref(out),
-                ctypes.byref(without)))
-            check(rc)
+            rc = lib.herd_predict(job.groups._handle(), self._handle(), job.struct("apply"),
+                                  ctypes.byref(out), ctypes.byref(without))
             pred = take_frame(out)
+            job.finish()
+            check(rc)
         return _predictions(pred)
 
     def _features(self):
@@ -477,11 +468,12 @@ def fit(df, by, *, progress=None, **options):
     with _Job(df, by, _needed_fit_columns(options), ["fit", "apply"], options, "fit",
               progress, "herd fit") as job:
         out = FitResultP()
-        rc = _with_output(job, lambda: lib.herd_fit(job.groups._handle(), job.struct("fit"),
-                                                    job.struct("apply"), ctypes.byref(out)))
-        if rc < 0 and not out:
+        rc = lib.herd_fit(job.groups._handle(), job.struct("fit"), job.struct("apply"),
+                          ctypes.byref(out))
+        result = FitResult(out, _as_list(by, "by")) if out else None
+        job.finish()
+        if result is None:
             check(rc, "fit")
-        result = FitResult(out, _as_list(by, "by"))
         if rc < 0:
             err = _error_from(rc, "fit")
             err.result = result
@@ -528,9 +520,10 @@ def apply(df, by, fn, *, progress=None, **options):
     c_fn = GROUP_FN(call)
     with _Job(df, by_list, [], ["apply"], options, "apply", progress, "herd apply") as job:
         out = FrameP()
-        rc = _with_output(job, lambda: lib.herd_apply(job.groups._handle(), c_fn, None,
-                                                      job.struct("apply"), ctypes.byref(out)))
+        rc = lib.herd_apply(job.groups._handle(), c_fn, None, job.struct("apply"),
+                            ctypes.byref(out))
         report = take_frame(out)
+        job.finish()
         if rc < 0:
             err = _error_from(rc, "apply")
             err.report = report
@@ -684,10 +677,10 @@ class Registry(Handle):
         with _Job(df, by, needed, ["cycle", "fit", "apply"], options, "cycle", progress,
                   "herd cycle") as job:
             d, s = FrameP(), FrameP()
-            rc = _with_output(job, lambda: lib.herd_cycle(
-                self._handle(), job.groups._handle(), job.struct("fit"), job.struct("cycle"),
-                job.struct("apply"), ctypes.byref(d), ctypes.byref(s)))
-            return _decided(rc, d, s, "cycle")
+            rc = lib.herd_cycle(self._handle(), job.groups._handle(), job.struct("fit"),
+                                job.struct("cycle"), job.struct("apply"), ctypes.byref(d),
+                                ctypes.byref(s))
+            return _decided(rc, d, s, "cycle", job)
 
     def compare(self, df, *, by, progress=None, **options):
         """Compare every group's challenger with its champion on the rows of
@@ -700,10 +693,9 @@ class Registry(Handle):
         with _Job(df, by, needed, ["compare", "apply"], options, "compare", progress,
                   "herd compare") as job:
             d, s = FrameP(), FrameP()
-            rc = _with_output(job, lambda: lib.herd_compare(
-                self._handle(), job.groups._handle(), job.struct("compare"),
-                job.struct("apply"), ctypes.byref(d), ctypes.byref(s)))
-            return _decided(rc, d, s, "compare")
+            rc = lib.herd_compare(self._handle(), job.groups._handle(), job.struct("compare"),
+                                  job.struct("apply"), ctypes.byref(d), ctypes.byref(s))
+            return _decided(rc, d, s, "compare", job)
 
     def predict(self, df, *, family, by=None, alias="champion", fallback=False,
                 return_frame=False, progress=None, **options):
@@ -718,11 +710,12 @@ class Registry(Handle):
                   dict(options, family=family, alias=alias, fallback=fallback),
                   "Registry.predict", progress, "herd predict") as job:
             out, without = FrameP(), c_size_t()
-            rc = _with_output(job, lambda: lib.herd_registry_predict(
-                self._handle(), job.groups._handle(), job.struct("registry_predict"),
-                job.struct("apply"), ctypes.byref(out), ctypes.byref(without)))
-            check(rc, "predict")
+            rc = lib.herd_registry_predict(self._handle(), job.groups._handle(),
+                                           job.struct("registry_predict"), job.struct("apply"),
+                                           ctypes.byref(out), ctypes.byref(without))
             frame = take_frame(out)
+            job.finish()
+            check(rc, "predict")
         if return_frame:
             frame.index = df.index
             return frame
@@ -826,8 +819,14 @@ class Registry(Handle):
         return n.value
 
 
-def _decided(rc, d, s, what):
-    result = CycleResult(take_frame(d), take_frame(s))
+def _decided(rc, d, s, what, job=None):
+    """The decisions of a cycle or comparison (frames converted and freed
+    before anything is raised)."""
+    result = CycleResult(take_frame(d), take_frame(s)) if d else None
+    if job is not None:
+        job.finish()
+    if result is None:
+        check(rc, what)
     if rc < 0:
         err = _error_from(rc, what)
         err.result = result

@@ -192,3 +192,16 @@ def test_tqdm_progress_when_forced(sales, capsys):
     pytest.importorskip("tqdm")
     herd.fit(sales, by="store", progress=True, **FIT).close()
     assert "herd fit" in capsys.readouterr().err
+
+
+def test_ctrl_c_cancels_the_call_then_raises_keyboard_interrupt():
+    import os
+    import signal
+    big = make_sales(groups=40, weeks=200)
+
+    def interrupt(p):
+        os.kill(os.getpid(), signal.SIGINT)  # as a user pressing Ctrl-C during the fit
+
+    with pytest.raises(KeyboardInterrupt):
+        herd.fit(big, by="store", features=["price", "promo"], label="sales", rounds=50,
+                 threads=1, progress=interrupt)
