@@ -1,0 +1,4 @@
+library(testthat)
+library(herd)
+
+test_check("herd")
