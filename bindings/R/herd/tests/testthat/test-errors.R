@@ -79,3 +79,14 @@ test_that("the garbage collector frees handles and nothing raises", {
   rm(reg, fit)
   expect_silent(invisible(gc()))
 })
+
+test_that("the C glue checks its inputs too, and an R error there leaks nothing", {
+  fit_c <- function(columns, n = 3)
+    .Call(herd:::C_herd_r_fit, columns, n, "g", list(), list(), -1L)
+  expect_error(fit_c(list(g = 1:3, x = complex(3))), "column 'x' is of type complex")
+  expect_error(fit_c(list(g = 1:3, x = c(1, 2))), "column 'x' has 2 values, the data frame 3 rows")
+  bad <- structure(c(1L, 7L, 2L), levels = c("a", "b"), class = "factor")
+  expect_error(fit_c(list(g = bad)), "factor with code 7 at row 2, outside its 2 levels")
+  # The frames those calls had built are freed by their scopes' finalizers.
+  expect_silent(invisible(gc()))
+})
