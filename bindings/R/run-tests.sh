@@ -54,6 +54,10 @@ example)
     [ "$(grep -c '^decisions' "$work/r.decisions")" = 2 ] ||
         { echo "run-tests.sh: expected two weeks of decisions" >&2; exit 1; }
     echo "examples/R/weekly_cycle.R: the same decisions and predictions as herd-demo"
+    # The timings of both, from this run, side by side.
+    for side in c r; do
+        grep -E '^(demo-week-[12]:|predicted)' "$work/$side.out" | sed "s/^/$side: /"
+    done
     ;;
 check)
     cd "$work"

@@ -183,7 +183,20 @@ SEXP herd_r_registry_close(SEXP reg)
     return R_NilValue;
 }
 
-/* The tables of one registry: which one `what` names. */
+/* The registry table `table` names, read into *out. */
+static int read_table(herd_registry *reg, const char *table, const char *family,
+                      const char *group, const char *alias, herd_frame **out)
+{
+    if (strcmp(table, "versions") == 0) return herd_registry_versions(reg, family, group, out);
+    if (strcmp(table, "aliases") == 0) return herd_registry_aliases(reg, family, alias, out);
+    if (strcmp(table, "history") == 0)
+        return herd_registry_alias_history(reg, family, group, alias, out);
+    if (strcmp(table, "families") == 0) return herd_registry_families(reg, out);
+    if (strcmp(table, "groups") == 0) return herd_registry_groups(reg, family, out);
+    if (strcmp(table, "runs") == 0) return herd_registry_runs(reg, out);
+    return herd_error_set(HERD_EINTERNAL, "the R package asked for an unknown registry table");
+}
+
 SEXP herd_r_registry_table(SEXP reg_handle, SEXP what, SEXP family, SEXP group, SEXP alias,
                            SEXP log_level)
 {
@@ -199,22 +212,7 @@ SEXP herd_r_registry_table(SEXP reg_handle, SEXP what, SEXP family, SEXP group, 
     herd_frame *out = NULL;
     /* Another process may have committed since the handle's snapshot. */
     int rc = hr_call_check(call, herd_registry_refresh(reg));
-    if (rc != HERD_OK)
-        ;
-    else if (strcmp(table, "versions") == 0)
-        hr_call_check(call, herd_registry_versions(reg, fam, grp, &out));
-    else if (strcmp(table, "aliases") == 0)
-        hr_call_check(call, herd_registry_aliases(reg, fam, al, &out));
-    else if (strcmp(table, "history") == 0)
-        hr_call_check(call, herd_registry_alias_history(reg, fam, grp, al, &out));
-    else if (strcmp(table, "families") == 0)
-        hr_call_check(call, herd_registry_families(reg, &out));
-    else if (strcmp(table, "groups") == 0)
-        hr_call_check(call, herd_registry_groups(reg, fam, &out));
-    else if (strcmp(table, "runs") == 0)
-        hr_call_check(call, herd_registry_runs(reg, &out));
-    else
-        Rf_error("herd: internal: no registry table '%s'", table);
+    if (rc == HERD_OK) hr_call_check(call, read_table(reg, table, fam, grp, al, &out));
     SEXP value = finish(sc, call, frame_value(scope, out));
     UNPROTECT(1);
     return value;

@@ -50,9 +50,11 @@ test_that("factor, character and integer keys group alike; NA keys predict NA", 
   p <- predict(fit, df)
   expect_true(all(is.na(p[c(2, 5)])))
   expect_false(anyNA(p[-c(2, 5)]))
-  df$store <- as.integer(df$store)
+  df$store <- as.integer(df$store) # NA stays NA_integer_: a row without a group
   fit_int <- quiet_fit(df)
   expect_equal(sort(fit_int$report$group), c("1", "2", "3"))
+  expect_equal(sum(fit_int$report$rows), nrow(df) - 2)
+  expect_equal(which(is.na(predict(fit_int, df))), c(2L, 5L))
 })
 
 test_that("several key columns make composite keys", {
