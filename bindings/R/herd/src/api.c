@@ -68,6 +68,17 @@ static int options(hr_call *call, hr_scope *scope, const char *operation, SEXP s
     return rc;
 }
 
+/* Every entry point's start: a scope, returned protected, and a call
+ * state collecting log records of level <= log_level (-1: none). */
+static SEXP begin(int log_level, hr_scope **scope, hr_call **call)
+{
+    SEXP sc = hr_scope_new(scope);
+    *call = hr_call_begin(*scope, log_level);
+    return sc;
+}
+
+/* Every entry point's end: the result list, built before the scope frees
+ * what the value was copied from. */
 static SEXP finish(SEXP scope, hr_call *call, SEXP value)
 {
     PROTECT(value);
@@ -89,8 +100,8 @@ SEXP herd_r_version(void)
 SEXP herd_r_options_table(SEXP operation)
 {
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, -1);
+    hr_call *call;
+    SEXP sc = begin(-1, &scope, &call);
     herd_frame *table = NULL;
     hr_call_check(call, herd_options_table(hr_string_arg(operation, "operation"), &table));
     SEXP out = finish(sc, call, frame_value(scope, table));
@@ -104,8 +115,8 @@ SEXP herd_r_fit(SEXP columns, SEXP n_rows, SEXP by, SEXP fit_spec, SEXP apply_sp
                 SEXP log_level)
 {
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_groups *groups = NULL;
     const void *fit = NULL, *apply = NULL;
     herd_fit_result *result = NULL;
@@ -135,8 +146,8 @@ SEXP herd_r_fit_predict(SEXP fit, SEXP columns, SEXP n_rows, SEXP by, SEXP apply
 {
     const herd_fit_result *result = hr_handle_get(fit, TAG_FIT);
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_groups *groups = NULL;
     const void *apply = NULL;
     herd_frame *predictions = NULL;
@@ -160,8 +171,8 @@ SEXP herd_r_registry_open(SEXP path, SEXP spec, SEXP log_level)
 {
     const char *dir = hr_string_arg(path, "path");
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     const void *opt = NULL;
     herd_registry *reg = NULL;
     int rc = options(call, scope, "registry", spec, &opt);
@@ -207,8 +218,8 @@ SEXP herd_r_registry_table(SEXP reg_handle, SEXP what, SEXP family, SEXP group, 
     const char *al = hr_string_arg(alias, "alias");
     if (!table) Rf_error("herd: internal: no table named");
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_frame *out = NULL;
     /* Another process may have committed since the handle's snapshot. */
     int rc = hr_call_check(call, herd_registry_refresh(reg));
@@ -222,8 +233,8 @@ SEXP herd_r_registry_search(SEXP reg_handle, SEXP spec, SEXP log_level)
 {
     herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     const void *opt = NULL;
     herd_frame *out = NULL;
     int rc = hr_call_check(call, herd_registry_refresh(reg));
@@ -243,8 +254,8 @@ SEXP herd_r_registry_rollback(SEXP reg_handle, SEXP family, SEXP group, SEXP ali
     const char *al = hr_string_arg(alias, "alias");
     const char *why = hr_string_arg(reason, "reason");
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_frame *moved = NULL;
     int rc = hr_call_check(call, herd_registry_refresh(reg));
     if (rc == HERD_OK)
@@ -261,8 +272,8 @@ SEXP herd_r_cycle(SEXP reg_handle, SEXP columns, SEXP n_rows, SEXP by, SEXP fit_
 {
     herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_groups *groups = NULL;
     const void *fit = NULL, *cycle = NULL, *apply = NULL;
     herd_frame *decisions = NULL, *summary = NULL;
@@ -287,8 +298,8 @@ SEXP herd_r_registry_predict(SEXP reg_handle, SEXP columns, SEXP n_rows, SEXP by
 {
     herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, Rf_asInteger(log_level));
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     herd_groups *groups = NULL;
     const void *opt = NULL, *apply = NULL;
     herd_frame *predictions = NULL;
@@ -309,8 +320,8 @@ SEXP herd_r_registry_predict(SEXP reg_handle, SEXP columns, SEXP n_rows, SEXP by
 SEXP herd_r_frame_borrows(SEXP columns, SEXP n_rows)
 {
     hr_scope *scope;
-    SEXP sc = hr_scope_new(&scope);
-    hr_call *call = hr_call_begin(scope, -1);
+    hr_call *call;
+    SEXP sc = begin(-1, &scope, &call);
     herd_frame *frame = NULL;
     int rc = hr_call_check(call, hr_frame_from_columns(scope, columns, row_count(n_rows), &frame));
     SEXP value = R_NilValue;
