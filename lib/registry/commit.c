@@ -15,7 +15,6 @@
 #include "common/number_internal.h"
 #include "common/vfs_internal.h"
 #include "registry/handle_internal.h"
-#include "registry/index_write_internal.h"
 #include "registry/state_internal.h"
 
 /* ------------------------------------------------------------------------
@@ -541,22 +540,6 @@ int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_
     hd_wbuf_u32(w, pos->max);
     hd_wbuf_u32(w, nops);
     return w->oom ? HERD_ENOMEM : HERD_OK;
-}
-
-/* Write index and swap it in, if enough changed since the last one. */
-void hd_maybe_checkpoint(herd_registry *reg, int force)
-{
-    if (reg->stale) return; /* the state missed its own record: never snapshot it */
-    if (!force && (!reg->checkpoint_every || reg->st.changes < reg->checkpoint_every)) return;
-    int rc = hd_index_write(reg->vfs, reg->dir, &reg->st, reg->jend);
-    hd_tail tail;
-    if (!rc) reg->index_damaged = 0;
-    if (!rc) rc = hd_reload(reg, &tail);
-    if (rc) {
-        hd_log(HERD_LOG_WARN, "registry %s: rewriting the index failed (the commit itself "
-               "is durable; the next commit retries): %s", reg->dir, herd_last_error());
-        herd_clear_error();
-    }
 }
 
 /* Write the planned commit: blobs, record, apply. */

@@ -7,7 +7,8 @@
  *                  created: its presence means the rest exists
  *   journal        commit records, appended; the source of truth
  *   pack-NNNNNN    artifact bytes, appended; a record names their places
- *   index          a snapshot of the state, rewritten from time to time
+ *   index          a snapshot of the state (the base), rewritten now and then
+ *   index-S-E      a delta above it: the groups changed in journal [S, E)
  *   lock           the file writers lock (open-file-description locks)
  *
  * A commit, under the writer lock: cut off any torn tail, append the
@@ -23,6 +24,7 @@
  *   pack.c         pack handles, the pack writer
  *   batch.c        begin, add, alias, archive, run, version; spilling
  *   commit.c       the plan, its encoding, the commit write, checkpoints
+ *   tiers.c        the index's segments: opening the chain, checkpoints
  *   maintenance.c  index rebuild, gc
  *   query.c        the read side: lookups, lists, history, lineage
  * over state.c (the in-memory state and the records that change it) and
@@ -81,6 +83,7 @@ struct herd_registry {
     hd_rstate st;
     uint64_t jend;  /* end of the last record applied */
     uint64_t checkpoint_every;
+    int whole_index; /* checkpoints rewrite the whole index (a benchmark's baseline) */
     uint64_t pack_target; /* start a new pack past this size */
     uint64_t spill_bytes; /* batches past this size write their own pack */
     int damaged;    /* opened with allow_damaged over a damaged journal */
@@ -222,7 +225,30 @@ int hd_batch_open_check(const herd_batch *b, const char *fn);
 int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq, int *maybe_visible);
 /* The commit record's header: time, pack position, operation count. */
 int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_t nops);
-/* Write the index and swap it in, if enough changed since the last one. */
+
+/* ---- The index's segments (tiers.c) ------------------------------------ */
+
+/* The base "index" if usable and the chain of deltas above it, each
+ * checked against the journal; a file set aside (damaged, or of another
+ * journal) or passed over sets reg->index_damaged, so that the next commit
+ * writes what replaces it.  *seg is malloc'd (NULL when *nseg is 0). */
+int hd_segments_open(herd_registry *reg, hd_index ***seg, size_t *nseg);
+/* Write the segments first.. of `st` and its overlay, merged, as one
+ * segment covering the journal up to `jend` (first 0: the base). */
+int hd_segments_write(herd_registry *reg, const hd_rstate *st, uint64_t jend, size_t first);
+/* Remove the delta files the handle's chain does not use (holding the
+ * writer lock). */
+void hd_segments_prune(herd_registry *reg);
+/* If enough changed since the last checkpoint (or `force`), write the
+ * changed groups as a delta, merged with the segments below that do not
+ * outweigh it, and swap the result in.  A failure is logged: the commit
+ * itself is durable. */
 void hd_maybe_checkpoint(herd_registry *reg, int force);
+/* Call fn with the path of the base and of every delta file present,
+ * used or not (for herd_registry_check). */
+int hd_segments_each_file(herd_registry *reg, int (*fn)(void *ctx, const char *path),
+                          void *ctx);
+/* Whether `name` is a delta's ("index-S-E"): 1 with its journal range. */
+int hd_delta_name_parse(const char *name, uint64_t *start, uint64_t *end);
 
 #endif

@@ -28,6 +28,7 @@ struct hd_index {
     uint64_t slots, nslots, groups, glen, versions, moves, families, runs, idem, nidem;
     uint64_t strings, slen, crcs, nchunks;
     uint64_t last_rec; /* journal offset of the last record covered */
+    uint64_t start;    /* journal offset a delta continues from (0: a base) */
     hd_packpos pack;
     unsigned char *verified; /* one byte per chunk, set once its CRC matched */
 };
@@ -120,7 +121,7 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
     F(glen, H_GLEN); F(versions, H_VERSIONS); F(moves, H_MOVES); F(families, H_FAMILIES);
     F(runs, H_RUNS); F(idem, H_IDEM); F(nidem, H_NIDEM); F(strings, H_STRINGS);
     F(slen, H_SLEN); F(crcs, H_CRCS); F(nchunks, H_NCHUNKS); F(pack.end, H_PACK_END);
-    F(last_rec, H_LAST_REC);
+    F(last_rec, H_LAST_REC); F(start, H_START);
 #undef F
     ix->pack.cur = hd_rd32(h + H_PACK_CUR);
     ix->pack.max = hd_rd32(h + H_PACK_MAX);
@@ -142,7 +143,8 @@ static int ix_read_header(hd_index *ix, const unsigned char *h, uint64_t size)
              ix->nversions < (1ull << 40) && ix->nmoves < (1ull << 40) &&
              ix->nslots < (1ull << 40) && ix->nidem < (1ull << 40) &&
              ix->ngroups < (1ull << 40) && ix->nfamilies < (1ull << 40) &&
-             ix->nruns < (1ull << 40) && ix->glen < size && ix->slen < size;
+             ix->nruns < (1ull << 40) && ix->glen < size && ix->slen < size &&
+             ix->start <= ix->jend;
     if (!ok)
         return hd_error(HERD_ECORRUPT, "registry index %s: inconsistent header (file of %llu "
                         "bytes) at offset 16", ix->path, (unsigned long long)size);
@@ -196,6 +198,8 @@ void hd_index_free(hd_index *ix)
 uint64_t hd_index_journal_end(const hd_index *ix) { return ix->jend; }
 uint64_t hd_index_last_record(const hd_index *ix) { return ix->last_rec; }
 uint64_t hd_index_seq(const hd_index *ix) { return ix->seq; }
+uint64_t hd_index_start(const hd_index *ix) { return ix->start; }
+uint64_t hd_index_weight(const hd_index *ix) { return ix->nversions + ix->nmoves; }
 hd_packpos hd_index_packpos(const hd_index *ix) { return ix->pack; }
 const char *hd_index_path(const hd_index *ix) { return ix->path; }
 
@@ -463,39 +467,72 @@ int hd_index_idem(const hd_index *ix, const char *idem, uint64_t hash, const cha
     return 0;
 }
 
+/* The family record f: its name and the range of its group entries. */
+static int ix_family_range(const hd_index *ix, uint64_t f, const char **name, uint64_t *rel,
+                           uint64_t *end)
+{
+    const unsigned char *p = ix_at(ix, ix->families + f * IX_FREC, IX_FREC);
+    if (!p) return HERD_ECORRUPT;
+    int bad = 0;
+    *name = ix_str(ix, hd_rd64(p), &bad);
+    if (bad) return HERD_ECORRUPT;
+    if (!*name) return ix_damaged(ix, ix->families + f * IX_FREC, "a family without a name");
+    *rel = hd_rd64(p + 8);
+    *end = hd_rd64(p + 16);
+    if (*rel > *end || *end > ix->glen)
+        return ix_damaged(ix, ix->families + f * IX_FREC, "an inconsistent family");
+    return HERD_OK;
+}
+
+void hd_index_cursor_init(hd_index_cursor *c, const hd_index *ix, const char *family,
+                          unsigned parts)
+{
+    memset(c, 0, sizeof *c);
+    c->ix = ix;
+    c->only = family;
+    c->parts = parts;
+}
+
+int hd_index_cursor_next(hd_index_cursor *c, hd_rgroup *g)
+{
+    const hd_index *ix = c->ix;
+    while (c->rel == c->end) { /* the next family with groups (or the end) */
+        if (c->f == ix->nfamilies) return 0;
+        int rc = ix_family_range(ix, c->f, &c->family, &c->rel, &c->end);
+        if (rc) return rc;
+        if (c->only && strcmp(c->family, c->only)) c->rel = c->end;
+        c->f++;
+    }
+    if (!(c->n++ & 1023)) { /* bound the scratch memory */
+        hd_arena_free(c->ar);
+        if (!(c->ar = hd_arena_new())) return HERD_ENOMEM;
+    }
+    ix_entry e;
+    int rc = ix_entry_read(ix, c->rel, &e);
+    if (!rc && e.family != c->f - 1) rc = ix_damaged(ix, e.off, "a group of another family");
+    if (!rc) rc = ix_decode_group(ix, &e, c->family, c->ar, c->parts, g);
+    if (rc) return rc;
+    c->rel += e.size;
+    return 1; /* g->hash 0: visitors hash when they need it */
+}
+
+void hd_index_cursor_free(hd_index_cursor *c)
+{
+    hd_arena_free(c->ar);
+    c->ar = NULL;
+}
+
 int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_group_fn fn,
                      void *ctx)
 {
-    for (uint64_t f = 0; f < ix->nfamilies; f++) {
-        const unsigned char *p = ix_at(ix, ix->families + f * IX_FREC, IX_FREC);
-        if (!p) return HERD_ECORRUPT;
-        int bad = 0;
-        const char *name = ix_str(ix, hd_rd64(p), &bad);
-        if (bad) return HERD_ECORRUPT;
-        if (!name) return ix_damaged(ix, ix->families + f * IX_FREC, "a family without a name");
-        if (family && strcmp(name, family)) continue;
-        uint64_t rel = hd_rd64(p + 8), end = hd_rd64(p + 16);
-        if (rel > end || end > ix->glen)
-            return ix_damaged(ix, ix->families + f * IX_FREC, "an inconsistent family");
-        hd_arena *ar = NULL;
-        int rc = 0;
-        for (size_t n = 0; rel < end && !rc; n++) {
-            if (!(n & 1023)) { /* bound the scratch memory */
-                hd_arena_free(ar);
-                if (!(ar = hd_arena_new())) return HERD_ENOMEM;
-            }
-            ix_entry e;
-            hd_rgroup g;
-            rc = ix_entry_read(ix, rel, &e);
-            if (!rc && e.family != f) rc = ix_damaged(ix, e.off, "a group of another family");
-            if (!rc) rc = ix_decode_group(ix, &e, name, ar, parts, &g);
-            if (!rc) rc = fn(ctx, &g); /* g.hash 0: visitors hash when they need it */
-            rel += e.size;
-        }
-        hd_arena_free(ar);
-        if (rc) return rc;
-    }
-    return 0;
+    hd_index_cursor c;
+    hd_index_cursor_init(&c, ix, family, parts);
+    hd_rgroup g;
+    int rc;
+    while ((rc = hd_index_cursor_next(&c, &g)) == 1)
+        if ((rc = fn(ctx, &g))) break;
+    hd_index_cursor_free(&c);
+    return rc;
 }
 
 size_t hd_index_nruns(const hd_index *ix) { return (size_t)ix->nruns; }

@@ -18,7 +18,7 @@ enum {
     IX_GFIX = 40, /* fixed part of a group entry */
     IX_AREC = 16, /* alias record */
     IX_MAJOR = 1,
-    IX_MINOR = 0
+    IX_MINOR = 1 /* 1.1: the start of a delta (H_START) */
 };
 
 /* Header fields, by offset (all little-endian). */
@@ -29,6 +29,7 @@ enum {
     H_MOVES = 120, H_FAMILIES = 128, H_RUNS = 136, H_IDEM = 144, H_NIDEM = 152,
     H_STRINGS = 160, H_SLEN = 168, H_CRCS = 176, H_NCHUNKS = 184, H_PACK_CUR = 192,
     H_PACK_END = 200, H_PACK_MAX = 208, H_TIME = 216, H_CRCS_CRC = 224, H_LAST_REC = 232,
+    H_START = 240,
     H_CRC = 252
 };
 

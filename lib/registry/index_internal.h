@@ -26,6 +26,12 @@ uint64_t hd_index_journal_end(const hd_index *ix);
  * none), so that an index can be checked against its journal. */
 uint64_t hd_index_last_record(const hd_index *ix);
 uint64_t hd_index_seq(const hd_index *ix);
+/* The journal offset a delta continues from: the end of the segment below
+ * it.  0 for a base, which covers the journal from its start. */
+uint64_t hd_index_start(const hd_index *ix);
+/* The versions and alias moves the file holds: its size, for choosing
+ * which segments to merge. */
+uint64_t hd_index_weight(const hd_index *ix);
 
 /* The writer's position, as of the index. */
 typedef struct hd_packpos {
@@ -63,6 +69,24 @@ enum {
 typedef int (*hd_group_fn)(void *ctx, const hd_rgroup *g);
 int hd_index_foreach(const hd_index *ix, const char *family, unsigned parts, hd_group_fn fn,
                      void *ctx);
+
+/* The same walk, one group at a time, so that several indexes can be
+ * merged: hd_index_cursor_next gives 1 and *g (valid until the next call),
+ * 0 at the end, negative on damage. */
+typedef struct hd_index_cursor {
+    const hd_index *ix;
+    const char *only; /* the family asked for, or NULL */
+    unsigned parts;
+    uint64_t f;        /* the next family record */
+    const char *family; /* the current family's name */
+    uint64_t rel, end; /* its group entries still to visit */
+    size_t n;
+    hd_arena *ar;
+} hd_index_cursor;
+void hd_index_cursor_init(hd_index_cursor *c, const hd_index *ix, const char *family,
+                          unsigned parts);
+int hd_index_cursor_next(hd_index_cursor *c, hd_rgroup *g);
+void hd_index_cursor_free(hd_index_cursor *c);
 
 /* Runs in the index, in order. */
 size_t hd_index_nruns(const hd_index *ix);

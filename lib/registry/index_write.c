@@ -3,7 +3,6 @@
  * tables of groups and idempotency keys, and one CRC32 per 64 KiB chunk
  * (index_format_internal.h has the layout).  Moved from regindex.c: the
  * writer reads the state, which itself reads through the index reader. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,18 +254,19 @@ static void ix_writer_free(ix_writer *w)
     free(w->islots);
 }
 
-int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint64_t journal_end)
+int hd_index_write(const hd_vfs *vfs, const char *dir, const char *tmp, const char *final,
+                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end)
 {
     ix_writer w;
     memset(&w, 0, sizeof w);
     hd_wbuf_zeros(&w.strings, 8); /* offset 0 means "no string" */
-    int rc = hd_rstate_foreach(st, NULL, ix_write_group, &w);
+    int rc = hd_rstate_foreach_from(st, first, NULL, HD_PART_ALL, ix_write_group, &w);
     ix_end_family(&w);
     hd_rrun *runs = NULL;
     size_t nruns = 0;
     hd_wbuf rb = {0}, head = {0}, gt = {0}, it = {0}, crcs = {0}, pad = {0};
     if (!rc) rc = w.rc;
-    if (!rc) rc = hd_rstate_runs(st, &runs, &nruns);
+    if (!rc) rc = hd_rstate_runs_from(st, first, &runs, &nruns);
     for (size_t i = 0; !rc && i < nruns; i++) {
         hd_wbuf_u64(&rb, ix_intern_str(&w, runs[i].id));
         hd_wbuf_u64(&rb, ix_intern_str(&w, runs[i].params));
@@ -282,7 +282,6 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
     if (!rc && (w.groups.oom || w.versions.oom || w.moves.oom || w.families.oom ||
                 w.strings.oom || rb.oom))
         rc = HERD_ENOMEM;
-    char *tmp = NULL, *final = NULL;
     if (!rc) {
         uint64_t o = IX_HEADER;
         uint64_t slots = o, groups = slots + gt.n, versions = groups + w.groups.n;
@@ -330,7 +329,7 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
                 {H_MOVES, moves}, {H_FAMILIES, families}, {H_RUNS, runso}, {H_IDEM, idem},
                 {H_NIDEM, nis}, {H_STRINGS, strings}, {H_SLEN, w.strings.n}, {H_CRCS, crco},
                 {H_NCHUNKS, nchunks}, {H_PACK_END, st->pack.end}, {H_LAST_REC, st->rec_off},
-                {H_TIME, (uint64_t)st->pack.time_ms}};
+                {H_TIME, (uint64_t)st->pack.time_ms}, {H_START, start}};
             for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
                 hd_wr64(h + vals[i][0], vals[i][1]);
             hd_wr32(h + H_PACK_CUR, st->pack.cur);
@@ -340,13 +339,7 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
         } else if (!rc) {
             rc = HERD_ENOMEM;
         }
-        size_t dl = strlen(dir);
-        tmp = hd_malloc(dl + 16, 1);
-        final = hd_malloc(dl + 16, 1);
-        if (!rc && (!tmp || !final)) rc = HERD_ENOMEM;
         if (!rc) {
-            snprintf(tmp, dl + 16, "%s/index.tmp", dir);
-            snprintf(final, dl + 16, "%s/index", dir);
             const hd_wbuf *all[] = {&head, &gt, &w.groups, &w.versions, &w.moves,
                                     &w.families, &rb, &it, &w.strings, &crcs};
             enum { NPARTS = sizeof all / sizeof *all };
@@ -356,8 +349,6 @@ int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st, uint
             rc = hd_vfs_replace(vfs, dir, tmp, final, bytes, lens, NPARTS);
         }
     }
-    free(tmp);
-    free(final);
     hd_wbuf_free(&rb);
     hd_wbuf_free(&head);
     hd_wbuf_free(&gt);

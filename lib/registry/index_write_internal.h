@@ -10,10 +10,13 @@
 #include "common/vfs_internal.h"
 #include "registry/state_internal.h"
 
-/* Write the snapshot `st` as the index of `dir` covering the journal up to
- * `journal_end`: a temporary file, fsync, rename over "index", fsync of
- * the directory.  The caller holds the writer lock. */
-int hd_index_write(const hd_vfs *vfs, const char *dir, const hd_rstate *st,
-                   uint64_t journal_end);
+/* Write `final`, an index segment of the groups and runs of `st`'s
+ * segments first.. and its overlay, merged: with first 0, a base (start 0)
+ * covering the journal up to `journal_end`; above, a delta continuing from
+ * journal offset `start`, the end of segment first - 1.  Written as `tmp`,
+ * fsynced, renamed over `final`, then `dir` is fsynced.  The caller holds
+ * the writer lock. */
+int hd_index_write(const hd_vfs *vfs, const char *dir, const char *tmp, const char *final,
+                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end);
 
 #endif

@@ -171,61 +171,25 @@ int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_ta
     return rc;
 }
 
-/* Whether the index's place in the journal is one the journal really has:
- * the record starting at its last record's offset ends at its journal end
- * and carries its commit number.  An index from another journal (a
- * restored backup, a damaged header field) is never trusted. */
-static int hd_index_matches_journal(herd_registry *reg, const hd_index *ix)
-{
-    uint64_t jend = hd_index_journal_end(ix), at = hd_index_last_record(ix), size = 0;
-    unsigned char h[HD_REC_HEADER];
-    size_t got = 0;
-    if (hd_vfs_size(reg->journal, &size) || jend < HD_JNL_HEADER || jend > size) return 0;
-    if (hd_index_seq(ix) == 0) return jend == HD_JNL_HEADER && at == 0;
-    if (at < HD_JNL_HEADER || at > jend - HD_REC_HEADER) return 0;
-    if (hd_vfs_pread(reg->journal, h, sizeof h, at, &got) || got < sizeof h) return 0;
-    return hd_rd32(h) == HD_REC_MAGIC && hd_crc32(h, 20) == hd_rd32(h + 20) &&
-           hd_rd64(h + 8) == hd_index_seq(ix) &&
-           at + HD_REC_HEADER + hd_rd32(h + 4) == jend;
-}
-
 /* A fresh state: the index, if one is usable, and the journal after it. */
 int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail)
 {
-    hd_index *ix = NULL;
-    int rc = hd_index_open(reg->vfs, reg->index_path, &ix);
-    if (rc == HERD_ENOTFOUND) {
-        herd_clear_error();
-    } else if (rc == HERD_ECORRUPT || rc == HERD_EFORMAT) {
-        /* The journal holds everything the index does. */
-        hd_log(HERD_LOG_WARN, "%s; reading the whole journal instead", herd_last_error());
-        herd_clear_error();
-        reg->index_damaged = 1;
-    } else if (rc) {
-        return rc;
-    }
-    if (ix && !hd_index_matches_journal(reg, ix)) {
-        herd_clear_error();
-        hd_log(HERD_LOG_WARN, "registry index %s does not match the journal (its position "
-               "%llu is not the end of commit %llu there); reading the whole journal instead",
-               reg->index_path, (unsigned long long)hd_index_journal_end(ix),
-               (unsigned long long)hd_index_seq(ix));
-        hd_index_free(ix);
-        ix = NULL;
-        reg->index_damaged = 1;
-    }
-    if ((rc = hd_rstate_init(st, ix))) return rc;
-    *jend = ix ? hd_index_journal_end(ix) : 0;
+    hd_index **seg;
+    size_t nseg;
+    int rc = hd_segments_open(reg, &seg, &nseg);
+    if (rc) return rc;
+    if ((rc = hd_rstate_init(st, seg, nseg))) return rc;
+    *jend = nseg ? hd_index_journal_end(seg[nseg - 1]) : 0;
     uint64_t bad = 0;
     rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
-    if (rc == HERD_ECORRUPT && !bad && ix) {
+    if (rc == HERD_ECORRUPT && !bad && nseg) {
         /* The index is damaged where the journal's tail needs it: the
          * journal alone holds everything. */
         hd_log(HERD_LOG_WARN, "%s; reading the whole journal instead", herd_last_error());
         herd_clear_error();
         reg->index_damaged = 1;
         hd_rstate_free(st);
-        if ((rc = hd_rstate_init(st, NULL))) return rc;
+        if ((rc = hd_rstate_init(st, NULL, 0))) return rc;
         *jend = 0;
         rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
     }

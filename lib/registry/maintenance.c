@@ -12,7 +12,6 @@
 #include "common/mem_internal.h"
 #include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
-#include "registry/index_write_internal.h"
 #include "registry/state_internal.h"
 
 /* ------------------------------------------------------------------------
@@ -33,13 +32,14 @@ int herd_registry_rebuild_index(herd_registry *reg)
         uint64_t jend = 0;
         hd_tail tail;
         uint64_t bad = 0;
-        rc = hd_rstate_init(&st, NULL);
+        rc = hd_rstate_init(&st, NULL, 0);
         if (!rc) rc = hd_journal_catch_up(reg, &st, &jend, &tail, &bad, NULL);
-        if (!rc) rc = hd_index_write(reg->vfs, reg->dir, &st, jend);
+        if (!rc) rc = hd_segments_write(reg, &st, jend, 0); /* a base of everything */
         if (!rc) reg->index_damaged = 0;
         if (!rc) hd_rstate_free(&st);
         else if (st.arena) hd_rstate_free(&st);
         if (!rc) rc = hd_reload(reg, &tail);
+        if (!rc) hd_segments_prune(reg); /* every delta: the base covers them */
         hd_writer_unlock(reg);
     }
     pthread_mutex_unlock(&reg->write_mu);

@@ -89,9 +89,10 @@ typedef struct hd_dir_scan {
 
 static int hd_is_registry_file(const char *name)
 {
+    uint64_t start, end;
     return !strcmp(name, "journal") || !strcmp(name, "lock") || !strcmp(name, "index") ||
            !strncmp(name, "pack-", 5) || !strncmp(name, "HERD-REGISTRY", 13) ||
-           !strcmp(name, "index.tmp");
+           !strcmp(name, "index.tmp") || hd_delta_name_parse(name, &start, &end);
 }
 
 static int hd_scan_entry(void *ctx, const char *name)
@@ -338,6 +339,11 @@ void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes)
 void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions)
 {
     if (reg) reg->checkpoint_every = versions;
+}
+
+void hd_registry_set_index_tiers(herd_registry *reg, int on)
+{
+    if (reg) reg->whole_index = !on;
 }
 
 const char *herd_registry_path(const herd_registry *reg)

@@ -250,9 +250,9 @@ static int hd_resolve_locked(herd_registry *reg, const char *family, const char 
     int latest = !strcmp(alias, "latest");
     uint64_t h = hd_group_hash(family, group);
     const hd_rgroup *g = hd_rstate_overlay(&reg->st, family, group, h);
-    if (!g && reg->st.ix && !latest) { /* the fast path: no decoding */
+    if (!g && reg->st.nseg && !latest) { /* the fast path: no decoding */
         int found;
-        int rc = hd_index_alias(reg->st.ix, family, group, h, alias, version, &found);
+        int rc = hd_rstate_index_alias(&reg->st, family, group, h, alias, version, &found);
         if (rc == 1) return HERD_OK;
         if (rc < 0) return rc;
         if (!found) return hd_no_group(reg, family, group);
@@ -943,7 +943,7 @@ static int hd_check_journal(hd_check_ctx *c)
     herd_registry *reg = c->reg;
     hd_rstate st;
     uint64_t jend = 0;
-    int rc = hd_rstate_init(&st, NULL);
+    int rc = hd_rstate_init(&st, NULL, 0);
     if (rc) return rc;
     /* Replaying into a private state checks checksums, framing and the
      * operations themselves. */
@@ -958,24 +958,37 @@ static int hd_check_journal(hd_check_ctx *c)
     return HERD_OK;
 }
 
-/* The index file as it is now (the handle may have set it aside). */
-static int hd_check_index(hd_check_ctx *c)
+/* One index file as it is now (the handle may have set it aside). */
+static int hd_check_index_file(void *ctx, const char *path)
 {
+    hd_check_ctx *c = ctx;
     hd_index *ix;
-    int rc = hd_index_open(c->reg->vfs, c->reg->index_path, &ix);
+    int rc = hd_index_open(c->reg->vfs, path, &ix);
     if (rc == HERD_ENOTFOUND) {
         herd_clear_error();
         return HERD_OK;
     }
     if (rc == HERD_ENOMEM) return rc;
     if (rc) {
-        hd_problem(c, c->reg->index_path, 0, herd_last_error());
+        hd_problem(c, path, 0, herd_last_error());
         herd_clear_error();
         return c->t.oom ? HERD_ENOMEM : HERD_OK;
     }
-    c->file = c->reg->index_path;
+    c->file = path;
     rc = hd_index_verify(ix, hd_check_chunk, c);
     hd_index_free(ix);
+    return rc;
+}
+
+/* The base and every delta (docs/registry.md, "index"). */
+static int hd_check_index(hd_check_ctx *c)
+{
+    int rc = hd_segments_each_file(c->reg, hd_check_index_file, c);
+    if (rc && rc != HERD_ENOMEM) { /* the directory could not be listed */
+        hd_problem(c, c->reg->dir, 0, herd_last_error());
+        herd_clear_error();
+        rc = c->t.oom ? HERD_ENOMEM : HERD_OK;
+    }
     return rc;
 }
 

@@ -19,6 +19,11 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
  * were committed since the last one (default 16384); 0: never. */
 void hd_registry_set_checkpoint_every(herd_registry *reg, uint64_t versions);
 
+/* 0: every checkpoint rewrites the whole index as one base, as herd did
+ * before the index had deltas (for the benchmark that compares the two);
+ * 1 (the default): deltas merged geometrically (tiers.c). */
+void hd_registry_set_index_tiers(herd_registry *reg, int on);
+
 /* Start a new pack once the current one would pass `bytes` (default
  * 1 GiB): tests make several packs with a few small artifacts. */
 void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);

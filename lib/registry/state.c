@@ -33,20 +33,27 @@ static void hd_rgroup_free(hd_rgroup *g)
  * State
  * --------------------------------------------------------------------- */
 
-int hd_rstate_init(hd_rstate *st, hd_index *ix)
+static void hd_segments_free(hd_index **seg, size_t nseg)
+{
+    for (size_t i = 0; i < nseg; i++) hd_index_free(seg[i]);
+    free(seg);
+}
+
+int hd_rstate_init(hd_rstate *st, hd_index **seg, size_t nseg)
 {
     memset(st, 0, sizeof *st);
-    st->ix = ix;
     st->arena = hd_arena_new();
     if (!st->arena) {
-        hd_index_free(ix);
-        st->ix = NULL;
+        hd_segments_free(seg, nseg);
         return HERD_ENOMEM;
     }
-    if (ix) {
-        st->pack = hd_index_packpos(ix);
-        st->seq = hd_index_seq(ix);
-        st->rec_off = hd_index_last_record(ix);
+    st->seg = seg;
+    st->nseg = nseg;
+    if (nseg) { /* the top segment is where the journal's tail starts */
+        const hd_index *top = seg[nseg - 1];
+        st->pack = hd_index_packpos(top);
+        st->seq = hd_index_seq(top);
+        st->rec_off = hd_index_last_record(top);
     }
     return HERD_OK;
 }
@@ -58,7 +65,7 @@ void hd_rstate_free(hd_rstate *st)
     free(st->idem);
     free(st->runs);
     hd_arena_free(st->arena);
-    hd_index_free(st->ix);
+    hd_segments_free(st->seg, st->nseg);
     memset(st, 0, sizeof *st);
 }
 
@@ -102,6 +109,29 @@ static int hd_rstate_insert(hd_rstate *st, hd_rgroup *g)
     return HERD_OK;
 }
 
+/* The group in the segments, newest first: as hd_index_find. */
+static int hd_segments_find(const hd_rstate *st, const char *family, const char *key,
+                            uint64_t hash, hd_arena *arena, hd_rgroup *g)
+{
+    for (size_t i = st->nseg; i-- > 0;) {
+        int rc = hd_index_find(st->seg[i], family, key, hash, arena, g);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int hd_rstate_index_alias(const hd_rstate *st, const char *family, const char *key,
+                          uint64_t hash, const char *alias, uint32_t *version,
+                          int *group_found)
+{
+    *group_found = 0;
+    for (size_t i = st->nseg; i-- > 0;) {
+        int rc = hd_index_alias(st->seg[i], family, key, hash, alias, version, group_found);
+        if (rc || *group_found) return rc; /* a newer segment has the whole group */
+    }
+    return 0;
+}
+
 /* Copy the arrays of a group decoded from the index into malloc'd ones the
  * overlay can grow. */
 static int hd_rgroup_copy_up(const hd_rgroup *src, hd_rgroup *g)
@@ -133,15 +163,12 @@ static int hd_rstate_touch(hd_rstate *st, const char *family, const char *key,
     }
     g = hd_calloc(1, sizeof *g);
     if (!g) return HERD_ENOMEM;
-    int rc = HERD_OK;
-    if (st->ix) {
-        hd_rgroup src;
-        rc = hd_index_find(st->ix, family, key, h, st->arena, &src);
-        if (rc == 1) {
-            rc = hd_rgroup_copy_up(&src, g);
-            g->family = src.family;
-            g->key = src.key;
-        }
+    hd_rgroup src;
+    int rc = hd_segments_find(st, family, key, h, st->arena, &src);
+    if (rc == 1) {
+        rc = hd_rgroup_copy_up(&src, g);
+        g->family = src.family;
+        g->key = src.key;
     }
     if (rc == 0) {
         g->family = hd_arena_strndup(st->arena, family, strlen(family));
@@ -166,10 +193,10 @@ int hd_rstate_find(const hd_rstate *st, const char *family, const char *key,
         *out = g;
         return 1;
     }
-    if (!st->ix) return 0;
+    if (!st->nseg) return 0;
     hd_rgroup *tmp = hd_arena_alloc(scratch, sizeof *tmp);
     if (!tmp) return HERD_ENOMEM;
-    int rc = hd_index_find(st->ix, family, key, h, scratch, tmp);
+    int rc = hd_segments_find(st, family, key, h, scratch, tmp);
     if (rc == 1) {
         tmp->hash = h;
         *out = tmp;
@@ -229,7 +256,11 @@ int hd_rstate_idem(const hd_rstate *st, const char *idem, const char **family,
         *version = e->version;
         return 1;
     }
-    return st->ix ? hd_index_idem(st->ix, idem, h, family, key, version) : 0;
+    for (size_t i = st->nseg; i-- > 0;) {
+        int rc = hd_index_idem(st->seg[i], idem, h, family, key, version);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* ---- iteration: index and overlay merged by (family, key) ---- */
@@ -245,89 +276,130 @@ static int hd_group_ptr_cmp(const void *a, const void *b)
     return hd_group_cmp(*(hd_rgroup *const *)a, *(hd_rgroup *const *)b);
 }
 
-typedef struct hd_merge {
-    const hd_rstate *st;
-    hd_rgroup **ov; /* overlay groups of the family, sorted */
-    size_t nov, next;
-    hd_group_fn fn;
-    void *ctx;
-} hd_merge;
+/* A k-way merge by (family, key) of the segments' cursors and the sorted
+ * overlay groups.  Where several have a group, the newest wins (the
+ * overlay, then the higher segment): each holds it whole. */
+typedef struct hd_merge_src {
+    hd_index_cursor c; /* unused for the overlay */
+    hd_rgroup g;       /* the head */
+    int live;          /* g is valid */
+} hd_merge_src;
 
-/* Emit the overlay groups that sort before `upto` (NULL: all). */
-static int hd_merge_flush(hd_merge *m, const hd_rgroup *upto)
+static int hd_merge_advance(hd_merge_src *s, hd_rgroup **ov, size_t nov, size_t *next)
 {
-    while (m->next < m->nov && (!upto || hd_group_cmp(m->ov[m->next], upto) < 0)) {
-        int rc = m->fn(m->ctx, m->ov[m->next++]);
-        if (rc) return rc;
+    if (!s->c.ix) { /* the overlay */
+        s->live = *next < nov;
+        if (s->live) s->g = *ov[(*next)++];
+        return HERD_OK;
     }
-    return 0;
+    int rc = hd_index_cursor_next(&s->c, &s->g);
+    s->live = rc == 1;
+    return rc < 0 ? rc : HERD_OK;
 }
 
-static int hd_merge_index_group(void *ctx, const hd_rgroup *g)
+int hd_rstate_foreach_from(const hd_rstate *st, size_t first, const char *family,
+                           unsigned parts, hd_group_fn fn, void *ctx)
 {
-    hd_merge *m = ctx;
-    int rc = hd_merge_flush(m, g);
-    if (rc) return rc;
-    /* Shadowed by its overlay copy, which the flush emits in its place. */
-    if (m->st->n && hd_rstate_overlay(m->st, g->family, g->key, hd_group_hash(g->family, g->key)))
-        return 0;
-    return m->fn(m->ctx, g);
+    size_t nsrc = st->nseg - first + 1, nov = 0, next = 0; /* sources: segments, overlay */
+    hd_merge_src *src = hd_calloc(nsrc, sizeof *src);
+    hd_rgroup **ov = st->n ? hd_malloc(st->n, sizeof *ov) : NULL;
+    if (!src || (st->n && !ov)) {
+        free(src);
+        free(ov);
+        return HERD_ENOMEM;
+    }
+    for (size_t i = 0; i < st->cap; i++) {
+        hd_rgroup *g = st->slots[i];
+        if (g && (!family || !strcmp(g->family, family))) ov[nov++] = g;
+    }
+    if (nov) qsort(ov, nov, sizeof *ov, hd_group_ptr_cmp);
+    int rc = HERD_OK;
+    for (size_t i = 0; i + 1 < nsrc; i++) hd_index_cursor_init(&src[i].c, st->seg[first + i],
+                                                               family, parts);
+    for (size_t i = 0; !rc && i < nsrc; i++) rc = hd_merge_advance(&src[i], ov, nov, &next);
+    while (!rc) {
+        /* The smallest head; on a tie the newest source (the last). */
+        size_t best = nsrc;
+        for (size_t i = 0; i < nsrc; i++)
+            if (src[i].live && (best == nsrc || hd_group_cmp(&src[i].g, &src[best].g) <= 0))
+                best = i;
+        if (best == nsrc) break;
+        rc = fn(ctx, &src[best].g);
+        /* Older copies of the same group are shadowed: skip them. */
+        for (size_t i = 0; !rc && i < nsrc; i++)
+            if (i != best && src[i].live && !hd_group_cmp(&src[i].g, &src[best].g))
+                rc = hd_merge_advance(&src[i], ov, nov, &next);
+        if (!rc) rc = hd_merge_advance(&src[best], ov, nov, &next);
+    }
+    for (size_t i = 0; i + 1 < nsrc; i++) hd_index_cursor_free(&src[i].c);
+    free(src);
+    free(ov);
+    return rc;
 }
 
 int hd_rstate_foreach(const hd_rstate *st, const char *family, hd_group_fn fn, void *ctx)
 {
-    return hd_rstate_foreach_parts(st, family, HD_PART_ALL, fn, ctx);
+    return hd_rstate_foreach_from(st, 0, family, HD_PART_ALL, fn, ctx);
 }
 
 int hd_rstate_foreach_parts(const hd_rstate *st, const char *family, unsigned parts,
                             hd_group_fn fn, void *ctx)
 {
-    hd_merge m = {.st = st, .fn = fn, .ctx = ctx};
-    if (st->n) {
-        m.ov = hd_malloc(st->n, sizeof *m.ov);
-        if (!m.ov) return HERD_ENOMEM;
-        for (size_t i = 0; i < st->cap; i++) {
-            hd_rgroup *g = st->slots[i];
-            if (g && (!family || !strcmp(g->family, family))) m.ov[m.nov++] = g;
-        }
-        qsort(m.ov, m.nov, sizeof *m.ov, hd_group_ptr_cmp);
+    return hd_rstate_foreach_from(st, 0, family, parts, fn, ctx);
+}
+
+uint64_t hd_rstate_overlay_weight(const hd_rstate *st)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < st->cap; i++)
+        if (st->slots[i]) w += (uint64_t)st->slots[i]->nv + st->slots[i]->nm;
+    return w;
+}
+
+/* Add or replace run r in v[0..*k): a later layer replaces an earlier
+ * one's record of the same id, but a run keeps the time of its first. */
+static void hd_runs_put(hd_rrun *v, size_t *k, const hd_rrun *r)
+{
+    size_t j = 0;
+    while (j < *k && strcmp(v[j].id, r->id)) j++;
+    if (j == *k) {
+        v[(*k)++] = *r;
+        return;
     }
-    int rc = st->ix ? hd_index_foreach(st->ix, family, parts, hd_merge_index_group, &m) : 0;
-    if (!rc) rc = hd_merge_flush(&m, NULL);
-    free(m.ov);
-    return rc;
+    int64_t first = v[j].time_ms;
+    v[j] = *r;
+    v[j].time_ms = first;
+}
+
+int hd_rstate_runs_from(const hd_rstate *st, size_t first, hd_rrun **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t total = st->nruns;
+    for (size_t s = first; s < st->nseg; s++) total += hd_index_nruns(st->seg[s]);
+    hd_rrun *v = hd_malloc(total + 1, sizeof *v);
+    if (!v) return HERD_ENOMEM;
+    size_t k = 0;
+    for (size_t s = first; s < st->nseg; s++) {
+        for (size_t i = 0, m = hd_index_nruns(st->seg[s]); i < m; i++) {
+            hd_rrun r;
+            int rc = hd_index_run(st->seg[s], i, &r);
+            if (rc) {
+                free(v);
+                return rc;
+            }
+            hd_runs_put(v, &k, &r);
+        }
+    }
+    for (size_t i = 0; i < st->nruns; i++) hd_runs_put(v, &k, &st->runs[i]);
+    *out = v;
+    *n = k;
+    return HERD_OK;
 }
 
 int hd_rstate_runs(const hd_rstate *st, hd_rrun **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    size_t nix = st->ix ? hd_index_nruns(st->ix) : 0;
-    hd_rrun *v = hd_malloc(nix + st->nruns + 1, sizeof *v);
-    if (!v) return HERD_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < nix; i++) {
-        int rc = hd_index_run(st->ix, i, &v[k]);
-        if (rc) {
-            free(v);
-            return rc;
-        }
-        k++;
-    }
-    for (size_t i = 0; i < st->nruns; i++) {
-        size_t j = 0;
-        while (j < k && strcmp(v[j].id, st->runs[i].id)) j++;
-        if (j < k) {
-            int64_t first = v[j].time_ms;
-            v[j] = st->runs[i];
-            v[j].time_ms = first; /* a run is dated by its first record */
-        } else {
-            v[k++] = st->runs[i];
-        }
-    }
-    *out = v;
-    *n = k;
-    return HERD_OK;
+    return hd_rstate_runs_from(st, 0, out, n);
 }
 
 /* ------------------------------------------------------------------------
@@ -516,10 +588,12 @@ static int hd_apply_run(hd_apply_ctx *c)
         st->runs[i] = run;
         return HERD_OK;
     }
-    if (!run.params && st->ix) { /* keep the index's params when only the summary changes */
-        for (size_t i = 0, n = hd_index_nruns(st->ix); i < n; i++) {
+    /* Keep the index's params when only the summary changes: the newest
+     * segment's record of the run has them. */
+    for (size_t s = st->nseg; !run.params && s-- > 0;) {
+        for (size_t i = 0, n = hd_index_nruns(st->seg[s]); i < n; i++) {
             hd_rrun old;
-            if (hd_index_run(st->ix, i, &old) == HERD_OK && !strcmp(old.id, run.id)) {
+            if (hd_index_run(st->seg[s], i, &old) == HERD_OK && !strcmp(old.id, run.id)) {
                 run.params = old.params;
                 break;
             }

@@ -4,6 +4,11 @@
  * A snapshot is an index (possibly none) plus an overlay: the groups that
  * journal records after the index changed, each copied up whole from the
  * index when first touched, so a group is always read from one place.
+ * The index itself is a stack of segments (docs/registry.md, "index"): a
+ * base, a snapshot of every group, and deltas above it, each holding whole
+ * the groups that changed in its stretch of the journal.  A group is read
+ * from the newest place that has it: the overlay, then the segments from
+ * the top down.
  *
  * lib/registry, bottom to top: codec (data model, byte codec), index (the
  * index file, read), state, index_write (a state written as the index),
@@ -22,7 +27,8 @@
 /* ---- The state: index + overlay ---------------------------------------- */
 
 typedef struct hd_rstate {
-    hd_index *ix;   /* may be NULL */
+    hd_index **seg; /* the index's segments, base first (nseg 0: none) */
+    size_t nseg;
     hd_arena *arena; /* overlay strings and arrays */
     hd_rgroup **slots; /* overlay groups, open addressing by hash */
     size_t cap, n;
@@ -44,7 +50,8 @@ typedef struct hd_ridem {
     uint32_t version;
 } hd_ridem;
 
-int hd_rstate_init(hd_rstate *st, hd_index *ix); /* takes ix */
+/* Takes `seg` (malloc'd) and its indexes, even on failure. */
+int hd_rstate_init(hd_rstate *st, hd_index **seg, size_t nseg);
 void hd_rstate_free(hd_rstate *st);
 
 /* The overlay group, or NULL. */
@@ -57,14 +64,28 @@ int hd_rstate_find(const hd_rstate *st, const char *family, const char *key,
 /* The version of an idempotency key: 1 with family/key/version, 0, < 0. */
 int hd_rstate_idem(const hd_rstate *st, const char *idem, const char **family,
                    const char **key, uint32_t *version);
+/* The fast path of alias resolution, through the segments only (the
+ * caller checked the overlay): as hd_index_alias. */
+int hd_rstate_index_alias(const hd_rstate *st, const char *family, const char *key,
+                          uint64_t hash, const char *alias, uint32_t *version,
+                          int *group_found);
 /* Visit every group (overlay and index merged) in (family, key) order.
  * Overlay groups always come whole; `parts` limits what index groups
  * decode (hd_rstate_foreach: everything). */
 int hd_rstate_foreach(const hd_rstate *st, const char *family, hd_group_fn fn, void *ctx);
 int hd_rstate_foreach_parts(const hd_rstate *st, const char *family, unsigned parts,
                             hd_group_fn fn, void *ctx);
-/* Runs, index ones first, overlay replacements applied. */
+/* The same over segments first.. and the overlay only: what a merge of
+ * those segments writes. */
+int hd_rstate_foreach_from(const hd_rstate *st, size_t first, const char *family,
+                           unsigned parts, hd_group_fn fn, void *ctx);
+/* Runs, index ones first, overlay replacements applied (_from: of
+ * segments first.. and the overlay). */
 int hd_rstate_runs(const hd_rstate *st, hd_rrun **out, size_t *n);
+int hd_rstate_runs_from(const hd_rstate *st, size_t first, hd_rrun **out, size_t *n);
+/* The versions and alias moves of the overlay's groups, whole: the weight
+ * of the delta they would be written as. */
+uint64_t hd_rstate_overlay_weight(const hd_rstate *st);
 
 /* ---- Journal records -------------------------------------------------- */
 

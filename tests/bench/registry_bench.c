@@ -61,6 +61,7 @@
  * Every herd result is checked (versions, champions, row counts).
  * Prints human-readable lines, then one JSON object as the last line.  See
  * docs/performance.md. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -78,6 +79,7 @@
 #include <unistd.h>
 
 #include "herd.h"
+#include "registry/registry_internal.h"
 
 #define NF 5
 #define FAMILY "demand"
@@ -96,7 +98,7 @@ static const char *const feature_names[NF] = {"f0", "f1", "f2", "f3", "f4"};
 
 typedef struct bench_opts {
     long versions, groups, batch, distinct, rows, rounds;
-    int tiny, threads, repeat, keep;
+    int tiny, threads, repeat, keep, flatness;
     const char *dir;
 } bench_opts;
 
@@ -105,7 +107,7 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: registry_bench --versions N [--dir D] [--batch B] [--tiny] [--groups G]\n"
             "                      [--distinct M] [--rows R] [--rounds K] [--threads T]\n"
-            "                      [--repeat M] [--keep]\n"
+            "                      [--repeat M] [--keep] [--flatness]\n"
             "  --versions N   versions to commit (required)\n"
             "  --dir D        make the scratch directory inside D (default $TMPDIR or /tmp)\n"
             "  --batch B      versions per batch of the batched commit (default 1000)\n"
@@ -117,7 +119,10 @@ static void usage(FILE *to)
             "  --rounds K     boosting rounds (default 50; --tiny 1)\n"
             "  --threads T    training threads (default: the CPUs this process may use)\n"
             "  --repeat M     repeats of the read measurements (default 5)\n"
-            "  --keep         keep the scratch directory\n",
+            "  --keep         keep the scratch directory\n"
+            "  --flatness     only the batched commit, twice: with the tiered index and\n"
+            "                 with whole index rewrites (as before 0.2); per-batch times of\n"
+            "                 the first and last 10%% of the batches and totals\n",
             DEFAULT_DISTINCT, TINY_DISTINCT);
 }
 
@@ -169,6 +174,8 @@ static void parse_args(int argc, char **argv, bench_opts *o)
             o->tiny = 1;
         } else if (strcmp(a, "--keep") == 0) {
             o->keep = 1;
+        } else if (strcmp(a, "--flatness") == 0) {
+            o->flatness = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -616,13 +623,23 @@ static void free_workload(workload *w)
  * freeing the batches are outside it); *add_s the part of it spent in
  * begin + adds, *create_s the time of the open that created the
  * registry. */
-static double herd_commit_all(const workload *w, const char *path, size_t batch,
-                              double *create_s, double *add_s, size_t *nbatches)
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* batch_s, batch_cpu (may be NULL): each batch's wall and CPU time. */
+static double herd_commit_timed(const workload *w, const char *path, size_t batch, int tiers,
+                                double *batch_s, double *batch_cpu, double *create_s,
+                                double *add_s, size_t *nbatches)
 {
     herd_registry *reg = NULL;
     double t0 = now_s();
     check(herd_registry_open(path, NULL, &reg), "herd_registry_open (create)");
     *create_s = now_s() - t0;
+    hd_registry_set_index_tiers(reg, tiers);
     herd_version_options vo;
     herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.family = FAMILY;
@@ -634,6 +651,7 @@ static double herd_commit_all(const workload *w, const char *path, size_t batch,
         size_t e = w->n - s < batch ? w->n : s + batch;
         herd_batch *b = NULL;
         t0 = now_s();
+        double c0 = cpu_s();
         check(herd_registry_begin(reg, &b), "herd_registry_begin");
         for (size_t k = s; k < e; k++) {
             size_t m = ver_model(w, k);
@@ -648,6 +666,8 @@ static double herd_commit_all(const workload *w, const char *path, size_t batch,
         }
         double t1 = now_s();
         check(herd_batch_commit(b), "herd_batch_commit");
+        if (batch_s) batch_s[*nbatches] = now_s() - t0;
+        if (batch_cpu) batch_cpu[*nbatches] = cpu_s() - c0;
         total += now_s() - t0;
         *add_s += t1 - t0;
         (*nbatches)++;
@@ -671,6 +691,12 @@ static double herd_commit_all(const workload *w, const char *path, size_t batch,
     }
     herd_registry_free(reg);
     return total;
+}
+
+static double herd_commit_all(const workload *w, const char *path, size_t batch,
+                              double *create_s, double *add_s, size_t *nbatches)
+{
+    return herd_commit_timed(w, path, batch, 1, NULL, NULL, create_s, add_s, nbatches);
 }
 
 /* Median time of herd_registry_open on `path`, each a fresh handle. */
@@ -1159,6 +1185,112 @@ static const char *mib(uint64_t bytes, char *buf, size_t size)
     return buf;
 }
 
+/* ---- --flatness: commit cost as the registry grows ------------------------- */
+
+typedef struct flat_run {
+    double total, cpu_total, open_s;
+    double first_mean, last_mean, first_median, last_median;         /* wall */
+    double first_cpu, last_cpu, first_cpu_median, last_cpu_median; /* CPU */
+    size_t deltas;
+} flat_run;
+
+static double mean(const double *v, size_t n)
+{
+    double t = 0;
+    for (size_t i = 0; i < n; i++) t += v[i];
+    return n ? t / (double)n : 0;
+}
+
+static size_t count_index_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, "index-", 6) == 0;
+    closedir(d);
+    return n;
+}
+
+static flat_run flat_measure(const workload *w, const bench_opts *o, const char *name, int tiers)
+{
+    char path[PATH_MAX];
+    path_join(path, sizeof path, scratch, name);
+    size_t nb = (w->n + (size_t)o->batch - 1) / (size_t)o->batch, got = 0;
+    double *t = calloc(nb, sizeof *t), *c = calloc(nb, sizeof *c), create = 0, add = 0;
+    if (!t || !c) {
+        fprintf(stderr, "registry_bench: out of memory\n");
+        exit(1);
+    }
+    flat_run r;
+    memset(&r, 0, sizeof r);
+    r.total = herd_commit_timed(w, path, (size_t)o->batch, tiers, t, c, &create, &add, &got);
+    size_t k = got / 10 ? got / 10 : 1;
+    r.cpu_total = mean(c, got) * (double)got;
+    r.first_mean = mean(t, k);
+    r.last_mean = mean(t + got - k, k);
+    r.first_median = median(t, k);
+    r.last_median = median(t + got - k, k);
+    r.first_cpu = mean(c, k);
+    r.last_cpu = mean(c + got - k, k);
+    r.first_cpu_median = median(c, k);
+    r.last_cpu_median = median(c + got - k, k);
+    double lo, hi;
+    r.open_s = herd_open_median(path, o->repeat, &lo, &hi);
+    r.deltas = count_index_files(path);
+    free(t);
+    free(c);
+    return r;
+}
+
+/* Both registries are committed in the same run; per-batch means include
+ * the checkpoints and merges that fall in those batches. */
+static int flatness(const workload *w, const bench_opts *o)
+{
+    fprintf(stderr, "herd commit, batches of %ld, tiered index...\n", o->batch);
+    flat_run tr = flat_measure(w, o, "registry-tiered", 1);
+    fprintf(stderr, "herd commit, batches of %ld, whole index rewrites...\n", o->batch);
+    flat_run wr = flat_measure(w, o, "registry-whole", 0);
+    printf("\ncommit of %zu versions in batches of %ld: per batch (begin + adds + commit), "
+           "ms, mean / median over the first and the last 10%% of the batches\n",
+           w->n, o->batch);
+    printf("                   wall: total s  first 10%%      last 10%%      last/first | "
+           "CPU: total s  first 10%%    last 10%%    last/first | open ms  deltas\n");
+    const flat_run *runs[] = {&tr, &wr};
+    const char *names[] = {"tiered index", "whole rewrites"};
+    for (int i = 0; i < 2; i++) {
+        const flat_run *r = runs[i];
+        printf("  %-16s %10.2f  %6.2f/%-6.2f  %6.2f/%-6.2f  %6.2f     | %10.2f  %5.2f/%-5.2f  "
+               "%5.2f/%-5.2f  %6.2f     | %7.2f  %zu\n",
+               names[i], r->total, 1e3 * r->first_mean, 1e3 * r->first_median,
+               1e3 * r->last_mean, 1e3 * r->last_median, r->last_mean / r->first_mean,
+               r->cpu_total, 1e3 * r->first_cpu, 1e3 * r->first_cpu_median, 1e3 * r->last_cpu,
+               1e3 * r->last_cpu_median, r->last_cpu / r->first_cpu, 1e3 * r->open_s, r->deltas);
+    }
+    printf("whole rewrites / tiered: %.2fx the wall time, %.2fx the CPU time\n",
+           wr.total / tr.total, wr.cpu_total / tr.cpu_total);
+    printf("{\"versions\": %zu, \"batch\": %ld, \"tiny\": %s", w->n, o->batch,
+           o->tiny ? "true" : "false");
+    for (int i = 0; i < 2; i++) {
+        const char *p = i ? "whole" : "tiered";
+        const flat_run *r = runs[i];
+        printf(", \"%s_total_s\": %.3f, \"%s_cpu_s\": %.3f, \"%s_first10_mean_ms\": %.3f, "
+               "\"%s_last10_mean_ms\": %.3f, \"%s_first10_median_ms\": %.3f, "
+               "\"%s_last10_median_ms\": %.3f, \"%s_last_vs_first\": %.3f, "
+               "\"%s_first10_cpu_ms\": %.3f, \"%s_last10_cpu_ms\": %.3f, "
+               "\"%s_cpu_last_vs_first\": %.3f, \"%s_open_ms\": %.3f, "
+               "\"%s_delta_files\": %zu",
+               p, r->total, p, r->cpu_total, p, 1e3 * r->first_mean, p, 1e3 * r->last_mean, p,
+               1e3 * r->first_median, p, 1e3 * r->last_median, p, r->last_mean / r->first_mean,
+               p, 1e3 * r->first_cpu, p, 1e3 * r->last_cpu, p, r->last_cpu / r->first_cpu, p,
+               1e3 * r->open_s, p, r->deltas);
+    }
+    printf(", \"whole_vs_tiered_total\": %.3f, \"whole_vs_tiered_cpu\": %.3f",
+           wr.total / tr.total, wr.cpu_total / tr.cpu_total);
+    json_target("target_tiered_last_vs_first_le_1_5", 1, tr.last_mean / tr.first_mean <= 1.5);
+    printf("}\n");
+    return 0;
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1210,6 +1342,12 @@ int main(int argc, char **argv)
            "versions (mean %.0f bytes)\n",
            w.d, train_s, (double)w.d / train_s, o.threads, mib(w.total_bytes, b1, sizeof b1), w.n,
            (double)w.total_bytes / (double)w.n);
+
+    if (o.flatness) {
+        int rc = flatness(&w, &o);
+        free_workload(&w);
+        return rc;
+    }
 
     /* Commit: raw write, herd in one batch, raw write, herd in batches, raw
      * write, folder per version. */

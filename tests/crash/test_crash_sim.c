@@ -12,7 +12,14 @@
  * present must be a prefix of the workload's, each complete, with exactly
  * the planned version numbers, aliases, archive status and artifacts (the
  * archived one may be reclaimed); a new commit on the recovered registry
- * must succeed and survive a reopen and another power loss. */
+ * must succeed and survive a reopen and another power loss.
+ *
+ * The same again with a workload shaped for the tiered index (an index
+ * checkpoint after every commit, each commit touching new groups): the
+ * base is written, then a delta above it, then a merge of two deltas, then
+ * a merge of everything into a new base, then gc's relocations; a cut
+ * anywhere in a delta's write, a merge or the removal of the files a merge
+ * replaced loses nothing that was acknowledged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +36,7 @@
 #define REG "/reg"
 #define NB 4 /* workload batches; plan[NB] is the recovery commit */
 
-static const cp_batch plan[NB + 1] = {
+static const cp_batch basic_plan[NB + 1] = {
     {.id = 0,
      .n = 3,
      .item = {{"f0", "g0", 0, "champion", NULL}, {"f0", "g1", 1, NULL, NULL},
@@ -59,12 +66,58 @@ static const cp_batch plan[NB + 1] = {
      .item = {{"f0", "g0", 2, "champion", "b9-0"}, {"f1", "g1", 3, NULL, NULL}}},
 };
 
+/* Every commit adds new groups, so that checkpoints write deltas: base
+ * (weight 6: versions and alias moves), a delta of 1, a merge of it with a
+ * delta of 1 (the merged 2 stays below the base's 6), then 4 that swallow
+ * everything into a new base. */
+static const cp_batch tiered_plan[NB + 1] = {
+    {.id = 0,
+     .n = 4,
+     .item = {{"f0", "g0", 0, NULL, NULL}, {"f0", "g0", 1, "champion", NULL},
+              {"f0", "g1", 2, "champion", "t0-2"}, {"f1", "g0", 3, NULL, "t0-3"}},
+     .run_id = "run-a"},
+    {.id = 1, .n = 1, .item = {{"f2", "g0", 4, NULL, "t1-0"}}},
+    {.id = 2, .n = 1, .item = {{"f2", "g1", 0, NULL, NULL}}, .run_id = "run-b"},
+    {.id = 3,
+     .n = 1,
+     .item = {{"f3", "g0", 1, NULL, "t3-0"}},
+     .archive_family = "f0",
+     .archive_group = "g0",
+     .archive_version = 1},
+    /* after recovery */
+    {.id = 9, .n = 1, .item = {{"f4", "g0", 2, "champion", "t9-0"}}},
+};
+
+/* The workload run by the power-cut test: a plan and how often the index
+ * is rewritten. */
+typedef struct workload_shape {
+    const cp_batch *plan;
+    uint64_t checkpoint_every;
+    const char *name;
+    int deltas[NB]; /* delta files expected after each commit (-1: any) */
+} workload_shape;
+
+static const workload_shape g_shapes[] = {
+    /* 3 versions + 1 alias move in batch 0, 4 + 2 in batch 1: the index is
+     * rewritten after batch 1 (and again after batch 3) */
+    {basic_plan, 6, "workload", {0, 0, 0, 0}},
+    /* base; a delta; the merge of two deltas (the first removed); a base */
+    {tiered_plan, 1, "tiered workload", {0, 1, 1, 0}},
+};
+
 typedef struct wl_result {
     int opened;
     int ok[NB];
     int64_t version[NB][CP_MAX_ITEMS];
     int gc_ok;
+    int deltas[NB]; /* index delta files present after each commit */
 } wl_result;
+
+static int count_delta(void *ctx, const char *name)
+{
+    *(int *)ctx += !strncmp(name, "index-", 6);
+    return 0;
+}
 
 typedef struct blobs {
     void *data[CR_NMODELS];
@@ -73,17 +126,17 @@ typedef struct blobs {
 
 /* The workload.  Ignores errors (a power cut makes every later call fail)
  * but records which commits returned HERD_OK; frees everything. */
-static void workload(const hd_vfs *v, const blobs *bl, wl_result *r)
+static void workload(const hd_vfs *v, const workload_shape *w, const blobs *bl, wl_result *r)
 {
     memset(r, 0, sizeof *r);
     herd_registry *reg = NULL;
     if (hd_registry_open_vfs(v, REG, NULL, &reg)) return;
     r->opened = 1;
-    /* 3 versions + 1 alias move in batch 0, 4 + 2 in batch 1: the index is
-     * rewritten after batch 1 (and again after batch 3) */
-    hd_registry_set_checkpoint_every(reg, 6);
-    for (int b = 0; b < NB; b++)
-        r->ok[b] = cp_commit(reg, plan, b, bl->data, bl->len, r->version[b], NULL) == HERD_OK;
+    hd_registry_set_checkpoint_every(reg, w->checkpoint_every);
+    for (int b = 0; b < NB; b++) {
+        r->ok[b] = cp_commit(reg, w->plan, b, bl->data, bl->len, r->version[b], NULL) == HERD_OK;
+        if (hd_vfs_list_dir(v, REG, count_delta, &r->deltas[b])) herd_clear_error();
+    }
     r->gc_ok = herd_registry_gc(reg, NULL) == HERD_OK;
     herd_registry_free(reg);
 }
@@ -153,7 +206,7 @@ static void test_create_survives_power_loss(void **state)
         herd_registry *reg = NULL;
         int ok = 0;
         if (hd_registry_open_vfs(v, REG, NULL, &reg) == HERD_OK) {
-            ok = cp_commit(reg, plan, 0, c->bl.data, c->bl.len, NULL, NULL) == HERD_OK;
+            ok = cp_commit(reg, basic_plan, 0, c->bl.data, c->bl.len, NULL, NULL) == HERD_OK;
             herd_registry_free(reg);
         }
         if (k == 0) {
@@ -173,7 +226,7 @@ static void test_create_survives_power_loss(void **state)
                      k, herd_status_str(rc), herd_last_error());
         cr_snap s;
         int present[1] = {0};
-        if (cr_snap_take(reg, &s, err, sizeof err) || cp_presence(&s, plan, 1, present, err,
+        if (cr_snap_take(reg, &s, err, sizeof err) || cp_presence(&s, basic_plan, 1, present, err,
                                                                   sizeof err))
             fail_msg("cut at call %" PRIu64 ": %s", k, err);
         cr_snap_free(&s);
@@ -184,7 +237,7 @@ static void test_create_survives_power_loss(void **state)
                      dir_survived ? "" : " -- the directory " REG " itself is gone: creating it "
                      "did not sync its parent directory");
         int want[1] = {present[0]};
-        if (cp_verify(reg, plan, 1, want, &c->m, 0, err, sizeof err))
+        if (cp_verify(reg, basic_plan, 1, want, &c->m, 0, err, sizeof err))
             fail_msg("cut at call %" PRIu64 ": %s", k, err);
         herd_registry_free(reg);
         hd_vfs_sim_free(sim);
@@ -192,16 +245,16 @@ static void test_create_survives_power_loss(void **state)
     printf("# creating + first commit: %" PRIu64 " cut points\n", count);
 }
 
-static void test_power_cut_everywhere(void **state)
+static void power_cut_everywhere(sctx *c, const workload_shape *w)
 {
-    sctx *c = *state;
+    const cp_batch *plan = w->plan;
     char err[1024];
 
     /* dry run: every commit succeeds with the planned numbers; count calls */
     hd_vfs_sim *sim = new_sim(1);
     uint64_t before = hd_vfs_sim_calls(sim, HD_VFS_OP_ALL);
     wl_result r;
-    workload(hd_vfs_sim_vfs(sim), &c->bl, &r);
+    workload(hd_vfs_sim_vfs(sim), w, &c->bl, &r);
     assert_true(r.opened);
     for (int b = 0; b < NB; b++) {
         if (!r.ok[b]) fail_msg("dry run: commit %d failed", b);
@@ -209,6 +262,10 @@ static void test_power_cut_everywhere(void **state)
             assert_int_equal(r.version[b][i], cp_version_of(plan, b, i));
     }
     if (!r.gc_ok) fail_msg("dry run: gc failed: %s", herd_last_error());
+    for (int b = 0; b < NB; b++)
+        if (r.deltas[b] != w->deltas[b])
+            fail_msg("dry run of the %s: %d index delta files after commit %d, expected %d",
+                     w->name, r.deltas[b], b, w->deltas[b]);
     uint64_t count = hd_vfs_sim_calls(sim, HD_VFS_OP_ALL) - before;
     {
         herd_registry *reg = NULL;
@@ -221,7 +278,7 @@ static void test_power_cut_everywhere(void **state)
         herd_registry_free(reg);
     }
     hd_vfs_sim_free(sim);
-    printf("# workload: %" PRIu64 " I/O calls\n", count);
+    printf("# %s: %" PRIu64 " I/O calls\n", w->name, count);
     assert_true(count > 20);
 
     double t0 = cr_now();
@@ -230,7 +287,7 @@ static void test_power_cut_everywhere(void **state)
         sim = new_sim(k);
         const hd_vfs *v = hd_vfs_sim_vfs(sim);
         hd_vfs_sim_crash_at(sim, k, HD_VFS_OP_ALL);
-        workload(v, &c->bl, &r);
+        workload(v, w, &c->bl, &r);
         if (!hd_vfs_sim_is_down(sim)) {
             not_down++; /* the workload made fewer calls this time */
             hd_vfs_sim_crash_at(sim, 0, 0);
@@ -243,7 +300,7 @@ static void test_power_cut_everywhere(void **state)
         herd_registry *reg = NULL;
         int rc = hd_registry_open_vfs(v, REG, NULL, &reg);
         if (rc != HERD_OK)
-            fail_msg("cut at call %" PRIu64 "%s: the registry does not open: %s (%s)", k,
+            fail_msg("%s, cut at call %" PRIu64 "%s: the registry does not open: %s (%s)", k,
                      r.opened ? "" : " (in the first open)", herd_status_str(rc),
                      herd_last_error());
         int np = cp_check_cut(reg, plan, NB, r.ok, r.version, &c->m, k, NULL);
@@ -287,6 +344,16 @@ static void test_power_cut_everywhere(void **state)
            not_down);
     /* every outcome happened somewhere */
     for (int b = 0; b <= NB; b++) assert_true(by_prefix[b] > 0);
+}
+
+static void test_power_cut_everywhere(void **state)
+{
+    power_cut_everywhere(*state, &g_shapes[0]);
+}
+
+static void test_power_cut_everywhere_tiered(void **state)
+{
+    power_cut_everywhere(*state, &g_shapes[1]);
 }
 
 /* Destructors never change the caller's last error, even when their own
@@ -334,6 +401,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_survives_power_loss),
         cmocka_unit_test(test_power_cut_everywhere),
+        cmocka_unit_test(test_power_cut_everywhere_tiered),
         cmocka_unit_test(test_failing_frees_keep_the_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

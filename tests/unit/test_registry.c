@@ -3348,6 +3348,215 @@ static void test_reopen_without_checkpoint(void **state)
     snap_free(&before);
 }
 
+/* ---- The tiered index: a base and deltas (docs/registry.md, "index") ---- */
+
+/* The index delta files ("index-S-E") of a registry, and the name of the
+ * one of the lowest start (into low, may be NULL). */
+static size_t count_deltas(const char *path, char *low, size_t size)
+{
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    size_t n = 0;
+    if (low) *low = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "index-", 6)) continue;
+        n++;
+        if (low && (!*low || strcmp(e->d_name, low) < 0)) snprintf(low, size, "%s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Round r adds new groups (so that checkpoints write deltas) and, every
+ * few rounds, touches old ones: a version of DE/Berlin, a champion move,
+ * an archive, a run's summary. */
+static void tiered_round(herd_registry *reg, int r)
+{
+    herd_batch *b = begin(reg);
+    char run[32], key[32], idem[64];
+    snprintf(run, sizeof run, "run%d", r % 5);
+    char summary[32];
+    snprintf(summary, sizeof summary, "{\"round\":%d}", r);
+    EXPECT_OK(herd_batch_set_run(b, run, r < 5 ? "{\"eta\":0.3}" : NULL, summary));
+    for (int g = 0; g < 3; g++) {
+        herd_version_options vo;
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+        snprintf(key, sizeof key, "g%03d", 3 * r + g);
+        snprintf(idem, sizeof idem, "%s:%s", run, key);
+        const char *mn[] = {"rmse"};
+        double mv[] = {1.0 + r + g / 10.0};
+        vo.metric_names = mn;
+        vo.metric_values = mv;
+        vo.n_metrics = 1;
+        vo.idempotency_key = idem;
+        vo.run_id = run;
+        vo.alias = g == 0 ? "champion" : NULL;
+        add_art(b, "demand", key, &vo);
+    }
+    if (r % 4 == 0) add_art(b, "demand", "DE/Berlin", NULL);
+    if (r % 7 == 3) add_art(b, "other", "x", NULL);
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    if (r % 6 == 5) { /* an old group's champion moves, one of "other" is archived */
+        herd_alias_options ao;
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
+        ao.reason = "won";
+        b = begin(reg);
+        EXPECT_OK(herd_batch_set_alias(b, "demand", "DE/Berlin", "champion", 1, &ao));
+        EXPECT_OK(herd_batch_set_alias(b, "demand", "g000", "challenger", 1, &ao));
+        EXPECT_OK(herd_batch_archive(b, "other", "x", 1, "old"));
+        EXPECT_OK(herd_batch_commit(b));
+        herd_batch_free(b);
+    }
+}
+
+/* Commits of new groups with a checkpoint after each write deltas above
+ * the base and merge them geometrically: the files stay few, and every
+ * handle -- the writer's, a reopened one, one opened over the journal
+ * alone, one after a rebuild -- reads the same. */
+static void test_tiered_index(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_checkpoint_every(c->reg, 1);
+    size_t most = 0;
+    int stacked = 0;
+    for (int r = 0; r < 40; r++) {
+        tiered_round(c->reg, r);
+        size_t n = count_deltas(c->path, NULL, 0);
+        if (n > most) most = n;
+        stacked += n >= 2;
+        if (r % 8 != 7) continue;
+        /* Reopened from the base and its deltas, everything reads the same. */
+        snapshot before, after;
+        snap_take(c->reg, &before);
+        herd_registry *fresh = open_reg(c->path);
+        snap_take(fresh, &after);
+        snap_compare(&before, &after, "reopened over the deltas");
+        snap_free(&after);
+        EXPECT_OK(herd_registry_check(fresh, NULL));
+        herd_registry_free(fresh);
+        snap_free(&before);
+    }
+    /* Deltas were stacked, and merged: about log2 of the checkpoints. */
+    if (!stacked || most > 7)
+        fail_msg("tiered index: at most %zu delta files at once (%d rounds with 2 or more); "
+                 "expected 2 to 7", most, stacked);
+
+    /* Idempotency keys are found in every segment. */
+    herd_batch *b = begin(c->reg);
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.idempotency_key = "run1:g003";
+    size_t i = add_art(b, "demand", "g003", &vo);
+    vo.idempotency_key = "run3:g114";
+    size_t j = add_art(b, "demand", "g114", &vo);
+    EXPECT_OK(herd_batch_commit(b));
+    int existed = 0;
+    assert_int_equal(batch_version(b, i, &existed), 1);
+    assert_int_equal(existed, 1);
+    assert_int_equal(batch_version(b, j, &existed), 1);
+    assert_int_equal(existed, 1);
+    herd_batch_free(b);
+
+    /* The journal alone (every index file removed) gives the same. */
+    snapshot before, after;
+    snap_take(c->reg, &before);
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    char copy[4200], cmd[20000];
+    snprintf(copy, sizeof copy, "%s/journal-only", c->dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && rm -f '%s'/index*", c->path, copy, copy);
+    assert_int_equal(system(cmd), 0);
+    herd_registry *plain = open_reg(copy);
+    snap_take(plain, &after);
+    snap_compare(&before, &after, "the journal alone");
+    snap_free(&after);
+    herd_registry_free(plain);
+
+    /* Rebuilding writes one base and removes every delta. */
+    c->reg = open_reg(c->path);
+    assert_true(count_deltas(c->path, NULL, 0) > 0);
+    EXPECT_OK(herd_registry_rebuild_index(c->reg));
+    assert_int_equal(count_deltas(c->path, NULL, 0), 0);
+    snap_take(c->reg, &after);
+    snap_compare(&before, &after, "after rebuild_index");
+    snap_free(&after);
+    snap_free(&before);
+}
+
+/* A delta that is missing, damaged or from another registry costs time,
+ * never data: open reads the journal from where the chain ends, check
+ * reports the damage, the next commit writes what replaces it. */
+static void test_tiered_index_damage(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_checkpoint_every(c->reg, 1);
+    for (int r = 0; r < 10; r++) tiered_round(c->reg, r); /* a base and 2 deltas */
+    snapshot before, after;
+    snap_take(c->reg, &before);
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    char low[256], path[4500], copy[4200], cmd[20000];
+    assert_true(count_deltas(c->path, low, sizeof low) >= 2);
+    snprintf(path, sizeof path, "%s/%s", c->path, low);
+
+    for (int k = 0; k < 4; k++) {
+        static const char *const what[] = {"missing", "header damaged", "data damaged",
+                                           "another registry's"};
+        snprintf(copy, sizeof copy, "%s/case%d", c->dir, k);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", copy, c->path, copy);
+        assert_int_equal(system(cmd), 0);
+        char victim[4500];
+        snprintf(victim, sizeof victim, "%s/%s", copy, low);
+        if (k == 0) {
+            assert_int_equal(unlink(victim), 0);
+        } else if (k == 3) { /* the index of another journal under this name */
+            snprintf(cmd, sizeof cmd, "cp '%s/index' '%s'", copy, victim);
+            assert_int_equal(system(cmd), 0);
+        } else {
+            FILE *f = fopen(victim, "r+b");
+            assert_non_null(f);
+            long off = k == 1 ? 20 : 300;
+            assert_int_equal(fseek(f, off, SEEK_SET), 0);
+            int ch = fgetc(f);
+            assert_int_equal(fseek(f, off, SEEK_SET), 0);
+            fputc(ch ^ 0x5a, f);
+            fclose(f);
+        }
+        herd_registry *reg = open_reg(copy);
+        herd_frame *problems = NULL;
+        int crc = herd_registry_check(reg, &problems);
+        size_t np = herd_frame_row_count(problems);
+        herd_frame_free(problems);
+        if (k == 2) {
+            /* Damage inside a chunk is found when read: check names it,
+             * and the rebuilt index reads as before. */
+            if (crc != HERD_ECORRUPT || np == 0 || !strstr(herd_last_error(), low))
+                fail_msg("%s delta: herd_registry_check found %zu problems (%s)", what[k], np,
+                         herd_last_error());
+            EXPECT_OK(herd_registry_rebuild_index(reg));
+        } else if (crc != HERD_OK && k != 1) {
+            fail_msg("%s delta: herd_registry_check: %s", what[k], herd_last_error());
+        }
+        snap_take(reg, &after);
+        char label[96];
+        snprintf(label, sizeof label, "%s delta", what[k]);
+        snap_compare(&before, &after, label);
+        snap_free(&after);
+        /* The next commit replaces what was set aside; then all is sound. */
+        assert_int_equal(add_one(reg, "demand", "fresh", NULL), 1);
+        herd_registry_free(reg);
+        reg = open_reg(copy);
+        EXPECT_OK(herd_registry_check(reg, NULL));
+        assert_int_equal(resolve(reg, "demand", "fresh", "latest"), 1);
+        assert_int_equal(resolve(reg, "demand", "g000", "champion"), 1);
+        herd_registry_free(reg);
+    }
+    c->reg = open_reg(c->path);
+    snap_free(&before);
+    (void)path;
+}
+
 static void test_check_healthy(void **state)
 {
     ctx *c = *state;
@@ -3763,6 +3972,8 @@ int main(void)
         T(test_group_keys),
         T(test_checkpoint_and_reopen),
         T(test_reopen_without_checkpoint),
+        T(test_tiered_index),
+        T(test_tiered_index_damage),
         T(test_check_healthy),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
