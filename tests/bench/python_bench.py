@@ -2,10 +2,11 @@
 """python_bench.py -- what the Python binding costs over C, on the weekly cycle.
 
     /usr/bin/python3 tests/bench/python_bench.py --cycle-from-c build/tests/bench/cycle_from_c \
-        [--groups 50000] [--rows 30] [--rounds 10] [--threads 2] [--repeat 3]
+        [--groups 50000] [--rows 30] [--rounds 10] [--threads 2] [--repeat 3] [--weeks 2]
 
 Generates two weeks of data for --groups groups (week 2: 10 more rows per
-group, a shift in a quarter of them), writes them as CSV, then, in the same
+group, a shift in a quarter of them; --weeks 1: week 1 only), writes them as
+CSV, then, in the same
 run, --repeat times each, alternating which goes first:
 
   C       cycle_from_c: reads the CSV files (not timed), then per week
@@ -19,6 +20,16 @@ Both use the same options, by the same names, and a fresh registry each
 run; both are fresh processes.  The binding's cost is the Python side's
 median time over the C side's; the target is at most 1.05.  The decisions
 of the two sides must be equal (checked).  The last line is one JSON object.
+
+    /usr/bin/python3 tests/bench/python_bench.py --serving [--repeat 7]
+
+times one-row predictions instead: a model of 200 trees of depth 6 on 6
+features (predict_bench's), then, interleaved, samples of 2,000 calls of
+Predictor.predict_row (a list of floats, and a float64 array), of the bare
+C call herd_predictor_predict_dense through ctypes with every argument
+prepared (the floor a binding can reach from Python), and of xgboost's
+Booster.inplace_predict on the same model.  Prints median microseconds per
+call and the ratios to the bare call.
 """
 
 import argparse
@@ -121,6 +132,70 @@ def _same_registries(a, b):
     return len(fa) > 0 and fa.reset_index(drop=True).equals(fb.reset_index(drop=True))
 
 
+def serving(args):
+    """One-row prediction latency from Python (see the module's doc)."""
+    import ctypes
+    import herd
+    import xgboost as xgb
+    rng = np.random.default_rng(3)
+    n, nf = 20000, 6
+    x = rng.normal(size=(n, nf))
+    df = pd.DataFrame(x, columns=["f%d" % j for j in range(nf)])
+    df["y"] = x @ rng.normal(size=nf) + np.sin(3 * x[:, 0]) + 0.1 * rng.normal(size=n)
+    df["g"] = "all"
+    with herd.fit(df, by="g", features=list(df.columns[:nf]), label="y", rounds=200,
+                  valid_fraction=0, params={"max_depth": 6, "tree_method": "hist"},
+                  progress=False) as res, res.model("all") as model:
+        booster = xgb.Booster()
+        booster.load_model(bytearray(model.save()))
+        booster.set_param({"nthread": 1})
+        pred = model.predictor()
+    rows = [list(map(float, r)) for r in x[:2000]]
+    arrays = [np.ascontiguousarray(r) for r in x[:2000]]
+    out = np.empty(1)
+    fn, h, out_p = herd._lib.lib.herd_predictor_predict_dense, pred._ptr, out.ctypes.data
+    addrs = [a.ctypes.data for a in arrays]
+
+    def bare():
+        for a in addrs:
+            fn(h, a, 1, nf, out_p, 1)
+
+    def row_list():
+        for r in rows:
+            pred.predict_row(r)
+
+    def row_array():
+        for a in arrays:
+            pred.predict_row(a)
+
+    def xgboost():
+        for a in arrays:
+            booster.inplace_predict(a.reshape(1, -1))
+
+    assert abs(pred.predict_row(rows[0]) - float(booster.inplace_predict(arrays[0].reshape(1, -1))[0])) < 1e-5
+    contenders = {"bare C call": bare, "predict_row(list)": row_list,
+                  "predict_row(array)": row_array, "xgboost inplace_predict": xgboost}
+    samples = {k: [] for k in contenders}
+    for r in range(args.repeat):
+        order = list(contenders)[r % 4:] + list(contenders)[:r % 4]
+        for name in order:
+            t = time.perf_counter()
+            contenders[name]()
+            samples[name].append((time.perf_counter() - t) / len(rows) * 1e6)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print("one-row prediction, 200 trees of depth 6, 6 features, median of %d samples of %d "
+          "calls" % (args.repeat, len(rows)))
+    for k, v in med.items():
+        print("  %-26s %8.2f us  %.3fx the bare call" % (k, v, v / med["bare C call"]))
+    print(json.dumps({"serving_us": med,
+                      "predict_row_vs_bare": med["predict_row(array)"] / med["bare C call"],
+                      "predict_row_list_vs_bare": med["predict_row(list)"] / med["bare C call"],
+                      "xgboost_vs_predict_row": med["xgboost inplace_predict"] /
+                      med["predict_row(array)"]}))
+    pred.close()
+    return 0
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycle-from-c", help="the cycle_from_c program (build/tests/bench/)")
@@ -129,6 +204,9 @@ def main(argv):
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--weeks", type=int, choices=[1, 2], default=2,
+                    help="cycles per run: week 1 (every group's first model), then week 2")
+    ap.add_argument("--serving", action="store_true", help="time one-row predictions instead")
     ap.add_argument("--side", choices=["python"], help=argparse.SUPPRESS)
     ap.add_argument("--registry", help=argparse.SUPPRESS)
     ap.add_argument("--csv", nargs="*", help=argparse.SUPPRESS)
@@ -136,18 +214,21 @@ def main(argv):
     if args.side:
         run_python(args)
         return 0
+    if args.serving:
+        return serving(args)
     if not args.cycle_from_c:
         ap.error("--cycle-from-c is required (meson builds it in build/tests/bench/)")
     import herd
     with tempfile.TemporaryDirectory(prefix="python-bench-") as tmp:
         csv = []
         t = time.perf_counter()
-        for week in (1, 2):
+        for week in range(1, args.weeks + 1):
             path = os.path.join(tmp, "week%d.csv" % week)
             generate(args.groups, args.rows, week).to_csv(path, index=False)
             csv.append(path)
-        print("data: %d groups, weeks 1 and 2 (%d and %d rows per group), written in %.1f s"
-              % (args.groups, args.rows, args.rows + 10, time.perf_counter() - t), flush=True)
+        print("data: %d groups, %d week(s) (%d rows per group in week 1, %d in week 2), written "
+              "in %.1f s" % (args.groups, args.weeks, args.rows, args.rows + 10,
+                             time.perf_counter() - t), flush=True)
         opts = options(args)
         runs = {"c": [], "python": []}
         for r in range(args.repeat):
@@ -173,9 +254,10 @@ def main(argv):
         c = statistics.median(x["total"] for x in runs["c"])
         py = statistics.median(x["total"] for x in runs["python"])
         same = _same_registries(os.path.join(tmp, "reg-c-0"), os.path.join(tmp, "reg-python-0"))
-        print("cycle of weeks 1 and 2, median of %d: C %.2f s, Python %.2f s: Python / C = %.3f "
-              "(target <= 1.05)" % (args.repeat, c, py, py / c))
-        print(json.dumps({"groups": args.groups, "rows": args.rows, "rounds": args.rounds,
+        print("%d cycle(s) of %d groups, median of %d: C %.2f s, Python %.2f s: Python / C = %.3f "
+              "(target <= 1.05)" % (args.weeks, args.groups, args.repeat, c, py, py / c))
+        print(json.dumps({"groups": args.groups, "weeks": args.weeks, "rows": args.rows,
+                          "rounds": args.rounds,
                           "threads": args.threads, "repeat": args.repeat, "c_s": c,
                           "python_s": py, "python_vs_c": py / c, "same_decisions": same,
                           "runs": runs}))

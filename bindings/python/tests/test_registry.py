@@ -104,3 +104,42 @@ def test_registry_errors(tmp_path):
         reg.versions("demand", "S000")
     with pytest.raises(herd.InvalidError, match="Batch is closed"):
         batch.commit()
+
+
+def test_compare_alias_moves_archive_and_gc(tmp_path):
+    week1 = make_sales(seed=0)
+    with herd.Registry(tmp_path / "reg") as reg:
+        reg.cycle(week1, run_id="w1", **CYCLE)
+        dry = reg.compare(make_sales(seed=5), by="store", family="demand", label="sales",
+                          dry_run=True)
+        assert set(dry.decisions["decision"]) == {"keep"}  # the challenger is the champion
+        with reg.begin() as batch:  # the champion must still be at version 1
+            batch.set_alias("demand", "S000", "champion", 1, expect_version=2,
+                            reason="test")
+            with pytest.raises(herd.ConflictError, match="S000"):
+                batch.commit()
+        with reg.begin() as batch:
+            batch.set_alias("demand", "S001", "champion", 0, reason="retire")
+            batch.set_alias("demand", "S001", "challenger", 0, reason="retire")
+            batch.commit()
+        with reg.begin() as batch:
+            batch.archive("demand", "S001", 1, reason="retired")
+            batch.commit()
+        assert reg.versions("demand", "S001")["status"].tolist() == ["archived"]
+        assert reg.gc() > 0
+        with pytest.raises(herd.NotFoundError):
+            reg.load("demand", "S001", 1)
+
+
+def test_read_csv_and_metric(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("store,x\nS1,1.5\nS2,abc\n")
+    df = herd.read_csv(path)
+    assert df["x"].tolist() == ["1.5", "abc"]
+    forced = tmp_path / "f.csv"
+    forced.write_text("store,x\nS1,1.5\nS2,abc\n")
+    with pytest.raises(herd.FormatError, match=r"f\.csv:3.*'x'"):
+        herd.read_csv(forced, types={"x": "float64"})
+    assert herd.metric("rmse", [1.0, 2.0], [1.0, 4.0]) == pytest.approx(2 ** 0.5)
+    with pytest.raises(herd.InvalidError, match="2 labels, 3 predictions"):
+        herd.metric("rmse", [1.0, 2.0], [1.0, 4.0, 5.0])
