@@ -258,8 +258,6 @@ class Predictor(Handle):
                          for i in range(lib.herd_predictor_num_features(ptr))]
         self.n_features = len(self.features)
         self.n_outputs = lib.herd_predictor_num_outputs(ptr)
-        self._one = np.empty(self.n_outputs, dtype=np.float64)
-        self._one_addr = self._one.ctypes.data
         self._dense = lib.herd_predictor_predict_dense
 
     def predict_row(self, values):
@@ -276,11 +274,20 @@ class Predictor(Handle):
         ptr = self._ptr
         if not ptr:
             self._handle()
+        # One output buffer per call: threads share the predictor.
+        if self.n_outputs == 1:
+            out = c_double()
+            rc = self._dense(ptr, values.__array_interface__["data"][0], 1, self.n_features,
+                             ctypes.addressof(out), 1)
+            if rc:
+                check(rc)
+            return out.value
+        out = np.empty(self.n_outputs, dtype=np.float64)
         rc = self._dense(ptr, values.__array_interface__["data"][0], 1, self.n_features,
-                         self._one_addr, self.n_outputs)
+                         out.ctypes.data, self.n_outputs)
         if rc:
             check(rc)
-        return float(self._one[0]) if self.n_outputs == 1 else self._one.copy()
+        return out
 
     def predict(self, data):
         """Predict many rows: a DataFrame (features by name) or a 2-D array

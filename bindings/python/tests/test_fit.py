@@ -205,3 +205,13 @@ def test_ctrl_c_cancels_the_call_then_raises_keyboard_interrupt():
     with pytest.raises(KeyboardInterrupt):
         herd.fit(big, by="store", features=["price", "promo"], label="sales", rounds=50,
                  threads=1, progress=interrupt)
+
+
+def test_one_predictor_serves_several_threads(sales):
+    from concurrent.futures import ThreadPoolExecutor
+    with herd.fit(sales, by="store", **FIT) as res, res.model("S000") as m, m.predictor() as p:
+        rows = sales[["price", "promo"]].to_numpy()
+        expect = m.predict(sales)
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(p.predict_row, rows))
+        np.testing.assert_allclose(got, expect)
