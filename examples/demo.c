@@ -17,6 +17,10 @@
  *
  * usage: herd-demo [DIR [REGISTRY]]
  *        (defaults: ./herd-demo, created if missing; ./herd-registry)
+ *        herd-demo --generate DIR
+ *        writes the two weeks' data only, DIR/week1.csv and DIR/week2.csv,
+ *        for `make demo`, which runs them through `herd job run`
+ *        (examples/jobs/demand.json; docs/cli.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -335,8 +339,37 @@ static int print_registry(herd_registry *reg)
     return 0;
 }
 
+/* Both weeks' data as CSV files, for the herd program. */
+static int generate_only(const char *dir)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "herd-demo: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    for (int week = 1; week <= 2; week++) {
+        sales s = {0};
+        herd_frame *f = NULL;
+        char csv[4096];
+        snprintf(csv, sizeof csv, "%s/week%d.csv", dir, week);
+        int rc = 0;
+        if (generate(&s, week == 1 ? 0 : NEW_WEEKS) || build_frame(&s, &f)) {
+            fprintf(stderr, "herd-demo: out of memory generating data\n");
+            rc = 1;
+        } else if (herd_frame_write_csv(f, csv, NULL)) {
+            rc = fail("writing the CSV");
+        }
+        herd_frame_free(f);
+        sales_free(&s);
+        if (rc) return rc;
+        printf("wrote %s (%s)\n", csv, week == 1 ? "week 1" : "26 weeks later: a competitor "
+               "opened next to a quarter of the products");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--generate")) return generate_only(argc > 2 ? argv[2] : "herd-demo");
     const char *dir = argc > 1 ? argv[1] : "herd-demo";
     const char *registry = argc > 2 ? argv[2] : "herd-registry";
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
