@@ -14,9 +14,13 @@ FUZZ_SECONDS ?= 300
 PY         ?= /usr/bin/python3
 # The demo's build configures neither the tests nor the benchmarks, so that
 # it needs the build packages only (tests/tools/check-fresh-demo.py checks
-# it with nothing else visible).  DEMO_ARGS: herd-demo [DIR [REGISTRY]].
+# it with nothing else visible).  DEMO_DIR gets the data and the report,
+# DEMO_REGISTRY is the registry (the embedded default, ./herd-registry).
 DEMO_OPTIONS ?= -Dtests=false -Dbenchmarks=false
-DEMO_ARGS  ?=
+DEMO_DIR   ?= herd-demo
+DEMO_REGISTRY ?= herd-registry
+DEMO_JOB   := examples/jobs/demand.json
+HERD_DEMO  = $(DEMO_BUILD)/bindings/cli/herd
 
 # Debian packages, by what needs them: debian-packages.txt is the one list
 # (docs/getting-started.md explains the sets).
@@ -89,9 +93,24 @@ $(FUZZ_BUILD)/build.ninja:
 build: deps-test $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
+# The demo: generate two weeks of sales, run the job file's weekly cycle on
+# each (the second after a competitor shifted a quarter of the products),
+# predict the second week from the champions, write the report.
 demo: deps-build $(DEMO_BUILD)/build.ninja
 	meson compile -C $(DEMO_BUILD)
-	$(DEMO_BUILD)/examples/herd-demo $(DEMO_ARGS)
+	$(DEMO_BUILD)/examples/herd-demo --generate $(DEMO_DIR)
+	@echo "== week 1: herd job run $(DEMO_JOB) --target dev"
+	$(HERD_DEMO) job run $(DEMO_JOB) --target dev --data $(DEMO_DIR)/week1.csv \
+	  --registry $(DEMO_REGISTRY) --out $(DEMO_DIR)/decisions-week1.csv
+	@echo "== 26 weeks later, with drift: herd job run $(DEMO_JOB) --target dev"
+	$(HERD_DEMO) job run $(DEMO_JOB) --target dev --data $(DEMO_DIR)/week2.csv \
+	  --registry $(DEMO_REGISTRY) --out $(DEMO_DIR)/decisions-week2.csv
+	$(HERD_DEMO) predict --data $(DEMO_DIR)/week2.csv --keys product \
+	  --registry $(DEMO_REGISTRY) --family demand --fallback true \
+	  --out $(DEMO_DIR)/predictions.csv
+	$(HERD_DEMO) report --registry $(DEMO_REGISTRY) --family demand \
+	  --out $(DEMO_DIR)/report.html
+	@echo "decision summary: $(DEMO_DIR)/decisions-week2.csv; report: $(DEMO_DIR)/report.html"
 
 # Every suite: native (with the set-up, link, ABI and header checks), then
 # the same under ASan+UBSan, `unit` under valgrind, the threaded suites under

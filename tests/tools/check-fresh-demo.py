@@ -112,12 +112,15 @@ def main(argv):
 
         data, registry = os.path.join(tmp, "demo-data"), os.path.join(tmp, "demo-registry")
         code, out = run_make(source, env, "DEMO_BUILD=" + os.path.join(tmp, "build-demo"),
-                             f"DEMO_ARGS={data} {registry}")
+                             f"DEMO_DIR={data}", f"DEMO_REGISTRY={registry}")
         checks.check(code == 0, "make demo configures, builds and runs with the build "
                      "packages only", out[-6000:])
         checks.check(code == 0 and "decisions" in out and "predicted" in out
                      and os.path.isdir(registry),
                      "the demo ran its cycle and wrote its registry", out[-3000:])
+        checks.check(code == 0 and "herd: decisions: promote" in out
+                     and os.path.isfile(os.path.join(data, "report.html")),
+                     "the demo ran `herd job run` twice and wrote the report", out[-3000:])
 
         code, out = run_make(source, env, "DEMO_BUILD=" + os.path.join(tmp, "build-tests"),
                              "DEMO_OPTIONS=-Dtests=true")
