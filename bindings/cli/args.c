@@ -214,31 +214,58 @@ static int cli_set_option(herd_options *h, const char *cmd, const char *name, co
     return CLI_OK;
 }
 
-/* Every flag and option name a command takes, for "did you mean". */
-static size_t cli_known_names(const cli_command *cmd, const char **names, size_t cap,
-                              herd_frame **tables, size_t *n_tables)
+/* Names for "did you mean": the command's flags, the global ones, and
+ * every option of its operations, nested ones as "compare.metric". */
+typedef struct cli_names {
+    const char *names[512];
+    size_t n;
+    herd_frame *tables[16];
+    size_t n_tables;
+    char pool[8192]; /* the nested names' text */
+    size_t used;
+} cli_names;
+
+static void cli_names_add_table(cli_names *k, const char *operation, const char *prefix)
 {
-    size_t n = 0;
-    for (const cli_flag_doc *d = cmd->flags; d && d->name && n < cap; d++) names[n++] = d->name;
-    for (const cli_flag_doc *d = cli_global_flags; d->name && n < cap; d++) names[n++] = d->name;
-    for (const char *const *op = cmd->operations; op && *op; op++) {
-        herd_frame *t = NULL;
-        if (herd_options_table(*op, &t)) continue;
-        tables[(*n_tables)++] = t;
-        size_t nc;
-        herd_frame_find(t, "name", &nc);
-        for (size_t r = 0; r < herd_frame_row_count(t) && n < cap; r++)
-            herd_frame_get_string(t, nc, r, &names[n++]);
+    herd_frame *t = NULL;
+    if (k->n_tables == 16 || herd_options_table(operation, &t)) return;
+    k->tables[k->n_tables++] = t;
+    for (size_t r = 0; r < herd_frame_row_count(t) && k->n < 512; r++) {
+        const char *name = cli_cell(t, "name", r), *type = cli_cell(t, "type", r);
+        if (!name) continue;
+        if (type && !strcmp(type, "options")) {
+            char nested[64];
+            snprintf(nested, sizeof nested, "%s%s.", prefix, name);
+            cli_names_add_table(k, name, nested);
+            continue;
+        }
+        if (!*prefix) {
+            k->names[k->n++] = name;
+            continue;
+        }
+        int len = snprintf(k->pool + k->used, sizeof k->pool - k->used, "%s%s", prefix, name);
+        if (len < 0 || (size_t)len >= sizeof k->pool - k->used) return;
+        k->names[k->n++] = k->pool + k->used;
+        k->used += (size_t)len + 1;
     }
-    return n;
+}
+
+static void cli_names_fill(cli_names *k, const cli_command *cmd)
+{
+    memset(k, 0, sizeof *k);
+    for (const cli_flag_doc *d = cmd->flags; d && d->name; d++) k->names[k->n++] = d->name;
+    for (const cli_flag_doc *d = cli_global_flags; d->name; d++) k->names[k->n++] = d->name;
+    for (const char *const *op = cmd->operations; op && *op; op++) cli_names_add_table(k, *op, "");
 }
 
 static int cli_unknown_flag(const cli_command *cmd, const char *name)
 {
-    const char *names[512];
-    herd_frame *tables[16];
-    size_t nt = 0;
-    size_t n = cli_known_names(cmd, names, 512, tables, &nt);
+    cli_names *k = malloc(sizeof *k);
+    if (!k) return cli_fail("out of memory");
+    cli_names_fill(k, cmd);
+    const char **names = k->names;
+    size_t n = k->n, nt = k->n_tables;
+    herd_frame **tables = k->tables;
     char want[128];
     snprintf(want, sizeof want, "%s", name);
     const char *best = cli_closest(want, names, n);
@@ -254,6 +281,7 @@ static int cli_unknown_flag(const cli_command *cmd, const char *name)
                   : cli_usage(cmd->name, "unknown flag --%s (see herd %s --help)", name,
                               cmd->name);
     for (size_t i = 0; i < nt; i++) herd_frame_free(tables[i]);
+    free(k);
     return rc;
 }
 
@@ -303,44 +331,6 @@ int cli_args_apply(cli_args *args, const cli_command *cmd, herd_options **handle
         f->used = 1;
     }
     return CLI_OK;
-}
-
-/* ---- did you mean ------------------------------------------------------------ */
-
-static size_t cli_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return (size_t)-1;
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ||
-                       (strchr("-_", a[i - 1]) && strchr("-_", b[j - 1]));
-            size_t best = diag + !same;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            if (up + 1 < best) best = up + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-const char *cli_closest(const char *word, const char *const *names, size_t n)
-{
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i]) continue;
-        size_t d = cli_distance(word, names[i]);
-        if (d < best_d) best_d = d, best = names[i];
-    }
-    size_t len = strlen(word);
-    return best && best_d <= (len < 6 ? 2 : len / 3 + 1) ? best : NULL;
 }
 
 /* ---- help ---------------------------------------------------------------------- */

@@ -2,10 +2,12 @@
  *
  * The program uses the public header only.  Files, by concern:
  *   main.c      the command table, global flags, help, exit codes
- *   args.c      flags: parsing, mapping onto options by name, "did you mean"
+ *   args.c      flags: parsing, mapping onto options by name, --help
+ *   closest.c   "did you mean": the closest known name
  *   output.c    frames as CSV or JSON, the progress bar, Ctrl-C
  *   commands.c  fit, cycle, predict, export, import, registry ...
- *   job.c       the job file: parsed from bytes into options handles
+ *   job.c       the job file: parsed from bytes into options handles (it
+ *               needs closest.c and libherd only: a fuzz target links it)
  *   report.c    the self-contained HTML report
  */
 #ifndef HERD_CLI_H

@@ -27,6 +27,7 @@
  *   tiers.c        the index's segments: opening the chain, checkpoints
  *   maintenance.c  index rebuild, gc
  *   query.c        the read side: lookups, lists, history, lineage
+ *   copy.c         herd_registry_copy, over the read side and batches
  * over state.c (the in-memory state and the records that change it) and
  * index.c (the index file).
  */

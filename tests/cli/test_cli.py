@@ -102,6 +102,8 @@ def test_help():
            "did you mean 'registry ls'")
     expect(2, ["fit", "--roudns", "3"], "an unknown flag gets a suggestion",
            "did you mean --rounds?")
+    expect(2, ["cycle", "--compare.metrc", "mae"], "a misspelt nested option gets a suggestion",
+           "did you mean --compare.metric?")
     expect(2, ["cycle", "--fail-on-rejct"], "a misspelt command flag gets a suggestion",
            "did you mean --fail-on-reject?")
     expect(2, ["fit", "--keys", "store"], "a missing required flag is a usage error",
