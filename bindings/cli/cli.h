@@ -130,8 +130,11 @@ int cli_open_registry(const char *path, int create, herd_registry **out);
 
 /* ---- job files ------------------------------------------------------------- */
 
-/* Job files larger than this are refused. */
+/* Job files larger than this are refused, and so are objects with more
+ * keys (params, fit...) or more targets than these. */
 #define CLI_JOB_MAX_BYTES (1024u * 1024u)
+#define CLI_JOB_MAX_ENTRIES 256u
+#define CLI_JOB_MAX_TARGETS 64u
 
 typedef struct cli_job cli_job;
 

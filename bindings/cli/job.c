@@ -54,10 +54,29 @@ static void cli_path(char *out, size_t n, const char *parent, const char *key)
     snprintf(out, n, "%s%s%s", parent, *parent ? "." : "", key);
 }
 
+/* Refuse an object holding a key twice (cJSON keeps both; which one a
+ * reader sees would be a guess), or more than `max` keys. */
+static int cli_distinct_keys(cli_jerr *e, const char *path, const cJSON *obj, size_t max)
+{
+    size_t n = 0;
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next, n++) {
+        if (n == max)
+            return cli_jfail(e, path, "more than %zu keys; that is the limit here", max);
+        for (const cJSON *before = obj->child; before != it; before = before->next)
+            if (!strcmp(before->string, it->string)) {
+                char p[512];
+                cli_path(p, sizeof p, path, it->string);
+                return cli_jfail(e, p, "the key appears twice; keep one");
+            }
+    }
+    return 0;
+}
+
 /* Refuse keys of `obj` not in `known`, with the closest known key. */
 static int cli_known_keys(cli_jerr *e, const char *path, const cJSON *obj,
                           const char *const *known, size_t n)
 {
+    if (cli_distinct_keys(e, path, obj, CLI_JOB_MAX_ENTRIES)) return -1;
     const cJSON *it;
     cJSON_ArrayForEach(it, obj) {
         size_t k = 0;
@@ -80,6 +99,9 @@ static int cli_known_keys(cli_jerr *e, const char *path, const cJSON *obj,
 /* A scalar as the text herd_options_set reads. */
 static int cli_scalar_text(cli_jerr *e, const char *path, const cJSON *v, char *out, size_t n)
 {
+    if (cJSON_IsString(v) && strlen(v->valuestring) >= n)
+        return cli_jfail(e, path, "the string is %zu bytes; values are at most %zu",
+                         strlen(v->valuestring), n - 1);
     if (cJSON_IsString(v)) snprintf(out, n, "%s", v->valuestring);
     else if (cJSON_IsBool(v)) snprintf(out, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
     else if (cJSON_IsNumber(v)) snprintf(out, n, "%.17g", v->valuedouble);
@@ -218,6 +240,7 @@ static int cli_job_fields(cli_job *j, cli_jerr *e, const char *path, const cJSON
     if (KEY("params")) {
         if (!cJSON_IsObject(v)) return cli_jfail(e, p, "expected an object of XGBoost "
                                                  "parameters");
+        if (cli_distinct_keys(e, p, v, CLI_JOB_MAX_ENTRIES)) return -1;
         const cJSON *it;
         cJSON_ArrayForEach(it, v) {
             char q[512], text[1024];
@@ -231,6 +254,7 @@ static int cli_job_fields(cli_job *j, cli_jerr *e, const char *path, const cJSON
     if (KEY("fit")) {
         /* Any other fit option by its table name: {"early_stopping_rounds": 10}. */
         if (!cJSON_IsObject(v)) return cli_jfail(e, p, "expected an object of fit options");
+        if (cli_distinct_keys(e, p, v, CLI_JOB_MAX_ENTRIES)) return -1;
         const cJSON *it;
         cJSON_ArrayForEach(it, v) {
             char q[512];
@@ -348,6 +372,7 @@ static cli_job *cli_job_build(const cJSON *root, const char *target, cli_jerr *e
         cli_jfail(e, "targets", "expected an object of targets (\"staging\": {...})");
         goto fail;
     }
+    if (cli_distinct_keys(e, "targets", targets, CLI_JOB_MAX_TARGETS)) goto fail;
     size_t nt = (size_t)cJSON_GetArraySize(targets);
     j->targets = calloc(nt + 1, sizeof *j->targets);
     const cJSON *t;

@@ -284,6 +284,10 @@ def test_jobs(week1, week2):
     for i, (extra, needle) in enumerate(bad_cases):
         path = job_file(f"bad{i}.json", "week1.csv", "jreg", **extra)
         expect(1, ["job", "validate", path], f"job validate refuses {list(extra)[0]}", needle)
+    with open(os.path.join(TMP, "dup.json"), "w") as f:
+        f.write('{"family": "a", "rounds": 3, "rounds": 4}')
+    expect(1, ["job", "validate", "dup.json"], "job validate: a key twice is refused",
+           "rounds: the key appears twice")
     with open(os.path.join(TMP, "big.json"), "w") as f:
         f.write('{"family": "' + "x" * (1024 * 1024 + 10) + '"}')
     expect(1, ["job", "validate", "big.json"], "job validate: the size limit", "at most")
