@@ -175,14 +175,16 @@ static int cli_cycle_outcome(int rc, herd_frame *decisions, herd_frame *summary,
 
 /* A run id from the data: the same file gives the same run (re-running adds
  * nothing), new data a new run. */
-static void cli_default_run_id(const char *path, char *out, size_t n)
+static void cli_default_run_id(const char *path, char *out, size_t size)
 {
     uint64_t h = 1469598103934665603ULL;
     FILE *f = fopen(path, "rb");
-    int c;
-    while (f && (c = getc(f)) != EOF) h = (h ^ (unsigned char)c) * 1099511628211ULL;
+    unsigned char buf[65536];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ULL;
     if (f) fclose(f);
-    snprintf(out, n, "run-%016llx", (unsigned long long)h);
+    snprintf(out, size, "run-%016llx", (unsigned long long)h);
 }
 
 static int cli_run_cycle(const char *data, const char *keys, const char *reg_path,
@@ -570,8 +572,8 @@ static char *cli_read_job(const char *path, size_t *len)
     return buf;
 }
 
-/* The data path of a job is relative to the job file's folder. */
-static char *cli_job_data_path(const char *job_path, const char *data)
+/* A job's paths (data, registries) are relative to the job file's folder. */
+static char *cli_job_path(const char *job_path, const char *data)
 {
     const char *slash = strrchr(job_path, '/');
     size_t dir = data[0] == '/' || !slash ? 0 : (size_t)(slash - job_path) + 1;
@@ -637,14 +639,17 @@ static int cmd_job_run(const cli_command *cmd, cli_args *a)
         rc = cli_fail("--run-id");
     char *data = rc ? NULL
                : data_flag ? strdup(data_flag)
-                           : cli_job_data_path(a->pos[0], cli_job_data(j));
-    if (!rc && !data) rc = cli_fail("out of memory");
+                           : cli_job_path(a->pos[0], cli_job_data(j));
+    char *reg = rc ? NULL
+              : reg_flag ? strdup(reg_flag)
+                         : cli_job_path(a->pos[0], cli_job_registry(j));
+    if (!rc && (!data || !reg)) rc = cli_fail("out of memory");
     if (!rc)
-        rc = cli_run_cycle(data, cli_job_keys(j), reg_flag ? reg_flag : cli_job_registry(j),
-                           cli_job_fit(j),
+        rc = cli_run_cycle(data, cli_job_keys(j), reg, cli_job_fit(j),
                            cli_job_cycle(j), cli_opts_of(&o, "apply"), out ? out : "",
                            fail_on_reject);
     free(data);
+    free(reg);
     cli_job_free(j);
     cli_opts_free(&o);
     return rc;
