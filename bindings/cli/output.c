@@ -211,7 +211,9 @@ int cli_progress(const herd_progress *p, void *user)
         }
     } else if (p->bytes_total) {
         done = (double)p->bytes_done, total = (double)p->bytes_total;
-        snprintf(counts, sizeof counts, "%.1f/%.1f MB", done / 1e6, total / 1e6);
+        int mb = total >= 1e6;
+        snprintf(counts, sizeof counts, "%.1f/%.1f %s", done / (mb ? 1e6 : 1e3),
+                 total / (mb ? 1e6 : 1e3), mb ? "MB" : "kB");
     } else if (p->rows_done) {
         snprintf(counts, sizeof counts, "%zu rows", p->rows_done);
     }

@@ -2,10 +2,13 @@
 """The report at scale: its size, how long `herd report` takes, how long
 Chromium takes to render it.
 
-usage: report_bench.py HERD SOURCE_DIR WORK_DIR [GROUPS]
+usage: report_bench.py HERD SOURCE_DIR WORK_DIR [GROUPS] [--fixture REPORT_FIXTURE]
 
 Generates GROUPS groups (default 50000) of 14 weekly rows, runs two weekly
-cycles through `herd cycle` (the second with drift in every second group),
+cycles through `herd cycle` (the second with drift in every second group) --
+or, with --fixture, builds a registry of the same shape with
+tests/bench/report_fixture (no training: one model stored 2 x GROUPS times,
+the moves' details as herd_compare writes them) --
 writes the report three times and renders it three times in headless
 Chromium (tests/cli/chromium_check.py), and prints the medians.  A heavy
 run: start it under `flock /work/.../heavy.lock` on a shared machine
@@ -47,11 +50,19 @@ def run(*cmd):
 def main(argv):
     if len(argv) < 4:
         sys.exit(__doc__)
+    fixture = None
+    if "--fixture" in argv:
+        i = argv.index("--fixture")
+        fixture = os.path.abspath(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     herd, source, work = (os.path.abspath(a) for a in argv[1:4])
     groups = int(argv[4]) if len(argv) > 4 else 50000
     os.makedirs(work, exist_ok=True)
     reg = os.path.join(work, "registry")
-    for week, drift in ((1, False), (2, True)):
+    if fixture:
+        dt, _ = run(fixture, reg, str(groups))
+        print(f"fixture registry: {dt:.1f} s")
+    for week, drift in () if fixture else ((1, False), (2, True)):
         data = os.path.join(work, f"week{week}.csv")
         write(data, groups, 10 + 4 * week, drift, seed=week)
         dt, _ = run(herd, "cycle", "--quiet", "--data", data, "--keys", "g", "--registry", reg,

@@ -135,6 +135,23 @@ def test_fit(week1):
     check("champion=1" in out, "the fit's models carry the alias", out[:300])
 
 
+def test_progress(week1):
+    """A bar on a terminal (script(1) gives the program one), nothing otherwise."""
+    cmd = [HERD, "fit", "--data", week1, "--keys", "store", "--features", "x1,x2", "--label",
+           "y", "--rounds", "200", "--threads", "1", "--out", os.path.join(TMP, "r.csv")]
+    r = subprocess.run(["script", "-qec", " ".join(cmd), "/dev/null"], capture_output=True,
+                       text=True, timeout=300, cwd=TMP)
+    check(r.returncode == 0 and "\x1b[K" in r.stdout and " fit " in r.stdout
+          and "groups" in r.stdout and "[#" in r.stdout,
+          "on a terminal: a progress bar with phase, bar and counts", repr(r.stdout[-600:]))
+    rc, _, err = herd(*cmd[1:])
+    check(rc == 0 and err == "", "not on a terminal: nothing on stderr", repr(err[-300:]))
+    r = subprocess.run(["script", "-qec", " ".join(cmd + ["--quiet"]), "/dev/null"],
+                       capture_output=True, text=True, timeout=300, cwd=TMP)
+    check(r.returncode == 0 and "[" not in r.stdout, "--quiet: no bar on a terminal either",
+          repr(r.stdout[-300:]))
+
+
 def test_cycle(week1, week2):
     out, err = expect(0, ["cycle", "--data", week1, "--keys", "store", "--registry", "reg",
                           "--family", "sales", "--run-id", "w1", "--features", "x1,x2",
@@ -372,6 +389,7 @@ def main(argv):
         write_data(week2, groups=6, weeks=80, drift=True)
         test_help()
         test_fit(week1)
+        test_progress(week1)
         test_cycle(week1, week2)
         test_predict(week2)
         test_registry()
