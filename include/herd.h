@@ -450,6 +450,20 @@ HERD_API int herd_frame_filter(const herd_frame *frame, const uint8_t *mask, siz
 
 #define HERD_CSV_OPTIONS_VERSION 1
 
+/* herd_csv_options.spaces: what becomes of ASCII spaces (0x20) around a
+ * field's value when reading (tabs and other white space are always data). */
+typedef enum herd_csv_spaces {
+    /* Ignored around numbers (" 2 " is the integer 2, as spreadsheets and
+     * fixed-width exports write it), kept in strings (" a" stays " a"). */
+    HERD_CSV_SPACES_NUMBERS = 0,
+    /* Kept everywhere: " 2" is the text " 2", which makes an inferred
+     * column a string column and is an error in a numeric one. */
+    HERD_CSV_SPACES_KEEP = 1,
+    /* Removed from every field, quoted or not, before it is read: a field
+     * of spaces is then empty (missing; "" when quoted). */
+    HERD_CSV_SPACES_TRIM = 2
+} herd_csv_spaces;
+
 typedef struct herd_csv_options {
     uint32_t version; /* see OPTIONS STRUCTS at the top */
     char delimiter;   /* default ',' */
@@ -475,6 +489,20 @@ typedef struct herd_csv_options {
      * them).  Nonzero cancels the read: HERD_ECANCELED, no frame. */
     herd_progress_fn progress;
     void *progress_user;
+    /* Reading: spaces around fields, a herd_csv_spaces (default
+     * HERD_CSV_SPACES_NUMBERS). */
+    int spaces;
+    /* Reading: numbers that do not fit their column's type.  0 (default):
+     * each is an error naming its line and column (HERD_EFORMAT): a
+     * decimal beyond float64's (or a float32 column's) largest value
+     * ("1e400"), a nonzero one that would round to zero ("1e-400"), and an
+     * integer beyond int64 ("9223372036854775808") in a column whose type
+     * is inferred.  1: convert them as strtod does: +-inf, +-0, and such an
+     * integer makes its column float64, rounding to 53 bits.  An integer
+     * beyond int64 in a column forced to float64 or float32 is rounded in
+     * either case (the caller chose a float type), and one in a column
+     * forced to int32 or int64 is always an error. */
+    int convert_out_of_range;
 } herd_csv_options;
 
 /* Fill `opt` with the defaults; pass HERD_CSV_OPTIONS_VERSION. */
@@ -489,11 +517,13 @@ HERD_API int herd_csv_options_init(herd_csv_options *opt, unsigned int version);
  * may lack its newline; blank lines are skipped.  An empty unquoted field is
  * a missing value (NaN in float columns); a quoted empty field "" is an
  * empty string in a string column and missing elsewhere.  Every row must
- * have the header's number of fields.  Text must be valid UTF-8.
+ * have the header's number of fields.  Text must be valid UTF-8.  Spaces
+ * around fields and numbers out of their type's range follow opt->spaces
+ * and opt->convert_out_of_range.
  *
  * Errors (each names the file, line and column): HERD_EIO, HERD_EFORMAT
  * (unterminated quote, ragged row, invalid UTF-8, a field that is not of
- * its forced type), HERD_ENOTFOUND (a forced column that is not in the
+ * its forced type, a number out of range), HERD_ENOTFOUND (a forced column that is not in the
  * header), HERD_ELIMIT, HERD_ENOMEM. */
 HERD_API int herd_frame_read_csv(const char *path, const herd_csv_options *opt,
                                  herd_frame **out);

@@ -82,8 +82,9 @@ static inline uint32_t value8(uint64_t w)
 }
 
 /* Numbers may be surrounded by ASCII spaces ("  12 "), as spreadsheets and
- * fixed-width exports write them; the spaces are ignored. */
-static void trim_spaces(const char **s, size_t *len)
+ * fixed-width exports write them: callers that accept them trim first (the
+ * CSV reader only when its options say so). */
+void hd_num_trim(const char **s, size_t *len)
 {
     const char *p = *s, *e = p + *len;
     while (p < e && *p == ' ') p++;
@@ -119,7 +120,6 @@ static int lex_special(const char *s, size_t len)
  * or nan/inf/infinity. */
 int hd_num_lex(const char *s, size_t len, int64_t *ival)
 {
-    trim_spaces(&s, &len);
     const char *e = s + len;
     int neg = 0;
     if (s < e && (*s == '+' || *s == '-')) neg = *s++ == '-';
@@ -267,11 +267,22 @@ static int slow_parse(const char *s, size_t len, int is_float, double *out)
     return rc;
 }
 
-/* Text to double, correctly rounded.  0, -1 (not a number) or HERD_ENOMEM. */
-int hd_num_parse_f64(const char *s, size_t len, double *out)
+/* Where a correctly rounded, finite decimal landed: beyond the type's
+ * largest finite value (rounded to infinity), or nonzero but below half its
+ * smallest subnormal (rounded to zero).  Subnormal results are in range:
+ * they are the nearest representable values. */
+static int range_of(const hd_decimal *d, double v)
+{
+    if (d->mant == 0) return HD_NUM_IN_RANGE; /* 0, 0e999 and -0 are exact */
+    if (isinf(v)) return HD_NUM_OVERFLOW;
+    if (v == 0) return HD_NUM_UNDERFLOW;
+    return HD_NUM_IN_RANGE;
+}
+
+int hd_num_parse_f64(const char *s, size_t len, double *out, int *range)
 {
     hd_decimal d;
-    trim_spaces(&s, &len);
+    *range = HD_NUM_IN_RANGE;
     if (dec_parse(s, len, &d)) return -1;
     if (d.special) {
         *out = d.special == DEC_NAN ? NAN : (d.neg ? -INFINITY : INFINITY);
@@ -287,17 +298,17 @@ int hd_num_parse_f64(const char *s, size_t len, double *out)
         *out = d.neg ? -v : v;
         return 0;
     }
-    return slow_parse(s, len, 0, out);
+    int rc = slow_parse(s, len, 0, out);
+    if (rc == 0) *range = range_of(&d, *out);
+    return rc;
 }
 
 /* Text to float, correctly rounded (parsing to double first and rounding
- * again would round twice).  Like hd_num_parse_f64; *overflow is set when a finite
- * value is beyond float's range. */
-int hd_num_parse_f32(const char *s, size_t len, float *out, int *overflow)
+ * again would round twice). */
+int hd_num_parse_f32(const char *s, size_t len, float *out, int *range)
 {
     hd_decimal d;
-    *overflow = 0;
-    trim_spaces(&s, &len);
+    *range = HD_NUM_IN_RANGE;
     if (dec_parse(s, len, &d)) return -1;
     if (d.special) {
         *out = d.special == DEC_NAN ? NAN : (d.neg ? -INFINITY : INFINITY);
@@ -313,8 +324,8 @@ int hd_num_parse_f32(const char *s, size_t len, float *out, int *overflow)
     double v;
     int rc = slow_parse(s, len, 1, &v);
     if (rc) return rc;
-    *overflow = isinf(v);
     *out = (float)v;
+    *range = range_of(&d, v);
     return 0;
 }
 
@@ -415,7 +426,8 @@ const char *hd_num_json(hd_num_text *t, double v)
         snprintf(fmt, sizeof fmt, "%%.%dg", prec);
         hd_num_vprint(t->s, sizeof t->s, fmt, v);
         double back = 0;
-        if (hd_num_parse_f64(t->s, strlen(t->s), &back) == 0 && back == v) break;
+        int range;
+        if (hd_num_parse_f64(t->s, strlen(t->s), &back, &range) == 0 && back == v) break;
     }
     return t->s;
 }

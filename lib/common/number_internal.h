@@ -7,7 +7,8 @@
  * rest, so a host whose LC_NUMERIC writes "0,5" changes nothing.  The
  * grammar is strtod's decimal one without hex floats and nan(...):
  * [+-] digits [. digits] [e [+-] digits], or nan / inf / infinity in any
- * case, with surrounding ASCII spaces ignored.
+ * case, and nothing else: no surrounding spaces (callers that accept them
+ * call hd_num_trim first).
  *
  * Formatting writes the shortest text that reads back as the same value
  * (or a given number of significant digits).  hd_num_format_f64 / _f32
@@ -37,12 +38,22 @@ enum { HD_NUM_TEXT = 0, HD_NUM_INT, HD_NUM_INT_BIG, HD_NUM_FLOAT };
  * HD_NUM_TEXT.  Converts nothing else. */
 int hd_num_lex(const char *s, size_t len, int64_t *ival);
 
-/* Text to double, correctly rounded.  0, -1 (not a number) or HERD_ENOMEM. */
-int hd_num_parse_f64(const char *s, size_t len, double *out);
+/* Drop the ASCII spaces (0x20) around s[0..len). */
+void hd_num_trim(const char **s, size_t *len);
+
+/* Where a finite decimal landed (*range of the parsers below), as strtod
+ * would set ERANGE: HD_NUM_OVERFLOW when its magnitude is beyond the type's
+ * largest finite value (*out is then +-inf), HD_NUM_UNDERFLOW when it is
+ * nonzero but rounds to zero (*out is then +-0).  Subnormal results are in
+ * range. */
+enum { HD_NUM_IN_RANGE = 0, HD_NUM_OVERFLOW, HD_NUM_UNDERFLOW };
+
+/* Text to double, correctly rounded.  0, -1 (not a number) or HERD_ENOMEM;
+ * *range as above (the value is stored whatever it says). */
+int hd_num_parse_f64(const char *s, size_t len, double *out, int *range);
 /* Text to float, correctly rounded (not through double, which would round
- * twice).  Like hd_num_parse_f64; *overflow is set when a finite value is
- * beyond float's range. */
-int hd_num_parse_f32(const char *s, size_t len, float *out, int *overflow);
+ * twice).  Like hd_num_parse_f64, with float's range. */
+int hd_num_parse_f32(const char *s, size_t len, float *out, int *range);
 
 /* An integer as text into buf (at least 21 bytes), no NUL; returns the
  * length. */

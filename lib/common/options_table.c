@@ -66,6 +66,11 @@ HD_DESC(hd_column_options_desc, "column", herd_column_options, HERD_COLUMN_OPTIO
 
 /* ---- herd_csv_options ------------------------------------------------------- */
 
+static const hd_opt_name hd_csv_spaces_names[] = {{"numbers", HERD_CSV_SPACES_NUMBERS},
+                                                   {"keep", HERD_CSV_SPACES_KEEP},
+                                                   {"trim", HERD_CSV_SPACES_TRIM},
+                                                   {NULL, 0}};
+
 #define S herd_csv_options
 static const hd_opt hd_csv_opts[] = {
     HD_NUM(S, 1, delimiter, HD_OT_CHAR, ',', 1, 127, 0,
@@ -81,6 +86,12 @@ static const hd_opt hd_csv_opts[] = {
      .fields = "progress,progress_user",
      .doc = "reading: progress callback and its user pointer (phases csv_scan, csv_convert), "
             "called on the calling thread"},
+    HD_ENUM(S, 1, spaces, HD_OT_ENUM, HERD_CSV_SPACES_NUMBERS, hd_csv_spaces_names,
+            "reading: ASCII spaces around fields: numbers (ignored around numbers, kept in "
+            "strings), keep (always data), trim (removed from every field)"),
+    HD_BOOL(S, 1, convert_out_of_range, 0,
+            "reading: 1 reads numbers beyond their type's range as +-inf, +-0 or float64 "
+            "(rounded) instead of failing with their line and column"),
 };
 #undef S
 HD_DESC(hd_csv_options_desc, "csv", herd_csv_options, HERD_CSV_OPTIONS_VERSION, hd_csv_opts);

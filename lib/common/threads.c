@@ -56,7 +56,8 @@ static double hd_next_number(const char **s)
 {
     const char *p = *s + strspn(*s, " "), *end = p + strcspn(p, " ");
     double v = 0;
-    if (end == p || hd_num_parse_f64(p, (size_t)(end - p), &v) != 0) v = 0;
+    int range;
+    if (end == p || hd_num_parse_f64(p, (size_t)(end - p), &v, &range) != 0) v = 0;
     *s = end;
     return v;
 }

@@ -67,6 +67,8 @@ typedef struct csv_settings {
     int crlf;
     herd_progress_fn progress;
     void *progress_user;
+    int spaces;               /* herd_csv_spaces */
+    int convert_out_of_range; /* read out-of-range numbers as strtod does */
 } csv_settings;
 
 /* Read the caller's options through their descriptor (field by field, the
@@ -88,6 +90,8 @@ static int settings_load(const herd_csv_options *opt, const char *fn, csv_settin
     s->crlf = o.crlf;
     s->progress = o.progress;
     s->progress_user = o.progress_user;
+    s->spaces = o.spaces;
+    s->convert_out_of_range = o.convert_out_of_range;
     return HERD_OK;
 }
 
@@ -439,13 +443,88 @@ static int err_not_number(csv_reader *r, size_t j, const csv_field *f)
                     herd_type_name(r->cols[j].type));
 }
 
-static int err_f32_range(csv_reader *r, size_t j, const csv_field *f)
+/* A finite decimal that overflowed to infinity or underflowed to zero in
+ * a float64 or float32 column (range: HD_NUM_OVERFLOW or _UNDERFLOW). */
+static int err_float_range(csv_reader *r, size_t j, const csv_field *f, int range)
+{
+    char q[96];
+    int is32 = r->cols[j].type == HERD_TYPE_FLOAT32;
+    hd_quote(f->p, f->len, q, sizeof q);
+    if (range == HD_NUM_OVERFLOW)
+        return hd_csv_fail(&r->tok, HERD_EFORMAT, r->tok.rec_line, j,
+                           "%s is beyond the %s range (largest magnitude %s) and would read "
+                           "as infinity; fix the value%s, or set the option "
+                           "convert_out_of_range to read it as infinity",
+                           q, is32 ? "float32" : "float64",
+                           HD_NUMF(is32 ? "%.9g" : "%.17g", is32 ? (double)FLT_MAX : DBL_MAX),
+                           is32 ? ", read the column as float64" : "");
+    return hd_csv_fail(&r->tok, HERD_EFORMAT, r->tok.rec_line, j,
+                       "%s is nonzero but below the %s range (smallest magnitude %s) and would "
+                       "read as 0; fix the value%s, or set the option convert_out_of_range to "
+                       "read it as 0",
+                       q, is32 ? "float32" : "float64",
+                       HD_NUMF("%.9g", is32 ? (double)FLT_TRUE_MIN : DBL_TRUE_MIN),
+                       is32 ? ", read the column as float64" : "");
+}
+
+/* An integer beyond int64 in a column whose type is being inferred: as
+ * float64 it would round (9223372036854775809 reads as ...808). */
+static int err_int_beyond(csv_reader *r, size_t j, const csv_field *f)
 {
     char q[96];
     return hd_csv_fail(&r->tok, HERD_EFORMAT, r->tok.rec_line, j,
-                    "%s is outside the float32 range (largest magnitude %s); read the "
-                    "column as float64",
-                    hd_quote(f->p, f->len, q, sizeof q), HD_NUMF("%.9g", (double)FLT_MAX));
+                       "%s is an integer beyond the int64 range [%" PRId64 ", %" PRId64 "]; "
+                       "force the column's type to string (exact) or float64 (rounded to 53 "
+                       "bits), or set the option convert_out_of_range to infer float64",
+                       hd_quote(f->p, f->len, q, sizeof q), INT64_MIN, INT64_MAX);
+}
+
+/* --- spaces around fields (herd_csv_options.spaces) --- */
+
+/* The field as the reader sees it: with HERD_CSV_SPACES_TRIM, without the
+ * spaces around it (a doubled quote is never split: spaces are not
+ * quotes). */
+static csv_field field_seen(const csv_reader *r, const csv_field *f)
+{
+    csv_field v = *f;
+    if (r->set->spaces == HERD_CSV_SPACES_TRIM) hd_num_trim(&v.p, &v.len);
+    return v;
+}
+
+/* The text a number is read from: the field, without the spaces around
+ * it unless they are kept.  A field with a doubled quote is never a
+ * number: HD_NUM_TEXT. */
+static int number_lex(const csv_reader *r, const csv_field *f, int64_t *v)
+{
+    if (f->flags & F_ESCAPED) return HD_NUM_TEXT;
+    const char *p = f->p;
+    size_t len = f->len;
+    if (r->set->spaces != HERD_CSV_SPACES_KEEP) hd_num_trim(&p, &len);
+    return len ? hd_num_lex(p, len, v) : HD_NUM_TEXT;
+}
+
+/* Parse a float field of column j (float64 or float32) into *out: an
+ * error names the line and column when it is no number, or out of range
+ * and the options do not convert. */
+static int parse_float(csv_reader *r, size_t j, const csv_field *f, int is32, double *out)
+{
+    if (f->flags & F_ESCAPED) return err_not_number(r, j, f);
+    const char *p = f->p;
+    size_t len = f->len;
+    if (r->set->spaces != HERD_CSV_SPACES_KEEP) hd_num_trim(&p, &len);
+    int range = HD_NUM_IN_RANGE, rc = -1;
+    if (len && is32) {
+        float v;
+        rc = hd_num_parse_f32(p, len, &v, &range);
+        *out = v;
+    } else if (len) {
+        rc = hd_num_parse_f64(p, len, out, &range);
+    }
+    if (rc == HERD_ENOMEM) return rc;
+    if (rc) return err_not_number(r, j, f);
+    if (range != HD_NUM_IN_RANGE && !r->set->convert_out_of_range)
+        return err_float_range(r, j, f, range);
+    return HERD_OK;
 }
 
 /* An integer field of an integer column, checked against the column's
@@ -461,9 +540,10 @@ static int check_integer(csv_reader *r, size_t j, const csv_field *f, int lex, i
 
 /* --- pass 1: structure, counts, types --- */
 
-static int pass1_field(csv_reader *r, size_t j, const csv_field *f)
+static int pass1_field(csv_reader *r, size_t j, const csv_field *raw)
 {
     csv_col *c = &r->cols[j];
+    const csv_field seen = field_seen(r, raw), *f = &seen;
     int rc;
     if ((f->flags & F_HIGH) && (rc = check_utf8(r, j, f))) return rc;
     if (f->len == 0) {
@@ -472,11 +552,12 @@ static int pass1_field(csv_reader *r, size_t j, const csv_field *f)
     }
     if (c->kind == K_TEXT || (c->forced && c->type == HERD_TYPE_STRING)) return HERD_OK;
     int64_t v = 0;
-    /* A field with a quote in it is never a number. */
-    int lex = (f->flags & F_ESCAPED) ? HD_NUM_TEXT : hd_num_lex(f->p, f->len, &v);
+    int lex = number_lex(r, f, &v);
     if (!c->forced) {
         static const int kind_of[] = {[HD_NUM_TEXT] = K_TEXT, [HD_NUM_INT] = K_INT,
                                       [HD_NUM_INT_BIG] = K_FLOAT, [HD_NUM_FLOAT] = K_FLOAT};
+        if (lex == HD_NUM_INT_BIG && !r->set->convert_out_of_range)
+            return err_int_beyond(r, j, f);
         if (kind_of[lex] > c->kind) c->kind = kind_of[lex];
         return HERD_OK;
     }
@@ -587,7 +668,7 @@ static int convert_int(csv_reader *r, size_t j, const csv_field *f, size_t row)
     int64_t v = 0;
     int present = f->len != 0;
     if (present) {
-        int lex = (f->flags & F_ESCAPED) ? HD_NUM_TEXT : hd_num_lex(f->p, f->len, &v);
+        int lex = number_lex(r, f, &v);
         int rc = check_integer(r, j, f, lex, v);
         if (rc) return rc;
     } else if (!c->mask) {
@@ -602,26 +683,18 @@ static int convert_int(csv_reader *r, size_t j, const csv_field *f, size_t row)
 static int convert_f64(csv_reader *r, size_t j, const csv_field *f, size_t row)
 {
     double v = NAN;
-    if (f->len) {
-        int rc = (f->flags & F_ESCAPED) ? -1 : hd_num_parse_f64(f->p, f->len, &v);
-        if (rc == HERD_ENOMEM) return rc;
-        if (rc) return err_not_number(r, j, f);
-    }
+    int rc;
+    if (f->len && (rc = parse_float(r, j, f, 0, &v))) return rc;
     ((double *)r->cols[j].data)[row] = v;
     return HERD_OK;
 }
 
 static int convert_f32(csv_reader *r, size_t j, const csv_field *f, size_t row)
 {
-    float v = NAN;
-    if (f->len) {
-        int overflow = 0;
-        int rc = (f->flags & F_ESCAPED) ? -1 : hd_num_parse_f32(f->p, f->len, &v, &overflow);
-        if (rc == HERD_ENOMEM) return rc;
-        if (rc) return err_not_number(r, j, f);
-        if (overflow) return err_f32_range(r, j, f);
-    }
-    ((float *)r->cols[j].data)[row] = v;
+    double v = NAN;
+    int rc;
+    if (f->len && (rc = parse_float(r, j, f, 1, &v))) return rc;
+    ((float *)r->cols[j].data)[row] = (float)v; /* exact: v came from a float */
     return HERD_OK;
 }
 
@@ -646,14 +719,14 @@ static int convert_string(csv_reader *r, size_t j, const csv_field *f, size_t ro
 
 static int convert_row(csv_reader *r, size_t row)
 {
-    const csv_field *f = r->tok.f;
     for (size_t j = 0; j < r->ncols; j++) {
+        const csv_field f = field_seen(r, &r->tok.f[j]);
         int rc;
         switch (r->cols[j].type) {
-        case HERD_TYPE_FLOAT64: rc = convert_f64(r, j, &f[j], row); break;
-        case HERD_TYPE_FLOAT32: rc = convert_f32(r, j, &f[j], row); break;
-        case HERD_TYPE_STRING: rc = convert_string(r, j, &f[j], row); break;
-        default: rc = convert_int(r, j, &f[j], row); break;
+        case HERD_TYPE_FLOAT64: rc = convert_f64(r, j, &f, row); break;
+        case HERD_TYPE_FLOAT32: rc = convert_f32(r, j, &f, row); break;
+        case HERD_TYPE_STRING: rc = convert_string(r, j, &f, row); break;
+        default: rc = convert_int(r, j, &f, row); break;
         }
         if (rc) return rc;
     }

@@ -225,11 +225,15 @@ static int hd_parse_uint64(const char *t, unsigned long long *v)
     return !errno && !*end;
 }
 
-/* A number through the one number module (the same in every locale);
- * never NaN. */
+/* A number through the one number module (the same in every locale),
+ * spaces around it ignored; never NaN, and never a finite text that
+ * overflowed to infinity or underflowed to zero. */
 static int hd_parse_double(const char *t, double *v)
 {
-    return hd_num_parse_f64(t, strlen(t), v) == 0 && !isnan(*v);
+    size_t len = strlen(t);
+    int range;
+    hd_num_trim(&t, &len);
+    return hd_num_parse_f64(t, len, v, &range) == 0 && range == HD_NUM_IN_RANGE && !isnan(*v);
 }
 
 static int hd_parse_bool(const char *t, int *v)

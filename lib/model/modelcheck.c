@@ -255,10 +255,11 @@ static int mc_param_float(const mc *c, size_t obj, const char *prefix, const cha
     char q[96];
     hd_quote(s, len, q, sizeof q);
     double d = 0;
+    int range;
     if (len >= 64 || !mc_float_syntax(s, len))
         return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, v), "%s%s is %s, not a number",
                        prefix, key, q);
-    if ((rc = hd_num_parse_f64(s, len, &d)) == HERD_ENOMEM) return rc;
+    if ((rc = hd_num_parse_f64(s, len, &d, &range)) == HERD_ENOMEM) return rc;
     if (rc || !isfinite(d) || fabs(d) > FLT_MAX)
         return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, v),
                        "%s%s is %s, which is not a finite float", prefix, key, q);

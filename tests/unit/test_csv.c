@@ -263,16 +263,47 @@ static void test_infer_int(void **state)
 static void test_infer_int_limits(void **state)
 {
     (void)state;
-    herd_frame *f = must_read("lo,hi,over,under\n"
-                              "-9223372036854775808,9223372036854775807,"
-                              "9223372036854775808,-9223372036854775809\n"
-                              "1,2,3,4\n",
-                              NULL);
+    herd_frame *f = must_read("lo,hi\n-9223372036854775808,9223372036854775807\n1,2\n", NULL);
     assert_int_equal(type_of(f, "lo"), HERD_TYPE_INT64);
     assert_int_equal(type_of(f, "hi"), HERD_TYPE_INT64);
     assert_true(get_i(f, "lo", 0) == INT64_MIN);
     assert_true(get_i(f, "hi", 0) == INT64_MAX);
-    /* An integer beyond int64 makes its column float64. */
+    herd_frame_free(f);
+}
+
+/* An integer beyond int64 in an inferred column is an error naming its
+ * line and column (as float64 it would round silently); the option
+ * convert_out_of_range makes the column float64, and a column forced to
+ * float64 or string takes it (rounded, or exact). */
+static void test_infer_int_beyond_int64(void **state)
+{
+    (void)state;
+    const char *csv = "lo,hi,over,under\n"
+                      "-9223372036854775808,9223372036854775807,"
+                      "9223372036854775808,-9223372036854775809\n"
+                      "1,2,3,4\n";
+    must_fail(csv, NULL, HERD_EFORMAT, "test.csv:2:", "column 'over' (3)",
+              "\"9223372036854775808\" is an integer beyond the int64 range",
+              "convert_out_of_range", NULL);
+    must_fail("n\n1\n2\n-99999999999999999999\n", NULL, HERD_EFORMAT, "test.csv:4:",
+              "column 'n' (1)", "-99999999999999999999", NULL);
+    /* Even beside decimals: the integer's exact value is what was written. */
+    must_fail("x\n1.5\n9223372036854775809\n", NULL, HERD_EFORMAT, "test.csv:3:", "'x'",
+              NULL);
+
+    const char *names[] = {"over", "under"};
+    const int types[] = {HERD_TYPE_FLOAT64, HERD_TYPE_STRING};
+    herd_csv_options o = forced(names, types, 2);
+    herd_frame *f = must_read(csv, &o);
+    assert_true(get_d(f, "over", 0) == 9223372036854775808.0);
+    assert_string_equal(get_s(f, "under", 0), "-9223372036854775809");
+    herd_frame_free(f);
+
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.convert_out_of_range = 1;
+    f = must_read(csv, &o);
+    assert_int_equal(type_of(f, "lo"), HERD_TYPE_INT64);
+    /* Converting, an integer beyond int64 makes its column float64. */
     assert_int_equal(type_of(f, "over"), HERD_TYPE_FLOAT64);
     assert_int_equal(type_of(f, "under"), HERD_TYPE_FLOAT64);
     assert_true(get_d(f, "over", 0) == 9223372036854775808.0);
@@ -389,6 +420,7 @@ static void test_missing_values(void **state)
  * Number parsing: exact, as strtod
  * --------------------------------------------------------------------- */
 
+/* As strtod: out-of-range values converted (to +-inf, +-0). */
 static double parse_one(const char *text)
 {
     char csv[256];
@@ -396,6 +428,7 @@ static double parse_one(const char *text)
     const char *names[] = {"x"};
     const int types[] = {HERD_TYPE_FLOAT64};
     herd_csv_options o = forced(names, types, 1);
+    o.convert_out_of_range = 1;
     herd_frame *f = must_read(csv, &o);
     double v = get_d(f, "x", 0);
     herd_frame_free(f);
@@ -425,6 +458,124 @@ static void test_float_exact(void **state)
     assert_true(z == 0.0 && signbit(z));
     z = parse_one("-0");
     assert_true(z == 0.0 && signbit(z));
+}
+
+/* A finite decimal beyond float64's range, or nonzero below it, is an
+ * error naming line and column by default, in inferred and forced columns;
+ * subnormals, zeros with any exponent and values that round to the largest
+ * double are in range. */
+static void test_float_out_of_range(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"1e400", "-1e400", "1e-400", "-1e-400",
+                                      "1.8e308", "2e-324", "0.0000e-99999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char csv[128];
+        snprintf(csv, sizeof csv, "a,x\n1,2.5\n2,%s\n", bad[i]);
+        int zero = strcmp(bad[i], "0.0000e-99999") == 0;
+        if (zero) {
+            herd_frame *f = must_read(csv, NULL); /* zero is exact: not an underflow */
+            assert_true(get_d(f, "x", 1) == 0.0);
+            herd_frame_free(f);
+            continue;
+        }
+        int over = strstr(bad[i], "e-") == NULL;
+        must_fail(csv, NULL, HERD_EFORMAT, "test.csv:3:", "column 'x' (2)", bad[i],
+                  over ? "beyond the float64 range" : "below the float64 range",
+                  "convert_out_of_range", NULL);
+        const char *names[] = {"x"};
+        const int types[] = {HERD_TYPE_FLOAT64};
+        herd_csv_options o = forced(names, types, 1);
+        must_fail(csv, &o, HERD_EFORMAT, "test.csv:3:", "column 'x' (2)", NULL);
+    }
+    herd_frame *f = must_read("x\n1e-310\n4.9e-324\n1.7976931348623158e308\n0e999\n-0\n", NULL);
+    assert_true(get_d(f, "x", 0) == 1e-310);
+    assert_true(get_d(f, "x", 1) == 4.9e-324);
+    assert_true(get_d(f, "x", 2) == DBL_MAX);
+    assert_true(get_d(f, "x", 3) == 0.0);
+    assert_true(get_d(f, "x", 4) == 0.0 && signbit(get_d(f, "x", 4)));
+    herd_frame_free(f);
+
+    /* float32 has its own range. */
+    const char *names[] = {"x"};
+    const int types[] = {HERD_TYPE_FLOAT32};
+    herd_csv_options o = forced(names, types, 1);
+    must_fail("x\n1e-50\n", &o, HERD_EFORMAT, "test.csv:2:", "below the float32 range",
+              "read the column as float64", NULL);
+    f = must_read("x\n1e-40\n", &o); /* a float32 subnormal */
+    assert_true(get_d(f, "x", 0) > 0);
+    herd_frame_free(f);
+}
+
+/* convert_out_of_range reads them as strtod does. */
+static void test_float_out_of_range_converted(void **state)
+{
+    (void)state;
+    herd_csv_options o;
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.convert_out_of_range = 1;
+    herd_frame *f = must_read("x\n1e400\n-1e400\n1e-400\n-1e-400\n", &o);
+    assert_true(isinf(get_d(f, "x", 0)) && get_d(f, "x", 0) > 0);
+    assert_true(isinf(get_d(f, "x", 1)) && get_d(f, "x", 1) < 0);
+    assert_true(get_d(f, "x", 2) == 0.0 && !signbit(get_d(f, "x", 2)));
+    assert_true(get_d(f, "x", 3) == 0.0 && signbit(get_d(f, "x", 3)));
+    herd_frame_free(f);
+    const char *names[] = {"x"};
+    const int types[] = {HERD_TYPE_FLOAT32};
+    o.type_names = names;
+    o.types = types;
+    o.n_types = 1;
+    f = must_read("x\n1e39\n1e-50\n", &o);
+    assert_true(isinf(get_d(f, "x", 0)));
+    assert_true(get_d(f, "x", 1) == 0.0);
+    herd_frame_free(f);
+}
+
+/* Spaces around fields: the option `spaces` (numbers / keep / trim). */
+static void test_spaces_option(void **state)
+{
+    (void)state;
+    const char *csv = "n,s,q\n 2 , a ,\" 3\"\n4,b,5\n";
+    /* Default: ignored around numbers (quoted or not), kept in strings. */
+    herd_frame *f = must_read(csv, NULL);
+    assert_int_equal(type_of(f, "n"), HERD_TYPE_INT64);
+    assert_int_equal(get_i(f, "n", 0), 2);
+    assert_string_equal(get_s(f, "s", 0), " a ");
+    assert_int_equal(get_i(f, "q", 0), 3);
+    herd_frame_free(f);
+
+    herd_csv_options o;
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    assert_int_equal(o.spaces, HERD_CSV_SPACES_NUMBERS);
+    o.spaces = HERD_CSV_SPACES_KEEP;
+    f = must_read(csv, &o);
+    assert_int_equal(type_of(f, "n"), HERD_TYPE_STRING); /* " 2 " is text */
+    assert_string_equal(get_s(f, "n", 0), " 2 ");
+    assert_int_equal(type_of(f, "q"), HERD_TYPE_STRING);
+    herd_frame_free(f);
+    const char *names[] = {"n"};
+    const int types[] = {HERD_TYPE_INT64};
+    o.type_names = names;
+    o.types = types;
+    o.n_types = 1;
+    must_fail(csv, &o, HERD_EFORMAT, "test.csv:2:", "column 'n' (1)", "\" 2 \"",
+              "not an integer", NULL);
+    const int ftypes[] = {HERD_TYPE_FLOAT64};
+    o.types = ftypes;
+    must_fail(csv, &o, HERD_EFORMAT, "test.csv:2:", "column 'n' (1)", "not a number", NULL);
+
+    herd_csv_options_init(&o, HERD_CSV_OPTIONS_VERSION);
+    o.spaces = HERD_CSV_SPACES_TRIM;
+    f = must_read("n,s,q\n 2 , a ,\"  \"\n4,   ,\" x \"\n", &o);
+    assert_int_equal(get_i(f, "n", 0), 2);
+    assert_string_equal(get_s(f, "s", 0), "a");
+    assert_false(herd_frame_is_present(f, col(f, "s"), 1)); /* spaces only: missing */
+    assert_string_equal(get_s(f, "q", 0), "");                /* quoted: "" */
+    assert_string_equal(get_s(f, "q", 1), "x");
+    herd_frame_free(f);
+
+    o.spaces = 3;
+    must_fail(csv, &o, HERD_EINVAL, "spaces", "numbers", "keep", "trim", NULL);
 }
 
 /* Random doubles printed with 9 to 17 digits read back exactly as strtod
@@ -1550,6 +1701,10 @@ int main(void)
         cmocka_unit_test(test_options_init),
         cmocka_unit_test(test_infer_int),
         cmocka_unit_test(test_infer_int_limits),
+        cmocka_unit_test(test_infer_int_beyond_int64),
+        cmocka_unit_test(test_float_out_of_range),
+        cmocka_unit_test(test_float_out_of_range_converted),
+        cmocka_unit_test(test_spaces_option),
         cmocka_unit_test(test_infer_float),
         cmocka_unit_test(test_infer_string),
         cmocka_unit_test(test_infer_spaces),
