@@ -171,7 +171,9 @@ HERD_API const char *herd_status_str(int status);
 /* The message of the last error raised on the calling thread: what failed
  * and why.  Thread-local; never NULL (an empty string when no error was
  * raised since the thread started or herd_clear_error()).  The pointer stays
- * valid until the next herd call on this thread. */
+ * valid until the next herd call on this thread.  Always valid UTF-8: bytes
+ * of the input that are not (a path, a CSV field) appear as \xNN, and a
+ * message cut at 1023 bytes ends between characters with "...". */
 HERD_API const char *herd_last_error(void);
 
 /* The status code that went with herd_last_error() (HERD_OK if none). */
@@ -1070,7 +1072,7 @@ HERD_API int herd_metric_higher_is_better(const char *metric, int *higher_is_bet
  * Families, aliases, tag names and run ids are names: 1..HERD_ID_MAX bytes
  * of ASCII letters, digits and "._-:+", not starting with '.' or '-'.
  * Group keys come from data: any valid UTF-8 of 1..HERD_KEY_MAX bytes
- * without control characters.  Wherever a key becomes part of a URI or a
+ * without control characters (C0 U+0000..U+001F, DEL, C1 U+0080..U+009F).  Wherever a key becomes part of a URI or a
  * file name it is percent-encoded with one encoding (docs/registry.md): each
  * byte outside [A-Za-z0-9_~.-] becomes %HH (upper-case hex), and so does a
  * leading '.', so an encoded key is never ".", ".." or a hidden file name.
@@ -1092,15 +1094,19 @@ HERD_API int herd_metric_higher_is_better(const char *metric, int *higher_is_bet
 HERD_API int herd_name_validate(const char *name, const char *what);
 
 /* Percent-encode a group key / decode an encoded key.  *out is freed with
- * herd_free().  Decoding refuses malformed escapes, and results that are
- * not a valid key (invalid UTF-8, control characters, too long). */
+ * herd_free().  The encoding is canonical and decoding strict: it accepts
+ * only what herd_key_encode writes (no raw byte the encoder escapes, no
+ * lower-case hex, no escape of a byte written as itself), and refuses
+ * results that are not a valid key (invalid UTF-8, control characters, too
+ * long).  HERD_EINVAL names the byte. */
 HERD_API int herd_key_encode(const char *key, char **out);
 HERD_API int herd_key_decode(const char *text, char **out);
 
 typedef struct herd_uri herd_uri;
 
 /* Parse a registry URI.  HERD_EINVAL names the position and what was
- * expected there. */
+ * expected there.  The key must be in its one encoding (herd_key_decode):
+ * a URI string names one version. */
 HERD_API int herd_uri_parse(const char *text, herd_uri **out);
 HERD_API void herd_uri_free(herd_uri *uri);
 /* The family, and the decoded group key: every URI has them (NULL only

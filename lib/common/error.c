@@ -2,12 +2,17 @@
  *
  * Each thread keeps its own message buffer so that workers never overwrite
  * the error the calling thread is about to read.  Out-of-memory must not
- * allocate, so it points at a static message instead. */
+ * allocate, so it points at a static message instead.
+ *
+ * Every message is valid UTF-8, whatever bytes it quotes (a file name, a
+ * CSV field, a key from an artifact): a byte that does not start a valid
+ * character is written \xNN, and a cut falls between characters. */
 #include <stdio.h>
 #include <string.h>
 
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/text_internal.h"
 
 #define HD_ERROR_MAX 1024
 
@@ -66,12 +71,6 @@ void herd_clear_error(void)
     hd_err.buf[0] = '\0';
 }
 
-/* Mark a truncated message so that the reader knows there was more. */
-static void hd_mark_truncated(char *buf, size_t size)
-{
-    memcpy(buf + size - 4, "...", 4);
-}
-
 int hd_verror(int code, const char *fmt, va_list ap)
 {
     /* Formatted aside first, so that a message may quote the previous one
@@ -82,9 +81,12 @@ int hd_verror(int code, const char *fmt, va_list ap)
         snprintf(scratch, sizeof scratch, "%s (message could not be formatted)",
                  herd_status_str(code));
     } else if ((size_t)n >= sizeof scratch) {
-        hd_mark_truncated(scratch, sizeof scratch);
+        /* vsnprintf may have cut a character: step back to its start. */
+        size_t end = sizeof scratch - 4;
+        while (end > 0 && ((unsigned char)scratch[end] & 0xC0) == 0x80) end--;
+        memcpy(scratch + end, "...", 4);
     }
-    memcpy(hd_err.buf, scratch, sizeof hd_err.buf);
+    hd_utf8_escape(hd_err.buf, sizeof hd_err.buf, scratch);
     hd_err.code = code;
     hd_err.message = hd_err.buf;
     return code;
@@ -111,18 +113,14 @@ int hd_error_prefix(const char *fmt, ...)
     /* An out-of-memory message stays as it is: prefixing needs no memory but
      * the static text must not be edited. */
     if (hd_err.message != hd_err.buf) return hd_err.code;
-    char prefix[256];
+    char prefix[256], whole[256 + HD_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     if (n <= 0) return hd_err.code;
-    size_t plen = strlen(prefix);
-    size_t mlen = strlen(hd_err.buf);
-    if (plen + mlen + 1 > sizeof hd_err.buf) mlen = sizeof hd_err.buf - plen - 1;
-    memmove(hd_err.buf + plen, hd_err.buf, mlen);
-    memcpy(hd_err.buf, prefix, plen);
-    hd_err.buf[plen + mlen] = '\0';
+    snprintf(whole, sizeof whole, "%s%s", prefix, hd_err.buf);
+    hd_utf8_escape(hd_err.buf, sizeof hd_err.buf, whole);
     return hd_err.code;
 }
 

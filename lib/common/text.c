@@ -31,6 +31,52 @@ static size_t hd_utf8_seq(const unsigned char *s, size_t n)
     return 0;
 }
 
+size_t hd_utf8_char_len(const char *s, size_t n)
+{
+    return n ? hd_utf8_seq((const unsigned char *)s, n) : 0;
+}
+
+int hd_control_find(const char *str, size_t len, size_t *at, unsigned *code_point)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len; i++) {
+        unsigned cp = s[i];
+        /* C1 controls U+0080..U+009F are encoded C2 80..C2 9F. */
+        if (s[i] == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) cp = s[i + 1];
+        else if (cp >= 0x20 && cp != 0x7F) continue;
+        *at = i;
+        *code_point = cp;
+        return 1;
+    }
+    return 0;
+}
+
+size_t hd_utf8_escape(char *dst, size_t size, const char *src)
+{
+    const unsigned char *u = (const unsigned char *)src;
+    size_t o = 0, i = 0, n = strlen(src);
+    size_t keep = 0; /* the last character boundary with room for "..." after it */
+    if (size < 4) {
+        if (size) dst[0] = '\0';
+        return 0;
+    }
+    while (i < n) {
+        size_t k = hd_utf8_seq(u + i, n - i);
+        size_t need = k ? k : 4;
+        if (o + need >= size) { /* it would not fit with the NUL: cut */
+            memcpy(dst + keep, "...", 4);
+            return keep + 3;
+        }
+        if (k) memcpy(dst + o, src + i, k);
+        else snprintf(dst + o, size - o, "\\x%02X", u[i]);
+        i += k ? k : 1;
+        o += need;
+        if (o + 4 <= size) keep = o;
+    }
+    dst[o] = '\0';
+    return o;
+}
+
 int hd_utf8_valid(const char *str, size_t len, size_t *bad_offset)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -65,7 +111,16 @@ const char *hd_quote(const char *s, size_t len, char *buf, size_t size)
     buf[o++] = '"';
     for (; i < len && i < show && o + 6 < size; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
+        /* A C1 control (C2 80..C2 9F) shows as its two bytes. */
+        int c1 = c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                 (unsigned char)s[i + 1] <= 0x9F;
+        if (c1 && o + 10 < size) {
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02X\\x%02X", c,
+                                  (unsigned char)s[i + 1]);
+            i++;
+        } else if (c1) {
+            break;
+        } else if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
             o += (size_t)snprintf(buf + o, size - o, "\\x%02X", c);
         } else {
             buf[o++] = (char)c;
@@ -93,13 +148,13 @@ int hd_name_check(const char *name, size_t max_len, const char *what)
     if (!hd_utf8_valid(name, len, &bad))
         return hd_error(HERD_EINVAL, "%s %s is not valid UTF-8 (byte %zu)", what,
                         hd_quote(name, len, q, sizeof q), bad);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7F)
-            return hd_error(HERD_EINVAL,
-                            "%s %s contains a control character (byte %zu); remove it",
-                            what, hd_quote(name, len, q, sizeof q), i);
-    }
+    size_t at;
+    unsigned cp;
+    if (hd_control_find(name, len, &at, &cp))
+        return hd_error(HERD_EINVAL,
+                        "%s %s contains the control character U+%04X (byte %zu); control "
+                        "characters (U+0000..U+001F, U+007F..U+009F) are not allowed: remove it",
+                        what, hd_quote(name, len, q, sizeof q), cp, at);
     return HERD_OK;
 }
 

@@ -178,11 +178,12 @@ int herd_key_encode(const char *key, char **out)
     return *out ? HERD_OK : HERD_ENOMEM;
 }
 
+/* An upper-case hex digit's value; -1 for anything else, lower case
+ * included: the one encoding writes upper case. */
 static int hd_hex_value(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
@@ -194,8 +195,45 @@ static size_t hd_encoded_offset(const char *s, size_t index)
     return o;
 }
 
-/* Check the escapes of s[0..len) and count the decoded bytes, before
- * allocating anything. */
+/* An encoded key has exactly one spelling, herd_key_encode's: a byte is
+ * written as itself when the encoder leaves it (unreserved, and not a
+ * leading '.'), as %HH with upper-case hex otherwise.  Anything else (a raw
+ * space, '?', '|' or UTF-8 byte, "%2f", "%41" for 'A') would let several
+ * strings name one key, and is refused. */
+static int hd_encoded_byte_check(const hd_where *w, const char *s, size_t len, size_t i,
+                                 size_t base)
+{
+    char b[16];
+    unsigned char c = (unsigned char)s[i];
+    if (c != '%') {
+        if (hd_unreserved(c) && !(i == 0 && c == '.')) return HERD_OK;
+        return hd_error(HERD_EINVAL,
+                        "%s: %s: %s at byte %zu must be percent-encoded as %%%02X; a group key "
+                        "is written as herd_key_encode writes it (bytes outside "
+                        "[A-Za-z0-9_~.-] and a leading '.' as %%HH, upper-case hex)",
+                        w->who, w->q, hd_byte_desc(c, b, sizeof b), base + i, c);
+    }
+    if (len - i < 3 || hd_hex_value(s[i + 1]) < 0 || hd_hex_value(s[i + 2]) < 0) {
+        int lower = len - i >= 3 && ((s[i + 1] >= 'a' && s[i + 1] <= 'f') ||
+                                     (s[i + 2] >= 'a' && s[i + 2] <= 'f'));
+        return hd_error(HERD_EINVAL,
+                        lower ? "%s: %s: '%%' at byte %zu is followed by lower-case hex; the "
+                                "one encoding writes upper case (%%2F, not %%2f)"
+                              : "%s: %s: '%%' at byte %zu is not followed by two hex digits; "
+                                "a '%%' in a group key is written %%25",
+                        w->who, w->q, base + i);
+    }
+    unsigned char d = (unsigned char)(hd_hex_value(s[i + 1]) * 16 + hd_hex_value(s[i + 2]));
+    if (hd_unreserved(d) && !(i == 0 && d == '.'))
+        return hd_error(HERD_EINVAL,
+                        "%s: %s: %.3s at byte %zu encodes '%c', which is written as itself; a "
+                        "group key has one encoding (herd_key_encode's)",
+                        w->who, w->q, s + i, base + i, d);
+    return HERD_OK;
+}
+
+/* Check that s[0..len) is a key in its one encoding and count the decoded
+ * bytes, before allocating anything. */
 static int hd_decode_measure(const hd_where *w, const char *s, size_t len, size_t base,
                              size_t *dlen)
 {
@@ -203,13 +241,9 @@ static int hd_decode_measure(const hd_where *w, const char *s, size_t len, size_
     if (len == 0) return hd_error(HERD_EINVAL, "%s: %s: expected a group key at byte %zu",
                                   w->who, w->q, base);
     for (size_t i = 0; i < len; i++, n++) {
-        if (s[i] != '%') continue;
-        if (len - i < 3 || hd_hex_value(s[i + 1]) < 0 || hd_hex_value(s[i + 2]) < 0)
-            return hd_error(HERD_EINVAL,
-                            "%s: %s: '%%' at byte %zu is not followed by two hex digits; "
-                            "a '%%' in a group key is written %%25",
-                            w->who, w->q, base + i);
-        i += 2;
+        int rc = hd_encoded_byte_check(w, s, len, i, base);
+        if (rc) return rc;
+        if (s[i] == '%') i += 2;
     }
     if (n > HERD_KEY_MAX)
         return hd_error(HERD_EINVAL,
@@ -220,25 +254,18 @@ static int hd_decode_measure(const hd_where *w, const char *s, size_t len, size_
     return HERD_OK;
 }
 
-/* Decode s[0..len) into d (dlen + 1 bytes), refusing control characters. */
-static int hd_decode_into(const hd_where *w, const char *s, size_t len, size_t base, char *d)
+/* Decode s[0..len) (measured) into d (dlen + 1 bytes). */
+static void hd_decode_into(const char *s, size_t len, char *d)
 {
     for (size_t i = 0; i < len; i++) {
-        size_t at = i;
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
             c = (unsigned char)(hd_hex_value(s[i + 1]) * 16 + hd_hex_value(s[i + 2]));
             i += 2;
         }
-        if (c < 0x20 || c == 0x7F)
-            return hd_error(HERD_EINVAL,
-                            "%s: %s: the group key holds a control character (0x%02X) at byte "
-                            "%zu; group keys cannot contain control characters",
-                            w->who, w->q, c, base + at);
         *d++ = (char)c;
     }
     *d = '\0';
-    return HERD_OK;
 }
 
 /* Decode the key s[0..len), found at offset `base` of the caller's text,
@@ -251,12 +278,19 @@ static int hd_decode_span(const hd_where *w, const char *s, size_t len, size_t b
     if (rc) return rc;
     char *d = hd_malloc(dlen + 1, 1);
     if (!d) return HERD_ENOMEM;
-    rc = hd_decode_into(w, s, len, base, d);
-    if (!rc && !hd_utf8_valid(d, dlen, &bad))
+    hd_decode_into(s, len, d);
+    unsigned cp;
+    if (!hd_utf8_valid(d, dlen, &bad))
         rc = hd_error(HERD_EINVAL,
                       "%s: %s: the group key is not valid UTF-8 at byte %zu (byte %zu of the "
                       "decoded key); encode UTF-8 text byte by byte",
                       w->who, w->q, base + hd_encoded_offset(s, bad), bad);
+    else if (hd_control_find(d, dlen, &bad, &cp))
+        rc = hd_error(HERD_EINVAL,
+                      "%s: %s: the group key holds the control character U+%04X at byte %zu; "
+                      "group keys cannot contain control characters (U+0000..U+001F, "
+                      "U+007F..U+009F)",
+                      w->who, w->q, cp, base + hd_encoded_offset(s, bad));
     if (rc) {
         free(d);
         return rc;

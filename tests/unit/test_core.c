@@ -82,6 +82,45 @@ static void test_last_error_truncated(void **state)
     assert_string_equal(herd_last_error() + len - 3, "...");
 }
 
+/* Every message is valid UTF-8 whatever bytes it quotes: invalid bytes are
+ * written \xNN, valid characters stay, and a cut never splits a character
+ * (issue 16: herd_last_error echoed invalid UTF-8 from the input). */
+static void test_last_error_utf8(void **state)
+{
+    (void)state;
+    hd_error(HERD_EINVAL, "key '%s' and '%s'", "a\xFF\xFE", "Z\xC3\xBCrich");
+    assert_string_equal(herd_last_error(), "key 'a\\xFF\\xFE' and 'Z\xC3\xBCrich'");
+    assert_true(hd_utf8_valid(herd_last_error(), strlen(herd_last_error()), NULL));
+    /* A lone lead byte, a truncated sequence, an overlong, a surrogate. */
+    hd_error(HERD_EINVAL, "%s|%s|%s|%s", "\xC3", "\xE2\x82", "\xC0\xAF", "\xED\xA0\x80");
+    assert_string_equal(herd_last_error(),
+                        "\\xC3|\\xE2\\x82|\\xC0\\xAF|\\xED\\xA0\\x80");
+    /* The prefix (a path) is escaped too. */
+    hd_error(HERD_EIO, "cannot open");
+    hd_error_prefix("%s: ", "/tmp/\x80.csv");
+    assert_string_equal(herd_last_error(), "/tmp/\\x80.csv: cannot open");
+    /* Cut inside a run of 2-byte characters: the cut falls between two. */
+    char big[3001];
+    for (size_t i = 0; i + 1 < sizeof big; i += 2) memcpy(big + i, "\xC3\xBC", 2);
+    big[sizeof big - 1] = '\0';
+    for (size_t shift = 0; shift < 3; shift++) {
+        hd_error(HERD_EINVAL, "%.*s%s", (int)shift, "xx", big);
+        const char *m = herd_last_error();
+        assert_true(hd_utf8_valid(m, strlen(m), NULL));
+        assert_string_equal(m + strlen(m) - 3, "...");
+    }
+    /* Invalid bytes near the end of a long message: still valid. */
+    memset(big, 0xFF, sizeof big - 1);
+    hd_error(HERD_EINVAL, "%s", big);
+    assert_true(hd_utf8_valid(herd_last_error(), strlen(herd_last_error()), NULL));
+    /* Through the public API: a CSV path of invalid UTF-8. */
+    herd_frame *f = NULL;
+    assert_int_equal(herd_frame_read_csv("/nonexistent-dir/\xFF\xFE.csv", NULL, &f), HERD_EIO);
+    assert_true(hd_utf8_valid(herd_last_error(), strlen(herd_last_error()), NULL));
+    assert_non_null(strstr(herd_last_error(), "\\xFF\\xFE"));
+    herd_clear_error();
+}
+
 static void test_oom_is_static(void **state)
 {
     (void)state;
@@ -267,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_name_check),
         cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_last_error_utf8),
         cmocka_unit_test(test_arena_and_grow),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -106,8 +106,18 @@ static void test_key_check(void **state)
     free(k);
     assert_fails(hd_key_check(NULL, "group key"), HERD_EINVAL, "group key is NULL");
     assert_fails(hd_key_check("", "group key"), HERD_EINVAL, "group key is empty");
-    assert_fails(hd_key_check("a\tb", "group key"), HERD_EINVAL, "control character (byte 1)");
-    assert_fails(hd_key_check("ab\x7F", "group key"), HERD_EINVAL, "control character (byte 2)");
+    assert_fails(hd_key_check("a\tb", "group key"), HERD_EINVAL, "control character U+0009 (byte 1)");
+    assert_fails(hd_key_check("ab\x7F", "group key"), HERD_EINVAL,
+                 "control character U+007F (byte 2)");
+    /* One rule for C0 and C1 controls: U+0085 (NEL) and U+009F are refused
+     * too, U+00A0 (no-break space) is text. */
+    assert_fails(hd_key_check("a\xC2\x85", "group key"), HERD_EINVAL,
+                 "control character U+0085 (byte 1)");
+    assert_fails(hd_key_check("\xC2\x9F", "group key"), HERD_EINVAL,
+                 "control character U+009F (byte 0)");
+    assert_fails(hd_key_check("\xC2\x80x", "group key"), HERD_EINVAL,
+                 "control character U+0080 (byte 0)");
+    assert_int_equal(hd_key_check("a\xC2\xA0" "b", "group key"), HERD_OK);
     assert_fails(hd_key_check("ab\xC3(", "group key"), HERD_EINVAL, "not valid UTF-8 (byte 2)");
     k = repeat('k', HERD_KEY_MAX + 1);
     assert_fails(hd_key_check(k, "group key"), HERD_EINVAL, "1025 bytes long; the limit is 1024");
@@ -195,23 +205,39 @@ static void test_key_round_trips(void **state)
     free(k);
 }
 
-static void test_key_decode_lenient(void **state)
+/* A key has one encoding: every other spelling of it is refused, so that
+ * one string names one key (and one URI one version). */
+static void test_key_decode_canonical(void **state)
 {
     (void)state;
     const char *cases[][2] = {
-        {"z%c3%bcrich", "z\xC3\xBCrich"}, /* lower-case hex */
-        {"DE%2fBerlin", "DE/Berlin"},
-        {"%2e%2E", ".."},
-        {"a b", "a b"},                    /* raw bytes the encoder would escape */
-        {"Z\xC3\xBCrich", "Z\xC3\xBCrich"},
-        {".x", ".x"},
-        {"%41", "A"},
+        {"z%c3%bcrich", "lower-case hex"},
+        {"DE%2fBerlin", "lower-case hex"},
+        {"%2e%2E", "lower-case hex"},
+        {"a b", "a space at byte 1 must be percent-encoded as %20"},
+        {"a?b", "'?' at byte 1 must be percent-encoded as %3F"},
+        {"a|b", "'|' at byte 1 must be percent-encoded as %7C"},
+        {"Z\xC3\xBCrich", "byte 0xC3 at byte 1 must be percent-encoded as %C3"},
+        {".x", "'.' at byte 0 must be percent-encoded as %2E"},
+        {"%41", "%41 at byte 0 encodes 'A', which is written as itself"},
+        {"x%2E", "%2E at byte 1 encodes '.', which is written as itself"},
+        {"a\tb", "byte 0x09 at byte 1 must be percent-encoded as %09"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *dec = NULL;
-        assert_int_equal(herd_key_decode(cases[i][0], &dec), HERD_OK);
-        assert_string_equal(dec, cases[i][1]);
+        char *dec = SENTINEL;
+        assert_fails(herd_key_decode(cases[i][0], &dec), HERD_EINVAL, cases[i][1]);
+        assert_null(dec);
+    }
+    /* The one encoding decodes, and encodes back to itself. */
+    const char *good[] = {"z%C3%BCrich", "DE%2FBerlin", "%2E.", "a%20b", "%2Ex", "x.",
+                          "A~_-.9"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        char *dec = NULL, *enc = NULL;
+        assert_int_equal(herd_key_decode(good[i], &dec), HERD_OK);
+        assert_int_equal(herd_key_encode(dec, &enc), HERD_OK);
+        assert_string_equal(enc, good[i]);
         herd_free(dec);
+        herd_free(enc);
     }
 }
 
@@ -226,7 +252,8 @@ static void test_key_encode_errors(void **state)
     assert_fails(herd_key_encode("", &out), HERD_EINVAL, "herd_key_encode: group key is empty");
     assert_null(out);
     out = SENTINEL;
-    assert_fails(herd_key_encode("a\nb", &out), HERD_EINVAL, "control character (byte 1)");
+    assert_fails(herd_key_encode("a\nb", &out), HERD_EINVAL,
+                 "control character U+000A (byte 1)");
     assert_null(out);
     assert_fails(herd_key_encode("ab\xFF", &out), HERD_EINVAL, "not valid UTF-8 (byte 2)");
     assert_fails(herd_key_encode("\xED\xA0\x80", &out), HERD_EINVAL, "not valid UTF-8 (byte 0)");
@@ -257,17 +284,18 @@ static void test_key_decode_errors(void **state)
     assert_fails(herd_key_decode("a%4", &out), HERD_EINVAL, "'%' at byte 1 is not followed");
     assert_fails(herd_key_decode("%G0", &out), HERD_EINVAL, "'%' at byte 0 is not followed");
     assert_fails(herd_key_decode("%0G", &out), HERD_EINVAL, "'%' at byte 0 is not followed");
-    assert_fails(herd_key_decode("ok%41%", &out), HERD_EINVAL, "'%' at byte 5 is not followed");
+    assert_fails(herd_key_decode("ok%2F%", &out), HERD_EINVAL, "'%' at byte 5 is not followed");
     assert_fails(herd_key_decode("%+1F", &out), HERD_EINVAL, "'%' at byte 0 is not followed");
     /* Results that are not valid keys; the byte is the offset in the text. */
-    assert_fails(herd_key_decode("%00", &out), HERD_EINVAL, "control character (0x00) at byte 0");
-    assert_fails(herd_key_decode("ab%0A", &out), HERD_EINVAL, "control character (0x0A) at byte 2");
-    assert_fails(herd_key_decode("%41%7f", &out), HERD_EINVAL, "control character (0x7F) at byte 3");
-    assert_fails(herd_key_decode("a\tb", &out), HERD_EINVAL, "control character (0x09) at byte 1");
-    assert_fails(herd_key_decode("%41%42%C3(", &out), HERD_EINVAL, "not valid UTF-8 at byte 6");
+    assert_fails(herd_key_decode("%00", &out), HERD_EINVAL, "control character U+0000 at byte 0");
+    assert_fails(herd_key_decode("ab%0A", &out), HERD_EINVAL, "control character U+000A at byte 2");
+    assert_fails(herd_key_decode("AB%7F", &out), HERD_EINVAL, "control character U+007F at byte 2");
+    assert_fails(herd_key_decode("a%C2%85", &out), HERD_EINVAL,
+                 "control character U+0085 at byte 1");
+    assert_fails(herd_key_decode("AB%C3%28", &out), HERD_EINVAL, "not valid UTF-8 at byte 2");
     assert_fails(herd_key_decode("x%FF", &out), HERD_EINVAL, "not valid UTF-8 at byte 1");
     assert_fails(herd_key_decode("%C0%AF", &out), HERD_EINVAL, "not valid UTF-8 at byte 0");
-    assert_fails(herd_key_decode("ab\xC3", &out), HERD_EINVAL, "not valid UTF-8 at byte 2");
+    assert_fails(herd_key_decode("ab%C3", &out), HERD_EINVAL, "not valid UTF-8 at byte 2");
     assert_null(out);
     char *k = repeat('k', HERD_KEY_MAX + 1);
     assert_fails(herd_key_decode(k, &out), HERD_EINVAL, "decodes to 1025 bytes; the limit is 1024");
@@ -275,7 +303,7 @@ static void test_key_decode_errors(void **state)
     /* 1024 escapes decode to 1024 bytes: the limit is on the decoded key. */
     char *e = malloc(3 * (HERD_KEY_MAX + 1) + 1);
     assert_non_null(e);
-    for (size_t i = 0; i < HERD_KEY_MAX + 1; i++) memcpy(e + 3 * i, "%41", 3);
+    for (size_t i = 0; i < HERD_KEY_MAX + 1; i++) memcpy(e + 3 * i, "%20", 3);
     e[3 * HERD_KEY_MAX] = '\0';
     assert_int_equal(herd_key_decode(e, &out), HERD_OK);
     assert_int_equal(strlen(out), HERD_KEY_MAX);
@@ -335,10 +363,9 @@ static void test_uri_parse_forms(void **state)
     assert_uri("herd:demand/k/1", "demand", "k", NULL, 1);
     assert_uri("herd:demand/k/9223372036854775807", "demand", "k", NULL, INT64_MAX);
     assert_uri("herd:demand/k/1234567890", "demand", "k", NULL, 1234567890);
-    assert_uri("herd:d.e_m-a:n+d/z%c3%bcrich@v1.2", "d.e_m-a:n+d", "z\xC3\xBCrich", "v1.2", 0);
-    assert_uri("herd:f/%2E%2E", "f", "..", "latest", 0);
-    assert_uri("herd:f/..", "f", "..", "latest", 0);   /* decoded; encoded again for files */
-    assert_uri("herd:f/a b@x", "f", "a b", "x", 0);     /* lenient: raw bytes in the key */
+    assert_uri("herd:d.e_m-a:n+d/z%C3%BCrich@v1.2", "d.e_m-a:n+d", "z\xC3\xBCrich", "v1.2", 0);
+    assert_uri("herd:f/%2E.", "f", "..", "latest", 0);
+    assert_uri("herd:f/a%20b@x", "f", "a b", "x", 0);
     assert_uri("herd:f/a%40b%2F7@x", "f", "a@b/7", "x", 0);
     assert_uri("herd:f/%25/3", "f", "%", NULL, 3);
     /* Accessors of NULL: NULL, and the last error stays. */
@@ -412,8 +439,17 @@ static void test_uri_parse_errors(void **state)
     assert_uri_fails("herd:demand/a%2", "'%' at byte 13 is not followed by two hex digits");
     assert_uri_fails("herd:demand/a%zz@x", "'%' at byte 13 is not followed by two hex digits");
     assert_uri_fails("herd:demand/a%2@x", "'%' at byte 13 is not followed by two hex digits");
-    assert_uri_fails("herd:demand/a%01", "control character (0x01) at byte 13");
-    assert_uri_fails("herd:demand/a\x7F@x", "control character (0x7F) at byte 13");
+    assert_uri_fails("herd:demand/a%01", "control character U+0001 at byte 13");
+    assert_uri_fails("herd:demand/a%7F@x", "control character U+007F at byte 13");
+    /* One canonical form: anything herd_uri_format would not write is
+     * refused (issue 16: "herd:fam/..", spaces, '?', '|', "%2f"). */
+    assert_uri_fails("herd:demand/a\x7F@x", "byte 0x7F at byte 13 must be percent-encoded as %7F");
+    assert_uri_fails("herd:fam/..", "'.' at byte 9 must be percent-encoded as %2E");
+    assert_uri_fails("herd:fam/a b", "a space at byte 10 must be percent-encoded as %20");
+    assert_uri_fails("herd:fam/a?b", "'?' at byte 10 must be percent-encoded as %3F");
+    assert_uri_fails("herd:fam/a|b/2", "'|' at byte 10 must be percent-encoded as %7C");
+    assert_uri_fails("herd:fam/DE%2fBerlin", "'%' at byte 11 is followed by lower-case hex");
+    assert_uri_fails("herd:fam/%41", "%41 at byte 9 encodes 'A', which is written as itself");
     assert_uri_fails("herd:demand/ab%FF/3", "not valid UTF-8 at byte 14");
     char *long_key = malloc(12 + HERD_KEY_MAX + 2);
     assert_non_null(long_key);
@@ -505,7 +541,7 @@ static void test_uri_format_errors(void **state)
     assert_fails(herd_uri_format("", "k", NULL, 0, &s), HERD_EINVAL, "herd_uri_format: family is empty");
     assert_fails(herd_uri_format("..", "k", NULL, 0, &s), HERD_EINVAL, "starts with '.'");
     assert_fails(herd_uri_format("f", "", NULL, 0, &s), HERD_EINVAL, "herd_uri_format: group key is empty");
-    assert_fails(herd_uri_format("f", "a\rb", NULL, 0, &s), HERD_EINVAL, "control character (byte 1)");
+    assert_fails(herd_uri_format("f", "a\rb", NULL, 0, &s), HERD_EINVAL, "control character U+000D (byte 1)");
     assert_fails(herd_uri_format("f", "\xC3", NULL, 0, &s), HERD_EINVAL, "not valid UTF-8 (byte 0)");
     assert_fails(herd_uri_format("f", "k", "", 0, &s), HERD_EINVAL, "herd_uri_format: alias is empty");
     assert_fails(herd_uri_format("f", "k", "a b", 0, &s), HERD_EINVAL,
@@ -666,7 +702,7 @@ int main(void)
         cmocka_unit_test(test_key_check),
         cmocka_unit_test(test_key_encode_exact),
         cmocka_unit_test(test_key_round_trips),
-        cmocka_unit_test(test_key_decode_lenient),
+        cmocka_unit_test(test_key_decode_canonical),
         cmocka_unit_test(test_key_encode_errors),
         cmocka_unit_test(test_key_decode_errors),
         cmocka_unit_test(test_uri_parse_forms),
