@@ -12,7 +12,7 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
-#include "common/text_internal.h"
+#include "common/utf8_internal.h"
 
 #define HD_ERROR_MAX 1024
 

@@ -4,12 +4,7 @@
 
 #include <stddef.h>
 
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF),
- * else 0 and *bad_offset (if not NULL) is the offset of the first bad byte. */
-int hd_utf8_valid(const char *s, size_t len, size_t *bad_offset);
-
-/* Length of the valid UTF-8 character at s[0..n), 0 if none starts there. */
-size_t hd_utf8_char_len(const char *s, size_t n);
+#include "common/utf8_internal.h"
 
 /* The one rule for control characters in names and keys: C0 (U+0000..
  * U+001F), DEL (U+007F) and C1 (U+0080..U+009F, bytes C2 80..C2 9F).  1
@@ -17,15 +12,9 @@ size_t hd_utf8_char_len(const char *s, size_t n);
  * UTF-8. */
 int hd_control_find(const char *s, size_t len, size_t *at, unsigned *code_point);
 
-/* Copy the NUL-terminated src into dst[0..size) as valid UTF-8: each byte
- * that does not start a valid character is written \xNN; a cut falls
- * between characters and ends in "...".  Returns the bytes written (no
- * NUL). */
-size_t hd_utf8_escape(char *dst, size_t size, const char *src);
-
 /* Validate a name (column, family...): 1..max_len bytes of UTF-8 without
- * control characters (hd_control_find).  On failure records HERD_EINVAL with a message that
- * starts with `what` ("column name") and returns it. */
+ * control characters (hd_control_find).  On failure records HERD_EINVAL
+ * with a message that starts with `what` ("column name") and returns it. */
 int hd_name_check(const char *name, size_t max_len, const char *what);
 
 /* Render `s` for a message: at most 64 bytes, control bytes as \xNN, with an
