@@ -49,13 +49,13 @@ static double champion_of(const char *aliases)
     return p ? atof(p + 9) : NAN;
 }
 
-/* Per group: its latest champion move's numbers (from the history's
- * details), indexed by the group's row in `groups` (both by key). */
+/* Per group (by its row in the groups frame): its latest champion move,
+ * from the alias history and the move's details. */
 typedef struct rep_group {
-    const char *decision; /* the last move's decision, or its reason */
-    const char *kind;
-    double champion_metric, challenger_metric, delta;
+    const char *kind;   /* "first", "promote", "copied", "by hand" */
+    const char *reason; /* as recorded */
     const char *time;
+    double champion_metric, challenger_metric, delta; /* NaN: not recorded */
 } rep_group;
 
 /* Group keys sorted bytewise, for finding a history row's group (the
@@ -138,7 +138,7 @@ static int rep_data(herd_registry *reg, const char *family, cJSON *root, char *e
     }
     for (size_t i = 0; rg && i < ng; i++)
         rg[i].champion_metric = rg[i].challenger_metric = rg[i].delta = NAN;
-    cJSON *moves = cJSON_AddArrayToObject(root, "moves"); /* [time, reason, run] */
+    cJSON *moves = cJSON_AddArrayToObject(root, "moves"); /* [time, kind, run] */
     for (size_t r = 0; rg && r < nh; r++) {
         const char *key = cell_str(hist, "group", r), *reason = cell_str(hist, "reason", r);
         const char *time = cell_str(hist, "time", r), *run = cell_str(hist, "run_id", r);
@@ -157,7 +157,7 @@ static int rep_data(herd_registry *reg, const char *family, cJSON *root, char *e
         size_t g = key ? find_group(keys, ng, key) : (size_t)-1;
         if (g != (size_t)-1) {
             rg[g].kind = cJSON_GetArrayItem(m, 1)->valuestring; /* lives in root */
-            rg[g].decision = reason;
+            rg[g].reason = reason;
             rg[g].time = time;
             const cJSON *cm = cJSON_GetObjectItem(d, "champion_metric");
             const cJSON *hm = cJSON_GetObjectItem(d, "challenger_metric");
@@ -184,7 +184,7 @@ static int rep_data(herd_registry *reg, const char *family, cJSON *root, char *e
         cJSON_AddItemToArray(ver, num_or_null(cell_num(groups, "versions", i)));
         cJSON_AddItemToArray(champ, num_or_null(champion_of(cell_str(groups, "aliases", i))));
         cJSON_AddItemToArray(kind, cJSON_CreateString(rg[i].kind ? rg[i].kind : ""));
-        cJSON_AddItemToArray(dec, cJSON_CreateString(rg[i].decision ? rg[i].decision : ""));
+        cJSON_AddItemToArray(dec, cJSON_CreateString(rg[i].reason ? rg[i].reason : ""));
         cJSON_AddItemToArray(when, cJSON_CreateString(rg[i].time ? rg[i].time : ""));
         cJSON_AddItemToArray(cm, num_or_null(rg[i].champion_metric));
         cJSON_AddItemToArray(hm, num_or_null(rg[i].challenger_metric));
