@@ -958,7 +958,7 @@ typedef struct herd_artifact herd_artifact;
 #define HERD_ARTIFACT_MAX_MODEL (1024u * 1024u * 1024u)     /* inflated model: 1 GiB */
 #define HERD_ARTIFACT_MAX_FEATURES 100000u                  /* features per model */
 
-#define HERD_ARTIFACT_OPTIONS_VERSION 1
+#define HERD_ARTIFACT_OPTIONS_VERSION 2
 
 typedef struct herd_artifact_options {
     uint32_t version; /* see OPTIONS STRUCTS at the top */
@@ -968,6 +968,12 @@ typedef struct herd_artifact_options {
     const char *family; /* the model family (e.g. "demand"); may be NULL */
     const char *group;  /* overrides the group key; NULL: the fit's key */
     const char *run_id; /* the batch job that trained it; may be NULL */
+    /* Version 2.  Recorded in the metadata ("idempotency_key"): a registry
+     * batch that adds the artifact without a key of its own uses this one
+     * (herd_batch_add, herd_batch_add_bytes), so a worker that trained it
+     * can name the key and the committer need not.  UTF-8 without control
+     * characters, 1..2048 bytes; NULL (default): none. */
+    const char *idempotency_key;
 } herd_artifact_options;
 
 /* Fill `opt` with the defaults; pass HERD_ARTIFACT_OPTIONS_VERSION. */
@@ -1233,7 +1239,8 @@ typedef struct herd_version_options {
     /* A retried task passes the same key (e.g. run id + group; UTF-8, at
      * most 2048 bytes): when a version with this key is already
      * committed, the commit adds nothing for it and herd_batch_version()
-     * returns that version. */
+     * returns that version.  NULL: the artifact's own key, if it records
+     * one (herd_artifact_options.idempotency_key). */
     const char *idempotency_key;
     const char *const *tag_names; /* tags: names (herd_name_validate) ... */
     const char *const *tag_values; /* ... and values (UTF-8, HERD_TAG_VALUE_MAX) */
@@ -1278,7 +1285,10 @@ HERD_API int herd_batch_add(herd_batch *batch, const herd_artifact *artifact,
 /* The same with a serialised artifact (herd_artifact_to_buffer bytes, e.g.
  * returned by a Dask or Spark worker).  Its header, metadata and checksums
  * are verified now (HERD_EFORMAT / HERD_ECORRUPT); the model itself is
- * validated whenever it is loaded. */
+ * validated whenever it is loaded.  As with herd_batch_add, what opt
+ * leaves NULL (opt itself may be NULL) comes from the artifact: its family,
+ * group, run id and idempotency key, so a committer adds a worker's bytes
+ * without parsing them. */
 HERD_API int herd_batch_add_bytes(herd_batch *batch, const void *data, size_t len,
                                   const herd_version_options *opt, size_t *index);
 
@@ -1585,7 +1595,11 @@ HERD_API int herd_registry_rollback(herd_registry *reg, const char *family, cons
  * refuses data holding a group of that name. */
 #define HERD_FALLBACK_GROUP "__all__"
 
-#define HERD_CYCLE_OPTIONS_VERSION 1
+/* Which models herd_cycle_train trains (herd_cycle_options.models). */
+#define HERD_CYCLE_GROUPS 0x1u /* each group's model */
+#define HERD_CYCLE_FAMILY 0x2u /* with fallback, the family model */
+
+#define HERD_CYCLE_OPTIONS_VERSION 2
 
 typedef struct herd_cycle_options {
     uint32_t version; /* see OPTIONS STRUCTS at the top */
@@ -1610,6 +1624,12 @@ typedef struct herd_cycle_options {
      * holdout_order_by values, instead of a fraction (holdout_fraction must
      * then be 0).  Default 0. */
     size_t holdout_periods;
+    /* Version 2.  Which models herd_cycle_train trains: HERD_CYCLE_GROUPS,
+     * HERD_CYCLE_FAMILY (with fallback: the family model, on every
+     * training row of the groups it is given), or both (the default).  A
+     * distributed run trains the groups in shares and the family model
+     * once.  herd_cycle trains everything whatever it says. */
+    uint32_t models;
 } herd_cycle_options;
 
 /* Fill `opt` with the defaults; pass HERD_CYCLE_OPTIONS_VERSION. */
@@ -1631,6 +1651,146 @@ HERD_API int herd_cycle(herd_registry *reg, const herd_groups *groups,
                         const herd_fit_options *fit, const herd_cycle_options *opt,
                         const herd_apply_options *apply, herd_frame **decisions,
                         herd_frame **summary);
+
+/* ------------------------------------------------------------------------
+ * The weekly cycle in two stages (Dask, Spark, several machines)
+ *
+ * herd_cycle is one process.  A distributed run splits it in two stages
+ * with the same results: workers train their share of the groups and
+ * evaluate each model, and each group's champion, on the group's holdout
+ * rows (herd_cycle_train), returning a part: artifact bytes and the
+ * evaluation, serialisable to bytes; one committer registers the parts as
+ * they arrive, then commits, decides and promotes (herd_cycle_begin,
+ * herd_cycle_run_add, herd_cycle_run_commit).  herd_cycle is exactly these
+ * stages in one process, streaming: each group is split, fitted,
+ * evaluated, serialised and handed to the committer by the worker that
+ * trains it, and its booster freed, so memory does not grow with the
+ * number of groups.
+ *
+ * Everything herd_cycle guarantees holds across machines: models and
+ * bootstrap intervals depend only on the data, the options, the seeds and
+ * each group's key, never on which process trained it; versions carry the
+ * idempotency key "FAMILY/RUN_ID/GROUP" (recorded in each artifact), so
+ * a retried task or a re-run of the whole run adds nothing; each promotion
+ * is conditional on the champion the worker evaluated (a champion moved
+ * meanwhile is HERD_ECONFLICT, nothing moves); the cap, rollbacks and the
+ * run's lineage are herd_cycle's.  docs/champion-challenger.md, "A cycle
+ * on many machines", has a Dask recipe.
+ * --------------------------------------------------------------------- */
+
+/* Champions handed to workers: per group, a version and its artifact
+ * bytes.  Immutable once built; any thread may read it. */
+typedef struct herd_champions herd_champions;
+
+/* An empty set of champions. */
+HERD_API int herd_champions_new(herd_champions **out);
+
+/* Free a set of champions.  NULL is allowed. */
+HERD_API void herd_champions_free(herd_champions *champions);
+
+/* Add `group`'s champion: its version (> 0) and its artifact bytes
+ * (copied; header, metadata and checksums verified as herd_batch_add_bytes
+ * verifies them).  A group given twice is HERD_EEXISTS. */
+HERD_API int herd_champions_add(herd_champions *champions, const char *group, int64_t version,
+                                const void *artifact, size_t len);
+
+/* Number of groups with a champion in the set. */
+HERD_API size_t herd_champions_count(const herd_champions *champions);
+
+/* The artifacts `alias` (NULL: "champion") points to in `family`, for the
+ * `n_groups` groups named (groups NULL: every group of the family that has
+ * the alias); a group without the alias is left out.  Read from the
+ * handle's snapshot (herd_registry_refresh first to see other commits). */
+HERD_API int herd_registry_champions(herd_registry *reg, const char *family, const char *alias,
+                                     const char *const *groups, size_t n_groups,
+                                     herd_champions **out);
+
+/* Serialise a set of champions (a checksummed container of its
+ * artifacts); *data is freed with herd_free(). */
+HERD_API int herd_champions_to_buffer(const herd_champions *champions, void **data,
+                                      size_t *len);
+
+/* Read serialised champions back, verifying everything: HERD_EFORMAT (not
+ * champions, an unknown format version), HERD_ECORRUPT (a checksum). */
+HERD_API int herd_champions_read(const void *data, size_t len, herd_champions **out);
+
+/* What a worker returns: per group it was given, the fit's outcome, the
+ * model as artifact bytes and its evaluation on the holdout rows (and the
+ * champion's).  Immutable once built; any thread may read it. */
+typedef struct herd_cycle_part herd_cycle_part;
+
+/* The worker stage: for each group of `groups` (opt->models), split its
+ * holdout (opt->holdout_*), fit it on the other rows (`fit`), evaluate the
+ * model and the group's champion from `champions` (NULL: none) on the
+ * holdout rows (opt->compare: metric, bootstrap), package the model as an
+ * artifact recording the family, run id, group and idempotency key
+ * "FAMILY/RUN_ID/GROUP", and free its booster.  With opt->fallback and
+ * HERD_CYCLE_FAMILY, also the family model (HERD_FALLBACK_GROUP) on every
+ * training row of `groups`, evaluated on every holdout row.  No registry
+ * is needed: the champions are what the committer handed out
+ * (herd_registry_champions), so the worker's evaluation is of the versions
+ * the committer will expect.  Options, argument checks and per-group
+ * failures as herd_cycle; a group that fails or is skipped is in the part
+ * without a model.  Returns HERD_OK, or HERD_ECANCELED / HERD_EBUDGET with
+ * *out filled with what was done; other errors before any training. */
+HERD_API int herd_cycle_train(const herd_groups *groups, const herd_fit_options *fit,
+                              const herd_cycle_options *opt, const herd_champions *champions,
+                              const herd_apply_options *apply, herd_cycle_part **out);
+
+/* Free a part.  NULL is allowed. */
+HERD_API void herd_cycle_part_free(herd_cycle_part *part);
+
+/* Number of groups in the part (the family model counted). */
+HERD_API size_t herd_cycle_part_count(const herd_cycle_part *part);
+
+/* One row per group of the part, in its order (docs/results.md, "Cycle
+ * part"): "group", "status" (the fit's: ok / failed / skipped / not_run),
+ * "message", "rows", "holdout_rows", "artifact_bytes" (int64, 0: no
+ * model), "challenger_metric", "champion_version" (int64, 0: none),
+ * "champion_metric" (float64, NaN when not measured). */
+HERD_API int herd_cycle_part_report(const herd_cycle_part *part, herd_frame **out);
+
+/* The artifact bytes of the part's i-th group (in the order of the
+ * report), living as long as the part: HERD_OK, or HERD_MISSING with *data
+ * NULL when the group has no model.  HERD_EINVAL for i out of range. */
+HERD_API int herd_cycle_part_artifact(const herd_cycle_part *part, size_t i, const void **data,
+                                      size_t *len);
+
+/* Serialise a part (what a Dask or Spark task returns); *data is freed
+ * with herd_free(). */
+HERD_API int herd_cycle_part_to_buffer(const herd_cycle_part *part, void **data, size_t *len);
+
+/* Read a serialised part back, verifying its checksum and every
+ * artifact's (HERD_EFORMAT, HERD_ECORRUPT). */
+HERD_API int herd_cycle_part_read(const void *data, size_t len, herd_cycle_part **out);
+
+/* The committer's run: one batch that parts are added to as they arrive. */
+typedef struct herd_cycle_run herd_cycle_run;
+
+/* The committer stage: begin run opt->run_id of opt->family on `reg`
+ * (not read-only), with the fit and cycle options the workers were given
+ * (checked as herd_cycle checks them; opt->models is ignored). */
+HERD_API int herd_cycle_begin(herd_registry *reg, const herd_fit_options *fit,
+                              const herd_cycle_options *opt, herd_cycle_run **out);
+
+/* Add a part: its models go into the run's batch now, under their
+ * idempotency keys with alias "challenger" (a large batch writes them to
+ * its own pack file as they come), and its evaluations are kept (a few
+ * hundred bytes per group); the part may be freed at once.  A part
+ * trained with other options is HERD_EINVAL and adds nothing.  A group
+ * already added (a retried task's part delivered twice) is skipped. */
+HERD_API int herd_cycle_run_add(herd_cycle_run *run, const herd_cycle_part *part);
+
+/* Commit the models with the run record (lineage and summary) in one
+ * commit, decide every group added, and promote the winners in one
+ * commit: outputs, errors and guarantees as herd_cycle (*decisions: one
+ * row per group added, in the order added, the family model last).  A run
+ * commits once: HERD_EINVAL after that. */
+HERD_API int herd_cycle_run_commit(herd_cycle_run *run, herd_frame **decisions,
+                                   herd_frame **summary);
+
+/* Free a run; an uncommitted run registers nothing.  NULL is allowed. */
+HERD_API void herd_cycle_run_free(herd_cycle_run *run);
 
 #define HERD_REGISTRY_PREDICT_OPTIONS_VERSION 1
 

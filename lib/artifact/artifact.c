@@ -88,6 +88,7 @@ enum {
 
 /* Metadata limits beyond the public caps (docs/format.md, "Metadata"). */
 #define HD_META_MAX_TEXT (1024u * 1024u) /* group, parameter values */
+#define HD_META_MAX_IDEM 2048u /* an idempotency key, as the registry bounds it */
 #define HD_META_MAX_SHORT 63u            /* objective, versions */
 #define HD_META_MAX_VALUES 1000000u
 #define HD_META_MAX_DEPTH 32u
@@ -109,6 +110,7 @@ enum {
     HD_S_OBJECTIVE,
     HD_S_FINGERPRINT,
     HD_S_RUN_ID,
+    HD_S_IDEMPOTENCY_KEY,
     HD_S_CREATED,
     HD_S_HERD_VERSION,
     HD_S_XGBOOST_VERSION,
@@ -351,6 +353,7 @@ static const hd_meta_key hd_meta_keys[] = {
     {"best_iteration", HD_K_UINT, HD_U_BEST_ITERATION, 0, 0, 0},
     {"fingerprint", HD_K_FINGERPRINT, HD_S_FINGERPRINT, 0, 0, 0},
     {"run_id", HD_K_STRING, HD_S_RUN_ID, 1, HERD_NAME_MAX, 0},
+    {"idempotency_key", HD_K_STRING, HD_S_IDEMPOTENCY_KEY, 1, HD_META_MAX_IDEM, 0},
     {"created", HD_K_CREATED, HD_S_CREATED, 0, 0, 1},
     {"herd_version", HD_K_STRING, HD_S_HERD_VERSION, 1, HD_META_MAX_SHORT, 1},
     {"xgboost_version", HD_K_STRING, HD_S_XGBOOST_VERSION, 1, HD_META_MAX_SHORT, 1},
@@ -1049,6 +1052,8 @@ static int hd_meta_build(const hd_art_input *in, const hd_model_info *info, cJSO
         hd_jadd(&rc, root, "fingerprint", hd_jstr(fp));
     }
     if (in->run_id) hd_jadd(&rc, root, "run_id", hd_jstr(in->run_id));
+    if (in->idempotency_key)
+        hd_jadd(&rc, root, "idempotency_key", hd_jstr(in->idempotency_key));
     hd_now_rfc3339(created, sizeof created);
     hd_jadd(&rc, root, "created", hd_jstr(created));
     hd_jadd(&rc, root, "herd_version", hd_jstr(herd_version_string()));
@@ -1212,7 +1217,17 @@ int hd_art_options_read(const herd_artifact_options *in, const char *fn,
         return hd_error_prefix("%s: ", fn);
     if (o->run_id && hd_name_check(o->run_id, HERD_NAME_MAX, "opt->run_id"))
         return hd_error_prefix("%s: ", fn);
-    size_t bad = 0, glen = o->group ? strlen(o->group) : 0;
+    size_t bad = 0, klen = o->idempotency_key ? strlen(o->idempotency_key) : 0;
+    if (o->idempotency_key && (!klen || klen > HD_META_MAX_IDEM ||
+                               !hd_utf8_valid(o->idempotency_key, klen, &bad)))
+        return hd_error(HERD_EINVAL, "%s: opt->idempotency_key is %s; give 1..%u bytes of "
+                        "valid UTF-8", fn, !klen ? "empty" : klen > HD_META_MAX_IDEM ?
+                        "too long" : "not valid UTF-8", HD_META_MAX_IDEM);
+    for (size_t i = 0; i < klen; i++)
+        if ((unsigned char)o->idempotency_key[i] < 0x20 || o->idempotency_key[i] == 0x7F)
+            return hd_error(HERD_EINVAL, "%s: opt->idempotency_key contains a control "
+                            "character at byte %zu", fn, i);
+    size_t glen = o->group ? strlen(o->group) : 0;
     if (o->group && (glen > HD_META_MAX_TEXT || !hd_utf8_valid(o->group, glen, &bad)))
         return hd_error(HERD_EINVAL,
                         "%s: opt->group is %s; give valid UTF-8 of at most %u bytes", fn,
@@ -1231,7 +1246,8 @@ int herd_artifact_from_model(const herd_model *model, const herd_artifact_option
     int rc = hd_art_options_read(opt, __func__, &o);
     if (rc) return rc;
     hd_art_input in = {.model = model, .family = o.family, .group = o.group,
-                       .run_id = o.run_id, .level = o.compression_level};
+                       .run_id = o.run_id, .idempotency_key = o.idempotency_key,
+                       .level = o.compression_level};
     return hd_artifact_build(&in, out);
 }
 
@@ -1342,6 +1358,7 @@ static int hd_info_from_meta(const hd_meta *m, hd_artifact_info *out)
     out->family = hd_info_dup(out->arena, m->str[HD_S_FAMILY], &oom);
     out->group = hd_info_dup(out->arena, m->str[HD_S_GROUP], &oom);
     out->run_id = hd_info_dup(out->arena, m->str[HD_S_RUN_ID], &oom);
+    out->idempotency_key = hd_info_dup(out->arena, m->str[HD_S_IDEMPOTENCY_KEY], &oom);
     out->created = hd_info_dup(out->arena, m->str[HD_S_CREATED], &oom);
     out->fingerprint = hd_info_dup(out->arena, m->str[HD_S_FINGERPRINT], &oom);
     size_t n = 0;

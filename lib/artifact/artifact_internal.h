@@ -14,6 +14,7 @@
 typedef struct hd_artifact_info {
     hd_arena *arena; /* owns every string below */
     const char *family, *group, *run_id, *created, *fingerprint; /* NULL: absent */
+    const char *idempotency_key; /* NULL: absent */
     size_t nmetrics;
     const char **metric_names;
     double *metric_values;
@@ -38,6 +39,7 @@ const unsigned char *hd_artifact_bytes(const herd_artifact *a, size_t *len);
 typedef struct hd_art_input {
     const herd_model *model;
     const char *family, *group, *run_id; /* NULL: absent */
+    const char *idempotency_key;         /* NULL: absent */
     const char *const *param_names;
     const char *const *param_values;
     size_t n_params;

@@ -169,6 +169,8 @@ static const hd_opt hd_artifact_opts[] = {
     HD_STR(S, 1, family, NULL, "the model family; NULL: none"),
     HD_STR(S, 1, group, NULL, "the group key; NULL: the fit's"),
     HD_STR(S, 1, run_id, NULL, "the batch job that trained it; NULL: none"),
+    HD_STR(S, 2, idempotency_key, NULL,
+           "recorded; herd_batch_add uses it when given none; NULL: none"),
 };
 #undef S
 HD_DESC(hd_artifact_options_desc, "artifact", herd_artifact_options,
@@ -198,7 +200,8 @@ static const hd_opt hd_version_opts[] = {
     HD_STR(S, 1, family, NULL, "the family; NULL: the artifact's"),
     HD_STR(S, 1, group, NULL, "the group key; NULL: the artifact's"),
     HD_STR(S, 1, run_id, NULL, "the run; NULL: the artifact's"),
-    HD_STR(S, 1, idempotency_key, NULL, "a committed key adds nothing again; NULL: none"),
+    HD_STR(S, 1, idempotency_key, NULL,
+           "a committed key adds nothing again; NULL: the artifact's, if any"),
     HD_MAP(S, 1, "tags", HD_OT_STRING_MAP, tag_names, tag_values, n_tags,
            "tags, name -> value"),
     HD_MAP(S, 1, "metrics", HD_OT_NUMBER_MAP, metric_names, metric_values, n_metrics,
@@ -286,6 +289,9 @@ HD_DESC(hd_compare_options_desc, "compare", herd_compare_options, HERD_COMPARE_O
 
 /* ---- herd_cycle_options ----------------------------------------------------- */
 
+static const hd_opt_name hd_cycle_models[] = {
+    {"groups", HERD_CYCLE_GROUPS}, {"family", HERD_CYCLE_FAMILY}, {NULL, 0}};
+
 #define S herd_cycle_options
 static const hd_opt hd_cycle_opts[] = {
     HD_STR(S, 1, family, NULL, "the family; required"),
@@ -300,6 +306,8 @@ static const hd_opt hd_cycle_opts[] = {
      .doc = "comparison options (by name: compare.NAME); NULL: defaults"},
     HD_NUM(S, 1, holdout_periods, HD_OT_SIZE, 0, 0, HD_SIZE_MAX, 0,
            "holdout: each group's rows of its N latest holdout_order_by values; 0: off"),
+    HD_ENUM(S, 2, models, HD_OT_FLAGS, HERD_CYCLE_GROUPS | HERD_CYCLE_FAMILY, hd_cycle_models,
+            "HERD_CYCLE_* bits: the models herd_cycle_train trains (groups, family)"),
 };
 #undef S
 HD_DESC(hd_cycle_options_desc, "cycle", herd_cycle_options, HERD_CYCLE_OPTIONS_VERSION,

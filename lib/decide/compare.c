@@ -59,13 +59,13 @@ typedef struct cmp_hset {
 
 typedef struct cmp_ctx {
     herd_registry *reg;
-    herd_compare_options o;
-    hd_metric metric;
+    hd_cmp_setup s; /* the options and the metric */
     cmp_hset *sets;
     size_t nsets;
     size_t ntasks; /* every group of every set */
     size_t *task_set, *task_group;
-    cmp_row *rows; /* per task */
+    const char **keys; /* per task: its group's key (borrowed) */
+    cmp_row *rows;     /* per task */
     herd_progress_fn progress; /* the apply options', for the promote phase */
     void *progress_user;
 } cmp_ctx;
@@ -87,9 +87,9 @@ static int cmp_numeric_column(const herd_frame *f, const char *name, const char 
     return HERD_OK;
 }
 
-static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
+int hd_cmp_setup_read(const herd_compare_options *in, hd_cmp_setup *cs)
 {
-    herd_compare_options *o = &c->o;
+    herd_compare_options *o = &cs->o;
     int rc = hd_options_read(&hd_compare_options_desc, in, o, NULL);
     if (rc) return rc;
     if (!o->family) return hd_error(HERD_EINVAL, "opt->family is NULL; name the family");
@@ -105,7 +105,7 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
     if (!rc && o->run_id) rc = hd_id_check(o->run_id, "opt->run_id");
     if (rc) return rc;
     if (!o->metric) return hd_error(HERD_EINVAL, "opt->metric is NULL");
-    if ((rc = hd_metric_parse(o->metric, &c->metric))) return rc;
+    if ((rc = hd_metric_parse(o->metric, &cs->metric))) return rc;
     if (!o->label) return hd_error(HERD_EINVAL, "opt->label is NULL; name the label column");
     if (o->metric_min > o->metric_max)
         return hd_error(HERD_EINVAL, "opt->metric_min .. opt->metric_max is [%s, %s]; give "
@@ -120,10 +120,10 @@ static int cmp_options_read(const herd_compare_options *in, cmp_ctx *c)
         return hd_error(HERD_EINVAL, "opt->holdout_%s is set but opt->holdout_order_by is "
                         "NULL: name the column that orders each group's rows (e.g. a date)",
                         o->holdout_periods ? "periods" : "fraction");
-    if (o->bootstrap && !hd_metric_has_row_loss(&c->metric))
+    if (o->bootstrap && !hd_metric_has_row_loss(&cs->metric))
         return hd_error(HERD_EINVAL, "opt->bootstrap needs a metric that is a mean of per-row "
                         "losses; '%s' is not (use rmse, mae, mape, logloss, the deviances...)",
-                        c->metric.name);
+                        cs->metric.name);
     return HERD_OK;
 }
 
@@ -132,14 +132,14 @@ static int cmp_set_columns(const cmp_ctx *c, cmp_hset *set)
 {
     const herd_frame *frame = set->groups->frame;
     set->weight_col = SIZE_MAX;
-    int rc = cmp_numeric_column(frame, c->o.label, "the label", &set->label_col);
-    if (!rc && c->o.weight)
-        rc = cmp_numeric_column(frame, c->o.weight, "the weight", &set->weight_col);
+    int rc = cmp_numeric_column(frame, c->s.o.label, "the label", &set->label_col);
+    if (!rc && c->s.o.weight)
+        rc = cmp_numeric_column(frame, c->s.o.weight, "the weight", &set->weight_col);
     size_t order_col = 0;
-    if (!rc && (c->o.holdout_fraction > 0 || c->o.holdout_periods)) {
-        if (herd_frame_find(frame, c->o.holdout_order_by, &order_col))
+    if (!rc && (c->s.o.holdout_fraction > 0 || c->s.o.holdout_periods)) {
+        if (herd_frame_find(frame, c->s.o.holdout_order_by, &order_col))
             return hd_error(HERD_ENOTFOUND, "the holdout_order_by column '%s' is not in the "
-                            "holdout frame", c->o.holdout_order_by);
+                            "holdout frame", c->s.o.holdout_order_by);
         rc = hd_order_keys(frame, order_col, "opt->holdout_order_by", &set->order);
     }
     return rc;
@@ -264,8 +264,8 @@ static int cmp_holdout_rows(const cmp_ctx *c, const cmp_hset *set, const size_t 
         memcpy(sel, rows, n * sizeof *sel);
         *nout = n;
     } else {
-        rc = hd_holdout_split(set->order, c->o.holdout_order_by, c->o.holdout_fraction,
-                              c->o.holdout_periods, rows, n, sel, nout, NULL, NULL);
+        rc = hd_holdout_split(set->order, c->s.o.holdout_order_by, c->s.o.holdout_fraction,
+                              c->s.o.holdout_periods, rows, n, sel, nout, NULL, NULL);
     }
     if (rc) {
         free(sel);
@@ -294,29 +294,29 @@ static int cmp_values(const herd_frame *f, size_t col, const size_t *rows, size_
     return HERD_OK;
 }
 
-/* A version's predictions of the rows (model loaded once). */
-static int cmp_predict(const cmp_ctx *c, const herd_frame *frame, const char *key,
-                       int64_t version, const size_t *rows, size_t n, int nthread,
-                       double **pred, size_t *nout, herd_model **model)
+/* A model's predictions of the rows. */
+static int cmp_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
+                       size_t n, int nthread, double **pred, size_t *nout)
 {
-    herd_artifact *a = NULL;
-    herd_model *m = NULL;
-    int rc = herd_registry_load(c->reg, c->o.family, key, version, &a);
-    if (!rc) rc = herd_artifact_model(a, &m);
-    herd_artifact_free(a);
-    if (rc) return rc;
     *nout = herd_model_output_count(m);
     *pred = hd_malloc(n ? n * *nout : 1, sizeof **pred);
-    if (!*pred) rc = HERD_ENOMEM;
-    if (!rc) rc = herd_model_predict(m, frame, rows, n, nthread, *pred, n * *nout);
+    if (!*pred) return HERD_ENOMEM;
+    int rc = herd_model_predict(m, frame, rows, n, nthread, *pred, n * *nout);
     if (rc) {
         free(*pred);
         *pred = NULL;
-        herd_model_free(m);
-        return rc;
     }
-    *model = m;
-    return HERD_OK;
+    return rc;
+}
+
+/* A version's model from the registry. */
+static int cmp_load(const cmp_ctx *c, const char *key, int64_t version, herd_model **out)
+{
+    herd_artifact *a = NULL;
+    int rc = herd_registry_load(c->reg, c->s.o.family, key, version, &a);
+    if (!rc) rc = herd_artifact_model(a, out);
+    herd_artifact_free(a);
+    return rc;
 }
 
 /* Whether two models are the same bytes (a retrain on the same data). */
@@ -364,22 +364,22 @@ static double cmp_resample_delta(const hd_metric *m, double sw, double sc, doubl
  * The sign of each resample's delta is the sign of its loss difference, so
  * the decision is the one a loss-unit interval would give, while the
  * interval is on delta's scale and brackets it. */
-static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
+static int cmp_bootstrap(const hd_cmp_setup *cs, const char *key, const double *label,
                          const double *weight, const double *p_champ, const double *p_chall,
-                         size_t n, size_t nout, cmp_row *r)
+                         size_t n, size_t nout, hd_cmp_eval *e)
 {
     double *lc = hd_malloc(n, sizeof *lc), *lh = hd_malloc(n, sizeof *lh);
-    double *means = hd_malloc((size_t)c->o.bootstrap, sizeof *means);
+    double *means = hd_malloc((size_t)cs->o.bootstrap, sizeof *means);
     size_t *use = hd_malloc(n, sizeof *use);
     int rc = (lc && lh && means && use) ? HERD_OK : HERD_ENOMEM;
-    if (!rc) rc = hd_metric_row_losses(&c->metric, label, p_champ, n, nout, lc);
-    if (!rc) rc = hd_metric_row_losses(&c->metric, label, p_chall, n, nout, lh);
+    if (!rc) rc = hd_metric_row_losses(&cs->metric, label, p_champ, n, nout, lc);
+    if (!rc) rc = hd_metric_row_losses(&cs->metric, label, p_chall, n, nout, lh);
     size_t m = 0;
     for (size_t i = 0; !rc && i < n; i++)
         if (!isnan(lc[i]) && !isnan(lh[i])) use[m++] = i; /* rows the metric skips */
     if (!rc && !m) rc = hd_error(HERD_EINVAL, "no holdout row has a loss to resample");
-    uint64_t s = c->o.seed ^ hd_hash_bytes(key, strlen(key), 0xb007ull);
-    for (int b = 0; !rc && b < c->o.bootstrap; b++) {
+    uint64_t s = cs->o.seed ^ hd_hash_bytes(key, strlen(key), 0xb007ull);
+    for (int b = 0; !rc && b < cs->o.bootstrap; b++) {
         double sw = 0, sc = 0, sh = 0;
         for (size_t j = 0; j < m; j++) {
             size_t i = use[cmp_rand(&s) % m];
@@ -387,16 +387,16 @@ static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
             sc += weight[i] * lc[i];
             sh += weight[i] * lh[i];
         }
-        means[b] = cmp_resample_delta(&c->metric, sw, sc, sh);
+        means[b] = cmp_resample_delta(&cs->metric, sw, sc, sh);
     }
     if (!rc) {
-        qsort(means, (size_t)c->o.bootstrap, sizeof *means, cmp_double);
-        size_t B = (size_t)c->o.bootstrap;
+        qsort(means, (size_t)cs->o.bootstrap, sizeof *means, cmp_double);
+        size_t B = (size_t)cs->o.bootstrap;
         /* The epsilon keeps 0.1 * 1000 from flooring to 99 */
-        size_t lo = (size_t)floor((1 - c->o.confidence) * (double)(B - 1) + 1e-9);
-        size_t hi = (size_t)ceil(c->o.confidence * (double)(B - 1) - 1e-9);
-        r->ci_lo = means[lo];
-        r->ci_hi = means[hi];
+        size_t lo = (size_t)floor((1 - cs->o.confidence) * (double)(B - 1) + 1e-9);
+        size_t hi = (size_t)ceil(cs->o.confidence * (double)(B - 1) - 1e-9);
+        e->ci_lo = means[lo];
+        e->ci_hi = means[hi];
     }
     free(lc);
     free(lh);
@@ -405,11 +405,83 @@ static int cmp_bootstrap(const cmp_ctx *c, const char *key, const double *label,
     return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * Evaluation: what is measured on a group's holdout rows
+ * --------------------------------------------------------------------- */
+
+void hd_cmp_eval_init(hd_cmp_eval *e)
+{
+    memset(e, 0, sizeof *e);
+    e->chall_m = e->champ_m = e->ci_lo = e->ci_hi = NAN;
+}
+
+void hd_cmp_eval_clear(hd_cmp_eval *e)
+{
+    free(e->chall_error);
+    free(e->champ_error);
+    free(e->boot_error);
+    hd_cmp_eval_init(e);
+}
+
+/* A failure of one side: its message is kept (the group's decision will
+ * be "failed" with it, if the evaluation matters to the decision); only
+ * running out of memory stops the evaluation. */
+static int cmp_failure(int rc, char **slot)
+{
+    if (rc == HERD_ENOMEM) return rc;
+    *slot = hd_strdup(herd_last_error());
+    herd_clear_error();
+    return *slot ? HERD_OK : HERD_ENOMEM;
+}
+
+int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *frame,
+                    size_t label_col, size_t weight_col, const size_t *rows, size_t n,
+                    const herd_model *chall, const herd_model *champ, int nthread,
+                    hd_cmp_eval *e)
+{
+    e->rows = n;
+    if (n < cs->o.min_holdout_rows) return HERD_OK; /* skipped when decided */
+    double *label = NULL, *weight = NULL, *p_chall = NULL, *p_champ = NULL;
+    size_t nout = 0, nout2 = 0, sk = 0;
+    int rc = cmp_values(frame, label_col, rows, n, "label", &label);
+    if (!rc) rc = cmp_values(frame, weight_col, rows, n, "weight", &weight);
+    if (!rc) rc = cmp_predict(chall, frame, rows, n, nthread, &p_chall, &nout);
+    const double *w = weight_col == SIZE_MAX ? NULL : weight;
+    if (!rc) rc = hd_metric_eval(&cs->metric, label, p_chall, w, n, nout, &e->chall_m, &sk);
+    e->skipped = sk;
+    if (rc) {
+        e->chall_m = NAN;
+        rc = cmp_failure(rc, &e->chall_error);
+    } else if (champ) {
+        int crc = cmp_predict(champ, frame, rows, n, nthread, &p_champ, &nout2);
+        if (!crc && nout2 != nout)
+            crc = hd_error(HERD_EINVAL, "the champion predicts %zu values per row and the "
+                           "challenger %zu: they are not comparable", nout2, nout);
+        if (!crc) crc = hd_metric_eval(&cs->metric, label, p_champ, w, n, nout, &e->champ_m, &sk);
+        if (crc) {
+            e->champ_m = NAN;
+            rc = cmp_failure(crc, &e->champ_error);
+        } else if ((e->same_model = cmp_same_model(champ, chall)) == 0 && cs->o.bootstrap) {
+            crc = cmp_bootstrap(cs, key, label, weight, p_champ, p_chall, n, nout, e);
+            if (crc) rc = cmp_failure(crc, &e->boot_error);
+        }
+    }
+    free(label);
+    free(weight);
+    free(p_chall);
+    free(p_champ);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Deciding one group
+ * --------------------------------------------------------------------- */
+
 /* The decision once both metrics are known. */
 static int cmp_decide(const cmp_ctx *c, cmp_row *r)
 {
-    const herd_compare_options *o = &c->o;
-    const char *mn = c->metric.name;
+    const herd_compare_options *o = &c->s.o;
+    const char *mn = c->s.metric.name;
     if (!(r->chall_m >= o->metric_min && r->chall_m <= o->metric_max))
         return cmp_set(r, CMP_KEEP, cmp_text("the challenger's %s %s is outside the bounds "
                                              "[%s, %s]", mn, HD_NUMF("%.6g", r->chall_m),
@@ -450,7 +522,7 @@ static int cmp_was_demoted(const cmp_ctx *c, const char *key, int64_t version, i
     herd_frame *h = NULL;
     size_t fc = 0;
     *demoted = 0;
-    int rc = herd_registry_alias_history(c->reg, c->o.family, key, c->o.champion, &h);
+    int rc = herd_registry_alias_history(c->reg, c->s.o.family, key, c->s.o.champion, &h);
     if (!rc) rc = herd_frame_find(h, "from_version", &fc);
     for (size_t i = 0; !rc && i < herd_frame_row_count(h) && !*demoted; i++) {
         int64_t from = 0;
@@ -463,7 +535,7 @@ static int cmp_was_demoted(const cmp_ctx *c, const char *key, int64_t version, i
 
 static int cmp_resolve(const cmp_ctx *c, const char *key, const char *alias, int64_t *v)
 {
-    int rc = herd_registry_resolve(c->reg, c->o.family, key, alias, v);
+    int rc = herd_registry_resolve(c->reg, c->s.o.family, key, alias, v);
     if (rc == HERD_ENOTFOUND) {
         herd_clear_error();
         *v = 0;
@@ -472,8 +544,83 @@ static int cmp_resolve(const cmp_ctx *c, const char *key, const char *alias, int
     return rc;
 }
 
-/* Evaluate and decide one group.  Returns an error only for failures of
- * the group itself (the row then says "failed"). */
+/* What the versions alone decide, before any model is loaded: *decided is
+ * 1 when r holds the decision.  `from_run`: the challengers are a cycle
+ * run's own versions (0: none trained), not an alias. */
+static int cmp_decide_by_versions(const cmp_ctx *c, const char *key, int from_run, cmp_row *r,
+                                  int *decided)
+{
+    *decided = 1;
+    if (!r->chall_v && from_run)
+        return cmp_set(r, CMP_SKIPPED, cmp_text("no model trained in this run"));
+    if (!r->chall_v) return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->s.o.challenger));
+    /* A cycle's re-run must not undo a rollback: a model of this run that
+     * was champion and was moved away from stays out.  (herd_compare on
+     * aliases compares what it is asked to.) */
+    int demoted = 0, rc;
+    if (from_run && r->champ_v && r->chall_v > r->champ_v &&
+        (rc = cmp_was_demoted(c, key, r->chall_v, &demoted)))
+        return rc;
+    if (demoted)
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) was the %s before and was "
+                                             "moved away from (rolled back); set the alias "
+                                             "by hand to bring it back",
+                                             c->s.o.challenger, (long long)r->chall_v,
+                                             c->s.o.champion));
+    if (r->champ_v && r->chall_v < r->champ_v) /* going back is a rollback, made on purpose */
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) is older than the %s "
+                                             "(version %lld); herd_registry_rollback goes back",
+                                             c->s.o.challenger, (long long)r->chall_v,
+                                             c->s.o.champion, (long long)r->champ_v));
+    *decided = 0;
+    return HERD_OK;
+}
+
+/* The decision from the evaluation, once the versions decided nothing.
+ * A failure of what the decision needs is returned with its message set:
+ * the group then reads "failed". */
+static int cmp_decide_by_eval(const cmp_ctx *c, const hd_cmp_eval *e, cmp_row *r)
+{
+    const herd_compare_options *o = &c->s.o;
+    r->rows = e->rows;
+    if (e->rows < o->min_holdout_rows)
+        return cmp_set(r, CMP_SKIPPED, cmp_text("%zu holdout rows, fewer than "
+                                                "min_holdout_rows %zu", e->rows,
+                                                o->min_holdout_rows));
+    if (e->chall_error) return hd_error(HERD_EINVAL, "%s", e->chall_error);
+    r->chall_m = e->chall_m;
+    r->skipped = e->skipped;
+    if (!r->champ_v) {
+        if (r->chall_m >= o->metric_min && r->chall_m <= o->metric_max)
+            return cmp_set(r, CMP_FIRST, cmp_text("no %s yet", o->champion));
+        return cmp_set(r, CMP_SKIPPED, cmp_text("no %s yet, and the challenger's %s %s is "
+                                                "outside the bounds [%s, %s]", o->champion,
+                                                c->s.metric.name, HD_NUMF("%.6g", r->chall_m),
+                                                HD_NUMF("%g", o->metric_min),
+                                                HD_NUMF("%g", o->metric_max)));
+    }
+    if (r->champ_v == r->chall_v) {
+        r->champ_m = r->chall_m;
+        r->delta = r->rel = 0;
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s is the %s's version", o->challenger,
+                                             o->champion));
+    }
+    if (e->champ_error) return hd_error(HERD_EINVAL, "%s", e->champ_error);
+    r->champ_m = e->champ_m;
+    r->delta = c->s.metric.higher_is_better ? r->chall_m - r->champ_m : r->champ_m - r->chall_m;
+    /* Relative to a zero metric (r2 of a mean predictor) is undefined. */
+    r->rel = r->champ_m != 0 ? r->delta / fabs(r->champ_m) : NAN;
+    if (e->same_model)
+        return cmp_set(r, CMP_KEEP, cmp_text("the %s is the same model as the %s",
+                                             o->challenger, o->champion));
+    if (e->boot_error) return hd_error(HERD_EINVAL, "%s", e->boot_error);
+    r->ci_lo = e->ci_lo;
+    r->ci_hi = e->ci_hi;
+    return cmp_decide(c, r);
+}
+
+/* Evaluate and decide one group of herd_compare.  Returns an error only
+ * for failures of the group itself (the row then says "failed"). */
 static int cmp_group(cmp_ctx *c, size_t t, int nthread)
 {
     cmp_row *r = &c->rows[t];
@@ -481,131 +628,71 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
     const herd_groups *groups = set->groups;
     size_t g = c->task_group[t];
     const char *key = groups->keys[g];
-    int rc = HERD_OK;
+    int rc = HERD_OK, decided = 0;
     if (set->challengers) r->chall_v = set->challengers[g];
-    else rc = cmp_resolve(c, key, c->o.challenger, &r->chall_v);
-    if (!rc) rc = cmp_resolve(c, key, c->o.champion, &r->champ_v);
-    if (rc) return rc;
-    if (!r->chall_v && set->challengers)
-        return cmp_set(r, CMP_SKIPPED, cmp_text("no model trained in this run"));
-    if (!r->chall_v) return cmp_set(r, CMP_SKIPPED, cmp_text("no %s", c->o.challenger));
-    /* A cycle's re-run must not undo a rollback: a model of this run that
-     * was champion and was moved away from stays out.  (herd_compare on
-     * aliases compares what it is asked to.) */
-    int demoted = 0;
-    if (set->challengers && r->champ_v && r->chall_v > r->champ_v &&
-        (rc = cmp_was_demoted(c, key, r->chall_v, &demoted)))
-        return rc;
-    if (demoted)
-        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) was the %s before and was "
-                                             "moved away from (rolled back); set the alias "
-                                             "by hand to bring it back",
-                                             c->o.challenger, (long long)r->chall_v,
-                                             c->o.champion));
-    if (r->champ_v && r->chall_v < r->champ_v) /* going back is a rollback, made on purpose */
-        return cmp_set(r, CMP_KEEP, cmp_text("the %s (version %lld) is older than the %s "
-                                             "(version %lld); herd_registry_rollback goes back",
-                                             c->o.challenger, (long long)r->chall_v,
-                                             c->o.champion, (long long)r->champ_v));
+    else rc = cmp_resolve(c, key, c->s.o.challenger, &r->chall_v);
+    if (!rc) rc = cmp_resolve(c, key, c->s.o.champion, &r->champ_v);
+    if (!rc) rc = cmp_decide_by_versions(c, key, set->challengers != NULL, r, &decided);
+    if (rc || decided) return rc;
     size_t *rows = NULL, n = 0;
     rc = cmp_holdout_rows(c, set, hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
                           &rows, &n);
     if (rc) return rc;
     r->rows = n;
-    if (n < c->o.min_holdout_rows) {
-        free(rows);
-        return cmp_set(r, CMP_SKIPPED, cmp_text("%zu holdout rows, fewer than "
-                                                "min_holdout_rows %zu", n,
-                                                c->o.min_holdout_rows));
-    }
-    double *label = NULL, *weight = NULL, *p_chall = NULL, *p_champ = NULL;
+    /* Each model is loaded once; the champion only when it is compared. */
     herd_model *m_chall = NULL, *m_champ = NULL;
-    size_t nout = 0, nout2 = 0, sk = 0;
-    rc = cmp_values(groups->frame, set->label_col, rows, n, "label", &label);
-    if (!rc) rc = cmp_values(groups->frame, set->weight_col, rows, n, "weight", &weight);
+    int evaluated = n >= c->s.o.min_holdout_rows;
+    if (evaluated) rc = cmp_load(c, key, r->chall_v, &m_chall);
+    if (!rc && evaluated && r->champ_v && r->champ_v != r->chall_v)
+        rc = cmp_load(c, key, r->champ_v, &m_champ);
+    hd_cmp_eval e;
+    hd_cmp_eval_init(&e);
     if (!rc)
-        rc = cmp_predict(c, groups->frame, key, r->chall_v, rows, n, nthread, &p_chall, &nout,
-                         &m_chall);
-    const double *w = set->weight_col == SIZE_MAX ? NULL : weight;
-    if (!rc) rc = hd_metric_eval(&c->metric, label, p_chall, w, n, nout, &r->chall_m, &sk);
-    r->skipped = sk;
-    if (!rc && !r->champ_v) {
-        if (r->chall_m >= c->o.metric_min && r->chall_m <= c->o.metric_max)
-            rc = cmp_set(r, CMP_FIRST, cmp_text("no %s yet", c->o.champion));
-        else
-            rc = cmp_set(r, CMP_SKIPPED, cmp_text("no %s yet, and the challenger's %s %s is "
-                                                  "outside the bounds [%s, %s]",
-                                                  c->o.champion, c->metric.name,
-                                                  HD_NUMF("%.6g", r->chall_m),
-                                                  HD_NUMF("%g", c->o.metric_min),
-                                                  HD_NUMF("%g", c->o.metric_max)));
-    } else if (!rc && r->champ_v == r->chall_v) {
-        r->champ_m = r->chall_m;
-        r->delta = r->rel = 0;
-        rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the %s's version", c->o.challenger,
-                                           c->o.champion));
-    } else if (!rc) {
-        rc = cmp_predict(c, groups->frame, key, r->champ_v, rows, n, nthread, &p_champ, &nout2,
-                         &m_champ);
-        if (!rc && nout2 != nout)
-            rc = hd_error(HERD_EINVAL, "the champion predicts %zu values per row and the "
-                          "challenger %zu: they are not comparable", nout2, nout);
-        if (!rc) rc = hd_metric_eval(&c->metric, label, p_champ, w, n, nout, &r->champ_m, &sk);
-        if (!rc) {
-            r->delta = c->metric.higher_is_better ? r->chall_m - r->champ_m
-                                                  : r->champ_m - r->chall_m;
-            /* Relative to a zero metric (r2 of a mean predictor) is undefined. */
-            r->rel = r->champ_m != 0 ? r->delta / fabs(r->champ_m) : NAN;
-        }
-        if (!rc && cmp_same_model(m_champ, m_chall)) {
-            rc = cmp_set(r, CMP_KEEP, cmp_text("the %s is the same model as the %s",
-                                               c->o.challenger, c->o.champion));
-        } else {
-            if (!rc && c->o.bootstrap)
-                rc = cmp_bootstrap(c, key, label, weight, p_champ, p_chall, n, nout, r);
-            if (!rc) rc = cmp_decide(c, r);
-        }
-    }
+        rc = evaluated ? hd_cmp_evaluate(&c->s, key, groups->frame, set->label_col,
+                                         set->weight_col, rows, n, m_chall, m_champ, nthread, &e)
+                       : (e.rows = n, HERD_OK);
+    if (!rc) rc = cmp_decide_by_eval(c, &e, r);
+    hd_cmp_eval_clear(&e);
     free(rows);
-    free(label);
-    free(weight);
-    free(p_chall);
-    free(p_champ);
     herd_model_free(m_chall);
     herd_model_free(m_champ);
     return rc;
 }
 
-static int cmp_task(void *ctx, size_t t, int worker, int nthread)
+/* A group's row once decided (or failed with rc): the rows the metric
+ * skipped said in the reason, a failure recorded, the decision logged. */
+static int cmp_row_done(const cmp_ctx *c, const char *key, int rc, cmp_row *row)
 {
-    (void)worker;
-    cmp_ctx *c = ctx;
-    int rc = cmp_group(c, t, nthread);
-    cmp_row *row = &c->rows[t];
     if (!rc && row->skipped) { /* say so: the metric saw fewer rows than holdout_rows */
         char *why = cmp_text("%s (%s skipped %zu of the %zu holdout rows)", row->reason,
-                             c->metric.name, row->skipped, row->rows);
+                             c->s.metric.name, row->skipped, row->rows);
         if (!why) return HERD_ENOMEM;
         free(row->reason);
         row->reason = why;
     }
     if (rc == HERD_ENOMEM) return rc;
     if (rc) { /* the group fails; the others go on */
-        cmp_row *r = &c->rows[t];
-        if (cmp_set(r, CMP_FAILED, cmp_text("%s", herd_last_error()))) return HERD_ENOMEM;
+        if (cmp_set(row, CMP_FAILED, cmp_text("%s", herd_last_error()))) return HERD_ENOMEM;
         herd_clear_error();
     }
     int level = row->decision == CMP_FAILED    ? HERD_LOG_WARN
                 : row->decision == CMP_SKIPPED ? HERD_LOG_INFO
                                                : HERD_LOG_DEBUG;
-    hd_log(level, "%s: %s", cmp_names[row->decision], row->reason);
+    if (hd_log_enabled(level))
+        hd_log_group(level, key, "%s: %s", cmp_names[row->decision], row->reason);
     return HERD_OK;
+}
+
+static int cmp_task(void *ctx, size_t t, int worker, int nthread)
+{
+    (void)worker;
+    cmp_ctx *c = ctx;
+    return cmp_row_done(c, c->keys[t], cmp_group(c, t, nthread), &c->rows[t]);
 }
 
 static const char *cmp_task_key(void *ctx, size_t t)
 {
-    const cmp_ctx *c = ctx;
-    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
+    return ((const cmp_ctx *)ctx)->keys[t];
 }
 
 /* A group counts in progress as its decision says. */
@@ -620,11 +707,6 @@ static int cmp_task_outcome(void *ctx, size_t t)
 /* ------------------------------------------------------------------------
  * Frames
  * --------------------------------------------------------------------- */
-
-static const char *cmp_key(const cmp_ctx *c, size_t t)
-{
-    return c->sets[c->task_set[t]].groups->keys[c->task_group[t]];
-}
 
 static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
 {
@@ -642,7 +724,7 @@ static int cmp_decisions_frame(const cmp_ctx *c, herd_frame **out)
         if (!fv[k]) rc = HERD_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         const cmp_row *r = &c->rows[i];
-        keys[i] = cmp_key(c, i);
+        keys[i] = c->keys[i];
         dec[i] = cmp_names[r->decision];
         why[i] = r->reason;
         iv[0][i] = r->champ_v;
@@ -733,7 +815,7 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddItemToObject(o, "decision", cJSON_CreateString(cmp_names[r->decision]));
-    cJSON_AddItemToObject(o, "metric", cJSON_CreateString(c->metric.name));
+    cJSON_AddItemToObject(o, "metric", cJSON_CreateString(c->s.metric.name));
     cJSON_AddItemToObject(o, "champion_version", cmp_num((double)r->champ_v));
     cJSON_AddItemToObject(o, "challenger_version", cmp_num((double)r->chall_v));
     cJSON_AddItemToObject(o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
@@ -741,12 +823,12 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     cJSON_AddItemToObject(o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
     cJSON_AddItemToObject(o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
     cJSON_AddItemToObject(o, "holdout_rows", cmp_num((double)r->rows));
-    cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->o.min_abs_delta));
-    cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->o.min_rel_delta));
-    if (c->o.bootstrap) {
+    cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->s.o.min_abs_delta));
+    cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->s.o.min_rel_delta));
+    if (c->s.o.bootstrap) {
         cJSON_AddItemToObject(o, "delta_ci_low", cmp_num(r->ci_lo));
         cJSON_AddItemToObject(o, "delta_ci_high", cmp_num(r->ci_hi));
-        cJSON_AddItemToObject(o, "confidence", cmp_num(c->o.confidence));
+        cJSON_AddItemToObject(o, "confidence", cmp_num(c->s.o.confidence));
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -772,27 +854,27 @@ static int cmp_refuse_all(cmp_ctx *c, const char *why)
  * decisions say "refused" and HERD_EREFUSED is returned, dry run or not. */
 static int cmp_cap(cmp_ctx *c, size_t promote)
 {
-    if (!promote || c->o.force || c->o.max_promote_fraction >= 1) return HERD_OK;
+    if (!promote || c->s.o.force || c->s.o.max_promote_fraction >= 1) return HERD_OK;
     herd_frame *champs = NULL;
-    int rc = herd_registry_aliases(c->reg, c->o.family, c->o.champion, &champs);
+    int rc = herd_registry_aliases(c->reg, c->s.o.family, c->s.o.champion, &champs);
     if (rc) return rc;
     size_t total = herd_frame_row_count(champs);
     herd_frame_free(champs);
     double frac = total ? (double)promote / (double)total : 1;
-    if (!(frac > c->o.max_promote_fraction)) return HERD_OK;
+    if (!(frac > c->s.o.max_promote_fraction)) return HERD_OK;
     char *why = cmp_text("the promotion cap refused the run: it would replace %s%% of the "
                          "family's champions (%zu of %zu), above max_promote_fraction "
                          "%s%%; nothing was moved (force = 1 promotes anyway)",
                          HD_NUMF("%.1f", 100 * frac), promote, total,
-                         HD_NUMF("%.1f", 100 * c->o.max_promote_fraction));
+                         HD_NUMF("%.1f", 100 * c->s.o.max_promote_fraction));
     rc = why ? cmp_refuse_all(c, why) : HERD_ENOMEM;
     free(why);
     if (rc) return rc;
     return hd_error(HERD_EREFUSED, "promoting would replace %s%% of family '%s''s "
                     "champions (%zu of %zu), above max_promote_fraction %s%%: nothing "
                     "was moved (the decisions say \"refused\"); check the week's data, or "
-                    "pass force = 1", HD_NUMF("%.1f", 100 * frac), c->o.family, promote, total,
-                    HD_NUMF("%.1f", 100 * c->o.max_promote_fraction));
+                    "pass force = 1", HD_NUMF("%.1f", 100 * frac), c->s.o.family, promote, total,
+                    HD_NUMF("%.1f", 100 * c->s.o.max_promote_fraction));
 }
 
 static int cmp_promote(cmp_ctx *c)
@@ -805,10 +887,10 @@ static int cmp_promote(cmp_ctx *c)
     hd_phase_begin("promote", c->progress, c->progress_user);
     int rc = cmp_cap(c, promote); /* a dry run says so too: a broken week shows */
     if (rc == HERD_EREFUSED) hd_log(HERD_LOG_WARN, "promotion refused: %s", herd_last_error());
-    if (rc || c->o.dry_run || !(promote + first)) {
+    if (rc || c->s.o.dry_run || !(promote + first)) {
         if (!rc)
             hd_log(HERD_LOG_INFO, "promote: %zu promotions and %zu first champions%s", promote,
-                   first, c->o.dry_run ? " decided, none moved (dry run)" : "");
+                   first, c->s.o.dry_run ? " decided, none moved (dry run)" : "");
         return rc;
     }
     herd_batch *b = NULL;
@@ -825,9 +907,9 @@ static int cmp_promote(cmp_ctx *c)
         herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
         ao.reason = r->reason;
         ao.details = details;
-        ao.run_id = c->o.run_id;
+        ao.run_id = c->s.o.run_id;
         ao.expect_version = r->champ_v; /* 0 for a first: it must still have none */
-        rc = herd_batch_set_alias(b, c->o.family, cmp_key(c, i), c->o.champion, r->chall_v, &ao);
+        rc = herd_batch_set_alias(b, c->s.o.family, c->keys[i], c->s.o.champion, r->chall_v, &ao);
         cJSON_free(details);
     }
     if (!rc) rc = herd_batch_commit(b);
@@ -838,7 +920,7 @@ static int cmp_promote(cmp_ctx *c)
         hd_error_prefix("herd_compare: a champion moved while comparing; compare again: ");
     if (!rc)
         hd_log(HERD_LOG_INFO, "promote: moved '%s' of %zu groups (%zu promoted, %zu first)",
-               c->o.champion, promote + first, promote, first);
+               c->s.o.champion, promote + first, promote, first);
     herd_batch_free(b);
     return rc;
 }
@@ -847,7 +929,7 @@ int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame)
 {
     cmp_ctx c;
     memset(&c, 0, sizeof c);
-    int rc = cmp_options_read(opt, &c);
+    int rc = hd_cmp_setup_read(opt, &c.s);
     herd_groups g;
     memset(&g, 0, sizeof g);
     g.frame = frame;
@@ -855,6 +937,99 @@ int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame)
     if (!rc) rc = cmp_set_columns(&c, &set);
     free(set.order);
     return rc;
+}
+
+/* Promote (unless dry run or refused) and return the decisions, whatever
+ * the promotion says: its error is returned after the frames are made. */
+static int cmp_conclude(cmp_ctx *c, herd_frame **decisions, herd_frame **summary)
+{
+    hd_saved_error pe;
+    int prc = cmp_promote(c);
+    if (prc) hd_error_save(&pe);
+    int rc = cmp_decisions_frame(c, decisions);
+    if (!rc && summary && (rc = cmp_summary_frame(c, summary))) {
+        herd_frame_free(*decisions);
+        *decisions = NULL;
+    }
+    if (!rc && prc) return hd_error_restore(&pe);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Deciding groups evaluated elsewhere (the cycle's committer)
+ * --------------------------------------------------------------------- */
+
+struct hd_cmp_decider {
+    cmp_ctx c;
+    size_t cap;
+    hd_arena *arena; /* the keys */
+};
+
+int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, herd_progress_fn progress,
+                       void *progress_user, hd_cmp_decider **out)
+{
+    hd_cmp_decider *d = hd_calloc(1, sizeof *d);
+    if (!d) return HERD_ENOMEM;
+    if (!(d->arena = hd_arena_new())) {
+        free(d);
+        return HERD_ENOMEM;
+    }
+    d->c.reg = reg;
+    d->c.s = *cs;
+    d->c.progress = progress;
+    d->c.progress_user = progress_user;
+    *out = d;
+    return HERD_OK;
+}
+
+void hd_cmp_decider_free(hd_cmp_decider *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->c.ntasks; i++) free(d->c.rows[i].reason);
+    free(d->c.rows);
+    free(d->c.keys);
+    hd_arena_free(d->arena);
+    free(d);
+}
+
+size_t hd_cmp_decider_count(const hd_cmp_decider *d) { return d->c.ntasks; }
+
+void hd_cmp_decider_outcomes(const hd_cmp_decider *d, size_t *skipped, size_t *failed)
+{
+    *skipped = *failed = 0;
+    for (size_t i = 0; i < d->c.ntasks; i++) {
+        *skipped += d->c.rows[i].decision == CMP_SKIPPED;
+        *failed += d->c.rows[i].decision == CMP_FAILED;
+    }
+}
+
+int hd_cmp_decider_add(hd_cmp_decider *d, const char *key, int64_t challenger,
+                       const hd_cmp_eval *e)
+{
+    cmp_ctx *c = &d->c;
+    if (c->ntasks == d->cap) {
+        size_t cap = d->cap;
+        if (hd_grow((void **)&c->rows, &cap, c->ntasks + 1, sizeof *c->rows) ||
+            hd_grow((void **)&c->keys, &d->cap, c->ntasks + 1, sizeof *c->keys))
+            return HERD_ENOMEM;
+    }
+    const char *k = hd_arena_strndup(d->arena, key, strlen(key));
+    if (!k) return HERD_ENOMEM;
+    cmp_row *r = &c->rows[c->ntasks];
+    *r = (cmp_row){.chall_v = challenger, .champ_v = e->champ_v, .champ_m = NAN,
+                   .chall_m = NAN, .delta = NAN, .rel = NAN, .ci_lo = NAN, .ci_hi = NAN};
+    c->keys[c->ntasks++] = k;
+    int decided = 0;
+    int rc = cmp_decide_by_versions(c, k, 1, r, &decided);
+    if (!rc && !decided) rc = cmp_decide_by_eval(c, e, r);
+    rc = cmp_row_done(c, k, rc, r);
+    if (rc == HERD_ENOMEM && !r->reason) c->ntasks--; /* no half row */
+    return rc;
+}
+
+int hd_cmp_decider_finish(hd_cmp_decider *d, herd_frame **decisions, herd_frame **summary)
+{
+    return cmp_conclude(&d->c, decisions, summary);
 }
 
 /* Compare over several holdout sets at once (herd_cycle adds the family
@@ -865,9 +1040,9 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
                     herd_frame **decisions, herd_frame **summary)
 {
     cmp_ctx c = {.reg = reg, .nsets = nsets};
-    int rc = cmp_options_read(opt, &c);
+    int rc = hd_cmp_setup_read(opt, &c.s);
     if (rc) return hd_error_prefix("herd_compare: ");
-    hd_scope_set_ids(c.o.family, c.o.run_id);
+    hd_scope_set_ids(c.s.o.family, c.s.o.run_id);
     hd_apply_config cfg;
     if ((rc = hd_apply_config_read(apply, &cfg, "herd_compare"))) return rc;
     c.progress = cfg.progress;
@@ -887,8 +1062,9 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     if (!rc) {
         c.rows = hd_calloc(nt ? nt : 1, sizeof *c.rows);
         c.task_set = hd_malloc(nt ? nt : 1, sizeof *c.task_set);
+        c.keys = hd_malloc(nt ? nt : 1, sizeof *c.keys);
         c.task_group = hd_malloc(nt ? nt : 1, sizeof *c.task_group);
-        if (!c.rows || !c.task_set || !c.task_group) rc = HERD_ENOMEM;
+        if (!c.rows || !c.task_set || !c.task_group || !c.keys) rc = HERD_ENOMEM;
     }
     size_t *task_rows = hd_malloc(nt ? nt : 1, sizeof *task_rows);
     hd_task_result *res = hd_calloc(nt ? nt : 1, sizeof *res);
@@ -898,6 +1074,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
             c.rows[t] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
                                   .ci_lo = NAN, .ci_hi = NAN};
             c.task_set[t] = k;
+            c.keys[t] = holdouts[k]->keys[g];
             c.task_group[t] = g;
             task_rows[t] = hd_groups_size_of(holdouts[k], g);
         }
@@ -912,30 +1089,20 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
             if (res[i].status == HD_TASK_OK && c.rows[i].reason) continue;
             /* not run (cancelled) or out of memory in the task */
             rc = res[i].code < 0 ? res[i].code : HERD_ECANCELED;
-            hd_error(rc, "herd_compare: group '%s' was not compared: %s", cmp_key(&c, i),
+            hd_error(rc, "herd_compare: group '%s' was not compared: %s", c.keys[i],
                      res[i].message ? res[i].message : "cancelled");
         }
     }
-    int prc = HERD_OK;
-    hd_saved_error pe;
-    if (!rc) {
-        prc = cmp_promote(&c); /* the decisions are returned whatever it says */
-        if (prc) hd_error_save(&pe);
-        rc = cmp_decisions_frame(&c, decisions);
-        if (!rc && summary && (rc = cmp_summary_frame(&c, summary))) {
-            herd_frame_free(*decisions);
-            *decisions = NULL;
-        }
-    }
+    if (!rc) rc = cmp_conclude(&c, decisions, summary);
     for (size_t i = 0; c.rows && i < nt; i++) free(c.rows[i].reason);
     free(c.rows);
     free(c.task_set);
     free(c.task_group);
+    free(c.keys);
     for (size_t k = 0; c.sets && k < nsets; k++) free(c.sets[k].order);
     free(c.sets);
     free(task_rows);
     hd_task_results_free(res, res ? nt : 0);
-    if (!rc && prc) return hd_error_restore(&pe);
     return rc;
 }
 

@@ -226,6 +226,7 @@ static int hd_item_fill(herd_batch *b, const hd_artifact_info *info,
     const char *family = o->family ? o->family : info->family;
     const char *key = o->group ? o->group : info->group;
     const char *run = o->run_id ? o->run_id : info->run_id;
+    const char *idem = o->idempotency_key ? o->idempotency_key : info->idempotency_key;
     if (!family)
         return hd_error(HERD_EINVAL, "herd_batch_add: the version has no family: set "
                         "opt->family, or build the artifact with one");
@@ -241,7 +242,8 @@ static int hd_item_fill(herd_batch *b, const hd_artifact_info *info,
                       "newest version)");
     if (!rc && o->idempotency_key && !*o->idempotency_key)
         rc = hd_error(HERD_EINVAL, "opt->idempotency_key is empty; pass NULL for none");
-    if (!rc) rc = hd_text_check(o->idempotency_key, HD_IDEM_MAX, "opt->idempotency_key");
+    if (!rc) rc = hd_text_check(idem, HD_IDEM_MAX, o->idempotency_key ? "opt->idempotency_key"
+                                : "the artifact's idempotency_key");
     if (!rc && o->n_tags && (!o->tag_names || !o->tag_values))
         rc = hd_error(HERD_EINVAL, "opt->n_tags is %zu but opt->tag_names or opt->tag_values "
                       "is NULL", o->n_tags);
@@ -267,7 +269,7 @@ static int hd_item_fill(herd_batch *b, const hd_artifact_info *info,
     it->family = hd_bdup(b, family, &oom);
     it->key = hd_bdup(b, key, &oom);
     it->run_id = hd_bdup(b, run, &oom);
-    it->idem = hd_bdup(b, o->idempotency_key, &oom);
+    it->idem = hd_bdup(b, idem, &oom);
     it->created = hd_bdup(b, info->created, &oom);
     it->fingerprint = hd_bdup(b, info->fingerprint, &oom);
     it->alias = hd_bdup(b, o->alias, &oom);

@@ -328,26 +328,32 @@ static int hd_cmp_size(const void *a, const void *b)
     return x < y ? -1 : (x > y);
 }
 
-/* Sort rows by the order_by column's keys, ties by row: a stable time
- * order. */
+/* Sort positions of a group's rows by the order_by column's keys, ties
+ * by position: a stable time order. */
 typedef struct hd_order_ctx {
     const double *keys; /* per frame row; NaN: missing */
+    const size_t *rows; /* the group's rows, indexed by position */
 } hd_order_ctx;
 
 static int hd_cmp_order(const void *a, const void *b, void *ctx)
 {
-    const double *k = ((const hd_order_ctx *)ctx)->keys;
+    const hd_order_ctx *c = ctx;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int px = !isnan(k[x]), py = !isnan(k[y]);
+    double kx = c->keys[c->rows[x]], ky = c->keys[c->rows[y]];
+    int px = !isnan(kx), py = !isnan(ky);
     int cmp = 0;
     if (px != py) cmp = px ? 1 : -1; /* missing times sort first */
-    else if (px) cmp = k[x] < k[y] ? -1 : (k[x] > k[y]);
+    else if (px) cmp = kx < ky ? -1 : (kx > ky);
     if (cmp) return cmp;
     return x < y ? -1 : (x > y);
 }
 
-/* Split a group's rows into train and valid (both in ascending row order,
- * except that HERD_SPLIT_LAST keeps time order). */
+/* Split a group's rows into train and valid, both in the order `rows`
+ * has them (ascending frame rows for herd_fit; the cycle passes its
+ * training rows in holdout order), except that HERD_SPLIT_LAST keeps time
+ * order.  Positions in `rows`, not frame row numbers, order the result and
+ * break ties, so a group's rows give the same split wherever they sit in a
+ * frame. */
 static int hd_split(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
                     size_t *train, size_t *ntrain, size_t *valid, size_t *nvalid)
 {
@@ -356,35 +362,34 @@ static int hd_split(const hd_fit_plan *p, const char *key, const size_t *rows, s
     if (nt > n) nt = n;
     *ntrain = nt;
     *nvalid = n - nt;
+    size_t *pos = hd_malloc(n ? n : 1, sizeof *pos);
+    if (!pos) return HERD_ENOMEM;
+    for (size_t i = 0; i < n; i++) pos[i] = i;
     if (p->o.split == HERD_SPLIT_LAST) {
-        size_t *ord = hd_malloc(n, sizeof *ord);
-        if (!ord) return HERD_ENOMEM;
-        memcpy(ord, rows, n * sizeof *ord);
         if (p->has_order) {
-            hd_order_ctx ctx = {p->order_keys};
-            qsort_r(ord, n, sizeof *ord, hd_cmp_order, &ctx);
+            hd_order_ctx ctx = {p->order_keys, rows};
+            qsort_r(pos, n, sizeof *pos, hd_cmp_order, &ctx);
         }
-        memcpy(train, ord, nt * sizeof *train);
-        memcpy(valid, ord + nt, (n - nt) * sizeof *valid);
-        free(ord);
+    } else {
+        /* A seeded partial Fisher-Yates shuffle picks the validation rows. */
+        uint64_t s = hd_group_seed(p, key, 1);
+        for (size_t i = 0; i < n - nt; i++) {
+            size_t j = i + (size_t)(hd_rng_next(&s) % (n - i));
+            size_t t = pos[i];
+            pos[i] = pos[j];
+            pos[j] = t;
+        }
+        qsort(pos, n - nt, sizeof *pos, hd_cmp_size);
+        qsort(pos + (n - nt), nt, sizeof *pos, hd_cmp_size);
+        /* validation first in `pos`: move it behind the training rows */
+        for (size_t i = 0; i < n - nt; i++) valid[i] = rows[pos[i]];
+        for (size_t i = 0; i < nt; i++) train[i] = rows[pos[n - nt + i]];
+        free(pos);
         return HERD_OK;
     }
-    /* A seeded partial Fisher-Yates shuffle picks the validation rows. */
-    size_t *perm = hd_malloc(n, sizeof *perm);
-    if (!perm) return HERD_ENOMEM;
-    memcpy(perm, rows, n * sizeof *perm);
-    uint64_t s = hd_group_seed(p, key, 1);
-    for (size_t i = 0; i < n - nt; i++) {
-        size_t j = i + (size_t)(hd_rng_next(&s) % (n - i));
-        size_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-    memcpy(valid, perm, (n - nt) * sizeof *valid);
-    memcpy(train, perm + (n - nt), nt * sizeof *train);
-    free(perm);
-    qsort(valid, n - nt, sizeof *valid, hd_cmp_size);
-    qsort(train, nt, sizeof *train, hd_cmp_size);
+    for (size_t i = 0; i < nt; i++) train[i] = rows[pos[i]];
+    for (size_t i = nt; i < n; i++) valid[i - nt] = rows[pos[i]];
+    free(pos);
     return HERD_OK;
 }
 
@@ -658,13 +663,12 @@ static int hd_data_fingerprint(const hd_fit_plan *p, const size_t *rows, size_t 
 
 /* ---- tasks ---------------------------------------------------------------- */
 
-static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
+/* Train one group on `rows` (in the order given) into *item: checks,
+ * fingerprint, split, boost.  HERD_SKIP with the reason for a group that
+ * is skipped; errors name the group. */
+static int hd_fit_rows(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
+                       int nthread, hd_fitted *item)
 {
-    const herd_groups *gs = p->groups;
-    const char *key = gs->keys[g];
-    const size_t *rows = hd_groups_rows_of(gs, g);
-    size_t n = hd_groups_size_of(gs, g);
-    hd_fitted *item = &p->set->items[g];
     item->rows = n;
     int rc = hd_check_group(p, key, rows, n);
     if (!rc) rc = hd_data_fingerprint(p, rows, n, &item->fingerprint);
@@ -694,15 +698,20 @@ static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
     return rc;
 }
 
-/* Fold f of group g: train on the other folds, evaluate on this one. */
-static int hd_fit_fold_task(hd_fit_plan *p, size_t g, size_t f, int nthread)
+static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
 {
     const herd_groups *gs = p->groups;
-    const char *key = gs->keys[g];
-    const size_t *rows = hd_groups_rows_of(gs, g);
-    size_t n = hd_groups_size_of(gs, g), k = (size_t)p->o.cv_folds;
-    double *slot = &p->cv_values[g * k + f];
-    *slot = NAN;
+    return hd_fit_rows(p, gs->keys[g], hd_groups_rows_of(gs, g), hd_groups_size_of(gs, g),
+                       nthread, &p->set->items[g]);
+}
+
+/* Fold f of a group's `rows`: train on the other folds, evaluate on this
+ * one.  Positions in `rows` order each fold's rows, as in hd_split. */
+static int hd_fold_metric(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
+                          size_t f, int nthread, double *metric)
+{
+    size_t k = (size_t)p->o.cv_folds;
+    *metric = NAN;
     int rc = hd_check_group(p, key, rows, n);
     if (rc) return rc;
     size_t *perm = hd_malloc(n, sizeof *perm);
@@ -713,7 +722,7 @@ static int hd_fit_fold_task(hd_fit_plan *p, size_t g, size_t f, int nthread)
     }
     /* Shuffle positions with the group's fold seed; position i goes to fold
      * i % k; every fold task computes the same assignment. */
-    memcpy(perm, rows, n * sizeof *perm);
+    for (size_t i = 0; i < n; i++) perm[i] = i;
     uint64_t s = hd_group_seed(p, key, 2);
     for (size_t i = n - 1; i > 0; i--) {
         size_t j = (size_t)(hd_rng_next(&s) % (i + 1));
@@ -728,15 +737,25 @@ static int hd_fit_fold_task(hd_fit_plan *p, size_t g, size_t f, int nthread)
     }
     qsort(train, ntrain, sizeof *train, hd_cmp_size);
     qsort(test, ntest, sizeof *test, hd_cmp_size);
+    for (size_t i = 0; i < ntrain; i++) train[i] = rows[train[i]];
+    for (size_t i = 0; i < ntest; i++) test[i] = rows[test[i]];
     hd_train_out out = {0};
     hd_fit_plan fold_plan = *p;
     fold_plan.o.early_stopping_rounds = 0; /* the fold is the test set */
     rc = hd_train(&fold_plan, train, ntrain, test, ntest, nthread, 0, &out);
     if (!rc && out.metric_failed) rc = HERD_EFORMAT;
-    if (!rc) *slot = out.metric;
+    if (!rc) *metric = out.metric;
     else hd_error_prefix("group '%s', cross-validation fold %zu: ", key, f + 1);
     free(perm), free(train), free(test);
     return rc;
+}
+
+/* Fold f of group g, into its slot of the plan. */
+static int hd_fit_fold_task(hd_fit_plan *p, size_t g, size_t f, int nthread)
+{
+    const herd_groups *gs = p->groups;
+    return hd_fold_metric(p, gs->keys[g], hd_groups_rows_of(gs, g), hd_groups_size_of(gs, g), f,
+                          nthread, &p->cv_values[g * (size_t)p->o.cv_folds + f]);
 }
 
 static int hd_fit_task(void *ctx, size_t task, int worker, int nthread)
@@ -916,6 +935,101 @@ int herd_fit(const herd_groups *groups, const herd_fit_options *fit,
     int rc = hd_fit_call(groups, fit, apply, out);
     hd_scope_leave(&scope);
     return rc;
+}
+
+/* ---- one group at a time (the weekly cycle's workers) ---------------------- */
+
+int hd_fit_plan_new(const herd_groups *groups, const herd_fit_options *fit, hd_fit_plan **out)
+{
+    hd_fit_plan *p = hd_malloc(1, sizeof *p);
+    if (!p) return HERD_ENOMEM;
+    int rc = hd_plan_make(p, groups, fit);
+    if (rc) {
+        hd_fit_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return HERD_OK;
+}
+
+void hd_fit_plan_free(hd_fit_plan *p)
+{
+    if (!p) return;
+    hd_plan_free(p);
+    free(p);
+}
+
+const char *hd_fit_plan_metric(const hd_fit_plan *p) { return p->metric.name; }
+
+void hd_fitted_init(hd_fitted *it)
+{
+    memset(it, 0, sizeof *it);
+    it->status = HD_TASK_NOT_RUN;
+    it->valid_metric = it->cv_mean = it->cv_std = NAN;
+    it->best_iteration = -1;
+}
+
+void hd_fitted_clear(hd_fitted *it)
+{
+    free(it->message);
+    herd_model_free(it->model);
+    hd_fitted_init(it);
+}
+
+int hd_fit_group(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
+                 int nthread, hd_fitted *item)
+{
+    double t = hd_now();
+    int rc = hd_fit_rows(p, key, rows, n, nthread, item);
+    size_t k = (size_t)p->o.cv_folds;
+    double *cv = !rc && k ? hd_malloc(k, sizeof *cv) : NULL;
+    if (!rc && k && !cv) rc = HERD_ENOMEM;
+    for (size_t f = 0; !rc && f < k; f++) rc = hd_fold_metric(p, key, rows, n, f, nthread, &cv[f]);
+    if (!rc && k) hd_cv_summary(cv, k, &item->cv_mean, &item->cv_std);
+    free(cv);
+    item->seconds = hd_now() - t;
+    item->nthread = nthread;
+    item->status = !rc ? HD_TASK_OK : rc == HERD_SKIP ? HD_TASK_SKIPPED : HD_TASK_FAILED;
+    if (rc) { /* as herd_fit's report: the reason, and no model */
+        herd_model_free(item->model);
+        item->model = NULL;
+        free(item->message);
+        item->message = hd_strdup(herd_last_error());
+    }
+    return rc;
+}
+
+/* The artifact of a fitted group, from the fit's metric name and
+ * parameters. */
+static int hd_fitted_build(const hd_fitted *it, const char *metric,
+                           const char *const *param_names, const char *const *param_values,
+                           size_t n_params, const char *group, const herd_artifact_options *o,
+                           herd_artifact **out)
+{
+    /* The validation metric, and its cross-validation summary when the fit
+     * ran folds (cv_mean is NaN otherwise). */
+    char cv_mean[64], cv_std[64];
+    snprintf(cv_mean, sizeof cv_mean, "%s_cv_mean", metric);
+    snprintf(cv_std, sizeof cv_std, "%s_cv_std", metric);
+    const char *names[3] = {metric, cv_mean, cv_std};
+    double values[3] = {it->valid_metric, it->cv_mean, it->cv_std};
+    hd_art_input in = {
+        .model = it->model, .family = o->family, .group = o->group ? o->group : group,
+        .run_id = o->run_id, .idempotency_key = o->idempotency_key,
+        .param_names = param_names, .param_values = param_values, .n_params = n_params,
+        .tree_method = it->tree_method, .max_bin = it->max_bin, .metric_names = names,
+        .metric_values = values, .n_metrics = isnan(it->cv_mean) ? 1 : 3, .has_data = 1,
+        .rows = it->rows, .train_rows = it->train_rows, .valid_rows = it->valid_rows,
+        .best_iteration = it->best_iteration < 0 ? 0 : (uint64_t)it->best_iteration,
+        .fingerprint = it->fingerprint, .level = o->compression_level};
+    return hd_artifact_build(&in, out);
+}
+
+int hd_fitted_artifact(const hd_fit_plan *p, const hd_fitted *it, const char *group,
+                       const herd_artifact_options *o, herd_artifact **out)
+{
+    return hd_fitted_build(it, p->metric.name, p->o.param_names, p->o.param_values,
+                           p->o.n_params, group, o, out);
 }
 
 /* ---- the fit result -------------------------------------------------------- */
@@ -1116,21 +1230,6 @@ int herd_fit_result_artifact(const herd_fit_result *set, const char *group,
                         set->n);
     const hd_fitted *it = &set->items[i];
     if (!it->model) return HERD_MISSING; /* failed, skipped or not run: the report says */
-    /* The validation metric, and its cross-validation summary when the fit
-     * ran folds (cv_mean is NaN otherwise). */
-    char cv_mean[64], cv_std[64];
-    snprintf(cv_mean, sizeof cv_mean, "%s_cv_mean", set->metric);
-    snprintf(cv_std, sizeof cv_std, "%s_cv_std", set->metric);
-    const char *names[3] = {set->metric, cv_mean, cv_std};
-    double values[3] = {it->valid_metric, it->cv_mean, it->cv_std};
-    hd_art_input in = {
-        .model = it->model, .family = o.family, .group = o.group ? o.group : set->keys[i],
-        .run_id = o.run_id, .param_names = set->param_names,
-        .param_values = set->param_values, .n_params = set->n_params,
-        .tree_method = it->tree_method, .max_bin = it->max_bin, .metric_names = names, .metric_values = values,
-        .n_metrics = isnan(it->cv_mean) ? 1 : 3, .has_data = 1, .rows = it->rows,
-        .train_rows = it->train_rows, .valid_rows = it->valid_rows,
-        .best_iteration = it->best_iteration < 0 ? 0 : (uint64_t)it->best_iteration,
-        .fingerprint = it->fingerprint, .level = o.compression_level};
-    return hd_artifact_build(&in, out);
+    return hd_fitted_build(it, set->metric, set->param_names, set->param_values, set->n_params,
+                           set->keys[i], &o, out);
 }

@@ -52,4 +52,34 @@ int hd_fit_result_params(herd_fit_result *set, const char *const *names,
 /* Index of `key` in the set, or (size_t)-1. */
 size_t hd_fit_result_index(const herd_fit_result *set, const char *key);
 
+/* ---- One group at a time, for callers that stream (the weekly cycle) ---- */
+
+/* Everything herd_fit decides once, before any group trains: the options
+ * read and checked, the columns of the frame of `groups`, the objective,
+ * the metric, the parameters probed.  Immutable: any number of workers
+ * may train with one plan. */
+typedef struct hd_fit_plan hd_fit_plan;
+
+int hd_fit_plan_new(const herd_groups *groups, const herd_fit_options *fit, hd_fit_plan **out);
+void hd_fit_plan_free(hd_fit_plan *p);
+
+/* The validation metric's name. */
+const char *hd_fit_plan_metric(const hd_fit_plan *p);
+
+void hd_fitted_init(hd_fitted *it);  /* not run, no model */
+void hd_fitted_clear(hd_fitted *it); /* free its model and message; as init */
+
+/* Train one group on `rows` of the plan's frame, in the order given, on
+ * the calling (worker) thread, with its cross-validation folds one after
+ * the other: the model and report values herd_fit gives the same rows.
+ * HERD_SKIP or an error with item->status and item->message set as
+ * herd_fit's report has them. */
+int hd_fit_group(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
+                 int nthread, hd_fitted *item);
+
+/* The artifact of a fitted group, as herd_fit_result_artifact builds it;
+ * `o` is already read (hd_art_options_read). */
+int hd_fitted_artifact(const hd_fit_plan *p, const hd_fitted *it, const char *group,
+                       const herd_artifact_options *o, herd_artifact **out);
+
 #endif

@@ -285,6 +285,26 @@ static void test_every_frame_matches_the_document(void **state)
         herd_frame_free(f);
         herd_frame_free(g);
     }
+    /* The same week in two stages: a worker's part, the committer's run. */
+    co.run_id = "w3";
+    herd_cycle_part *part = NULL;
+    herd_champions *champs = NULL;
+    EXPECT_OK(herd_registry_champions(reg, "f", NULL, NULL, 0, &champs));
+    EXPECT_OK(herd_cycle_train(groups, &fo, &co, champs, NULL, &part));
+    herd_champions_free(champs);
+    EXPECT_OK(herd_cycle_part_report(part, &f));
+    check_frame(d, "herd_cycle_part_report(): *out", f);
+    herd_frame_free(f);
+    herd_cycle_run *run = NULL;
+    EXPECT_OK(herd_cycle_begin(reg, &fo, &co, &run));
+    EXPECT_OK(herd_cycle_run_add(run, part));
+    EXPECT_OK(herd_cycle_run_commit(run, &f, &g));
+    check_frame(d, "herd_cycle_run_commit(): *decisions", f);
+    check_frame(d, "herd_cycle_run_commit(): *summary", g);
+    herd_frame_free(f);
+    herd_frame_free(g);
+    herd_cycle_run_free(run);
+    herd_cycle_part_free(part);
     herd_compare_options cmp;
     herd_compare_options_init(&cmp, HERD_COMPARE_OPTIONS_VERSION);
     cmp.family = "f";
