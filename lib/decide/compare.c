@@ -436,8 +436,8 @@ static int cmp_failure(int rc, char **slot)
 
 int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *frame,
                     size_t label_col, size_t weight_col, const size_t *rows, size_t n,
-                    const herd_model *chall, const herd_model *champ, int nthread,
-                    hd_cmp_eval *e)
+                    const herd_model *chall, const double *chall_pred,
+                    const herd_model *champ, int nthread, hd_cmp_eval *e)
 {
     e->rows = n;
     if (n < cs->o.min_holdout_rows) return HERD_OK; /* skipped when decided */
@@ -445,9 +445,12 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
     size_t nout = 0, nout2 = 0, sk = 0;
     int rc = cmp_values(frame, label_col, rows, n, "label", &label);
     if (!rc) rc = cmp_values(frame, weight_col, rows, n, "weight", &weight);
-    if (!rc) rc = cmp_predict(chall, frame, rows, n, nthread, &p_chall, &nout);
+    const double *pc = chall_pred;
+    nout = herd_model_output_count(chall);
+    if (!rc && !pc) rc = cmp_predict(chall, frame, rows, n, nthread, &p_chall, &nout);
+    if (!pc) pc = p_chall;
     const double *w = weight_col == SIZE_MAX ? NULL : weight;
-    if (!rc) rc = hd_metric_eval(&cs->metric, label, p_chall, w, n, nout, &e->chall_m, &sk);
+    if (!rc) rc = hd_metric_eval(&cs->metric, label, pc, w, n, nout, &e->chall_m, &sk);
     e->skipped = sk;
     if (rc) {
         e->chall_m = NAN;
@@ -462,7 +465,7 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
             e->champ_m = NAN;
             rc = cmp_failure(crc, &e->champ_error);
         } else if ((e->same_model = cmp_same_model(champ, chall)) == 0 && cs->o.bootstrap) {
-            crc = cmp_bootstrap(cs, key, label, weight, p_champ, p_chall, n, nout, e);
+            crc = cmp_bootstrap(cs, key, label, weight, p_champ, pc, n, nout, e);
             if (crc) rc = cmp_failure(crc, &e->boot_error);
         }
     }
@@ -649,7 +652,8 @@ static int cmp_group(cmp_ctx *c, size_t t, int nthread)
     hd_cmp_eval_init(&e);
     if (!rc)
         rc = evaluated ? hd_cmp_evaluate(&c->s, key, groups->frame, set->label_col,
-                                         set->weight_col, rows, n, m_chall, m_champ, nthread, &e)
+                                         set->weight_col, rows, n, m_chall, NULL, m_champ,
+                                         nthread, &e)
                        : (e.rows = n, HERD_OK);
     if (!rc) rc = cmp_decide_by_eval(c, &e, r);
     hd_cmp_eval_clear(&e);
@@ -991,8 +995,6 @@ void hd_cmp_decider_free(hd_cmp_decider *d)
     hd_arena_free(d->arena);
     free(d);
 }
-
-size_t hd_cmp_decider_count(const hd_cmp_decider *d) { return d->c.ntasks; }
 
 void hd_cmp_decider_outcomes(const hd_cmp_decider *d, size_t *skipped, size_t *failed)
 {

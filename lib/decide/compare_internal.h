@@ -72,12 +72,13 @@ void hd_cmp_eval_clear(hd_cmp_eval *e); /* free the messages; as init */
 /* Evaluate the challenger model (and the champion, NULL: none) on `rows`
  * of `frame` (label and weight columns; SIZE_MAX: no weight), as
  * herd_compare does: metric, same-model check, bootstrap seeded by the
- * key.  Fewer rows than min_holdout_rows: only e->rows is set.  Failures
+ * key.  `chall_pred` (may be NULL): the challenger's predictions of the
+ * rows, already made (by the booster that trained it).  Fewer rows than min_holdout_rows: only e->rows is set.  Failures
  * are kept in *e; only HERD_ENOMEM is returned. */
 int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *frame,
                     size_t label_col, size_t weight_col, const size_t *rows, size_t n,
-                    const herd_model *chall, const herd_model *champ, int nthread,
-                    hd_cmp_eval *e);
+                    const herd_model *chall, const double *chall_pred,
+                    const herd_model *champ, int nthread, hd_cmp_eval *e);
 
 /* Deciding groups evaluated elsewhere and promoting the winners, with
  * herd_compare's rules, rows, frames and errors: the cycle's committer. */
@@ -86,7 +87,6 @@ typedef struct hd_cmp_decider hd_cmp_decider;
 int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, herd_progress_fn progress,
                        void *progress_user, hd_cmp_decider **out);
 void hd_cmp_decider_free(hd_cmp_decider *d);
-size_t hd_cmp_decider_count(const hd_cmp_decider *d);
 
 /* How many groups decided so far read "skipped" and "failed". */
 void hd_cmp_decider_outcomes(const hd_cmp_decider *d, size_t *skipped, size_t *failed);

@@ -90,6 +90,7 @@ typedef struct cw_ctx {
     hd_fit_plan *plan;
     double *order;                /* holdout_order_by's key per frame row */
     size_t label_col, weight_col; /* weight: SIZE_MAX for none */
+    size_t nout;                  /* the models' outputs per row */
     size_t *fp_cols;              /* fingerprinted columns; SIZE_MAX: not a column */
     size_t n_fp;
     const hd_champion_source *champions;
@@ -135,6 +136,7 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
     herd_artifact *a = NULL;
     herd_model *champ = NULL;
     char *idem = NULL;
+    double *pred = NULL;
     int frc;
     if (!nt) {
         frc = hd_error(HERD_SKIP, "no training rows: every row of the group is in the "
@@ -142,7 +144,12 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
         it.status = HD_TASK_SKIPPED;
         it.message = hd_strdup(herd_last_error());
     } else {
-        frc = hd_fit_group(c->plan, key, train, nt, nthread, &it);
+        /* The holdout predicted by the booster that trains, before it goes:
+         * the challenger's evaluation needs no second load of its model. */
+        hd_rows_pred hp = {.rows = hold, .n = nh,
+                           .out = hd_malloc(nh ? nh * c->nout : 1, sizeof *hp.out)};
+        pred = hp.out;
+        frc = pred ? hd_fit_group(c->plan, key, train, nt, nthread, &hp, &it) : HERD_ENOMEM;
     }
     int rc = frc == HERD_ENOMEM ? HERD_ENOMEM : HERD_OK;
     if (!rc && it.model) {
@@ -156,7 +163,7 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
         if (!rc) rc = cw_champion(c, key, &e, &champ);
         if (!rc)
             rc = hd_cmp_evaluate(&s->cmp, key, c->groups->frame, c->label_col, c->weight_col,
-                                 hold, nh, it.model, champ, nthread, &e);
+                                 hold, nh, it.model, pred, champ, nthread, &e);
     } else if (!rc) { /* no model: the champion's version still shows in the decisions */
         rc = hd_champion_get(&(hd_champion_source){.reg = c->champions->reg,
                                                    .champions = c->champions->champions,
@@ -183,6 +190,7 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
     if (!rc) rc = c->sink(c->sink_ctx, &r, order);
     herd_artifact_free(a);
     free(idem);
+    free(pred);
     hd_cmp_eval_clear(&e);
     if (!rc && frc && frc != HERD_SKIP) /* the group's failure, for the pool's report */
         rc = hd_error(frc, "%s", it.message ? it.message : "failed");
@@ -330,6 +338,7 @@ int hd_cycle_work(const hd_cycle_setup *s, const herd_groups *groups,
     if (!rc) rc = cw_check_order(&c);
     if (!rc) rc = cw_columns(&c);
     if (!rc) rc = hd_fit_plan_new(groups, &s->fit, &c.plan);
+    if (!rc) c.nout = hd_fit_plan_outputs(c.plan);
     if (!rc && train_groups) rc = cw_job(&c, &cfg, 0);
     if (!rc && train_family && s->o.fallback) rc = cw_job(&c, &cfg, 1);
     hd_fit_plan_free(c.plan);

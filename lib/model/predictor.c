@@ -296,6 +296,17 @@ int herd_predictor_predict_dense(const herd_predictor *p, const double *values, 
 }
 
 /* herd_model_predict: a private predictor, made, used and freed here. */
+int hd_booster_predict_frame(BoosterHandle booster, size_t nfeat, size_t nout,
+                             const herd_frame *frame, const size_t *cols, const size_t *rows,
+                             size_t nrows, double *out)
+{
+    /* A predictor over the caller's booster, for one call on this thread:
+     * the same gathering, chunking and XGBoost call as every prediction. */
+    herd_predictor p = {.booster = booster, .nfeat = nfeat, .nout = nout,
+                        .chunk_rows = HD_CHUNK_VALUES / nout ? HD_CHUNK_VALUES / nout : 1};
+    return hd_predictor_run_frame(&p, frame, cols, rows, nrows, out);
+}
+
 int herd_model_predict(const herd_model *m, const herd_frame *frame, const size_t *rows,
                        size_t nrows, int nthread, double *out, size_t out_len)
 {

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <xgboost/c_api.h>
+
 #include "herd.h"
 
 /* How a predictor will be used. */
@@ -41,6 +43,13 @@ int hd_predict_args_check(const char *fn, const herd_frame *frame, const size_t 
  * with the predictor's features); arguments already checked. */
 int hd_predictor_run_frame(const herd_predictor *p, const herd_frame *frame,
                            const size_t *cols, const size_t *rows, size_t nrows, double *out);
+
+/* Predict frame rows with a live booster (the one that just trained, in
+ * fit.c) exactly as a predictor of its saved model would: features bound
+ * to `cols`, nfeat of them, nout outputs per row into `out`. */
+int hd_booster_predict_frame(BoosterHandle booster, size_t nfeat, size_t nout,
+                             const herd_frame *frame, const size_t *cols, const size_t *rows,
+                             size_t nrows, double *out);
 
 /* The serialised size of the model the predictor was made from: what the
  * registry cache counts against its cap. */

@@ -27,6 +27,7 @@
 #include "data/order_internal.h"
 #include "model/metrics_internal.h"
 #include "model/model_internal.h"
+#include "model/predictor_internal.h"
 #include "model/xgb_internal.h"
 #include "artifact/artifact_internal.h"
 #include "train/apply_internal.h"
@@ -531,7 +532,7 @@ typedef struct hd_train_out {
  * at the best iteration so that any XGBoost reader predicts the same. */
 static int hd_boost(const hd_fit_plan *p, BoosterHandle b, DMatrixHandle dtrain,
                     DMatrixHandle dvalid, const hd_rows_data *valid, int keep_model,
-                    hd_train_out *out)
+                    const hd_rows_pred *extra, hd_train_out *out)
 {
     size_t nout = valid->n * (p->num_class ? p->num_class : 1);
     double *pred = valid->n ? hd_malloc(nout, sizeof *pred) : NULL;
@@ -589,6 +590,13 @@ static int hd_boost(const hd_fit_plan *p, BoosterHandle b, DMatrixHandle dtrain,
         } else {
             rc = HERD_ENOMEM;
         }
+        /* The rows the caller will evaluate, by the very booster saved:
+         * the predictions a reader of the saved model makes, without
+         * loading it again. */
+        if (!rc && extra && extra->n)
+            rc = hd_booster_predict_frame(keep, p->nf, p->num_class ? p->num_class : 1,
+                                          p->frame, p->fcols, extra->rows, extra->n,
+                                          extra->out);
         if (sliced) XGBoosterFree(sliced);
     }
 done:
@@ -599,7 +607,7 @@ done:
 /* Train on `train` rows, evaluate on `valid` rows. */
 static int hd_train(const hd_fit_plan *p, const size_t *train, size_t ntrain,
                     const size_t *valid, size_t nvalid, int nthread, int keep_model,
-                    hd_train_out *out)
+                    const hd_rows_pred *extra, hd_train_out *out)
 {
     hd_rows_data dt = {0}, dv = {0};
     DMatrixHandle mats[2] = {NULL, NULL};
@@ -616,7 +624,7 @@ static int hd_train(const hd_fit_plan *p, const size_t *train, size_t ntrain,
         rc = hd_xgb_error("creating a booster");
     out->tree_method = hd_param(p, "tree_method");
     if (!rc) rc = hd_booster_configure(p, b, ntrain, nthread, &out->tree_method, &out->max_bin);
-    if (!rc) rc = hd_boost(p, b, mats[0], mats[1], &dv, keep_model, out);
+    if (!rc) rc = hd_boost(p, b, mats[0], mats[1], &dv, keep_model, extra, out);
     if (b) XGBoosterFree(b);
     if (mats[0]) XGDMatrixFree(mats[0]);
     if (mats[1]) XGDMatrixFree(mats[1]);
@@ -667,7 +675,7 @@ static int hd_data_fingerprint(const hd_fit_plan *p, const size_t *rows, size_t 
  * fingerprint, split, boost.  HERD_SKIP with the reason for a group that
  * is skipped; errors name the group. */
 static int hd_fit_rows(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
-                       int nthread, hd_fitted *item)
+                       int nthread, const hd_rows_pred *extra, hd_fitted *item)
 {
     item->rows = n;
     int rc = hd_check_group(p, key, rows, n);
@@ -678,7 +686,7 @@ static int hd_fit_rows(const hd_fit_plan *p, const char *key, const size_t *rows
     hd_train_out out = {0};
     rc = (train && valid) ? hd_split(p, key, rows, n, train, &ntrain, valid, &nvalid)
                           : HERD_ENOMEM;
-    if (!rc) rc = hd_train(p, train, ntrain, valid, nvalid, nthread, 1, &out);
+    if (!rc) rc = hd_train(p, train, ntrain, valid, nvalid, nthread, 1, extra, &out);
     free(train);
     free(valid);
     if (!rc) {
@@ -702,7 +710,7 @@ static int hd_fit_main_task(hd_fit_plan *p, size_t g, int nthread)
 {
     const herd_groups *gs = p->groups;
     return hd_fit_rows(p, gs->keys[g], hd_groups_rows_of(gs, g), hd_groups_size_of(gs, g),
-                       nthread, &p->set->items[g]);
+                       nthread, NULL, &p->set->items[g]);
 }
 
 /* Fold f of a group's `rows`: train on the other folds, evaluate on this
@@ -742,7 +750,7 @@ static int hd_fold_metric(const hd_fit_plan *p, const char *key, const size_t *r
     hd_train_out out = {0};
     hd_fit_plan fold_plan = *p;
     fold_plan.o.early_stopping_rounds = 0; /* the fold is the test set */
-    rc = hd_train(&fold_plan, train, ntrain, test, ntest, nthread, 0, &out);
+    rc = hd_train(&fold_plan, train, ntrain, test, ntest, nthread, 0, NULL, &out);
     if (!rc && out.metric_failed) rc = HERD_EFORMAT;
     if (!rc) *metric = out.metric;
     else hd_error_prefix("group '%s', cross-validation fold %zu: ", key, f + 1);
@@ -959,7 +967,7 @@ void hd_fit_plan_free(hd_fit_plan *p)
     free(p);
 }
 
-const char *hd_fit_plan_metric(const hd_fit_plan *p) { return p->metric.name; }
+size_t hd_fit_plan_outputs(const hd_fit_plan *p) { return p->num_class ? p->num_class : 1; }
 
 void hd_fitted_init(hd_fitted *it)
 {
@@ -977,10 +985,10 @@ void hd_fitted_clear(hd_fitted *it)
 }
 
 int hd_fit_group(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
-                 int nthread, hd_fitted *item)
+                 int nthread, const hd_rows_pred *extra, hd_fitted *item)
 {
     double t = hd_now();
-    int rc = hd_fit_rows(p, key, rows, n, nthread, item);
+    int rc = hd_fit_rows(p, key, rows, n, nthread, extra, item);
     size_t k = (size_t)p->o.cv_folds;
     double *cv = !rc && k ? hd_malloc(k, sizeof *cv) : NULL;
     if (!rc && k && !cv) rc = HERD_ENOMEM;

@@ -63,19 +63,29 @@ typedef struct hd_fit_plan hd_fit_plan;
 int hd_fit_plan_new(const herd_groups *groups, const herd_fit_options *fit, hd_fit_plan **out);
 void hd_fit_plan_free(hd_fit_plan *p);
 
-/* The validation metric's name. */
-const char *hd_fit_plan_metric(const hd_fit_plan *p);
+/* The values its models predict per row (the classes of multi:softprob). */
+size_t hd_fit_plan_outputs(const hd_fit_plan *p);
 
 void hd_fitted_init(hd_fitted *it);  /* not run, no model */
 void hd_fitted_clear(hd_fitted *it); /* free its model and message; as init */
 
+/* Rows of the plan's frame to predict with a group's model as soon as it
+ * is trained, by the booster that trained it (the cycle's holdout): `out`
+ * receives n * outputs values, exactly what the saved model predicts. */
+typedef struct hd_rows_pred {
+    const size_t *rows;
+    size_t n;
+    double *out;
+} hd_rows_pred;
+
 /* Train one group on `rows` of the plan's frame, in the order given, on
  * the calling (worker) thread, with its cross-validation folds one after
- * the other: the model and report values herd_fit gives the same rows.
+ * the other: the model and report values herd_fit gives the same rows;
+ * `extra` (may be NULL) predicted on the way.
  * HERD_SKIP or an error with item->status and item->message set as
  * herd_fit's report has them. */
 int hd_fit_group(const hd_fit_plan *p, const char *key, const size_t *rows, size_t n,
-                 int nthread, hd_fitted *item);
+                 int nthread, const hd_rows_pred *extra, hd_fitted *item);
 
 /* The artifact of a fitted group, as herd_fit_result_artifact builds it;
  * `o` is already read (hd_art_options_read). */
