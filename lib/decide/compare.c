@@ -49,10 +49,9 @@ typedef struct cmp_row {
     int promoted;   /* 1 once the commit that moved its champion alias returned */
 } cmp_row;
 
-/* One holdout frame's groups and its columns. */
+/* The holdout frame's groups and its columns. */
 typedef struct cmp_hset {
     const herd_groups *groups;
-    const int64_t *challengers; /* per group, or NULL: the challenger alias */
     size_t label_col, weight_col; /* SIZE_MAX: none */
     double *order; /* holdout_order_by's key per frame row (hd_order_keys), or NULL */
 } cmp_hset;
@@ -60,11 +59,9 @@ typedef struct cmp_hset {
 typedef struct cmp_ctx {
     herd_registry *reg;
     hd_cmp_setup s; /* the options and the metric */
-    cmp_hset *sets;
-    size_t nsets;
-    size_t ntasks; /* every group of every set */
-    size_t *task_set, *task_group;
-    const char **keys; /* per task: its group's key (borrowed) */
+    cmp_hset *set;     /* herd_compare's holdout; NULL for groups evaluated elsewhere */
+    size_t ntasks;     /* groups */
+    const char **keys; /* per group: its key (borrowed) */
     cmp_row *rows;     /* per task */
     herd_progress_fn progress; /* the apply options', for the promote phase */
     void *progress_user;
@@ -627,15 +624,14 @@ static int cmp_decide_by_eval(const cmp_ctx *c, const hd_cmp_eval *e, cmp_row *r
 static int cmp_group(cmp_ctx *c, size_t t, int nthread)
 {
     cmp_row *r = &c->rows[t];
-    const cmp_hset *set = &c->sets[c->task_set[t]];
+    const cmp_hset *set = c->set;
     const herd_groups *groups = set->groups;
-    size_t g = c->task_group[t];
+    size_t g = t;
     const char *key = groups->keys[g];
-    int rc = HERD_OK, decided = 0;
-    if (set->challengers) r->chall_v = set->challengers[g];
-    else rc = cmp_resolve(c, key, c->s.o.challenger, &r->chall_v);
+    int decided = 0;
+    int rc = cmp_resolve(c, key, c->s.o.challenger, &r->chall_v);
     if (!rc) rc = cmp_resolve(c, key, c->s.o.champion, &r->champ_v);
-    if (!rc) rc = cmp_decide_by_versions(c, key, set->challengers != NULL, r, &decided);
+    if (!rc) rc = cmp_decide_by_versions(c, key, 0, r, &decided);
     if (rc || decided) return rc;
     size_t *rows = NULL, n = 0;
     rc = cmp_holdout_rows(c, set, hd_groups_rows_of(groups, g), hd_groups_size_of(groups, g),
@@ -1034,14 +1030,14 @@ int hd_cmp_decider_finish(hd_cmp_decider *d, herd_frame **decisions, herd_frame 
     return cmp_conclude(&d->c, decisions, summary);
 }
 
-/* Compare over several holdout sets at once (herd_cycle adds the family
- * model's), deciding and promoting them together. */
-int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
-                    const int64_t *const *challengers, size_t nsets,
-                    const herd_compare_options *opt, const herd_apply_options *apply,
-                    herd_frame **decisions, herd_frame **summary)
+/* herd_compare: one task per group of the holdout, then the decisions
+ * promoted together. */
+static int cmp_holdout(herd_registry *reg, const herd_groups *holdout,
+                       const herd_compare_options *opt, const herd_apply_options *apply,
+                       herd_frame **decisions, herd_frame **summary)
 {
-    cmp_ctx c = {.reg = reg, .nsets = nsets};
+    cmp_hset set = {.groups = holdout};
+    cmp_ctx c = {.reg = reg, .set = &set};
     int rc = hd_cmp_setup_read(opt, &c.s);
     if (rc) return hd_error_prefix("herd_compare: ");
     hd_scope_set_ids(c.s.o.family, c.s.o.run_id);
@@ -1049,37 +1045,22 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     if ((rc = hd_apply_config_read(apply, &cfg, "herd_compare"))) return rc;
     c.progress = cfg.progress;
     c.progress_user = cfg.progress_user;
-    if (!(c.sets = hd_calloc(nsets, sizeof *c.sets))) return HERD_ENOMEM;
-    for (size_t k = 0; !rc && k < nsets; k++) {
-        c.sets[k].groups = holdouts[k];
-        c.sets[k].challengers = challengers ? challengers[k] : NULL;
-        c.ntasks += holdouts[k]->ngroups;
-        rc = hd_groups_check_keys(holdouts[k]);
-        if (!rc) rc = cmp_set_columns(&c, &c.sets[k]);
-        if (rc) hd_error_prefix("herd_compare: ");
-    }
+    c.ntasks = holdout->ngroups;
+    rc = hd_groups_check_keys(holdout);
+    if (!rc) rc = cmp_set_columns(&c, &set);
+    if (rc) hd_error_prefix("herd_compare: ");
     /* The state every task reads: what the registry holds now. */
     if (!rc) rc = herd_registry_refresh(reg);
     size_t nt = c.ntasks;
-    if (!rc) {
-        c.rows = hd_calloc(nt ? nt : 1, sizeof *c.rows);
-        c.task_set = hd_malloc(nt ? nt : 1, sizeof *c.task_set);
-        c.keys = hd_malloc(nt ? nt : 1, sizeof *c.keys);
-        c.task_group = hd_malloc(nt ? nt : 1, sizeof *c.task_group);
-        if (!c.rows || !c.task_set || !c.task_group || !c.keys) rc = HERD_ENOMEM;
-    }
     size_t *task_rows = hd_malloc(nt ? nt : 1, sizeof *task_rows);
     hd_task_result *res = hd_calloc(nt ? nt : 1, sizeof *res);
-    if (!task_rows || !res) rc = HERD_ENOMEM;
-    for (size_t k = 0, t = 0; !rc && k < nsets; k++) {
-        for (size_t g = 0; g < holdouts[k]->ngroups; g++, t++) {
-            c.rows[t] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
-                                  .ci_lo = NAN, .ci_hi = NAN};
-            c.task_set[t] = k;
-            c.keys[t] = holdouts[k]->keys[g];
-            c.task_group[t] = g;
-            task_rows[t] = hd_groups_size_of(holdouts[k], g);
-        }
+    c.rows = hd_calloc(nt ? nt : 1, sizeof *c.rows);
+    if (!task_rows || !res || !c.rows) rc = rc ? rc : HERD_ENOMEM;
+    c.keys = (const char **)holdout->keys;
+    for (size_t t = 0; !rc && t < nt; t++) {
+        c.rows[t] = (cmp_row){.champ_m = NAN, .chall_m = NAN, .delta = NAN, .rel = NAN,
+                              .ci_lo = NAN, .ci_hi = NAN};
+        task_rows[t] = hd_groups_size_of(holdout, t);
     }
     if (!rc) {
         hd_job job = {.ntasks = nt, .ngroups = nt, .task_rows = task_rows, .run = cmp_task,
@@ -1098,11 +1079,7 @@ int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
     if (!rc) rc = cmp_conclude(&c, decisions, summary);
     for (size_t i = 0; c.rows && i < nt; i++) free(c.rows[i].reason);
     free(c.rows);
-    free(c.task_set);
-    free(c.task_group);
-    free(c.keys);
-    for (size_t k = 0; c.sets && k < nsets; k++) free(c.sets[k].order);
-    free(c.sets);
+    free(set.order);
     free(task_rows);
     hd_task_results_free(res, res ? nt : 0);
     return rc;
@@ -1117,7 +1094,7 @@ static int hd_compare_call(herd_registry *reg, const herd_groups *holdout,
     if (summary) *summary = NULL;
     HD_CHECK_NOT_NULL(reg);
     HD_CHECK_NOT_NULL(holdout);
-    return hd_compare_sets(reg, &holdout, NULL, 1, opt, apply, decisions, summary);
+    return cmp_holdout(reg, holdout, opt, apply, decisions, summary);
 }
 
 int herd_compare(herd_registry *reg, const herd_groups *holdout, const herd_compare_options *opt,

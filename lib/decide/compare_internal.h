@@ -29,14 +29,6 @@ int hd_groups_check_keys(const herd_groups *g);
  * (herd_cycle: before anything is trained). */
 int hd_compare_check(const herd_compare_options *opt, const herd_frame *frame);
 
-/* herd_compare over several holdout sets, decided and promoted together.
- * challengers[k] (or challengers NULL): the version to compare for each
- * group of set k, 0 when it has none, instead of the challenger alias. */
-int hd_compare_sets(herd_registry *reg, const herd_groups *const *holdouts,
-                    const int64_t *const *challengers, size_t nsets,
-                    const herd_compare_options *opt, const herd_apply_options *apply,
-                    herd_frame **decisions, herd_frame **summary);
-
 /* The comparison's settings, read and checked once: the options
  * (defaults filled in) and their metric. */
 typedef struct hd_cmp_setup {
