@@ -1792,6 +1792,40 @@ HERD_API int herd_cycle_run_commit(herd_cycle_run *run, herd_frame **decisions,
 /* Free a run; an uncommitted run registers nothing.  NULL is allowed. */
 HERD_API void herd_cycle_run_free(herd_cycle_run *run);
 
+/* Fitting straight into the registry, for hosts that do not run the
+ * cycle. */
+#define HERD_REGISTER_OPTIONS_VERSION 1
+
+typedef struct herd_register_options {
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
+    const char *family; /* required */
+    /* The run that trains: each version gets the idempotency key
+     * "FAMILY/RUN_ID/GROUP" (recorded in its artifact too), so running it
+     * again adds nothing, and the run is recorded.  NULL (default): no
+     * key, no run. */
+    const char *run_id;
+    const char *alias; /* pointed at each new version at commit; NULL: none */
+} herd_register_options;
+
+/* Fill `opt` with the defaults; pass HERD_REGISTER_OPTIONS_VERSION. */
+HERD_API int herd_register_options_init(herd_register_options *opt, unsigned int version);
+
+/* Fit every group of `groups` (exactly as herd_fit: the same checks, the
+ * same models) and register each trained model as a new version of
+ * opt->family, streaming: each worker packages its group's model as an
+ * artifact and adds it to one batch as soon as it is trained, then frees
+ * it, so memory does not grow with the number of groups (herd_fit keeps
+ * every model; herd_fit then herd_batch_add registers on one thread).  One
+ * commit, after the last group.  *report: herd_fit_result_report's
+ * columns, then "version" (int64: the version registered, 0 for a group
+ * without a model) and "existed" (int64: 1 when a version with the same
+ * idempotency key was committed before and nothing was added).  Returns
+ * HERD_ECANCELED / HERD_EBUDGET (nothing registered, *report filled), or
+ * the errors of herd_fit and herd_batch_commit (*report NULL). */
+HERD_API int herd_registry_fit(herd_registry *reg, const herd_groups *groups,
+                               const herd_fit_options *fit, const herd_register_options *opt,
+                               const herd_apply_options *apply, herd_frame **report);
+
 #define HERD_REGISTRY_PREDICT_OPTIONS_VERSION 1
 
 typedef struct herd_registry_predict_options {
@@ -1849,7 +1883,8 @@ HERD_API int herd_registry_predict(herd_registry *reg, const herd_groups *groups
  *
  * Operations and their structs: "column" (herd_column_options), "csv",
  * "apply", "fit", "artifact", "registry", "version", "alias", "search",
- * "compare", "cycle", "registry_predict", "copy" (herd_<operation>_options).  A
+ * "compare", "cycle", "registry_predict", "copy", "register"
+ * (herd_<operation>_options).  A
  * nested struct's options are named through their parent's option:
  * "compare.metric" of a "cycle" handle.
  *

@@ -338,12 +338,26 @@ static const hd_opt hd_copy_opts[] = {
 HD_DESC(hd_copy_options_desc, "copy", herd_copy_options, HERD_COPY_OPTIONS_VERSION,
         hd_copy_opts);
 
+/* ---- herd_register_options -------------------------------------------------- */
+
+#define S herd_register_options
+static const hd_opt hd_register_opts[] = {
+    HD_STR(S, 1, family, NULL, "the family; required"),
+    HD_STR(S, 1, run_id, NULL,
+           "the run: idempotency keys FAMILY/RUN_ID/GROUP and a run record; NULL: none"),
+    HD_STR(S, 1, alias, NULL, "an alias to point at each new version; NULL: none"),
+};
+#undef S
+HD_DESC(hd_register_options_desc, "register", herd_register_options,
+        HERD_REGISTER_OPTIONS_VERSION, hd_register_opts);
+
 const hd_opt_struct *const hd_options_all[] = {
     &hd_column_options_desc,   &hd_csv_options_desc,      &hd_apply_options_desc,
     &hd_predictor_options_desc, &hd_fit_options_desc,     &hd_artifact_options_desc,
     &hd_registry_options_desc, &hd_version_options_desc,  &hd_alias_options_desc,
     &hd_search_options_desc,   &hd_compare_options_desc,  &hd_cycle_options_desc,
-    &hd_registry_predict_options_desc, &hd_copy_options_desc, NULL};
+    &hd_registry_predict_options_desc, &hd_copy_options_desc, &hd_register_options_desc,
+    NULL};
 
 /* ---- the public init functions ---------------------------------------------- */
 
@@ -415,4 +429,9 @@ int herd_registry_predict_options_init(herd_registry_predict_options *opt, unsig
 int herd_copy_options_init(herd_copy_options *opt, unsigned int version)
 {
     return hd_options_init(&hd_copy_options_desc, opt, version);
+}
+
+int herd_register_options_init(herd_register_options *opt, unsigned int version)
+{
+    return hd_options_init(&hd_register_options_desc, opt, version);
 }

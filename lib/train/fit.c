@@ -899,8 +899,7 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
     size_t ntasks = ng * (1 + k);
     size_t *task_rows = NULL, *task_group = NULL;
     hd_task_result *res = NULL;
-    if (!rc) rc = hd_fit_result_new(ng, groups->keys, &p.set);
-    if (!rc) rc = hd_fit_result_params(p.set, p.o.param_names, p.o.param_values, p.o.n_params);
+    if (!rc) rc = hd_fit_plan_result(&p, &p.set);
     if (!rc) {
         task_rows = hd_malloc(ntasks, sizeof *task_rows);
         task_group = hd_malloc(ntasks, sizeof *task_group);
@@ -909,7 +908,6 @@ static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,
         if (!task_rows || !task_group || !res || (k && !p.cv_values)) rc = HERD_ENOMEM;
     }
     if (!rc) {
-        snprintf(p.set->metric, sizeof p.set->metric, "%s", p.metric.name);
         for (size_t t = 0; t < ntasks; t++) {
             size_t g = t < ng ? t : (t - ng) / k;
             task_group[t] = g;
@@ -968,6 +966,20 @@ void hd_fit_plan_free(hd_fit_plan *p)
 }
 
 size_t hd_fit_plan_outputs(const hd_fit_plan *p) { return p->num_class ? p->num_class : 1; }
+
+int hd_fit_plan_result(const hd_fit_plan *p, herd_fit_result **out)
+{
+    herd_fit_result *s = NULL;
+    int rc = hd_fit_result_new(p->groups->ngroups, p->groups->keys, &s);
+    if (!rc) rc = hd_fit_result_params(s, p->o.param_names, p->o.param_values, p->o.n_params);
+    if (rc) {
+        herd_fit_result_free(s);
+        return rc;
+    }
+    snprintf(s->metric, sizeof s->metric, "%s", p->metric.name);
+    *out = s;
+    return HERD_OK;
+}
 
 void hd_fitted_init(hd_fitted *it)
 {

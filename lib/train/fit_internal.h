@@ -66,6 +66,10 @@ void hd_fit_plan_free(hd_fit_plan *p);
 /* The values its models predict per row (the classes of multi:softprob). */
 size_t hd_fit_plan_outputs(const hd_fit_plan *p);
 
+/* An empty fit result for the plan's groups (none run yet), with the
+ * fit's metric and parameters: what herd_fit fills. */
+int hd_fit_plan_result(const hd_fit_plan *p, herd_fit_result **out);
+
 void hd_fitted_init(hd_fitted *it);  /* not run, no model */
 void hd_fitted_clear(hd_fitted *it); /* free its model and message; as init */
 

@@ -882,6 +882,109 @@ static void test_add_bytes_learns(void **state)
     herd_registry_free(reg);
 }
 
+/* herd_registry_fit: the models of herd_fit, registered as they are
+ * trained, in one commit; its report; a re-run of the run adds nothing;
+ * bad options. */
+static void test_registry_fit(void **state)
+{
+    ctx *c = *state;
+    herd_registry *reg = open_reg(c, "regfit");
+    week w;
+    week_make(&w, 6000, 0);
+    herd_fit_options fo;
+    fit_opts(&fo);
+    fo.cv_folds = 2; /* folds run inside each group's task here */
+    herd_register_options ro;
+    EXPECT_OK(herd_register_options_init(&ro, HERD_REGISTER_OPTIONS_VERSION));
+    ro.family = "f";
+    ro.run_id = "r1";
+    ro.alias = "candidate";
+    herd_apply_options ao;
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
+    ao.threads = 3;
+    herd_frame *rep = NULL;
+    EXPECT_OK(herd_registry_fit(reg, w.groups, &fo, &ro, &ao, &rep));
+    herd_fit_result *res = NULL;
+    EXPECT_OK(herd_fit(w.groups, &fo, NULL, &res));
+    herd_frame *want = NULL;
+    EXPECT_OK(herd_fit_result_report(res, &want));
+    /* herd_fit's columns and values (but seconds and threads), then two */
+    assert_int_equal(herd_frame_column_count(rep), herd_frame_column_count(want) + 2);
+    for (size_t k = 0; k < herd_frame_column_count(want); k++)
+        assert_string_equal(herd_frame_column_name(rep, k), herd_frame_column_name(want, k));
+    assert_string_equal(herd_frame_column_name(rep, herd_frame_column_count(want)), "version");
+    for (size_t i = 0; i < NG; i++) {
+        assert_string_equal(text(rep, "group", i), text(want, "group", i));
+        assert_string_equal(text(rep, "status", i), "ok");
+        static const char *same[] = {"rows", "train_rows", "valid_rows", "valid_metric",
+                                     "best_iteration", "rounds", "cv_mean", "cv_std"};
+        for (size_t k = 0; k < sizeof same / sizeof *same; k++)
+            assert_true(cell(rep, same[k], i) == cell(want, same[k], i));
+        assert_int_equal((int64_t)cell(rep, "version", i), 1);
+        assert_int_equal((int64_t)cell(rep, "existed", i), 0);
+        /* the registered model is herd_fit's, byte for byte */
+        const char *g = text(rep, "group", i);
+        herd_artifact *a = NULL;
+        herd_model *m = NULL, *m2 = NULL;
+        EXPECT_OK(herd_registry_load(reg, "f", g, 1, &a));
+        EXPECT_OK(herd_artifact_model(a, &m));
+        EXPECT_OK(herd_fit_result_model(res, g, &m2));
+        void *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
+        EXPECT_OK(herd_model_save(m, HERD_MODEL_UBJSON, &x, &nx));
+        EXPECT_OK(herd_model_save(m2, HERD_MODEL_UBJSON, &y, &ny));
+        assert_true(nx == ny && !memcmp(x, y, nx));
+        const char *s = NULL;
+        EXPECT_OK(herd_artifact_get(a, "idempotency_key", &s));
+        char key[64];
+        snprintf(key, sizeof key, "f/r1/%s", g);
+        assert_string_equal(s, key);
+        int64_t v = 0;
+        EXPECT_OK(herd_registry_resolve(reg, "f", g, "candidate", &v));
+        assert_int_equal(v, 1);
+        herd_free(x);
+        herd_free(y);
+        herd_model_free(m);
+        herd_model_free(m2);
+        herd_artifact_free(a);
+    }
+    herd_frame_free(rep);
+    herd_frame_free(want);
+    herd_fit_result_free(res);
+    /* the same run again: nothing added */
+    EXPECT_OK(herd_registry_fit(reg, w.groups, &fo, &ro, &ao, &rep));
+    for (size_t i = 0; i < NG; i++) {
+        assert_int_equal((int64_t)cell(rep, "version", i), 1);
+        assert_int_equal((int64_t)cell(rep, "existed", i), 1);
+    }
+    herd_frame_free(rep);
+    assert_int_equal(versions_of(reg), NG);
+    /* without a run: new versions */
+    ro.run_id = NULL;
+    ro.alias = NULL;
+    EXPECT_OK(herd_registry_fit(reg, w.groups, &fo, &ro, NULL, &rep));
+    assert_int_equal((int64_t)cell(rep, "version", 0), 2);
+    herd_frame_free(rep);
+    /* bad arguments and options, named; nothing registered */
+    rep = (herd_frame *)1;
+    EXPECT_RC(HERD_EINVAL, herd_registry_fit(NULL, w.groups, &fo, &ro, NULL, &rep));
+    assert_null(rep);
+    ro.family = NULL;
+    EXPECT_RC(HERD_EINVAL, herd_registry_fit(reg, w.groups, &fo, &ro, NULL, &rep));
+    assert_non_null(strstr(herd_last_error(), "opt->family"));
+    ro.family = "f";
+    ro.alias = "latest";
+    EXPECT_RC(HERD_EINVAL, herd_registry_fit(reg, w.groups, &fo, &ro, NULL, &rep));
+    assert_non_null(strstr(herd_last_error(), "reserved"));
+    ro.alias = NULL;
+    fo.label = "nope";
+    EXPECT_RC(HERD_ENOTFOUND, herd_registry_fit(reg, w.groups, &fo, &ro, NULL, &rep));
+    assert_null(rep);
+    assert_int_equal(versions_of(reg), 2 * NG);
+    week_free(&w);
+    herd_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -890,6 +993,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_bytes_learns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry_fit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,12 @@ static void test_every_frame_matches_the_document(void **state)
     herd_frame_free(g);
     herd_cycle_run_free(run);
     herd_cycle_part_free(part);
+    herd_register_options ro;
+    herd_register_options_init(&ro, HERD_REGISTER_OPTIONS_VERSION);
+    ro.family = "g";
+    EXPECT_OK(herd_registry_fit(reg, groups, &fo, &ro, NULL, &f));
+    check_frame(d, "herd_registry_fit(): *report", f);
+    herd_frame_free(f);
     herd_compare_options cmp;
     herd_compare_options_init(&cmp, HERD_COMPARE_OPTIONS_VERSION);
     cmp.family = "f";
