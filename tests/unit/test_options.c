@@ -79,6 +79,7 @@ NEWER(compare)
 NEWER(cycle)
 NEWER(registry_predict)
 NEWER(copy)
+NEWER(register)
 
 #define CASE(x, X)                                                                         \
     {"herd_" #x "_options", sizeof(herd_##x##_options), sizeof(newer_##x),                 \
@@ -90,7 +91,7 @@ static const struct_case cases[] = {
     CASE(fit, FIT),         CASE(artifact, ARTIFACT), CASE(registry, REGISTRY),
     CASE(version, VERSION), CASE(alias, ALIAS),     CASE(search, SEARCH),
     CASE(compare, COMPARE), CASE(cycle, CYCLE),     CASE(registry_predict, REGISTRY_PREDICT),
-    CASE(copy, COPY),
+    CASE(copy, COPY),       CASE(register, REGISTER),
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -663,6 +664,97 @@ static int call_registry_copy(world *w, const void *opt)
     return rc;
 }
 
+/* The cycle's two stages read the same options as herd_cycle. */
+static int train_call(world *w, const herd_fit_options *fo, const herd_cycle_options *cy,
+                      const herd_apply_options *ap)
+{
+    herd_cycle_part *p = (herd_cycle_part *)w;
+    int rc = herd_cycle_train(w->fx.groups, fo, cy, NULL, ap, &p);
+    assert_null(p);
+    return rc;
+}
+
+static int call_cycle_train_fit(world *w, const void *opt)
+{
+    herd_cycle_options cy;
+    valid_cycle(&cy);
+    return train_call(w, opt, &cy, NULL);
+}
+
+static int call_cycle_train_cycle(world *w, const void *opt)
+{
+    herd_fit_options fo;
+    fixture_options(&fo, 2);
+    return train_call(w, &fo, opt, NULL);
+}
+
+static int call_cycle_train_apply(world *w, const void *opt)
+{
+    herd_fit_options fo;
+    fixture_options(&fo, 2);
+    herd_cycle_options cy;
+    valid_cycle(&cy);
+    return train_call(w, &fo, &cy, opt);
+}
+
+static int call_cycle_begin_fit(world *w, const void *opt)
+{
+    herd_cycle_options cy;
+    valid_cycle(&cy);
+    herd_cycle_run *r = (herd_cycle_run *)w;
+    int rc = herd_cycle_begin(w->reg, opt, &cy, &r);
+    assert_null(r);
+    return rc;
+}
+
+static int call_cycle_begin_cycle(world *w, const void *opt)
+{
+    herd_fit_options fo;
+    fixture_options(&fo, 2);
+    herd_cycle_run *r = (herd_cycle_run *)w;
+    int rc = herd_cycle_begin(w->reg, &fo, opt, &r);
+    assert_null(r);
+    return rc;
+}
+
+static int registry_fit_call(world *w, const herd_fit_options *fo,
+                             const herd_register_options *ro, const herd_apply_options *ap)
+{
+    herd_frame *out = (herd_frame *)w;
+    int rc = herd_registry_fit(w->reg, w->fx.groups, fo, ro, ap, &out);
+    assert_null(out);
+    return rc;
+}
+
+static void valid_register(herd_register_options *ro)
+{
+    herd_register_options_init(ro, HERD_REGISTER_OPTIONS_VERSION);
+    ro->family = "fam";
+}
+
+static int call_registry_fit_register(world *w, const void *opt)
+{
+    herd_fit_options fo;
+    fixture_options(&fo, 2);
+    return registry_fit_call(w, &fo, opt, NULL);
+}
+
+static int call_registry_fit_fit(world *w, const void *opt)
+{
+    herd_register_options ro;
+    valid_register(&ro);
+    return registry_fit_call(w, opt, &ro, NULL);
+}
+
+static int call_registry_fit_apply(world *w, const void *opt)
+{
+    herd_fit_options fo;
+    fixture_options(&fo, 2);
+    herd_register_options ro;
+    valid_register(&ro);
+    return registry_fit_call(w, &fo, &ro, opt);
+}
+
 typedef struct slot {
     const char *function; /* what is called, for messages */
     const char *type;     /* the options struct in the slot */
@@ -695,6 +787,14 @@ static const slot slots[] = {
     {"herd_registry_predict", "herd_registry_predict_options", call_registry_predict},
     {"herd_registry_predict (apply)", "herd_apply_options", call_registry_predict_apply},
     {"herd_registry_copy", "herd_copy_options", call_registry_copy},
+    {"herd_cycle_train (fit)", "herd_fit_options", call_cycle_train_fit},
+    {"herd_cycle_train (cycle)", "herd_cycle_options", call_cycle_train_cycle},
+    {"herd_cycle_train (apply)", "herd_apply_options", call_cycle_train_apply},
+    {"herd_cycle_begin (fit)", "herd_fit_options", call_cycle_begin_fit},
+    {"herd_cycle_begin (cycle)", "herd_cycle_options", call_cycle_begin_cycle},
+    {"herd_registry_fit (register)", "herd_register_options", call_registry_fit_register},
+    {"herd_registry_fit (fit)", "herd_fit_options", call_registry_fit_fit},
+    {"herd_registry_fit (apply)", "herd_apply_options", call_registry_fit_apply},
 };
 #define NSLOTS (sizeof slots / sizeof slots[0])
 
