@@ -88,7 +88,8 @@ typedef struct cw_ctx {
     const hd_cycle_setup *s;
     const herd_groups *groups;
     hd_fit_plan *plan;
-    double *order;                /* holdout_order_by's key per frame row */
+    const double *order;          /* holdout_order_by's key per frame row */
+    double *order_owned;          /* ... when it had to be computed */
     size_t label_col, weight_col; /* weight: SIZE_MAX for none */
     size_t nout;                  /* the models' outputs per row */
     size_t *fp_cols;              /* fingerprinted columns; SIZE_MAX: not a column */
@@ -334,7 +335,14 @@ int hd_cycle_work(const hd_cycle_setup *s, const herd_groups *groups,
     if (herd_frame_find(groups->frame, s->o.holdout_order_by, &order_col))
         return hd_error(HERD_ENOTFOUND, "opt->holdout_order_by: no column '%s' in the frame",
                         s->o.holdout_order_by);
-    rc = hd_order_keys(groups->frame, order_col, "opt->holdout_order_by", &c.order);
+    /* A float64 column without a mask is its own key (missing is NaN
+     * there too): no copy of a frame-sized array. */
+    const hd_column *oc = hd_frame_col(groups->frame, order_col);
+    if (oc->type == HERD_TYPE_FLOAT64 && oc->stride == sizeof(double) && !oc->mask)
+        c.order = (const double *)(const void *)oc->data;
+    else if (!(rc = hd_order_keys(groups->frame, order_col, "opt->holdout_order_by",
+                                  &c.order_owned)))
+        c.order = c.order_owned;
     if (!rc) rc = cw_check_order(&c);
     if (!rc) rc = cw_columns(&c);
     if (!rc) rc = hd_fit_plan_new(groups, &s->fit, &c.plan);
@@ -342,7 +350,7 @@ int hd_cycle_work(const hd_cycle_setup *s, const herd_groups *groups,
     if (!rc && train_groups) rc = cw_job(&c, &cfg, 0);
     if (!rc && train_family && s->o.fallback) rc = cw_job(&c, &cfg, 1);
     hd_fit_plan_free(c.plan);
-    free(c.order);
+    free(c.order_owned);
     free(c.fp_cols);
     return rc;
 }
