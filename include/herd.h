@@ -1764,7 +1764,8 @@ HERD_API int herd_cycle_part_to_buffer(const herd_cycle_part *part, void **data,
  * artifact's (HERD_EFORMAT, HERD_ECORRUPT). */
 HERD_API int herd_cycle_part_read(const void *data, size_t len, herd_cycle_part **out);
 
-/* The committer's run: one batch that parts are added to as they arrive. */
+/* The committer's run: one batch that parts are added to as they arrive.
+ * A run belongs to one thread at a time (as a batch does). */
 typedef struct herd_cycle_run herd_cycle_run;
 
 /* The committer stage: begin run opt->run_id of opt->family on `reg`
@@ -1777,15 +1778,19 @@ HERD_API int herd_cycle_begin(herd_registry *reg, const herd_fit_options *fit,
  * idempotency keys with alias "challenger" (a large batch writes them to
  * its own pack file as they come), and its evaluations are kept (a few
  * hundred bytes per group); the part may be freed at once.  A part
- * trained with other options is HERD_EINVAL and adds nothing.  A group
- * already added (a retried task's part delivered twice) is skipped. */
+ * trained with other options, or for another run id, is HERD_EINVAL and
+ * adds nothing.  A group already added (a retried task's part delivered
+ * twice) is skipped.  Another error (out of memory, writing the batch's
+ * pack file) may leave part of the part added: free the run and begin
+ * again (the idempotency keys make registering a model twice free). */
 HERD_API int herd_cycle_run_add(herd_cycle_run *run, const herd_cycle_part *part);
 
 /* Commit the models with the run record (lineage and summary) in one
  * commit, decide every group added, and promote the winners in one
  * commit: outputs, errors and guarantees as herd_cycle (*decisions: one
  * row per group added, in the order added, the family model last).  A run
- * commits once: HERD_EINVAL after that. */
+ * commits once: HERD_EINVAL after that, also after a failed commit (begin
+ * a new run and add the parts again: nothing is registered twice). */
 HERD_API int herd_cycle_run_commit(herd_cycle_run *run, herd_frame **decisions,
                                    herd_frame **summary);
 
