@@ -452,6 +452,11 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
     if (rc) {
         e->chall_m = NAN;
         rc = cmp_failure(rc, &e->chall_error);
+    } else if (champ && (e->same_model = cmp_same_model(champ, chall)) != 0) {
+        /* The champion is the challenger's very model (a re-run, a week
+         * without new data): its predictions, and so its metric, are the
+         * challenger's; XGBoost need not load it. */
+        e->champ_m = e->chall_m;
     } else if (champ) {
         int crc = cmp_predict(champ, frame, rows, n, nthread, &p_champ, &nout2);
         if (!crc && nout2 != nout)
@@ -461,7 +466,7 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
         if (crc) {
             e->champ_m = NAN;
             rc = cmp_failure(crc, &e->champ_error);
-        } else if ((e->same_model = cmp_same_model(champ, chall)) == 0 && cs->o.bootstrap) {
+        } else if (cs->o.bootstrap) {
             crc = cmp_bootstrap(cs, key, label, weight, p_champ, pc, n, nout, e);
             if (crc) rc = cmp_failure(crc, &e->boot_error);
         }

@@ -8,8 +8,10 @@
  * float features, written by tests/bench/peer.py with Debian's
  * /usr/bin/python3), read with herd_frame_read_csv and grouped by "group";
  * each group's i-th row is week i.  Week 2 is the same table a period later
- * with every fifth group drifted (its label gains 2 * f0), so those groups'
- * champions lose and the others' retrained models equal their champions.
+ * with new noise on every label (N(0, 0.1), as the peer draws it) and every
+ * fifth group drifted (its label gains 2 * f0): every group trains a new
+ * model, and the drifted groups' champions lose.  The comparison asks for
+ * a 5% improvement (min_rel_delta), so chance does not promote the rest.
  * On a fresh registry, with herd's default parameters, it times:
  *   week 1: herd_cycle (first champions), with its phases;
  *   week 2: herd_cycle (real comparisons, some promotions), with its phases;
@@ -33,6 +35,7 @@
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +260,20 @@ typedef struct week {
     herd_groups *groups;
 } week;
 
+/* A standard normal draw (Box-Muller over splitmix64). */
+static double gauss(uint64_t *s)
+{
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        u[i] = ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+    }
+    return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
 /* Week w (1 or 2) of the table: the week column, and for week 2 the drift
  * of every fifth group. */
 static void make_week(herd_frame *base, const herd_groups *g, int w, week *out)
@@ -287,13 +304,15 @@ static void make_week(herd_frame *base, const herd_groups *g, int w, week *out)
         const uint8_t *mask = NULL;
         check(herd_frame_column_data(f, lc, &ld, &ls, &mask), "label data");
         check(herd_frame_column_data(f, fc, &fd, &fs, &mask), "f0 data");
-        for (size_t k = 0; k < herd_groups_count(g); k += 5) {
+        uint64_t s = 0x5eed;
+        for (size_t k = 0; k < herd_groups_count(g); k++) {
             const size_t *rows = NULL;
             size_t m = 0;
             check(herd_groups_rows(g, k, &rows, &m), "rows");
             for (size_t i = 0; i < m; i++) {
                 double *y = (double *)((char *)ld + rows[i] * ls);
-                *y += 2 * *(const double *)((const char *)fd + rows[i] * fs);
+                *y += 0.1 * gauss(&s);
+                if (k % 5 == 0) *y += 2 * *(const double *)((const char *)fd + rows[i] * fs);
             }
         }
     }
@@ -357,6 +376,10 @@ static void run_cycle(herd_registry *reg, const week *w, const char *run, int th
     co.family = "demand";
     co.run_id = run;
     co.holdout_order_by = "week";
+    herd_compare_options cmp;
+    check(herd_compare_options_init(&cmp, HERD_COMPARE_OPTIONS_VERSION), "compare options");
+    cmp.min_rel_delta = 0.05;
+    co.compare = &cmp;
     herd_apply_options ao;
     check(herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION), "apply options");
     ao.threads = threads;
