@@ -723,7 +723,9 @@ static void test_bytes(void **state)
     EXPECT_RC(HERD_ECORRUPT, herd_cycle_part_read(data, len / 2, &q)); /* cut */
     EXPECT_RC(HERD_EFORMAT, herd_cycle_part_read("HERDPAR", 7, &q));
     EXPECT_OK(herd_cycle_part_read(data, len, &q));
-    EXPECT_RC(HERD_EFORMAT, herd_champions_read(data, len, (herd_champions **)&q));
+    herd_champions *not_champions = (herd_champions *)1;
+    EXPECT_RC(HERD_EFORMAT, herd_champions_read(data, len, &not_champions));
+    assert_null(not_champions);
     herd_free(data);
     herd_cycle_part_free(q);
 
