@@ -505,6 +505,13 @@ typedef struct herd_csv_options {
      * either case (the caller chose a float type), and one in a column
      * forced to int32 or int64 is always an error. */
     int convert_out_of_range;
+    /* Reading: threads that tokenize, check and convert parts of the input
+     * at once; 0 (default): herd_default_threads(); 1: the calling thread
+     * alone.  The frame, and the error of a bad input (its line, column
+     * and message), are the same whatever the number; string columns may
+     * hold a repeated value once per thread instead of once.  Inputs of
+     * less than 512 KiB are read by the calling thread. */
+    int threads;
 } herd_csv_options;
 
 /* Fill `opt` with the defaults; pass HERD_CSV_OPTIONS_VERSION. */

@@ -110,6 +110,24 @@ void hd_arena_free(hd_arena *a)
     free(a);
 }
 
+void hd_arena_absorb(hd_arena *into, hd_arena *from)
+{
+    if (!from) return;
+    hd_arena_block *first = from->head, *last = first;
+    if (first) {
+        while (last->next) last = last->next;
+        /* Behind into's current block, which stays the one it fills. */
+        if (into->head) {
+            last->next = into->head->next;
+            into->head->next = first;
+        } else {
+            into->head = first;
+        }
+    }
+    into->bytes += from->bytes;
+    free(from);
+}
+
 static hd_arena_block *hd_arena_block_new(hd_arena *a, size_t need)
 {
     size_t size = need > HD_ARENA_BLOCK ? need : HD_ARENA_BLOCK;

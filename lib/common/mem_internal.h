@@ -29,6 +29,9 @@ void hd_arena_free(hd_arena *a);
 char *hd_arena_strndup(hd_arena *a, const char *s, size_t len);
 /* `size` bytes aligned to 8, uninitialised.  NULL + HERD_ENOMEM on failure. */
 void *hd_arena_alloc(hd_arena *a, size_t size);
+/* Move every string of `from` into `into` (they stay where they are) and
+ * free `from`. */
+void hd_arena_absorb(hd_arena *into, hd_arena *from);
 /* Bytes held by the arena (for memory accounting). */
 size_t hd_arena_bytes(const hd_arena *a);
 

@@ -92,6 +92,9 @@ static const hd_opt hd_csv_opts[] = {
     HD_BOOL(S, 1, convert_out_of_range, 0,
             "reading: 1 reads numbers beyond their type's range as +-inf, +-0 or float64 "
             "(rounded) instead of failing with their line and column"),
+    HD_NUM(S, 1, threads, HD_OT_INT, 0, 0, 1024, 0,
+           "reading: threads parsing parts of the input at once; 0: the CPUs this process "
+           "may use"),
 };
 #undef S
 HD_DESC(hd_csv_options_desc, "csv", herd_csv_options, HERD_CSV_OPTIONS_VERSION, hd_csv_opts);

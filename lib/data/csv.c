@@ -20,7 +20,26 @@
  * changes between the passes gives an error, never a bad frame.
  *
  * Repeated strings (key columns) are interned per column, so that 10M rows
- * over 50k keys hold each key once.
+ * over 50k keys hold each key once (once per reading thread).
+ *
+ * PARALLEL READING (herd_csv_options.threads): both passes cut each window
+ * into parts at record ends and give each part to a thread, which
+ * tokenizes, checks and (pass 2) converts it with a reader of its own (its
+ * own tokenizer over the part, its own type counts, interning tables and
+ * string arena).  A record end is an LF after an even number of quotes
+ * counted from a record's start (hd_csv_cut): wherever the tokenizer would
+ * see the input as well-formed, that is exactly where it ends records, and
+ * a part that is not well-formed fails where the single-threaded reader
+ * would, with its message, because every part before it ended cleanly and
+ * so started at a true record start.  The first failing part in input
+ * order gives the error; each part counts the lines before it so that
+ * messages carry the same line numbers.  Types are the maximum of the
+ * parts' kinds, as the single-threaded reader's are the maximum over the
+ * rows.  Pass 1 records every part's place and rows; pass 2 converts the
+ * same parts, each into its rows of the exact-size columns, so no thread
+ * waits for another's count.  A window with less than part_min bytes of
+ * complete records (a small input, a record longer than the window) is
+ * read by the calling thread alone, as before.
  *
  * WRITING goes to a temporary file next to the target, which is fsynced and
  * renamed over the target: readers see the old file or the new one.
@@ -37,6 +56,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +89,9 @@ typedef struct csv_settings {
     void *progress_user;
     int spaces;               /* herd_csv_spaces */
     int convert_out_of_range; /* read out-of-range numbers as strtod does */
+    int threads;     /* reading: threads tokenizing and converting */
+    size_t chunk;    /* reading a file: bytes per read() (0: HD_CSV_CHUNK) */
+    size_t part_min; /* reading: the smallest part a thread takes */
 } csv_settings;
 
 /* Read the caller's options through their descriptor (field by field, the
@@ -92,6 +115,10 @@ static int settings_load(const herd_csv_options *opt, const char *fn, csv_settin
     s->progress_user = o.progress_user;
     s->spaces = o.spaces;
     s->convert_out_of_range = o.convert_out_of_range;
+    s->threads = o.threads ? o.threads : herd_default_threads();
+    if (s->threads > HD_CSV_THREADS_MAX) s->threads = HD_CSV_THREADS_MAX;
+    s->chunk = 0;
+    s->part_min = HD_CSV_PART_MIN;
     return HERD_OK;
 }
 
@@ -224,10 +251,28 @@ typedef struct csv_reader {
     size_t scratch_cap;
     uint64_t bytes;   /* the input's size, for progress */
     double due;       /* when progress is next reported */
+    /* Parallel reading: one reader per thread (sub[0..nsub)), and the
+     * parts pass 1 read in parallel, for pass 2 to read the same way. */
+    struct csv_reader *sub;
+    size_t nsub;
+    struct csv_span *spans;
+    size_t nspans, capspans;
+    size_t nspans_done; /* pass 2: spans before this one are read */
 } csv_reader;
+
+/* A part of the input read in parallel: input offsets [start, end), its
+ * rows, and the row it starts at. */
+typedef struct csv_span {
+    uint64_t start, end;
+    size_t rows, row0;
+} csv_span;
+
+static void sub_readers_free(csv_reader *r);
 
 static void reader_free(csv_reader *r)
 {
+    sub_readers_free(r);
+    free(r->spans);
     for (size_t j = 0; r->cols && j < r->ncols; j++) {
         csv_col *c = &r->cols[j];
         free(c->data);
@@ -609,15 +654,28 @@ static int progress_phase(csv_reader *r, const char *phase, size_t total)
     return r->set->progress ? progress_report(r, 0, total) : HERD_OK;
 }
 
+/* The record just tokenized: its shape, its fields' kinds. */
+static int pass1_record(csv_reader *r)
+{
+    const csv_tok *t = &r->tok;
+    if (t->nf != r->ncols) return ragged(r);
+    for (size_t j = 0; j < r->ncols; j++) {
+        int rc = pass1_field(r, j, &t->f[j]);
+        if (rc) return rc;
+    }
+    r->nrows++;
+    return HERD_OK;
+}
+
+static int pass1_parallel(csv_reader *r);
+
 static int pass1(csv_reader *r)
 {
     csv_tok *t = &r->tok;
     int rc = progress_phase(r, "csv_scan", 0);
-    while (!rc && (rc = hd_csv_tok_next(t)) == HERD_OK) {
-        if (t->nf != r->ncols) return ragged(r);
-        for (size_t j = 0; j < r->ncols; j++)
-            if ((rc = pass1_field(r, j, &t->f[j]))) return rc;
-        r->nrows++;
+    if (!rc && r->nsub > 1) rc = pass1_parallel(r);
+    while (rc == HERD_OK && (rc = hd_csv_tok_next(t)) == HERD_OK) {
+        if ((rc = pass1_record(r))) return rc;
         rc = progress_tick(r, r->nrows, 0);
     }
     if (rc == TOK_END) rc = r->set->progress ? progress_report(r, r->nrows, r->nrows) : HERD_OK;
@@ -733,6 +791,16 @@ static int convert_row(csv_reader *r, size_t row)
     return HERD_OK;
 }
 
+/* The record just tokenized, converted into row `row` of `limit`. */
+static int pass2_record(csv_reader *r, size_t row, size_t limit)
+{
+    if (row == limit) return file_changed(r);
+    if (r->tok.nf != r->ncols) return ragged(r);
+    return convert_row(r, row);
+}
+
+static int pass2_parallel(csv_reader *r, size_t *row);
+
 static int pass2(csv_reader *r)
 {
     csv_tok *t = &r->tok;
@@ -743,19 +811,28 @@ static int pass2(csv_reader *r)
     if (rc) return rc;
     size_t row = 0;
     if ((rc = progress_phase(r, "csv_convert", r->nrows))) return rc;
-    while ((rc = hd_csv_tok_next(t)) == HERD_OK) {
-        if (row == r->nrows) return file_changed(r);
-        if (t->nf != r->ncols) return ragged(r);
-        if ((rc = convert_row(r, row))) return rc;
+    for (;;) {
+        /* The parts pass 1 read in parallel, then one record alone. */
+        if (r->nspans && (rc = pass2_parallel(r, &row))) return rc;
+        if ((rc = hd_csv_tok_next(t)) != HERD_OK) break;
+        if ((rc = pass2_record(r, row, r->nrows))) return rc;
         row++;
         if ((rc = progress_tick(r, row, r->nrows))) return rc;
     }
-    if (rc != TOK_END) return rc;
+    if (rc != TOK_END && rc != HERD_OK) return rc;
     if (row != r->nrows) return file_changed(r);
     if (r->set->progress && (rc = progress_report(r, row, r->nrows))) return rc;
     /* The interning tables are no longer needed: free them before the
-     * frame is built. */
+     * frame is built; the threads' strings join the columns' arenas. */
     for (size_t j = 0; j < r->ncols; j++) intern_free(&r->cols[j].intern);
+    for (size_t i = 0; i < r->nsub; i++) {
+        for (size_t j = 0; j < r->ncols; j++) {
+            csv_col *c = &r->sub[i].cols[j];
+            intern_free(&c->intern);
+            if (c->arena) hd_arena_absorb(r->cols[j].arena, c->arena);
+            c->arena = NULL;
+        }
+    }
     return HERD_OK;
 }
 
@@ -781,6 +858,258 @@ static int build_frame(csv_reader *r, herd_frame **out)
     return HERD_OK;
 }
 
+/* ------------------------------------------------------------------------
+ * Parallel reading (the design is at the top of this file)
+ * --------------------------------------------------------------------- */
+
+/* One reader per thread: the settings, names and column types of the main
+ * reader, its own tokenizer, scratch and counts. */
+static int sub_readers_new(csv_reader *r)
+{
+    if (r->set->threads < 2) return HERD_OK;
+    size_t n = (size_t)r->set->threads;
+    if (!(r->sub = hd_calloc(n, sizeof *r->sub))) return HERD_ENOMEM;
+    r->nsub = n;
+    for (size_t i = 0; i < n; i++) {
+        csv_reader *s = &r->sub[i];
+        s->set = r->set;
+        s->ncols = r->ncols;
+        if (!(s->cols = hd_calloc(r->ncols, sizeof *s->cols))) return HERD_ENOMEM;
+        for (size_t j = 0; j < r->ncols; j++) {
+            s->cols[j].type = r->cols[j].type;
+            s->cols[j].forced = r->cols[j].forced;
+        }
+    }
+    return HERD_OK;
+}
+
+/* After pass 1: the threads' counts join the main reader's; then each
+ * thread converts into the main reader's arrays (rows of its own) and
+ * interns strings into an arena of its own. */
+static int sub_readers_columns(csv_reader *r)
+{
+    for (size_t i = 0; i < r->nsub; i++) {
+        for (size_t j = 0; j < r->ncols; j++) {
+            csv_col *c = &r->sub[i].cols[j], *m = &r->cols[j];
+            c->type = m->type;
+            c->data = m->data;
+            c->mask = m->mask;
+            if (m->type == HERD_TYPE_STRING && !(c->arena = hd_arena_new())) return HERD_ENOMEM;
+        }
+    }
+    return HERD_OK;
+}
+
+static void sub_readers_merge_counts(csv_reader *r)
+{
+    for (size_t i = 0; i < r->nsub; i++) {
+        for (size_t j = 0; j < r->ncols; j++) {
+            const csv_col *c = &r->sub[i].cols[j];
+            if (c->kind > r->cols[j].kind) r->cols[j].kind = c->kind;
+            r->cols[j].nmissing += c->nmissing;
+        }
+    }
+}
+
+static void sub_readers_free(csv_reader *r)
+{
+    for (size_t i = 0; i < r->nsub; i++) {
+        csv_reader *s = &r->sub[i];
+        for (size_t j = 0; s->cols && j < s->ncols; j++) {
+            hd_arena_free(s->cols[j].arena); /* data and mask are the main reader's */
+            intern_free(&s->cols[j].intern);
+        }
+        free(s->cols);
+        free(s->tok.f);
+        free(s->scratch);
+    }
+    free(r->sub);
+    r->sub = NULL;
+    r->nsub = 0;
+}
+
+/* One part of a window, for one thread. */
+typedef struct csv_job {
+    csv_reader *main, *sub;
+    int pass;
+    size_t from, to;   /* window offsets of the part */
+    size_t row0, rows; /* pass 2: the rows it converts; pass 1: the rows it counted */
+    csv_source view;   /* the part's bytes, as a source of their own */
+    uint64_t end_line; /* the line after its last record */
+    int rc;
+    hd_saved_error err;
+} csv_job;
+
+static void *job_run(void *arg)
+{
+    csv_job *j = arg;
+    const csv_reader *m = j->main;
+    const csv_source *src = m->src;
+    csv_reader *r = j->sub;
+    hd_csv_src_init_memory(&j->view, src->name, src->data + j->from, j->to - j->from);
+    j->view.base = src->base + j->from;
+    r->src = &j->view;
+    csv_tok *t = &r->tok;
+    csv_field *f = t->f;
+    size_t fcap = t->fcap;
+    hd_csv_tok_init(t, &j->view, m->set->delim);
+    t->f = f; /* kept from the thread's previous parts */
+    t->fcap = fcap;
+    t->names = m->tok.names;
+    t->nnames = m->tok.nnames;
+    t->fmax = m->tok.fmax;
+    t->header = 0;
+    /* Messages name physical lines: count those before the part. */
+    t->line = m->tok.line + hd_csv_count_lines(src->data + m->tok.pos, j->from - m->tok.pos);
+    r->nrows = 0;
+    int rc;
+    while ((rc = hd_csv_tok_next(t)) == HERD_OK) {
+        rc = j->pass == 1 ? pass1_record(r) : pass2_record(r, j->row0 + r->nrows, j->row0 + j->rows);
+        if (rc) break;
+        if (j->pass == 2) r->nrows++; /* pass1_record counts its own */
+    }
+    if (rc == TOK_END) rc = j->pass == 2 && r->nrows != j->rows ? file_changed(r) : HERD_OK;
+    if (j->pass == 1) j->rows = r->nrows;
+    j->end_line = t->line;
+    if (rc) hd_error_save(&j->err);
+    j->rc = rc;
+    return NULL;
+}
+
+/* Run jobs[0..n): 1.. on threads of their own, 0 on this one (a job whose
+ * thread cannot start runs here too).  The first failing job in input
+ * order gives the error: every job before it ended cleanly, so it read
+ * what the single-threaded reader would have. */
+static int jobs_run(csv_job *jobs, size_t n)
+{
+    pthread_t tid[HD_CSV_THREADS_MAX];
+    int started[HD_CSV_THREADS_MAX] = {0};
+    for (size_t i = 1; i < n; i++)
+        started[i] = pthread_create(&tid[i], NULL, job_run, &jobs[i]) == 0;
+    job_run(&jobs[0]);
+    for (size_t i = 1; i < n; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else job_run(&jobs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].rc) return hd_error_restore(&jobs[i].err);
+    return HERD_OK;
+}
+
+static int span_add(csv_reader *r, const csv_span *sp)
+{
+    if (r->nspans == r->capspans &&
+        hd_grow((void **)&r->spans, &r->capspans, r->nspans + 1, sizeof *r->spans))
+        return HERD_ENOMEM;
+    r->spans[r->nspans++] = *sp;
+    return HERD_OK;
+}
+
+static void job_init(csv_job *j, csv_reader *r, size_t i, int pass, size_t from, size_t to)
+{
+    memset(j, 0, sizeof *j);
+    j->main = r;
+    j->sub = &r->sub[i];
+    j->pass = pass;
+    j->from = from;
+    j->to = to;
+}
+
+/* Pass 1 over the current window's complete records, in parallel: 1 when
+ * done (the tokenizer is past them), 0 when the window has too few. */
+static int pass1_window(csv_reader *r)
+{
+    csv_tok *t = &r->tok;
+    const csv_source *s = r->src;
+    size_t min = r->set->part_min, nparts = (s->len - t->pos) / min;
+    if (nparts > r->nsub) nparts = r->nsub;
+    if (nparts < 2) return 0;
+    size_t cuts[HD_CSV_THREADS_MAX + 1];
+    size_t last = hd_csv_cut(s, t->pos, cuts, nparts);
+    if (last - t->pos < 2 * min) return 0;
+    csv_job jobs[HD_CSV_THREADS_MAX];
+    for (size_t i = 0; i < nparts; i++) job_init(&jobs[i], r, i, 1, cuts[i], cuts[i + 1]);
+    int rc = jobs_run(jobs, nparts);
+    for (size_t i = 0; !rc && i < nparts; i++) {
+        csv_span sp = {s->base + cuts[i], s->base + cuts[i + 1], jobs[i].rows, r->nrows};
+        r->nrows += jobs[i].rows;
+        if (cuts[i] < cuts[i + 1]) rc = span_add(r, &sp);
+    }
+    if (rc) return rc;
+    t->line = jobs[nparts - 1].end_line;
+    t->pos = last;
+    if (r->set->progress && hd_now() >= r->due && (rc = progress_report(r, r->nrows, 0)))
+        return rc;
+    return 1;
+}
+
+/* Pass 1, multi-threaded: windows in parallel parts; a window with too
+ * few complete records is slid forward, or its next record read alone. */
+static int pass1_parallel(csv_reader *r)
+{
+    csv_tok *t = &r->tok;
+    int rc;
+    for (;;) {
+        if ((rc = pass1_window(r)) < 0) return rc;
+        if (rc) continue;
+        if (t->pos > 0 && !r->src->eof) { /* more of the input fits: read it */
+            if ((rc = hd_csv_tok_refill(t))) return rc;
+            continue;
+        }
+        if ((rc = hd_csv_tok_next(t)) != HERD_OK) break;
+        if ((rc = pass1_record(r)) || (rc = progress_tick(r, r->nrows, 0))) return rc;
+    }
+    if (rc == TOK_END) sub_readers_merge_counts(r);
+    return rc;
+}
+
+/* Pass 2: the parts pass 1 read in parallel that start here and lie in
+ * the window, converted in parallel, as many times as they are there.
+ * Leaves the tokenizer where one record is to be read alone. */
+static int pass2_parallel(csv_reader *r, size_t *row)
+{
+    csv_tok *t = &r->tok;
+    const csv_source *s = r->src;
+    for (int slid = 0;;) {
+        uint64_t at = s->base + t->pos, wend = s->base + s->len;
+        size_t k = r->nspans_done;
+        while (k < r->nspans && r->spans[k].end <= at) k++; /* read alone meanwhile */
+        r->nspans_done = k;
+        if (k == r->nspans || r->spans[k].start != at) return HERD_OK;
+        size_t n = 0;
+        while (n < r->nsub && k + n < r->nspans && r->spans[k + n].end <= wend &&
+               r->spans[k + n].start == (n ? r->spans[k + n - 1].end : at))
+            n++;
+        if (!n) { /* not in the window: slide it once, else read alone */
+            if (slid || t->pos == 0 || s->eof) return HERD_OK;
+            int rc = hd_csv_tok_refill(t);
+            if (rc) return rc;
+            slid = 1;
+            continue;
+        }
+        if (r->spans[k].row0 != *row) return file_changed(r);
+        csv_job jobs[HD_CSV_THREADS_MAX];
+        size_t row0 = *row;
+        for (size_t i = 0; i < n; i++) {
+            const csv_span *sp = &r->spans[k + i];
+            job_init(&jobs[i], r, i, 2, (size_t)(sp->start - s->base), (size_t)(sp->end - s->base));
+            jobs[i].row0 = row0;
+            jobs[i].rows = sp->rows;
+            if (row0 + sp->rows > r->nrows) return file_changed(r);
+            row0 += sp->rows;
+        }
+        int rc = jobs_run(jobs, n);
+        if (rc) return rc;
+        *row = row0;
+        t->line = jobs[n - 1].end_line;
+        t->pos = jobs[n - 1].to;
+        r->nspans_done = k + n;
+        slid = 0;
+        if (r->set->progress && hd_now() >= r->due && (rc = progress_report(r, *row, r->nrows)))
+            return rc;
+    }
+}
+
 static int csv_read(csv_source *src, const csv_settings *set, herd_frame **out)
 {
     static const char *const plan[] = {"csv_scan", "csv_convert"};
@@ -794,8 +1123,10 @@ static int csv_read(csv_source *src, const csv_settings *set, herd_frame **out)
     hd_csv_tok_init(&r.tok, src, set->delim);
     int rc = read_header(&r);
     if (!rc) rc = setup_columns(&r);
+    if (!rc) rc = sub_readers_new(&r);
     if (!rc) rc = pass1(&r);
     if (!rc) rc = alloc_columns(&r);
+    if (!rc) rc = sub_readers_columns(&r);
     if (!rc) rc = pass2(&r);
     if (!rc) rc = build_frame(&r, out);
     reader_free(&r);
@@ -813,7 +1144,7 @@ int herd_frame_read_csv(const char *path, const herd_csv_options *opt, herd_fram
     int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     csv_source src;
-    rc = hd_csv_src_open_file(&src, path);
+    rc = hd_csv_src_open_file(&src, path, set.chunk);
     if (!rc) rc = csv_read(&src, &set, out);
     hd_csv_src_close(&src);
     return rc;
@@ -834,6 +1165,27 @@ int herd_frame_read_csv_buffer(const char *data, size_t len, const char *name,
     csv_source src;
     hd_csv_src_init_memory(&src, name, data, len);
     return csv_read(&src, &set, out);
+}
+
+int hd_csv_read_tuned(const char *path, const char *data, size_t len,
+                      const herd_csv_options *opt, size_t chunk, size_t part_min,
+                      herd_frame **out)
+{
+    *out = NULL;
+    csv_settings set;
+    int rc = settings_load(opt, __func__, &set);
+    if (rc) return rc;
+    set.chunk = chunk;
+    set.part_min = part_min ? part_min : 1;
+    csv_source src;
+    if (!path) {
+        hd_csv_src_init_memory(&src, "buffer.csv", data, len);
+        return csv_read(&src, &set, out);
+    }
+    rc = hd_csv_src_open_file(&src, path, set.chunk);
+    if (!rc) rc = csv_read(&src, &set, out);
+    hd_csv_src_close(&src);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------

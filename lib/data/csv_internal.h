@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "herd.h"
 #include "common/error_internal.h" /* HD_PRINTF */
 
 /* ------------------------------------------------------------------------
@@ -53,8 +54,9 @@ typedef struct csv_source {
 
 /* A source over the caller's bytes (one window). */
 void hd_csv_src_init_memory(csv_source *s, const char *name, const char *data, size_t len);
-/* A source over the file at `path`, read HD_CSV_CHUNK bytes at a time. */
-int hd_csv_src_open_file(csv_source *s, const char *path);
+/* A source over the file at `path`, read `chunk` bytes at a time (0:
+ * HD_CSV_CHUNK). */
+int hd_csv_src_open_file(csv_source *s, const char *path, size_t chunk);
 void hd_csv_src_close(csv_source *s);
 /* Back to the start, for the second pass (a file is checked unchanged). */
 int hd_csv_src_rewind(csv_source *s);
@@ -101,5 +103,31 @@ int hd_csv_fail(const csv_tok *t, int code, uint64_t line, size_t col, const cha
 int hd_csv_tok_begin(csv_tok *t);
 /* The next record into t->f[0..t->nf): HERD_OK, TOK_END, or an error. */
 int hd_csv_tok_next(csv_tok *t);
+/* Slide the window: keep data[t->pos..], read what follows. */
+int hd_csv_tok_refill(csv_tok *t);
+
+/* ---- Parallel reading: a window's complete records in parts ------------ */
+
+/* Windows whose complete records are fewer bytes than this are read by
+ * one thread; each part is at least this long. */
+#define HD_CSV_PART_MIN ((size_t)256 << 10)
+/* Threads one read uses at most (herd_csv_options.threads is capped). */
+#define HD_CSV_THREADS_MAX 64
+
+/* Cut s->data[from, ..) -- `from` at the start of a record -- into
+ * `nparts` parts of about equal size, at record ends: part i is
+ * [cuts[i], cuts[i + 1]), cuts[0] = from, cuts[nparts] = the end of the
+ * window's last complete record (the window's end at the end of the
+ * input), which is returned.  Parts may be empty. */
+size_t hd_csv_cut(const csv_source *s, size_t from, size_t *cuts, size_t nparts);
+/* herd_frame_read_csv (path) or _buffer (path NULL, named "buffer.csv")
+ * with the window's size (`chunk` bytes, 0: HD_CSV_CHUNK) and the
+ * smallest part of a parallel read (`part_min`) chosen: for tests, which
+ * make small inputs cross many windows and parts. */
+int hd_csv_read_tuned(const char *path, const char *data, size_t len,
+                      const herd_csv_options *opt, size_t chunk, size_t part_min,
+                      herd_frame **out);
+/* The LFs in p[0..n): the physical lines they end. */
+uint64_t hd_csv_count_lines(const char *p, size_t n);
 
 #endif

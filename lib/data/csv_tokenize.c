@@ -51,7 +51,7 @@ static int src_io_error(const csv_source *s, const char *what, int err)
                     what, strerror(err));
 }
 
-int hd_csv_src_open_file(csv_source *s, const char *path)
+int hd_csv_src_open_file(csv_source *s, const char *path, size_t chunk)
 {
     memset(s, 0, sizeof *s);
     s->name = path;
@@ -66,9 +66,9 @@ int hd_csv_src_open_file(csv_source *s, const char *path)
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-    s->buf = hd_malloc(HD_CSV_CHUNK, 1);
+    s->cap = chunk ? chunk : HD_CSV_CHUNK;
+    s->buf = hd_malloc(s->cap, 1);
     if (!s->buf) return HERD_ENOMEM;
-    s->cap = HD_CSV_CHUNK;
     s->data = s->buf;
     return HERD_OK;
 }
@@ -472,4 +472,61 @@ int hd_csv_tok_next(csv_tok *t)
         if (rc) return rc;
         t->pos = 0;
     }
+}
+
+int hd_csv_tok_refill(csv_tok *t)
+{
+    int rc = src_fill(t->src, t->pos);
+    if (!rc) t->pos = 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Cutting a window into parts for parallel reading
+ * --------------------------------------------------------------------- */
+
+uint64_t hd_csv_count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++) lines++;
+    return lines;
+}
+
+/* Outside quotes, a record ends at every LF.  Inside a window that starts
+ * at a record's start, a byte is outside quotes exactly when an even
+ * number of quotes precede it: an opening and a closing quote make two, a
+ * doubled quote inside a field two more, and any other quote is an error
+ * the tokenizer reports before the byte (docs: csv.c, "Parallel reading").
+ * So the LFs after an even number of quotes are the safe cuts. */
+size_t hd_csv_cut(const csv_source *s, size_t from, size_t *cuts, size_t nparts)
+{
+    const char *d = s->data;
+    size_t len = s->len, last = from;
+    size_t step = (len - from) / nparts, k = 1;
+    cuts[0] = from;
+    if (!memchr(d + from, '"', len - from)) { /* no quotes: every LF is a cut */
+        const char *nl = memrchr(d + from, '\n', len - from);
+        last = nl ? (size_t)(nl - d) + 1 : from;
+        for (; k < nparts; k++) {
+            size_t target = from + k * step;
+            const char *c = target < last ? memchr(d + target, '\n', last - target) : NULL;
+            cuts[k] = c ? (size_t)(c - d) + 1 : last;
+        }
+    } else {
+        int odd = 0;
+        for (size_t i = from; i < len; i++) {
+            if (d[i] == '"') {
+                odd ^= 1;
+            } else if (d[i] == '\n' && !odd) {
+                last = i + 1;
+                while (k < nparts && last > from + k * step) cuts[k++] = last;
+            }
+        }
+        for (; k < nparts; k++) cuts[k] = last;
+    }
+    if (s->eof) last = len; /* the last record needs no LF, and is in the window */
+    for (k = 1; k < nparts; k++)
+        if (cuts[k] > last) cuts[k] = last;
+    cuts[nparts] = last;
+    return last;
 }

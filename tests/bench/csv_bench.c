@@ -8,7 +8,9 @@
  * f0..f4 and a float32 `label`, all written with 9 significant digits.
  * Then, on that file:
  *
- *   herd    3 runs, each in a forked child so that peak RSS is per run: the
+ *   herd    3 runs with the default options (threads 0: every CPU this
+ *           process may use) and 3 with threads 1, interleaved, each in a
+ *           forked child so that peak RSS is per run: the
  *           child reads the CSV, measures the read's wall time and the
  *           size of the parsed columns (values + masks + pointer arrays +
  *           distinct string bytes, counted through herd_frame_column_data);
@@ -209,13 +211,16 @@ static double parsed_bytes(const herd_frame *f)
     return total;
 }
 
-static void child_read(const char *path, int fd)
+static void child_read(const char *path, int threads, int fd)
 {
     herd_result res;
     memset(&res, 0, sizeof res);
     herd_frame *f = NULL;
+    herd_csv_options opt;
+    herd_csv_options_init(&opt, HERD_CSV_OPTIONS_VERSION);
+    opt.threads = threads;
     double t0 = now_s();
-    res.rc = herd_frame_read_csv(path, NULL, &f);
+    res.rc = herd_frame_read_csv(path, &opt, &f);
     res.seconds = now_s() - t0;
     if (res.rc) {
         snprintf(res.error, sizeof res.error, "%s", herd_last_error());
@@ -231,7 +236,7 @@ static void child_read(const char *path, int fd)
 /* Fork a child that reads the CSV into `res` (or, when res is NULL, exits
  * at once: the idle baseline), and
  * return the child's peak RSS in KiB. */
-static long run_child(const char *path, herd_result *res)
+static long run_child(const char *path, int threads, herd_result *res)
 {
     int p[2];
     if (pipe(p)) die("pipe: %s", strerror(errno));
@@ -240,7 +245,7 @@ static long run_child(const char *path, herd_result *res)
     if (pid < 0) die("fork: %s", strerror(errno));
     if (pid == 0) {
         close(p[0]);
-        if (res) child_read(path, p[1]);
+        if (res) child_read(path, threads, p[1]);
         _exit(0);
     }
     close(p[1]);
@@ -384,21 +389,27 @@ int main(int argc, char **argv)
     fprintf(stderr, "generated %.1f MiB in %.1f s\n", file_mb, now_s() - t0);
 
     /* herd */
-    long base_kb = run_child(path, NULL);
-    double herd_s[RUNS], parsed = 0;
-    long herd_peak_kb = 0;
-    for (int i = 0; i < RUNS; i++) {
+    long base_kb = run_child(path, 0, NULL);
+    double herd_s[RUNS], one_s[RUNS], parsed = 0;
+    long herd_peak_kb = 0, one_peak_kb = 0;
+    int threads = herd_default_threads();
+    /* Default options (threads 0: herd_default_threads()) and one thread,
+     * interleaved so that both see the same machine. */
+    for (int i = 0; i < 2 * RUNS; i++) {
         herd_result res;
-        long kb = run_child(path, &res);
+        int one = i % 2;
+        long kb = run_child(path, one ? 1 : 0, &res);
         if (res.rc) die("herd_frame_read_csv failed: %s", res.error);
         if (res.nrows != rows) die("herd read %" PRIu64 " rows, expected %zu", res.nrows, rows);
-        herd_s[i] = res.seconds;
+        (one ? one_s : herd_s)[i / 2] = res.seconds;
         parsed = res.parsed_bytes;
-        if (kb > herd_peak_kb) herd_peak_kb = kb;
-        fprintf(stderr, "herd run %d: %.3f s, peak RSS %.1f MiB\n", i + 1, res.seconds,
+        long *peak = one ? &one_peak_kb : &herd_peak_kb;
+        if (kb > *peak) *peak = kb;
+        fprintf(stderr, "herd run %d (%d thread%s): %.3f s, peak RSS %.1f MiB\n", i / 2 + 1,
+                one ? 1 : threads, one || threads == 1 ? "" : "s", res.seconds,
                 (double)kb / 1024.0);
     }
-    double herd_med = median3(herd_s);
+    double herd_med = median3(herd_s), one_med = median3(one_s);
     double herd_peak_mb = (double)herd_peak_kb / 1024.0;
     double parsed_mb = parsed / MIB;
     double peak_vs_cols = ((double)(herd_peak_kb - base_kb) * 1024.0) / parsed;
@@ -423,7 +434,11 @@ int main(int argc, char **argv)
 
     printf("\nCSV read: %zu rows, %.1f MiB file (group + 5 features + label)\n", rows, file_mb);
     printf("%-8s %12s %14s %18s\n", "reader", "median s", "peak RSS MiB", "peak-idle / cols");
-    printf("%-8s %12.3f %14.1f %18.2f\n", "herd", herd_med, herd_peak_mb, peak_vs_cols);
+    printf("%-8s %12.3f %14.1f %18.2f   %.1f MiB/s, %d threads\n", "herd", herd_med, herd_peak_mb,
+           peak_vs_cols, file_mb / herd_med, threads);
+    printf("%-8s %12.3f %14.1f %18s   %.1f MiB/s, 1 thread\n", "herd", one_med,
+           (double)one_peak_kb / 1024.0, "-", file_mb / one_med);
+    printf("herd with %d threads reads %.2fx as fast as with one\n", threads, one_med / herd_med);
     if (have_pandas)
         printf("%-8s %12.3f %14.1f %18s\n", "pandas", pd_med, pd_peak_mb, "-");
     printf("parsed columns: %.1f MiB; idle child RSS %.1f MiB", parsed_mb, base_kb / 1024.0);
@@ -439,9 +454,13 @@ int main(int argc, char **argv)
     }
     printf("{\"rows\":%zu,\"file_mb\":%.1f,\"herd_read_s_median\":%.3f,"
            "\"pandas_read_s_median\":%s,\"herd_vs_pandas\":%s,\"herd_peak_mb\":%.1f,"
-           "\"parsed_columns_mb\":%.1f,\"herd_peak_vs_columns\":%.3f,\"pandas_peak_mb\":%s}\n",
+           "\"parsed_columns_mb\":%.1f,\"herd_peak_vs_columns\":%.3f,\"pandas_peak_mb\":%s,"
+           "\"threads\":%d,\"herd_mb_s\":%.1f,\"herd_1thread_read_s_median\":%.3f,"
+           "\"herd_1thread_mb_s\":%.1f,\"herd_1thread_peak_mb\":%.1f,"
+           "\"threads_vs_1thread\":%.2f}\n",
            rows, file_mb, herd_med, pd_time, pd_ratio, herd_peak_mb, parsed_mb, peak_vs_cols,
-           pd_peak);
+           pd_peak, threads, file_mb / herd_med, one_med, file_mb / one_med,
+           (double)one_peak_kb / 1024.0, one_med / herd_med);
 
     if (!keep) unlink(path);
     return 0;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "herd.h"
+#include "data/csv_internal.h"
 #include "test_locale.h"
 
 /* ------------------------------------------------------------------------
@@ -941,8 +942,9 @@ static void test_interning(void **state)
     herd_frame_free(f);
 }
 
-/* Many rows: a key column shares its strings; a unique column (where
- * interning stops) still reads every value right. */
+/* Many rows: a key column shares its strings (one copy per reading
+ * thread); a unique column (where interning stops) still reads every value
+ * right. */
 static void test_interning_many_rows(void **state)
 {
     (void)state;
@@ -951,25 +953,39 @@ static void test_interning_many_rows(void **state)
     assert_non_null(csv);
     size_t o = (size_t)sprintf(csv, "key,id\n");
     for (int i = 0; i < N; i++) o += (size_t)sprintf(csv + o, "k%d,u%d\n", i % 97, i);
-    herd_frame *f = must_read(csv, NULL);
-    assert_int_equal(herd_frame_row_count(f), N);
-    const void *data;
-    size_t stride;
-    const uint8_t *mask;
-    assert_int_equal(herd_frame_column_data(f, col(f, "key"), &data, &stride, &mask), HERD_OK);
-    const char *const *keys = data;
-    for (int i = 97; i < N; i++) assert_ptr_equal(keys[i], keys[i % 97]);
-    char want[32];
-    snprintf(want, sizeof want, "k%d", (N - 1) % 97);
-    assert_string_equal(keys[N - 1], want);
-    assert_int_equal(herd_frame_column_data(f, col(f, "id"), &data, &stride, &mask), HERD_OK);
-    const char *const *ids = data;
-    for (int i = 0; i < N; i += 7919) {
-        snprintf(want, sizeof want, "u%d", i);
-        assert_string_equal(ids[i], want);
+    for (int threads = 1; threads <= 2; threads++) {
+        herd_csv_options opt;
+        herd_csv_options_init(&opt, HERD_CSV_OPTIONS_VERSION);
+        opt.threads = threads;
+        herd_frame *f = must_read(csv, &opt);
+        assert_int_equal(herd_frame_row_count(f), N);
+        const void *data;
+        size_t stride;
+        const uint8_t *mask;
+        assert_int_equal(herd_frame_column_data(f, col(f, "key"), &data, &stride, &mask),
+                         HERD_OK);
+        const char *const *keys = data;
+        /* The copies of k0: one, or one per thread. */
+        const char *seen[2] = {keys[0], NULL};
+        for (int i = 97; i < N; i++) {
+            assert_string_equal(keys[i], keys[i % 97]);
+            if (i % 97 || keys[i] == seen[0] || keys[i] == seen[1]) continue;
+            if (threads == 1 || seen[1]) fail_msg("k0 stored more than %d times", threads);
+            seen[1] = keys[i];
+        }
+        char want[32];
+        snprintf(want, sizeof want, "k%d", (N - 1) % 97);
+        assert_string_equal(keys[N - 1], want);
+        assert_int_equal(herd_frame_column_data(f, col(f, "id"), &data, &stride, &mask),
+                         HERD_OK);
+        const char *const *ids = data;
+        for (int i = 0; i < N; i += 7919) {
+            snprintf(want, sizeof want, "u%d", i);
+            assert_string_equal(ids[i], want);
+        }
+        assert_string_equal(ids[N - 1], "u149999");
+        herd_frame_free(f);
     }
-    assert_string_equal(ids[N - 1], "u149999");
-    herd_frame_free(f);
     free(csv);
 }
 
@@ -1002,6 +1018,248 @@ static void assert_frames_equal(const herd_frame *a, const herd_frame *b)
             }
         }
     }
+}
+
+/* ------------------------------------------------------------------------
+ * Parallel reading: the same frames and the same errors as one thread
+ * --------------------------------------------------------------------- */
+
+typedef struct gen {
+    uint64_t s;
+    char *p;
+    size_t n, cap;
+} gen;
+
+static uint64_t gen_rand(gen *g)
+{
+    g->s ^= g->s << 13;
+    g->s ^= g->s >> 7;
+    g->s ^= g->s << 17;
+    return g->s;
+}
+
+static void gen_put(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gen_put(gen *g, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(g->p + g->n, g->cap - g->n, fmt, ap);
+        va_end(ap);
+        assert_true(k >= 0);
+        if ((size_t)k < g->cap - g->n) {
+            g->n += (size_t)k;
+            return;
+        }
+        g->cap = 2 * g->cap + (size_t)k + 64;
+        g->p = realloc(g->p, g->cap);
+        assert_non_null(g->p);
+    }
+}
+
+/* A CSV of `rows` rows from `seed`: keys (some quoted, holding the
+ * delimiter, doubled quotes, line ends, UTF-8), an int column, a column
+ * that is int in the first half and float after it, one that turns to
+ * text in the last rows, missing values, blank lines, LF or CRLF, and a
+ * last line with or without its line end. */
+static char *gen_csv(uint64_t seed, int rows, size_t *len)
+{
+    gen g = {seed * 2654435761u + 1, NULL, 0, 0};
+    const char *eol = seed % 3 == 0 ? "\r\n" : "\n";
+    gen_put(&g, "key,n,x,late,note%s", eol);
+    for (int r = 0; r < rows; r++) {
+        uint64_t v = gen_rand(&g);
+        switch (v % 7) {
+        case 0: gen_put(&g, "\"k,%d\"", (int)(v % 50)); break;
+        case 1: gen_put(&g, "\"k \"\"%d\"\"\"", (int)(v % 50)); break;
+        case 2: gen_put(&g, "\"line%s%d\"", eol, (int)(v % 50)); break;
+        case 3: gen_put(&g, "k\xC3\xA9%d", (int)(v % 50)); break;
+        default: gen_put(&g, "k%d", (int)(v % 50));
+        }
+        if (v % 11 == 0) gen_put(&g, ",");
+        else gen_put(&g, ",%lld", (long long)(v % 100000) - 50000);
+        if (v % 13 == 0) gen_put(&g, ",");
+        else if (r < rows / 2) gen_put(&g, ",%d", (int)(v % 1000));
+        else gen_put(&g, ",%d.%d", (int)(v % 1000), (int)(v % 7));
+        if (r == rows - 3 && seed % 2) gen_put(&g, ",text");
+        else gen_put(&g, ",%d", (int)(v % 17));
+        gen_put(&g, v % 5 == 0 ? ",\"\"" : v % 5 == 1 ? "," : ",\"a\"\"b\"");
+        if (r < rows - 1 || seed % 4) gen_put(&g, "%s", eol);
+        if (v % 97 == 0 && r < rows - 1) gen_put(&g, "%s", eol); /* a blank line */
+    }
+    *len = g.n;
+    return g.p;
+}
+
+static void write_bytes(const char *path, const char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Read `path` (or the bytes) with `threads` threads, windows of `chunk`
+ * bytes and parts of at least `part_min`: the frame, or NULL and the error
+ * into err (code first). */
+static herd_frame *read_tuned(const char *path, const char *p, size_t n, int threads,
+                              size_t chunk, size_t part_min, const herd_csv_options *base,
+                              char *err, size_t cap)
+{
+    herd_csv_options opt;
+    if (base) opt = *base;
+    else herd_csv_options_init(&opt, HERD_CSV_OPTIONS_VERSION);
+    opt.threads = threads;
+    herd_frame *f = NULL;
+    int rc = hd_csv_read_tuned(path, p, n, &opt, chunk, part_min, &f);
+    snprintf(err, cap, "%d %s", rc, rc ? herd_last_error() : "");
+    return f;
+}
+
+/* Every way of reading `p` gives what one thread gives. */
+static int parallel_matches(const char *path, const char *p, size_t n,
+                            const herd_csv_options *opt)
+{
+    static const size_t chunks[] = {0, 1000, 4096, 65536};
+    static const size_t part_mins[] = {1, 100, 5000};
+    static const int threads[] = {2, 3, 4};
+    char want[1200], got[1200];
+    herd_frame *ref = read_tuned(path, p, n, 1, 0, HD_CSV_PART_MIN, opt, want, sizeof want);
+    int cases = 0;
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        for (size_t m = 0; m < sizeof part_mins / sizeof *part_mins; m++) {
+            for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+                for (int from_file = 0; from_file < 2; from_file++) {
+                    if (!from_file && chunks[c]) continue; /* a buffer is one window */
+                    herd_frame *f = read_tuned(from_file ? path : NULL, p, n, threads[t],
+                                               chunks[c], part_mins[m], opt, got, sizeof got);
+                    /* Messages name the input: compare them past the name. */
+                    const char *w = strstr(want, ".csv"), *g = strstr(got, ".csv");
+                    if (strncmp(want, got, 3) || (w && g && strcmp(w, g)) || !w != !g)
+                        fail_msg("threads %d, chunk %zu, parts of %zu, %s: \"%s\", one thread "
+                                 "\"%s\"", threads[t], chunks[c], part_mins[m],
+                                 from_file ? "file" : "buffer", got, want);
+                    if (ref) assert_frames_equal(ref, f);
+                    herd_frame_free(f);
+                    cases++;
+                }
+            }
+        }
+    }
+    herd_frame_free(ref);
+    return cases;
+}
+
+static void test_parallel_same_frames(void **state)
+{
+    char path[600];
+    path_in(state, "parallel.csv", path, sizeof path);
+    int cases = 0;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        size_t n;
+        char *p = gen_csv(seed, 40 + (int)(seed * 37 % 400), &n);
+        write_bytes(path, p, n);
+        /* The buffer is named as the file is, for the messages. */
+        cases += parallel_matches(path, p, n, NULL);
+        free(p);
+    }
+    printf("# %d parallel reads compared with one thread\n", cases);
+}
+
+/* Type inference across parts: a column that is int in the first part
+ * and float in a later one is float64 (as read by one thread), one that
+ * turns to text in the last part is string, and one with a missing value
+ * in one part only gets a mask. */
+static void test_parallel_types_across_parts(void **state)
+{
+    (void)state;
+    gen g = {7, NULL, 0, 0};
+    gen_put(&g, "a,b,c,d\n");
+    for (int r = 0; r < 3000; r++)
+        gen_put(&g, "%d,%s,%d,%s\n", r, r < 2500 ? "1" : "2.5", r, r == 2999 ? "x" : "7");
+    gen_put(&g, "1,2,,4\n");
+    char err[1200];
+    herd_frame *one = read_tuned(NULL, g.p, g.n, 1, 0, HD_CSV_PART_MIN, NULL, err, sizeof err);
+    herd_frame *two = read_tuned(NULL, g.p, g.n, 2, 0, 1000, NULL, err, sizeof err);
+    assert_non_null(one);
+    assert_non_null(two);
+    static const int want[] = {HERD_TYPE_INT64, HERD_TYPE_FLOAT64, HERD_TYPE_INT64,
+                               HERD_TYPE_STRING};
+    for (size_t j = 0; j < 4; j++) {
+        assert_int_equal(herd_frame_column_type(one, j), want[j]);
+        assert_int_equal(herd_frame_column_type(two, j), want[j]);
+    }
+    assert_false(herd_frame_is_present(two, 2, 3000));
+    assert_frames_equal(one, two);
+    herd_frame_free(one);
+    herd_frame_free(two);
+    free(g.p);
+}
+
+/* Bad inputs fail the same way whatever the threads: the first error in
+ * the input, with its line and column, even when a later part has one
+ * too, or when the bad quote makes the cuts fall inside a field. */
+static void test_parallel_same_errors(void **state)
+{
+    char path[600];
+    path_in(state, "parallel-bad.csv", path, sizeof path);
+    static const char *const bad[] = {
+        "1,2,3,4,5,6",           /* ragged */
+        "k,1,2,3,a\"b",          /* a quote inside an unquoted field */
+        "\"k\"x,1,2,3,4",        /* text after the closing quote */
+        "k\xFF,1,2,3,4",         /* invalid UTF-8 */
+        "\"open,1,2,3,4",        /* a quote never closed (to the end) */
+        "k,1,2\r3,4,5",          /* a bare CR */
+        "k,1,2,3",               /* too few fields */
+        "k,9223372036854775808,2,3,4", /* forced int64 out of range */
+    };
+    herd_csv_options opt;
+    herd_csv_options_init(&opt, HERD_CSV_OPTIONS_VERSION);
+    static const char *const tn[] = {"n"};
+    static const int tt[] = {HERD_TYPE_INT64};
+    opt.type_names = tn;
+    opt.types = tt;
+    opt.n_types = 1;
+    int cases = 0;
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            size_t n;
+            char *p = gen_csv(seed + 100 * b, 300, &n);
+            /* The bad line in the middle, and another bad one near the end. */
+            for (int k = 0; k < 2; k++) {
+                size_t at = k ? n - n / 10 : n / 2 + seed * 17;
+                while (at < n && p[at] != '\n') at++;
+                if (at >= n) continue;
+                at++;
+                /* Inside a quoted field this would change nothing: move to
+                 * where the whole input has an even number of quotes. */
+                size_t q = 0;
+                for (size_t i = 0; i < at; i++) q += p[i] == '"';
+                while (q % 2 && at < n) {
+                    if (p[at] == '"') q++;
+                    at++;
+                    while (at < n && p[at - 1] != '\n') {
+                        if (p[at] == '"') q++;
+                        at++;
+                    }
+                }
+                size_t bl = strlen(bad[b]);
+                char *np = malloc(n + bl + 2);
+                assert_non_null(np);
+                memcpy(np, p, at);
+                memcpy(np + at, bad[b], bl);
+                np[at + bl] = '\n';
+                memcpy(np + at + bl + 1, p + at, n - at);
+                free(p);
+                p = np;
+                n += bl + 1;
+            }
+            write_bytes(path, p, n);
+            cases += parallel_matches(path, p, n, &opt);
+            free(p);
+        }
+    }
+    printf("# %d bad inputs read in parallel, each failing as with one thread\n", cases);
 }
 
 /* A file larger than the reader's 8 MiB window, with quoted fields holding
@@ -1735,6 +1993,8 @@ int main(void)
         cmocka_unit_test(test_interning),
         cmocka_unit_test(test_interning_many_rows),
         cmocka_unit_test(test_file_chunks),
+        cmocka_unit_test(test_parallel_same_frames),
+        cmocka_unit_test(test_parallel_same_errors),
         cmocka_unit_test(test_read_file_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_roundtrip_all_types),
@@ -1746,6 +2006,7 @@ int main(void)
         cmocka_unit_test(test_write_special_files),
         cmocka_unit_test(test_locale_independence),
         cmocka_unit_test(test_read_progress),
+        cmocka_unit_test(test_parallel_types_across_parts),
         cmocka_unit_test(test_bad_args_read),
         cmocka_unit_test(test_bad_args_read_buffer),
         cmocka_unit_test(test_bad_args_write),
