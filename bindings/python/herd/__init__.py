@@ -29,6 +29,7 @@ from ._frame import Frame
 from ._options import table as options_table
 from ._api import (Artifact, Batch, CycleResult, FitResult, Model, Predictor, Registry, Skip,
                    apply, default_threads, fit, metric, read_csv)
+from ._stages import Champions, CyclePart, CycleRun, train_part
 
 __version__ = "0.2.0"
 library_version = _cdll.herd_version_string().decode()
@@ -39,7 +40,7 @@ FALLBACK_GROUP = "__all__"
 __all__ = [
     "fit", "apply", "read_csv", "metric", "default_threads", "options_table", "live_handles",
     "Registry", "Batch", "FitResult", "Model", "Predictor", "Artifact", "CycleResult", "Frame",
-    "Skip", "Error", "InvalidError", "OutOfMemoryError", "FileIOError", "FormatError",
+    "Skip", "Champions", "CyclePart", "CycleRun", "train_part", "Error", "InvalidError", "OutOfMemoryError", "FileIOError", "FormatError",
     "NotFoundError", "ExistsError", "WrongTypeError", "LimitError", "XGBoostError",
     "CanceledError", "CorruptError", "BusyError", "BudgetError", "InternalError",
     "ConflictError", "RefusedError", "LibraryError", "FALLBACK_GROUP", "library_version",

@@ -656,7 +656,7 @@ class Registry(Handle):
         self._adopt(ptr)
 
     def close(self):
-        """Close the registry (and any batch still open on it)."""
+        """Close the registry (and any batch or cycle run still open on it)."""
         for batch in list(getattr(self, "_batches", ())):
             batch.close()
         super().close()
@@ -670,6 +670,22 @@ class Registry(Handle):
 
     def begin(self):
         return Batch(self)
+
+    # --- the cycle in two stages (docs/python.md, "Dask and Spark") ------------
+
+    def champions(self, family, alias=None, groups=None):
+        """The artifacts `alias` (default champion) points to in `family`,
+        for `groups` (None: every group that has it), to hand to workers:
+        a herd.Champions, whose to_bytes() a task receives."""
+        from ._stages import registry_champions
+        return registry_champions(self, family, alias, groups)
+
+    def cycle_begin(self, **options):
+        """The committer stage of a distributed cycle: a herd.CycleRun taking
+        the same cycle and fit options as the workers' train_part; add()
+        their parts, then commit()."""
+        from ._stages import CycleRun
+        return CycleRun(self, **options)
 
     # --- the weekly cycle and champion / challenger -------------------------
 

@@ -63,6 +63,9 @@ Uri, UriP, UriPP = _opaque("herd_uri")
 Registry, RegistryP, RegistryPP = _opaque("herd_registry")
 Batch, BatchP, BatchPP = _opaque("herd_batch")
 Options, OptionsP, OptionsPP = _opaque("herd_options")
+Champions, ChampionsP, ChampionsPP = _opaque("herd_champions")
+CyclePart, CyclePartP, CyclePartPP = _opaque("herd_cycle_part")
+CycleRun, CycleRunP, CycleRunPP = _opaque("herd_cycle_run")
 
 
 class LogRecord(ctypes.Structure):
@@ -243,6 +246,27 @@ _DECLARATIONS = {
                            FramePP]),
     "herd_registry_predict": (c_int, [RegistryP, GroupsP, c_void_p, c_void_p, FramePP,
                                       c_size_t_p]),
+    # the weekly cycle in two stages (distributed runs)
+    "herd_champions_new": (c_int, [ChampionsPP]),
+    "herd_champions_free": (None, [ChampionsP]),
+    "herd_champions_add": (c_int, [ChampionsP, c_char_p, c_int64, c_void_p, c_size_t]),
+    "herd_champions_count": (c_size_t, [ChampionsP]),
+    "herd_registry_champions": (c_int, [RegistryP, c_char_p, c_char_p, c_char_pp, c_size_t,
+                                        ChampionsPP]),
+    "herd_champions_to_buffer": (c_int, [ChampionsP, c_void_pp, c_size_t_p]),
+    "herd_champions_read": (c_int, [c_void_p, c_size_t, ChampionsPP]),
+    "herd_cycle_train": (c_int, [GroupsP, c_void_p, c_void_p, ChampionsP, c_void_p,
+                                 CyclePartPP]),
+    "herd_cycle_part_free": (None, [CyclePartP]),
+    "herd_cycle_part_count": (c_size_t, [CyclePartP]),
+    "herd_cycle_part_report": (c_int, [CyclePartP, FramePP]),
+    "herd_cycle_part_artifact": (c_int, [CyclePartP, c_size_t, c_void_pp, c_size_t_p]),
+    "herd_cycle_part_to_buffer": (c_int, [CyclePartP, c_void_pp, c_size_t_p]),
+    "herd_cycle_part_read": (c_int, [c_void_p, c_size_t, CyclePartPP]),
+    "herd_cycle_begin": (c_int, [RegistryP, c_void_p, c_void_p, CycleRunPP]),
+    "herd_cycle_run_add": (c_int, [CycleRunP, CyclePartP]),
+    "herd_cycle_run_commit": (c_int, [CycleRunP, FramePP, FramePP]),
+    "herd_cycle_run_free": (None, [CycleRunP]),
     # options by name
     "herd_options_new": (c_int, [c_char_p, OptionsPP]),
     "herd_options_free": (None, [OptionsP]),
