@@ -723,9 +723,27 @@ typedef enum herd_model_format {
  * parses them itself and validates the model's structure (docs/format.md
  * section 9) before XGBoost sees them; a malformed model is HERD_ECORRUPT
  * naming the tree, node and field, bytes that are not a model HERD_EFORMAT.
- * The model must name its features (every herd-trained model does); a
- * model without feature names is HERD_EFORMAT. */
+ * The model must name its features (every herd-trained model does), with
+ * unique valid names and XGBoost feature types; a model without feature
+ * names (or with two features of one name) is HERD_EFORMAT: load it with
+ * herd_model_load_with_features. */
 HERD_API int herd_model_load(const void *data, size_t len, herd_model **out);
+
+/* Load a model and give its features names and types, e.g. one trained in
+ * python-xgboost from a numpy array, which names none.  names[i] and
+ * types[i] (n_features entries each; types NULL: all "float") describe the
+ * model's feature i, in the model's order: they are bound to frame columns
+ * by name at predict, and written into the model (and so into its
+ * artifacts).  Names follow the column-name rules (1..HERD_NAME_MAX bytes
+ * of UTF-8 without control characters) and are unique; types are
+ * "float", "int", "i", "q" or "c" (HERD_EINVAL otherwise, naming the
+ * entry).  n_features must be the model's feature count (HERD_EFORMAT).  A
+ * model that already names its features, or their types, must be given
+ * the same (HERD_EFORMAT naming both lists): this renames nothing.  The
+ * bytes are validated as herd_model_load validates them. */
+HERD_API int herd_model_load_with_features(const void *data, size_t len,
+                                           const char *const *names, const char *const *types,
+                                           size_t n_features, herd_model **out);
 
 /* Free a model.  NULL is allowed. */
 HERD_API void herd_model_free(herd_model *model);
@@ -946,7 +964,8 @@ HERD_API int herd_predict(const herd_groups *groups, const herd_fit_result *fit,
  * specifies it byte by byte.  Reading checks every length against the blob
  * and a documented cap before allocating or inflating, and validates the
  * model's structure (tree arrays, child indices in range and acyclic, split
- * features below the feature count, finite leaves) before XGBoost sees it,
+ * features below the feature count, finite leaves) and that the metadata's
+ * features are the model's (names, types, order) before XGBoost sees it,
  * so an artifact from an untrusted source cannot crash the process.
  *
  * Artifacts are immutable once built: any number of threads may read one.
@@ -1017,6 +1036,9 @@ HERD_API int herd_artifact_write_file(const herd_artifact *artifact, const char 
  * model's structure is wrong: the message gives the section and offset),
  * HERD_ELIMIT (a cap), HERD_EIO. */
 HERD_API int herd_artifact_read(const void *data, size_t len, herd_artifact **out);
+/* The same from a regular file (a symbolic link to one is followed).  Any
+ * other path -- a directory, a device such as /dev/zero, a FIFO, a socket
+ * -- is HERD_EINVAL before a byte is read (a FIFO is not waited on). */
 HERD_API int herd_artifact_read_file(const char *path, herd_artifact **out);
 
 /* A string field of the metadata: "format", "family", "group",

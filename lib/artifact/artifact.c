@@ -42,6 +42,7 @@
 #include "common/number_internal.h"
 #include "common/options_internal.h"
 #include "common/text_internal.h"
+#include "model/features_internal.h"
 #include "model/model_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/xgb_internal.h"
@@ -395,20 +396,6 @@ static int hd_meta_value(const hd_meta_key *k, const cJSON *v, hd_meta *m)
     return hd_error(HERD_EINTERNAL, "unknown metadata kind %d", (int)k->kind);
 }
 
-static int hd_is_feature_type(const char *t)
-{
-    /* The feature types XGBoost 1.7 knows. */
-    static const char *const types[] = {"float", "int", "i", "q", "c"};
-    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
-        if (strcmp(t, types[i]) == 0) return 1;
-    return 0;
-}
-
-static int hd_cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int hd_meta_feature(const cJSON *f, size_t i, hd_meta *m)
 {
     char where[64];
@@ -423,7 +410,7 @@ static int hd_meta_feature(const cJSON *f, size_t i, hd_meta *m)
             rc = hd_meta_string(c, "features[].name", 1, HERD_NAME_MAX, &name);
         } else if (strcmp(c->string, "type") == 0) {
             rc = hd_meta_string(c, "features[].type", 1, HD_META_MAX_SHORT, &type);
-            if (!rc && !hd_is_feature_type(type))
+            if (!rc && !hd_feature_type_known(type))
                 rc = hd_error(HERD_EFORMAT,
                               HD_META ": %s has type '%s'; XGBoost's feature types are float, "
                               "int, i, q and c",
@@ -466,20 +453,9 @@ static int hd_meta_features(const cJSON *v, hd_meta *m)
         int rc = hd_meta_feature(c, i, m);
         if (rc) return rc;
     }
-    /* Features are bound to columns by name: two with one name are an error. */
-    const char **sorted = hd_malloc(n, sizeof *sorted);
-    if (!sorted) return HERD_ENOMEM;
-    memcpy(sorted, m->fnames, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, hd_cmp_str);
-    int rc = HERD_OK;
-    for (i = 1; i < n && !rc; i++)
-        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            char q[96];
-            rc = hd_error(HERD_EFORMAT, HD_META ": the feature name %s appears twice",
-                          hd_quote(sorted[i], strlen(sorted[i]), q, sizeof q));
-        }
-    free(sorted);
-    return rc;
+    /* The rules of every feature list (names unique: features are bound
+     * to columns by name). */
+    return hd_features_check(m->fnames, m->ftypes, n, HD_META);
 }
 
 static int hd_meta_params(const cJSON *v, hd_meta *m)
@@ -606,6 +582,14 @@ static int hd_meta_matches_model(const hd_meta *m, const hd_model_info *info)
                         "artifact: the metadata's num_class %llu is not the model's %zu",
                         (unsigned long long)m->num[HD_U_NUM_CLASS], info->num_class);
     return HERD_OK;
+}
+
+/* The metadata's features, which the payload's must equal. */
+static hd_model_features hd_meta_features_want(const hd_meta *m)
+{
+    hd_model_features w = {.what = "the artifact's metadata", .names = m->fnames,
+                           .types = m->ftypes, .n = m->nfeat, .required = 1};
+    return w;
 }
 
 /* Predictions per row, as herd_model_output_count reports them. */
@@ -830,8 +814,10 @@ static int hd_inflate(const unsigned char *in, size_t in_len, unsigned char *out
     return rc;
 }
 
-/* The raw model of a checked blob, verified by its CRC and hd_model_check. */
-static int hd_payload_read(const unsigned char *b, const hd_header *h, unsigned char **out,
+/* The raw model of a checked blob, verified by its CRC and hd_model_check,
+ * and its features by the metadata's (`want`). */
+static int hd_payload_read(const unsigned char *b, const hd_header *h,
+                           const hd_model_features *want, unsigned char **out,
                            hd_model_info *info)
 {
     uint64_t off = (uint64_t)h->header_len + h->meta_len;
@@ -846,7 +832,7 @@ static int hd_payload_read(const unsigned char *b, const hd_header *h, unsigned 
                       "artifact payload (offset %llu) inflates to bytes that fail the raw "
                       "CRC32 check: the artifact is corrupt",
                       (unsigned long long)off);
-    if (!rc && (rc = hd_model_check(raw, raw_len, info)))
+    if (!rc && (rc = hd_model_check_features(raw, raw_len, want, info)))
         hd_error_prefix("artifact payload (offset %llu): ", (unsigned long long)off);
     if (rc) {
         free(raw);
@@ -890,7 +876,8 @@ int herd_artifact_read(const void *data, size_t len, herd_artifact **out)
     hd_model_info info;
     /* The metadata first: it is small, and most errors show there. */
     rc = hd_meta_parse((const char *)b + h.header_len, h.meta_len, &a->meta);
-    if (!rc) rc = hd_payload_read(b, &h, &a->model, &info);
+    hd_model_features want = hd_meta_features_want(&a->meta);
+    if (!rc) rc = hd_payload_read(b, &h, &want, &a->model, &info);
     if (!rc) rc = hd_meta_matches_model(&a->meta, &info);
     if (!rc) {
         a->model_len = (size_t)h.raw_len;
@@ -1178,7 +1165,12 @@ int hd_artifact_build(const hd_art_input *in, herd_artifact **out)
         return hd_error(HERD_ELIMIT, "the model is %zu bytes; artifacts hold models up to %u "
                         "bytes", model->len, HERD_ARTIFACT_MAX_MODEL);
     hd_model_info info;
-    int rc = hd_model_check(model->ubj, model->len, &info);
+    hd_model_features want = {.what = "the model's feature list",
+                              .names = (const char *const *)model->feature_names,
+                              .types = (const char *const *)model->feature_types,
+                              .n = model->nfeat, .required = 1};
+    int rc = hd_features_check(want.names, want.types, want.n, "the model's features");
+    if (!rc) rc = hd_model_check_features(model->ubj, model->len, &want, &info);
     if (rc) return hd_error_prefix("the model cannot be packaged: ");
     herd_artifact *a = hd_calloc(1, sizeof *a);
     if (!a) return HERD_ENOMEM;

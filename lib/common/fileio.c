@@ -329,22 +329,41 @@ static int hd_read_fd(int fd, const char *path, const char *what, size_t max, si
     return HERD_OK;
 }
 
+/* What a path that is not a regular file is, for messages. */
+static const char *hd_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
 int hd_file_read_all(const char *path, size_t max, const char *what, void **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without a writer would wait forever; the
+     * file is refused below unless it is regular, where the flag does
+     * nothing. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return hd_read_error(path, what, "cannot open it", errno);
     struct stat st;
     int rc = HERD_OK;
     if (fstat(fd, &st)) {
         rc = hd_read_error(path, what, "cannot stat it", errno);
-    } else if (S_ISDIR(st.st_mode)) {
-        rc = hd_error(HERD_EIO, "%s: cannot read the %s: it is a directory", path, what);
-    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)max) {
+    } else if (!S_ISREG(st.st_mode)) {
+        /* Refused before a byte is read: /dev/zero never ends, a FIFO may
+         * never be written, and neither has a size to check first. */
+        rc = hd_error(HERD_EINVAL,
+                      "%s: cannot read the %s: it is %s; a %s is read from a regular file "
+                      "(or read the bytes yourself and pass them as a buffer)",
+                      path, what, hd_file_kind(st.st_mode), what);
+    } else if ((uint64_t)st.st_size > (uint64_t)max) {
         rc = hd_too_big(path, what, max); /* known before reading a byte */
     } else {
-        /* A regular file is read in one buffer of its size plus the byte
-         * that shows it ended (it may grow meanwhile); streams grow. */
-        size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+        /* One buffer of the file's size plus the byte that shows it ended
+         * (it may grow meanwhile: then the cap is checked while reading). */
+        size_t cap = (size_t)st.st_size + 1;
         if (cap > max + 1) cap = max + 1;
         unsigned char *buf = NULL;
         rc = hd_read_fd(fd, path, what, max, cap, &buf, len);

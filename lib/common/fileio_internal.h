@@ -34,10 +34,13 @@ void hd_atomic_abort(hd_atomic_file *f);
  * intact), through for a FIFO or character device, refused otherwise. */
 int hd_file_write_atomic(const char *path, const void *data, size_t len, const char *what);
 
-/* Read the whole file at `path` (a regular file, a pipe, a device...) into
- * a new buffer (*data, freed with free(); never NULL on success, even for
- * an empty file).  A file larger than `max` bytes is HERD_ELIMIT, found
- * before reading it when the file has a size.  Errors name the path. */
+/* Read the whole regular file at `path` (a symbolic link to one is
+ * followed) into a new buffer (*data, freed with free(); never NULL on
+ * success, even for an empty file).  Anything else -- a directory, a
+ * device such as /dev/zero, a FIFO, a socket -- is HERD_EINVAL before a
+ * byte is read (and a FIFO is opened without waiting for a writer).  A
+ * file larger than `max` bytes is HERD_ELIMIT, found before reading it.
+ * Errors name the path. */
 int hd_file_read_all(const char *path, size_t max, const char *what, void **data, size_t *len);
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/error_internal.h"
 #include "common/mem_internal.h"
 #include "data/frame_internal.h"
+#include "model/features_internal.h"
 #include "model/model_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/xgb_internal.h"
@@ -102,7 +103,8 @@ static int hd_booster_strings(BoosterHandle b, const char *field, size_t want, c
     if (n != want)
         return hd_error(HERD_EFORMAT,
                         "the model has %zu features but %llu %s entries; herd needs a model "
-                        "that names its features (train with feature names)",
+                        "that names its features: train with feature names, or give them with "
+                        "herd_model_load_with_features",
                         want, (unsigned long long)n, field);
     *out = hd_strings_copy(v, want);
     return *out ? HERD_OK : HERD_ENOMEM;
@@ -124,6 +126,10 @@ static int hd_model_describe(BoosterHandle b, const hd_model_info *checked, herd
                         m->nfeat, checked->num_feature);
     int rc = hd_booster_strings(b, "feature_name", m->nfeat, &m->feature_names);
     if (!rc) rc = hd_booster_strings(b, "feature_type", m->nfeat, &m->feature_types);
+    /* The rules of every feature list: a model with two features of one
+     * name would read one column into both. */
+    if (!rc) rc = hd_features_check((const char *const *)m->feature_names,
+                                    (const char *const *)m->feature_types, m->nfeat, "the model");
     if (rc) return rc;
     /* The objective and class count come from the check, which read the
      * same bytes: no need to parse XGBoost's configuration JSON again. */
@@ -143,30 +149,43 @@ static int hd_model_describe(BoosterHandle b, const hd_model_info *checked, herd
     return HERD_OK;
 }
 
-int herd_model_load(const void *data, size_t len, herd_model **out)
+/* Give a loaded booster the caller's feature names and types. */
+static int hd_booster_name_features(BoosterHandle b, const hd_model_features *given)
 {
-    HD_CHECK_NOT_NULL(out);
-    *out = NULL;
-    HD_CHECK_NOT_NULL(data);
-    if (len == 0) return hd_error(HERD_EINVAL, "%s: the model buffer is empty (len 0)", __func__);
+    HD_XGB(XGBoosterSetStrFeatureInfo(b, "feature_name", (const char **)given->names,
+                                      (bst_ulong)given->n),
+           "setting the model's feature names");
+    HD_XGB(XGBoosterSetStrFeatureInfo(b, "feature_type", (const char **)given->types,
+                                      (bst_ulong)given->n),
+           "setting the model's feature types");
+    return HERD_OK;
+}
+
+/* Load `len` bytes of a model: check them (and their features against
+ * `given`, when not NULL), load them into XGBoost, name the features when
+ * given, and keep what herd needs. */
+static int hd_model_load_bytes(const char *fn, const void *data, size_t len,
+                               const hd_model_features *given, herd_model **out)
+{
+    if (len == 0) return hd_error(HERD_EINVAL, "%s: the model buffer is empty (len 0)", fn);
     if (len > (size_t)INT32_MAX)
-        return hd_error(HERD_ELIMIT, "%s: the model is %zu bytes; the limit is 2 GiB", __func__,
-                        len);
+        return hd_error(HERD_ELIMIT, "%s: the model is %zu bytes; the limit is 2 GiB", fn, len);
     /* XGBoost trusts what it loads (a child index out of range loads, then
      * crashes at predict): herd checks the structure first. */
     hd_model_info info;
-    int rc = hd_model_check(data, len, &info);
+    int rc = hd_model_check_features(data, len, given, &info);
     if (rc) return rc;
     BoosterHandle b = NULL;
     hd_xgb_quiet quiet;
     if ((rc = hd_xgb_quiet_enter(&quiet))) return rc;
     rc = hd_booster_load(data, len, 1, &b);
     herd_model *m = NULL;
+    if (!rc && given) rc = hd_booster_name_features(b, given);
     if (!rc) {
         m = hd_calloc(1, sizeof *m);
         rc = m ? hd_model_describe(b, &info, m) : HERD_ENOMEM;
-        XGBoosterFree(b);
     }
+    if (b) XGBoosterFree(b);
     hd_xgb_quiet_leave(&quiet);
     if (rc) {
         herd_model_free(m);
@@ -174,6 +193,43 @@ int herd_model_load(const void *data, size_t len, herd_model **out)
     }
     *out = m;
     return HERD_OK;
+}
+
+int herd_model_load(const void *data, size_t len, herd_model **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(data);
+    return hd_model_load_bytes(__func__, data, len, NULL, out);
+}
+
+int herd_model_load_with_features(const void *data, size_t len, const char *const *names,
+                                  const char *const *types, size_t n_features,
+                                  herd_model **out)
+{
+    HD_CHECK_NOT_NULL(out);
+    *out = NULL;
+    HD_CHECK_NOT_NULL(data);
+    HD_CHECK_NOT_NULL(names);
+    if (n_features == 0 || n_features > HERD_ARTIFACT_MAX_FEATURES)
+        return hd_error(HERD_EINVAL, "%s: n_features is %zu; give the model's 1..%u features",
+                        __func__, n_features, HERD_ARTIFACT_MAX_FEATURES);
+    /* Without types every feature is "float", as XGBoost assumes. */
+    const char **all_float = NULL;
+    if (!types) {
+        if (!(all_float = hd_malloc(n_features, sizeof *all_float))) return HERD_ENOMEM;
+        for (size_t i = 0; i < n_features; i++) all_float[i] = "float";
+        types = all_float;
+    }
+    int rc = hd_features_check(names, types, n_features, __func__);
+    if (rc == HERD_EFORMAT) rc = hd_error(HERD_EINVAL, "%s", herd_last_error());
+    if (!rc) {
+        hd_model_features given = {.what = "the names and types given", .names = names,
+                                   .types = types, .n = n_features, .required = 0};
+        rc = hd_model_load_bytes(__func__, data, len, &given, out);
+    }
+    free(all_float);
+    return rc;
 }
 
 int herd_model_save(const herd_model *m, int format, void **data, size_t *len)

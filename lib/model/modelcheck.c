@@ -47,6 +47,7 @@
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
 #include "common/text_internal.h"
+#include "model/features_internal.h"
 #include "model/modelcheck_internal.h"
 #include "model/ubjson_internal.h"
 
@@ -67,6 +68,7 @@ enum { MC_DELETED = 1, MC_SEEN = 2 };
 typedef struct mc {
     const hd_jdoc *doc;
     hd_model_info *info;
+    const hd_model_features *want; /* NULL: no list to agree with */
     size_t num_groups; /* outputs per row: max(1, num_class, num_target) */
     /* Per-tree scratch, sized for the largest tree so far (one block). */
     void *block;
@@ -939,6 +941,72 @@ static int mc_feature_list(const mc *c, size_t learner, const char *key)
     return HERD_OK;
 }
 
+/* Copies of the n strings of array v (NUL-terminated), for messages and
+ * comparisons; NULL with HERD_ENOMEM recorded. */
+static char **mc_strings(const mc *c, size_t v, size_t n)
+{
+    char **out = hd_calloc(n ? n : 1, sizeof *out);
+    if (!out) return NULL;
+    size_t i = 0;
+    for (size_t e = hd_jdoc_first(c->doc, v); e != HD_JNONE && i < n;
+         e = hd_jdoc_next(c->doc, v, e), i++) {
+        size_t len;
+        const char *s = hd_jdoc_string(c->doc, e, &len);
+        if (!(out[i] = hd_strndup(s, len))) {
+            for (size_t k = 0; k < i; k++) free(out[k]);
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void mc_strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* The model's own feature list against c->want (checked by
+ * mc_feature_list: each list is absent, empty, or num_feature strings). */
+static int mc_features_agree(const mc *c, size_t learner)
+{
+    const hd_model_features *w = c->want;
+    size_t vn = hd_jdoc_member(c->doc, learner, "feature_names");
+    size_t vt = hd_jdoc_member(c->doc, learner, "feature_types");
+    size_t n = c->info->num_feature;
+    int has_names = vn != HD_JNONE && hd_jdoc_count(c->doc, vn) > 0;
+    int has_types = vt != HD_JNONE && hd_jdoc_count(c->doc, vt) > 0;
+    char a[400];
+    if (w->n != n)
+        return hd_error(HERD_EFORMAT,
+                        "%s lists %zu features but the model has %zu "
+                        "(learner_model_param.num_feature)",
+                        w->what, w->n, n);
+    if (w->required && (!has_names || !has_types))
+        return hd_error(HERD_EFORMAT,
+                        "%s lists the features [%s] but the model names no feature %s "
+                        "(learner.feature_%s is empty); a model must carry its features",
+                        w->what, hd_features_format(a, sizeof a, w->names, w->types, w->n),
+                        has_names ? "types" : "names", has_names ? "types" : "names");
+    char **names = has_names ? mc_strings(c, vn, n) : NULL;
+    char **types = has_types ? mc_strings(c, vt, n) : NULL;
+    int rc = HERD_OK;
+    if ((has_names && !names) || (has_types && !types)) {
+        rc = hd_oom();
+    } else {
+        /* A list the model lacks agrees with the caller's (not required). */
+        const char *const *mn = has_names ? (const char *const *)names : w->names;
+        const char *const *mt = has_types ? (const char *const *)types : w->types;
+        if (!hd_features_equal(w->names, w->types, w->n, mn, mt, n))
+            rc = hd_features_disagree(w->what, w->names, w->types, w->n, "the model payload",
+                                      mn, mt, n);
+    }
+    mc_strings_free(names, n);
+    mc_strings_free(types, n);
+    return rc;
+}
+
 static int mc_model(mc *c)
 {
     size_t root = 0, learner;
@@ -953,7 +1021,8 @@ static int mc_model(mc *c)
     int rc;
     if ((rc = mc_version(c, root)) || (rc = mc_learner_param(c, learner)) ||
         (rc = mc_objective(c, learner)) || (rc = mc_feature_list(c, learner, "feature_names")) ||
-        (rc = mc_feature_list(c, learner, "feature_types")))
+        (rc = mc_feature_list(c, learner, "feature_types")) ||
+        (c->want && (rc = mc_features_agree(c, learner))))
         return rc;
     return mc_booster(c, learner);
 }
@@ -981,6 +1050,12 @@ static int mc_detect(const unsigned char *p, size_t len, int *json)
 
 int hd_model_check(const void *data, size_t len, hd_model_info *info)
 {
+    return hd_model_check_features(data, len, NULL, info);
+}
+
+int hd_model_check_features(const void *data, size_t len, const hd_model_features *want,
+                            hd_model_info *info)
+{
     hd_model_info scratch;
     if (!info) info = &scratch;
     memset(info, 0, sizeof *info);
@@ -995,6 +1070,7 @@ int hd_model_check(const void *data, size_t len, hd_model_info *info)
     memset(&c, 0, sizeof c);
     c.doc = doc;
     c.info = info;
+    c.want = want;
     c.num_groups = 1;
     rc = mc_model(&c);
     free(c.block);

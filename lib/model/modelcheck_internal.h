@@ -36,4 +36,22 @@ typedef struct hd_model_info {
  * cap) with a message naming the tree, node, field and byte offset. */
 int hd_model_check(const void *data, size_t len, hd_model_info *info);
 
+/* A feature list the model's own (learner.feature_names / feature_types)
+ * must equal: the metadata of an artifact, or names given at import. */
+typedef struct hd_model_features {
+    const char *what; /* names the list in messages: "the artifact's metadata" */
+    const char *const *names;
+    const char *const *types;
+    size_t n;
+    /* 1: the model must name its features and their types (an artifact's
+     * payload); 0: a model without names or without types agrees with any
+     * list of its length (a model imported with names given). */
+    int required;
+} hd_model_features;
+
+/* hd_model_check, and then the model's feature names and types must be
+ * exactly want's, in order: HERD_EFORMAT naming both lists otherwise. */
+int hd_model_check_features(const void *data, size_t len, const hd_model_features *want,
+                            hd_model_info *info);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -240,6 +241,48 @@ static int read_with_edit(const unsigned char *valid, const char *from, const ch
     int rc = read_with_meta(valid, m);
     free(m);
     return rc;
+}
+
+/* ---- metadata against payload ------------------------------------------- */
+
+/* Metadata whose features differ from the payload's in order, names or
+ * types is refused naming both lists: herd binds columns by the metadata,
+ * so a reversed list predicted from the wrong columns (issue 16). */
+static void test_metadata_features_agree_with_payload(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *valid = small_artifact(&len);
+    assert_int_equal(read_rc(valid, len), HERD_OK);
+    const char *x0 = "{\"name\":\"x0\",\"type\":\"float\"}";
+    const char *x1 = "{\"name\":\"x1\",\"type\":\"float\"}";
+    const char *promo = "{\"name\":\"promo\",\"type\":\"int\"}";
+    char from[200], to[200];
+    snprintf(from, sizeof from, "[%s,%s,%s]", x0, x1, promo);
+    /* Reversed. */
+    snprintf(to, sizeof to, "[%s,%s,%s]", promo, x1, x0);
+    assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "the artifact's metadata lists the features "
+                                              "[promo:int, x1:float, x0:float]"));
+    assert_non_null(strstr(herd_last_error(), "the model payload has [x0:float, x1:float, "
+                                              "promo:int]"));
+    /* Two swapped, a type changed, a name changed. */
+    snprintf(to, sizeof to, "[%s,%s,%s]", x1, x0, promo);
+    assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
+    assert_int_equal(read_with_edit(valid, "{\"name\":\"promo\",\"type\":\"int\"}",
+                                    "{\"name\":\"promo\",\"type\":\"float\"}"),
+                     HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "promo:float"));
+    assert_int_equal(read_with_edit(valid, "\"x1\"", "\"x9\""), HERD_EFORMAT);
+    /* Fewer features: named as a count. */
+    snprintf(to, sizeof to, "[%s,%s]", x0, x1);
+    assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "lists 2 features but the model has 3"));
+    /* Duplicate names in the metadata: refused before the payload. */
+    snprintf(to, sizeof to, "[%s,%s,%s]", x0, x0, promo);
+    assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "appears twice"));
+    free(valid);
 }
 
 /* ---- round trip ---------------------------------------------------------- */
@@ -601,8 +644,12 @@ static void test_writer_refuses_unreadable(void **state)
         const char *objective;
         const char *msg;
     } cases[] = {
-        {{"x0", longname, "promo"}, 3, "reg:squarederror", "'features[].name' is 299 bytes"},
-        {{"x0", "x0", "promo"}, 3, "reg:squarederror", "the feature name \"x0\" appears twice"},
+        {{"x0", longname, "promo"}, 3, "reg:squarederror", "is 299 bytes long; the limit is 255"},
+        {{"x0", "x0", "promo"}, 3, "reg:squarederror",
+         "the feature name \"x0\" appears twice (features 0 and 1)"},
+        {{"x1", "x0", "promo"}, 3, "reg:squarederror",
+         "lists the features [x1:float, x0:float, promo:int] but the model payload has "
+         "[x0:float, x1:float, promo:int]"},
         {{"x0", "x1", "promo"}, 2, "reg:squarederror", "lists 2 features but the model has 3"},
         {{"x0", "x1", "promo"}, 3, "binary:logistic", "objective 'binary:logistic'"},
     };
@@ -1087,6 +1134,13 @@ static void test_metadata_strict(void **state)
 
 /* ---- files ----------------------------------------------------------------- */
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -1115,8 +1169,8 @@ static void test_files(void **state)
     assert_int_equal(herd_artifact_read_file(missing, &b), HERD_EIO);
     ERR_HAS(missing);
     assert_null(b);
-    assert_int_equal(herd_artifact_read_file(dir, &b), HERD_EIO);
-    ERR_HAS("directory");
+    assert_int_equal(herd_artifact_read_file(dir, &b), HERD_EINVAL);
+    ERR_HAS("it is a directory");
 
     /* A corrupt file: the message starts with its path. */
     FILE *f = fopen(path, "r+b");
@@ -1128,17 +1182,28 @@ static void test_files(void **state)
     assert_true(strncmp(herd_last_error(), path, strlen(path)) == 0);
     ERR_HAS("metadata section");
 
-    /* A pipe (no size known in advance) reads too. */
+    /* Anything but a regular file is refused before a byte is read
+     * (issue 16: /dev/zero was read for 1 GiB first): a device that never
+     * ends, and a FIFO, without waiting for a writer. */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -f '%s'", path);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(herd_artifact_write_file(a, path), HERD_OK);
+    double t0 = now_s();
+    assert_int_equal(herd_artifact_read_file("/dev/zero", &b), HERD_EINVAL);
+    ERR_HAS("/dev/zero: cannot read the artifact: it is a character device");
+    assert_null(b);
     char fifo[160];
     snprintf(fifo, sizeof fifo, "%s/fifo", dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    snprintf(cmd, sizeof cmd, "cat '%s' > '%s' &", path, fifo);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(herd_artifact_read_file(fifo, &b), HERD_OK);
+    assert_int_equal(herd_artifact_read_file(fifo, &b), HERD_EINVAL);
+    ERR_HAS("it is a FIFO");
+    assert_true(now_s() - t0 < 1.0);
+    /* A symbolic link to a regular file is followed. */
+    char linked[160];
+    snprintf(linked, sizeof linked, "%s/linked.herd", dir);
+    assert_int_equal(symlink(path, linked), 0);
+    assert_int_equal(herd_artifact_read_file(linked, &b), HERD_OK);
     herd_artifact_free(b);
 
     /* Writing: a FIFO with a reader is written through and stays a FIFO
@@ -1406,7 +1471,130 @@ static const char py_script[] =
     "                 'nthread': 1, 'seed': 1}, m, 8)\n"
     "bst.save_model(d + '/py.ubj')\n"
     "np.savetxt(d + '/x.csv', X, delimiter=',', header='a,b,c', comments='', fmt='%.17g')\n"
-    "np.savetxt(d + '/pred.txt', bst.predict(m).reshape(-1), fmt='%.9g')\n";
+    "np.savetxt(d + '/pred.txt', bst.predict(m).reshape(-1), fmt='%.9g')\n"
+    "# Without feature names (a numpy array): XGBoost names them nothing.\n"
+    "m2 = xgb.DMatrix(X, label=X[:, 0] * 2 + X[:, 2])\n"
+    "bst2 = xgb.train({'max_depth': 3, 'nthread': 1, 'seed': 1}, m2, 6)\n"
+    "bst2.save_model(d + '/noname.ubj')\n"
+    "np.savetxt(d + '/noname_pred.txt', bst2.predict(m2), fmt='%.9g')\n"
+    "# Two features of one name, which XGBoost's Python API refuses to make.\n"
+    "import json\n"
+    "bst.save_model(d + '/py.json')\n"
+    "j = json.load(open(d + '/py.json'))\n"
+    "j['learner']['feature_names'] = ['a', 'a', 'c']\n"
+    "json.dump(j, open(d + '/dup.json', 'w'))\n";
+
+/* The bytes of file dir/name (at most 1 MiB), in a static buffer. */
+static const unsigned char *slurp_in(const char *dir, const char *name, size_t *n)
+{
+    static unsigned char bytes[1 << 20];
+    char path[200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    *n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(*n > 100 && *n < sizeof bytes);
+    return bytes;
+}
+
+/* A python-xgboost model trained on a numpy array names no feature:
+ * herd_model_load refuses it, herd_model_load_with_features imports it
+ * with the names and types given, its artifact round-trips, and it
+ * predicts exactly what python-xgboost predicts (issue 16). */
+static void import_without_names(const char *dir)
+{
+    size_t n;
+    const unsigned char *bytes = slurp_in(dir, "noname.ubj", &n);
+    herd_model *m = (herd_model *)1;
+    assert_int_equal(herd_model_load(bytes, n, &m), HERD_EFORMAT);
+    assert_null(m);
+    assert_non_null(strstr(herd_last_error(), "herd_model_load_with_features"));
+
+    const char *names[] = {"a", "b", "c"}, *types[] = {"float", "float", "int"};
+    /* Wrong counts, bad or repeated names, unknown types: refused. */
+    assert_int_equal(herd_model_load_with_features(bytes, n, names, types, 2, &m), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "lists 2 features but the model has 3"));
+    const char *dup[] = {"a", "b", "a"};
+    assert_int_equal(herd_model_load_with_features(bytes, n, dup, types, 3, &m), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "\"a\" appears twice (features 0 and 2)"));
+    const char *badtype[] = {"float", "double", "int"};
+    assert_int_equal(herd_model_load_with_features(bytes, n, names, badtype, 3, &m), HERD_EINVAL);
+    assert_non_null(strstr(herd_last_error(), "\"double\""));
+    const char *ctl[] = {"a", "b\tx", "c"};
+    assert_int_equal(herd_model_load_with_features(bytes, n, ctl, types, 3, &m), HERD_EINVAL);
+    assert_int_equal(herd_model_load_with_features(bytes, n, NULL, types, 3, &m), HERD_EINVAL);
+    assert_int_equal(herd_model_load_with_features(bytes, n, names, types, 0, &m), HERD_EINVAL);
+    assert_null(m);
+
+    assert_int_equal(herd_model_load_with_features(bytes, n, names, types, 3, &m), HERD_OK);
+    assert_int_equal(herd_model_feature_count(m), 3);
+    assert_string_equal(herd_model_feature_name(m, 1), "b");
+    assert_string_equal(herd_model_feature_type(m, 2), "int");
+    /* The names are in the model now: its artifact reads back. */
+    herd_artifact *a = NULL, *b = NULL;
+    assert_int_equal(herd_artifact_from_model(m, NULL, &a), HERD_OK);
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(herd_artifact_to_buffer(a, &buf, &len), HERD_OK);
+    assert_int_equal(herd_artifact_read(buf, len, &b), HERD_OK);
+    herd_free(buf);
+    herd_model *back = NULL;
+    assert_int_equal(herd_artifact_model(b, &back), HERD_OK);
+
+    herd_frame *x = NULL;
+    char path[200];
+    snprintf(path, sizeof path, "%s/x.csv", dir);
+    assert_int_equal(herd_frame_read_csv(path, NULL, &x), HERD_OK);
+    size_t rows = herd_frame_row_count(x);
+    double *pred = malloc(rows * sizeof *pred), *pred2 = malloc(rows * sizeof *pred2);
+    assert_non_null(pred);
+    assert_non_null(pred2);
+    assert_int_equal(herd_model_predict(m, x, NULL, rows, 1, pred, rows), HERD_OK);
+    assert_int_equal(herd_model_predict(back, x, NULL, rows, 1, pred2, rows), HERD_OK);
+    snprintf(path, sizeof path, "%s/noname_pred.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    for (size_t i = 0; i < rows; i++) {
+        double want;
+        assert_int_equal(fscanf(f, "%lf", &want), 1);
+        /* Both compute in float32 and %.9g round-trips a float: identical. */
+        assert_true((float)pred[i] == (float)want);
+        assert_true(pred2[i] == pred[i]);
+    }
+    fclose(f);
+    free(pred);
+    free(pred2);
+    herd_frame_free(x);
+
+    /* A model that names its features must be given the same names. */
+    const unsigned char *named = slurp_in(dir, "py.ubj", &n);
+    herd_model *same = NULL;
+    assert_int_equal(herd_model_load_with_features(named, n, names, types, 3, &same), HERD_OK);
+    herd_model_free(same);
+    const char *other[] = {"b", "a", "c"};
+    assert_int_equal(herd_model_load_with_features(named, n, other, types, 3, &same),
+                     HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "[b:float, a:float, c:int]"));
+    assert_non_null(strstr(herd_last_error(), "[a:float, b:float, c:int]"));
+    herd_model_free(back);
+    herd_artifact_free(a);
+    herd_artifact_free(b);
+    herd_model_free(m);
+}
+
+/* herd_model_load refuses a model with two features of one name, as
+ * herd_artifact_from_model always did: it would feed one column into both
+ * (issue 16). */
+static void duplicate_names_refused(const char *dir)
+{
+    size_t n;
+    const unsigned char *bytes = slurp_in(dir, "dup.json", &n);
+    herd_model *m = (herd_model *)1;
+    assert_int_equal(herd_model_load(bytes, n, &m), HERD_EFORMAT);
+    assert_null(m);
+    assert_non_null(strstr(herd_last_error(), "\"a\" appears twice (features 0 and 1)"));
+}
 
 static void test_import_python_model(void **state)
 {
@@ -1479,6 +1667,9 @@ static void test_import_python_model(void **state)
     free(pred);
     herd_frame_free(x);
 
+    import_without_names(dir);
+    duplicate_names_refused(dir);
+
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     herd_model_free(back);
@@ -1491,6 +1682,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_metadata_features_agree_with_payload),
         cmocka_unit_test(test_nonfinite_metrics),
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_compression_levels),
