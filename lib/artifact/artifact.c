@@ -524,6 +524,32 @@ static const hd_meta_key *hd_meta_key_find(const char *name)
     return NULL;
 }
 
+/* Whether the key `name` (of the table) was present. */
+static int hd_meta_has(unsigned seen, const char *name)
+{
+    return (int)((seen >> (hd_meta_key_find(name) - hd_meta_keys)) & 1u);
+}
+
+/* Values that contradict each other describe no model (docs/format.md,
+ * section 10): a version 0, more rows trained on or held out than the
+ * group has. */
+static int hd_meta_consistent(const hd_meta *m, unsigned seen)
+{
+    if (hd_meta_has(seen, "version") && m->num[HD_U_VERSION] == 0)
+        return hd_error(HERD_EFORMAT, HD_META ": 'version' is 0; registry versions start at 1");
+    if (!hd_meta_has(seen, "rows")) return HERD_OK;
+    static const struct {
+        const char *name;
+        int slot;
+    } parts[] = {{"train_rows", HD_U_TRAIN_ROWS}, {"valid_rows", HD_U_VALID_ROWS}};
+    for (size_t i = 0; i < 2; i++)
+        if (hd_meta_has(seen, parts[i].name) && m->num[parts[i].slot] > m->num[HD_U_ROWS])
+            return hd_error(HERD_EFORMAT, HD_META ": '%s' is %llu but 'rows' is %llu",
+                            parts[i].name, (unsigned long long)m->num[parts[i].slot],
+                            (unsigned long long)m->num[HD_U_ROWS]);
+    return HERD_OK;
+}
+
 static int hd_meta_fields(hd_meta *m)
 {
     const cJSON *root = m->root;
@@ -548,7 +574,7 @@ static int hd_meta_fields(hd_meta *m)
         if (hd_meta_keys[i].required && !(seen & (1u << i)))
             return hd_error(HERD_EFORMAT, HD_META ": the required key '%s' is missing",
                             hd_meta_keys[i].name);
-    return HERD_OK;
+    return hd_meta_consistent(m, seen);
 }
 
 /* Parse and check `len` bytes of metadata text into m (which owns the tree). */

@@ -15,6 +15,7 @@
 #include "common/error_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
+#include "common/number_internal.h"
 #include "common/text_internal.h"
 
 typedef struct hd_lex {
@@ -128,6 +129,7 @@ static int lx_string(hd_lex *lx)
 /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int lx_number(hd_lex *lx)
 {
+    size_t start = lx->pos;
     if (lx_peek(lx) == '-') lx->pos++;
     if (lx_peek(lx) == '0') {
         lx->pos++;
@@ -148,6 +150,19 @@ static int lx_number(hd_lex *lx)
         while (lx_is_digit(lx_peek(lx))) lx->pos++;
     }
     if (lx_is_digit(lx_peek(lx))) return lx_fail(lx, "leading zeros are not allowed");
+    /* A double is what every reader makes of a number: one beyond its
+     * range (1e400) or that rounds to zero (1e-400) would be read as
+     * another value, silently. */
+    double v;
+    int range = HD_NUM_IN_RANGE;
+    int rc = hd_num_parse_f64((const char *)lx->s + start, lx->pos - start, &v, &range);
+    if (rc == HERD_ENOMEM) return rc;
+    if (range != HD_NUM_IN_RANGE)
+        return lx_fail(lx, "the number %.*s is %s a double's range (it would read as %s)",
+                       (int)(lx->pos - start < 40 ? lx->pos - start : 40),
+                       (const char *)lx->s + start,
+                       range == HD_NUM_OVERFLOW ? "beyond" : "below",
+                       range == HD_NUM_OVERFLOW ? "infinity" : "0");
     return HERD_OK;
 }
 

@@ -278,6 +278,20 @@ static void test_metadata_features_agree_with_payload(void **state)
     snprintf(to, sizeof to, "[%s,%s]", x0, x1);
     assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
     assert_non_null(strstr(herd_last_error(), "lists 2 features but the model has 3"));
+    /* Numbers beyond a double's range, or rounding to 0, are refused. */
+    assert_int_equal(read_with_edit(valid, "\"rows\":30", "\"rows\":1e-400"), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "below a double's range"));
+    assert_int_equal(read_with_edit(valid, "\"rows\":30", "\"rows\":1e400"), HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "beyond a double's range"));
+    /* Counts that contradict each other (docs/format.md, section 10). */
+    assert_int_equal(read_with_edit(valid, "\"train_rows\":24", "\"train_rows\":31"),
+                     HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "'train_rows' is 31 but 'rows' is 30"));
+    assert_int_equal(read_with_edit(valid, "\"rows\":30", "\"version\":0,\"rows\":30"),
+                     HERD_EFORMAT);
+    assert_non_null(strstr(herd_last_error(), "'version' is 0"));
+    assert_int_equal(read_with_edit(valid, "\"rows\":30", "\"version\":1,\"rows\":30"),
+                     HERD_OK);
     /* Duplicate names in the metadata: refused before the payload. */
     snprintf(to, sizeof to, "[%s,%s,%s]", x0, x0, promo);
     assert_int_equal(read_with_edit(valid, from, to), HERD_EFORMAT);
