@@ -12,6 +12,46 @@ static int hd_mul_overflows(size_t n, size_t size, size_t *bytes)
     return __builtin_mul_overflow(n, size, bytes);
 }
 
+#ifdef HD_ALLOC_FAULTS
+/* The allocation-failure hook of the `oom` suite (mem_internal.h).  Only the
+ * test build of this file (libherd_faults, -DHD_ALLOC_FAULTS) has it: the
+ * shipped libraries have no such state. */
+#include <stdatomic.h>
+
+static _Atomic uint64_t hd_fault_countdown; /* 0: disarmed */
+static _Atomic uint64_t hd_fault_calls;
+static _Atomic int hd_fault_hit;
+
+void hd_alloc_fail_at(uint64_t n)
+{
+    atomic_store(&hd_fault_hit, 0);
+    atomic_store(&hd_fault_calls, 0);
+    atomic_store(&hd_fault_countdown, n);
+}
+
+int hd_alloc_fault_hit(void) { return atomic_load(&hd_fault_hit); }
+
+uint64_t hd_alloc_calls(void) { return atomic_load(&hd_fault_calls); }
+
+int hd_alloc_should_fail(void)
+{
+    atomic_fetch_add(&hd_fault_calls, 1);
+    uint64_t left = atomic_load(&hd_fault_countdown);
+    while (left != 0) {
+        if (atomic_compare_exchange_weak(&hd_fault_countdown, &left, left - 1)) {
+            if (left != 1) return 0;
+            atomic_store(&hd_fault_hit, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define HD_SYS_ALLOC(call) (hd_alloc_should_fail() ? NULL : (call))
+#else
+#define HD_SYS_ALLOC(call) (call)
+#endif
+
 void *hd_malloc(size_t n, size_t size)
 {
     size_t bytes;
@@ -19,7 +59,7 @@ void *hd_malloc(size_t n, size_t size)
         hd_oom();
         return NULL;
     }
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = HD_SYS_ALLOC(malloc(bytes ? bytes : 1));
     if (!p) hd_oom();
     return p;
 }
@@ -31,7 +71,7 @@ void *hd_calloc(size_t n, size_t size)
         hd_oom();
         return NULL;
     }
-    void *p = calloc(bytes ? n : 1, bytes ? size : 1);
+    void *p = HD_SYS_ALLOC(calloc(bytes ? n : 1, bytes ? size : 1));
     if (!p) hd_oom();
     return p;
 }
@@ -43,7 +83,7 @@ void *hd_realloc(void *p, size_t n, size_t size)
         hd_oom();
         return NULL;
     }
-    void *q = realloc(p, bytes ? bytes : 1);
+    void *q = HD_SYS_ALLOC(realloc(p, bytes ? bytes : 1));
     if (!q) hd_oom();
     return q;
 }

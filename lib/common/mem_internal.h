@@ -11,6 +11,22 @@ void *hd_malloc(size_t n, size_t size);
 void *hd_calloc(size_t n, size_t size);
 void *hd_realloc(void *p, size_t n, size_t size);
 
+#ifdef HD_ALLOC_FAULTS
+/* Allocation-failure injection, in the test build of mem.c only
+ * (libherd_faults, linked by the `oom` suite; docs/design.md, "Allocation
+ * failures").  hd_alloc_fail_at(n) makes the n-th allocation from now fail
+ * (once; 0 disarms) and restarts the count; hd_alloc_fault_hit() says
+ * whether it happened, hd_alloc_calls() how many allocations were asked
+ * for since.  hd_alloc_should_fail() counts one allocation and says whether
+ * it must fail: the tests route other allocators (cJSON's hooks) through
+ * it.  Thread-safe. */
+#include <stdint.h>
+void hd_alloc_fail_at(uint64_t n);
+int hd_alloc_fault_hit(void);
+uint64_t hd_alloc_calls(void);
+int hd_alloc_should_fail(void);
+#endif
+
 /* Duplicate a string (or `len` bytes of it, NUL-terminated). */
 char *hd_strdup(const char *s);
 char *hd_strndup(const char *s, size_t len);

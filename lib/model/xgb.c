@@ -13,6 +13,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/log_internal.h"
+#include "common/mem_internal.h"
 #include "common/text_internal.h"
 #include "model/xgb_internal.h"
 
@@ -86,7 +87,7 @@ int hd_xgb_quiet_enter(hd_xgb_quiet *q)
     if (hd_xgb_own_thread) return HERD_OK;
     const char *cfg = NULL;
     HD_XGB(XGBGetGlobalConfig(&cfg), "reading the thread's XGBoost configuration");
-    if (!(q->saved = strdup(cfg ? cfg : "{}"))) return hd_oom();
+    if (!(q->saved = hd_strdup(cfg ? cfg : "{}"))) return HERD_ENOMEM;
     if (XGBSetGlobalConfig("{\"verbosity\": 0}")) {
         free(q->saved);
         q->saved = NULL;

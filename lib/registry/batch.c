@@ -199,6 +199,7 @@ static int hd_json_object_check(const char *s, const char *what)
     int rc = hd_json_parse(s, n, what, &lim, &j);
     int object = !rc && cJSON_IsObject(j);
     cJSON_Delete(j);
+    if (rc == HERD_ENOMEM) return rc; /* not the caller's mistake */
     if (rc) return hd_error(HERD_EINVAL, "%s", herd_last_error());
     if (!object) return hd_error(HERD_EINVAL, "%s is JSON but not an object ({...})", what);
     return HERD_OK;

@@ -81,7 +81,8 @@ void hd_wbuf_str(hd_wbuf *b, const char *s)
 
 static const unsigned char *hd_rbuf_take(hd_rbuf *r, size_t n)
 {
-    if (r->bad || r->n - r->pos < n) {
+    if (r->bad) return NULL; /* keep the first reason: 2 (out of memory) is not damage */
+    if (r->n - r->pos < n) {
         r->bad = 1;
         return NULL;
     }

@@ -36,7 +36,7 @@ void hd_wbuf_zeros(hd_wbuf *b, size_t n);
 typedef struct hd_rbuf {
     const unsigned char *p;
     size_t n, pos;
-    int bad; /* read past the end or a malformed string */
+    int bad; /* 1: read past the end or a malformed string; 2: out of memory (kept) */
 } hd_rbuf;
 
 unsigned hd_rbuf_u8(hd_rbuf *r);
