@@ -150,8 +150,11 @@ typedef struct hd_pack_writer {
 void hd_pack_forget(herd_registry *reg, uint32_t id);
 /* Pack `id`'s handle, opened on first use (writable if `rdwr`). */
 int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_pack_handle **out);
-/* Read `len` bytes at `off` of pack `id` into buf. */
-int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_t len);
+/* Read `len` bytes at `off` of pack `id` into *buf, which holds *cap bytes
+ * and is replaced by a larger one when needed (*buf may be NULL).  A span
+ * past the end of the pack is HERD_ECORRUPT before anything is allocated. */
+int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, size_t len, unsigned char **buf,
+                 size_t *cap);
 /* Write the buffered bytes.  On failure nothing moves. */
 int hd_pw_flush(hd_pack_writer *w);
 /* Add n bytes; *at (may be NULL) receives the offset they land at. */

@@ -112,12 +112,7 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
         uint32_t pack = 0;
         uint64_t off = 0;
         if (!(v->flags & HD_RV_ARCHIVED)) {
-            if (v->len > m->bufcap) {
-                free(m->buf);
-                m->bufcap = v->len;
-                if (!(m->buf = hd_malloc(v->len, 1))) return HERD_ENOMEM;
-            }
-            int rc = hd_pack_read(m->reg, v->pack, v->off, m->buf, v->len);
+            int rc = hd_pack_read(m->reg, v->pack, v->off, v->len, &m->buf, &m->bufcap);
             if (!rc && hd_crc32(m->buf, v->len) == 0xFFFFFFFFu) rc = HERD_OK; /* no-op */
             if (!rc) {
                 hd_artifact_info info; /* never copy damage into a new pack */

@@ -78,7 +78,8 @@ int hd_pack_get(herd_registry *reg, uint32_t id, int rdwr, hd_pack_handle **out)
     return HERD_OK;
 }
 
-int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_t len)
+int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, size_t len, unsigned char **buf,
+                 size_t *cap)
 {
     pthread_mutex_lock(&reg->pack_mu);
     hd_pack_handle *h = NULL;
@@ -86,9 +87,27 @@ int hd_pack_read(herd_registry *reg, uint32_t id, uint64_t off, void *buf, size_
     if (!rc) h->refs++;
     pthread_mutex_unlock(&reg->pack_mu);
     if (rc) return rc;
-    /* Outside the mutex: threads load artifacts in parallel. */
+    /* Outside the mutex: threads load artifacts in parallel.  The span is
+     * checked against the file before allocating: a damaged record or
+     * index must not make a reader allocate gigabytes to find out. */
+    uint64_t size = 0;
+    rc = hd_vfs_size(h->f, &size);
+    if (!rc && (off > size || len > size - off))
+        rc = hd_error(HERD_ECORRUPT, "registry pack %s: %zu bytes expected at offset %llu, "
+                      "the file ends at offset %llu (truncated)", h->f->path, len,
+                      (unsigned long long)off, (unsigned long long)size);
+    if (!rc && (len > *cap || !*buf)) {
+        unsigned char *bigger = hd_malloc(len ? len : 1, 1);
+        if (bigger) {
+            free(*buf);
+            *buf = bigger;
+            *cap = len;
+        } else {
+            rc = HERD_ENOMEM;
+        }
+    }
     size_t got = 0;
-    rc = hd_vfs_pread(h->f, buf, len, off, &got);
+    if (!rc) rc = hd_vfs_pread(h->f, *buf, len, off, &got);
     if (!rc && got < len)
         rc = hd_error(HERD_ECORRUPT, "registry pack %s: %zu bytes expected at offset %llu, "
                       "the file ends at offset %llu (truncated)", h->f->path, len,

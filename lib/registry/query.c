@@ -395,9 +395,9 @@ int herd_registry_load(herd_registry *reg, const char *family, const char *group
         rc = hd_load_locked(reg, family, group, version, &v);
         rd_unlock(reg);
         if (rc) return rc;
-        unsigned char *buf = hd_malloc(v.len ? v.len : 1, 1);
-        if (!buf) return HERD_ENOMEM;
-        rc = hd_pack_read(reg, v.pack, v.off, buf, v.len);
+        unsigned char *buf = NULL;
+        size_t cap = 0;
+        rc = hd_pack_read(reg, v.pack, v.off, v.len, &buf, &cap);
         /* A gc in another process may have moved it: catch up once. */
         if (rc == HERD_ENOTFOUND && attempt == 0) {
             free(buf);
@@ -912,14 +912,9 @@ static int hd_check_group(void *ctx, const hd_rgroup *g)
     for (uint32_t i = 0; i < g->nv; i++) {
         const hd_rver *v = &g->v[i];
         if (!v->pack) continue;
-        if (v->len > c->cap) {
-            free(c->buf);
-            c->cap = v->len;
-            if (!(c->buf = hd_malloc(v->len, 1))) return HERD_ENOMEM;
-        }
         char path[4200];
         hd_pack_path(c->reg, v->pack, path, sizeof path);
-        int rc = hd_pack_read(c->reg, v->pack, v->off, c->buf, v->len);
+        int rc = hd_pack_read(c->reg, v->pack, v->off, v->len, &c->buf, &c->cap);
         hd_artifact_info info;
         if (!rc) {
             rc = hd_artifact_check_bytes(c->buf, v->len, &info);
