@@ -92,8 +92,12 @@ static const char *ix_str(const hd_index *ix, uint64_t so, int *bad)
         return NULL;
     }
     uint32_t n = hd_rd32(p);
-    const unsigned char *s = (uint64_t)n + 5 <= ix->slen - so
-                           ? ix_at(ix, ix->strings + so + 4, (uint64_t)n + 1) : NULL;
+    if ((uint64_t)n + 5 > ix->slen - so) { /* damage must say so, as every path here does */
+        *bad = 1;
+        ix_damaged(ix, ix->strings + so, "a string running past the strings section");
+        return NULL;
+    }
+    const unsigned char *s = ix_at(ix, ix->strings + so + 4, (uint64_t)n + 1);
     if (!s || s[n] != 0 || memchr(s, 0, n)) {
         if (s) ix_damaged(ix, ix->strings + so, "a malformed string");
         *bad = 1;

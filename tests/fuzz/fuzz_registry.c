@@ -325,9 +325,16 @@ static void repair_pack(buf *b)
 
 /* ---- reading and writing the damaged registry --------------------------- */
 
-static void expect_said(int rc)
+/* A failure must come with a message. */
+#define expect_said(call) expect_said_at((call), #call)
+
+static void expect_said_at(int rc, const char *call)
 {
-    if (rc != HERD_OK && herd_last_error()[0] == '\0') abort();
+    if (rc != HERD_OK && herd_last_error()[0] == '\0') {
+        fprintf(stderr, "fuzz_registry: %s failed (%s) without a message\n", call,
+                herd_status_str(rc));
+        abort();
+    }
 }
 
 static const char *cell(const herd_frame *f, const char *column, size_t row)
