@@ -116,8 +116,11 @@ static int tb_frame(hd_table *t, herd_frame **out)
     int rc = herd_frame_new(&f);
     for (size_t i = 0; !rc && i < t->ncols; i++) {
         tb_col *c = &t->c[i];
-        if (!c->v && !(c->v = hd_malloc(1, 8))) rc = HERD_ENOMEM; /* an empty column */
-        if (!rc) rc = hd_frame_adopt(f, c->name, c->type, c->v, NULL, c->ar, t->nrows);
+        if (!c->v && !(c->v = hd_malloc(1, 8))) { /* an empty column */
+            rc = HERD_ENOMEM; /* the column, arena included, stays the table's */
+            break;
+        }
+        rc = hd_frame_adopt(f, c->name, c->type, c->v, NULL, c->ar, t->nrows);
         c->v = NULL; /* the frame owns them now, or freed them */
         c->ar = NULL;
     }
@@ -322,7 +325,7 @@ static int hd_aliases_visit(void *ctx, const hd_rgroup *g)
     tb_str(&c->t, 1, g->key);
     tb_i64(&c->t, 2, v);
     tb_end_row(&c->t);
-    return c->t.oom ? HERD_ENOMEM : 0;
+    return c->t.oom ? hd_oom() : 0;
 }
 
 int herd_registry_aliases(herd_registry *reg, const char *family, const char *alias,
@@ -505,7 +508,7 @@ static int hd_groups_visit(void *ctx, const hd_rgroup *g)
     tb_i64(t, 3, hd_rgroup_latest(g));
     tb_str(t, 4, aliases);
     tb_end_row(t);
-    return t->oom ? HERD_ENOMEM : 0;
+    return t->oom ? hd_oom() : 0;
 }
 
 int herd_registry_groups(herd_registry *reg, const char *family, herd_frame **out)
@@ -580,7 +583,9 @@ static void hd_version_row(hd_table *t, const hd_rgroup *g, const hd_rver *v, do
     hd_alias_list(g, v->version, aliases, sizeof aliases);
     char *tags = hd_tags_json(v), *metrics = hd_metrics_json(v), *uri = NULL;
     if (!tags || !metrics) t->oom = 1;
-    if (herd_uri_format(g->family, g->key, NULL, v->version, &uri)) t->oom = 1;
+    int urc = herd_uri_format(g->family, g->key, NULL, v->version, &uri);
+    if (urc == HERD_ENOMEM) t->oom = 1;
+    else if (urc) herd_clear_error(); /* a key no commit writes (damage): no URI, the rest stands */
     tb_str(t, SC_FAMILY, g->family);
     tb_str(t, SC_GROUP, g->key);
     tb_i64(t, SC_VERSION, v->version);
@@ -611,7 +616,7 @@ static int hd_search_visit(void *ctx, const hd_rgroup *g)
         double metric;
         if (hd_version_matches(c, g, &g->v[i], &metric))
             hd_version_row(&c->t, g, &g->v[i], metric, c->o.metric != NULL);
-        if (c->t.oom) return HERD_ENOMEM;
+        if (c->t.oom) return hd_oom();
     }
     return 0;
 }
@@ -750,7 +755,7 @@ static int hd_hist_visit(void *ctx, const hd_rgroup *g)
         r->m.run_id = hd_hist_dup(c, m->run_id, &oom);
         r->order = c->n;
     }
-    return oom ? HERD_ENOMEM : 0;
+    return oom ? hd_oom() : 0;
 }
 
 static int hd_hist_cmp(const void *a, const void *b)
@@ -903,7 +908,7 @@ static int hd_check_chunk(void *ctx, uint64_t off)
 {
     hd_check_ctx *c = ctx;
     hd_problem(c, c->file, off, "index chunk checksum mismatch");
-    return c->t.oom ? HERD_ENOMEM : 0;
+    return c->t.oom ? hd_oom() : 0;
 }
 
 static int hd_check_group(void *ctx, const hd_rgroup *g)
@@ -929,7 +934,7 @@ static int hd_check_group(void *ctx, const hd_rgroup *g)
             herd_clear_error();
         }
     }
-    return c->t.oom ? HERD_ENOMEM : 0;
+    return c->t.oom ? hd_oom() : 0;
 }
 
 /* Every record of the journal, from its start. */
@@ -967,7 +972,7 @@ static int hd_check_index_file(void *ctx, const char *path)
     if (rc) {
         hd_problem(c, path, 0, herd_last_error());
         herd_clear_error();
-        return c->t.oom ? HERD_ENOMEM : HERD_OK;
+        return c->t.oom ? hd_oom() : HERD_OK;
     }
     c->file = path;
     rc = hd_index_verify(ix, hd_check_chunk, c);
@@ -982,7 +987,7 @@ static int hd_check_index(hd_check_ctx *c)
     if (rc && rc != HERD_ENOMEM) { /* the directory could not be listed */
         hd_problem(c, c->reg->dir, 0, herd_last_error());
         herd_clear_error();
-        rc = c->t.oom ? HERD_ENOMEM : HERD_OK;
+        rc = c->t.oom ? hd_oom() : HERD_OK;
     }
     return rc;
 }
