@@ -316,17 +316,17 @@ static int cmp_load(const cmp_ctx *c, const char *key, int64_t version, herd_mod
     return rc;
 }
 
-/* Whether two models are the same bytes (a retrain on the same data). */
-static int cmp_same_model(const herd_model *a, const herd_model *b)
+/* *same: whether two models are the same bytes (a retrain on the same data). */
+static int cmp_same_model(const herd_model *a, const herd_model *b, int *same)
 {
     void *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
-    int same = !herd_model_save(a, HERD_MODEL_UBJSON, &x, &nx) &&
-               !herd_model_save(b, HERD_MODEL_UBJSON, &y, &ny) && nx == ny && !memcmp(x, y, nx);
+    int rc = herd_model_save(a, HERD_MODEL_UBJSON, &x, &nx);
+    if (!rc) rc = herd_model_save(b, HERD_MODEL_UBJSON, &y, &ny);
+    *same = !rc && nx == ny && !memcmp(x, y, nx);
     herd_free(x);
     herd_free(y);
-    herd_clear_error();
-    return same;
+    return rc;
 }
 
 /* splitmix64 */
@@ -452,7 +452,11 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
     if (rc) {
         e->chall_m = NAN;
         rc = cmp_failure(rc, &e->chall_error);
-    } else if (champ && (e->same_model = cmp_same_model(champ, chall)) != 0) {
+    } else if (champ && (rc = cmp_same_model(champ, chall, &e->same_model)) != 0) {
+        /* Unknown is not "different": guessing could promote the very same
+         * model.  Out of memory fails the call; anything else the champion. */
+        rc = cmp_failure(rc, &e->champ_error);
+    } else if (champ && e->same_model) {
         /* The champion is the challenger's very model (a re-run, a week
          * without new data): its predictions, and so its metric, are the
          * challenger's; XGBoost need not load it. */

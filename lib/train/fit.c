@@ -867,7 +867,6 @@ static void hd_fit_collect(hd_fit_plan *p, hd_task_result *res)
             if (rf->status != HD_TASK_OK) r = rf; /* report the fold's failure */
         }
         item->status = r->status;
-        item->code = r->code;
         item->seconds = res[g].seconds;
         item->nthread = res[g].nthread;
         if (r->message) {
@@ -882,16 +881,6 @@ static void hd_fit_collect(hd_fit_plan *p, hd_task_result *res)
         if (k && item->status == HD_TASK_OK)
             hd_cv_summary(&p->cv_values[g * k], k, &item->cv_mean, &item->cv_std);
     }
-}
-
-int hd_fit_result_oom(const herd_fit_result *set, const char *what)
-{
-    for (size_t g = 0; set && g < set->n; g++)
-        if (set->items[g].status == HD_TASK_FAILED && set->items[g].code == HERD_ENOMEM)
-            return hd_error(HERD_ENOMEM, "%s: group '%s' could not be trained: %s", what,
-                            set->keys[g],
-                            set->items[g].message ? set->items[g].message : "out of memory");
-    return HERD_OK;
 }
 
 static int hd_fit_call(const herd_groups *groups, const herd_fit_options *fit,

@@ -12,7 +12,6 @@
 /* What training one group produced. */
 typedef struct hd_fitted {
     int status;        /* hd_task_status */
-    int code;          /* the task's herd status (HERD_OK, HERD_SKIP, an error) */
     char *message;     /* malloc'd or NULL */
     herd_model *model; /* NULL unless status is ok */
     size_t rows, train_rows, valid_rows;
@@ -49,12 +48,6 @@ int hd_fit_result_new(size_t n, const char *const *keys, herd_fit_result **out);
 /* Copy the fit's parameters into the set. */
 int hd_fit_result_params(herd_fit_result *set, const char *const *names,
                         const char *const *values, size_t n);
-
-/* HERD_ENOMEM, with "`what`: group 'KEY' could not be trained: out of
- * memory...", when some group's training ran out of memory; else HERD_OK.
- * For the operations that go on from a fit (herd_cycle): a group short of
- * memory is the call's failure, not a group without a model. */
-int hd_fit_result_oom(const herd_fit_result *set, const char *what);
 
 /* Index of `key` in the set, or (size_t)-1. */
 size_t hd_fit_result_index(const herd_fit_result *set, const char *key);
