@@ -49,7 +49,12 @@ const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena);
 
 /* ---- The data model ---------------------------------------------------- */
 
-enum { HD_RV_ARCHIVED = 1u };
+enum {
+    HD_RV_ARCHIVED = 1u,
+    /* Lost with a damaged journal record (always with ARCHIVED, pack 0):
+     * only its number is known, from a later record. */
+    HD_RV_LOST = 2u
+};
 
 typedef struct hd_rmetric {
     const char *name;

@@ -643,7 +643,7 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
         if (rc) return hd_batch_broken(batch, rc);
     }
     pthread_mutex_lock(&reg->write_mu);
-    rc = hd_begin_write(reg);
+    rc = hd_begin_write(reg, 0);
     if (rc) {
         pthread_mutex_unlock(&reg->write_mu);
         return rc;

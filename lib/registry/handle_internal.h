@@ -88,10 +88,14 @@ struct herd_registry {
     uint64_t pack_target; /* start a new pack past this size */
     uint64_t spill_bytes; /* batches past this size write their own pack */
     int damaged;    /* opened with allow_damaged over a damaged journal */
+    uint64_t verified_to; /* the journal's records below this were checked (checkpoints) */
     uint64_t damaged_off;
     int stale;      /* the state missed a committed record: reload it */
     int index_damaged; /* set aside at open: the next commit rewrites it */
     int write_failed;  /* a journal sync failed and its undo too: no more writes */
+    int cut_unsynced;  /* set at open and when a cut's sync failed: the next write cuts and syncs */
+    unsigned checkpoint_failures; /* index rewrites failed in a row */
+    uint64_t checkpoint_retry_at; /* after a failure: the changes count to try again at */
     pthread_mutex_t pack_mu; /* guards packs */
     hd_pack_handle **packs;
     size_t npacks, cappacks;
@@ -111,6 +115,22 @@ void hd_pack_path(const herd_registry *reg, uint32_t id, char *buf, size_t size)
 
 typedef enum { HD_TAIL_CLEAN, HD_TAIL_TORN } hd_tail;
 
+/* What a lossy replay (hd_rstate.lossy) dropped: each damaged stretch of
+ * the journal, what its record held as far as its bytes can be read, and
+ * what later records show was lost (hd_lost_fn).  Text, for messages, the
+ * log and herd_registry_check. */
+typedef struct hd_loss_log {
+    hd_wbuf text;     /* "; "-separated descriptions, NUL-terminated when n > 0 */
+    size_t records;   /* damaged stretches skipped */
+    uint64_t first;   /* offset of the first */
+    uint64_t last;    /* offset of the latest: what later losses are laid to */
+} hd_loss_log;
+
+void hd_loss_log_free(hd_loss_log *log);
+/* The hd_lost_fn of a lossy replay: ctx is an hd_loss_log. */
+void hd_loss_note(void *ctx, hd_lost_kind kind, const char *family, const char *key,
+                  const char *alias, uint32_t version);
+
 /* Apply the records after *jend to `st` (under `rw` when not NULL).  *tail
  * says whether an incomplete or invalid tail (nothing valid after it) was
  * found: a crashed writer's, or a writer's that is still appending. */
@@ -126,13 +146,19 @@ int hd_catch_up_locked(herd_registry *reg, hd_tail *tail);
 int hd_registry_refresh_read(herd_registry *reg);
 /* Release the writer lock (the lock file's OFD lock). */
 void hd_writer_unlock(herd_registry *reg);
-/* Set the journal back to its committed end (holding the writer lock). */
-int hd_cut_tail(herd_registry *reg, int sync);
-/* Take the writer lock and catch up: the state is then the registry's. */
-int hd_begin_write(herd_registry *reg);
-/* Replay the whole journal into a fresh `st`: HERD_ECORRUPT with *bad_off
- * at damage before the end; a torn tail is not an error. */
-int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, uint64_t *bad_off);
+/* Set the journal back to its committed end (holding the writer lock),
+ * syncing the cut; a journal already at its end is left alone. */
+int hd_cut_tail(herd_registry *reg);
+/* Take the writer lock and catch up: the state is then the registry's.
+ * `repair`: for an index rebuild, which may run over a damaged journal. */
+int hd_begin_write(herd_registry *reg, int repair);
+/* Replay the whole journal into a fresh `st`, resyncing past damaged
+ * records (each costs what it held; `log` says what): HERD_OK, or an I/O or
+ * memory error.  A torn tail is not damage. */
+int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_loss_log *log);
+/* Check the records in [from, to) against their checksums, without
+ * applying them: HERD_OK, or HERD_ECORRUPT naming the first bad one. */
+int hd_journal_verify(herd_registry *reg, uint64_t from, uint64_t to, uint64_t *bad_off);
 
 /* ---- Packs (pack.c) ---------------------------------------------------- */
 

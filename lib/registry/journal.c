@@ -3,6 +3,7 @@
  * journal, and the writer side's lock and tail cut.  Moved from registry.c
  * (handle_internal.h has the overview). */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,115 @@ static int hd_valid_record_after(const unsigned char *b, uint64_t n, uint64_t po
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Damage: what a replay past a damaged record lost
+ * --------------------------------------------------------------------- */
+
+/* Descriptions stop growing past this; the count of what was left out is
+ * still given. */
+#define HD_LOSS_TEXT_MAX (64u * 1024)
+
+void hd_loss_log_free(hd_loss_log *log)
+{
+    hd_wbuf_free(&log->text);
+    memset(log, 0, sizeof *log);
+}
+
+static void hd_loss_add(hd_loss_log *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void hd_loss_add(hd_loss_log *log, const char *fmt, ...)
+{
+    char line[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (log->text.n > HD_LOSS_TEXT_MAX) return;
+    if (log->text.n) log->text.n--; /* over the NUL */
+    if (log->text.n) hd_wbuf_bytes(&log->text, "; ", 2);
+    hd_wbuf_bytes(&log->text, line, strlen(line) + 1);
+}
+
+void hd_loss_note(void *ctx, hd_lost_kind kind, const char *family, const char *key,
+                  const char *alias, uint32_t version)
+{
+    hd_loss_log *log = ctx;
+    if (kind == HD_LOST_VERSION)
+        hd_loss_add(log, "version %u of %s/%s (made by the damaged record at offset %llu: "
+                    "a later record names it)", version, family, key,
+                    (unsigned long long)log->last);
+    else
+        hd_loss_add(log, "a move of alias '%s' of %s/%s to version %u (by the damaged record "
+                    "at offset %llu: a later move starts from it)", alias, family, key, version,
+                    (unsigned long long)log->last);
+}
+
+typedef struct hd_held {
+    hd_loss_log *log;
+    uint64_t off;
+} hd_held;
+
+static int hd_held_group(void *ctx, const hd_rgroup *g)
+{
+    hd_held *h = ctx;
+    for (uint32_t i = 0; i < g->nv; i++)
+        if (!(g->v[i].flags & HD_RV_LOST))
+            hd_loss_add(h->log, "version %u of %s/%s (held by the damaged record at offset "
+                        "%llu, as far as its bytes read)", g->v[i].version, g->family, g->key,
+                        (unsigned long long)h->off);
+    for (uint32_t i = 0; i < g->nm; i++)
+        hd_loss_add(h->log, "a move of alias '%s' of %s/%s from version %u to %u (held by the "
+                    "damaged record at offset %llu, as far as its bytes read)", g->m[i].alias,
+                    g->family, g->key, g->m[i].from, g->m[i].to, (unsigned long long)h->off);
+    return 0;
+}
+
+/* Log a damaged stretch of `len` bytes at journal offset `off`: a record
+ * whose header is intact (`rec_len` > 0: header and payload) is decoded as
+ * far as its damaged payload allows, to name what it held. */
+static void hd_loss_stretch(hd_loss_log *log, const unsigned char *p, uint64_t rec_len,
+                            uint64_t off, uint64_t len)
+{
+    if (!log->records++) log->first = off;
+    log->last = off;
+    if (!rec_len) {
+        hd_loss_add(log, "%llu damaged bytes at offset %llu (no record header could be read "
+                    "there)", (unsigned long long)len, (unsigned long long)off);
+        return;
+    }
+    uint64_t seq = hd_rd64(p + 8);
+    hd_loss_add(log, "the record of commit %llu at offset %llu (%llu bytes, its payload "
+                "checksum fails)", (unsigned long long)seq, (unsigned long long)off,
+                (unsigned long long)len);
+    /* What it held: its operations applied to an empty scratch state, as
+     * far as they parse (a flipped byte usually leaves them readable). */
+    hd_rstate scratch;
+    if (hd_rstate_init(&scratch, NULL, 0)) {
+        herd_clear_error();
+        return;
+    }
+    scratch.lossy = 1;
+    scratch.seq = seq ? seq - 1 : 0;
+    (void)hd_rstate_apply(&scratch, seq, p + HD_REC_HEADER, (size_t)(rec_len - HD_REC_HEADER),
+                          "a damaged record");
+    herd_clear_error();
+    hd_held h = {log, off};
+    (void)hd_rstate_foreach(&scratch, NULL, hd_held_group, &h);
+    herd_clear_error();
+    hd_rstate_free(&scratch);
+}
+
+/* The length of the record at b[0..n) if its header is intact and its
+ * payload fits (only the payload is damaged); 0 otherwise. */
+static uint64_t hd_rec_span(const unsigned char *b, uint64_t n)
+{
+    if (n < HD_REC_HEADER || hd_rd32(b) != HD_REC_MAGIC || hd_crc32(b, 20) != hd_rd32(b + 20))
+        return 0;
+    uint64_t len = hd_rd32(b + 4);
+    return len <= n - HD_REC_HEADER ? HD_REC_HEADER + len : 0;
 }
 
 static int hd_read_all(hd_vfs_file *f, uint64_t off, uint64_t len, unsigned char **out)
@@ -139,19 +249,28 @@ int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_ta
     while (pos < n && !rc) {
         hd_rec r;
         if (!hd_rec_parse(b + pos, n - pos, &r)) {
-            uint64_t next;
-            if (hd_valid_record_after(b, n, pos, &next)) {
+            /* A record whose header is intact spans exactly its length; a
+             * damaged header: up to the next valid record. */
+            uint64_t span = hd_rec_span(b + pos, n - pos), next;
+            if (!hd_valid_record_after(b, n, pos + (span ? span - 1 : 0), &next)) {
+                *tail = HD_TAIL_TORN; /* nothing valid after it */
+                break;
+            }
+            if (!st->lossy) {
                 rc = hd_error(HERD_ECORRUPT, "registry journal %s: the record at offset %llu "
-                              "is damaged and %llu bytes of later commits follow it; the "
-                              "commits before it are intact: open with allow_damaged = 1 to "
-                              "read them, and restore the journal from a backup",
+                              "is damaged and %llu bytes of later commits follow it; it costs "
+                              "only what it holds: open with allow_damaged = 1 to read every "
+                              "other commit (the message then lists what was lost), and run "
+                              "herd_registry_rebuild_index on that handle to write again",
                               reg->journal_path, (unsigned long long)(*jend + pos),
                               (unsigned long long)(n - next));
                 *bad_off = *jend + pos;
-            } else {
-                *tail = HD_TAIL_TORN;
+                break;
             }
-            break;
+            if (st->lost_ctx)
+                hd_loss_stretch(st->lost_ctx, b + pos, span, *jend + pos, next - pos);
+            pos = next; /* resync: every later record still counts */
+            continue;
         }
         if (r.seq <= st->seq) { /* a record we applied was undone and replaced */
             reg->stale = 1;
@@ -171,6 +290,46 @@ int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_ta
     return rc;
 }
 
+/* The journal is damaged at *jend (the records before are applied): read
+ * on past every damaged record, so that each costs only what it held.
+ * With allow_damaged the handle then opens read-only, the losses in the
+ * log; without, the open fails naming them. */
+static int hd_load_past_damage(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail)
+{
+    herd_clear_error();
+    hd_loss_log log = {0};
+    uint64_t bad = 0;
+    st->lossy = 1;
+    st->on_lost = hd_loss_note;
+    st->lost_ctx = &log;
+    int rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
+    st->lossy = 0;
+    st->on_lost = NULL;
+    st->lost_ctx = NULL;
+    if (!rc && log.text.oom) rc = HERD_ENOMEM;
+    if (!rc) {
+        const char *lost = log.text.n ? (const char *)log.text.p : "nothing readable";
+        reg->damaged_off = log.first;
+        if (reg->opt.allow_damaged) {
+            hd_log(HERD_LOG_WARN, "registry journal %s: %zu damaged stretch%s, the first at "
+                   "offset %llu, skipped: every later commit was read; lost: %s; the handle "
+                   "is read-only: herd_registry_rebuild_index on it accepts the loss and lets "
+                   "commits resume", reg->journal_path, log.records,
+                   log.records == 1 ? "" : "es", (unsigned long long)log.first, lost);
+            reg->damaged = 1;
+        } else {
+            rc = hd_error(HERD_ECORRUPT, "registry journal %s: %zu damaged stretch%s, the first "
+                          "at offset %llu; every other commit is readable: open with "
+                          "allow_damaged = 1 to read them (read-only), and run "
+                          "herd_registry_rebuild_index on that handle to accept the loss and "
+                          "write again; lost: %s", reg->journal_path, log.records,
+                          log.records == 1 ? "" : "es", (unsigned long long)log.first, lost);
+        }
+    }
+    hd_loss_log_free(&log);
+    return rc;
+}
+
 /* A fresh state: the index, if one is usable, and the journal after it. */
 int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *tail)
 {
@@ -180,6 +339,7 @@ int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *ta
     if (rc) return rc;
     if ((rc = hd_rstate_init(st, seg, nseg))) return rc;
     *jend = nseg ? hd_index_journal_end(seg[nseg - 1]) : 0;
+    uint64_t start = *jend; /* what the index covers; the rest is read (and checked) now */
     uint64_t bad = 0;
     rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
     if (rc == HERD_ECORRUPT && !bad && nseg) {
@@ -190,16 +350,11 @@ int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *ta
         reg->index_damaged = 1;
         hd_rstate_free(st);
         if ((rc = hd_rstate_init(st, NULL, 0))) return rc;
-        *jend = 0;
+        *jend = start = 0;
         rc = hd_journal_catch_up(reg, st, jend, tail, &bad, NULL);
     }
-    if (bad) reg->damaged_off = bad;
-    if (rc == HERD_ECORRUPT && reg->opt.allow_damaged && bad) {
-        hd_log(HERD_LOG_WARN, "%s", herd_last_error());
-        herd_clear_error();
-        reg->damaged = 1;
-        rc = HERD_OK;
-    }
+    if (rc == HERD_ECORRUPT && bad) rc = hd_load_past_damage(reg, st, jend, tail);
+    if (!rc) reg->verified_to = start;
     if (rc) hd_rstate_free(st);
     return rc;
 }
@@ -246,12 +401,20 @@ int hd_catch_up_locked(herd_registry *reg, hd_tail *tail)
     return rc;
 }
 
-int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, uint64_t *bad_off)
+int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_loss_log *log)
 {
     hd_tail tail;
+    uint64_t bad = 0;
     *jend = 0;
-    *bad_off = 0;
-    return hd_journal_catch_up(reg, st, jend, &tail, bad_off, NULL);
+    st->lossy = 1;
+    st->on_lost = hd_loss_note;
+    st->lost_ctx = log;
+    int rc = hd_journal_catch_up(reg, st, jend, &tail, &bad, NULL);
+    st->lossy = 0;
+    st->on_lost = NULL;
+    st->lost_ctx = NULL;
+    if (!rc && log->text.oom) rc = HERD_ENOMEM;
+    return rc;
 }
 
 int hd_registry_refresh_read(herd_registry *reg)
@@ -260,6 +423,30 @@ int hd_registry_refresh_read(herd_registry *reg)
     hd_tail tail;
     int rc = hd_catch_up_locked(reg, &tail);
     pthread_mutex_unlock(&reg->write_mu);
+    return rc;
+}
+
+int hd_journal_verify(herd_registry *reg, uint64_t from, uint64_t to, uint64_t *bad_off)
+{
+    *bad_off = 0;
+    if (from < HD_JNL_HEADER) from = HD_JNL_HEADER;
+    if (to <= from) return HERD_OK;
+    unsigned char *b;
+    int rc = hd_read_all(reg->journal, from, to - from, &b);
+    if (rc) return rc;
+    uint64_t pos = 0, n = to - from;
+    while (pos < n) {
+        hd_rec r;
+        if (!hd_rec_parse(b + pos, n - pos, &r)) {
+            *bad_off = from + pos;
+            rc = hd_error(HERD_ECORRUPT, "registry journal %s: the record at offset %llu fails "
+                          "its checksum (it was intact when written or read)",
+                          reg->journal_path, (unsigned long long)(from + pos));
+            break;
+        }
+        pos += HD_REC_HEADER + r.len;
+    }
+    free(b);
     return rc;
 }
 
@@ -294,11 +481,47 @@ void hd_writer_unlock(herd_registry *reg)
     (void)hd_vfs_lock(reg->lockf, HD_VFS_UNLOCK, 0, 1, 0);
 }
 
+/* Before a tail is cut: when it holds a complete record whose header is
+ * intact (only its payload fails the checksum: a flipped bit in the last
+ * acknowledged commit looks like this, a torn append rarely does), its
+ * bytes go to `journal.cut-<offset>` beside the journal, durably, so that
+ * cutting never destroys them.  *name receives the file name ("" when
+ * nothing was kept). */
+static int hd_keep_tail(herd_registry *reg, uint64_t size, char *name, size_t cap)
+{
+    name[0] = 0;
+    unsigned char *b;
+    uint64_t n = size - reg->jend;
+    int rc = hd_read_all(reg->journal, reg->jend, n, &b);
+    if (rc) return rc;
+    if (hd_rec_span(b, n)) {
+        snprintf(name, cap, "journal.cut-%llu", (unsigned long long)reg->jend);
+        char *path = hd_join(reg->dir, name), *tmp = path ? hd_join(reg->dir, "journal.cut.tmp")
+                                                          : NULL;
+        const void *part = b;
+        size_t len = (size_t)n;
+        rc = path && tmp ? hd_vfs_replace(reg->vfs, reg->dir, tmp, path, &part, &len, 1)
+                         : HERD_ENOMEM;
+        free(path);
+        free(tmp);
+    }
+    free(b);
+    return rc;
+}
+
 /* Set the journal back to its committed end (holding the writer lock): it
  * cuts a torn tail off, and after a failed fsync it drops whatever the
  * disk may or may not hold past that end, so the next append and its
- * fdatasync start from bytes known to be durable. */
-int hd_cut_tail(herd_registry *reg, int sync)
+ * fdatasync start from bytes known to be durable.
+ *
+ * Only a file longer than its committed end is truncated, and the cut is
+ * synced at once.  A truncate to the size the file already has is not a
+ * no-op on ext4: it starts a metadata transaction of its own, and a power
+ * cut then lost the size change of the append that followed, after that
+ * append's fdatasync had returned (tests/crash/test_crash_ext4.c measured
+ * it: acknowledged commits lost to power cuts, none once the cut happens
+ * only when there is something to cut). */
+int hd_cut_tail(herd_registry *reg)
 {
     uint64_t size;
     int rc = hd_vfs_size(reg->journal, &size);
@@ -307,34 +530,61 @@ int hd_cut_tail(herd_registry *reg, int sync)
         return hd_error(HERD_ECORRUPT, "registry journal %s is %llu bytes, shorter than the "
                         "%llu this handle read; reopen the registry", reg->journal_path,
                         (unsigned long long)size, (unsigned long long)reg->jend);
-    if (size > reg->jend)
+    if (size == reg->jend && !reg->cut_unsynced) return HERD_OK;
+    if (size == reg->jend) {
+        /* A handle's first write, or an earlier cut's sync failed: what the
+         * disk holds past jend is unknown (a failed sync leaves pages the
+         * kernel may have dropped).  Cut and sync before appending, with a
+         * full fsync, which commits the truncate's own metadata transaction
+         * so that the append's fdatasync is not mixed with it. */
+        rc = hd_vfs_truncate(reg->journal, reg->jend);
+        if (!rc) rc = hd_vfs_fsync(reg->journal);
+        reg->cut_unsynced = rc != HERD_OK;
+        return rc;
+    }
+    char kept[64] = "";
+    if ((rc = hd_keep_tail(reg, size, kept, sizeof kept))) return rc;
+    if (kept[0])
+        hd_log(HERD_LOG_WARN, "registry journal %s: the last record, at offset %llu, is "
+               "complete but fails its checksum: it may be an acknowledged commit damaged on "
+               "disk, or a crashed writer's; cut off, its %llu bytes kept in %s beside the "
+               "journal (herd_registry_check lists it)", reg->journal_path,
+               (unsigned long long)reg->jend, (unsigned long long)(size - reg->jend), kept);
+    else
         hd_log(HERD_LOG_WARN, "registry journal %s: cutting %llu bytes of an unfinished "
                "commit at offset %llu (a writer stopped mid-commit)", reg->journal_path,
                (unsigned long long)(size - reg->jend), (unsigned long long)reg->jend);
     rc = hd_vfs_truncate(reg->journal, reg->jend);
-    if (!rc && sync && size != reg->jend) rc = hd_vfs_fdatasync(reg->journal);
+    if (!rc) rc = hd_vfs_fdatasync(reg->journal);
+    reg->cut_unsynced = rc != HERD_OK; /* what the disk holds past jend is unknown */
     return rc;
 }
 
-/* Take the writer lock and catch up: the state is then the registry's. */
-int hd_begin_write(herd_registry *reg)
+/* Take the writer lock and catch up: the state is then the registry's.
+ * `repair` (an index rebuild): the handle may have been opened over damage,
+ * and damage found on the way is left to the rebuild's own replay. */
+int hd_begin_write(herd_registry *reg, int repair)
 {
     if (reg->write_failed)
         return hd_error(HERD_EIO, "registry %s: an earlier commit through this handle could "
                         "not sync its journal nor undo its record: the disk is failing; check "
                         "it, then reopen the registry", reg->dir);
-    if (reg->damaged)
-        return hd_error(HERD_ECORRUPT, "registry %s was opened over a journal damaged at "
-                        "offset %llu: it is read-only", reg->dir,
-                        (unsigned long long)reg->damaged_off);
+    if (reg->damaged && !repair)
+        return hd_error(HERD_ECORRUPT, "registry %s: its journal is damaged at offset %llu: "
+                        "nothing is appended on top of damage; herd_registry_check lists what "
+                        "it cost, and herd_registry_rebuild_index accepts that loss and lets "
+                        "commits resume", reg->dir, (unsigned long long)reg->damaged_off);
     int rc = hd_writer_lock(reg);
     if (rc) return rc;
     hd_tail tail;
     rc = hd_catch_up_locked(reg, &tail);
+    if (repair && rc == HERD_ECORRUPT) { /* the rebuild reads past it */
+        herd_clear_error();
+        return HERD_OK;
+    }
     if (!rc && reg->jend == 0) rc = hd_error(HERD_ECORRUPT, "registry journal %s has no "
                                              "header at offset 0", reg->journal_path);
-    /* The append's fdatasync makes this durable too. */
-    if (!rc) rc = hd_cut_tail(reg, 0);
+    if (!rc) rc = hd_cut_tail(reg);
     if (rc) hd_writer_unlock(reg);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "artifact/artifact_internal.h"
 #include "registry/handle_internal.h"
@@ -25,20 +26,29 @@ int herd_registry_rebuild_index(herd_registry *reg)
         return hd_error(HERD_EINVAL, "herd_registry_rebuild_index: registry %s was opened "
                         "read-only", reg->dir);
     pthread_mutex_lock(&reg->write_mu);
-    int rc = hd_begin_write(reg);
+    int rc = hd_begin_write(reg, 1);
     if (!rc) {
-        /* From the journal alone: the index is what may be damaged. */
+        /* From the journal alone (the index is what may be damaged), read
+         * past any damaged record: each costs only what it held (logged). */
         hd_rstate st;
         uint64_t jend = 0;
+        hd_loss_log log = {0};
         hd_tail tail;
-        uint64_t bad = 0;
         rc = hd_rstate_init(&st, NULL, 0);
-        if (!rc) rc = hd_journal_catch_up(reg, &st, &jend, &tail, &bad, NULL);
+        if (!rc) rc = hd_registry_replay(reg, &st, &jend, &log);
         if (!rc) rc = hd_segments_write(reg, &st, jend, 0); /* a base of everything */
-        if (!rc) reg->index_damaged = 0;
-        if (!rc) hd_rstate_free(&st);
-        else if (st.arena) hd_rstate_free(&st);
-        if (!rc) rc = hd_reload(reg, &tail);
+        if (st.arena) hd_rstate_free(&st);
+        if (!rc && log.records)
+            hd_log(HERD_LOG_WARN, "registry %s: the index was rebuilt past %zu damaged journal "
+                   "stretch%s, the first at offset %llu; lost: %s", reg->dir, log.records,
+                   log.records == 1 ? "" : "es", (unsigned long long)log.first,
+                   log.text.n ? (const char *)log.text.p : "nothing readable");
+        hd_loss_log_free(&log);
+        if (!rc) {
+            reg->index_damaged = 0;
+            reg->damaged = 0;
+            rc = hd_reload(reg, &tail);
+        }
         if (!rc) hd_segments_prune(reg); /* every delta: the base covers them */
         hd_writer_unlock(reg);
     }
@@ -280,7 +290,7 @@ int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed)
         return hd_error(HERD_EINVAL, "herd_registry_gc: registry %s was opened read-only",
                         reg->dir);
     pthread_mutex_lock(&reg->write_mu);
-    int rc = hd_begin_write(reg);
+    int rc = hd_begin_write(reg, 0);
     if (!rc) {
         rc = hd_gc_locked(reg, &freed);
         if (!rc) hd_maybe_checkpoint(reg, 0);

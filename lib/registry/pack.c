@@ -178,8 +178,15 @@ int hd_pack_open_for_append(herd_registry *reg, uint32_t id, int is_new, uint64_
     }
     if (!rc) rc = hd_pack_get(reg, id, 1, &h);
     /* Past `end`: a crashed or failed commit's bytes, which after a failed
-     * fsync may or may not be on disk: start again from `end`. */
-    if (!rc && !is_new) rc = hd_vfs_truncate(h->f, end);
+     * fsync may or may not be on disk: start again from `end`.  Only a
+     * longer file is cut (a same-size truncate cost acknowledged commits on
+     * ext4: hd_cut_tail says why), and the cut is synced. */
+    uint64_t size = 0;
+    if (!rc && !is_new) rc = hd_vfs_size(h->f, &size);
+    if (!rc && !is_new && size > end) {
+        rc = hd_vfs_truncate(h->f, end);
+        if (!rc) rc = hd_vfs_fdatasync(h->f);
+    }
     if (!rc) *out = h->f;
     pthread_mutex_unlock(&reg->pack_mu);
     return rc;

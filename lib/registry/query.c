@@ -589,7 +589,9 @@ static void hd_version_row(hd_table *t, const hd_rgroup *g, const hd_rver *v, do
     tb_str(t, SC_FAMILY, g->family);
     tb_str(t, SC_GROUP, g->key);
     tb_i64(t, SC_VERSION, v->version);
-    tb_str(t, SC_STATUS, (v->flags & HD_RV_ARCHIVED) ? "archived" : "active");
+    tb_str(t, SC_STATUS, (v->flags & HD_RV_LOST)       ? "lost"
+                        : (v->flags & HD_RV_ARCHIVED) ? "archived"
+                                                      : "active");
     tb_str(t, SC_CREATED, v->created);
     tb_str(t, SC_REGISTERED, created);
     tb_str(t, SC_RUN, v->run_id);
@@ -947,15 +949,31 @@ static int hd_check_journal(hd_check_ctx *c)
     if (rc) return rc;
     /* Replaying into a private state checks checksums, framing and the
      * operations themselves. */
-    uint64_t bad = 0;
-    rc = hd_registry_replay(reg, &st, &jend, &bad);
+    hd_loss_log log = {0};
+    rc = hd_registry_replay(reg, &st, &jend, &log);
     hd_rstate_free(&st);
-    if (rc == HERD_ENOMEM) return rc;
+    if (rc == HERD_ENOMEM) {
+        hd_loss_log_free(&log);
+        return rc;
+    }
     if (rc) {
-        hd_problem(c, reg->journal_path, bad, herd_last_error());
+        hd_problem(c, reg->journal_path, jend, herd_last_error());
         herd_clear_error();
     }
-    return HERD_OK;
+    if (log.records) {
+        char *what = hd_malloc(log.text.n + 200, 1);
+        if (!what) {
+            hd_loss_log_free(&log);
+            return HERD_ENOMEM;
+        }
+        snprintf(what, log.text.n + 200, "%zu damaged stretch%s skipped (every later commit "
+                 "is read); lost: %s", log.records, log.records == 1 ? "" : "es",
+                 log.text.n ? (const char *)log.text.p : "nothing readable");
+        hd_problem(c, reg->journal_path, log.first, what);
+        free(what);
+    }
+    hd_loss_log_free(&log);
+    return c->t.oom ? HERD_ENOMEM : HERD_OK;
 }
 
 /* One index file as it is now (the handle may have set it aside). */
@@ -992,6 +1010,46 @@ static int hd_check_index(hd_check_ctx *c)
     return rc;
 }
 
+/* One directory entry: a pack's 16-byte header, or a kept journal tail. */
+static int hd_check_entry(void *ctx, const char *name)
+{
+    hd_check_ctx *c = ctx;
+    unsigned id;
+    char extra;
+    char *path = NULL;
+    if (!strncmp(name, "journal.cut-", 12)) {
+        if (!(path = hd_join(c->reg->dir, name))) return HERD_ENOMEM;
+        hd_problem(c, path, (int64_t)strtoll(name + 12, NULL, 10),
+                   "a journal tail cut off at this offset, kept: its last record was complete "
+                   "but failed its checksum (an acknowledged commit damaged on disk, or a "
+                   "crashed writer's); compare it with a backup, then delete the file");
+    } else if (sscanf(name, "pack-%u%c", &id, &extra) == 1) {
+        if (!(path = hd_join(c->reg->dir, name))) return HERD_ENOMEM;
+        unsigned char h[HD_PACK_HEADER];
+        static const unsigned char zero[HD_PACK_HEADER - 8] = {0};
+        size_t got = 0;
+        hd_vfs_file *f = NULL;
+        int rc = hd_vfs_open(c->reg->vfs, path, HD_VFS_READ, &f);
+        if (!rc) rc = hd_vfs_pread(f, h, sizeof h, 0, &got);
+        if (f) hd_vfs_close(f);
+        if (rc == HERD_ENOMEM) {
+            free(path);
+            return rc;
+        }
+        if (rc) {
+            hd_problem(c, path, 0, herd_last_error());
+            herd_clear_error();
+        } else if (got < sizeof h || memcmp(h, hd_pack_magic, 8) || memcmp(h + 8, zero, 8)) {
+            hd_problem(c, path, got < sizeof h || memcmp(h, hd_pack_magic, 8) ? 0 : 8,
+                       got < sizeof h ? "pack header truncated (16 bytes expected)"
+                                      : "pack header damaged: magic \\x89HPCK\\r\\n\\n and 8 "
+                                        "zero bytes expected");
+        }
+    }
+    free(path);
+    return c->t.oom ? HERD_ENOMEM : 0;
+}
+
 int herd_registry_check(herd_registry *reg, herd_frame **problems)
 {
     if (problems) *problems = NULL;
@@ -1002,6 +1060,7 @@ int herd_registry_check(herd_registry *reg, herd_frame **problems)
     int rc = tb_init(&c.t, names, types, 3);
     if (!rc) rc = hd_check_journal(&c);
     if (!rc) rc = hd_check_index(&c);
+    if (!rc) rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_check_entry, &c);
     rd_lock(reg);
     if (!rc) {
         rc = hd_rstate_foreach(&reg->st, NULL, hd_check_group, &c);

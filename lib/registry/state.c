@@ -466,6 +466,27 @@ static int hd_set_alias(hd_rgroup *g, const char *name, uint32_t to)
     return HERD_OK;
 }
 
+/* Past a damaged record: versions up to `upto` that a later record needs
+ * and the lost one made become placeholders.  Outside a lossy replay a
+ * gap is damage. */
+static int hd_fill_lost(hd_apply_ctx *c, hd_rgroup *g, uint32_t upto)
+{
+    if (upto <= g->nv) return HERD_OK;
+    if (!c->st->lossy) return 1;
+    while (g->nv < upto) {
+        hd_rver v;
+        memset(&v, 0, sizeof v);
+        v.version = g->nv + 1;
+        v.flags = HD_RV_ARCHIVED | HD_RV_LOST;
+        v.time_ms = c->time_ms;
+        int rc = hd_push_version(g, &v);
+        if (rc) return rc;
+        if (c->st->on_lost)
+            c->st->on_lost(c->st->lost_ctx, HD_LOST_VERSION, g->family, g->key, NULL, v.version);
+    }
+    return HERD_OK;
+}
+
 static int hd_apply_version(hd_apply_ctx *c)
 {
     hd_rbuf *r = &c->r;
@@ -504,6 +525,7 @@ static int hd_apply_version(hd_apply_ctx *c)
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
     if (rc) return rc;
+    if (v.version > g->nv + 1 && (rc = hd_fill_lost(c, g, v.version - 1)) < 0) return rc;
     if (v.version != g->nv + 1) {
         char what[160];
         snprintf(what, sizeof what, "version %u of a group that has %u", v.version, g->nv);
@@ -530,7 +552,13 @@ static int hd_apply_alias(hd_apply_ctx *c)
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
     if (rc) return rc;
+    if (m.to > g->nv && (rc = hd_fill_lost(c, g, m.to)) < 0) return rc;
     if (m.to > g->nv) return hd_damaged(c, "an alias points past the group's last version");
+    if (c->st->lossy && c->st->on_lost) {
+        const hd_ralias *now = hd_rgroup_alias(g, m.alias);
+        if ((now ? now->version : 0) != m.from) /* a move to `from` is missing */
+            c->st->on_lost(c->st->lost_ctx, HD_LOST_MOVE, g->family, g->key, m.alias, m.from);
+    }
     if ((rc = hd_set_alias(g, m.alias, m.to)) || (rc = hd_push_move(g, &m))) return rc;
     c->st->changes++;
     return HERD_OK;
@@ -547,6 +575,7 @@ static int hd_apply_archive(hd_apply_ctx *c)
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
     if (rc) return rc;
+    if (version > g->nv && (rc = hd_fill_lost(c, g, version)) < 0) return rc;
     if (!version || version > g->nv) return hd_damaged(c, "archive of a missing version");
     g->v[version - 1].flags |= HD_RV_ARCHIVED;
     c->st->changes++;
@@ -564,6 +593,7 @@ static int hd_apply_relocate(hd_apply_ctx *c)
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
     if (rc) return rc;
+    if (version > g->nv && (rc = hd_fill_lost(c, g, version)) < 0) return rc;
     if (!version || version > g->nv) return hd_damaged(c, "relocation of a missing version");
     g->v[version - 1].pack = pack;
     g->v[version - 1].off = off;
@@ -611,7 +641,7 @@ int hd_rstate_apply(hd_rstate *st, uint64_t seq, const unsigned char *payload, s
                     const char *where)
 {
     hd_apply_ctx c = {.st = st, .r = {payload, len, 0, 0}, .seq = seq, .where = where};
-    if (seq != st->seq + 1) {
+    if (seq != st->seq + 1 && !(st->lossy && seq > st->seq)) {
         char what[96];
         snprintf(what, sizeof what, "commit number %llu follows %llu", (unsigned long long)seq,
                  (unsigned long long)st->seq);

@@ -26,6 +26,13 @@
 
 /* ---- The state: index + overlay ---------------------------------------- */
 
+/* What a replay past a damaged journal record learns was lost: a version
+ * a later record shows existed (its number was skipped), or an alias move
+ * a later one shows happened (its "from" is not where the alias pointed). */
+typedef enum { HD_LOST_VERSION, HD_LOST_MOVE } hd_lost_kind;
+typedef void (*hd_lost_fn)(void *ctx, hd_lost_kind kind, const char *family, const char *key,
+                           const char *alias, uint32_t version);
+
 typedef struct hd_rstate {
     hd_index **seg; /* the index's segments, base first (nseg 0: none) */
     size_t nseg;
@@ -41,6 +48,12 @@ typedef struct hd_rstate {
     uint64_t seq;     /* the last commit applied */
     uint64_t rec_off; /* journal offset of its record (0: none) */
     uint64_t changes; /* versions and moves in the overlay */
+    /* Set while replaying past a damaged record: commit numbers may skip,
+     * and versions a later record needs that the lost one made become
+     * placeholders (archived, no artifact, HD_RV_LOST), told to on_lost. */
+    int lossy;
+    hd_lost_fn on_lost;
+    void *lost_ctx;
 } hd_rstate;
 
 typedef struct hd_ridem {

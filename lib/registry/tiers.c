@@ -316,10 +316,63 @@ int hd_segments_write(herd_registry *reg, const hd_rstate *st, uint64_t jend, si
     return rc;
 }
 
+/* After a failed index rewrite (a full disk: the index is about as big as
+ * the registry's metadata), the next attempt waits for checkpoint_every
+ * times 1, 2, 4, then HD_CHECKPOINT_BACKOFF_MAX more changes: a commit does
+ * not rewrite a large file only to fail again, and once space is back
+ * opening replays at most about HD_CHECKPOINT_BACKOFF_MAX + 1 checkpoints'
+ * worth of records. */
+#define HD_CHECKPOINT_BACKOFF_MAX 8u
+
+static void hd_checkpoint_failed(herd_registry *reg)
+{
+    unsigned shift = reg->checkpoint_failures < 3 ? reg->checkpoint_failures : 3;
+    uint64_t every = reg->checkpoint_every ? reg->checkpoint_every : HD_DEFAULT_CHECKPOINT;
+    uint64_t wait = every << shift;
+    if (wait > every * HD_CHECKPOINT_BACKOFF_MAX) wait = every * HD_CHECKPOINT_BACKOFF_MAX;
+    reg->checkpoint_failures++;
+    reg->checkpoint_retry_at = reg->st.changes + wait;
+    hd_log(HERD_LOG_WARN, "registry %s: rewriting the index failed (the commit itself is "
+           "durable; free some space: the next attempt comes after %llu more versions and "
+           "alias moves, and until then opening replays the journal since the last index): "
+           "%s", reg->dir, (unsigned long long)wait, herd_last_error());
+    herd_clear_error();
+}
+
+/* The records the new index covers for the first time are read back and
+ * checked: bit rot since they were written is found while this handle's
+ * state still holds what they committed, which the index then keeps, and
+ * commits through the handle stop until the damage is dealt with.
+ * Returns 0 to go on with the checkpoint, -1 to skip it (unreadable). */
+static int hd_checkpoint_verify(herd_registry *reg)
+{
+    uint64_t bad = 0;
+    int rc = hd_journal_verify(reg, reg->verified_to, reg->jend, &bad);
+    if (rc == HERD_ECORRUPT) {
+        hd_log(HERD_LOG_ERROR, "%s; found by the checkpoint's verification: the index written "
+               "now keeps what it committed, and commits through this handle stop (run "
+               "herd_registry_check, keep a copy of the index, then "
+               "herd_registry_rebuild_index to resume)", herd_last_error());
+        herd_clear_error();
+        reg->damaged = 1;
+        reg->damaged_off = bad;
+        return 0;
+    }
+    if (rc) {
+        hd_log(HERD_LOG_WARN, "registry %s: the checkpoint could not read the journal back "
+               "(the commit itself is durable): %s", reg->dir, herd_last_error());
+        herd_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
 void hd_maybe_checkpoint(herd_registry *reg, int force)
 {
     if (reg->stale) return; /* the state missed its own record: never snapshot it */
     if (!force && (!reg->checkpoint_every || reg->st.changes < reg->checkpoint_every)) return;
+    if (reg->checkpoint_failures && reg->st.changes < reg->checkpoint_retry_at) return;
+    if (hd_checkpoint_verify(reg)) return;
     const hd_rstate *st = &reg->st;
     size_t first = reg->whole_index ? 0 : hd_merge_from(st);
     int rc = HERD_OK;
@@ -332,9 +385,6 @@ void hd_maybe_checkpoint(herd_registry *reg, int force)
     if (!rc) reg->index_damaged = 0;
     if (!rc && !nothing) rc = hd_reload(reg, &tail);
     if (!rc) hd_segments_prune(reg);
-    if (rc) {
-        hd_log(HERD_LOG_WARN, "registry %s: rewriting the index failed (the commit itself "
-               "is durable; the next commit retries): %s", reg->dir, herd_last_error());
-        herd_clear_error();
-    }
+    if (rc) hd_checkpoint_failed(reg);
+    else reg->checkpoint_failures = 0;
 }

@@ -58,6 +58,10 @@
  *   search    herd_registry_search with a metric range (rmse between two
  *             quantiles of the versions' rmse, about 10% of them) and with
  *             a group pattern ("g0001*"); search_s is the sum of the two.
+ *   readers   4 writer threads making one-version commits through one
+ *             handle, alone and beside 8 threads resolving champions
+ *             through the same handle (alternating rounds, median of
+ *             --repeat): commit_with_8_readers_vs_alone, target >= 0.5.
  * Every herd result is checked (versions, champions, row counts).
  * Prints human-readable lines, then one JSON object as the last line.  See
  * docs/performance.md. */
@@ -69,6 +73,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -697,6 +702,101 @@ static double herd_commit_all(const workload *w, const char *path, size_t batch,
                               double *create_s, double *add_s, size_t *nbatches)
 {
     return herd_commit_timed(w, path, batch, 1, NULL, NULL, create_s, add_s, nbatches);
+}
+
+/* ---- commits beside readers on one handle ---------------------------------- */
+
+/* Commit throughput of CONTEND_WRITERS threads on one handle, alone and
+ * with CONTEND_READERS threads resolving champions through the same handle
+ * as fast as they can; commit_with_8_readers_vs_alone is the ratio of the
+ * two (1: readers cost the writers nothing).  Readers that keep the
+ * handle's state read-locked must not hold its commits off. */
+#define CONTEND_WRITERS 4
+#define CONTEND_READERS 8
+#define CONTEND_COMMITS 40 /* per writer thread and measurement */
+
+typedef struct contend {
+    herd_registry *reg;
+    const workload *w;
+    size_t writer;            /* this writer's number */
+    volatile int *stop;       /* readers run until set */
+    uint64_t reads;
+} contend;
+
+static void *contend_writer(void *arg)
+{
+    contend *c = arg;
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.family = "contend";
+    for (size_t i = 0; i < CONTEND_COMMITS; i++) {
+        size_t k = c->writer * CONTEND_COMMITS + i, m = ver_model(c->w, k);
+        vo.group = c->w->keys[ver_group(c->w, k)];
+        herd_batch *b = NULL;
+        check(herd_registry_begin(c->reg, &b), "herd_registry_begin (contention)");
+        check(herd_batch_add_bytes(b, c->w->art[m], c->w->art_len[m], &vo, NULL),
+              "herd_batch_add_bytes (contention)");
+        check(herd_batch_commit(b), "herd_batch_commit (contention)");
+        herd_batch_free(b);
+    }
+    return NULL;
+}
+
+static void *contend_reader(void *arg)
+{
+    contend *c = arg;
+    for (size_t i = c->writer; !*c->stop; i++) {
+        int64_t v = 0;
+        int rc = herd_registry_resolve(c->reg, FAMILY, c->w->keys[i % c->w->g], ALIAS, &v);
+        if (rc != HERD_OK) check(rc, "herd_registry_resolve (contention)");
+        c->reads++;
+    }
+    return NULL;
+}
+
+/* Commits per second of the writers, with `readers` reader threads. */
+static double contend_round(herd_registry *reg, const workload *w, int readers,
+                            uint64_t *reads)
+{
+    volatile int stop = 0;
+    pthread_t wt[CONTEND_WRITERS], rt[CONTEND_READERS];
+    contend wc[CONTEND_WRITERS], rc[CONTEND_READERS];
+    for (int i = 0; i < readers; i++) {
+        rc[i] = (contend){.reg = reg, .w = w, .writer = (size_t)i * 7919, .stop = &stop};
+        if (pthread_create(&rt[i], NULL, contend_reader, &rc[i])) die_errno("pthread_create", "");
+    }
+    double t0 = now_s();
+    for (int i = 0; i < CONTEND_WRITERS; i++) {
+        wc[i] = (contend){.reg = reg, .w = w, .writer = (size_t)i, .stop = &stop};
+        if (pthread_create(&wt[i], NULL, contend_writer, &wc[i])) die_errno("pthread_create", "");
+    }
+    for (int i = 0; i < CONTEND_WRITERS; i++) pthread_join(wt[i], NULL);
+    double secs = now_s() - t0;
+    stop = 1;
+    for (int i = 0; i < readers; i++) {
+        pthread_join(rt[i], NULL);
+        *reads += rc[i].reads;
+    }
+    return (double)(CONTEND_WRITERS * CONTEND_COMMITS) / secs;
+}
+
+/* The median over `repeat` alternating rounds of (with readers / alone). */
+static double commit_with_readers(const char *path, const workload *w, int repeat,
+                                  double *alone_cps, double *with_cps, uint64_t *reads)
+{
+    herd_registry *reg = NULL;
+    check(herd_registry_open(path, NULL, &reg), "herd_registry_open (contention)");
+    double ratio[MAX_REPEAT], alone[MAX_REPEAT], with[MAX_REPEAT];
+    *reads = 0;
+    for (int r = 0; r < repeat; r++) {
+        alone[r] = contend_round(reg, w, 0, reads);
+        with[r] = contend_round(reg, w, CONTEND_READERS, reads);
+        ratio[r] = with[r] / alone[r];
+    }
+    herd_registry_free(reg);
+    *alone_cps = median(alone, (size_t)repeat);
+    *with_cps = median(with, (size_t)repeat);
+    return median(ratio, (size_t)repeat);
 }
 
 /* Median time of herd_registry_open on `path`, each a fresh handle. */
@@ -1528,6 +1628,18 @@ int main(int argc, char **argv)
            lo, hi, expect_metric, search_metric_s, expect_pattern, search_pattern_s, search_s);
     herd_registry_free(reg);
 
+    /* Commits beside readers of the same handle. */
+    double alone_cps = 0, with_cps = 0;
+    uint64_t contend_reads = 0;
+    double readers_ratio = commit_with_readers(reg1, &w, o.repeat, &alone_cps, &with_cps,
+                                               &contend_reads);
+    printf("\ncommits beside readers on one handle (%d writer threads x %d one-version "
+           "commits, median of %d): alone %.1f commits/s, with %d reader threads %.1f "
+           "commits/s (%" PRIu64 " resolves): commit_with_8_readers_vs_alone %.2f%s\n",
+           CONTEND_WRITERS, CONTEND_COMMITS, o.repeat, alone_cps, CONTEND_READERS, with_cps,
+           contend_reads, readers_ratio, readers_ratio >= 0.5 ? " (met: >= 0.5)" :
+           " (MISSED: target >= 0.5)");
+
     /* Targets, as the issue states them. */
     double commit_vs_raw = raw_s / commit_s, commit_vs_folder = folder_s / commit_s;
     double resolve_vs_folder = folder_resolve_s / resolve_bulk_s;
@@ -1595,6 +1707,10 @@ int main(int argc, char **argv)
     json_int("folder_bytes", fold_bytes);
     json_int("folder_disk_bytes", fold_disk);
     json_int("folder_files", fold_files);
+    json_num("commit_alone_per_s", alone_cps);
+    json_num("commit_with_8_readers_per_s", with_cps);
+    json_num("commit_with_8_readers_vs_alone", readers_ratio);
+    json_target("target_commit_with_8_readers_vs_alone", 1, readers_ratio >= 0.5);
     json_target("target_commit_vs_raw_write", at_50k, commit_vs_raw >= 0.5);
     json_target("target_commit_vs_folder_per_version", at_50k, commit_vs_folder >= 10);
     json_target("target_resolve_all_vs_folder_per_version", at_1m, resolve_vs_folder >= 50);

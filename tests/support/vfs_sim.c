@@ -78,6 +78,8 @@ struct hd_vfs_sim {
     uint64_t crash_n, crash_seen;
     unsigned crash_mask;
     int down; /* crashed: every call fails until hd_vfs_sim_restart */
+    uint64_t capacity; /* bytes the named files may hold; 0: no limit */
+    uint64_t enospc;   /* writes refused for want of space */
 };
 
 static void sim_power_loss_locked(hd_vfs_sim *sim);
@@ -379,11 +381,27 @@ static int sim_read_at(sim_file *f, void *buf, size_t len, uint64_t off, size_t 
     return 0;
 }
 
+/* Bytes held by the files reachable from `d`'s current entries. */
+static uint64_t sim_used(const sim_node *d)
+{
+    uint64_t used = 0;
+    for (size_t i = 0; i < d->cur_ents.n; i++) {
+        const sim_node *n = d->cur_ents.v[i].node;
+        used += n->is_dir ? sim_used(n) : n->cur.n;
+    }
+    return used;
+}
+
 static int sim_write_at(sim_file *f, const void *buf, size_t len, uint64_t off)
 {
     sim_node *n = f->node;
     if (off > SIZE_MAX - len) return EFBIG;
     size_t end = (size_t)off + len;
+    hd_vfs_sim *sim = f->sim;
+    if (sim->capacity && end > n->cur.n && sim_used(sim->root) + (end - n->cur.n) > sim->capacity) {
+        sim->enospc++;
+        return ENOSPC; /* a full disk: nothing written */
+    }
     if (end > n->cur.n && buf_resize(&n->cur, end)) return ENOMEM;
     if (len) memcpy(n->cur.p + off, buf, len);
     if ((size_t)off < n->dirty_from) n->dirty_from = (size_t)off;
@@ -862,6 +880,29 @@ int hd_vfs_sim_is_down(hd_vfs_sim *sim)
     int down = sim->down;
     pthread_mutex_unlock(&sim->mu);
     return down;
+}
+
+void hd_vfs_sim_set_capacity(hd_vfs_sim *sim, uint64_t bytes)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->capacity = bytes;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+uint64_t hd_vfs_sim_used(hd_vfs_sim *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    uint64_t used = sim_used(sim->root);
+    pthread_mutex_unlock(&sim->mu);
+    return used;
+}
+
+uint64_t hd_vfs_sim_enospc(hd_vfs_sim *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    uint64_t n = sim->enospc;
+    pthread_mutex_unlock(&sim->mu);
+    return n;
 }
 
 void hd_vfs_sim_fail_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask, int err)

@@ -79,6 +79,14 @@ void hd_vfs_sim_power_loss(hd_vfs_sim *sim);
  * call changes nothing (a failed fsync also poisons the file, see above).
  * n = 0 disarms. */
 void hd_vfs_sim_fail_at(hd_vfs_sim *sim, uint64_t n, unsigned op_mask, int err);
+/* A disk of `bytes` (0: no limit): a write that would make the files
+ * named in the directories hold more fails with ENOSPC and writes nothing,
+ * as on a full disk, until space is freed or the capacity raised. */
+void hd_vfs_sim_set_capacity(hd_vfs_sim *sim, uint64_t bytes);
+/* Bytes the named files hold now. */
+uint64_t hd_vfs_sim_used(hd_vfs_sim *sim);
+/* Writes refused so far for want of space (hd_vfs_sim_set_capacity). */
+uint64_t hd_vfs_sim_enospc(hd_vfs_sim *sim);
 /* Crash at the n-th call (n >= 1, counted from now, counting only the
  * operations in op_mask): that call does not happen, a power loss does
  * (hd_vfs_sim_power_loss), and the machine stays down: every later call
