@@ -483,7 +483,7 @@ typedef struct tvfs {
     int tracing;
     unsigned n;
     char op[64][160];
-    int fail_journal_sync; /* arm: the next journal fdatasync, then the next truncation */
+    int fail_journal_sync; /* arm: the next journal fdatasync (not a cut's fsync), then the next truncation */
     int fired;
 } tvfs;
 
@@ -519,7 +519,7 @@ static int tv_sync(hd_vfs_file *f, int data)
 {
     tv_note(data ? "fdatasync" : "fsync", f->path, NULL);
     size_t n = strlen(f->path);
-    if (g_tv.fail_journal_sync && n >= 8 && !strcmp(f->path + n - 8, "/journal")) {
+    if (g_tv.fail_journal_sync && data && n >= 8 && !strcmp(f->path + n - 8, "/journal")) {
         g_tv.fail_journal_sync = 0;
         g_tv.fired = 1;
         hd_vfs_sim_fail_at(g_tv.sim, 1, HD_VFS_OP_FSYNC, EIO);
