@@ -1214,8 +1214,10 @@ typedef struct herd_registry_options {
      * (default) as long as it takes, 0 not at all (HERD_EBUSY). */
     int lock_timeout_ms;
     /* 1: open even when the journal is damaged before its end, read-only,
-     * showing the commits before the damage (herd_registry_check lists
-     * it).  0 (default): such a registry is HERD_ECORRUPT. */
+     * showing every commit but the damaged records (the log and
+     * herd_registry_check say what they held); herd_registry_rebuild_index
+     * on such a handle accepts the loss and lets commits resume.  0
+     * (default): such a registry is HERD_ECORRUPT naming what was lost. */
     int allow_damaged;
     /* herd_registry_predict keeps the models it loaded ready on the handle
      * (prepared predictors, by family, group and version) while the
@@ -1232,7 +1234,8 @@ HERD_API int herd_registry_options_init(herd_registry_options *opt, unsigned int
  * opt->create is 0).  A torn tail left by a writer that crashed is ignored,
  * and cut off by the next commit.  Errors: HERD_ENOTFOUND, HERD_EFORMAT
  * (not a registry, or a newer major format: the message says which),
- * HERD_ECORRUPT (file and offset), HERD_EIO. */
+ * HERD_ECORRUPT (file and offset), HERD_EIO (on a read-only filesystem the
+ * message says to open with read_only = 1). */
 HERD_API int herd_registry_open(const char *path, const herd_registry_options *opt,
                                 herd_registry **out);
 
@@ -1246,14 +1249,18 @@ HERD_API const char *herd_registry_path(const herd_registry *reg);
 /* Read the commits made since this handle's snapshot (by any process). */
 HERD_API int herd_registry_refresh(herd_registry *reg);
 
-/* Verify everything: every journal record, every index checksum and every
- * artifact's checksums.  *problems (may be NULL) receives one row per
+/* Verify everything: every journal record (past damaged ones, listing what
+ * they held), every index checksum, every pack header, every artifact's
+ * checksums, and list journal tails kept in journal.cut-<offset>.  *problems (may be NULL) receives one row per
  * problem: "file", "offset" (int64), "problem".  HERD_OK when there are
  * none, HERD_ECORRUPT (naming the first) otherwise. */
 HERD_API int herd_registry_check(herd_registry *reg, herd_frame **problems);
 
-/* Rebuild the binary index from the journal (after herd_registry_check
- * reported it damaged).  Takes the writer lock. */
+/* Rebuild the binary index (after herd_registry_check reported it or the
+ * journal damaged): from the index and the journal when the index matches
+ * the journal and verifies, else from the journal alone, reading past
+ * damaged journal records (each costs what it held, logged).  Takes the
+ * writer lock; on a handle opened with allow_damaged, commits resume. */
 HERD_API int herd_registry_rebuild_index(herd_registry *reg);
 
 /* --- Batches ------------------------------------------------------------ */
@@ -1269,7 +1276,9 @@ typedef struct herd_version_options {
      * most 2048 bytes): when a version with this key is already
      * committed, the commit adds nothing for it and herd_batch_version()
      * returns that version.  NULL: the artifact's own key, if it records
-     * one (herd_artifact_options.idempotency_key). */
+     * one (herd_artifact_options.idempotency_key).  A key committed for
+     * another (family, group), or given to two groups in one batch, fails
+     * the whole commit with HERD_ECONFLICT naming both. */
     const char *idempotency_key;
     const char *const *tag_names; /* tags: names (herd_name_validate) ... */
     const char *const *tag_values; /* ... and values (UTF-8, HERD_TAG_VALUE_MAX) */
@@ -1351,7 +1360,8 @@ HERD_API int herd_batch_set_progress(herd_batch *batch, herd_progress_fn fn, voi
 HERD_API size_t herd_batch_count(const herd_batch *batch);
 
 /* Commit: all or nothing.  Assigns the version numbers.  Errors leave the
- * registry as it was: HERD_ECONFLICT (an expect_version failed),
+ * registry as it was: HERD_ECONFLICT (an expect_version failed, or an
+ * idempotency key belongs to another group),
  * HERD_ENOTFOUND (an alias or archive names a missing version), HERD_EBUSY
  * (lock_timeout_ms ran out), HERD_EIO (nothing was committed, except when
  * the message says the final sync failed and could not be undone: then the
