@@ -1256,11 +1256,10 @@ HERD_API int herd_registry_refresh(herd_registry *reg);
  * none, HERD_ECORRUPT (naming the first) otherwise. */
 HERD_API int herd_registry_check(herd_registry *reg, herd_frame **problems);
 
-/* Rebuild the binary index (after herd_registry_check reported it or the
- * journal damaged): from the index and the journal when the index matches
- * the journal and verifies, else from the journal alone, reading past
- * damaged journal records (each costs what it held, logged).  Takes the
- * writer lock; on a handle opened with allow_damaged, commits resume. */
+/* Rebuild the binary index from the journal (after herd_registry_check
+ * reported it or the journal damaged), reading past damaged journal
+ * records (each costs what it held, logged).  Takes the writer lock; on a
+ * handle opened with allow_damaged, commits resume. */
 HERD_API int herd_registry_rebuild_index(herd_registry *reg);
 
 /* --- Batches ------------------------------------------------------------ */
