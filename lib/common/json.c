@@ -317,3 +317,10 @@ int hd_json_parse(const char *text, size_t len, const char *what, const hd_json_
     *out = root;
     return HERD_OK;
 }
+
+void hd_json_add(int *ok, cJSON *o, const char *key, cJSON *v)
+{
+    if (o && v && cJSON_AddItemToObject(o, key, v)) return;
+    cJSON_Delete(v);
+    *ok = 0;
+}

@@ -29,4 +29,9 @@ typedef struct hd_json_limits {
 int hd_json_parse(const char *text, size_t len, const char *what, const hd_json_limits *lim,
                   cJSON **out);
 
+/* Add `v` to object `o` as `key`; on any failure (either NULL: cJSON ran
+ * out of memory) free `v` and clear *ok, so that the caller never writes
+ * an object with a member silently missing (run params, alias details). */
+void hd_json_add(int *ok, cJSON *o, const char *key, cJSON *v);
+
 #endif

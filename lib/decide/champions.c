@@ -45,10 +45,10 @@ int herd_champions_new(herd_champions **out)
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
     herd_champions *c = hd_calloc(1, sizeof *c);
-    if (!c) return HERD_ENOMEM;
+    if (!c) return hd_oom();
     if (!(c->arena = hd_arena_new())) {
         free(c);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     *out = c;
     return HERD_OK;
@@ -90,19 +90,19 @@ int herd_champions_add(herd_champions *c, const char *group, int64_t version,
         size_t cap = c->cap;
         if (hd_grow((void **)&c->items, &cap, c->n + 1, sizeof *c->items) ||
             hd_grow((void **)&c->keys, &c->cap, c->n + 1, sizeof *c->keys))
-            return HERD_ENOMEM;
+            return hd_oom();
     }
     const char *key = hd_arena_strndup(c->arena, group, strlen(group));
     unsigned char *copy = hd_malloc(len ? len : 1, 1);
     if (!key || !copy) {
         free(copy);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     memcpy(copy, artifact, len);
     c->keys[c->n] = key;
     if (hd_key_index_add(&c->index, c->keys, c->n)) {
         free(copy);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     c->items[c->n++] = (chmp_item){version, copy, len};
     return HERD_OK;
@@ -214,7 +214,7 @@ int herd_champions_read(const void *data, size_t len, herd_champions **out)
     herd_champions *c = NULL;
     int rc = herd_champions_new(&c);
     hd_arena *tmp = hd_arena_new();
-    if (!rc && !tmp) rc = HERD_ENOMEM;
+    if (!rc && !tmp) rc = hd_oom();
     for (uint64_t i = 0; !rc && i < n && !r.bad; i++) {
         const char *key = hd_rbuf_str(&r, tmp);
         int64_t version = (int64_t)hd_rbuf_u64(&r);

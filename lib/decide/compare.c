@@ -18,6 +18,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/hash_internal.h"
+#include "common/json_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
@@ -821,26 +822,27 @@ static cJSON *cmp_num(double v)
 /* The alias history's details: the numbers behind the decision. */
 static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
 {
+    int ok = 1;
     cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddItemToObject(o, "decision", cJSON_CreateString(cmp_names[r->decision]));
-    cJSON_AddItemToObject(o, "metric", cJSON_CreateString(c->s.metric.name));
-    cJSON_AddItemToObject(o, "champion_version", cmp_num((double)r->champ_v));
-    cJSON_AddItemToObject(o, "challenger_version", cmp_num((double)r->chall_v));
-    cJSON_AddItemToObject(o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
-    cJSON_AddItemToObject(o, "challenger_metric", cmp_num(r->chall_m));
-    cJSON_AddItemToObject(o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
-    cJSON_AddItemToObject(o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
-    cJSON_AddItemToObject(o, "holdout_rows", cmp_num((double)r->rows));
-    cJSON_AddItemToObject(o, "min_abs_delta", cmp_num(c->s.o.min_abs_delta));
-    cJSON_AddItemToObject(o, "min_rel_delta", cmp_num(c->s.o.min_rel_delta));
+    hd_json_add(&ok, o, "decision", cJSON_CreateString(cmp_names[r->decision]));
+    hd_json_add(&ok, o, "metric", cJSON_CreateString(c->s.metric.name));
+    hd_json_add(&ok, o, "champion_version", cmp_num((double)r->champ_v));
+    hd_json_add(&ok, o, "challenger_version", cmp_num((double)r->chall_v));
+    hd_json_add(&ok, o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
+    hd_json_add(&ok, o, "challenger_metric", cmp_num(r->chall_m));
+    hd_json_add(&ok, o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
+    hd_json_add(&ok, o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
+    hd_json_add(&ok, o, "holdout_rows", cmp_num((double)r->rows));
+    hd_json_add(&ok, o, "min_abs_delta", cmp_num(c->s.o.min_abs_delta));
+    hd_json_add(&ok, o, "min_rel_delta", cmp_num(c->s.o.min_rel_delta));
     if (c->s.o.bootstrap) {
-        cJSON_AddItemToObject(o, "delta_ci_low", cmp_num(r->ci_lo));
-        cJSON_AddItemToObject(o, "delta_ci_high", cmp_num(r->ci_hi));
-        cJSON_AddItemToObject(o, "confidence", cmp_num(c->s.o.confidence));
+        hd_json_add(&ok, o, "delta_ci_low", cmp_num(r->ci_lo));
+        hd_json_add(&ok, o, "delta_ci_high", cmp_num(r->ci_hi));
+        hd_json_add(&ok, o, "confidence", cmp_num(c->s.o.confidence));
     }
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
+    if (!s) hd_oom();
     return s;
 }
 
@@ -909,7 +911,7 @@ static int cmp_promote(cmp_ctx *c)
         if (r->decision != CMP_PROMOTE && r->decision != CMP_FIRST) continue;
         char *details = cmp_details(c, r);
         if (!details) {
-            rc = HERD_ENOMEM;
+            rc = HERD_ENOMEM; /* cmp_details said so */
             break;
         }
         herd_alias_options ao;

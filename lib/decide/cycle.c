@@ -25,6 +25,7 @@
 #include "herd.h"
 #include "common/error_internal.h"
 #include "common/hash_internal.h"
+#include "common/json_internal.h"
 #include "common/keyindex_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
@@ -44,16 +45,6 @@
 /* ------------------------------------------------------------------------
  * Lineage: the run's params
  * --------------------------------------------------------------------- */
-
-/* Add `v` to object `o` as `key`; on any failure (either NULL: out of
- * memory) free `v` and clear *ok, so that an incomplete record is never
- * written. */
-static void cyc_add(int *ok, cJSON *o, const char *key, cJSON *v)
-{
-    if (o && v && cJSON_AddItemToObject(o, key, v)) return;
-    cJSON_Delete(v);
-    *ok = 0;
-}
 
 static cJSON *cyc_str(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
@@ -97,25 +88,25 @@ static cJSON *cyc_strings(const char *const *v, size_t n)
 static cJSON *cyc_fit_json(const herd_fit_options *f, int *ok)
 {
     cJSON *o = cJSON_CreateObject(), *params = cJSON_CreateObject();
-    cyc_add(ok, o, "features", cyc_strings(f->features, f->n_features));
-    cyc_add(ok, o, "label", cyc_str(f->label));
-    cyc_add(ok, o, "weight", cyc_str(f->weight));
+    hd_json_add(ok, o, "features", cyc_strings(f->features, f->n_features));
+    hd_json_add(ok, o, "label", cyc_str(f->label));
+    hd_json_add(ok, o, "weight", cyc_str(f->weight));
     for (size_t i = 0; params && i < f->n_params; i++) {
         if (!f->param_names[i]) continue;
         /* a name given twice: its last value, the one XGBoost keeps */
         cJSON_DeleteItemFromObjectCaseSensitive(params, f->param_names[i]);
-        cyc_add(ok, params, f->param_names[i], cyc_str(f->param_values[i]));
+        hd_json_add(ok, params, f->param_names[i], cyc_str(f->param_values[i]));
     }
-    cyc_add(ok, o, "xgboost_params", params);
-    cyc_add(ok, o, "rounds", cyc_int(f->rounds));
-    cyc_add(ok, o, "early_stopping_rounds", cyc_int(f->early_stopping_rounds));
-    cyc_add(ok, o, "valid_fraction", cyc_real(f->valid_fraction));
-    cyc_add(ok, o, "split", cyc_str(f->split == HERD_SPLIT_LAST ? "last" : "random"));
-    cyc_add(ok, o, "valid_order_by", cyc_str(f->valid_order_by));
-    cyc_add(ok, o, "seed", cyc_u64(f->seed));
-    cyc_add(ok, o, "metric", cyc_str(f->metric));
-    cyc_add(ok, o, "min_rows", cyc_u64(f->min_rows));
-    cyc_add(ok, o, "cv_folds", cyc_int(f->cv_folds));
+    hd_json_add(ok, o, "xgboost_params", params);
+    hd_json_add(ok, o, "rounds", cyc_int(f->rounds));
+    hd_json_add(ok, o, "early_stopping_rounds", cyc_int(f->early_stopping_rounds));
+    hd_json_add(ok, o, "valid_fraction", cyc_real(f->valid_fraction));
+    hd_json_add(ok, o, "split", cyc_str(f->split == HERD_SPLIT_LAST ? "last" : "random"));
+    hd_json_add(ok, o, "valid_order_by", cyc_str(f->valid_order_by));
+    hd_json_add(ok, o, "seed", cyc_u64(f->seed));
+    hd_json_add(ok, o, "metric", cyc_str(f->metric));
+    hd_json_add(ok, o, "min_rows", cyc_u64(f->min_rows));
+    hd_json_add(ok, o, "cv_folds", cyc_int(f->cv_folds));
     return o;
 }
 
@@ -123,19 +114,19 @@ static cJSON *cyc_fit_json(const herd_fit_options *f, int *ok)
 static cJSON *cyc_compare_json(const herd_compare_options *c, int *ok)
 {
     cJSON *o = cJSON_CreateObject();
-    cyc_add(ok, o, "champion", cyc_str(c->champion));
-    cyc_add(ok, o, "metric", cyc_str(c->metric));
-    cyc_add(ok, o, "min_abs_delta", cyc_real(c->min_abs_delta));
-    cyc_add(ok, o, "min_rel_delta", cyc_real(c->min_rel_delta));
-    cyc_add(ok, o, "metric_min", cyc_real(c->metric_min));
-    cyc_add(ok, o, "metric_max", cyc_real(c->metric_max));
-    cyc_add(ok, o, "min_holdout_rows", cyc_u64(c->min_holdout_rows));
-    cyc_add(ok, o, "bootstrap", cyc_int(c->bootstrap));
-    cyc_add(ok, o, "confidence", cyc_real(c->confidence));
-    cyc_add(ok, o, "seed", cyc_u64(c->seed));
-    cyc_add(ok, o, "dry_run", cJSON_CreateBool(c->dry_run));
-    cyc_add(ok, o, "max_promote_fraction", cyc_real(c->max_promote_fraction));
-    cyc_add(ok, o, "force", cJSON_CreateBool(c->force));
+    hd_json_add(ok, o, "champion", cyc_str(c->champion));
+    hd_json_add(ok, o, "metric", cyc_str(c->metric));
+    hd_json_add(ok, o, "min_abs_delta", cyc_real(c->min_abs_delta));
+    hd_json_add(ok, o, "min_rel_delta", cyc_real(c->min_rel_delta));
+    hd_json_add(ok, o, "metric_min", cyc_real(c->metric_min));
+    hd_json_add(ok, o, "metric_max", cyc_real(c->metric_max));
+    hd_json_add(ok, o, "min_holdout_rows", cyc_u64(c->min_holdout_rows));
+    hd_json_add(ok, o, "bootstrap", cyc_int(c->bootstrap));
+    hd_json_add(ok, o, "confidence", cyc_real(c->confidence));
+    hd_json_add(ok, o, "seed", cyc_u64(c->seed));
+    hd_json_add(ok, o, "dry_run", cJSON_CreateBool(c->dry_run));
+    hd_json_add(ok, o, "max_promote_fraction", cyc_real(c->max_promote_fraction));
+    hd_json_add(ok, o, "force", cJSON_CreateBool(c->force));
     return o;
 }
 
@@ -148,15 +139,15 @@ static cJSON *cyc_params_root(const hd_cycle_setup *s)
     const herd_cycle_options *o = &s->o;
     int ok = 1;
     cJSON *root = cJSON_CreateObject();
-    cyc_add(&ok, root, "herd_version", cyc_str(herd_version_string()));
-    cyc_add(&ok, root, "xgboost_version", cyc_str(xgb));
-    cyc_add(&ok, root, "family", cyc_str(o->family));
-    cyc_add(&ok, root, "fit", cyc_fit_json(&s->fit, &ok));
-    cyc_add(&ok, root, "holdout_order_by", cyc_str(o->holdout_order_by));
-    cyc_add(&ok, root, "holdout_fraction", cyc_real(o->holdout_fraction));
-    cyc_add(&ok, root, "holdout_periods", cyc_u64(o->holdout_periods));
-    cyc_add(&ok, root, "fallback", cJSON_CreateBool(o->fallback));
-    cyc_add(&ok, root, "compare", cyc_compare_json(&s->cmp.o, &ok));
+    hd_json_add(&ok, root, "herd_version", cyc_str(herd_version_string()));
+    hd_json_add(&ok, root, "xgboost_version", cyc_str(xgb));
+    hd_json_add(&ok, root, "family", cyc_str(o->family));
+    hd_json_add(&ok, root, "fit", cyc_fit_json(&s->fit, &ok));
+    hd_json_add(&ok, root, "holdout_order_by", cyc_str(o->holdout_order_by));
+    hd_json_add(&ok, root, "holdout_fraction", cyc_real(o->holdout_fraction));
+    hd_json_add(&ok, root, "holdout_periods", cyc_u64(o->holdout_periods));
+    hd_json_add(&ok, root, "fallback", cJSON_CreateBool(o->fallback));
+    hd_json_add(&ok, root, "compare", cyc_compare_json(&s->cmp.o, &ok));
     if (ok) return root;
     cJSON_Delete(root);
     return NULL;
@@ -167,7 +158,7 @@ int hd_cycle_fingerprint_columns(const hd_cycle_setup *s, const char *const *key
 {
     size_t m = n_key_columns + s->fit.n_features + 3;
     const char **v = hd_malloc(m, sizeof *v);
-    if (!v) return HERD_ENOMEM;
+    if (!v) return hd_oom();
     size_t k = 0;
     for (size_t i = 0; i < n_key_columns; i++) v[k++] = key_columns[i];
     for (size_t i = 0; i < s->fit.n_features; i++) v[k++] = s->fit.features[i];
@@ -322,15 +313,15 @@ static int cr_keep_strings(herd_cycle_run *run)
     for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
         if (!*str[i]) continue;
         if (!(*str[i] = hd_arena_strndup(run->arena, *str[i], strlen(*str[i]))))
-            return HERD_ENOMEM;
+            return hd_oom();
     }
     /* the features: the lineage fingerprint's columns */
     const char **f = hd_arena_alloc(run->arena, (s->fit.n_features + 1) * sizeof *f);
-    if (!f) return HERD_ENOMEM;
+    if (!f) return hd_oom();
     for (size_t i = 0; i < s->fit.n_features; i++)
         if (!(f[i] = hd_arena_strndup(run->arena, s->fit.features[i],
                                       strlen(s->fit.features[i]))))
-            return HERD_ENOMEM;
+            return hd_oom();
     s->fit.features = f;
     s->fit.param_names = s->fit.param_values = NULL;
     s->fit.n_params = 0;
@@ -344,11 +335,11 @@ static int cr_begin(herd_registry *reg, const herd_fit_options *fit,
                     const herd_cycle_options *opt, const char *fn, herd_cycle_run **out)
 {
     herd_cycle_run *run = hd_calloc(1, sizeof *run);
-    if (!run) return HERD_ENOMEM;
+    if (!run) return hd_oom();
     run->reg = reg;
     pthread_mutex_init(&run->lock, NULL);
     int rc = hd_cycle_setup_read(fit, opt, NULL, fn, &run->s);
-    if (!rc && !(run->arena = hd_arena_new())) rc = HERD_ENOMEM;
+    if (!rc && !(run->arena = hd_arena_new())) rc = hd_oom();
     if (!rc) rc = herd_registry_begin(reg, &run->batch);
     if (rc) {
         herd_cycle_run_free(run);
@@ -384,7 +375,7 @@ static int cr_eval_copy(const hd_cmp_eval *from, hd_cmp_eval *to)
               (from->champ_error && !(to->champ_error = hd_strdup(from->champ_error))) ||
               (from->boot_error && !(to->boot_error = hd_strdup(from->boot_error)));
     if (oom) hd_cmp_eval_clear(to);
-    return oom ? HERD_ENOMEM : HERD_OK;
+    return oom ? hd_oom() : HERD_OK;
 }
 
 /* Add one group's result: its model into the batch, its evaluation kept.
@@ -398,11 +389,11 @@ static int cr_add(herd_cycle_run *run, const hd_cycle_result *r, size_t order, i
         size_t cap = run->cap;
         if (hd_grow((void **)&run->v, &cap, run->n + 1, sizeof *run->v) ||
             hd_grow((void **)&run->keys, &run->cap, run->n + 1, sizeof *run->keys))
-            return HERD_ENOMEM;
+            return hd_oom();
     }
     cr_entry e = {.family = r->family, .order = order, .index = SIZE_MAX, .rows = r->rows,
                   .train_rows = r->train_rows, .data_hash = r->data_hash};
-    if (!(e.key = hd_arena_strndup(run->arena, r->key, strlen(r->key)))) return HERD_ENOMEM;
+    if (!(e.key = hd_arena_strndup(run->arena, r->key, strlen(r->key)))) return hd_oom();
     herd_version_options vo;
     herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
     vo.alias = "challenger"; /* family, group, run and idempotency key: the artifact's */
@@ -415,7 +406,7 @@ static int cr_add(herd_cycle_run *run, const hd_cycle_result *r, size_t order, i
     run->keys[run->n] = e.key;
     if (hd_key_index_add(&run->index, run->keys, run->n)) {
         hd_cmp_eval_clear(&e.eval);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     run->v[run->n++] = e;
     *added = 1;
@@ -459,7 +450,7 @@ static int cyc_fingerprint(const herd_cycle_run *run, uint64_t *out)
     uint64_t h = hd_cycle_fingerprint_seed(names, nn);
     free(names);
     const cr_entry **byk = hd_malloc(run->n ? run->n : 1, sizeof *byk);
-    if (!byk) return HERD_ENOMEM;
+    if (!byk) return hd_oom();
     size_t m = 0;
     for (size_t i = 0; i < run->n; i++)
         if (!run->v[i].family) byk[m++] = &run->v[i];
@@ -493,12 +484,12 @@ static int cyc_run_record(const herd_cycle_run *run, char **params, char **summa
     int ok = 1;
     cJSON *root = cJSON_Parse(run->s.options_json), *data = cJSON_CreateObject();
     if (!root) ok = 0;
-    cyc_add(&ok, data, "key_columns", cyc_strings(run->key_columns, run->n_key_columns));
-    cyc_add(&ok, data, "groups", cyc_u64(groups));
-    cyc_add(&ok, data, "rows", cyc_u64(rows));
-    cyc_add(&ok, data, "rows_without_key", cyc_u64(run->rows_without_key));
-    cyc_add(&ok, data, "fingerprint", cyc_str(fps));
-    cyc_add(&ok, root, "data", data);
+    hd_json_add(&ok, data, "key_columns", cyc_strings(run->key_columns, run->n_key_columns));
+    hd_json_add(&ok, data, "groups", cyc_u64(groups));
+    hd_json_add(&ok, data, "rows", cyc_u64(rows));
+    hd_json_add(&ok, data, "rows_without_key", cyc_u64(run->rows_without_key));
+    hd_json_add(&ok, data, "fingerprint", cyc_str(fps));
+    hd_json_add(&ok, root, "data", data);
     *params = ok ? cJSON_PrintUnformatted(root) : NULL; /* NULL: a member is missing */
     cJSON_Delete(root);
     char text[256];
@@ -613,11 +604,11 @@ int herd_cycle_run_add(herd_cycle_run *run, const herd_cycle_part *part)
                         "the parts added before", __func__);
     if (!run->key_columns) {
         const char **kc = hd_arena_alloc(run->arena, (info.n_key_columns + 1) * sizeof *kc);
-        if (!kc) return HERD_ENOMEM;
+        if (!kc) return hd_oom();
         for (size_t i = 0; i < info.n_key_columns; i++)
             if (!(kc[i] = hd_arena_strndup(run->arena, info.key_columns[i],
                                            strlen(info.key_columns[i]))))
-                return HERD_ENOMEM;
+                return hd_oom();
         run->key_columns = kc;
         run->n_key_columns = info.n_key_columns;
     }
@@ -681,7 +672,7 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
         hd_scope_plan(cyc_plan_no_family,
                       (int)(sizeof cyc_plan_no_family / sizeof *cyc_plan_no_family));
     const char **kc = hd_malloc(groups->nkeys ? groups->nkeys : 1, sizeof *kc);
-    if (!kc) rc = HERD_ENOMEM;
+    if (!kc) rc = hd_oom();
     for (size_t k = 0; kc && k < groups->nkeys; k++)
         kc[k] = herd_frame_column_name(groups->frame, groups->key_cols[k]);
     run->key_columns = kc;

@@ -115,7 +115,7 @@ static int cw_champion(const cw_ctx *c, const char *key, hd_cmp_eval *e, herd_mo
 {
     int rc = hd_champion_get(c->champions, key, &e->champ_v, model);
     if (rc && rc != HERD_ENOMEM) {
-        if (!(e->champ_error = hd_strdup(herd_last_error()))) return HERD_ENOMEM;
+        if (!(e->champ_error = hd_strdup(herd_last_error()))) return hd_oom();
         herd_clear_error();
         rc = HERD_OK;
     }
@@ -150,7 +150,7 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
         hd_rows_pred hp = {.rows = hold, .n = nh,
                            .out = hd_malloc(nh ? nh * c->nout : 1, sizeof *hp.out)};
         pred = hp.out;
-        frc = pred ? hd_fit_group(c->plan, key, train, nt, nthread, &hp, &it) : HERD_ENOMEM;
+        frc = pred ? hd_fit_group(c->plan, key, train, nt, nthread, &hp, &it) : hd_oom();
     }
     int rc = frc == HERD_ENOMEM ? HERD_ENOMEM : HERD_OK;
     if (!rc && it.model) {
@@ -159,7 +159,7 @@ static int cw_group(const cw_ctx *c, const char *key, int family, size_t order,
         ao.family = s->o.family;
         ao.run_id = s->o.run_id;
         ao.idempotency_key = idem = hd_cycle_idempotency_key(s->o.family, s->o.run_id, key);
-        rc = idem ? hd_art_options_read(&ao, "herd_cycle", &o) : HERD_ENOMEM;
+        rc = idem ? hd_art_options_read(&ao, "herd_cycle", &o) : hd_oom();
         if (!rc) rc = hd_fitted_artifact(c->plan, &it, key, &o, &a);
         if (!rc) rc = cw_champion(c, key, &e, &champ);
         if (!rc)
@@ -209,7 +209,7 @@ static int cw_group_task(void *ctx, size_t g, int worker, int nthread)
     const size_t *rows = hd_groups_rows_of(gs, g);
     size_t n = hd_groups_size_of(gs, g), nh = 0, nt = 0;
     size_t *hold = hd_malloc(n ? n : 1, sizeof *hold), *train = hd_malloc(n ? n : 1, sizeof *train);
-    int rc = hold && train ? cw_split(c, rows, n, hold, &nh, train, &nt) : HERD_ENOMEM;
+    int rc = hold && train ? cw_split(c, rows, n, hold, &nh, train, &nt) : hd_oom();
     uint64_t h = cw_group_hash(gs->frame, c->fp_cols, c->n_fp, gs->keys[g], rows, n);
     if (!rc) rc = cw_group(c, gs->keys[g], 0, g, train, nt, hold, nh, n, h, nthread);
     free(hold);
@@ -229,7 +229,7 @@ static int cw_family_task(void *ctx, size_t t, int worker, int nthread)
     size_t total = gs->offsets[gs->ngroups], nh = 0, nt = 0;
     size_t *hold = hd_malloc(total ? total : 1, sizeof *hold);
     size_t *train = hd_malloc(total ? total : 1, sizeof *train);
-    int rc = hold && train ? HERD_OK : HERD_ENOMEM;
+    int rc = hold && train ? HERD_OK : hd_oom();
     for (size_t g = 0; !rc && g < gs->ngroups; g++) {
         size_t a = 0, b = 0;
         rc = cw_split(c, hd_groups_rows_of(gs, g), hd_groups_size_of(gs, g), hold + nh, &a,
@@ -281,7 +281,7 @@ static int cw_columns(cw_ctx *c)
                         s->cmp.o.weight);
     const char **key_names = hd_malloc(c->groups->nkeys ? c->groups->nkeys : 1,
                                        sizeof *key_names);
-    if (!key_names) return HERD_ENOMEM;
+    if (!key_names) return hd_oom();
     for (size_t k = 0; k < c->groups->nkeys; k++)
         key_names[k] = herd_frame_column_name(f, c->groups->key_cols[k]);
     const char **names = NULL;
@@ -293,7 +293,7 @@ static int cw_columns(cw_ctx *c)
         if (!names[k] || herd_frame_find(f, names[k], &c->fp_cols[k])) c->fp_cols[k] = SIZE_MAX;
     free(names);
     herd_clear_error();
-    return c->fp_cols ? HERD_OK : HERD_ENOMEM;
+    return c->fp_cols ? HERD_OK : hd_oom();
 }
 
 static int cw_job(cw_ctx *c, const hd_apply_config *cfg, int family)
@@ -302,7 +302,7 @@ static int cw_job(cw_ctx *c, const hd_apply_config *cfg, int family)
     size_t nt = family ? 1 : gs->ngroups;
     size_t *task_rows = hd_malloc(nt ? nt : 1, sizeof *task_rows);
     hd_task_result *res = hd_calloc(nt ? nt : 1, sizeof *res);
-    int rc = task_rows && res ? HERD_OK : HERD_ENOMEM;
+    int rc = task_rows && res ? HERD_OK : hd_oom();
     for (size_t t = 0; !rc && t < nt; t++)
         task_rows[t] = family ? gs->offsets[gs->ngroups] : hd_groups_size_of(gs, t);
     if (!rc) {
@@ -385,10 +385,10 @@ struct herd_cycle_part {
 static int part_new(herd_cycle_part **out)
 {
     herd_cycle_part *p = hd_calloc(1, sizeof *p);
-    if (!p) return HERD_ENOMEM;
+    if (!p) return hd_oom();
     if (!(p->arena = hd_arena_new())) {
         free(p);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     pthread_mutex_init(&p->lock, NULL);
     *out = p;
@@ -430,7 +430,7 @@ static char *part_strdup_or_null(const char *s, int *oom)
 static int part_keep(herd_cycle_part *p, const hd_cycle_result *r, size_t order)
 {
     if (p->n == p->cap && hd_grow((void **)&p->g, &p->cap, p->n + 1, sizeof *p->g))
-        return HERD_ENOMEM;
+        return hd_oom();
     int oom = 0;
     part_group g = {.key = part_dup(p, r->key, &oom), .message = part_dup(p, r->message, &oom),
                     .family = r->family, .status = r->status, .order = order,
@@ -448,7 +448,7 @@ static int part_keep(herd_cycle_part *p, const hd_cycle_result *r, size_t order)
     if (oom) {
         free(g.artifact);
         hd_cmp_eval_clear(&g.eval);
-        return HERD_ENOMEM;
+        return hd_oom();
     }
     p->g[p->n++] = g;
     return HERD_OK;
@@ -509,7 +509,7 @@ static int part_header(herd_cycle_part *p, const hd_cycle_setup *s, const herd_g
     for (size_t k = 0; !oom && k < groups->nkeys; k++)
         p->key_columns[k] =
             part_dup(p, herd_frame_column_name(groups->frame, groups->key_cols[k]), &oom);
-    return oom ? HERD_ENOMEM : HERD_OK;
+    return oom ? hd_oom() : HERD_OK;
 }
 
 static int cyc_train_call(const herd_groups *groups, const herd_fit_options *fit,
@@ -571,7 +571,7 @@ int herd_cycle_part_report(const herd_cycle_part *p, herd_frame **out)
     for (int k = 0; k < 2; k++) fv[k] = hd_malloc(n ? n : 1, sizeof(double));
     int rc = keys && status && msg && iv[0] && iv[1] && iv[2] && iv[3] && fv[0] && fv[1]
                  ? HERD_OK
-                 : HERD_ENOMEM;
+                 : hd_oom();
     for (size_t i = 0; !rc && i < n; i++) {
         const part_group *g = &p->g[i];
         keys[i] = g->key;
@@ -717,7 +717,7 @@ static void part_read_eval(hd_rbuf *r, herd_cycle_part *p, hd_cmp_eval *e, int *
 static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
 {
     if (p->n == p->cap && hd_grow((void **)&p->g, &p->cap, p->n + 1, sizeof *p->g))
-        return HERD_ENOMEM;
+        return hd_oom();
     part_group *g = &p->g[p->n];
     memset(g, 0, sizeof *g);
     hd_cmp_eval_init(&g->eval);
@@ -734,7 +734,7 @@ static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
     p->n++; /* owned from here: freed with the part */
     int has = (int)hd_rbuf_u8(r);
     uint64_t len = hd_rbuf_u64(r);
-    if (oom) return HERD_ENOMEM;
+    if (oom) return hd_oom();
     if (r->bad || g->status > HD_TASK_SKIPPED || (!has && len) || len > r->n - r->pos)
         return r->bad = 1, HERD_OK;
     if (!has) return HERD_OK;
@@ -742,7 +742,7 @@ static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
     int rc = hd_artifact_check_bytes(r->p + r->pos, (size_t)len, &info);
     if (rc) return hd_error_prefix("group '%s': the artifact is not valid: ", g->key);
     hd_artifact_info_free(&info);
-    if (!(g->artifact = hd_malloc(len ? (size_t)len : 1, 1))) return HERD_ENOMEM;
+    if (!(g->artifact = hd_malloc(len ? (size_t)len : 1, 1))) return hd_oom();
     memcpy(g->artifact, r->p + r->pos, (size_t)len);
     g->len = (size_t)len;
     r->pos += (size_t)len;
@@ -775,7 +775,7 @@ int herd_cycle_part_read(const void *data, size_t len, herd_cycle_part **out)
         if (nk > r.n - r.pos) r.bad = 1; /* each name takes at least 4 bytes */
         p->key_columns = r.bad ? NULL : hd_arena_alloc(p->arena, ((size_t)nk + 1) *
                                                                     sizeof *p->key_columns);
-        if (!r.bad && !p->key_columns) rc = HERD_ENOMEM;
+        if (!r.bad && !p->key_columns) rc = hd_oom();
         for (uint64_t k = 0; !rc && !r.bad && k < nk; k++)
             p->key_columns[k] = part_read_str(&r, p, 0);
         p->n_key_columns = r.bad ? 0 : (size_t)nk;

@@ -43,7 +43,7 @@ typedef struct rf_ctx {
 static int rf_register(rf_ctx *c, const char *key, const hd_fitted *it, size_t *index)
 {
     char *idem = c->o.run_id ? hd_cycle_idempotency_key(c->o.family, c->o.run_id, key) : NULL;
-    if (c->o.run_id && !idem) return HERD_ENOMEM;
+    if (c->o.run_id && !idem) return hd_oom();
     herd_artifact_options ao, o;
     herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
     ao.family = c->o.family;
@@ -90,7 +90,7 @@ static int rf_report(const rf_ctx *c, int committed, herd_frame **out)
     size_t n = c->groups->ngroups;
     int64_t *version = hd_calloc(n ? n : 1, sizeof *version);
     int64_t *existed = hd_calloc(n ? n : 1, sizeof *existed);
-    int rc = version && existed ? HERD_OK : HERD_ENOMEM;
+    int rc = version && existed ? HERD_OK : hd_oom();
     for (size_t g = 0; !rc && committed && g < n; g++) {
         if (c->index[g] == SIZE_MAX) continue;
         int e = 0;
@@ -147,7 +147,7 @@ static int rf_call(herd_registry *reg, const herd_groups *groups, const herd_fit
     hd_task_result *res = hd_calloc(n ? n : 1, sizeof *res);
     c.index = hd_malloc(n ? n : 1, sizeof *c.index);
     pthread_mutex_init(&c.lock, NULL);
-    if (!task_rows || !res || !c.index) rc = HERD_ENOMEM;
+    if (!task_rows || !res || !c.index) rc = hd_oom();
     for (size_t g = 0; !rc && g < n; g++) {
         task_rows[g] = hd_groups_size_of(groups, g);
         c.index[g] = SIZE_MAX;
