@@ -73,13 +73,14 @@ $(ASAN_BUILD)/build.ninja:
 	  -Dc_args=-fno-sanitize-recover=all -Dbenchmarks=false -Dexamples=false
 
 # ThreadSanitizer over the suites that run threads: the worker pool, training,
-# the registry's shared handles and champion/challenger, with XGBoost's real
+# the registry's shared handles, champion/challenger and the streaming
+# cycle's committer, with XGBoost's real
 # OpenMP teams.  XGBoost, libgomp and libstdc++ are not built for TSan, so
 # the barriers that order XGBoost's team threads are invisible to it:
 # tests/tsan.supp drops the interceptor calls those three libraries make
 # themselves (each entry explained there); nothing of herd's own code is
 # suppressed.
-TSAN_TESTS := apply fit registry compare
+TSAN_TESTS := apply fit registry compare cycle
 TSAN_ENV   := TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 
 $(TSAN_BUILD)/build.ninja:
