@@ -153,9 +153,12 @@ def test_cancel_from_the_progress_callback(sales):
         seen.append(p)
         return True  # cancel at the first report
 
+    # Reports come about every progress_interval_s: the fit must outlast the
+    # first one by far (a fast machine finished 50 rounds before it), and
+    # cancelling there makes the long fit short.
     with pytest.raises(herd.CanceledError) as e:
-        herd.fit(big, by="store", features=["price", "promo"], label="sales", rounds=50,
-                 threads=1, progress=progress)
+        herd.fit(big, by="store", features=["price", "promo"], label="sales", rounds=2000,
+                 threads=1, progress=progress, progress_interval_s=0.02)
     assert seen and seen[0]["phase"] == "fit"
     with e.value.result as res:
         assert "not_run" in set(res.report["status"])
