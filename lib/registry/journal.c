@@ -148,6 +148,7 @@ static void hd_loss_stretch(hd_loss_log *log, const unsigned char *p, uint64_t r
         return;
     }
     scratch.lossy = 1;
+    scratch.lost_budget = rec_len / HD_VERSION_ENTRY_MIN;
     scratch.seq = seq ? seq - 1 : 0;
     (void)hd_rstate_apply(&scratch, seq, p + HD_REC_HEADER, (size_t)(rec_len - HD_REC_HEADER),
                           "a damaged record");
@@ -269,6 +270,7 @@ int hd_journal_catch_up(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_ta
             }
             if (st->lost_ctx)
                 hd_loss_stretch(st->lost_ctx, b + pos, span, *jend + pos, next - pos);
+            st->lost_budget += (next - pos) / HD_VERSION_ENTRY_MIN;
             pos = next; /* resync: every later record still counts */
             continue;
         }

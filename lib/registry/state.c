@@ -467,12 +467,13 @@ static int hd_set_alias(hd_rgroup *g, const char *name, uint32_t to)
 }
 
 /* Past a damaged record: versions up to `upto` that a later record needs
- * and the lost one made become placeholders.  Outside a lossy replay a
- * gap is damage. */
+ * and the lost one made become placeholders.  Outside a lossy replay, or
+ * beyond what the skipped bytes could have held, a gap is damage. */
 static int hd_fill_lost(hd_apply_ctx *c, hd_rgroup *g, uint32_t upto)
 {
     if (upto <= g->nv) return HERD_OK;
-    if (!c->st->lossy) return 1;
+    if (!c->st->lossy || upto - g->nv > c->st->lost_budget) return 1;
+    c->st->lost_budget -= upto - g->nv;
     while (g->nv < upto) {
         hd_rver v;
         memset(&v, 0, sizeof v);

@@ -33,6 +33,11 @@ typedef enum { HD_LOST_VERSION, HD_LOST_MOVE } hd_lost_kind;
 typedef void (*hd_lost_fn)(void *ctx, hd_lost_kind kind, const char *family, const char *key,
                            const char *alias, uint32_t version);
 
+/* The fewest journal bytes a version entry takes: six length-prefixed
+ * strings (family, key, run id, idempotency key, created, fingerprint), the
+ * version, pack, offset, length and the metric and tag counts. */
+#define HD_VERSION_ENTRY_MIN (6 * 4 + 4 + 4 + 8 + 4 + 4 + 4)
+
 typedef struct hd_rstate {
     hd_index **seg; /* the index's segments, base first (nseg 0: none) */
     size_t nseg;
@@ -52,6 +57,11 @@ typedef struct hd_rstate {
      * and versions a later record needs that the lost one made become
      * placeholders (archived, no artifact, HD_RV_LOST), told to on_lost. */
     int lossy;
+    /* How many placeholders the damage skipped so far can account for:
+     * a skipped stretch of n bytes held at most n / HD_VERSION_ENTRY_MIN
+     * versions, so that a damaged number (an alias "moved" to version
+     * 3,000,000,000) is damage, never billions of placeholders. */
+    uint64_t lost_budget;
     hd_lost_fn on_lost;
     void *lost_ctx;
 } hd_rstate;
