@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "herd.h"
-#include "common/bytes_internal.h"
 #include "common/error_internal.h"
 #include "common/keyindex_internal.h"
 #include "common/mem_internal.h"
@@ -174,8 +173,7 @@ int herd_champions_to_buffer(const herd_champions *c, void **data, size_t *len)
     *len = 0;
     HD_CHECK_NOT_NULL(c);
     hd_wbuf b = {0};
-    hd_wbuf_bytes(&b, chmp_magic, sizeof chmp_magic);
-    hd_wbuf_u32(&b, CHMP_FORMAT);
+    hd_envelope_begin(&b, chmp_magic, CHMP_FORMAT);
     hd_wbuf_u64(&b, c->n);
     for (size_t i = 0; i < c->n; i++) {
         hd_wbuf_str(&b, c->keys[i]);
@@ -183,11 +181,7 @@ int herd_champions_to_buffer(const herd_champions *c, void **data, size_t *len)
         hd_wbuf_u64(&b, c->items[i].len);
         hd_wbuf_bytes(&b, c->items[i].bytes, c->items[i].len);
     }
-    if (!b.oom) hd_wbuf_u32(&b, hd_crc32(b.p, b.n));
-    if (b.oom) {
-        hd_wbuf_free(&b);
-        return hd_oom();
-    }
+    if (hd_envelope_seal(&b)) return HERD_ENOMEM;
     *data = b.p;
     *len = b.n;
     return HERD_OK;
@@ -198,21 +192,13 @@ int herd_champions_read(const void *data, size_t len, herd_champions **out)
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
     HD_CHECK_NOT_NULL(data);
-    const unsigned char *p = data;
-    if (len < sizeof chmp_magic + 16 || memcmp(p, chmp_magic, sizeof chmp_magic))
-        return hd_error(HERD_EFORMAT, "%s: the %zu bytes are not serialised champions "
-                        "(herd_champions_to_buffer writes them)", __func__, len);
-    if (hd_rd32(p + len - 4) != hd_crc32(p, len - 4))
-        return hd_error(HERD_ECORRUPT, "%s: the champions' checksum does not match their %zu "
-                        "bytes: they were damaged in transit", __func__, len);
-    hd_rbuf r = {.p = p, .n = len - 4, .pos = sizeof chmp_magic};
-    uint32_t format = hd_rbuf_u32(&r);
-    if (format != CHMP_FORMAT)
-        return hd_error(HERD_EFORMAT, "%s: champions of format %u; this library reads format "
-                        "%u", __func__, format, CHMP_FORMAT);
+    hd_rbuf r;
+    int rc = hd_envelope_open(data, len, chmp_magic, CHMP_FORMAT, __func__,
+                              "serialised champions", "herd_champions_to_buffer", &r);
+    if (rc) return rc;
     uint64_t n = hd_rbuf_u64(&r);
     herd_champions *c = NULL;
-    int rc = herd_champions_new(&c);
+    rc = herd_champions_new(&c);
     hd_arena *tmp = hd_arena_new();
     if (!rc && !tmp) rc = hd_oom();
     for (uint64_t i = 0; !rc && i < n && !r.bad; i++) {

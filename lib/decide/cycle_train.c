@@ -649,8 +649,7 @@ int herd_cycle_part_to_buffer(const herd_cycle_part *p, void **data, size_t *len
     *len = 0;
     HD_CHECK_NOT_NULL(p);
     hd_wbuf b = {0};
-    hd_wbuf_bytes(&b, part_magic, sizeof part_magic);
-    hd_wbuf_u32(&b, PART_FORMAT);
+    hd_envelope_begin(&b, part_magic, PART_FORMAT);
     hd_wbuf_str(&b, p->options_json);
     hd_wbuf_str(&b, p->run_id);
     hd_wbuf_u64(&b, p->n_key_columns);
@@ -672,11 +671,7 @@ int herd_cycle_part_to_buffer(const herd_cycle_part *p, void **data, size_t *len
         hd_wbuf_u64(&b, g->artifact ? g->len : 0);
         if (g->artifact) hd_wbuf_bytes(&b, g->artifact, g->len);
     }
-    if (!b.oom) hd_wbuf_u32(&b, hd_crc32(b.p, b.n));
-    if (b.oom) {
-        hd_wbuf_free(&b);
-        return hd_oom();
-    }
+    if (hd_envelope_seal(&b)) return HERD_ENOMEM;
     *data = b.p;
     *len = b.n;
     return HERD_OK;
@@ -754,20 +749,12 @@ int herd_cycle_part_read(const void *data, size_t len, herd_cycle_part **out)
     HD_CHECK_NOT_NULL(out);
     *out = NULL;
     HD_CHECK_NOT_NULL(data);
-    const unsigned char *bytes = data;
-    if (len < sizeof part_magic + 8 || memcmp(bytes, part_magic, sizeof part_magic))
-        return hd_error(HERD_EFORMAT, "%s: the %zu bytes are not a cycle part "
-                        "(herd_cycle_part_to_buffer writes them)", __func__, len);
-    if (hd_rd32(bytes + len - 4) != hd_crc32(bytes, len - 4))
-        return hd_error(HERD_ECORRUPT, "%s: the part's checksum does not match its %zu bytes: "
-                        "it was damaged in transit", __func__, len);
-    hd_rbuf r = {.p = bytes, .n = len - 4, .pos = sizeof part_magic};
-    uint32_t format = hd_rbuf_u32(&r);
-    if (format != PART_FORMAT)
-        return hd_error(HERD_EFORMAT, "%s: a part of format %u; this library reads format %u",
-                        __func__, format, PART_FORMAT);
+    hd_rbuf r;
+    int rc = hd_envelope_open(data, len, part_magic, PART_FORMAT, __func__, "a cycle part",
+                              "herd_cycle_part_to_buffer", &r);
+    if (rc) return rc;
     herd_cycle_part *p = NULL;
-    int rc = part_new(&p);
+    rc = part_new(&p);
     if (!rc) {
         p->options_json = part_read_str(&r, p, 0);
         p->run_id = part_read_str(&r, p, 0);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herd.h"
+#include "common/bytes_internal.h"
+#include "common/error_internal.h"
 #include "common/hash_internal.h"
 #include "common/mem_internal.h"
 #include "registry/codec_internal.h"
@@ -154,4 +157,38 @@ uint32_t hd_rgroup_latest(const hd_rgroup *g)
     for (uint32_t i = g->nv; i > 0; i--)
         if (!(g->v[i - 1].flags & HD_RV_ARCHIVED)) return g->v[i - 1].version;
     return 0;
+}
+
+/* ---- Envelopes ----------------------------------------------------------- */
+
+void hd_envelope_begin(hd_wbuf *b, const char magic[8], uint32_t format)
+{
+    hd_wbuf_bytes(b, magic, 8);
+    hd_wbuf_u32(b, format);
+}
+
+int hd_envelope_seal(hd_wbuf *b)
+{
+    if (!b->oom) hd_wbuf_u32(b, hd_crc32(b->p, b->n));
+    if (!b->oom) return HERD_OK;
+    hd_wbuf_free(b);
+    return hd_oom();
+}
+
+int hd_envelope_open(const void *data, size_t len, const char magic[8], uint32_t format,
+                     const char *fn, const char *what, const char *writer, hd_rbuf *r)
+{
+    const unsigned char *p = data;
+    if (len < 8 + 4 + 4 || memcmp(p, magic, 8))
+        return hd_error(HERD_EFORMAT, "%s: the %zu bytes are not %s (%s writes them)", fn, len,
+                        what, writer);
+    if (hd_rd32(p + len - 4) != hd_crc32(p, len - 4))
+        return hd_error(HERD_ECORRUPT, "%s: the checksum of these %zu bytes (%s) does not "
+                        "match: they were damaged in transit", fn, len, what);
+    *r = (hd_rbuf){.p = p, .n = len - 4, .pos = 8};
+    uint32_t got = hd_rbuf_u32(r);
+    if (got != format)
+        return hd_error(HERD_EFORMAT, "%s: %s of format %u; this library reads format %u", fn,
+                        what, got, format);
+    return HERD_OK;
 }

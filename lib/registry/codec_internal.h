@@ -47,6 +47,20 @@ double hd_rbuf_f64(hd_rbuf *r);
  * error (r->bad set). */
 const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena);
 
+/* ---- Envelopes: byte containers handed between processes --------------- */
+
+/* An envelope is an 8-byte magic, a u32 format, the body, then a CRC-32 of
+ * everything before it: the champions a committer hands to workers and
+ * the cycle parts they return.  hd_envelope_begin writes the head; the
+ * writer appends the body and seals it with hd_envelope_seal (HERD_ENOMEM
+ * when the buffer ran out, b freed).  hd_envelope_open checks magic,
+ * checksum and format, naming `fn`, `what` the container holds and the
+ * `writer` function, and sets *r to read the body. */
+void hd_envelope_begin(hd_wbuf *b, const char magic[8], uint32_t format);
+int hd_envelope_seal(hd_wbuf *b);
+int hd_envelope_open(const void *data, size_t len, const char magic[8], uint32_t format,
+                     const char *fn, const char *what, const char *writer, hd_rbuf *r);
+
 /* ---- The data model ---------------------------------------------------- */
 
 enum {
