@@ -5,6 +5,7 @@
  * only text it accepts reaches cJSON, which then cannot fail except for
  * memory.  The validator recurses at most max_depth levels and never
  * allocates, so hostile input costs one linear scan. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -323,4 +324,9 @@ void hd_json_add(int *ok, cJSON *o, const char *key, cJSON *v)
     if (o && v && cJSON_AddItemToObject(o, key, v)) return;
     cJSON_Delete(v);
     *ok = 0;
+}
+
+cJSON *hd_json_number(double v)
+{
+    return isfinite(v) ? cJSON_CreateRaw(HD_NUM_JSON(v)) : cJSON_CreateNull();
 }

@@ -34,4 +34,9 @@ int hd_json_parse(const char *text, size_t len, const char *what, const hd_json_
  * an object with a member silently missing (run params, alias details). */
 void hd_json_add(int *ok, cJSON *o, const char *key, cJSON *v);
 
+/* A JSON number written by the number module (the shortest text that reads
+ * back exactly, in any locale), or null for NaN and infinities.  NULL: out
+ * of memory. */
+cJSON *hd_json_number(double v);
+
 #endif

@@ -812,13 +812,6 @@ static int cmp_summary_frame(const cmp_ctx *c, herd_frame **out)
  * Promotion
  * --------------------------------------------------------------------- */
 
-/* A JSON number written by the number module (the shortest exact text, in
- * any locale), or null. */
-static cJSON *cmp_num(double v)
-{
-    return isfinite(v) ? cJSON_CreateRaw(HD_NUM_JSON(v)) : cJSON_CreateNull();
-}
-
 /* The alias history's details: the numbers behind the decision. */
 static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
 {
@@ -826,19 +819,19 @@ static char *cmp_details(const cmp_ctx *c, const cmp_row *r)
     cJSON *o = cJSON_CreateObject();
     hd_json_add(&ok, o, "decision", cJSON_CreateString(cmp_names[r->decision]));
     hd_json_add(&ok, o, "metric", cJSON_CreateString(c->s.metric.name));
-    hd_json_add(&ok, o, "champion_version", cmp_num((double)r->champ_v));
-    hd_json_add(&ok, o, "challenger_version", cmp_num((double)r->chall_v));
-    hd_json_add(&ok, o, "champion_metric", cmp_num(r->champ_v ? r->champ_m : NAN));
-    hd_json_add(&ok, o, "challenger_metric", cmp_num(r->chall_m));
-    hd_json_add(&ok, o, "delta", cmp_num(r->champ_v ? r->delta : NAN));
-    hd_json_add(&ok, o, "rel_delta", cmp_num(r->champ_v ? r->rel : NAN));
-    hd_json_add(&ok, o, "holdout_rows", cmp_num((double)r->rows));
-    hd_json_add(&ok, o, "min_abs_delta", cmp_num(c->s.o.min_abs_delta));
-    hd_json_add(&ok, o, "min_rel_delta", cmp_num(c->s.o.min_rel_delta));
+    hd_json_add(&ok, o, "champion_version", hd_json_number((double)r->champ_v));
+    hd_json_add(&ok, o, "challenger_version", hd_json_number((double)r->chall_v));
+    hd_json_add(&ok, o, "champion_metric", hd_json_number(r->champ_v ? r->champ_m : NAN));
+    hd_json_add(&ok, o, "challenger_metric", hd_json_number(r->chall_m));
+    hd_json_add(&ok, o, "delta", hd_json_number(r->champ_v ? r->delta : NAN));
+    hd_json_add(&ok, o, "rel_delta", hd_json_number(r->champ_v ? r->rel : NAN));
+    hd_json_add(&ok, o, "holdout_rows", hd_json_number((double)r->rows));
+    hd_json_add(&ok, o, "min_abs_delta", hd_json_number(c->s.o.min_abs_delta));
+    hd_json_add(&ok, o, "min_rel_delta", hd_json_number(c->s.o.min_rel_delta));
     if (c->s.o.bootstrap) {
-        hd_json_add(&ok, o, "delta_ci_low", cmp_num(r->ci_lo));
-        hd_json_add(&ok, o, "delta_ci_high", cmp_num(r->ci_hi));
-        hd_json_add(&ok, o, "confidence", cmp_num(c->s.o.confidence));
+        hd_json_add(&ok, o, "delta_ci_low", hd_json_number(r->ci_lo));
+        hd_json_add(&ok, o, "delta_ci_high", hd_json_number(r->ci_hi));
+        hd_json_add(&ok, o, "confidence", hd_json_number(c->s.o.confidence));
     }
     char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);

@@ -65,11 +65,6 @@ static cJSON *cyc_int(int64_t v)
     return cJSON_CreateRaw(buf);
 }
 
-static cJSON *cyc_real(double v)
-{
-    return isfinite(v) ? cJSON_CreateRaw(HD_NUM_JSON(v)) : cJSON_CreateNull();
-}
-
 static cJSON *cyc_strings(const char *const *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -100,7 +95,7 @@ static cJSON *cyc_fit_json(const herd_fit_options *f, int *ok)
     hd_json_add(ok, o, "xgboost_params", params);
     hd_json_add(ok, o, "rounds", cyc_int(f->rounds));
     hd_json_add(ok, o, "early_stopping_rounds", cyc_int(f->early_stopping_rounds));
-    hd_json_add(ok, o, "valid_fraction", cyc_real(f->valid_fraction));
+    hd_json_add(ok, o, "valid_fraction", hd_json_number(f->valid_fraction));
     hd_json_add(ok, o, "split", cyc_str(f->split == HERD_SPLIT_LAST ? "last" : "random"));
     hd_json_add(ok, o, "valid_order_by", cyc_str(f->valid_order_by));
     hd_json_add(ok, o, "seed", cyc_u64(f->seed));
@@ -116,16 +111,16 @@ static cJSON *cyc_compare_json(const herd_compare_options *c, int *ok)
     cJSON *o = cJSON_CreateObject();
     hd_json_add(ok, o, "champion", cyc_str(c->champion));
     hd_json_add(ok, o, "metric", cyc_str(c->metric));
-    hd_json_add(ok, o, "min_abs_delta", cyc_real(c->min_abs_delta));
-    hd_json_add(ok, o, "min_rel_delta", cyc_real(c->min_rel_delta));
-    hd_json_add(ok, o, "metric_min", cyc_real(c->metric_min));
-    hd_json_add(ok, o, "metric_max", cyc_real(c->metric_max));
+    hd_json_add(ok, o, "min_abs_delta", hd_json_number(c->min_abs_delta));
+    hd_json_add(ok, o, "min_rel_delta", hd_json_number(c->min_rel_delta));
+    hd_json_add(ok, o, "metric_min", hd_json_number(c->metric_min));
+    hd_json_add(ok, o, "metric_max", hd_json_number(c->metric_max));
     hd_json_add(ok, o, "min_holdout_rows", cyc_u64(c->min_holdout_rows));
     hd_json_add(ok, o, "bootstrap", cyc_int(c->bootstrap));
-    hd_json_add(ok, o, "confidence", cyc_real(c->confidence));
+    hd_json_add(ok, o, "confidence", hd_json_number(c->confidence));
     hd_json_add(ok, o, "seed", cyc_u64(c->seed));
     hd_json_add(ok, o, "dry_run", cJSON_CreateBool(c->dry_run));
-    hd_json_add(ok, o, "max_promote_fraction", cyc_real(c->max_promote_fraction));
+    hd_json_add(ok, o, "max_promote_fraction", hd_json_number(c->max_promote_fraction));
     hd_json_add(ok, o, "force", cJSON_CreateBool(c->force));
     return o;
 }
@@ -144,7 +139,7 @@ static cJSON *cyc_params_root(const hd_cycle_setup *s)
     hd_json_add(&ok, root, "family", cyc_str(o->family));
     hd_json_add(&ok, root, "fit", cyc_fit_json(&s->fit, &ok));
     hd_json_add(&ok, root, "holdout_order_by", cyc_str(o->holdout_order_by));
-    hd_json_add(&ok, root, "holdout_fraction", cyc_real(o->holdout_fraction));
+    hd_json_add(&ok, root, "holdout_fraction", hd_json_number(o->holdout_fraction));
     hd_json_add(&ok, root, "holdout_periods", cyc_u64(o->holdout_periods));
     hd_json_add(&ok, root, "fallback", cJSON_CreateBool(o->fallback));
     hd_json_add(&ok, root, "compare", cyc_compare_json(&s->cmp.o, &ok));
