@@ -95,25 +95,106 @@ def c_arguments(opts):
     return out
 
 
+class _Breakdown:
+    """Where the Python side's time goes in one Registry.cycle call: before
+    the C call (options, lending the DataFrame, factorizing the keys,
+    grouping), in it (herd_cycle itself, callbacks included), after it
+    (the decisions converted to pandas), and inside the Python callbacks C
+    made during the call (progress and log: their count and seconds).
+
+    It wraps the binding's ctypes entry points in this process only: the
+    C function herd_cycle on the library object, and the progress and log
+    callbacks' Python bodies."""
+
+    def __init__(self, herd):
+        from herd import _callbacks
+        self.marks = {}
+        self.calls = {"progress": 0, "log": 0}
+        self.callback_s = 0.0
+        lib = herd._lib.lib
+        c_cycle = lib.herd_cycle
+
+        def timed_cycle(*a):
+            self.marks["c_start"] = time.perf_counter()
+            try:
+                return c_cycle(*a)
+            finally:
+                self.marks["c_end"] = time.perf_counter()
+        lib.herd_cycle = timed_cycle   # _api calls lib.herd_cycle by attribute
+        progress_body = _callbacks.Progress._called
+
+        def timed_progress(progress, *a):
+            t = time.perf_counter()
+            try:
+                return progress_body(progress, *a)
+            finally:
+                self.calls["progress"] += 1
+                self.callback_s += time.perf_counter() - t
+        _callbacks.Progress._called = timed_progress
+        logger = _callbacks.logger
+        log_body = logger.log
+
+        def timed_log(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return log_body(*a, **kw)
+            finally:
+                self.calls["log"] += 1
+                self.callback_s += time.perf_counter() - t
+        logger.log = timed_log   # reached only for records the "herd" logger wants
+
+    def around(self, call):
+        """Run call() and return its result and this call's figures."""
+        self.marks.clear()
+        self.calls.update(progress=0, log=0)
+        self.callback_s = 0.0
+        t0 = time.perf_counter()
+        result = call()
+        t1 = time.perf_counter()
+        m = self.marks
+        return result, {"binding_before_s": m["c_start"] - t0, "c_call_s": m["c_end"] - m["c_start"],
+                        "binding_after_s": t1 - m["c_end"], "callbacks_s": self.callback_s,
+                        "progress_calls": self.calls["progress"], "log_calls": self.calls["log"]}
+
+
 def run_python(args):
     import herd
     opts = options(args)
     frames = [herd.read_csv(path) for path in args.csv]
     kwargs = dict(opts["fit"], **opts["cycle"], **opts["apply"], compare=opts["compare"])
-    seconds, decisions = [], []
+    seconds, cpu_seconds, decisions, breakdown = [], [], [], []
+    probe = _Breakdown(herd)
     with herd.Registry(args.registry) as reg:
         for i, df in enumerate(frames):
-            t = time.perf_counter()
-            try:
-                result = reg.cycle(df, by="store", run_id="week-%d" % (i + 1), progress=False,
-                                   **kwargs)
-            except herd.RefusedError as e:
-                result = e.result
+            def week(df=df, run_id="week-%d" % (i + 1)):
+                try:
+                    return reg.cycle(df, by="store", run_id=run_id, progress=False, **kwargs)
+                except herd.RefusedError as e:
+                    return e.result
+            t, c = time.perf_counter(), time.process_time()
+            result, figures = probe.around(week)
             seconds.append(time.perf_counter() - t)
+            cpu_seconds.append(time.process_time() - c)
+            breakdown.append(figures)
             decisions.append(result.decisions[["group", "decision", "challenger_version"]]
                              .to_dict("list"))
-    print(json.dumps({"seconds": seconds, "decisions": sum(len(d["group"]) for d in decisions),
-                      "digest": _digest(decisions)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds,
+                      "decisions": sum(len(d["group"]) for d in decisions),
+                      "digest": _digest(decisions), "breakdown": breakdown}))
+
+
+def _binding_figures(python_runs):
+    """The Python side's breakdown (see _Breakdown), each figure summed over
+    a run's weeks, then the median over runs; binding_s is the work the
+    binding adds: before + after the C call, and the callbacks' bodies."""
+    keys = ("binding_before_s", "binding_after_s", "callbacks_s", "progress_calls",
+            "log_calls")
+    out = {k: statistics.median(sum(week[k] for week in run["breakdown"])
+                                for run in python_runs) for k in keys}
+    out["binding_s"] = statistics.median(
+        sum(week["binding_before_s"] + week["binding_after_s"] + week["callbacks_s"]
+            for week in run["breakdown"]) for run in python_runs)
+    return out
 
 
 def _digest(decisions):
@@ -261,14 +342,26 @@ def main(argv):
                       flush=True)
         c = statistics.median(x["total"] for x in runs["c"])
         py = statistics.median(x["total"] for x in runs["python"])
+        c_cpu = statistics.median(sum(x["cpu_seconds"]) for x in runs["c"])
+        py_cpu = statistics.median(sum(x["cpu_seconds"]) for x in runs["python"])
+        binding = _binding_figures(runs["python"])
         same = _same_registries(os.path.join(tmp, "reg-c-0"), os.path.join(tmp, "reg-python-0"))
         print("%d cycle(s) of %d groups, median of %d: C %.2f s, Python %.2f s: Python / C = %.3f "
-              "(target <= 1.05)" % (args.weeks, args.groups, args.repeat, c, py, py / c))
-        print(json.dumps({"groups": args.groups, "weeks": args.weeks, "rows": args.rows,
-                          "rounds": args.rounds,
-                          "threads": args.threads, "repeat": args.repeat, "c_s": c,
-                          "python_s": py, "python_vs_c": py / c, "same_decisions": same,
-                          "runs": runs}))
+              "(target <= 1.05); CPU time C %.2f s, Python %.2f s: %.3f"
+              % (args.weeks, args.groups, args.repeat, c, py, py / c, c_cpu, py_cpu,
+                 py_cpu / c_cpu))
+        print("the binding's own work per run (median): %.3f s before the C call, %.3f s after "
+              "it, %.3f s in %d progress and %d log callbacks: %.2f%% of C's time"
+              % (binding["binding_before_s"], binding["binding_after_s"],
+                 binding["callbacks_s"], binding["progress_calls"], binding["log_calls"],
+                 100 * binding["binding_s"] / c))
+        print(json.dumps(dict({"groups": args.groups, "weeks": args.weeks, "rows": args.rows,
+                               "rounds": args.rounds,
+                               "threads": args.threads, "repeat": args.repeat, "c_s": c,
+                               "python_s": py, "python_vs_c": py / c, "c_cpu_s": c_cpu,
+                               "python_cpu_s": py_cpu, "python_vs_c_cpu": py_cpu / c_cpu,
+                               "binding_vs_c": binding["binding_s"] / c},
+                              **binding, same_decisions=same, runs=runs)))
         return 0 if same else 1
 
 

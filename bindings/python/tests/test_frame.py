@@ -130,3 +130,46 @@ def test_a_closed_frame_is_refused():
     f.close()  # twice is fine
     with pytest.raises(herd.InvalidError, match="Frame is closed"):
         f.to_pandas()
+
+
+def _strings_read_one_by_one(frame, name):
+    """A string column of a C frame read pointer by pointer (the reference
+    the bulk decoding must match)."""
+    h = frame._handle()
+    n = lib.herd_frame_row_count(h)
+    for col in range(lib.herd_frame_column_count(h)):
+        if lib.herd_frame_column_name(h, col).decode() == name:
+            data, stride, mask = column_data(h, col)
+            out = []
+            for i in range(n):
+                p = ctypes.c_void_p.from_address(data + i * stride).value
+                out.append(ctypes.string_at(p).decode("utf-8") if p else None)
+            return out
+    raise KeyError(name)
+
+
+def test_many_distinct_strings_are_lent_and_read_back_in_bulk():
+    rng = np.random.default_rng(5)
+    words = ["", "a", "Zürich", "東京", "naïve café", "x" * 300] + ["k%05d" % i for i in range(3000)]
+    values = np.array([words[i] if i >= 0 else None
+                       for i in rng.integers(-1, len(words), 20000)], dtype=object)
+    values[:len(words)] = words          # every distinct value at least once
+    with herd.Frame({"s": values}) as f:
+        assert _strings_read_one_by_one(f, "s") == values.tolist()
+        assert f.to_pandas()["s"].tolist() == values.tolist()
+
+
+def test_strings_that_need_the_value_by_value_path():
+    # bytes and integers among the strings are accepted (the bulk path
+    # takes only str); a NUL or an unencodable value is named.
+    values = np.array(["a", b"raw", 42, None, "a", "é"], dtype=object)
+    with herd.Frame({"m": values}) as f:
+        assert f.to_pandas()["m"].tolist() == ["a", "raw", "42", None, "a", "é"]
+    with pytest.raises(ValueError, match="'nul'.*NUL"):
+        herd.Frame({"nul": np.array(["ok", "a\0b"], dtype=object)})
+    with pytest.raises(ValueError, match="'bad'.*not valid text"):
+        herd.Frame({"bad": np.array(["ok", "\ud800"], dtype=object)})
+    with herd.Frame({"none": np.array([None, None], dtype=object)}) as f:
+        assert f.to_pandas()["none"].tolist() == [None, None]
+    with herd.Frame({"empty": np.array([], dtype=object)}) as f:
+        assert f.to_pandas()["empty"].tolist() == []

@@ -143,3 +143,56 @@ def test_read_csv_and_metric(tmp_path):
     assert herd.metric("rmse", [1.0, 2.0], [1.0, 4.0]) == pytest.approx(2 ** 0.5)
     with pytest.raises(herd.InvalidError, match="2 labels, 3 predictions"):
         herd.metric("rmse", [1.0, 2.0], [1.0, 4.0, 5.0])
+
+
+def _read_value_by_value(ptr):
+    """Every column of a C frame read row by row through the C API (the
+    reference the binding's bulk conversion must match)."""
+    import ctypes
+    from herd._frame import column_data
+    from herd._lib import TYPE_FLOAT32, TYPE_FLOAT64, TYPE_INT32, TYPE_INT64, TYPE_STRING, lib
+    ctype = {TYPE_FLOAT64: ctypes.c_double, TYPE_FLOAT32: ctypes.c_float,
+             TYPE_INT32: ctypes.c_int32, TYPE_INT64: ctypes.c_int64, TYPE_STRING: ctypes.c_void_p}
+    n = lib.herd_frame_row_count(ptr)
+    out = {}
+    for col in range(lib.herd_frame_column_count(ptr)):
+        htype = lib.herd_frame_column_type(ptr, col)
+        data, stride, mask = column_data(ptr, col)
+        values = []
+        for i in range(n):
+            v = ctype[htype].from_address(data + i * stride).value
+            if htype == TYPE_STRING:
+                v = ctypes.string_at(v).decode("utf-8") if v else None
+            elif mask and not mask[i]:
+                v = None
+            values.append(v)
+        out[lib.herd_frame_column_name(ptr, col).decode()] = values
+    return out
+
+
+def test_cycle_decisions_are_the_c_frames_values(tmp_path, monkeypatch):
+    from herd import _api
+    seen = []
+    convert = _api.take_frame
+
+    def take_frame_checked(ptr):
+        reference = _read_value_by_value(ptr) if ptr else None
+        frame = convert(ptr)
+        seen.append((reference, frame))
+        return frame
+
+    monkeypatch.setattr(_api, "take_frame", take_frame_checked)
+    week = make_sales(groups=40, seed=3)
+    week["store"] = week["store"].str.replace("S0", "Zürich-")   # non-ASCII keys
+    with herd.Registry(tmp_path / "reg") as reg:
+        reg.cycle(week, run_id="W01", **CYCLE)
+        reg.cycle(make_sales(groups=40, seed=4, shift=0.3).assign(
+            store=week["store"]), run_id="W02", compare={"force": True}, **CYCLE)
+    assert len(seen) == 4   # decisions and summary of each cycle
+    for reference, frame in seen:
+        assert list(frame.columns) == list(reference)
+        for name, values in reference.items():
+            got = [None if v is pd.NA else v for v in frame[name].tolist()]
+            assert repr(got) == repr(values), name   # repr: NaN equals NaN, 1 differs from 1.0
+    decisions = seen[2][1]
+    assert len(decisions) == 40 and decisions["group"].str.startswith("Zürich-").all()
