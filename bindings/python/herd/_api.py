@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import _errors, _options
 from ._callbacks import Progress, sync_log_level
-from ._frame import Frame, take_frame
+from ._frame import Frame, take_columns, take_frame
 from ._handle import Handle
 from ._lib import (GROUP_FN, HERD_MISSING, HERD_OK, HERD_SKIP, MODEL_JSON, MODEL_UBJSON,
                    ArtifactP, BatchP, FitResultP, FrameP, GroupsP, ModelP, PredictorP,
@@ -439,10 +439,10 @@ class FitResult(Handle):
             out, without = FrameP(), c_size_t()
             rc = lib.herd_predict(job.groups._handle(), self._handle(), job.struct("apply"),
                                   ctypes.byref(out), ctypes.byref(without))
-            pred = take_frame(out)
+            pred = take_columns(out, "prediction")
             job.finish()
             check(rc)
-        return _predictions(pred)
+        return pred
 
     def _features(self):
         for g in self.groups:
@@ -451,13 +451,6 @@ class FitResult(Handle):
                 with m:
                     return m.features
         return []
-
-
-def _predictions(frame):
-    cols = [c for c in frame.columns if c.startswith("prediction")]
-    if cols == ["prediction"]:
-        return frame["prediction"].to_numpy()
-    return frame[cols].to_numpy()
 
 
 def fit(df, by, *, progress=None, **options):
@@ -736,13 +729,14 @@ class Registry(Handle):
             rc = lib.herd_registry_predict(self._handle(), job.groups._handle(),
                                            job.struct("registry_predict"), job.struct("apply"),
                                            ctypes.byref(out), ctypes.byref(without))
-            frame = take_frame(out)
+            # The plain answer copies the prediction column(s) straight into
+            # one array: no DataFrame of every column is built to drop it.
+            frame = take_frame(out) if return_frame else take_columns(out, "prediction")
             job.finish()
             check(rc, "predict")
         if return_frame:
             frame.index = df.index
-            return frame
-        return _predictions(frame)
+        return frame
 
     def _key_columns(self, family):
         runs = self.runs()

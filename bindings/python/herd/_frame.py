@@ -340,6 +340,26 @@ def frame_to_pandas(frame):
     return pd.DataFrame(cols, index=pd.RangeIndex(n))
 
 
+def take_columns(ptr, prefix):
+    """The columns of a frame the library returned whose names start with
+    `prefix`, as one float64 array (rows,) for one column or (rows, k) for
+    k, the frame freed: the rest is never converted, and no DataFrame is
+    built.  Registry.predict's plain answer uses it."""
+    if not ptr:
+        return None
+    try:
+        n = lib.herd_frame_row_count(ptr)
+        wanted = [col for col in range(lib.herd_frame_column_count(ptr))
+                  if lib.herd_frame_column_name(ptr, col).decode("utf-8").startswith(prefix)]
+        out = np.empty((n, len(wanted)), dtype=np.float64)
+        for j, col in enumerate(wanted):
+            data, stride, _ = column_data(ptr, col)
+            out[:, j] = _view(data, stride, n, _HERD_DTYPES[lib.herd_frame_column_type(ptr, col)])
+        return out[:, 0].copy() if len(wanted) == 1 else out
+    finally:
+        lib.herd_frame_free(ptr)
+
+
 def take_frame(ptr):
     """Convert a frame the library returned and free it."""
     if not ptr:
@@ -350,4 +370,4 @@ def take_frame(ptr):
         lib.herd_frame_free(ptr)
 
 
-__all__ = ["Frame", "frame_to_pandas", "take_frame", "column_data", "HERD_OK"]
+__all__ = ["Frame", "frame_to_pandas", "take_frame", "take_columns", "column_data", "HERD_OK"]

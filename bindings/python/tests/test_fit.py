@@ -218,3 +218,34 @@ def test_one_predictor_serves_several_threads(sales):
         with ThreadPoolExecutor(4) as pool:
             got = list(pool.map(p.predict_row, rows))
         np.testing.assert_allclose(got, expect)
+
+
+def test_predictions_arrive_as_arrays_single_and_multi_output(sales, tmp_path):
+    # FitResult.predict and Registry.predict copy the prediction column(s)
+    # straight from the C frame: the same values as the full frame's, and as
+    # each group's model predicts, one column or (rows, classes).
+    df = sales.copy()
+    df["cls"] = (df["sales"].rank(pct=True) * 3).clip(upper=2.999).astype(int).astype(float)
+    multi = dict(features=["price", "promo"], label="cls", rounds=5, threads=2,
+                 params={"objective": "multi:softprob", "num_class": 3})
+    with herd.fit(df, by="store", progress=False, **multi) as res:
+        pred = res.predict(df)
+        assert pred.shape == (len(df), 3) and pred.dtype == np.float64
+        np.testing.assert_allclose(pred.sum(axis=1), 1.0, rtol=1e-5)
+        rows = (df["store"] == "S001").to_numpy()
+        with res.model("S001") as model:
+            np.testing.assert_array_equal(pred[rows], model.predict(df[rows]))
+    with herd.fit(sales, by="store", progress=False, **FIT) as res, \
+            herd.Registry(tmp_path / "reg") as reg:
+        with reg.begin() as batch:
+            for g in res.groups[:-1]:      # the last group gets no champion
+                with res.artifact(g, family="f") as a:
+                    batch.add(a, alias="champion")
+            batch.commit()
+        plain = reg.predict(sales, family="f", by="store")
+        frame = reg.predict(sales, family="f", by="store", return_frame=True)
+        assert plain.shape == (len(sales),) and plain.dtype == np.float64
+        np.testing.assert_array_equal(plain, frame["prediction"].to_numpy())
+        last = (sales["store"] == res.groups[-1]).to_numpy()
+        assert np.isnan(plain[last]).all() and not np.isnan(plain[~last]).any()
+        np.testing.assert_array_equal(plain[~last], res.predict(sales)[~last])
