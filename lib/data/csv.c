@@ -1140,7 +1140,7 @@ int herd_frame_read_csv(const char *path, const herd_csv_options *opt, herd_fram
     *out = NULL;
     HD_CHECK_NOT_NULL(path);
     if (!*path) return hd_error(HERD_EINVAL, "%s: argument 'path' is empty", __func__);
-    csv_settings set;
+    csv_settings set = {0};
     int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     csv_source src;
@@ -1159,7 +1159,7 @@ int herd_frame_read_csv_buffer(const char *data, size_t len, const char *name,
         return hd_error(HERD_EINVAL, "%s: argument 'data' is NULL but 'len' is %zu", __func__,
                         len);
     HD_CHECK_NOT_NULL(name);
-    csv_settings set;
+    csv_settings set = {0};
     int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     csv_source src;
@@ -1172,7 +1172,7 @@ int hd_csv_read_tuned(const char *path, const char *data, size_t len,
                       herd_frame **out)
 {
     *out = NULL;
-    csv_settings set;
+    csv_settings set = {0};
     int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     set.chunk = chunk;
@@ -1328,7 +1328,7 @@ int herd_frame_write_csv(const herd_frame *frame, const char *path,
     HD_CHECK_NOT_NULL(frame);
     HD_CHECK_NOT_NULL(path);
     if (!*path) return hd_error(HERD_EINVAL, "%s: argument 'path' is empty", __func__);
-    csv_settings set;
+    csv_settings set = {0};
     int rc = settings_load(opt, __func__, &set);
     if (rc) return rc;
     if (frame->ncols == 0)

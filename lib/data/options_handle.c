@@ -464,8 +464,8 @@ int herd_options_set(herd_options *opt, const char *name, const char *value)
 {
     HD_CHECK_NOT_NULL(opt);
     HD_CHECK_NOT_NULL(name);
-    herd_options *h;
-    const hd_opt *o;
+    herd_options *h = NULL;
+    const hd_opt *o = NULL;
     int rc = hd_resolve(opt, name, __func__, &h, &o);
     if (rc) return rc;
     if (!value) return hd_reset(h, o);
@@ -496,8 +496,8 @@ int herd_options_set_strings(herd_options *opt, const char *name, const char *co
     HD_CHECK_NOT_NULL(name);
     if (n && !values)
         return hd_error(HERD_EINVAL, "%s: argument 'values' is NULL but n is %zu", __func__, n);
-    herd_options *h;
-    const hd_opt *o;
+    herd_options *h = NULL;
+    const hd_opt *o = NULL;
     int rc = hd_resolve(opt, name, __func__, &h, &o);
     if (rc) return rc;
     if (o->type != HD_OT_STRING_LIST) return hd_wrong_setter(h->desc, o, __func__);
@@ -561,8 +561,8 @@ int herd_options_set_entry(herd_options *opt, const char *name, const char *key,
     HD_CHECK_NOT_NULL(opt);
     HD_CHECK_NOT_NULL(name);
     HD_CHECK_NOT_NULL(key);
-    herd_options *h;
-    const hd_opt *o;
+    herd_options *h = NULL;
+    const hd_opt *o = NULL;
     int rc = hd_resolve(opt, name, __func__, &h, &o);
     if (rc) return rc;
     if (o->type != HD_OT_STRING_MAP && o->type != HD_OT_NUMBER_MAP && o->type != HD_OT_TYPE_MAP)
@@ -599,8 +599,8 @@ int herd_options_set_pointer(herd_options *opt, const char *name, const void *po
 {
     HD_CHECK_NOT_NULL(opt);
     HD_CHECK_NOT_NULL(name);
-    herd_options *h;
-    const hd_opt *o;
+    herd_options *h = NULL;
+    const hd_opt *o = NULL;
     int rc = hd_resolve(opt, name, __func__, &h, &o);
     if (rc) return rc;
     if (o->type != HD_OT_POINTER) return hd_wrong_setter(h->desc, o, __func__);
@@ -613,8 +613,8 @@ int herd_options_set_progress(herd_options *opt, const char *name, herd_progress
 {
     HD_CHECK_NOT_NULL(opt);
     HD_CHECK_NOT_NULL(name);
-    herd_options *h;
-    const hd_opt *o;
+    herd_options *h = NULL;
+    const hd_opt *o = NULL;
     int rc = hd_resolve(opt, name, __func__, &h, &o);
     if (rc) return rc;
     if (o->type != HD_OT_PROGRESS) return hd_wrong_setter(h->desc, o, __func__);
