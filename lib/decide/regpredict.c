@@ -5,14 +5,20 @@
  * that version from the handle's cache (predcache.c), loading and
  * preparing it on a miss; the family model (the fallback) is resolved once
  * before the tasks start and taken from the cache by the tasks that need
- * it.  Tasks predict their group's rows into their own buffers, which are
- * scattered into the output columns at the rows' frame positions once
- * every task is done, when the number of outputs per row is known.
+ * it.  Tasks predict their group's rows a block at a time into a buffer of
+ * their own and write each block straight to the output columns at the
+ * rows' frame positions (groups own disjoint rows, so no two tasks write
+ * the same element): the working memory is a block per worker, whatever
+ * the number or size of the groups, and the scatter runs on the workers.
+ * The prediction columns are made by the first task that knows how many
+ * outputs a row has; once every task is done, the call checks that every
+ * group's model agreed on it.
  *
  * Predictors are prepared and used on herd's worker threads, which exit
  * when the call returns: XGBoost's per-thread buffers go with them.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +37,25 @@
 #include "registry/registry_internal.h"
 #include "registry/uri_internal.h"
 
+/* Predictions a task holds at once (doubles): a block of rows is
+ * predicted, then written to the output columns. */
+#define RP_BLOCK_VALUES 65536u
+
 typedef struct rp_group {
-    double *pred; /* rows x nout, or NULL when the group has no model */
-    size_t nout;
+    size_t nout;      /* outputs per row of its model; 0: no model */
     int64_t version;
     int fallback;
 } rp_group;
+
+/* The output columns, filled by the tasks at their rows. */
+typedef struct rp_columns {
+    pthread_mutex_t mu;  /* guards the making of pred */
+    double **pred;       /* nout columns of nrows, NaN until predicted */
+    size_t nout;         /* 0 until a task made them */
+    int64_t *version;    /* nrows, 0 for rows without a model */
+    int64_t *fallback;   /* nrows */
+    size_t nrows;
+} rp_columns;
 
 typedef struct rp_ctx {
     herd_registry *reg;
@@ -45,6 +64,7 @@ typedef struct rp_ctx {
     herd_registry_predict_options o;
     int64_t fallback_version; /* 0: no family model */
     rp_group *out;
+    rp_columns cols;
 } rp_ctx;
 
 static int rp_options_read(const herd_registry_predict_options *in,
@@ -85,6 +105,63 @@ static int rp_predictor(rp_ctx *c, const char *key, int64_t version, int nthread
     return rc;
 }
 
+/* nout prediction columns of every row, NaN where no model predicts. */
+static double **rp_pred_new(size_t nout, size_t nrows)
+{
+    double **pred = hd_calloc(nout, sizeof *pred);
+    for (size_t k = 0; pred && k < nout; k++) {
+        if (!(pred[k] = hd_malloc(nrows ? nrows : 1, sizeof **pred))) {
+            while (k > 0) free(pred[--k]);
+            free(pred);
+            return NULL;
+        }
+        for (size_t r = 0; r < nrows; r++) pred[k][r] = NAN;
+    }
+    return pred;
+}
+
+/* The prediction columns for a model of `nout` outputs per row, made by
+ * the first task to ask.  *pred is NULL when they were made for another
+ * width: the call fails after the job, naming the groups (rp_width_check). */
+static int rp_pred_columns(rp_columns *cols, size_t nout, double ***pred)
+{
+    int rc = HERD_OK;
+    pthread_mutex_lock(&cols->mu);
+    if (!cols->nout) {
+        if ((cols->pred = rp_pred_new(nout, cols->nrows))) cols->nout = nout;
+        else rc = HERD_ENOMEM;
+    }
+    *pred = cols->nout == nout ? cols->pred : NULL;
+    pthread_mutex_unlock(&cols->mu);
+    return rc;
+}
+
+/* Predict the group's n rows a block at a time and write each block to
+ * the output columns at the rows' positions. */
+static int rp_predict_rows(rp_ctx *c, const herd_predictor *p, const rp_group *r,
+                           const size_t *rows, size_t n)
+{
+    double **pred = NULL;
+    int rc = rp_pred_columns(&c->cols, r->nout, &pred);
+    if (rc || !pred) return rc;
+    size_t block = RP_BLOCK_VALUES / r->nout ? RP_BLOCK_VALUES / r->nout : 1;
+    if (block > n) block = n;
+    double *buf = hd_malloc(block * r->nout + 1, sizeof *buf);
+    if (!buf) return HERD_ENOMEM;
+    for (size_t done = 0; !rc && done < n; done += block) {
+        size_t m = n - done < block ? n - done : block;
+        const size_t *at = rows + done;
+        rc = herd_predictor_predict(p, c->groups->frame, at, m, buf, m * r->nout);
+        for (size_t j = 0; !rc && j < m; j++) {
+            for (size_t k = 0; k < r->nout; k++) pred[k][at[j]] = buf[j * r->nout + k];
+            c->cols.version[at[j]] = r->version;
+            c->cols.fallback[at[j]] = r->fallback;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 static int rp_task(void *ctx, size_t g, int worker, int nthread)
 {
     (void)worker;
@@ -106,15 +183,12 @@ static int rp_task(void *ctx, size_t g, int worker, int nthread)
     r->version = v;
     hd_predcache_entry *e = NULL;
     if (!rc) rc = rp_predictor(c, r->fallback ? HERD_FALLBACK_GROUP : key, v, nthread, &e);
-    size_t n = hd_groups_size_of(c->groups, g);
-    const herd_predictor *p = e ? hd_predcache_predictor(e) : NULL;
     if (!rc) {
+        const herd_predictor *p = hd_predcache_predictor(e);
         r->nout = herd_predictor_num_outputs(p);
-        if (!(r->pred = hd_malloc(n * r->nout + 1, sizeof *r->pred))) rc = HERD_ENOMEM;
+        rc = rp_predict_rows(c, p, r, hd_groups_rows_of(c->groups, g),
+                             hd_groups_size_of(c->groups, g));
     }
-    if (!rc)
-        rc = herd_predictor_predict(p, c->groups->frame, hd_groups_rows_of(c->groups, g), n,
-                                    r->pred, n * r->nout);
     hd_predcache_release(c->cache, e);
     if (rc) hd_error_prefix("group '%s' (%s version %lld): ", key,
                             r->fallback ? "family model" : c->o.alias, (long long)r->version);
@@ -142,57 +216,74 @@ static int rp_fallback(rp_ctx *c)
     return rc;
 }
 
-/* The output frame: every group's predictions at its rows' positions. */
-static int rp_frame(const rp_ctx *c, herd_frame **out, size_t *without)
+/* Every model predicts as many values per row: the first group's with a
+ * model sets the width (in the groups' order, whichever task ran first). */
+static int rp_width_check(const rp_ctx *c, size_t *without)
 {
     const herd_groups *g = c->groups;
-    size_t nrows = herd_frame_row_count(g->frame), nout = 0;
+    size_t nout = 0;
+    *without = g->missing;
     for (size_t i = 0; i < g->ngroups; i++) {
-        if (!c->out[i].pred) continue;
+        if (!c->out[i].nout) {
+            *without += hd_groups_size_of(g, i);
+            continue;
+        }
         if (nout && c->out[i].nout != nout)
             return hd_error(HERD_EINVAL, "group '%s': its model predicts %zu values per row "
                             "but others predict %zu; predict them separately", g->keys[i],
                             c->out[i].nout, nout);
         nout = c->out[i].nout;
     }
-    if (!nout) nout = 1;
-    double **cols = hd_calloc(nout, sizeof *cols);
-    int64_t *ver = hd_calloc(nrows ? nrows : 1, sizeof *ver);
-    int64_t *fb = hd_calloc(nrows ? nrows : 1, sizeof *fb);
-    int rc = cols && ver && fb ? HERD_OK : HERD_ENOMEM;
-    for (size_t k = 0; !rc && k < nout; k++) {
-        if (!(cols[k] = hd_malloc(nrows ? nrows : 1, sizeof **cols))) rc = HERD_ENOMEM;
-        for (size_t r = 0; cols[k] && r < nrows; r++) cols[k][r] = NAN;
-    }
-    *without = g->missing;
-    for (size_t i = 0; !rc && i < g->ngroups; i++) {
-        const rp_group *r = &c->out[i];
-        const size_t *rows = hd_groups_rows_of(g, i);
-        size_t n = hd_groups_size_of(g, i);
-        if (!r->pred) {
-            *without += n;
-            continue;
-        }
-        for (size_t j = 0; j < n; j++) {
-            for (size_t k = 0; k < nout; k++) cols[k][rows[j]] = r->pred[j * nout + k];
-            ver[rows[j]] = r->version;
-            fb[rows[j]] = r->fallback;
-        }
+    return HERD_OK;
+}
+
+static int rp_columns_init(rp_columns *cols, size_t nrows)
+{
+    memset(cols, 0, sizeof *cols);
+    pthread_mutex_init(&cols->mu, NULL);
+    cols->nrows = nrows;
+    cols->version = hd_calloc(nrows ? nrows : 1, sizeof *cols->version);
+    cols->fallback = hd_calloc(nrows ? nrows : 1, sizeof *cols->fallback);
+    return cols->version && cols->fallback ? HERD_OK : HERD_ENOMEM;
+}
+
+/* Free what the frame did not take. */
+static void rp_columns_free(rp_columns *cols)
+{
+    for (size_t k = 0; cols->pred && k < cols->nout; k++) free(cols->pred[k]);
+    free(cols->pred);
+    free(cols->version);
+    free(cols->fallback);
+    pthread_mutex_destroy(&cols->mu);
+}
+
+/* The output frame takes the columns over (one NaN column when no group
+ * had a model). */
+static int rp_frame(rp_columns *cols, herd_frame **out)
+{
+    if (!cols->nout) {
+        if (!(cols->pred = rp_pred_new(1, cols->nrows))) return HERD_ENOMEM;
+        cols->nout = 1;
     }
     herd_frame *f = NULL;
-    if (!rc) rc = herd_frame_new(&f);
-    for (size_t k = 0; k < nout; k++) {
+    int rc = herd_frame_new(&f);
+    for (size_t k = 0; !rc && k < cols->nout; k++) {
         char name[48];
-        if (nout == 1) snprintf(name, sizeof name, "prediction");
+        if (cols->nout == 1) snprintf(name, sizeof name, "prediction");
         else snprintf(name, sizeof name, "prediction_%zu", k);
-        if (!rc) rc = hd_frame_adopt(f, name, HERD_TYPE_FLOAT64, cols[k], NULL, NULL, nrows);
-        else if (cols) free(cols[k]);
+        rc = hd_frame_adopt(f, name, HERD_TYPE_FLOAT64, cols->pred[k], NULL, NULL, cols->nrows);
+        cols->pred[k] = NULL; /* the frame's now, or freed by it */
     }
-    if (!rc) rc = hd_frame_adopt(f, "version", HERD_TYPE_INT64, ver, NULL, NULL, nrows);
-    else free(ver);
-    if (!rc) rc = hd_frame_adopt(f, "fallback", HERD_TYPE_INT64, fb, NULL, NULL, nrows);
-    else free(fb);
-    free(cols);
+    if (!rc) {
+        rc = hd_frame_adopt(f, "version", HERD_TYPE_INT64, cols->version, NULL, NULL,
+                            cols->nrows);
+        cols->version = NULL;
+    }
+    if (!rc) {
+        rc = hd_frame_adopt(f, "fallback", HERD_TYPE_INT64, cols->fallback, NULL, NULL,
+                            cols->nrows);
+        cols->fallback = NULL;
+    }
     if (rc) {
         herd_frame_free(f);
         return rc;
@@ -221,6 +312,8 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     size_t *task_rows = hd_malloc(ng ? ng : 1, sizeof *task_rows);
     hd_task_result *res = hd_calloc(ng ? ng : 1, sizeof *res);
     if (!c.out || !task_rows || !res) rc = HERD_ENOMEM;
+    int cols_rc = rp_columns_init(&c.cols, herd_frame_row_count(groups->frame));
+    if (!rc) rc = cols_rc;
     if (!rc) rc = herd_registry_refresh(reg);
     if (!rc) rc = rp_fallback(&c);
     for (size_t i = 0; !rc && i < ng; i++) task_rows[i] = hd_groups_size_of(groups, i);
@@ -229,10 +322,11 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
                       .worker_start = hd_xgb_worker_start, .task_key = rp_key, .ctx = &c};
         rc = hd_job_run(&job, &cfg, res);
         if (!rc) rc = hd_task_failures(res, ng, "herd_registry_predict");
-        if (!rc) rc = rp_frame(&c, out, &without);
+        if (!rc) rc = rp_width_check(&c, &without);
+        if (!rc) rc = rp_frame(&c.cols, out);
     }
     if (!rc && rows_without_model) *rows_without_model = without;
-    for (size_t i = 0; c.out && i < ng; i++) free(c.out[i].pred);
+    rp_columns_free(&c.cols);
     free(c.out);
     free(task_rows);
     hd_task_results_free(res, res ? ng : 0);

@@ -771,6 +771,190 @@ static void test_registry_cache_threads(void **state)
     regdir_remove(&d);
 }
 
+/* ---- predicting from the registry: wide models, many groups ---------------------- */
+
+/* Register `a` as a version of `group` (family "f") with alias champion. */
+static int64_t put_artifact(herd_registry *reg, const herd_artifact *a)
+{
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.alias = "champion";
+    EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    int64_t v = 0;
+    EXPECT_OK(herd_batch_version(b, 0, &v, NULL));
+    herd_batch_free(b);
+    return v;
+}
+
+static int64_t put_model(herd_registry *reg, const char *group, const herd_model *m)
+{
+    herd_artifact_options ao;
+    herd_artifact_options_init(&ao, HERD_ARTIFACT_OPTIONS_VERSION);
+    ao.family = "f";
+    ao.group = group;
+    herd_artifact *a = NULL;
+    EXPECT_OK(herd_artifact_from_model(m, &ao, &a));
+    int64_t v = put_artifact(reg, a);
+    herd_artifact_free(a);
+    return v;
+}
+
+/* Two groups of the 3-class model, interleaved over 60,000 rows (m0 holds
+ * 45,000: more than one block of predictions), and a group without a
+ * model: every row's three outputs are the model's, written at its
+ * position.  Then one group's champion becomes a one-output model: the
+ * call refuses, naming the group, and returns no frame. */
+static void test_registry_predict_wide_and_mixed(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    regdir d;
+    regdir_make(&d);
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    herd_model *m = data_model("multiclass.ubj");
+    int64_t v0 = put_model(reg, "m0", m), v1 = put_model(reg, "m1", m);
+    double *x0 = malloc(N * sizeof *x0), *x1 = malloc(N * sizeof *x1), *x = calloc(N, sizeof *x);
+    int32_t *promo = malloc(N * sizeof *promo);
+    const char **g = malloc(N * sizeof *g);
+    uint64_t s = 11;
+    for (size_t i = 0; i < N; i++) {
+        x0[i] = fit_data_uniform(&s);
+        x1[i] = fit_data_uniform(&s);
+        promo[i] = fit_data_uniform(&s) < 0.5;
+        g[i] = i % 4 == 3 ? "m1" : i % 997 == 5 ? "none" : "m0";
+    }
+    herd_frame *f = NULL;
+    EXPECT_OK(herd_frame_new(&f));
+    EXPECT_OK(herd_frame_add_column(f, "g", HERD_TYPE_STRING, g, N, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "x0", HERD_TYPE_FLOAT64, x0, N, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "x1", HERD_TYPE_FLOAT64, x1, N, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "promo", HERD_TYPE_INT32, promo, N, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, N, NULL));
+    const char *key = "g";
+    herd_groups *gr = NULL;
+    EXPECT_OK(herd_groups_new(f, &key, 1, &gr));
+    double *want = malloc(N * 3 * sizeof *want);
+    EXPECT_OK(herd_model_predict(m, f, NULL, N, 1, want, N * 3));
+
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
+    po.family = "f";
+    herd_apply_options ap;
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
+    ap.threads = 2;
+    herd_frame *out = NULL;
+    size_t without = 0;
+    EXPECT_OK(herd_registry_predict(reg, gr, &po, &ap, &out, &without));
+    assert_int_equal(herd_frame_column_count(out), 5);
+    size_t none = 0;
+    for (size_t i = 0; i < N; i++) {
+        int missing = !strcmp(g[i], "none");
+        none += (size_t)missing;
+        for (size_t k = 0; k < 3; k++) {
+            double v;
+            assert_int_equal(herd_frame_get_double(out, k, i, &v), missing ? HERD_MISSING : HERD_OK);
+            if (missing) assert_true(isnan(v));
+            else if (v != want[i * 3 + k])
+                fail_msg("row %zu output %zu: %.17g, want %.17g", i, k, v, want[i * 3 + k]);
+        }
+        int64_t ver = -1;
+        EXPECT_OK(herd_frame_get_int64(out, 3, i, &ver));
+        assert_int_equal(ver, missing ? 0 : !strcmp(g[i], "m1") ? v1 : v0);
+    }
+    assert_true(none > 0);
+    assert_int_equal(without, none);
+    herd_frame_free(out);
+
+    /* m1's champion now predicts one value per row */
+    put(reg, "m1", 2.0, "champion");
+    out = (herd_frame *)1;
+    assert_int_equal(herd_registry_predict(reg, gr, &po, &ap, &out, &without), HERD_EINVAL);
+    assert_null(out);
+    ERR_HAS("values per row");
+    ERR_HAS("predict them separately");
+    ERR_HAS("'m");
+    herd_groups_free(gr);
+    herd_frame_free(f);
+    free(x0), free(x1), free(x), free(promo), free(g), free(want);
+    herd_model_free(m);
+    herd_registry_free(reg);
+    regdir_remove(&d);
+}
+
+/* 300 groups whose rows interleave (row i is group i % 300), each with a
+ * champion predicting its own index, over two workers: every row gets its
+ * group's value and version, a group without a model gets NaN. */
+static void test_registry_predict_many_groups(void **state)
+{
+    (void)state;
+    enum { G = 300, PER = 7, N = G * PER };
+    regdir d;
+    regdir_make(&d);
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    char names[G][16];
+    const char *g[N];
+    double x[N];
+    herd_batch *b = NULL;
+    EXPECT_OK(herd_registry_begin(reg, &b));
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.alias = "champion";
+    for (int k = 0; k < G; k++) {
+        snprintf(names[k], sizeof names[k], "g%03d", k);
+        if (k == 17) continue; /* no model */
+        herd_artifact *a = const_artifact(names[k], k);
+        EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
+        herd_artifact_free(a);
+    }
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    for (size_t i = 0; i < N; i++) {
+        g[i] = names[i % G];
+        x[i] = (double)i;
+    }
+    herd_frame *f = NULL;
+    EXPECT_OK(herd_frame_new(&f));
+    EXPECT_OK(herd_frame_add_column(f, "g", HERD_TYPE_STRING, g, N, NULL));
+    EXPECT_OK(herd_frame_add_column(f, "x", HERD_TYPE_FLOAT64, x, N, NULL));
+    const char *key = "g";
+    herd_groups *gr = NULL;
+    EXPECT_OK(herd_groups_new(f, &key, 1, &gr));
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
+    po.family = "f";
+    herd_apply_options ap;
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
+    ap.threads = 2;
+    herd_frame *out = NULL;
+    size_t without = 0;
+    EXPECT_OK(herd_registry_predict(reg, gr, &po, &ap, &out, &without));
+    assert_int_equal(without, PER);
+    for (size_t i = 0; i < N; i++) {
+        double v;
+        int64_t ver = -1;
+        int k = (int)(i % G);
+        assert_int_equal(herd_frame_get_double(out, 0, i, &v), k == 17 ? HERD_MISSING : HERD_OK);
+        EXPECT_OK(herd_frame_get_int64(out, 1, i, &ver));
+        if (k == 17) {
+            assert_true(isnan(v));
+            assert_int_equal(ver, 0);
+        } else {
+            assert_float_equal(v, k, 1e-4);
+            assert_int_equal(ver, 1);
+        }
+    }
+    herd_frame_free(out);
+    herd_groups_free(gr);
+    herd_frame_free(f);
+    herd_registry_free(reg);
+    regdir_remove(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +966,8 @@ int main(void)
         cmocka_unit_test(test_registry_cache_reuse_and_alias_move),
         cmocka_unit_test(test_registry_cache_cap),
         cmocka_unit_test(test_registry_cache_threads),
+        cmocka_unit_test(test_registry_predict_wide_and_mixed),
+        cmocka_unit_test(test_registry_predict_many_groups),
     };
     return cmocka_run_group_tests_name("predictor", tests, NULL, NULL);
 }
