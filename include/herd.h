@@ -1256,6 +1256,35 @@ HERD_API int herd_registry_refresh(herd_registry *reg);
  * none, HERD_ECORRUPT (naming the first) otherwise. */
 HERD_API int herd_registry_check(herd_registry *reg, herd_frame **problems);
 
+#define HERD_CHECK_OPTIONS_VERSION 1
+
+typedef struct herd_check_options {
+    uint32_t version; /* see OPTIONS STRUCTS at the top */
+    /* 1: also inflate and validate every stored model that is not archived
+     * away, as herd_artifact_read does (a version added with
+     * check_model = 0, or written by another program, may hold a model
+     * that never loads).  Each failure is a row naming the pack file, the
+     * offset, and family/group version N with what is wrong.  One model
+     * is held at a time.  0 (default): checksums only, as
+     * herd_registry_check. */
+    int deep;
+    /* Progress (phase "check"; groups_total/groups_done count the groups
+     * of the deep pass, bytes_total/bytes_done their artifacts' bytes),
+     * about every 0.25 s on the calling thread; nonzero cancels the check:
+     * HERD_ECANCELED, no frame. */
+    herd_progress_fn progress;
+    void *progress_user;
+} herd_check_options;
+
+/* Fill `opt` with the defaults; pass HERD_CHECK_OPTIONS_VERSION. */
+HERD_API int herd_check_options_init(herd_check_options *opt, unsigned int version);
+
+/* herd_registry_check with options (NULL: the defaults): opt->deep also
+ * validates every stored model.  Same frame and return values, and
+ * HERD_ECANCELED when the progress callback cancels. */
+HERD_API int herd_registry_check_with(herd_registry *reg, const herd_check_options *opt,
+                                      herd_frame **problems);
+
 /* Rebuild the binary index from the journal (after herd_registry_check
  * reported it or the journal damaged), reading past damaged journal
  * records (each costs what it held, logged).  Takes the writer lock; on a
@@ -1289,6 +1318,14 @@ typedef struct herd_version_options {
     /* An alias to point at the new version when the batch commits (e.g.
      * "challenger"), recorded in the alias history; NULL: none. */
     const char *alias;
+    /* herd_batch_add_bytes: 1 (default) inflates and validates the model
+     * as herd_artifact_read does (structure, features and class count
+     * against the metadata), so that the registry never commits a version
+     * that cannot load; 0 verifies only the header, metadata and
+     * checksums (faster; a bad model then shows at load, and in
+     * herd_registry_check_with's deep check).  herd_batch_add ignores it:
+     * a herd_artifact was validated when it was read or built. */
+    int check_model;
 } herd_version_options;
 
 /* Fill `opt` with the defaults; pass HERD_VERSION_OPTIONS_VERSION. */
@@ -1321,8 +1358,11 @@ HERD_API int herd_batch_add(herd_batch *batch, const herd_artifact *artifact,
 
 /* The same with a serialised artifact (herd_artifact_to_buffer bytes, e.g.
  * returned by a Dask or Spark worker).  Its header, metadata and checksums
- * are verified now (HERD_EFORMAT / HERD_ECORRUPT); the model itself is
- * validated whenever it is loaded.  As with herd_batch_add, what opt
+ * are verified now (HERD_EFORMAT / HERD_ECORRUPT), and, unless
+ * opt->check_model is 0, its model too, exactly as herd_artifact_read
+ * checks it: a model that would never load is refused (HERD_ECORRUPT,
+ * HERD_EFORMAT or HERD_ELIMIT, naming the family, the group and what is
+ * wrong: tree, node, field, offset).  As with herd_batch_add, what opt
  * leaves NULL (opt itself may be NULL) comes from the artifact: its family,
  * group, run id and idempotency key, so a committer adds a worker's bytes
  * without parsing them. */
@@ -1798,8 +1838,10 @@ HERD_API int herd_cycle_part_artifact(const herd_cycle_part *part, size_t i, con
  * with herd_free(). */
 HERD_API int herd_cycle_part_to_buffer(const herd_cycle_part *part, void **data, size_t *len);
 
-/* Read a serialised part back, verifying its checksum and every
- * artifact's (HERD_EFORMAT, HERD_ECORRUPT). */
+/* Read a serialised part back, verifying its checksum and every artifact
+ * whole, models included, as herd_artifact_read does (HERD_EFORMAT,
+ * HERD_ECORRUPT, naming the group): herd_cycle_run_add then adds them
+ * without checking them again. */
 HERD_API int herd_cycle_part_read(const void *data, size_t len, herd_cycle_part **out);
 
 /* The committer's run: one batch that parts are added to as they arrive.

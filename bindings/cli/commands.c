@@ -488,18 +488,26 @@ static int cmd_registry_runs(const cli_command *cmd, cli_args *a)
     return rc;
 }
 
+/* --deep (the "check" options) also validates every stored model. */
 static int cmd_registry_check(const cli_command *cmd, cli_args *a)
 {
+    const char *path = cli_flag_need(a, cmd->name, "registry");
+    if (!path) return CLI_USAGE;
+    cli_opts o;
+    int rc = cli_opts_new(&o, cmd);
+    if (!rc) rc = cli_args_apply(a, cmd, o.h, o.n);
     herd_registry *reg = NULL;
     herd_frame *f = NULL;
-    int rc = cli_reg_read(cmd, a, &reg);
-    if (rc) return rc;
-    int r = herd_registry_check(reg, &f);
-    if (f) cli_frame_out(f, NULL);
-    if (r) rc = cli_fail("registry check");
-    else if (!cli_quiet) fprintf(stderr, "herd: %s: no problems\n", herd_registry_path(reg));
+    if (!rc) rc = cli_open_registry(path, 0, &reg);
+    if (!rc) {
+        int r = herd_registry_check_with(reg, cli_struct(&o, "check"), &f);
+        if (f) cli_frame_out(f, NULL);
+        if (r) rc = cli_fail("registry check");
+        else if (!cli_quiet) fprintf(stderr, "herd: %s: no problems\n", herd_registry_path(reg));
+    }
     herd_frame_free(f);
     herd_registry_free(reg);
+    cli_opts_free(&o);
     return rc;
 }
 
@@ -683,6 +691,7 @@ static const char *const ops_cycle[] = {"fit", "cycle", "apply", NULL};
 static const char *const ops_predict[] = {"registry_predict", "apply", NULL};
 static const char *const ops_search[] = {"search", NULL};
 static const char *const ops_copy[] = {"copy", NULL};
+static const char *const ops_check[] = {"check", NULL};
 static const char *const ops_apply[] = {"apply", NULL};
 
 static const cli_flag_doc flags_fit[] = {
@@ -784,8 +793,9 @@ const cli_command cli_commands[] = {
      NULL, cmd_registry_runs},
     {"registry gc", "--registry DIR", "Reclaim the space of archived versions.", flags_reg, NULL,
      cmd_registry_gc},
-    {"registry check", "--registry DIR", "Verify every record, index and artifact.", flags_reg,
-     NULL, cmd_registry_check},
+    {"registry check", "--registry DIR [--deep]",
+     "Verify every record, index and artifact; --deep also validates every model.", flags_reg,
+     ops_check, cmd_registry_check},
     {"registry rollback", "--registry DIR --family F [--group KEY] [--alias NAME]",
      "Move an alias back to where it pointed before its last move.", flags_rollback, NULL,
      cmd_registry_rollback},

@@ -1424,9 +1424,24 @@ int hd_artifact_info_get(const herd_artifact *a, hd_artifact_info *out)
     return hd_info_from_meta(&a->meta, out);
 }
 
-int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out)
+/* The model of a checked blob, inflated, validated and compared with its
+ * metadata as herd_artifact_read does, then dropped: at most the model's
+ * raw size is held (HERD_ARTIFACT_MAX_BYTES bounds it). */
+static int hd_model_verify(const unsigned char *b, const hd_header *h, const hd_meta *m)
 {
-    memset(out, 0, sizeof *out);
+    hd_model_features want = hd_meta_features_want(m);
+    unsigned char *raw = NULL;
+    hd_model_info info;
+    int rc = hd_payload_read(b, h, &want, &raw, &info);
+    if (!rc) rc = hd_meta_matches_model(m, &info);
+    free(raw);
+    return rc;
+}
+
+/* The blob's header, checksums and metadata; then the metadata's summary
+ * into `out`, or with `out` NULL the model (hd_model_verify). */
+static int hd_blob_check(const void *data, size_t len, hd_artifact_info *out)
+{
     const unsigned char *b = data;
     hd_header h;
     int rc = hd_blob_verify(b, len, &h);
@@ -1434,9 +1449,20 @@ int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out)
     hd_meta m;
     memset(&m, 0, sizeof m);
     rc = hd_meta_parse((const char *)b + h.header_len, h.meta_len, &m);
-    if (!rc) rc = hd_info_from_meta(&m, out);
+    if (!rc) rc = out ? hd_info_from_meta(&m, out) : hd_model_verify(b, &h, &m);
     hd_meta_free(&m);
     return rc;
+}
+
+int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out)
+{
+    memset(out, 0, sizeof *out);
+    return hd_blob_check(data, len, out);
+}
+
+int hd_artifact_check_model(const void *data, size_t len)
+{
+    return hd_blob_check(data, len, NULL);
 }
 
 void hd_artifact_info_free(hd_artifact_info *info)

@@ -101,6 +101,7 @@ extern const hd_opt_struct hd_compare_options_desc;
 extern const hd_opt_struct hd_cycle_options_desc;
 extern const hd_opt_struct hd_registry_predict_options_desc;
 extern const hd_opt_struct hd_register_options_desc;
+extern const hd_opt_struct hd_check_options_desc;
 extern const hd_opt_struct hd_copy_options_desc;
 
 /* Every descriptor, NULL-terminated, in the header's order. */

@@ -210,10 +210,25 @@ static const hd_opt hd_version_opts[] = {
     HD_MAP(S, 1, "metrics", HD_OT_NUMBER_MAP, metric_names, metric_values, n_metrics,
            "metrics besides the artifact's, name -> value"),
     HD_STR(S, 1, alias, NULL, "an alias to point at the new version at commit; NULL: none"),
+    HD_BOOL(S, 1, check_model, 1,
+            "herd_batch_add_bytes validates the model (0: header, metadata, checksums only)"),
 };
 #undef S
 HD_DESC(hd_version_options_desc, "version", herd_version_options,
         HERD_VERSION_OPTIONS_VERSION, hd_version_opts);
+
+/* ---- herd_check_options ----------------------------------------------------- */
+
+#define S herd_check_options
+static const hd_opt hd_check_opts[] = {
+    HD_BOOL(S, 1, deep, 0, "also inflate and validate every stored model"),
+    {.name = "progress", .type = HD_OT_PROGRESS, .since = 1, .off = offsetof(S, progress),
+     .off_values = offsetof(S, progress_user), .fields = "progress,progress_user",
+     .doc = "progress callback and its user pointer (phase check); nonzero cancels"},
+};
+#undef S
+HD_DESC(hd_check_options_desc, "check", herd_check_options, HERD_CHECK_OPTIONS_VERSION,
+        hd_check_opts);
 
 /* ---- herd_alias_options ----------------------------------------------------- */
 
@@ -357,7 +372,8 @@ HD_DESC(hd_register_options_desc, "register", herd_register_options,
 const hd_opt_struct *const hd_options_all[] = {
     &hd_column_options_desc,   &hd_csv_options_desc,      &hd_apply_options_desc,
     &hd_predictor_options_desc, &hd_fit_options_desc,     &hd_artifact_options_desc,
-    &hd_registry_options_desc, &hd_version_options_desc,  &hd_alias_options_desc,
+    &hd_registry_options_desc, &hd_check_options_desc, &hd_version_options_desc,
+    &hd_alias_options_desc,
     &hd_search_options_desc,   &hd_compare_options_desc,  &hd_cycle_options_desc,
     &hd_registry_predict_options_desc, &hd_copy_options_desc, &hd_register_options_desc,
     NULL};
@@ -402,6 +418,11 @@ int herd_registry_options_init(herd_registry_options *opt, unsigned int version)
 int herd_version_options_init(herd_version_options *opt, unsigned int version)
 {
     return hd_options_init(&hd_version_options_desc, opt, version);
+}
+
+int herd_check_options_init(herd_check_options *opt, unsigned int version)
+{
+    return hd_options_init(&hd_check_options_desc, opt, version);
 }
 
 int herd_alias_options_init(herd_alias_options *opt, unsigned int version)

@@ -35,6 +35,7 @@
 #include "data/groups_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
+#include "registry/batch_internal.h"
 #include "registry/uri_internal.h"
 #include "decide/compare_internal.h"
 #include "decide/cycle_internal.h"
@@ -394,8 +395,8 @@ static int cr_add(herd_cycle_run *run, const hd_cycle_result *r, size_t order, i
     vo.alias = "challenger"; /* family, group, run and idempotency key: the artifact's */
     int rc = HERD_OK;
     if (r->artifact) rc = herd_batch_add(run->batch, r->artifact, &vo, &e.index);
-    else if (r->bytes) rc = herd_batch_add_bytes(run->batch, r->bytes, r->artifact_len, &vo,
-                                                 &e.index);
+    else if (r->bytes) /* built here, or validated whole when its part was read */
+        rc = hd_batch_add_bytes_checked(run->batch, r->bytes, r->artifact_len, &vo, &e.index);
     if (!rc) rc = cr_eval_copy(r->eval, &e.eval);
     if (rc) return rc; /* a model added without its entry: the batch is never committed */
     run->keys[run->n] = e.key;

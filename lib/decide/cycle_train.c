@@ -708,7 +708,9 @@ static void part_read_eval(hd_rbuf *r, herd_cycle_part *p, hd_cmp_eval *e, int *
     e->boot_error = part_read_msg(r, p, oom);
 }
 
-/* One group's record; its artifact verified as herd_batch_add_bytes does. */
+/* One group's record; its artifact verified whole, model included (as
+ * herd_batch_add_bytes does by default): the bytes came from another
+ * process, and the committer adds them without checking them again. */
 static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
 {
     if (p->n == p->cap && hd_grow((void **)&p->g, &p->cap, p->n + 1, sizeof *p->g))
@@ -733,10 +735,9 @@ static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
     if (r->bad || g->status > HD_TASK_SKIPPED || (!has && len) || len > r->n - r->pos)
         return r->bad = 1, HERD_OK;
     if (!has) return HERD_OK;
-    hd_artifact_info info;
-    int rc = hd_artifact_check_bytes(r->p + r->pos, (size_t)len, &info);
+    int rc = hd_artifact_check_model(r->p + r->pos, (size_t)len);
+    if (rc == HERD_ENOMEM) return rc;
     if (rc) return hd_error_prefix("group '%s': the artifact is not valid: ", g->key);
-    hd_artifact_info_free(&info);
     if (!(g->artifact = hd_malloc(len ? (size_t)len : 1, 1))) return hd_oom();
     memcpy(g->artifact, r->p + r->pos, (size_t)len);
     g->len = (size_t)len;

@@ -31,6 +31,14 @@
  * entries, tree ids a permutation of 0..num_trees-1, tree_info entries
  * below the output groups, a DART weight per tree, num_parallel_tree >= 1.
  *
+ * XGBoost 1.7 also loads models it then cannot use, so herd refuses what
+ * it would refuse at load or at predict, or predict nonsense from
+ * (tests/unit/test_xgbcompat.c proves each on XGBoost): learner.attributes
+ * missing or holding a non-string; an objective it does not know, or
+ * without the parameter object its LoadConfig reads (mc_objectives);
+ * gbtree_model_param.size_leaf_vector other than 0; base_score outside
+ * (0, 1) for the logistic objectives or not above 0 for the log-link ones.
+ *
  * Codes: HERD_EFORMAT when the bytes are not an XGBoost tree model at all
  * (or use what herd does not support), HERD_ECORRUPT when a model is
  * malformed, HERD_ELIMIT for a cap.  Messages start with "model: ", name
@@ -70,6 +78,8 @@ typedef struct mc {
     hd_model_info *info;
     const hd_model_features *want; /* NULL: no list to agree with */
     size_t num_groups; /* outputs per row: max(1, num_class, num_target) */
+    double base_score; /* learner_model_param.base_score; its range is the objective's */
+    size_t base_at;    /* where it is, for messages */
     /* Per-tree scratch, sized for the largest tree so far (one block). */
     void *block;
     size_t cap;
@@ -247,11 +257,11 @@ static int mc_float_syntax(const char *s, size_t len)
  * finite as a float.  Read by the number module: the host's locale does
  * not matter. */
 static int mc_param_float(const mc *c, size_t obj, const char *prefix, const char *key,
-                          double *out)
+                          int optional, double *out)
 {
     size_t v;
-    int rc = mc_member(c, obj, prefix, key, HD_J_STRING, 0, &v);
-    if (rc) return rc;
+    int rc = mc_member(c, obj, prefix, key, HD_J_STRING, optional, &v);
+    if (rc || v == HD_JNONE) return rc;
     size_t len;
     const char *s = hd_jdoc_string(c->doc, v, &len);
     char q[96];
@@ -722,11 +732,16 @@ static int mc_gbtree_param(const mc *c, size_t model, const char *prefix, size_t
     int rc = mc_member(c, model, prefix, "gbtree_model_param", HD_J_OBJECT, 0, &p);
     if (rc) return rc;
     snprintf(pp, sizeof pp, "%sgbtree_model_param.", prefix);
-    uint64_t n = 0, parallel = 1;
+    uint64_t n = 0, parallel = 1, leaf_vector = 0;
     if ((rc = mc_param_uint(c, p, pp, "num_trees", 0, &n)) ||
-        (rc = mc_param_uint(c, p, pp, "num_parallel_tree", 1, &parallel)))
+        (rc = mc_param_uint(c, p, pp, "num_parallel_tree", 1, &parallel)) ||
+        (rc = mc_param_uint(c, p, pp, "size_leaf_vector", 1, &leaf_vector)))
         return rc;
     size_t at = hd_jdoc_offset(c->doc, p);
+    /* XGBoost 1.7 loads it and then refuses every prediction */
+    if (leaf_vector != 0)
+        return mc_fail(HERD_EFORMAT, at, "%ssize_leaf_vector is %llu: XGBoost 1.7 predicts only "
+                       "with 0 (no leaf vectors)", pp, (unsigned long long)leaf_vector);
     if (n > HD_MODEL_MAX_TREES)
         return mc_fail(HERD_ELIMIT, at, "%snum_trees is %llu; herd's limit is %u trees", pp,
                        (unsigned long long)n, HD_MODEL_MAX_TREES);
@@ -867,7 +882,7 @@ static int mc_learner_param(mc *c, size_t learner)
     if (rc || (rc = mc_param_uint(c, p, pp, "num_feature", 0, &nf)) ||
         (rc = mc_param_uint(c, p, pp, "num_class", 0, &nc)) ||
         (rc = mc_param_uint(c, p, pp, "num_target", 1, &nt)) ||
-        (rc = mc_param_float(c, p, pp, "base_score", &base)))
+        (rc = mc_param_float(c, p, pp, "base_score", 0, &base)))
         return rc;
     size_t at = hd_jdoc_offset(c->doc, p);
     if (nf == 0)
@@ -881,6 +896,8 @@ static int mc_learner_param(mc *c, size_t learner)
                        (unsigned long long)nt, MC_MAX_GROUPS);
     if (nt == 0) return mc_fail(HERD_ECORRUPT, at, "%snum_target is 0", pp);
     c->info->num_feature = (size_t)nf;
+    c->base_score = base;
+    c->base_at = hd_jdoc_offset(c->doc, hd_jdoc_member(c->doc, p, "base_score"));
     /* num_class 1 means one output, as 0 does */
     c->info->num_class = nc >= 2 ? (size_t)nc : 0;
     c->num_groups = (size_t)(nc > nt ? nc : nt);
@@ -888,8 +905,137 @@ static int mc_learner_param(mc *c, size_t learner)
     return HERD_OK;
 }
 
-/* objective.name, and for softmax objectives their own num_class, which
- * must be the learner's: prediction reshapes by it. */
+/* Every member of `obj` a string: XGBoost 1.7 reads attributes and
+ * objective parameters as strings and refuses to load anything else. */
+static int mc_string_members(const mc *c, size_t obj, const char *prefix)
+{
+    for (size_t e = hd_jdoc_first(c->doc, obj); e != HD_JNONE; e = hd_jdoc_next(c->doc, obj, e)) {
+        if (hd_jdoc_type(c->doc, e) == HD_J_STRING) continue;
+        size_t len;
+        const char *k = hd_jdoc_key(c->doc, e, &len);
+        char q[96];
+        return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, e),
+                       "%s%s is %s, not a string (XGBoost 1.7 does not load it)", prefix,
+                       hd_quote(k, len, q, sizeof q), hd_jtype_name(hd_jdoc_type(c->doc, e)));
+    }
+    return HERD_OK;
+}
+
+/* learner.attributes: XGBoost 1.7 requires it at load, strings only. */
+static int mc_attributes(const mc *c, size_t learner)
+{
+    size_t a;
+    int rc = mc_member(c, learner, "learner.", "attributes", HD_J_OBJECT, 0, &a);
+    return rc ? rc : mc_string_members(c, a, "learner.attributes.");
+}
+
+/* The range of base_score an objective's link allows (its ProbToMargin). */
+typedef enum {
+    MC_BASE_ANY,      /* identity link */
+    MC_BASE_PROB,     /* logit: (0, 1), or XGBoost refuses every prediction */
+    MC_BASE_POSITIVE, /* log: > 0, or every prediction is 0 or NaN */
+} mc_base_rule;
+
+/* A parameter of an objective's parameter object: its type as XGBoost's
+ * parameter parser reads it. */
+typedef enum { MC_P_FLOAT, MC_P_UINT, MC_P_AFT_DIST } mc_param_kind;
+
+typedef struct mc_param_rule {
+    const char *name;
+    mc_param_kind kind;
+} mc_param_rule;
+
+/* What XGBoost 1.7's ObjFunction::LoadConfig reads of each objective it
+ * knows: the parameter object (NULL: none; optional: its absence loads),
+ * the parameters in it that herd checks, and the base_score rule. */
+typedef struct mc_objective_rule {
+    const char *name;
+    const char *param;
+    int optional;
+    const mc_param_rule *params; /* {NULL}-terminated */
+    mc_base_rule base;
+} mc_objective_rule;
+
+static const mc_param_rule mc_reg_loss[] = {{"scale_pos_weight", MC_P_FLOAT}, {NULL, 0}};
+static const mc_param_rule mc_huber[] = {{"huber_slope", MC_P_FLOAT}, {NULL, 0}};
+static const mc_param_rule mc_poisson[] = {{"max_delta_step", MC_P_FLOAT}, {NULL, 0}};
+static const mc_param_rule mc_tweedie[] = {{"tweedie_variance_power", MC_P_FLOAT}, {NULL, 0}};
+static const mc_param_rule mc_softmax[] = {{"num_class", MC_P_UINT}, {NULL, 0}};
+static const mc_param_rule mc_rank[] = {
+    {"num_pairsample", MC_P_UINT}, {"fix_list_weight", MC_P_FLOAT}, {NULL, 0}};
+static const mc_param_rule mc_aft[] = {{"aft_loss_distribution", MC_P_AFT_DIST},
+                                       {"aft_loss_distribution_scale", MC_P_FLOAT},
+                                       {NULL, 0}};
+static const mc_param_rule mc_none[] = {{NULL, 0}};
+
+static const mc_objective_rule mc_objectives[] = {
+    {"reg:squarederror", "reg_loss_param", 0, mc_reg_loss, MC_BASE_ANY},
+    {"reg:squaredlogerror", "reg_loss_param", 0, mc_reg_loss, MC_BASE_ANY},
+    {"reg:linear", "reg_loss_param", 0, mc_reg_loss, MC_BASE_ANY},
+    {"reg:logistic", "reg_loss_param", 0, mc_reg_loss, MC_BASE_PROB},
+    {"binary:logistic", "reg_loss_param", 0, mc_reg_loss, MC_BASE_PROB},
+    {"binary:logitraw", "reg_loss_param", 0, mc_reg_loss, MC_BASE_ANY},
+    {"reg:pseudohubererror", "pseudo_huber_param", 1, mc_huber, MC_BASE_ANY},
+    {"reg:absoluteerror", NULL, 0, mc_none, MC_BASE_ANY},
+    {"binary:hinge", NULL, 0, mc_none, MC_BASE_ANY},
+    {"count:poisson", "poisson_regression_param", 0, mc_poisson, MC_BASE_POSITIVE},
+    {"reg:gamma", NULL, 0, mc_none, MC_BASE_POSITIVE},
+    {"reg:tweedie", "tweedie_regression_param", 0, mc_tweedie, MC_BASE_POSITIVE},
+    {"survival:cox", NULL, 0, mc_none, MC_BASE_POSITIVE},
+    {"survival:aft", "aft_loss_param", 0, mc_aft, MC_BASE_POSITIVE},
+    {"multi:softmax", "softmax_multiclass_param", 0, mc_softmax, MC_BASE_ANY},
+    {"multi:softprob", "softmax_multiclass_param", 0, mc_softmax, MC_BASE_ANY},
+    {"rank:pairwise", "lambda_rank_param", 0, mc_rank, MC_BASE_ANY},
+    {"rank:ndcg", "lambda_rank_param", 0, mc_rank, MC_BASE_ANY},
+    {"rank:map", "lambda_rank_param", 0, mc_rank, MC_BASE_ANY},
+};
+
+/* One checked parameter of an objective's parameter object, if present. */
+static int mc_objective_param(const mc *c, size_t obj, const char *prefix,
+                              const mc_param_rule *r)
+{
+    if (r->kind == MC_P_UINT) {
+        uint64_t u;
+        return mc_param_uint(c, obj, prefix, r->name, 1, &u);
+    }
+    if (r->kind == MC_P_FLOAT) {
+        double d;
+        return mc_param_float(c, obj, prefix, r->name, 1, &d);
+    }
+    size_t v = hd_jdoc_member(c->doc, obj, r->name); /* a string: mc_string_members */
+    if (v == HD_JNONE || mc_string_is(c, v, "normal") || mc_string_is(c, v, "logistic") ||
+        mc_string_is(c, v, "extreme"))
+        return HERD_OK;
+    size_t len;
+    const char *s = hd_jdoc_string(c->doc, v, &len);
+    char q[96];
+    return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, v),
+                   "%s%s is %s; XGBoost 1.7 knows normal, logistic and extreme", prefix,
+                   r->name, hd_quote(s, len, q, sizeof q));
+}
+
+/* base_score in the range of the objective's link. */
+static int mc_base_score(const mc *c, const mc_objective_rule *o)
+{
+    float b = (float)c->base_score; /* what XGBoost holds and checks */
+    const char *pp = "learner.learner_model_param.base_score";
+    if (o->base == MC_BASE_PROB && !(b > 0.0f && b < 1.0f))
+        return mc_fail(HERD_ECORRUPT, c->base_at,
+                       "%s is %.9g (as a float) but objective %s needs it in (0, 1): XGBoost "
+                       "1.7 loads the model and refuses every prediction", pp, (double)b,
+                       o->name);
+    if (o->base == MC_BASE_POSITIVE && !(b > 0.0f))
+        return mc_fail(HERD_ECORRUPT, c->base_at,
+                       "%s is %.9g (as a float) but objective %s needs it above 0: its log link "
+                       "makes every prediction of XGBoost 1.7 0 or NaN", pp, (double)b, o->name);
+    return HERD_OK;
+}
+
+/* objective: a name XGBoost 1.7 knows, the parameter object its
+ * LoadConfig reads (XGBoost refuses to load without it), strings only,
+ * the parameters herd knows well-formed, base_score in the link's range;
+ * and for softmax objectives their own num_class, which must be the
+ * learner's: prediction reshapes by it. */
 static int mc_objective(const mc *c, size_t learner)
 {
     size_t obj, name;
@@ -898,27 +1044,37 @@ static int mc_objective(const mc *c, size_t learner)
     if (rc) return rc;
     size_t len;
     const char *s = hd_jdoc_string(c->doc, name, &len);
-    if (len == 0 || len >= sizeof c->info->objective) {
+    const mc_objective_rule *o = NULL;
+    for (size_t i = 0; !o && i < sizeof mc_objectives / sizeof *mc_objectives; i++)
+        if (mc_string_is(c, name, mc_objectives[i].name)) o = &mc_objectives[i];
+    if (!o) {
         char q[96];
-        return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, name),
-                       "learner.objective.name %s is not an objective name",
-                       hd_quote(s, len, q, sizeof q));
+        return mc_fail(HERD_EFORMAT, hd_jdoc_offset(c->doc, name),
+                       "learner.objective.name %s is not an objective XGBoost 1.7 knows (it "
+                       "would not load the model)", hd_quote(s, len, q, sizeof q));
     }
-    memcpy(c->info->objective, s, len);
+    memcpy(c->info->objective, s, len); /* a name of the table: it fits */
     c->info->objective[len] = '\0';
-    if (strncmp(c->info->objective, "multi:", 6) != 0) return HERD_OK;
-    size_t sp;
-    uint64_t k = 0;
-    const char *pp = "learner.objective.softmax_multiclass_param.";
-    if ((rc = mc_member(c, obj, "learner.objective.", "softmax_multiclass_param", HD_J_OBJECT, 1,
-                        &sp)) ||
-        sp == HD_JNONE || (rc = mc_param_uint(c, sp, pp, "num_class", 0, &k)))
-        return rc;
-    if (k != c->info->num_class)
-        return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, sp),
-                       "%snum_class is %llu but learner_model_param.num_class is %zu", pp,
-                       (unsigned long long)k, c->info->num_class);
-    return HERD_OK;
+    if (o->param) {
+        char pp[96];
+        size_t p;
+        snprintf(pp, sizeof pp, "learner.objective.%s.", o->param);
+        if ((rc = mc_member(c, obj, "learner.objective.", o->param, HD_J_OBJECT, o->optional,
+                            &p)))
+            return rc;
+        if (p != HD_JNONE && (rc = mc_string_members(c, p, pp))) return rc;
+        for (const mc_param_rule *r = o->params; p != HD_JNONE && r->name; r++)
+            if ((rc = mc_objective_param(c, p, pp, r))) return rc;
+        if (p != HD_JNONE && !strncmp(o->name, "multi:", 6)) {
+            uint64_t k = 0;
+            if ((rc = mc_param_uint(c, p, pp, "num_class", 0, &k))) return rc;
+            if (k != c->info->num_class)
+                return mc_fail(HERD_ECORRUPT, hd_jdoc_offset(c->doc, p),
+                               "%snum_class is %llu but learner_model_param.num_class is %zu", pp,
+                               (unsigned long long)k, c->info->num_class);
+        }
+    }
+    return mc_base_score(c, o);
 }
 
 /* feature_names / feature_types: absent, empty, or one string per feature. */
@@ -1019,8 +1175,9 @@ static int mc_model(mc *c)
         return mc_fail(HERD_EFORMAT, SIZE_MAX,
                        "the document has no \"learner\" object: it is not an XGBoost model");
     int rc;
-    if ((rc = mc_version(c, root)) || (rc = mc_learner_param(c, learner)) ||
-        (rc = mc_objective(c, learner)) || (rc = mc_feature_list(c, learner, "feature_names")) ||
+    if ((rc = mc_version(c, root)) || (rc = mc_attributes(c, learner)) ||
+        (rc = mc_learner_param(c, learner)) || (rc = mc_objective(c, learner)) ||
+        (rc = mc_feature_list(c, learner, "feature_names")) ||
         (rc = mc_feature_list(c, learner, "feature_types")) ||
         (c->want && (rc = mc_features_agree(c, learner))))
         return rc;

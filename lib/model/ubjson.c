@@ -515,11 +515,14 @@ int hd_jdoc_parse_ubjson(const void *data, size_t len, hd_jdoc **out)
 
 
 /* The string whose opening quote is at *i; leaves *i on the closing
- * quote.  *escaped is set when the string holds a \u escape. */
-static int json_scan_string(const unsigned char *p, size_t len, size_t *i, int *escaped)
+ * quote.  XGBoost 1.7's JSON reader knows five escapes, \" \\ \n \r and
+ * \t, and reads them as cJSON does; it refuses \/ \b \f, and keeps a \u
+ * escape as its six characters where cJSON decodes it, so that herd
+ * would check one text and XGBoost use another ("x\u0030" is "x0" to
+ * herd, not to XGBoost).  Only the five are accepted. */
+static int json_scan_string(const unsigned char *p, size_t len, size_t *i)
 {
     size_t start = *i;
-    *escaped = 0;
     for (size_t j = start + 1; j < len; j++) {
         unsigned char c = p[j];
         if (c == '"') {
@@ -529,33 +532,33 @@ static int json_scan_string(const unsigned char *p, size_t len, size_t *i, int *
         if (c < 0x20) return doc_fail("JSON", j, "control byte 0x%02X inside a string", c);
         if (c != '\\') continue;
         if (j + 1 >= len) break;
-        if (p[j + 1] != 'u') {
-            j++; /* the escaped character; cJSON checks which are valid */
-            continue;
-        }
-        if (len - j < 6) break;
-        if (memcmp(p + j + 2, "0000", 4) == 0)
-            return doc_fail("JSON", j, "\\u0000 (a NUL character) inside a string");
-        *escaped = 1;
-        j += 5;
+        unsigned char e = p[++j];
+        if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't') continue;
+        if (e == 'u')
+            return doc_fail("JSON", j - 1, "a \\u escape inside a string: XGBoost 1.7 keeps it "
+                            "as six characters where JSON decodes it, so XGBoost would read "
+                            "other text than herd checked; write the character itself");
+        if (e >= 0x20 && e < 0x7F)
+            return doc_fail("JSON", j - 1, "the escape \\%c inside a string: XGBoost 1.7 reads "
+                            "only \\\" \\\\ \\n \\r and \\t", e);
+        return doc_fail("JSON", j - 1, "a backslash before byte 0x%02X inside a string", e);
     }
     return doc_fail("JSON", start, "the string starting here is not terminated");
 }
 
 /* What cJSON does not check, before cJSON sees the text: UTF-8, nesting
- * depth (cJSON recurses up to 1000 deep), control bytes, \u0000, and \u
- * escapes in keys. */
+ * depth (cJSON recurses up to 1000 deep), control bytes, and the escapes
+ * XGBoost reads otherwise (json_scan_string). */
 static int json_scan(const unsigned char *p, size_t len)
 {
     size_t bad;
     if (!hd_utf8_valid((const char *)p, len, &bad)) return doc_fail("JSON", bad, "invalid UTF-8");
     size_t depth = 0;
-    int escaped = 0; /* the last string had a \u escape: it must not be a key */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = p[i];
         switch (c) {
         case '"': {
-            int rc = json_scan_string(p, len, &i, &escaped);
+            int rc = json_scan_string(p, len, &i);
             if (rc) return rc;
             continue;
         }
@@ -573,15 +576,9 @@ static int json_scan(const unsigned char *p, size_t len)
         case ']':
             if (depth) depth--;
             break;
-        case ':':
-            if (escaped)
-                return doc_fail("JSON", i, "an object key holds a \\u escape (XGBoost and cJSON read "
-                                 "those differently)");
-            break;
         default:
             if (c < 0x20) return doc_fail("JSON", i, "control byte 0x%02X outside a string", c);
         }
-        escaped = 0;
     }
     return HERD_OK;
 }

@@ -25,10 +25,11 @@
  * the checker saw.
  *
  * JSON is parsed by cJSON, after a scan of the text that enforces what
- * cJSON does not: the nesting cap, UTF-8, no control bytes, no \u0000, and
- * no \u escape in object keys (XGBoost's own JSON reader keeps "\u0041"
- * as six characters where cJSON decodes "A", so an escaped key would name
- * different fields for the two readers). */
+ * cJSON does not: the nesting cap, UTF-8, no control bytes, and only the
+ * escapes XGBoost 1.7's own JSON reader reads as cJSON does (\" \\ \n \r
+ * \t): it refuses \/ \b \f, and keeps "\u0041" as six characters where
+ * cJSON decodes "A", so an escaped key or value would be different text
+ * for the two readers. */
 #ifndef HERD_UBJSON_INTERNAL_H
 #define HERD_UBJSON_INTERNAL_H
 

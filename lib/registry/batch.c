@@ -19,6 +19,7 @@
 #include "common/options_internal.h"
 #include "common/text_internal.h"
 #include "artifact/artifact_internal.h"
+#include "registry/batch_internal.h"
 #include "registry/handle_internal.h"
 #include "registry/state_internal.h"
 #include "registry/uri_internal.h"
@@ -361,19 +362,48 @@ int herd_batch_add(herd_batch *batch, const herd_artifact *artifact,
     return rc;
 }
 
+/* herd_batch_add_bytes and hd_batch_add_bytes_checked: the model is
+ * validated too when `model` is 1 and the caller's opt->check_model says
+ * so, after the header, checksums and metadata (which name the group). */
+static int hd_batch_add_serialised(herd_batch *b, const void *data, size_t len,
+                                   const herd_version_options *opt, size_t *index, int model,
+                                   const char *fn)
+{
+    herd_version_options o;
+    int rc = hd_batch_open_check(b, fn);
+    if (rc) return rc;
+    if ((rc = hd_version_options_read(opt, &o))) return hd_error_prefix("%s: ", fn);
+    hd_artifact_info info;
+    if ((rc = hd_artifact_check_bytes(data, len, &info)))
+        return rc == HERD_ENOMEM ? rc
+                                 : hd_error_prefix("%s: the bytes are not a valid artifact: ", fn);
+    if (model && o.check_model && (rc = hd_artifact_check_model(data, len))) {
+        if (rc != HERD_ENOMEM)
+            hd_error_prefix("%s: family '%s', group '%s': the artifact's model would never "
+                            "load, so it is not added (opt->check_model = 0 adds it "
+                            "unchecked): ", fn,
+                            o.family ? o.family : info.family ? info.family : "?",
+                            o.group ? o.group : info.group ? info.group : "?");
+        hd_artifact_info_free(&info);
+        return rc;
+    }
+    rc = hd_batch_add_item(b, &info, data, len, opt, index, fn);
+    hd_artifact_info_free(&info);
+    return rc;
+}
+
 int herd_batch_add_bytes(herd_batch *batch, const void *data, size_t len,
                          const herd_version_options *opt, size_t *index)
 {
     HD_CHECK_NOT_NULL(batch);
     HD_CHECK_NOT_NULL(data);
-    int rc = hd_batch_open_check(batch, __func__);
-    if (rc) return rc;
-    hd_artifact_info info;
-    if ((rc = hd_artifact_check_bytes(data, len, &info)))
-        return hd_error_prefix("herd_batch_add_bytes: the bytes are not a valid artifact: ");
-    rc = hd_batch_add_item(batch, &info, data, len, opt, index, __func__);
-    hd_artifact_info_free(&info);
-    return rc;
+    return hd_batch_add_serialised(batch, data, len, opt, index, 1, __func__);
+}
+
+int hd_batch_add_bytes_checked(herd_batch *batch, const void *data, size_t len,
+                               const herd_version_options *opt, size_t *index)
+{
+    return hd_batch_add_serialised(batch, data, len, opt, index, 0, "herd_batch_add_bytes");
 }
 
 static int hd_alias_options_read(const herd_alias_options *in, herd_alias_options *o)

@@ -15,6 +15,7 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/log_internal.h"
 #include "common/mem_internal.h"
 #include "common/number_internal.h"
 #include "common/options_internal.h"
@@ -890,12 +891,18 @@ int herd_registry_runs(herd_registry *reg, herd_frame **out)
  * The full check
  * --------------------------------------------------------------------- */
 
+/* Progress of the artifact pass, about every HD_CHECK_PROGRESS_S. */
+#define HD_CHECK_PROGRESS_S 0.25
+
 typedef struct hd_check_ctx {
     herd_registry *reg;
     hd_table t;
     const char *file; /* for index chunk reports */
     unsigned char *buf;
     size_t cap;
+    herd_check_options o;
+    herd_progress p; /* counts of the artifact pass */
+    double due;
 } hd_check_ctx;
 
 static void hd_problem(hd_check_ctx *c, const char *file, uint64_t off, const char *what)
@@ -913,6 +920,36 @@ static int hd_check_chunk(void *ctx, uint64_t off)
     return c->t.oom ? hd_oom() : 0;
 }
 
+/* The groups and artifact bytes the artifact pass will go through, for
+ * its progress reports. */
+static int hd_check_count(void *ctx, const hd_rgroup *g)
+{
+    hd_check_ctx *c = ctx;
+    c->p.groups_total++;
+    for (uint32_t i = 0; i < g->nv; i++)
+        if (g->v[i].pack) c->p.bytes_total += g->v[i].len;
+    return 0;
+}
+
+/* Report the artifact pass every HD_CHECK_PROGRESS_S (and at its end:
+ * `last`); the caller's nonzero answer cancels the check. */
+static int hd_check_progress(hd_check_ctx *c, int last)
+{
+    if (!c->o.progress) return HERD_OK;
+    double now = hd_now();
+    if (!last && now < c->due) return HERD_OK;
+    c->due = now + HD_CHECK_PROGRESS_S;
+    herd_progress p = c->p;
+    if (hd_progress_emit(c->o.progress, c->o.progress_user, &p))
+        return hd_error(HERD_ECANCELED, "herd_registry_check_with: cancelled by the progress "
+                        "callback after %zu of %zu groups", c->p.groups_done,
+                        c->p.groups_total);
+    return HERD_OK;
+}
+
+/* Every stored version's artifact: its checksums and metadata, and with
+ * opt->deep its model as herd_artifact_read checks it.  One problem row
+ * per bad version, naming its pack, offset, family/group and version. */
 static int hd_check_group(void *ctx, const hd_rgroup *g)
 {
     hd_check_ctx *c = ctx;
@@ -927,6 +964,7 @@ static int hd_check_group(void *ctx, const hd_rgroup *g)
             rc = hd_artifact_check_bytes(c->buf, v->len, &info);
             hd_artifact_info_free(&info);
         }
+        if (!rc && c->o.deep) rc = hd_artifact_check_model(c->buf, v->len);
         if (rc == HERD_ENOMEM) return rc;
         if (rc) {
             char what[1400];
@@ -935,8 +973,11 @@ static int hd_check_group(void *ctx, const hd_rgroup *g)
             hd_problem(c, path, v->off, what);
             herd_clear_error();
         }
+        c->p.bytes_done += v->len;
     }
-    return c->t.oom ? hd_oom() : 0;
+    c->p.groups_done++;
+    if (c->t.oom) return hd_oom();
+    return hd_check_progress(c, 0);
 }
 
 /* Every record of the journal, from its start. */
@@ -1052,25 +1093,54 @@ static int hd_check_entry(void *ctx, const char *name)
 
 int herd_registry_check(herd_registry *reg, herd_frame **problems)
 {
+    return herd_registry_check_with(reg, NULL, problems);
+}
+
+/* Every stored artifact, under the handle's snapshot: counted first when
+ * progress is reported, then checked (hd_check_group). */
+static int hd_check_artifacts(hd_check_ctx *c)
+{
+    herd_registry *reg = c->reg;
+    int rc = HERD_OK;
+    rd_lock(reg);
+    if (c->o.progress) {
+        hd_phase_begin("check", c->o.progress, c->o.progress_user);
+        rc = hd_rstate_foreach(&reg->st, NULL, hd_check_count, c);
+        if (rc == HERD_ECORRUPT) { /* reported by the pass below */
+            herd_clear_error();
+            rc = HERD_OK;
+        }
+        c->due = hd_now() + HD_CHECK_PROGRESS_S;
+    }
+    if (!rc) rc = hd_rstate_foreach(&reg->st, NULL, hd_check_group, c);
+    if (rc == HERD_ECORRUPT) { /* the index is damaged where groups live */
+        hd_problem(c, reg->index_path, 0, herd_last_error());
+        herd_clear_error();
+        rc = c->t.oom ? hd_oom() : HERD_OK;
+    }
+    rd_unlock(reg);
+    return rc ? rc : hd_check_progress(c, 1);
+}
+
+int herd_registry_check_with(herd_registry *reg, const herd_check_options *opt,
+                             herd_frame **problems)
+{
     if (problems) *problems = NULL;
     HD_CHECK_NOT_NULL(reg);
     static const char *const names[] = {"file", "offset", "problem"};
     static const int types[] = {HERD_TYPE_STRING, HERD_TYPE_INT64, HERD_TYPE_STRING};
+    static const char *const plan[] = {"check"};
     hd_check_ctx c = {.reg = reg};
+    if (hd_options_read(&hd_check_options_desc, opt, &c.o, NULL))
+        return hd_error_prefix("herd_registry_check_with: ");
+    memset(&c.p, 0, sizeof c.p);
+    hd_scope scope;
+    hd_scope_enter(&scope, plan, 1, NULL, NULL);
     int rc = tb_init(&c.t, names, types, 3);
     if (!rc) rc = hd_check_journal(&c);
     if (!rc) rc = hd_check_index(&c);
     if (!rc) rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_check_entry, &c);
-    rd_lock(reg);
-    if (!rc) {
-        rc = hd_rstate_foreach(&reg->st, NULL, hd_check_group, &c);
-        if (rc == HERD_ECORRUPT) { /* the index is damaged where groups live */
-            hd_problem(&c, reg->index_path, 0, herd_last_error());
-            herd_clear_error();
-            rc = HERD_OK;
-        }
-    }
-    rd_unlock(reg);
+    if (!rc) rc = hd_check_artifacts(&c);
     free(c.buf);
     size_t n = c.t.nrows;
     char first[2048] = "";
@@ -1083,9 +1153,9 @@ int herd_registry_check(herd_registry *reg, herd_frame **problems)
     }
     if (!rc && problems) rc = tb_frame(&c.t, problems);
     tb_free(&c.t);
-    if (rc) return rc;
-    if (n)
-        return hd_error(HERD_ECORRUPT, "registry %s: %zu problem%s found; the first: %s",
-                        reg->dir, n, n == 1 ? "" : "s", first);
-    return HERD_OK;
+    if (!rc && n)
+        rc = hd_error(HERD_ECORRUPT, "registry %s: %zu problem%s found; the first: %s",
+                      reg->dir, n, n == 1 ? "" : "s", first);
+    hd_scope_leave(&scope);
+    return rc;
 }

@@ -219,6 +219,10 @@ def test_registry():
     out, _ = expect(0, ["registry", "runs", "--registry", "reg"], "registry runs", where="stdout")
     check("w1" in out and "w3" in out, "runs lists the cycles", out[:300])
     expect(0, ["registry", "check", "--registry", "reg"], "registry check", "no problems")
+    expect(0, ["registry", "check", "--registry", "reg", "--deep"],
+           "registry check --deep: every model validated", "no problems")
+    expect(2, ["registry", "check", "--registry", "reg", "--dep"],
+           "registry check: a misspelt option gets a suggestion", "did you mean --deep?")
     expect(0, ["registry", "gc", "--registry", "reg"], "registry gc", "reclaimed", "stdout")
     out, _ = expect(0, ["registry", "rollback", "--registry", "reg", "--family", "sales",
                         "--group", "s00", "--reason", "bad week"], "registry rollback",

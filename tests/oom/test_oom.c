@@ -448,6 +448,18 @@ static int run_check(fixture *fx)
     return rc;
 }
 
+/* With deep = 1: every stored model inflated and validated too. */
+static int run_deep_check(fixture *fx)
+{
+    herd_check_options co;
+    herd_check_options_init(&co, HERD_CHECK_OPTIONS_VERSION);
+    co.deep = 1;
+    herd_frame *problems = NULL;
+    int rc = herd_registry_check_with(fx->reg, &co, &problems);
+    herd_frame_free(problems);
+    return rc;
+}
+
 static void compare_options(herd_compare_options *co)
 {
     herd_compare_options_init(co, HERD_COMPARE_OPTIONS_VERSION);
@@ -565,6 +577,7 @@ OOM_TEST(test_registry_open, "registry open", before_registry, run_registry_open
          after_registry)
 OOM_TEST(test_commit, "commit", before_registry, run_commit, after_commit)
 OOM_TEST(test_check, "check", before_registry, run_check, after_registry)
+OOM_TEST(test_deep_check, "deep check", before_registry, run_deep_check, after_registry)
 OOM_TEST(test_compare, "compare", before_registry, run_compare, after_decisions)
 OOM_TEST(test_cycle, "cycle", before_empty_registry, run_cycle, after_cycle)
 OOM_TEST(test_predict, "predict", NULL, run_predict, after_frame)
@@ -582,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_registry_open),
         cmocka_unit_test(test_commit),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_deep_check),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_cycle),
         cmocka_unit_test(test_predict),

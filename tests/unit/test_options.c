@@ -72,6 +72,7 @@ NEWER(predictor)
 NEWER(fit)
 NEWER(artifact)
 NEWER(registry)
+NEWER(check)
 NEWER(version)
 NEWER(alias)
 NEWER(search)
@@ -91,7 +92,7 @@ static const struct_case cases[] = {
     CASE(fit, FIT),         CASE(artifact, ARTIFACT), CASE(registry, REGISTRY),
     CASE(version, VERSION), CASE(alias, ALIAS),     CASE(search, SEARCH),
     CASE(compare, COMPARE), CASE(cycle, CYCLE),     CASE(registry_predict, REGISTRY_PREDICT),
-    CASE(copy, COPY),       CASE(register, REGISTER),
+    CASE(copy, COPY),       CASE(register, REGISTER), CASE(check, CHECK),
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -556,6 +557,14 @@ static int call_search(world *w, const void *opt)
     return rc;
 }
 
+static int call_registry_check_with(world *w, const void *opt)
+{
+    herd_frame *out = (herd_frame *)w;
+    int rc = herd_registry_check_with(w->reg, opt, &out);
+    assert_null(out);
+    return rc;
+}
+
 static void valid_compare(herd_compare_options *co)
 {
     herd_compare_options_init(co, HERD_COMPARE_OPTIONS_VERSION);
@@ -778,6 +787,7 @@ static const slot slots[] = {
     {"herd_batch_add_bytes", "herd_version_options", call_batch_add_bytes},
     {"herd_batch_set_alias", "herd_alias_options", call_set_alias},
     {"herd_registry_search", "herd_search_options", call_search},
+    {"herd_registry_check_with", "herd_check_options", call_registry_check_with},
     {"herd_compare (compare)", "herd_compare_options", call_compare_compare},
     {"herd_compare (apply)", "herd_apply_options", call_compare_apply},
     {"herd_cycle (fit)", "herd_fit_options", call_cycle_fit},

@@ -304,6 +304,8 @@ static unsigned char *art_bytes(const herd_artifact *a, size_t *len)
 #define H_META_LEN 20
 #define H_STORED_LEN 24
 #define H_META_CRC 40
+#define H_STORED_CRC 44
+#define H_RAW_CRC 48
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -1100,6 +1102,167 @@ static void test_add_bytes(void **state)
     herd_artifact_free(l);
     assert_int_equal(resolve(c->reg, "demand", "DE/Berlin", "champion"), 2);
     free(bytes);
+}
+
+/* An artifact of the fixture model for (`family`, `group`) whose checksums
+ * are all right but whose model would never load: the first split of its
+ * first tree tests feature 1,000,000 of a 3-feature model.  Stored
+ * uncompressed (level 0) to edit it in place. */
+static unsigned char *hostile_art_bytes(const char *family, const char *group, size_t *len)
+{
+    herd_artifact_options o;
+    herd_artifact_options_init(&o, HERD_ARTIFACT_OPTIONS_VERSION);
+    o.family = family;
+    o.group = group;
+    o.compression_level = 0;
+    herd_artifact *a = NULL;
+    EXPECT_OK(herd_artifact_from_model(g_model, &o, &a));
+    unsigned char *b = art_bytes(a, len);
+    herd_artifact_free(a);
+    uint32_t hl = get32(b + H_HEADER_LEN), ml = get32(b + H_META_LEN);
+    unsigned char *payload = b + hl + ml;
+    size_t plen = *len - hl - ml;
+    /* UBJSON: the key, then a typed int32 array: [$l#L <int64 count> items. */
+    static const char key[] = "split_indices[$l#L";
+    unsigned char *at = NULL;
+    for (size_t i = 0; !at && i + sizeof key - 1 + 12 <= plen; i++)
+        if (!memcmp(payload + i, key, sizeof key - 1)) at = payload + i + sizeof key - 1 + 8;
+    if (!at) fail_msg("no split_indices array in the fixture model");
+    static const unsigned char million[4] = {0x00, 0x0F, 0x42, 0x40}; /* big-endian */
+    memcpy(at, million, 4);
+    put32(b + H_RAW_CRC, (uint32_t)crc32(0, payload, (uInt)plen));
+    put32(b + H_STORED_CRC, (uint32_t)crc32(0, payload, (uInt)plen));
+    put32(b + hl - 4, (uint32_t)crc32(0, b, hl - 4));
+    return b;
+}
+
+typedef struct check_calls {
+    size_t calls, last_done, last_total, cancel_after;
+    uint64_t last_bytes, bytes_total;
+    int phase_ok;
+} check_calls;
+
+static int check_progress(const herd_progress *p, void *user)
+{
+    check_calls *k = user;
+    k->calls++;
+    k->phase_ok += p->phase && !strcmp(p->phase, "check");
+    assert_true(p->groups_done >= k->last_done);
+    k->last_done = p->groups_done;
+    k->last_total = p->groups_total;
+    k->last_bytes = p->bytes_done;
+    k->bytes_total = p->bytes_total;
+    return k->cancel_after && k->calls >= k->cancel_after;
+}
+
+/* A model that cannot load is refused at add, with its group named; added
+ * anyway with check_model = 0, herd_registry_check (checksums) passes it
+ * and the deep check finds it, naming pack, offset, group and version. */
+static void test_add_bytes_checks_model(void **state)
+{
+    ctx *c = *state;
+    size_t len = 0, good_len = 0;
+    unsigned char *bad = hostile_art_bytes("demand", "DE/Hostile", &len);
+    herd_artifact *ga = make_art("demand", "DE/Good", NULL);
+    unsigned char *good = art_bytes(ga, &good_len);
+    herd_artifact_free(ga);
+    /* The artifact reader refuses it: the registry must not commit it. */
+    herd_artifact *a = NULL;
+    EXPECT_RC(herd_artifact_read(bad, len, &a), HERD_ECORRUPT, "split feature 1000000");
+
+    herd_batch *b = begin(c->reg);
+    EXPECT_RC(herd_batch_add_bytes(b, bad, len, NULL, NULL), HERD_ECORRUPT,
+              "group 'DE/Hostile'");
+    assert_non_null(strstr(herd_last_error(), "family 'demand'"));
+    assert_non_null(strstr(herd_last_error(), "split feature 1000000 is out of range"));
+    assert_non_null(strstr(herd_last_error(), "check_model = 0"));
+    assert_int_equal(herd_batch_count(b), 0);
+    /* The group given by the options is the one named. */
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    vo.group = "DE/Renamed";
+    EXPECT_RC(herd_batch_add_bytes(b, bad, len, &vo, NULL), HERD_ECORRUPT,
+              "group 'DE/Renamed'");
+    assert_int_equal(vo.check_model, 1);
+    /* Off: only the checksums and metadata, as before. */
+    vo.group = NULL;
+    vo.check_model = 0;
+    size_t idx = 9;
+    EXPECT_OK(herd_batch_add_bytes(b, bad, len, &vo, &idx));
+    assert_int_equal(idx, 0);
+    EXPECT_OK(herd_batch_add_bytes(b, good, good_len, NULL, NULL));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    /* Out-of-range option value. */
+    b = begin(c->reg);
+    vo.check_model = 2;
+    EXPECT_RC(herd_batch_add_bytes(b, good, good_len, &vo, NULL), HERD_EINVAL, "check_model");
+    herd_batch_free(b);
+
+    /* What was committed never loads. */
+    herd_artifact *l = NULL;
+    EXPECT_RC(herd_registry_load(c->reg, "demand", "DE/Hostile", 1, &l), HERD_ECORRUPT,
+              "split feature 1000000");
+    assert_null(l);
+
+    /* The checksums are right: the shallow check sees nothing. */
+    herd_frame *p = NULL;
+    EXPECT_OK(herd_registry_check(c->reg, &p));
+    assert_int_equal(herd_frame_row_count(p), 0);
+    herd_frame_free(p);
+    herd_check_options co;
+    EXPECT_OK(herd_check_options_init(&co, HERD_CHECK_OPTIONS_VERSION));
+    assert_int_equal(co.deep, 0);
+    EXPECT_OK(herd_registry_check_with(c->reg, &co, NULL));
+    EXPECT_OK(herd_registry_check_with(c->reg, NULL, NULL));
+
+    /* Deep: one row, for that version alone. */
+    co.deep = 1;
+    check_calls k = {0};
+    co.progress = check_progress;
+    co.progress_user = &k;
+    p = NULL;
+    EXPECT_RC(herd_registry_check_with(c->reg, &co, &p), HERD_ECORRUPT,
+              "demand/DE/Hostile version 1");
+    assert_non_null(p);
+    assert_int_equal(herd_frame_row_count(p), 1);
+    assert_non_null(strstr(cell_s(p, "file", 0), "pack-"));
+    assert_true(cell_i(p, "offset", 0) >= 16); /* after the pack header */
+    const char *what = cell_s(p, "problem", 0);
+    assert_non_null(strstr(what, "demand/DE/Hostile version 1: "));
+    assert_non_null(strstr(what, "split feature 1000000 is out of range"));
+    assert_non_null(strstr(what, "tree 0"));
+    herd_frame_free(p);
+    /* Progress: phase "check", ending with every group and byte done. */
+    assert_true(k.calls >= 2);
+    assert_int_equal(k.phase_ok, k.calls);
+    assert_int_equal(k.last_total, 2);
+    assert_int_equal(k.last_done, 2);
+    assert_int_equal(k.bytes_total, len + good_len);
+    assert_int_equal(k.last_bytes, len + good_len);
+    /* The callback cancels. */
+    k = (check_calls){.cancel_after = 1};
+    p = NULL;
+    EXPECT_RC(herd_registry_check_with(c->reg, &co, &p), HERD_ECANCELED, "cancelled");
+    assert_null(p);
+    /* Bad options. */
+    co.deep = 7;
+    EXPECT_RC(herd_registry_check_with(c->reg, &co, NULL), HERD_EINVAL, "deep");
+    co.version = 0;
+    EXPECT_RC(herd_registry_check_with(c->reg, &co, NULL), HERD_EINVAL, "herd_check_options");
+    EXPECT_RC(herd_registry_check_with(NULL, NULL, NULL), HERD_EINVAL, NULL);
+
+    /* Archived and collected, the bad version is gone from the deep check. */
+    b = begin(c->reg);
+    EXPECT_OK(herd_batch_archive(b, "demand", "DE/Hostile", 1, "never loads"));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+    EXPECT_OK(herd_registry_gc(c->reg, NULL));
+    herd_check_options_init(&co, HERD_CHECK_OPTIONS_VERSION);
+    co.deep = 1;
+    EXPECT_OK(herd_registry_check_with(c->reg, &co, NULL));
+    free(bad);
+    free(good);
 }
 
 static void test_family_and_group_sources(void **state)
@@ -3944,6 +4107,7 @@ int main(void)
         T(test_read_only),
         T(test_version_numbers),
         T(test_add_bytes),
+        T(test_add_bytes_checks_model),
         T(test_family_and_group_sources),
         T(test_commit_progress_and_record),
         T(test_idempotency),

@@ -1,0 +1,17 @@
+/* batch_internal.h -- what the layers above the registry need of a batch
+ * beyond the public API. */
+#ifndef HERD_BATCH_INTERNAL_H
+#define HERD_BATCH_INTERNAL_H
+
+#include <stddef.h>
+
+#include "herd.h"
+
+/* herd_batch_add_bytes for artifact bytes whose model this process has
+ * already validated (built by herd here, or read with
+ * hd_artifact_check_model): header, metadata and checksums are verified,
+ * the model is not inflated again, whatever opt->check_model says. */
+int hd_batch_add_bytes_checked(herd_batch *batch, const void *data, size_t len,
+                               const herd_version_options *opt, size_t *index);
+
+#endif
