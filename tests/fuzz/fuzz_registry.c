@@ -20,7 +20,8 @@
  *   byte 0, bit 4     after reading, open it for writing and commit
  *
  * Then the registry is opened read-only (bit 5: with allow_damaged),
- * checked, listed (families, groups, versions, search, history, runs) and
+ * checked (deep: every stored model validated), listed (families,
+ * groups, versions, search, history, runs) and
  * every version loaded.  Any damage may be refused; none may crash, hang,
  * leak or give a failure without a message.  A commit that succeeds on a
  * damaged registry must be readable by the next open. */
@@ -370,7 +371,10 @@ static void read_group(herd_registry *reg, const char *family, const char *group
 static void read_everything(herd_registry *reg)
 {
     herd_frame *problems = NULL, *fam = NULL, *f = NULL;
-    expect_said(herd_registry_check(reg, &problems));
+    herd_check_options co; /* deep: the pack's models reach the validator too */
+    herd_check_options_init(&co, HERD_CHECK_OPTIONS_VERSION);
+    co.deep = 1;
+    expect_said(herd_registry_check_with(reg, &co, &problems));
     herd_frame_free(problems);
     expect_said(herd_registry_runs(reg, &f));
     herd_frame_free(f);
