@@ -97,14 +97,15 @@ def c_arguments(opts):
 
 class _Breakdown:
     """Where the Python side's time goes in one Registry.cycle call: before
-    the C call (options, lending the DataFrame, factorizing the keys,
-    grouping), in it (herd_cycle itself, callbacks included), after it
+    the C call (options, lending the DataFrame, factorizing the keys), the
+    grouping (herd_groups_new: C's work, which cycle_from_c times too, so
+    it is not the binding's), in herd_cycle (callbacks included), after it
     (the decisions converted to pandas), and inside the Python callbacks C
     made during the call (progress and log: their count and seconds).
 
     It wraps the binding's ctypes entry points in this process only: the
-    C function herd_cycle on the library object, and the progress and log
-    callbacks' Python bodies."""
+    C functions herd_groups_new and herd_cycle on the library object, and
+    the progress and log callbacks' Python bodies."""
 
     def __init__(self, herd):
         from herd import _callbacks
@@ -112,15 +113,8 @@ class _Breakdown:
         self.calls = {"progress": 0, "log": 0}
         self.callback_s = 0.0
         lib = herd._lib.lib
-        c_cycle = lib.herd_cycle
-
-        def timed_cycle(*a):
-            self.marks["c_start"] = time.perf_counter()
-            try:
-                return c_cycle(*a)
-            finally:
-                self.marks["c_end"] = time.perf_counter()
-        lib.herd_cycle = timed_cycle   # _api calls lib.herd_cycle by attribute
+        lib.herd_groups_new = self._timed(lib.herd_groups_new, "groups")
+        lib.herd_cycle = self._timed(lib.herd_cycle, "c")  # _api calls lib.x by attribute
         progress_body = _callbacks.Progress._called
 
         def timed_progress(progress, *a):
@@ -143,6 +137,15 @@ class _Breakdown:
                 self.callback_s += time.perf_counter() - t
         logger.log = timed_log   # reached only for records the "herd" logger wants
 
+    def _timed(self, fn, mark):
+        def timed(*a):
+            self.marks[mark + "_start"] = time.perf_counter()
+            try:
+                return fn(*a)
+            finally:
+                self.marks[mark + "_end"] = time.perf_counter()
+        return timed
+
     def around(self, call):
         """Run call() and return its result and this call's figures."""
         self.marks.clear()
@@ -152,7 +155,9 @@ class _Breakdown:
         result = call()
         t1 = time.perf_counter()
         m = self.marks
-        return result, {"binding_before_s": m["c_start"] - t0, "c_call_s": m["c_end"] - m["c_start"],
+        groups_s = m["groups_end"] - m["groups_start"]
+        return result, {"binding_before_s": m["c_start"] - t0 - groups_s, "c_groups_s": groups_s,
+                        "c_call_s": m["c_end"] - m["c_start"],
                         "binding_after_s": t1 - m["c_end"], "callbacks_s": self.callback_s,
                         "progress_calls": self.calls["progress"], "log_calls": self.calls["log"]}
 
@@ -186,9 +191,10 @@ def run_python(args):
 def _binding_figures(python_runs):
     """The Python side's breakdown (see _Breakdown), each figure summed over
     a run's weeks, then the median over runs; binding_s is the work the
-    binding adds: before + after the C call, and the callbacks' bodies."""
+    binding adds: before (grouping excluded) + after the C call, and the
+    callbacks' bodies."""
     keys = ("binding_before_s", "binding_after_s", "callbacks_s", "progress_calls",
-            "log_calls")
+            "log_calls", "c_groups_s")
     out = {k: statistics.median(sum(week[k] for week in run["breakdown"])
                                 for run in python_runs) for k in keys}
     out["binding_s"] = statistics.median(
@@ -350,11 +356,12 @@ def main(argv):
               "(target <= 1.05); CPU time C %.2f s, Python %.2f s: %.3f"
               % (args.weeks, args.groups, args.repeat, c, py, py / c, c_cpu, py_cpu,
                  py_cpu / c_cpu))
-        print("the binding's own work per run (median): %.3f s before the C call, %.3f s after "
-              "it, %.3f s in %d progress and %d log callbacks: %.2f%% of C's time"
+        print("the binding's own work per run (median): %.3f s before the C calls, %.3f s after "
+              "them, %.3f s in %d progress and %d log callbacks: %.2f%% of C's time (grouping, "
+              "timed on both sides, %.3f s)"
               % (binding["binding_before_s"], binding["binding_after_s"],
                  binding["callbacks_s"], binding["progress_calls"], binding["log_calls"],
-                 100 * binding["binding_s"] / c))
+                 100 * binding["binding_s"] / c, binding["c_groups_s"]))
         print(json.dumps(dict({"groups": args.groups, "weeks": args.weeks, "rows": args.rows,
                                "rounds": args.rounds,
                                "threads": args.threads, "repeat": args.repeat, "c_s": c,

@@ -249,3 +249,44 @@ def test_predictions_arrive_as_arrays_single_and_multi_output(sales, tmp_path):
         last = (sales["store"] == res.groups[-1]).to_numpy()
         assert np.isnan(plain[last]).all() and not np.isnan(plain[~last]).any()
         np.testing.assert_array_equal(plain[~last], res.predict(sales)[~last])
+
+
+def test_nullable_category_and_string_keys_group_as_plain_keys(sales):
+    # The same stores as nullable Int64, category and pandas' string dtype
+    # keys, and a nullable Float64 feature: the same groups and models as
+    # int64 and object keys and float64 features; a missing key leaves its
+    # rows out of every group.
+    sales = sales.assign(n=sales["store"].str[1:].astype(np.int64))
+    variants = [("n", sales.assign(n=sales["n"].astype("Int64"))),
+                ("store", sales.assign(store=sales["store"].astype("category"))),
+                ("store", sales.assign(store=sales["store"].astype("string"))),
+                ("store", sales.assign(price=sales["price"].astype("Float64")))]
+    for by, df in variants:
+        with herd.fit(sales, by=by, progress=False, **FIT) as plain, \
+                herd.fit(df, by=by, progress=False, **FIT) as res:
+            kind = str(df.dtypes[by if by == "n" else "store"]) + "/" + str(df.dtypes["price"])
+            assert res.groups == plain.groups, kind
+            np.testing.assert_array_equal(res.predict(df), plain.predict(sales), err_msg=kind)
+    holed = sales.assign(n=sales["n"].astype("Int64"))
+    holed.loc[:9, "n"] = pd.NA
+    with herd.fit(holed, by="n", progress=False, **FIT) as res:
+        assert res.report.set_index("group").loc["0", "rows"] == 50
+        assert np.isnan(res.predict(holed)[:10]).all()
+
+
+def test_log_records_arrive_on_the_calling_thread(sales, caplog):
+    import threading
+    sales.loc[5, "sales"] = np.nan    # a failed group: a record naming it
+    with caplog.at_level("DEBUG", logger="herd"):
+        herd.fit(sales, by="store", progress=False, **FIT).close()  # threads=2: two workers
+    records = [r for r in caplog.records if r.name == "herd"]
+    assert any(getattr(r, "herd_group", None) for r in records), "no per-group record"
+    assert {r.thread for r in records} == {threading.get_ident()}
+
+
+def test_without_tqdm_progress_shows_nothing(sales, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)       # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    herd.fit(sales, by="store", progress=True, **FIT).close()
+    assert capsys.readouterr().err == ""

@@ -88,3 +88,35 @@ def test_errors_carry_the_c_message_and_code():
     assert e.value.code == -1 and e.value.status == "HERD_EINVAL"
     assert "rmsee" in str(e.value)
     assert isinstance(e.value, herd.Error) and isinstance(e.value, ValueError)
+
+
+def test_lookup_order_beside_the_package_then_the_build_directory(tmp_path):
+    # A source tree of its own: bindings/python/herd and build/lib.  Without
+    # HERD_LIBRARY, a library beside the package wins over the build
+    # directory's, which wins over the system loader; with none of them,
+    # the error names every place tried.
+    import shutil
+    pkg = tmp_path / "bindings" / "python" / "herd"
+    shutil.copytree(os.path.join(PKG_PARENT, "herd"), pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "build" / "lib").mkdir(parents=True)
+    built = tmp_path / "build" / "lib" / "libherd.so.0"
+    beside = pkg / "libherd.so.0"
+    shutil.copy(herd.library_path, built)
+    shutil.copy(herd.library_path, beside)
+    env = {k: v for k, v in os.environ.items() if k != "HERD_LIBRARY"}
+
+    def found():
+        r = subprocess.run([sys.executable, "-c", "import herd; print(herd.library_path)"],
+                           cwd=str(pkg.parent), env=env, capture_output=True, text=True,
+                           timeout=60)
+        return r.stdout.strip() if r.returncode == 0 else r.stderr
+
+    assert found() == str(beside)
+    beside.unlink()
+    assert found() == str(built)
+    built.unlink()
+    import ctypes.util
+    if ctypes.util.find_library("herd") is None:   # no libherd installed system-wide
+        err = found()
+        assert "libherd was not found" in err and "HERD_LIBRARY" in err
