@@ -28,6 +28,7 @@
 #include "data/groups_internal.h"
 #include "data/order_internal.h"
 #include "model/metrics_internal.h"
+#include "model/model_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
 #include "registry/uri_internal.h"
@@ -317,17 +318,11 @@ static int cmp_load(const cmp_ctx *c, const char *key, int64_t version, herd_mod
     return rc;
 }
 
-/* *same: whether two models are the same bytes (a retrain on the same data). */
-static int cmp_same_model(const herd_model *a, const herd_model *b, int *same)
+/* Whether two models are the same bytes (a retrain on the same data):
+ * compared where they are, without a copy of either. */
+static int cmp_same_model(const herd_model *a, const herd_model *b)
 {
-    void *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int rc = herd_model_save(a, HERD_MODEL_UBJSON, &x, &nx);
-    if (!rc) rc = herd_model_save(b, HERD_MODEL_UBJSON, &y, &ny);
-    *same = !rc && nx == ny && !memcmp(x, y, nx);
-    herd_free(x);
-    herd_free(y);
-    return rc;
+    return a->len == b->len && !memcmp(a->ubj, b->ubj, a->len);
 }
 
 /* splitmix64 */
@@ -453,11 +448,7 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
     if (rc) {
         e->chall_m = NAN;
         rc = cmp_failure(rc, &e->chall_error);
-    } else if (champ && (rc = cmp_same_model(champ, chall, &e->same_model)) != 0) {
-        /* Unknown is not "different": guessing could promote the very same
-         * model.  Out of memory fails the call; anything else the champion. */
-        rc = cmp_failure(rc, &e->champ_error);
-    } else if (champ && e->same_model) {
+    } else if (champ && (e->same_model = cmp_same_model(champ, chall))) {
         /* The champion is the challenger's very model (a re-run, a week
          * without new data): its predictions, and so its metric, are the
          * challenger's; XGBoost need not load it. */

@@ -331,6 +331,7 @@ static int mc_tree_array(const mc *c, const mc_tree *tr, const char *key, size_t
 static int mc_read_ints(const mc *c, const mc_tree *tr, const char *key, size_t arr,
                         int64_t lo, int64_t hi, int allow_bool, int32_t *out)
 {
+    if (hd_jdoc_typed_ints(c->doc, arr, lo, hi, out)) return HERD_OK; /* what XGBoost writes */
     hd_jiter it;
     hd_jnum v;
     hd_jiter_init(&it, c->doc, arr);
@@ -354,6 +355,7 @@ static int mc_read_ints(const mc *c, const mc_tree *tr, const char *key, size_t 
 static int mc_read_floats(const mc *c, const mc_tree *tr, const char *key, size_t arr,
                           float *out)
 {
+    if (hd_jdoc_typed_floats(c->doc, arr, out)) return HERD_OK; /* what XGBoost writes */
     hd_jiter it;
     hd_jnum v;
     hd_jiter_init(&it, c->doc, arr);
@@ -361,13 +363,7 @@ static int mc_read_floats(const mc *c, const mc_tree *tr, const char *key, size_
         if (v.type != HD_J_INT && v.type != HD_J_FLOAT)
             return mc_node_fail(HERD_ECORRUPT, tr, i, v.offset, "%s is %s, not a number", key,
                                 hd_jtype_name(v.type));
-        if (!out) continue;
-        /* A double beyond the float range converts to infinity (and C
-         * leaves the conversion undefined, so it is not done). */
-        if (isfinite(v.f) && fabs(v.f) > FLT_MAX)
-            out[i] = v.f > 0 ? INFINITY : -INFINITY;
-        else
-            out[i] = (float)v.f;
+        if (out) out[i] = hd_jfloat(v.f);
     }
     return HERD_OK;
 }
@@ -477,7 +473,9 @@ static int mc_tree_categorical(const mc *c, const mc_tree *tr)
         hd_jiter it;
         hd_jnum v;
         hd_jiter_init(&it, c->doc, st);
-        for (size_t i = 0; hd_jiter_next(&it, &v); i++) {
+        /* All numerical (what XGBoost writes for herd) needs no walk. */
+        int numerical = hd_jdoc_typed_ints(c->doc, st, 0, 0, NULL);
+        for (size_t i = 0; !numerical && hd_jiter_next(&it, &v); i++) {
             if (mc_int_in(&v, 1, 1))
                 return mc_node_fail(HERD_EFORMAT, tr, i, v.offset,
                                     "a categorical split; herd does not support categorical "

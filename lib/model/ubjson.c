@@ -11,6 +11,7 @@
  * per input byte (an array of 'Z'), which is about what XGBoost's own
  * parser would allocate for the same bytes; the input length is the
  * caller's to cap (herd_model_load and the artifact reader do). */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,7 +129,7 @@ static int jdoc_check_keys(const hd_jdoc *doc, size_t obj, hd_jkeys *keys)
         keys->v[k].node = c;
         k++;
     }
-    if (m <= 8) { /* XGBoost's objects are small: no sort for them */
+    if (m <= 32) { /* XGBoost's objects (a tree has 16 keys) are small: no sort for them */
         for (size_t i = 1; i < m; i++)
             for (size_t j = 0; j < i; j++)
                 if (jkey_same(&keys->v[i], &keys->v[j])) return jdoc_dup_key(doc, &keys->v[i]);
@@ -856,5 +857,65 @@ int hd_jiter_next(hd_jiter *it, hd_jnum *out)
     hd_jdoc_number(it->doc, it->node, out);
     it->node = hd_jdoc_next(it->doc, it->array, it->node);
     it->index++;
+    return 1;
+}
+
+/* ---- bulk reads of typed arrays ------------------------------------------ */
+
+float hd_jfloat(double f)
+{
+    /* A double beyond the float range converts to infinity (and C leaves
+     * the conversion undefined, so it is not done). */
+    if (isfinite(f) && fabs(f) > FLT_MAX) return f > 0 ? INFINITY : -INFINITY;
+    return (float)f;
+}
+
+int hd_jdoc_typed_ints(const hd_jdoc *doc, size_t array, int64_t lo, int64_t hi, int32_t *out)
+{
+    const hd_jnode *a = jdoc_at(doc, array);
+    if (!a || a->type != HD_J_TYPED || !ubj_int_size(a->elem) || lo < INT32_MIN ||
+        hi > INT32_MAX)
+        return 0;
+    const unsigned char *p = a->u.raw;
+    size_t n = a->count, size = ubj_int_size(a->elem);
+    /* XGBoost writes node indices as 'l' and flags as 'U': their loops
+     * stay free of the per-element marker switch. */
+    if (a->elem == 'l') {
+        for (size_t i = 0; i < n; i++, p += 4) {
+            int32_t v = (int32_t)(uint32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                            (uint32_t)p[2] << 8 | p[3]);
+            if (v < lo || v > hi) return 0;
+            if (out) out[i] = v;
+        }
+    } else if (a->elem == 'U') {
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] < lo || p[i] > hi) return 0;
+            if (out) out[i] = p[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++, p += size) {
+            int64_t v = ubj_int_at(a->elem, p);
+            if (v < lo || v > hi) return 0;
+            if (out) out[i] = (int32_t)v;
+        }
+    }
+    return 1;
+}
+
+int hd_jdoc_typed_floats(const hd_jdoc *doc, size_t array, float *out)
+{
+    const hd_jnode *a = jdoc_at(doc, array);
+    if (!a || a->type != HD_J_TYPED) return 0;
+    if (!out) return 1; /* every element of a typed array is a number */
+    const unsigned char *p = a->u.raw;
+    size_t n = a->count, size = ubj_num_size(a->elem);
+    if (a->elem == 'd') {
+        for (size_t i = 0; i < n; i++, p += 4) out[i] = hd_jfloat(ubj_float_at('d', p));
+    } else if (ubj_int_size(a->elem)) {
+        for (size_t i = 0; i < n; i++, p += size)
+            out[i] = hd_jfloat((double)ubj_int_at(a->elem, p));
+    } else {
+        for (size_t i = 0; i < n; i++, p += size) out[i] = hd_jfloat(ubj_float_at(a->elem, p));
+    }
     return 1;
 }

@@ -115,4 +115,20 @@ typedef struct hd_jiter {
 void hd_jiter_init(hd_jiter *it, const hd_jdoc *doc, size_t array);
 int hd_jiter_next(hd_jiter *it, hd_jnum *out); /* 1: *out is member it->index - 1 */
 
+/* Bulk reads of a typed array, as hd_jiter would read it member by member
+ * but without a hd_jnum per member (a model holds hundreds of thousands).
+ * hd_jdoc_typed_ints: 1 when `array` is a typed integer array whose every
+ * element is in [lo, hi] (both within int32), each stored in out (may be
+ * NULL: only the range is asked); else 0,
+ * and the caller walks it with hd_jiter to say which member is wrong (out
+ * may then hold part of it).  hd_jdoc_typed_floats: 1 when `array` is a
+ * typed array (its elements are all numbers), each stored in out as
+ * hd_jfloat makes it (out may be NULL: only the types are asked); else 0. */
+int hd_jdoc_typed_ints(const hd_jdoc *doc, size_t array, int64_t lo, int64_t hi, int32_t *out);
+int hd_jdoc_typed_floats(const hd_jdoc *doc, size_t array, float *out);
+
+/* A number as the float XGBoost keeps: a finite double beyond the float
+ * range becomes the infinity of its sign. */
+float hd_jfloat(double f);
+
 #endif

@@ -800,6 +800,41 @@ static void test_ubjson_reader(void **state)
     size_t o = hd_jdoc_member(doc, 0, "o");
     assert_memory_equal(hd_jdoc_string(doc, hd_jdoc_member(doc, o, "k"), &len), "v", 1);
     assert_memory_equal(hd_jdoc_key(doc, hd_jdoc_first(doc, o), &len), "k", 1);
+
+    /* The bulk reads give what hd_jiter gives, for every element type, and
+     * decline what the checker must walk to name (so that its messages do
+     * not change): a value out of range, an array that is not typed. */
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        size_t a = hd_jdoc_member(doc, 0, want[k].key);
+        int32_t iv[2] = {0, 0};
+        float fv[2] = {0, 0};
+        hd_jiter_init(&it, doc, a);
+        assert_true(hd_jiter_next(&it, &v));
+        assert_true(hd_jdoc_typed_floats(doc, a, fv));
+        assert_true(fv[0] == hd_jfloat(v.f));
+        assert_true(hd_jdoc_typed_floats(doc, a, NULL));
+        int fits = v.type == HD_J_INT && v.i >= INT32_MIN && v.i <= INT32_MAX;
+        assert_int_equal(hd_jdoc_typed_ints(doc, a, INT32_MIN, INT32_MAX, iv), fits);
+        if (fits) assert_true(iv[0] == v.i);
+    }
+    int32_t iv[2];
+    size_t a8 = hd_jdoc_member(doc, 0, "a"), u8 = hd_jdoc_member(doc, 0, "b");
+    assert_true(hd_jdoc_typed_ints(doc, a8, -1, 127, iv) && iv[0] == -1 && iv[1] == 127);
+    assert_false(hd_jdoc_typed_ints(doc, a8, 0, 127, iv));    /* -1 below */
+    assert_true(hd_jdoc_typed_ints(doc, a8, -1, 127, NULL));  /* the range alone */
+    assert_false(hd_jdoc_typed_ints(doc, a8, 0, 127, NULL));
+    assert_false(hd_jdoc_typed_ints(doc, a8, -1, 126, iv));   /* 127 above */
+    assert_false(hd_jdoc_typed_ints(doc, u8, 0, 1, iv));      /* 255: not a flag */
+    assert_true(hd_jdoc_typed_ints(doc, hd_jdoc_member(doc, 0, "d"), -2, -2, iv) && iv[0] == -2);
+    assert_false(hd_jdoc_typed_ints(doc, hd_jdoc_member(doc, 0, "d"), -1, 0, iv));
+    assert_false(hd_jdoc_typed_ints(doc, a8, INT64_MIN, 0, iv)); /* bounds beyond int32 */
+    assert_false(hd_jdoc_typed_ints(doc, hd_jdoc_member(doc, 0, "f"), -10, 10, iv));
+    assert_false(hd_jdoc_typed_ints(doc, h, 0, 1, iv));
+    assert_false(hd_jdoc_typed_floats(doc, h, NULL));
+    assert_false(hd_jdoc_typed_floats(doc, HD_JNONE, NULL));
+    assert_true(isinf(hd_jfloat(1e39)) && hd_jfloat(1e39) > 0);
+    assert_true(isinf(hd_jfloat(-1e39)) && hd_jfloat(-1e39) < 0);
+    assert_true(isnan(hd_jfloat(NAN)) && hd_jfloat(0.1) == 0.1f);
     hd_jdoc_free(doc);
     buf_free(&b);
 
