@@ -337,6 +337,7 @@ static int cr_begin(herd_registry *reg, const herd_fit_options *fit,
     int rc = hd_cycle_setup_read(fit, opt, NULL, fn, &run->s);
     if (!rc && !(run->arena = hd_arena_new())) rc = hd_oom();
     if (!rc) rc = herd_registry_begin(reg, &run->batch);
+    if (!rc) hd_batch_stream(run->batch); /* one artifact per group: memory stays flat */
     if (rc) {
         herd_cycle_run_free(run);
         return rc;

@@ -26,6 +26,7 @@
 #include "artifact/artifact_internal.h"
 #include "train/apply_internal.h"
 #include "train/fit_internal.h"
+#include "registry/batch_internal.h"
 #include "registry/uri_internal.h"
 #include "decide/cycle_internal.h"
 
@@ -155,6 +156,7 @@ static int rf_call(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (!rc) rc = hd_fit_plan_new(groups, fit, &c.plan);
     if (!rc) rc = hd_fit_plan_result(c.plan, &c.set);
     if (!rc) rc = herd_registry_begin(reg, &c.batch);
+    if (!rc) hd_batch_stream(c.batch); /* one artifact per group: memory stays flat */
     int jrc = HERD_OK;
     if (!rc) {
         hd_job job = {.ntasks = n, .ngroups = n, .task_rows = task_rows, .run = rf_task,

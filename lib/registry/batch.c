@@ -47,8 +47,14 @@ int herd_registry_begin(herd_registry *reg, herd_batch **out)
         return HERD_ENOMEM;
     }
     b->reg = reg;
+    b->spill_at = reg->spill_bytes;
     *out = b;
     return HERD_OK;
+}
+
+void hd_batch_stream(herd_batch *b)
+{
+    if (b->spill_at > b->reg->stream_bytes) b->spill_at = b->reg->stream_bytes;
 }
 
 int herd_batch_set_progress(herd_batch *batch, herd_progress_fn fn, void *user)
@@ -134,7 +140,7 @@ static int hd_batch_spill(herd_batch *b)
 static int hd_batch_keep(herd_batch *b, hd_bitem *it, const void *bytes, size_t len)
 {
     it->len = len;
-    if (!b->spill.f && b->mem_bytes + len > b->reg->spill_bytes) {
+    if (!b->spill.f && b->mem_bytes + len > b->spill_at) {
         int rc = hd_batch_spill(b);
         if (rc) return hd_batch_broken(b, rc);
     }

@@ -14,4 +14,11 @@
 int hd_batch_add_bytes_checked(herd_batch *batch, const void *data, size_t len,
                                const herd_version_options *opt, size_t *index);
 
+/* For a batch that takes artifacts as they are produced, one per group of
+ * a large job (herd_cycle, herd_registry_fit): it keeps at most the
+ * handle's stream size of them in memory (8 MiB, or its spill size if
+ * smaller) before writing them to its own pack, so that its memory does
+ * not grow with the groups.  Call before the first add. */
+void hd_batch_stream(herd_batch *b);
+
 #endif

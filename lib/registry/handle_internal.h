@@ -59,6 +59,9 @@ enum {
 #define HD_SPILL_BYTES (64ull * 1024 * 1024)
 /* Writes to a pack are gathered into buffers of this size. */
 #define HD_WRITE_CHUNK (8u * 1024 * 1024)
+/* A streaming batch (hd_batch_stream) spills past this: one write buffer's
+ * worth of artifacts (hd_registry_set_stream_bytes). */
+#define HD_STREAM_SPILL_BYTES ((uint64_t)HD_WRITE_CHUNK)
 
 typedef struct hd_pack_handle {
     uint32_t id;
@@ -87,6 +90,7 @@ struct herd_registry {
     int whole_index; /* checkpoints rewrite the whole index (a benchmark's baseline) */
     uint64_t pack_target; /* start a new pack past this size */
     uint64_t spill_bytes; /* batches past this size write their own pack */
+    uint64_t stream_bytes; /* ... streaming ones (hd_batch_stream) past this */
     int damaged;    /* opened with allow_damaged over a damaged journal */
     uint64_t verified_to; /* the journal's records below this were checked (checkpoints) */
     uint64_t damaged_off;
@@ -217,7 +221,8 @@ typedef struct hd_bop {
 } hd_bop;
 
 /* A batch keeps its artifacts in memory until they pass HD_SPILL_BYTES
- * (hd_registry_set_spill_bytes); then they go to a pack of its own
+ * (hd_registry_set_spill_bytes; HD_STREAM_SPILL_BYTES for a streaming
+ * batch, hd_batch_stream); then they go to a pack of its own
  * (`pack-tmp-...`, locked while the batch lives), written as they are
  * added, which the commit renames into place: a 2 GB batch neither holds
  * 2 GB of memory nor writes it twice. */
@@ -229,6 +234,7 @@ struct herd_batch {
     hd_bop *ops;
     size_t nops, capops;
     uint64_t mem_bytes; /* of artifacts held in memory */
+    uint64_t spill_at;  /* spill once mem_bytes would pass this */
     hd_pack_writer spill; /* spill.f NULL until the batch spills */
     char *spill_path;
     int committed;

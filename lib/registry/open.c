@@ -313,6 +313,7 @@ int hd_registry_open_vfs(const hd_vfs *vfs, const char *path, const herd_registr
     reg->cut_unsynced = 1; /* the first write makes the journal's end certain */
     reg->pack_target = HD_PACK_TARGET;
     reg->spill_bytes = HD_SPILL_BYTES;
+    reg->stream_bytes = HD_STREAM_SPILL_BYTES;
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--; /* "reg/" names "reg" */
     reg->dir = hd_strndup(path, len);
@@ -365,6 +366,11 @@ int herd_registry_open(const char *path, const herd_registry_options *opt, herd_
 void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes)
 {
     if (reg) reg->spill_bytes = bytes;
+}
+
+void hd_registry_set_stream_bytes(herd_registry *reg, uint64_t bytes)
+{
+    if (reg) reg->stream_bytes = bytes;
 }
 
 void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes)

@@ -32,6 +32,11 @@ void hd_registry_set_pack_target(herd_registry *reg, uint64_t bytes);
  * pack of its own as they are added. */
 void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes);
 
+/* The stream size of hd_batch_stream (batch_internal.h; default 8 MiB,
+ * one pack write buffer): tests make a streaming batch spill its first
+ * artifact. */
+void hd_registry_set_stream_bytes(herd_registry *reg, uint64_t bytes);
+
 /* The handle's cache of prepared predictors (herd_registry_predict). */
 hd_predcache *hd_registry_predictors(herd_registry *reg);
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "herd.h"
+#include "registry/registry_internal.h"
 
 #define EXPECT_OK(call)                                                              \
     do {                                                                             \
@@ -74,6 +76,43 @@ static herd_registry *open_reg(const ctx *c, const char *name)
     snprintf(path, sizeof path, "%s/%s", c->dir, name);
     herd_registry *r = NULL;
     EXPECT_OK(herd_registry_open(path, NULL, &r));
+    return r;
+}
+
+/* The most of a batch's own packs ("pack-tmp-...", written as artifacts
+ * are added, renamed into place by the commit) that progress reports saw
+ * in a registry directory.  A streaming batch with a stream size of 1 byte
+ * has one from its first artifact to its commit ("register"); a batch
+ * holding its artifacts in memory none. */
+typedef struct spill_watch {
+    char dir[600];
+    size_t own_packs;
+} spill_watch;
+
+static int watch_spill(const herd_progress *p, void *user)
+{
+    (void)p;
+    spill_watch *w = user;
+    DIR *d = opendir(w->dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, "pack-tmp-", 9) == 0;
+    closedir(d);
+    if (n > w->own_packs) w->own_packs = n;
+    return 0;
+}
+
+/* Open registry `name` with a stream size of 1 byte and point `ao`'s
+ * progress at a watch of its directory. */
+static herd_registry *open_streaming(const ctx *c, const char *name, herd_apply_options *ao,
+                                     spill_watch *w)
+{
+    herd_registry *r = open_reg(c, name);
+    hd_registry_set_stream_bytes(r, 1);
+    snprintf(w->dir, sizeof w->dir, "%s/%s", c->dir, name);
+    w->own_packs = 0;
+    ao->progress = watch_spill;
+    ao->progress_user = w;
     return r;
 }
 
@@ -524,11 +563,17 @@ static char *run_fingerprint(herd_registry *reg, const char *run)
 /* Two weeks three ways: the separate steps, herd_cycle streaming, and the
  * two stages over three workers with every part and champion set passed
  * as bytes.  Decisions, versions, champions and model bytes are the same;
- * week 2 promotes the drifted groups. */
+ * week 2 promotes the drifted groups.  herd_cycle's batch streams: each
+ * artifact goes to its own pack as it arrives (here from the first byte),
+ * none is held until the commit. */
 static void test_stages_equal_steps(void **state)
 {
     ctx *c = *state;
-    herd_registry *ra = open_reg(c, "steps"), *rb = open_reg(c, "cycle"),
+    herd_apply_options ao;
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
+    ao.threads = 3;
+    spill_watch sw;
+    herd_registry *ra = open_reg(c, "steps"), *rb = open_streaming(c, "cycle", &ao, &sw),
                   *rc = open_reg(c, "stages");
     static const char *runs[] = {"w1", "w2"};
     for (int wk = 0; wk < 2; wk++) {
@@ -542,10 +587,9 @@ static void test_stages_equal_steps(void **state)
         compare_opts(&cmp);
         herd_cycle_options co;
         cycle_opts(&co, runs[wk], &cmp);
-        herd_apply_options ao;
-        herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
-        ao.threads = 3;
+        sw.own_packs = 0;
         EXPECT_OK(herd_cycle(rb, w.groups, &fo, &co, &ao, &db, NULL));
+        assert_int_equal(sw.own_packs, 1);
         EXPECT_OK(distributed_cycle(rc, &w, runs[wk], &dc));
         same_decisions(dg, df, db);
         same_decisions(dg, df, dc);
@@ -890,7 +934,11 @@ static void test_add_bytes_learns(void **state)
 static void test_registry_fit(void **state)
 {
     ctx *c = *state;
-    herd_registry *reg = open_reg(c, "regfit");
+    herd_apply_options ao;
+    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
+    ao.threads = 3;
+    spill_watch sw; /* the batch streams: no model waits in memory for the commit */
+    herd_registry *reg = open_streaming(c, "regfit", &ao, &sw);
     week w;
     week_make(&w, 6000, 0);
     herd_fit_options fo;
@@ -901,11 +949,9 @@ static void test_registry_fit(void **state)
     ro.family = "f";
     ro.run_id = "r1";
     ro.alias = "candidate";
-    herd_apply_options ao;
-    herd_apply_options_init(&ao, HERD_APPLY_OPTIONS_VERSION);
-    ao.threads = 3;
     herd_frame *rep = NULL;
     EXPECT_OK(herd_registry_fit(reg, w.groups, &fo, &ro, &ao, &rep));
+    assert_int_equal(sw.own_packs, 1);
     herd_fit_result *res = NULL;
     EXPECT_OK(herd_fit(w.groups, &fo, NULL, &res));
     herd_frame *want = NULL;

@@ -33,6 +33,7 @@
 #include <zlib.h>
 
 #include "herd.h"
+#include "registry/batch_internal.h"
 #include "registry/registry_internal.h"
 
 /* ------------------------------------------------------------------------
@@ -3893,6 +3894,46 @@ static void test_batch_spill(void **state)
     herd_registry_free(fresh);
 }
 
+/* A streaming batch (hd_batch_stream, the cycle's) writes its artifacts
+ * to its own pack once they pass the handle's stream size, where a plain
+ * batch keeps them in memory; a smaller spill size still applies. */
+static void test_batch_stream(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_stream_bytes(c->reg, 3000); /* about two artifacts */
+    herd_batch *plain = begin(c->reg), *stream = begin(c->reg);
+    hd_batch_stream(stream);
+    for (int i = 0; i < 4; i++) {
+        add_art(plain, "f", "p", NULL);
+        add_art(stream, "f", "s", NULL);
+    }
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 1);
+    EXPECT_OK(herd_batch_commit(stream));
+    EXPECT_OK(herd_batch_commit(plain));
+    herd_batch_free(stream);
+    herd_batch_free(plain);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 0);
+    herd_registry *fresh = open_reg(c->path);
+    for (int64_t v = 1; v <= 4; v++) {
+        static const char *const groups[] = {"p", "s"};
+        for (int k = 0; k < 2; k++) {
+            herd_artifact *a = NULL;
+            EXPECT_OK(herd_registry_load(fresh, "f", groups[k], v, &a));
+            assert_same_model(a);
+            herd_artifact_free(a);
+        }
+    }
+    herd_registry_free(fresh);
+    hd_registry_set_stream_bytes(c->reg, UINT64_MAX);
+    hd_registry_set_spill_bytes(c->reg, 3000);
+    stream = begin(c->reg);
+    hd_batch_stream(stream);
+    for (int i = 0; i < 4; i++) add_art(stream, "f", "t", NULL);
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 1);
+    herd_batch_free(stream); /* abandoned: its pack goes with it */
+    assert_int_equal(count_prefixed(c->path, "pack-tmp-"), 0);
+}
+
 /* herd_registry_aliases: every group's alias in one frame, from the index
  * and from commits after it alike. */
 static void test_aliases_of_family(void **state)
@@ -4120,6 +4161,7 @@ int main(void)
         T(test_gc_several_packs),
         T(test_shared_handle_threads),
         T(test_batch_spill),
+        T(test_batch_stream),
         T(test_aliases_of_family),
         T(test_format_versions),
         T(test_no_descriptor_leak),
