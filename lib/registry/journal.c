@@ -389,9 +389,11 @@ int hd_catch_up_locked(herd_registry *reg, hd_tail *tail)
     uint64_t jend = reg->jend; /* only writers (holding write_mu) change it */
     uint64_t bad = 0;
     int rc = hd_journal_catch_up(reg, &reg->st, &jend, tail, &bad, &reg->rw);
-    pthread_rwlock_wrlock(&reg->rw);
-    reg->jend = jend;
-    pthread_rwlock_unlock(&reg->rw);
+    if (jend != reg->jend) {
+        pthread_rwlock_wrlock(&reg->rw);
+        reg->jend = jend;
+        pthread_rwlock_unlock(&reg->rw);
+    }
     /* A record that failed to apply may have applied in part: start again
      * from the files (a damaged index is then set aside for the journal).
      * Damage found in the journal itself applied nothing. */
