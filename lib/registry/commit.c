@@ -506,6 +506,7 @@ int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
         hd_wbuf_free(&all);
         return HERD_ENOMEM;
     }
+    atomic_store(&reg->appending, reg->jend + all.n);
     int rc = hd_vfs_pwrite(reg->journal, all.p, all.n, reg->jend);
     hd_wbuf_free(&all);
     int synced = 0;
@@ -514,6 +515,9 @@ int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
         synced = 1;
     }
     if (!rc) return HERD_OK;
+    /* Another process may append a record of this size once the lock
+     * is released: a refresh must not take it for this one. */
+    atomic_store(&reg->appending, 0);
     /* Undo: cut the record off and make the cut durable.  If that fails
      * too, the record may survive: say so. */
     hd_saved_error e;

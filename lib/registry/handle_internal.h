@@ -35,6 +35,7 @@
 #define HERD_REGISTRY_HANDLE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,11 +82,15 @@ struct herd_registry {
     /* Serialises this handle's commits, refreshes and index rewrites; the
      * OFD lock on lockf serialises them with other handles and processes. */
     pthread_mutex_t write_mu;
-    /* Guards `st` and `jend`: readers share it, applying records takes it
-     * exclusively. */
+    /* Guards `st` and `jend`: readers share it (hd_state_rdlock), applying
+     * records takes it exclusively. */
     pthread_rwlock_t rw;
     hd_rstate st;
     uint64_t jend;  /* end of the last record applied */
+    /* The journal's end once the record this handle's writer is appending
+     * lands (0: none): a refresh that finds the journal there has nothing
+     * new to read (hd_registry_refresh_read). */
+    _Atomic uint64_t appending;
     uint64_t checkpoint_every;
     int whole_index; /* checkpoints rewrite the whole index (a benchmark's baseline) */
     uint64_t pack_target; /* start a new pack past this size */
@@ -94,7 +99,7 @@ struct herd_registry {
     int damaged;    /* opened with allow_damaged over a damaged journal */
     uint64_t verified_to; /* the journal's records below this were checked (checkpoints) */
     uint64_t damaged_off;
-    int stale;      /* the state missed a committed record: reload it */
+    _Atomic int stale; /* the state missed a committed record: reload it (read by refreshes) */
     int index_damaged; /* set aside at open: the next commit rewrites it */
     int write_failed;  /* a journal sync failed and its undo too: no more writes */
     int cut_unsynced;  /* set at open and when a cut's sync failed: the next write cuts and syncs */
@@ -146,8 +151,11 @@ int hd_load_state(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_tail *ta
 int hd_reload(herd_registry *reg, hd_tail *tail);
 /* Apply what other writers committed.  The caller holds write_mu. */
 int hd_catch_up_locked(herd_registry *reg, hd_tail *tail);
-/* Refresh under the handle's locks. */
+/* Refresh: apply what other handles committed.  When the journal holds
+ * nothing new it takes no lock but a moment of the state's read side. */
 int hd_registry_refresh_read(herd_registry *reg);
+/* Take the state's read side (release with pthread_rwlock_unlock). */
+void hd_state_rdlock(herd_registry *reg);
 /* Release the writer lock (the lock file's OFD lock). */
 void hd_writer_unlock(herd_registry *reg);
 /* Set the journal back to its committed end (holding the writer lock),

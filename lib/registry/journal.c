@@ -421,8 +421,25 @@ int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_los
     return rc;
 }
 
+/* Whether the journal holds nothing this handle has not applied, checked
+ * without the writer's mutex (a commit holds it through two fdatasyncs).
+ * The record this handle's own writer is appending counts as applied: that
+ * writer caught up before appending, and its commit is acknowledged only
+ * once applied.  A torn tail, another process's record or a stale state
+ * answer no: the caller then catches up under the mutex. */
+static int hd_nothing_new(herd_registry *reg)
+{
+    uint64_t size, appending = atomic_load(&reg->appending);
+    if (atomic_load(&reg->stale) || hd_vfs_size(reg->journal, &size)) return 0;
+    hd_state_rdlock(reg);
+    uint64_t jend = reg->jend;
+    pthread_rwlock_unlock(&reg->rw);
+    return jend && (size == jend || size == appending);
+}
+
 int hd_registry_refresh_read(herd_registry *reg)
 {
+    if (hd_nothing_new(reg)) return HERD_OK;
     pthread_mutex_lock(&reg->write_mu);
     hd_tail tail;
     int rc = hd_catch_up_locked(reg, &tail);

@@ -210,7 +210,7 @@ static void hd_alias_list(const hd_rgroup *g, uint32_t version, char *buf, size_
  * Locking and lookup
  * --------------------------------------------------------------------- */
 
-static void rd_lock(herd_registry *reg) { pthread_rwlock_rdlock(&reg->rw); }
+static void rd_lock(herd_registry *reg) { hd_state_rdlock(reg); }
 static void rd_unlock(herd_registry *reg) { pthread_rwlock_unlock(&reg->rw); }
 
 /* Why (family, key) is absent: the family or only the group. */

@@ -3823,6 +3823,124 @@ static void test_shared_handle_threads(void **state)
     assert_int_equal(resolve(c->reg, "f", "g", "champion"), 21);
 }
 
+/* A reader on a shared handle takes none of the writer's locks when the
+ * journal holds nothing new: herd_registry_refresh (which herd_compare and
+ * herd_registry_predict call first) and herd_registry_resolve return while
+ * a commit through the same handle waits in the journal's fdatasync.  The
+ * layer below is the real one, with that fdatasync held at a gate. */
+typedef struct gate_vfs {
+    hd_vfs vfs;
+    const hd_vfs *inner;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int armed, waiting, open; /* under mu */
+} gate_vfs;
+
+static gate_vfs g_gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int gate_fdatasync(hd_vfs_file *f)
+{
+    size_t n = strlen(f->path);
+    pthread_mutex_lock(&g_gate.mu);
+    if (g_gate.armed && n >= 8 && !strcmp(f->path + n - 8, "/journal")) {
+        g_gate.armed = 0;
+        g_gate.waiting = 1;
+        pthread_cond_broadcast(&g_gate.cv);
+        while (!g_gate.open) pthread_cond_wait(&g_gate.cv, &g_gate.mu);
+    }
+    pthread_mutex_unlock(&g_gate.mu);
+    return g_gate.inner->fdatasync(f);
+}
+
+typedef struct gate_call {
+    herd_registry *reg;
+    int which; /* 0: commit one version; 1: refresh, then resolve */
+    herd_artifact *art; /* which 0 commits it */
+    int rc, done; /* done under g_gate.mu */
+    int64_t version;
+} gate_call;
+
+static void *gate_thread(void *arg)
+{
+    gate_call *g = arg;
+    if (g->which == 0) {
+        herd_batch *b = NULL;
+        g->rc = herd_registry_begin(g->reg, &b);
+        if (!g->rc) g->rc = herd_batch_add(b, g->art, NULL, NULL);
+        if (!g->rc) g->rc = herd_batch_commit(b);
+        herd_batch_free(b);
+    } else {
+        g->rc = herd_registry_refresh(g->reg);
+        if (!g->rc) g->rc = herd_registry_resolve(g->reg, "f", "g", "latest", &g->version);
+    }
+    pthread_mutex_lock(&g_gate.mu);
+    g->done = 1;
+    pthread_cond_broadcast(&g_gate.cv);
+    pthread_mutex_unlock(&g_gate.mu);
+    return NULL;
+}
+
+/* Wait up to `secs` for *flag (under g_gate.mu); whether it was set. */
+static int gate_wait(const int *flag, int secs)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += secs;
+    pthread_mutex_lock(&g_gate.mu);
+    int rc = 0;
+    while (!*flag && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&g_gate.cv, &g_gate.mu, &until);
+    int set = *flag;
+    pthread_mutex_unlock(&g_gate.mu);
+    return set;
+}
+
+static void test_refresh_beside_commit(void **state)
+{
+    ctx *c = *state;
+    herd_version_options vo;
+    herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+    add_one(c->reg, "f", "g", &vo); /* the family and group exist */
+    g_gate.inner = hd_vfs_posix();
+    g_gate.vfs = *g_gate.inner;
+    g_gate.vfs.fdatasync = gate_fdatasync;
+    g_gate.armed = g_gate.waiting = g_gate.open = 0;
+    herd_registry *reg = NULL;
+    EXPECT_OK(hd_registry_open_vfs(&g_gate.vfs, c->path, NULL, &reg));
+    /* Something new (another handle's commit) is read under the locks. */
+    add_one(c->reg, "f", "g", &vo);
+    EXPECT_OK(herd_registry_refresh(reg));
+    assert_int_equal(resolve(reg, "f", "g", "latest"), 2);
+
+    pthread_mutex_lock(&g_gate.mu);
+    g_gate.armed = 1;
+    pthread_mutex_unlock(&g_gate.mu);
+    gate_call w = {.reg = reg, .which = 0, .art = make_art("f", "g", NULL)};
+    gate_call r = {.reg = reg, .which = 1};
+    pthread_t wt, rt;
+    assert_int_equal(pthread_create(&wt, NULL, gate_thread, &w), 0);
+    assert_true(gate_wait(&g_gate.waiting, 30)); /* the commit holds the writer's locks */
+    assert_int_equal(pthread_create(&rt, NULL, gate_thread, &r), 0);
+    int reader_done = gate_wait(&r.done, 10);
+    pthread_mutex_lock(&g_gate.mu);
+    g_gate.open = 1;
+    pthread_cond_broadcast(&g_gate.cv);
+    pthread_mutex_unlock(&g_gate.mu);
+    pthread_join(wt, NULL);
+    pthread_join(rt, NULL);
+    if (!reader_done) fail_msg("herd_registry_refresh waited for a commit in flight on its handle "
+                               "although the journal held nothing new");
+    EXPECT_OK(r.rc);
+    assert_int_equal(r.version, 2); /* the commit in flight is not acknowledged yet */
+    EXPECT_OK(w.rc);
+    herd_artifact_free(w.art);
+    EXPECT_OK(herd_registry_refresh(reg));
+    assert_int_equal(resolve(reg, "f", "g", "latest"), 3);
+    herd_registry_free(reg);
+    /* The other handle catches up with it. */
+    EXPECT_OK(herd_registry_refresh(c->reg));
+    assert_int_equal(resolve(c->reg, "f", "g", "latest"), 3);
+}
+
 /* Files of a registry directory whose names start with `prefix`. */
 static size_t count_prefixed(const char *path, const char *prefix)
 {
@@ -4160,6 +4278,7 @@ int main(void)
         T(test_archive_and_gc),
         T(test_gc_several_packs),
         T(test_shared_handle_threads),
+        T(test_refresh_beside_commit),
         T(test_batch_spill),
         T(test_batch_stream),
         T(test_aliases_of_family),
