@@ -1479,6 +1479,24 @@ static void test_idempotency(void **state)
     assert_int_equal(count_versions(c->reg, "demand", "c"), 1);
     print_message("same key twice in one batch: versions %lld (existed %d), %lld (existed %d)\n",
                   (long long)v0, e0, (long long)v1, e1);
+
+    /* A key names one group's version: reused for another group, committed
+     * before or in the same batch, the commit fails whole (HERD_ECONFLICT,
+     * as herd_batch_commit's comment says) and adds nothing. */
+    b = begin(c->reg);
+    add_art(b, "demand", "d", NULL);
+    add_art(b, "demand", "e", &vo); /* "run7:a", committed for demand/a */
+    EXPECT_RC(herd_batch_commit(b), HERD_ECONFLICT, "was committed for demand/a version 1");
+    herd_batch_free(b);
+    b = begin(c->reg);
+    vc.idempotency_key = "run9:x";
+    add_art(b, "demand", "d", &vc);
+    add_art(b, "demand", "e", &vc);
+    EXPECT_RC(herd_batch_commit(b), HERD_ECONFLICT, "demand/d and demand/e in one batch");
+    herd_batch_free(b);
+    assert_int_equal(count_versions(c->reg, "demand", "a"), 2);
+    assert_int_equal(count_versions(c->reg, "demand", "d"), 0);
+    assert_int_equal(count_versions(c->reg, "demand", "e"), 0);
 }
 
 /* ========================================================================
