@@ -817,12 +817,26 @@ class Registry(Handle):
                                          ctypes.byref(ptr)))
         return Artifact(ptr)
 
-    def check(self):
+    def check(self, *, progress=None, **options):
         """Verify every record, index chunk and artifact: the problems found
-        (CorruptError naming the first, with .problems, when there are)."""
+        (CorruptError naming the first, with .problems, when there are).
+
+        deep=True also inflates and validates every stored model as loading
+        would (a version added with check_model=False, or written by another
+        program, may hold a model that never loads): one row per bad version.
+        progress: as herd.fit's (phase "check"); a true return cancels
+        (CanceledError)."""
         out = FrameP()
-        rc = lib.herd_registry_check(self._handle(), ctypes.byref(out))
-        problems = take_frame(out)
+        prog = Progress(progress, "herd")
+        try:
+            with _options.build("check", options) as opt:
+                opt.set_progress("progress", prog.c_callback)
+                rc = lib.herd_registry_check_with(self._handle(), opt.struct(),
+                                                  ctypes.byref(out))
+            problems = take_frame(out)
+            prog.finish()
+        finally:
+            prog.close()
         if rc < 0:
             err = _error_from(rc, "check")
             err.problems = problems
@@ -895,6 +909,7 @@ _options.document(Registry.compare, ["compare", "apply"])
 _options.document(Registry.predict, ["registry_predict", "apply"],
                   skip=("family", "alias", "fallback"))
 _options.document(Registry.search, ["search"])
+_options.document(Registry.check, ["check"])
 _options.document(Registry.__init__, ["registry"])
 _options.document(Batch.add, ["version"])
 _options.document(Batch.set_alias, ["alias"])

@@ -216,6 +216,7 @@ _DECLARATIONS = {
     "herd_registry_path": (c_char_p, [RegistryP]),
     "herd_registry_refresh": (c_int, [RegistryP]),
     "herd_registry_check": (c_int, [RegistryP, FramePP]),
+    "herd_registry_check_with": (c_int, [RegistryP, c_void_p, FramePP]),
     "herd_registry_begin": (c_int, [RegistryP, BatchPP]),
     "herd_batch_add": (c_int, [BatchP, ArtifactP, c_void_p, c_size_t_p]),
     "herd_batch_add_bytes": (c_int, [BatchP, c_void_p, c_size_t, c_void_p, c_size_t_p]),

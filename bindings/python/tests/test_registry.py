@@ -84,6 +84,23 @@ def test_the_promotion_cap_raises_with_the_decisions(tmp_path):
         assert set(e.value.result.decisions["decision"]) == {"refused"}
 
 
+def test_check_deep_with_progress_and_cancel(tmp_path):
+    with herd.Registry(tmp_path / "reg") as reg:
+        reg.cycle(make_sales(seed=0), run_id="w1", **CYCLE)
+        reports = []
+        problems = reg.check(deep=True, progress=lambda d: reports.append(d) and False)
+        assert len(problems) == 0
+        assert reports and all(d["phase"] == "check" for d in reports)
+        last = reports[-1]
+        assert last["groups_done"] == last["groups_total"] > 0
+        assert last["bytes_done"] == last["bytes_total"] > 0
+        with pytest.raises(herd.CanceledError, match="cancelled by the progress callback"):
+            reg.check(deep=True, progress=lambda d: True)
+        with pytest.raises(herd.Error, match="deep"):
+            reg.check(dep=True)   # an unknown option names the closest one
+        assert "deep" in reg.check.__doc__
+
+
 def test_registry_errors(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(herd.Error, match="file"):
