@@ -807,6 +807,19 @@ static int64_t put_model(herd_registry *reg, const char *group, const herd_model
  * model: every row's three outputs are the model's, written at its
  * position.  Then one group's champion becomes a one-output model: the
  * call refuses, naming the group, and returns no frame. */
+/* herd_registry_predict of family "f" on two threads. */
+static int predict_family_f(herd_registry *reg, const herd_groups *gr, herd_frame **out,
+                            size_t *without)
+{
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
+    po.family = "f";
+    herd_apply_options ap;
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
+    ap.threads = 2;
+    return herd_registry_predict(reg, gr, &po, &ap, out, without);
+}
+
 static void test_registry_predict_wide_and_mixed(void **state)
 {
     (void)state;
@@ -840,15 +853,9 @@ static void test_registry_predict_wide_and_mixed(void **state)
     double *want = malloc(N * 3 * sizeof *want);
     EXPECT_OK(herd_model_predict(m, f, NULL, N, 1, want, N * 3));
 
-    herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
-    po.family = "f";
-    herd_apply_options ap;
-    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
-    ap.threads = 2;
-    herd_frame *out = NULL;
     size_t without = 0;
-    EXPECT_OK(herd_registry_predict(reg, gr, &po, &ap, &out, &without));
+    herd_frame *out = NULL;
+    EXPECT_OK(predict_family_f(reg, gr, &out, &without));
     assert_int_equal(herd_frame_column_count(out), 5);
     size_t none = 0;
     for (size_t i = 0; i < N; i++) {
@@ -872,7 +879,7 @@ static void test_registry_predict_wide_and_mixed(void **state)
     /* m1's champion now predicts one value per row */
     put(reg, "m1", 2.0, "champion");
     out = (herd_frame *)1;
-    assert_int_equal(herd_registry_predict(reg, gr, &po, &ap, &out, &without), HERD_EINVAL);
+    assert_int_equal(predict_family_f(reg, gr, &out, &without), HERD_EINVAL);
     assert_null(out);
     ERR_HAS("values per row");
     ERR_HAS("predict them separately");
@@ -924,15 +931,9 @@ static void test_registry_predict_many_groups(void **state)
     const char *key = "g";
     herd_groups *gr = NULL;
     EXPECT_OK(herd_groups_new(f, &key, 1, &gr));
-    herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
-    po.family = "f";
-    herd_apply_options ap;
-    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
-    ap.threads = 2;
-    herd_frame *out = NULL;
     size_t without = 0;
-    EXPECT_OK(herd_registry_predict(reg, gr, &po, &ap, &out, &without));
+    herd_frame *out = NULL;
+    EXPECT_OK(predict_family_f(reg, gr, &out, &without));
     assert_int_equal(without, PER);
     for (size_t i = 0; i < N; i++) {
         double v;
