@@ -714,18 +714,25 @@ typedef struct reg_worker {
     int failures;
 } reg_worker;
 
-static void *reg_worker_main(void *arg)
+/* herd_registry_predict of family "f" on two threads. */
+static int predict_family_f(herd_registry *reg, const herd_groups *gr, herd_frame **out,
+                            size_t *without)
 {
-    reg_worker *w = arg;
     herd_registry_predict_options po;
     herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     herd_apply_options ap;
     herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
     ap.threads = 2;
+    return herd_registry_predict(reg, gr, &po, &ap, out, without);
+}
+
+static void *reg_worker_main(void *arg)
+{
+    reg_worker *w = arg;
     for (int it = 0; it < 20; it++) {
         herd_frame *out = NULL;
-        if (herd_registry_predict(w->reg, w->rows->groups, &po, &ap, &out, NULL)) {
+        if (predict_family_f(w->reg, w->rows->groups, &out, NULL)) {
             w->failures++;
             continue;
         }
@@ -807,19 +814,6 @@ static int64_t put_model(herd_registry *reg, const char *group, const herd_model
  * model: every row's three outputs are the model's, written at its
  * position.  Then one group's champion becomes a one-output model: the
  * call refuses, naming the group, and returns no frame. */
-/* herd_registry_predict of family "f" on two threads. */
-static int predict_family_f(herd_registry *reg, const herd_groups *gr, herd_frame **out,
-                            size_t *without)
-{
-    herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
-    po.family = "f";
-    herd_apply_options ap;
-    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
-    ap.threads = 2;
-    return herd_registry_predict(reg, gr, &po, &ap, out, without);
-}
-
 static void test_registry_predict_wide_and_mixed(void **state)
 {
     (void)state;
