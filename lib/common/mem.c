@@ -104,8 +104,13 @@ char *hd_strdup(const char *s)
 
 int hd_grow(void **p, size_t *cap, size_t need, size_t size)
 {
+    return hd_grow_from(p, cap, need, size, 8);
+}
+
+int hd_grow_from(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
     if (need <= *cap) return HERD_OK;
-    size_t ncap = *cap ? *cap : 8;
+    size_t ncap = *cap ? *cap : first;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2) return hd_oom();
         ncap *= 2;

@@ -35,6 +35,12 @@ char *hd_strndup(const char *s, size_t len);
  * least `need` elements, doubling.  Returns HERD_OK or HERD_ENOMEM. */
 int hd_grow(void **p, size_t *cap, size_t need, size_t size);
 
+/* hd_grow starting at `first` elements (>= 1) instead of 8: for arrays
+ * kept by the thousand that mostly hold one or two elements (a registry
+ * group's versions, aliases and alias moves), where 8 would reserve
+ * several times what is used. */
+int hd_grow_from(void **p, size_t *cap, size_t need, size_t size, size_t first);
+
 /* An append-only arena for many small strings, freed all at once.  Strings
  * never move once stored. */
 typedef struct hd_arena hd_arena;

@@ -426,7 +426,8 @@ static int hd_push_version(hd_rgroup *g, const hd_rver *v)
 {
     if (g->nv == g->capv) {
         size_t cap = g->capv;
-        if (hd_grow((void **)&g->v, &cap, (size_t)g->nv + 1, sizeof *g->v)) return HERD_ENOMEM;
+        if (hd_grow_from((void **)&g->v, &cap, (size_t)g->nv + 1, sizeof *g->v, 1))
+            return HERD_ENOMEM;
         g->capv = (uint32_t)cap;
     }
     g->v[g->nv++] = *v;
@@ -437,7 +438,8 @@ static int hd_push_move(hd_rgroup *g, const hd_rmove *m)
 {
     if (g->nm == g->capm) {
         size_t cap = g->capm;
-        if (hd_grow((void **)&g->m, &cap, (size_t)g->nm + 1, sizeof *g->m)) return HERD_ENOMEM;
+        if (hd_grow_from((void **)&g->m, &cap, (size_t)g->nm + 1, sizeof *g->m, 1))
+            return HERD_ENOMEM;
         g->capm = (uint32_t)cap;
     }
     g->m[g->nm++] = *m;
@@ -459,7 +461,8 @@ static int hd_set_alias(hd_rgroup *g, const char *name, uint32_t to)
     if (!to) return HERD_OK;
     if (g->na == g->capa) {
         size_t cap = g->capa;
-        if (hd_grow((void **)&g->a, &cap, (size_t)g->na + 1, sizeof *g->a)) return HERD_ENOMEM;
+        if (hd_grow_from((void **)&g->a, &cap, (size_t)g->na + 1, sizeof *g->a, 1))
+            return HERD_ENOMEM;
         g->capa = (uint32_t)cap;
     }
     g->a[g->na++] = (hd_ralias){name, to};
