@@ -1376,6 +1376,19 @@ int herd_artifact_model(const herd_artifact *artifact, herd_model **out)
                         m->str[HD_S_OBJECTIVE], artifact->num_outputs, out);
 }
 
+int hd_artifact_into_model(herd_artifact *a, herd_model **out)
+{
+    *out = NULL;
+    if (!a) return HERD_OK;
+    const hd_meta *m = &a->meta;
+    unsigned char *ubj = a->model;
+    a->model = NULL; /* the model's now, freed with it or by hd_model_adopt */
+    int rc = hd_model_adopt(ubj, a->model_len, m->fnames, m->ftypes, m->nfeat,
+                            m->str[HD_S_OBJECTIVE], a->num_outputs, out);
+    herd_artifact_free(a);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------
  * For the registry (artifact_internal.h)
  * --------------------------------------------------------------------- */

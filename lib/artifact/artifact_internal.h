@@ -36,6 +36,11 @@ int hd_artifact_check_model(const void *data, size_t len);
 
 void hd_artifact_info_free(hd_artifact_info *info);
 
+/* The artifact's model, its inflated bytes moved rather than copied, and
+ * the artifact freed (whatever the outcome): for a reader that wants only
+ * the model.  NULL gives HERD_OK and *out NULL. */
+int hd_artifact_into_model(herd_artifact *a, herd_model **out);
+
 /* The serialised bytes of an artifact (owned by it). */
 const unsigned char *hd_artifact_bytes(const herd_artifact *a, size_t *len);
 

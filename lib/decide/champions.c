@@ -247,7 +247,9 @@ int hd_champion_get(const hd_champion_source *src, const char *key, int64_t *ver
         *version = c->items[i].version;
         if (!src->version_only) rc = herd_artifact_read(c->items[i].bytes, c->items[i].len, &a);
     }
-    if (!rc && a) rc = herd_artifact_model(a, model);
-    herd_artifact_free(a);
-    return rc;
+    if (rc) {
+        herd_artifact_free(a);
+        return rc;
+    }
+    return hd_artifact_into_model(a, model);
 }

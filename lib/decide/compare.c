@@ -30,6 +30,7 @@
 #include "model/metrics_internal.h"
 #include "model/model_internal.h"
 #include "model/xgb_internal.h"
+#include "artifact/artifact_internal.h"
 #include "train/apply_internal.h"
 #include "registry/uri_internal.h"
 #include "decide/compare_internal.h"
@@ -313,9 +314,7 @@ static int cmp_load(const cmp_ctx *c, const char *key, int64_t version, herd_mod
 {
     herd_artifact *a = NULL;
     int rc = herd_registry_load(c->reg, c->s.o.family, key, version, &a);
-    if (!rc) rc = herd_artifact_model(a, out);
-    herd_artifact_free(a);
-    return rc;
+    return rc ? rc : hd_artifact_into_model(a, out);
 }
 
 /* Whether two models are the same bytes (a retrain on the same data):

@@ -31,6 +31,7 @@
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
 #include "model/predictor_internal.h"
+#include "artifact/artifact_internal.h"
 #include "model/xgb_internal.h"
 #include "train/apply_internal.h"
 #include "registry/predcache_internal.h"
@@ -84,9 +85,7 @@ static int rp_load(herd_registry *reg, const char *family, const char *key, int6
 {
     herd_artifact *a = NULL;
     int rc = herd_registry_load(reg, family, key, version, &a);
-    if (!rc) rc = herd_artifact_model(a, out);
-    herd_artifact_free(a);
-    return rc;
+    return rc ? rc : hd_artifact_into_model(a, out);
 }
 
 /* The prepared predictor of a version, from the cache or loaded into it. */

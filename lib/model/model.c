@@ -57,16 +57,19 @@ static char **hd_strings_copy(const char *const *v, size_t n)
     return c;
 }
 
-int hd_model_new(const void *ubj, size_t len, const char *const *names,
-                 const char *const *types, size_t nfeat, const char *objective,
-                 size_t num_outputs, herd_model **out)
+int hd_model_adopt(unsigned char *ubj, size_t len, const char *const *names,
+                   const char *const *types, size_t nfeat, const char *objective,
+                   size_t num_outputs, herd_model **out)
 {
     herd_model *m = hd_calloc(1, sizeof *m);
-    if (!m) return HERD_ENOMEM;
+    if (!m) {
+        free(ubj);
+        return HERD_ENOMEM;
+    }
     m->nfeat = nfeat;
     m->len = len;
     m->num_outputs = num_outputs ? num_outputs : 1;
-    m->ubj = hd_malloc(len, 1);
+    m->ubj = ubj;
     m->feature_names = hd_strings_copy(names, nfeat);
     m->feature_types = hd_strings_copy(types, nfeat);
     m->objective = hd_strdup(objective);
@@ -74,9 +77,17 @@ int hd_model_new(const void *ubj, size_t len, const char *const *names,
         herd_model_free(m);
         return HERD_ENOMEM;
     }
-    memcpy(m->ubj, ubj, len);
     *out = m;
     return HERD_OK;
+}
+
+int hd_model_new(const void *ubj, size_t len, const char *const *names,
+                 const char *const *types, size_t nfeat, const char *objective,
+                 size_t num_outputs, herd_model **out)
+{
+    unsigned char *copy = hd_malloc(len, 1);
+    if (copy) memcpy(copy, ubj, len);
+    return hd_model_adopt(copy, len, names, types, nfeat, objective, num_outputs, out);
 }
 
 int hd_booster_load(const void *data, size_t len, int nthread, BoosterHandle *out)

@@ -24,6 +24,12 @@ int hd_model_new(const void *ubj, size_t len, const char *const *names,
                  const char *const *types, size_t nfeat, const char *objective,
                  size_t num_outputs, herd_model **out);
 
+/* The same, taking `ubj` (from hd_malloc) instead of copying it: freed
+ * on failure too, so the caller never frees it. */
+int hd_model_adopt(unsigned char *ubj, size_t len, const char *const *names,
+                   const char *const *types, size_t nfeat, const char *objective,
+                   size_t num_outputs, herd_model **out);
+
 /* A booster loaded with `len` bytes of a model (already checked), its
  * nthread set to `nthread` (at least 1) after loading: loading configures
  * a booster with every core unless told. */

@@ -429,6 +429,73 @@ static void test_array_lengths(void **state)
     buf_free(&b);
 }
 
+/* reg3.json with `n` copies of its first tree (ids 0..n-1); tree `bad`
+ * gets `bad_new` in place of `bad_old`. */
+static buf many_trees(size_t n, size_t bad, const char *bad_old, const char *bad_new)
+{
+    buf j = fixture("reg3.json");
+    char *text = calloc(1, j.len + 1);
+    assert_non_null(text);
+    memcpy(text, j.p, j.len);
+    buf_free(&j);
+    const char *head_end = strstr(text, "\"num_trees\":\"3\"");
+    const char *ti = strstr(text, "\"tree_info\":[0,0,0],\"trees\":[");
+    const char *tree0 = ti ? ti + strlen("\"tree_info\":[0,0,0],\"trees\":[") : NULL;
+    const char *tree1 = tree0 ? strstr(tree0, "},{\"base_weights\"") : NULL;
+    const char *tail = strstr(text, "}]},\"name\":\"gbtree\"");
+    assert_true(head_end && ti && tree1 && tail);
+    tree1++; /* the first tree ends with its '}' */
+    size_t cap = j.len + n * ((size_t)(tree1 - tree0) + 64) + 64, len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+#define MT_PUT(p, l) (assert_true(len + (size_t)(l) < cap), memcpy(out + len, p, l), len += (size_t)(l))
+    MT_PUT(text, head_end - text);
+    len += (size_t)snprintf(out + len, cap - len, "\"num_trees\":\"%zu\"", n);
+    const char *after_nt = head_end + strlen("\"num_trees\":\"3\"");
+    MT_PUT(after_nt, ti - after_nt);
+    MT_PUT("\"tree_info\":[", 13);
+    for (size_t t = 0; t < n; t++) MT_PUT(t ? ",0" : "0", t ? 2 : 1);
+    MT_PUT("],\"trees\":[", 11);
+    for (size_t t = 0; t < n; t++) {
+        buf one = buf_dup(tree0, (size_t)(tree1 - tree0));
+        char id[32];
+        snprintf(id, sizeof id, "\"id\":%zu,", t);
+        buf tr = json_edit(&one, "\"id\":0,", id);
+        buf_free(&one);
+        if (t == bad) {
+            one = tr;
+            tr = json_edit(&one, bad_old, bad_new);
+            buf_free(&one);
+        }
+        if (t) MT_PUT(",", 1);
+        MT_PUT(tr.p, tr.len);
+        buf_free(&tr);
+    }
+    MT_PUT("]", 1); /* the tail starts with the last tree's closing brace */
+    MT_PUT(tail + 2, strlen(tail + 2));
+#undef MT_PUT
+    free(text);
+    return (buf){(unsigned char *)out, len};
+}
+
+/* Messages name trees past the first few by their whole number. */
+static void test_tree_numbers(void **state)
+{
+    (void)state;
+    buf b = many_trees(101, SIZE_MAX, "", "");
+    hd_model_info info;
+    if (hd_model_check(b.p, b.len, &info)) fail_msg("%s", herd_last_error());
+    assert_int_equal(info.num_trees, 101);
+    buf_free(&b);
+    b = many_trees(101, 100, "\"num_nodes\":\"7\"", "\"num_nodes\":\"+7\"");
+    expect(&b, HERD_ECORRUPT,
+           "tree 100: tree_param.num_nodes is \"+7\", not a non-negative integer");
+    buf_free(&b);
+    b = many_trees(12, 10, "\"left_children\":[1,3,5,-1,-1,-1,-1],", "");
+    expect(&b, HERD_ECORRUPT, "tree 10: left_children is missing");
+    buf_free(&b);
+}
+
 /* Trees, tree_info and the learner's numbers must agree. */
 static void test_model_level(void **state)
 {
@@ -935,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_split_features_and_values),
         cmocka_unit_test(test_array_lengths),
         cmocka_unit_test(test_model_level),
+        cmocka_unit_test(test_tree_numbers),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_deleted_nodes),
         cmocka_unit_test(test_categorical),
