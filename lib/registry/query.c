@@ -894,6 +894,20 @@ int herd_registry_runs(herd_registry *reg, herd_frame **out)
 /* Progress of the artifact pass, about every HD_CHECK_PROGRESS_S. */
 #define HD_CHECK_PROGRESS_S 0.25
 
+/* Where one stored artifact lies, copied out of the state so that the
+ * artifact pass reads and checks it without the state's read lock. */
+typedef struct hd_check_art {
+    uint32_t group, version, pack, len;
+    uint64_t off;
+} hd_check_art;
+
+/* A group the artifact pass goes through: its names (arena copies) and
+ * its artifacts, arts[first .. first + n). */
+typedef struct hd_check_grp {
+    const char *family, *key;
+    size_t first, n;
+} hd_check_grp;
+
 typedef struct hd_check_ctx {
     herd_registry *reg;
     hd_table t;
@@ -903,6 +917,11 @@ typedef struct hd_check_ctx {
     herd_check_options o;
     herd_progress p; /* counts of the artifact pass */
     double due;
+    hd_arena *ar;     /* group names of the artifact pass */
+    hd_check_grp *grp;
+    size_t ngrp, grp_cap;
+    hd_check_art *art;
+    size_t nart, art_cap;
 } hd_check_ctx;
 
 static void hd_problem(hd_check_ctx *c, const char *file, uint64_t off, const char *what)
@@ -920,19 +939,39 @@ static int hd_check_chunk(void *ctx, uint64_t off)
     return c->t.oom ? hd_oom() : 0;
 }
 
-/* The groups and artifact bytes the artifact pass will go through, for
- * its progress reports. */
-static int hd_check_count(void *ctx, const hd_rgroup *g)
+/* Under the read lock: a group's names and where its artifacts lie, and
+ * the totals its progress reports count down from.  Nothing else is done
+ * under the lock, so a commit waits only for this copy. */
+static int hd_check_collect(void *ctx, const hd_rgroup *g)
 {
     hd_check_ctx *c = ctx;
+    if (c->ngrp == c->grp_cap &&
+        hd_grow((void **)&c->grp, &c->grp_cap, c->ngrp + 1, sizeof *c->grp))
+        return HERD_ENOMEM;
+    hd_check_grp *gr = &c->grp[c->ngrp];
+    gr->family = hd_arena_strndup(c->ar, g->family, strlen(g->family));
+    gr->key = hd_arena_strndup(c->ar, g->key, strlen(g->key));
+    if (!gr->family || !gr->key) return hd_oom();
+    gr->first = c->nart;
+    for (uint32_t i = 0; i < g->nv; i++) {
+        const hd_rver *v = &g->v[i];
+        if (!v->pack) continue;
+        if (c->nart == c->art_cap &&
+            hd_grow((void **)&c->art, &c->art_cap, c->nart + 1, sizeof *c->art))
+            return HERD_ENOMEM;
+        c->art[c->nart++] = (hd_check_art){(uint32_t)c->ngrp, v->version, v->pack, v->len,
+                                           v->off};
+        c->p.bytes_total += v->len;
+    }
+    gr->n = c->nart - gr->first;
+    c->ngrp++;
     c->p.groups_total++;
-    for (uint32_t i = 0; i < g->nv; i++)
-        if (g->v[i].pack) c->p.bytes_total += g->v[i].len;
     return 0;
 }
 
 /* Report the artifact pass every HD_CHECK_PROGRESS_S (and at its end:
- * `last`); the caller's nonzero answer cancels the check. */
+ * `last`); the caller's nonzero answer cancels the check.  Never called
+ * under the state's lock: the callback may take as long as it likes. */
 static int hd_check_progress(hd_check_ctx *c, int last)
 {
     if (!c->o.progress) return HERD_OK;
@@ -947,33 +986,71 @@ static int hd_check_progress(hd_check_ctx *c, int last)
     return HERD_OK;
 }
 
-/* Every stored version's artifact: its checksums and metadata, and with
- * opt->deep its model as herd_artifact_read checks it.  One problem row
- * per bad version, naming its pack, offset, family/group and version. */
-static int hd_check_group(void *ctx, const hd_rgroup *g)
+enum { HD_ART_STAYED, HD_ART_MOVED, HD_ART_GONE };
+
+/* After a failed read: where the handle's state now puts the artifact.
+ * A gc through this handle may have moved or reclaimed it since it was
+ * copied out (the artifact pass holds no lock): HD_ART_MOVED (*a
+ * updated), HD_ART_GONE (no longer stored: nothing to check) or
+ * HD_ART_STAYED (the failure stands). */
+static int hd_check_moved(hd_check_ctx *c, hd_check_art *a)
 {
-    hd_check_ctx *c = ctx;
-    for (uint32_t i = 0; i < g->nv; i++) {
-        const hd_rver *v = &g->v[i];
-        if (!v->pack) continue;
-        char path[4200];
-        hd_pack_path(c->reg, v->pack, path, sizeof path);
-        int rc = hd_pack_read(c->reg, v->pack, v->off, v->len, &c->buf, &c->cap);
-        hd_artifact_info info;
-        if (!rc) {
-            rc = hd_artifact_check_bytes(c->buf, v->len, &info);
-            hd_artifact_info_free(&info);
+    const hd_check_grp *gr = &c->grp[a->group];
+    hd_arena *scratch = hd_arena_new();
+    if (!scratch) return HD_ART_STAYED;
+    int moved = HD_ART_STAYED;
+    rd_lock(c->reg);
+    const hd_rgroup *g;
+    if (hd_rstate_find(&c->reg->st, gr->family, gr->key, scratch, &g) == 1 &&
+        a->version >= 1 && a->version <= g->nv) {
+        const hd_rver *v = &g->v[a->version - 1];
+        if (!v->pack) {
+            moved = HD_ART_GONE;
+        } else if (v->pack != a->pack || v->off != a->off || v->len != a->len) {
+            a->pack = v->pack, a->off = v->off, a->len = v->len;
+            moved = HD_ART_MOVED;
         }
-        if (!rc && c->o.deep) rc = hd_artifact_check_model(c->buf, v->len);
+    }
+    rd_unlock(c->reg);
+    hd_arena_free(scratch);
+    return moved;
+}
+
+/* One stored artifact: its checksums and metadata, and with opt->deep its
+ * model as herd_artifact_read checks it. */
+static int hd_check_read(hd_check_ctx *c, const hd_check_art *a)
+{
+    int rc = hd_pack_read(c->reg, a->pack, a->off, a->len, &c->buf, &c->cap);
+    hd_artifact_info info;
+    if (!rc) {
+        rc = hd_artifact_check_bytes(c->buf, a->len, &info);
+        hd_artifact_info_free(&info);
+    }
+    if (!rc && c->o.deep) rc = hd_artifact_check_model(c->buf, a->len);
+    return rc;
+}
+
+/* A group's artifacts, outside the lock.  One problem row per bad
+ * version, naming its pack, offset, family/group and version. */
+static int hd_check_group(hd_check_ctx *c, const hd_check_grp *gr)
+{
+    for (size_t i = gr->first; i < gr->first + gr->n; i++) {
+        hd_check_art a = c->art[i];
+        int rc = hd_check_read(c, &a), where = HD_ART_STAYED;
+        if (rc && rc != HERD_ENOMEM && (where = hd_check_moved(c, &a)) != HD_ART_STAYED) {
+            herd_clear_error();
+            rc = where == HD_ART_MOVED ? hd_check_read(c, &a) : HERD_OK;
+        }
         if (rc == HERD_ENOMEM) return rc;
         if (rc) {
-            char what[1400];
-            snprintf(what, sizeof what, "%s/%s version %u: %s", g->family, g->key, v->version,
-                     herd_last_error());
-            hd_problem(c, path, v->off, what);
+            char path[4200], what[1400];
+            hd_pack_path(c->reg, a.pack, path, sizeof path);
+            snprintf(what, sizeof what, "%s/%s version %u: %s", gr->family, gr->key,
+                     a.version, herd_last_error());
+            hd_problem(c, path, a.off, what);
             herd_clear_error();
         }
-        c->p.bytes_done += v->len;
+        c->p.bytes_done += c->art[i].len;
     }
     c->p.groups_done++;
     if (c->t.oom) return hd_oom();
@@ -1096,29 +1173,31 @@ int herd_registry_check(herd_registry *reg, herd_frame **problems)
     return herd_registry_check_with(reg, NULL, problems);
 }
 
-/* Every stored artifact, under the handle's snapshot: counted first when
- * progress is reported, then checked (hd_check_group). */
+/* Every stored artifact of the handle's snapshot: where each lies is
+ * copied out under the read lock, then each is read and checked, and
+ * progress reported, with the lock released (hd_check_group). */
 static int hd_check_artifacts(hd_check_ctx *c)
 {
     herd_registry *reg = c->reg;
-    int rc = HERD_OK;
+    if (!(c->ar = hd_arena_new())) return HERD_ENOMEM;
     rd_lock(reg);
-    if (c->o.progress) {
+    int rc = hd_rstate_foreach(&reg->st, NULL, hd_check_collect, c);
+    rd_unlock(reg);
+    char *damage = NULL; /* the index is damaged where groups live */
+    if (rc == HERD_ECORRUPT) {
+        damage = hd_arena_strndup(c->ar, herd_last_error(), strlen(herd_last_error()));
+        herd_clear_error();
+        rc = damage ? HERD_OK : hd_oom();
+    }
+    if (!rc && c->o.progress) {
         hd_phase_begin("check", c->o.progress, c->o.progress_user);
-        rc = hd_rstate_foreach(&reg->st, NULL, hd_check_count, c);
-        if (rc == HERD_ECORRUPT) { /* reported by the pass below */
-            herd_clear_error();
-            rc = HERD_OK;
-        }
         c->due = hd_now() + HD_CHECK_PROGRESS_S;
     }
-    if (!rc) rc = hd_rstate_foreach(&reg->st, NULL, hd_check_group, c);
-    if (rc == HERD_ECORRUPT) { /* the index is damaged where groups live */
-        hd_problem(c, reg->index_path, 0, herd_last_error());
-        herd_clear_error();
-        rc = c->t.oom ? hd_oom() : HERD_OK;
+    for (size_t i = 0; !rc && i < c->ngrp; i++) rc = hd_check_group(c, &c->grp[i]);
+    if (!rc && damage) {
+        hd_problem(c, reg->index_path, 0, damage);
+        if (c->t.oom) rc = hd_oom();
     }
-    rd_unlock(reg);
     return rc ? rc : hd_check_progress(c, 1);
 }
 
@@ -1142,6 +1221,9 @@ int herd_registry_check_with(herd_registry *reg, const herd_check_options *opt,
     if (!rc) rc = hd_vfs_list_dir(reg->vfs, reg->dir, hd_check_entry, &c);
     if (!rc) rc = hd_check_artifacts(&c);
     free(c.buf);
+    free(c.grp);
+    free(c.art);
+    hd_arena_free(c.ar);
     size_t n = c.t.nrows;
     char first[2048] = "";
     if (!rc && n) {

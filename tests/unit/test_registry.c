@@ -1266,6 +1266,56 @@ static void test_add_bytes_checks_model(void **state)
     free(good);
 }
 
+/* What the check's progress callback does to the handle it checks. */
+typedef struct check_writes {
+    herd_registry *reg;
+    size_t calls;
+    uint64_t reclaimed;
+    int64_t added;
+} check_writes;
+
+static int check_progress_writes(const herd_progress *p, void *user)
+{
+    (void)p;
+    check_writes *w = user;
+    if (w->calls++) return 0;
+    /* The check holds no lock of the handle while it calls back: a commit
+     * and a gc through the same handle go through (under the state's read
+     * lock, both waited for it: a deadlock on this thread). */
+    w->added = add_one(w->reg, "demand", "DE/Late", NULL);
+    EXPECT_OK(herd_registry_gc(w->reg, &w->reclaimed));
+    return 0;
+}
+
+/* herd_registry_check_with reads the artifacts with the state's lock
+ * released: its progress callback may commit and collect through the
+ * same handle, and an artifact the gc moved meanwhile is read where it
+ * went, not reported as damage. */
+static void test_check_progress_may_write(void **state)
+{
+    ctx *c = *state;
+    add_one(c->reg, "demand", "DE/Old", NULL);
+    add_one(c->reg, "demand", "DE/Kept", NULL);
+    add_one(c->reg, "demand", "DE/Also", NULL);
+    archive(c->reg, "demand", "DE/Old", 1);
+    herd_check_options co;
+    EXPECT_OK(herd_check_options_init(&co, HERD_CHECK_OPTIONS_VERSION));
+    co.deep = 1;
+    check_writes w = {.reg = c->reg};
+    co.progress = check_progress_writes;
+    co.progress_user = &w;
+    herd_frame *p = NULL;
+    EXPECT_OK(herd_registry_check_with(c->reg, &co, &p));
+    assert_int_equal(herd_frame_row_count(p), 0);
+    herd_frame_free(p);
+    assert_true(w.calls >= 2);
+    assert_int_equal(w.added, 1);
+    assert_true(w.reclaimed > 0); /* the archived artifact's pack was rewritten */
+    /* The version committed from the callback is there, and checks too. */
+    assert_int_equal(resolve(c->reg, "demand", "DE/Late", "latest"), 1);
+    EXPECT_OK(herd_registry_check_with(c->reg, NULL, NULL));
+}
+
 static void test_family_and_group_sources(void **state)
 {
     ctx *c = *state;
@@ -4285,6 +4335,7 @@ int main(void)
         T(test_version_numbers),
         T(test_add_bytes),
         T(test_add_bytes_checks_model),
+        T(test_check_progress_may_write),
         T(test_family_and_group_sources),
         T(test_commit_progress_and_record),
         T(test_idempotency),
