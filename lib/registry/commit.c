@@ -368,6 +368,7 @@ static int hd_plan_encode(hd_plan *p)
 {
     herd_batch *b = p->b;
     int rc = HERD_OK;
+    hd_record_begin(&p->rec);
     for (size_t i = 0; !rc && i < b->nops; i++) {
         const hd_bop *op = &b->ops[i];
         switch (op->kind) {
@@ -483,32 +484,41 @@ static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, ch
     return HERD_OK;
 }
 
-/* Frame the record, append it, sync it; on failure undo the append. */
-int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
-                            int *maybe_visible)
+void hd_record_begin(hd_wbuf *rec)
+{
+    hd_wbuf_zeros(rec, HD_REC_HEADER + HD_COMMIT_HEADER);
+}
+
+int hd_encode_header(hd_wbuf *rec, int64_t time_ms, const hd_packpos *pos, uint32_t nops)
+{
+    if (rec->oom) return HERD_ENOMEM;
+    unsigned char *h = rec->p + HD_REC_HEADER;
+    hd_wr64(h, (uint64_t)time_ms);
+    hd_wr32(h + 8, pos->cur);
+    hd_wr64(h + 12, pos->end);
+    hd_wr32(h + 20, pos->max);
+    hd_wr32(h + 24, nops);
+    return HERD_OK;
+}
+
+int hd_append_record(herd_registry *reg, hd_wbuf *rec, uint64_t seq, int *maybe_visible)
 {
     *maybe_visible = 0;
-    if (rec->n > HD_REC_MAX_PAYLOAD || rec->n > UINT32_MAX)
+    size_t n;
+    const unsigned char *payload = hd_record_payload(rec, &n);
+    if (n > HD_REC_MAX_PAYLOAD || n > UINT32_MAX)
         return hd_error(HERD_ELIMIT, "the commit's record would be %zu bytes; commit in "
-                        "batches of under 4 GiB of metadata", rec->n);
-    unsigned char h[HD_REC_HEADER];
+                        "batches of under 4 GiB of metadata", n);
+    unsigned char *h = rec->p;
     hd_wr32(h, HD_REC_MAGIC);
-    hd_wr32(h + 4, (uint32_t)rec->n);
+    hd_wr32(h + 4, (uint32_t)n);
     hd_wr64(h + 8, seq);
-    hd_wr32(h + 16, hd_crc32(rec->p, rec->n));
+    hd_wr32(h + 16, hd_crc32(payload, n));
     hd_wr32(h + 20, hd_crc32(h, 20));
+    atomic_store(&reg->appending, reg->jend + rec->n);
     /* One write, so that a reader never sees the header without its
      * payload for longer than the write takes. */
-    hd_wbuf all = {0};
-    hd_wbuf_bytes(&all, h, sizeof h);
-    hd_wbuf_bytes(&all, rec->p, rec->n);
-    if (all.oom) {
-        hd_wbuf_free(&all);
-        return HERD_ENOMEM;
-    }
-    atomic_store(&reg->appending, reg->jend + all.n);
-    int rc = hd_vfs_pwrite(reg->journal, all.p, all.n, reg->jend);
-    hd_wbuf_free(&all);
+    int rc = hd_vfs_pwrite(reg->journal, rec->p, rec->n, reg->jend);
     int synced = 0;
     if (!rc) {
         rc = hd_vfs_fdatasync(reg->journal);
@@ -536,14 +546,25 @@ int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq,
     return hd_error_restore(&e);
 }
 
-int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_t nops)
+void hd_apply_own_record(herd_registry *reg, uint64_t seq, const hd_wbuf *rec, const char *where)
 {
-    hd_wbuf_u64(w, (uint64_t)time_ms);
-    hd_wbuf_u32(w, pos->cur);
-    hd_wbuf_u64(w, pos->end);
-    hd_wbuf_u32(w, pos->max);
-    hd_wbuf_u32(w, nops);
-    return w->oom ? HERD_ENOMEM : HERD_OK;
+    size_t n;
+    const unsigned char *payload = hd_record_payload(rec, &n);
+    pthread_rwlock_wrlock(&reg->rw);
+    int arc = hd_rstate_apply(&reg->st, seq, payload, n, where);
+    if (!arc) {
+        reg->st.rec_off = reg->jend;
+        reg->jend += rec->n;
+    }
+    pthread_rwlock_unlock(&reg->rw);
+    if (!arc) return;
+    /* Durable, but the handle's memory may hold part of it, and readers
+     * do not catch up: read the files again now (if that fails too, the
+     * handle stays stale and its next write retries). */
+    reg->stale = 1;
+    hd_tail tail;
+    (void)hd_reload(reg, &tail);
+    herd_clear_error();
 }
 
 /* Write the planned commit: blobs, record, apply. */
@@ -558,13 +579,11 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
     if (!rc) rc = hd_plan_encode(p);
     int64_t now = hd_now_ms();
     if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms; /* times never go back */
-    hd_wbuf rec = {0};
-    if (!rc) rc = hd_encode_header(&rec, now, &pos, p->nops);
-    hd_wbuf_bytes(&rec, p->rec.p, p->rec.n);
-    if (!rc && rec.oom) rc = HERD_ENOMEM;
+    hd_wbuf *rec = &p->rec;
+    if (!rc) rc = hd_encode_header(rec, now, &pos, p->nops);
     uint64_t seq = reg->st.seq + 1;
     int maybe_visible = 0;
-    if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
+    if (!rc) rc = hd_append_record(reg, rec, seq, &maybe_visible);
     if (rc && maybe_visible) {
         b->committed = -1; /* the record may survive, naming the pack: leave it */
     } else if (rc && *placed) {
@@ -579,19 +598,8 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
         char where[600];
         snprintf(where, sizeof where, "registry journal %s, the record just written at offset "
                  "%llu", reg->journal_path, (unsigned long long)reg->jend);
-        pthread_rwlock_wrlock(&reg->rw);
-        int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, where);
-        if (!arc) {
-            reg->st.rec_off = reg->jend;
-            reg->jend += HD_REC_HEADER + rec.n;
-        }
-        pthread_rwlock_unlock(&reg->rw);
-        if (arc) { /* durable, but this handle must re-read it */
-            reg->stale = 1;
-            herd_clear_error();
-        }
+        hd_apply_own_record(reg, seq, rec, where);
     }
-    hd_wbuf_free(&rec);
     return rc;
 }
 

@@ -265,10 +265,30 @@ int hd_batch_open_check(const herd_batch *b, const char *fn);
 
 /* ---- Committing (commit.c) --------------------------------------------- */
 
+/* A journal record is built in one buffer: hd_record_begin reserves its
+ * frame (HD_REC_HEADER bytes) and the commit header at the front, the
+ * operations follow, hd_encode_header fills the commit header in once
+ * their count and the pack position are known, hd_append_record the
+ * frame.  The record (megabytes for a commit of 50,000 versions) is
+ * written and applied where it was encoded, never copied. */
+#define HD_COMMIT_HEADER 28u
+void hd_record_begin(hd_wbuf *rec);
+/* The record's payload (what the frame's checksum covers, what
+ * hd_rstate_apply reads): the bytes after the frame. */
+static inline const unsigned char *hd_record_payload(const hd_wbuf *rec, size_t *len)
+{
+    *len = rec->n - HD_REC_HEADER;
+    return rec->p + HD_REC_HEADER;
+}
+/* Fill in the commit header: time, pack position, operation count.
+ * HERD_ENOMEM if encoding the record ran out of memory. */
+int hd_encode_header(hd_wbuf *rec, int64_t time_ms, const hd_packpos *pos, uint32_t nops);
 /* Frame the record, append it, sync it; on failure undo the append. */
-int hd_append_record(herd_registry *reg, const hd_wbuf *rec, uint64_t seq, int *maybe_visible);
-/* The commit record's header: time, pack position, operation count. */
-int hd_encode_header(hd_wbuf *w, int64_t time_ms, const hd_packpos *pos, uint32_t nops);
+int hd_append_record(herd_registry *reg, hd_wbuf *rec, uint64_t seq, int *maybe_visible);
+/* Apply the record this handle just appended (holding write_mu) to its
+ * state.  The record is durable whatever happens here: when applying it
+ * fails (memory), the state is loaded again from the files. */
+void hd_apply_own_record(herd_registry *reg, uint64_t seq, const hd_wbuf *rec, const char *where);
 
 /* ---- The index's segments (tiers.c) ------------------------------------ */
 

@@ -231,8 +231,9 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
         hd_vfs_file *f;
         rc = hd_pack_open_for_append(reg, id, 1, HD_PACK_HEADER, &f);
         hd_pack_writer w = {.f = f, .off = HD_PACK_HEADER};
-        hd_wbuf ops = {0};
-        hd_gc_move m = {.reg = reg, .gc = &gc, .w = &w, .new_id = id, .rec = &ops};
+        hd_wbuf rec = {0};
+        hd_record_begin(&rec);
+        hd_gc_move m = {.reg = reg, .gc = &gc, .w = &w, .new_id = id, .rec = &rec};
         if (!rc) rc = hd_rstate_foreach(&reg->st, NULL, hd_gc_relocate, &m);
         uint64_t end = w.off + w.buf.n;
         if (!rc) rc = hd_pw_flush(&w);
@@ -247,31 +248,15 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
         }
         pos.max = id;
         if (!rc) {
-            hd_wbuf rec = {0};
             int64_t now = hd_now_ms();
             if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms;
             rc = hd_encode_header(&rec, now, &pos, m.nops);
-            hd_wbuf_bytes(&rec, ops.p, ops.n);
             uint64_t seq = reg->st.seq + 1;
-            if (!rc && rec.oom) rc = HERD_ENOMEM;
             int maybe_visible = 0;
             if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
-            if (!rc) {
-                pthread_rwlock_wrlock(&reg->rw);
-                int arc = hd_rstate_apply(&reg->st, seq, rec.p, rec.n, "gc record");
-                if (!arc) {
-                    reg->st.rec_off = reg->jend;
-                    reg->jend += HD_REC_HEADER + rec.n;
-                }
-                pthread_rwlock_unlock(&reg->rw);
-                if (arc) {
-                    reg->stale = 1;
-                    herd_clear_error();
-                }
-            }
-            hd_wbuf_free(&rec);
+            if (!rc) hd_apply_own_record(reg, seq, &rec, "gc record");
         }
-        hd_wbuf_free(&ops);
+        hd_wbuf_free(&rec);
         written = end;
     }
     if (!rc && !reg->stale) rc = hd_gc_unlink(reg, reclaimed);
