@@ -1452,8 +1452,9 @@ static int hd_model_verify(const unsigned char *b, const hd_header *h, const hd_
 }
 
 /* The blob's header, checksums and metadata; then the metadata's summary
- * into `out`, or with `out` NULL the model (hd_model_verify). */
-static int hd_blob_check(const void *data, size_t len, hd_artifact_info *out)
+ * into `out` (unless NULL) and, with `model`, the model (hd_model_verify):
+ * one pass over the bytes whatever is asked. */
+static int hd_blob_check(const void *data, size_t len, hd_artifact_info *out, int model)
 {
     const unsigned char *b = data;
     hd_header h;
@@ -1462,7 +1463,8 @@ static int hd_blob_check(const void *data, size_t len, hd_artifact_info *out)
     hd_meta m;
     memset(&m, 0, sizeof m);
     rc = hd_meta_parse((const char *)b + h.header_len, h.meta_len, &m);
-    if (!rc) rc = out ? hd_info_from_meta(&m, out) : hd_model_verify(b, &h, &m);
+    if (!rc && out) rc = hd_info_from_meta(&m, out);
+    if (!rc && model) rc = hd_model_verify(b, &h, &m);
     hd_meta_free(&m);
     return rc;
 }
@@ -1470,12 +1472,13 @@ static int hd_blob_check(const void *data, size_t len, hd_artifact_info *out)
 int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out)
 {
     memset(out, 0, sizeof *out);
-    return hd_blob_check(data, len, out);
+    return hd_blob_check(data, len, out, 0);
 }
 
-int hd_artifact_check_model(const void *data, size_t len)
+int hd_artifact_check_model(const void *data, size_t len, hd_artifact_info *out)
 {
-    return hd_blob_check(data, len, NULL);
+    if (out) memset(out, 0, sizeof *out);
+    return hd_blob_check(data, len, out, 1);
 }
 
 void hd_artifact_info_free(hd_artifact_info *info)

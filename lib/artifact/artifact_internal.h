@@ -28,11 +28,12 @@ int hd_artifact_info_get(const herd_artifact *a, hd_artifact_info *out);
  * model's structure is validated later, whenever it is loaded. */
 int hd_artifact_check_bytes(const void *data, size_t len, hd_artifact_info *out);
 
-/* Everything herd_artifact_read checks, keeping nothing: the header,
- * checksums and metadata, and the model (inflated, validated by
- * hd_model_check, its features and class count compared with the
+/* Everything herd_artifact_read checks, keeping nothing but the
+ * metadata's summary in `out` (unless NULL; as hd_artifact_check_bytes):
+ * the header, checksums and metadata, and the model (inflated, validated
+ * by hd_model_check, its features and class count compared with the
  * metadata): bytes that pass will load.  Holds at most the raw model. */
-int hd_artifact_check_model(const void *data, size_t len);
+int hd_artifact_check_model(const void *data, size_t len, hd_artifact_info *out);
 
 void hd_artifact_info_free(hd_artifact_info *info);
 

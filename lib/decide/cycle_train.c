@@ -735,7 +735,7 @@ static int part_read_group(hd_rbuf *r, herd_cycle_part *p)
     if (r->bad || g->status > HD_TASK_SKIPPED || (!has && len) || len > r->n - r->pos)
         return r->bad = 1, HERD_OK;
     if (!has) return HERD_OK;
-    int rc = hd_artifact_check_model(r->p + r->pos, (size_t)len);
+    int rc = hd_artifact_check_model(r->p + r->pos, (size_t)len, NULL);
     if (rc == HERD_ENOMEM) return rc;
     if (rc) return hd_error_prefix("group '%s': the artifact is not valid: ", g->key);
     if (!(g->artifact = hd_malloc(len ? (size_t)len : 1, 1))) return hd_oom();

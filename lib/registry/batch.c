@@ -383,7 +383,7 @@ static int hd_batch_add_serialised(herd_batch *b, const void *data, size_t len,
     if ((rc = hd_artifact_check_bytes(data, len, &info)))
         return rc == HERD_ENOMEM ? rc
                                  : hd_error_prefix("%s: the bytes are not a valid artifact: ", fn);
-    if (model && o.check_model && (rc = hd_artifact_check_model(data, len))) {
+    if (model && o.check_model && (rc = hd_artifact_check_model(data, len, NULL))) {
         if (rc != HERD_ENOMEM)
             hd_error_prefix("%s: family '%s', group '%s': the artifact's model would never "
                             "load, so it is not added (opt->check_model = 0 adds it "

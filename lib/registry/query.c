@@ -1023,10 +1023,10 @@ static int hd_check_read(hd_check_ctx *c, const hd_check_art *a)
     int rc = hd_pack_read(c->reg, a->pack, a->off, a->len, &c->buf, &c->cap);
     hd_artifact_info info;
     if (!rc) {
-        rc = hd_artifact_check_bytes(c->buf, a->len, &info);
+        rc = c->o.deep ? hd_artifact_check_model(c->buf, a->len, &info)
+                       : hd_artifact_check_bytes(c->buf, a->len, &info);
         hd_artifact_info_free(&info);
     }
-    if (!rc && c->o.deep) rc = hd_artifact_check_model(c->buf, a->len);
     return rc;
 }
 
