@@ -13,6 +13,7 @@
 #include "common/error_internal.h"
 #include "common/log_internal.h"
 #include "common/mem_internal.h"
+#include "common/text_internal.h"
 #include "registry/handle_internal.h"
 #include "registry/state_internal.h"
 
@@ -89,17 +90,34 @@ static void hd_loss_add(hd_loss_log *log, const char *fmt, ...)
     hd_wbuf_bytes(&log->text, line, strlen(line) + 1);
 }
 
+/* A name read from a damaged record, for a message: as it is when it
+ * could be a valid name, else quoted with its control bytes escaped (the
+ * damage may have put any byte there). */
+typedef struct hd_lname {
+    char buf[96];
+} hd_lname;
+
+static const char *hd_loss_name(const char *s, hd_lname *out)
+{
+    size_t n = strlen(s), at, bad;
+    unsigned cp;
+    if (n <= 64 && hd_utf8_valid(s, n, &bad) && !hd_control_find(s, n, &at, &cp)) return s;
+    return hd_quote(s, n, out->buf, sizeof out->buf);
+}
+
 void hd_loss_note(void *ctx, hd_lost_kind kind, const char *family, const char *key,
                   const char *alias, uint32_t version)
 {
     hd_loss_log *log = ctx;
+    hd_lname f, k, a;
     if (kind == HD_LOST_VERSION)
         hd_loss_add(log, "version %u of %s/%s (made by the damaged record at offset %llu: "
-                    "a later record names it)", version, family, key,
-                    (unsigned long long)log->last);
+                    "a later record names it)", version, hd_loss_name(family, &f),
+                    hd_loss_name(key, &k), (unsigned long long)log->last);
     else
         hd_loss_add(log, "a move of alias '%s' of %s/%s to version %u (by the damaged record "
-                    "at offset %llu: a later move starts from it)", alias, family, key, version,
+                    "at offset %llu: a later move starts from it)", hd_loss_name(alias, &a),
+                    hd_loss_name(family, &f), hd_loss_name(key, &k), version,
                     (unsigned long long)log->last);
 }
 
@@ -111,15 +129,18 @@ typedef struct hd_held {
 static int hd_held_group(void *ctx, const hd_rgroup *g)
 {
     hd_held *h = ctx;
+    hd_lname f, k, a;
+    const char *family = hd_loss_name(g->family, &f), *key = hd_loss_name(g->key, &k);
     for (uint32_t i = 0; i < g->nv; i++)
         if (!(g->v[i].flags & HD_RV_LOST))
             hd_loss_add(h->log, "version %u of %s/%s (held by the damaged record at offset "
-                        "%llu, as far as its bytes read)", g->v[i].version, g->family, g->key,
+                        "%llu, as far as its bytes read)", g->v[i].version, family, key,
                         (unsigned long long)h->off);
     for (uint32_t i = 0; i < g->nm; i++)
         hd_loss_add(h->log, "a move of alias '%s' of %s/%s from version %u to %u (held by the "
-                    "damaged record at offset %llu, as far as its bytes read)", g->m[i].alias,
-                    g->family, g->key, g->m[i].from, g->m[i].to, (unsigned long long)h->off);
+                    "damaged record at offset %llu, as far as its bytes read)",
+                    hd_loss_name(g->m[i].alias, &a), family, key, g->m[i].from, g->m[i].to,
+                    (unsigned long long)h->off);
     return 0;
 }
 

@@ -173,6 +173,50 @@ static void test_mid_flip_then_index_lost(void **state)
     herd_registry_free(reg);
 }
 
+/* Damage can put any byte into a name the damaged record held: the
+ * message that lists what was lost escapes it instead of passing a
+ * terminal control sequence on. */
+static void test_damaged_name_is_escaped(void **state)
+{
+    dctx *c = *state;
+    herd_registry *reg = NULL;
+    CR_OK(herd_registry_open(c->dir, NULL, &reg));
+    int64_t off[5];
+    for (long b = 0; b < 5; b++) commit_one(c, reg, b, &off[b]);
+    herd_registry_free(reg);
+    char jpath[4200];
+    CR_SNPRINTF(jpath, sizeof jpath, "%s/journal", c->dir);
+    /* batch 2 (g0 v2; batch 4 makes g0 v3): its key's first byte becomes ESC */
+    unsigned char *j = NULL;
+    size_t n = 0;
+    assert_int_equal(cr_read_file(jpath, &j, &n), 0);
+    static const unsigned char key[] = {2, 0, 0, 0, 'g', '0'};
+    unsigned char *at = memmem(j + off[2], (size_t)(off[3] - off[2]), key, sizeof key);
+    assert_non_null(at);
+    off_t where = (off_t)(at - j) + 4;
+    free(j);
+    int fd = open(jpath, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\x1b", 1, where), 1);
+    close(fd);
+    herd_registry_options o;
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
+    o.allow_damaged = 1;
+    CR_RC(herd_registry_open(c->dir, NULL, &reg), HERD_ECORRUPT);
+    const char *msg = herd_last_error();
+    assert_null(strchr(msg, 0x1b));
+    assert_non_null(strstr(msg, "fam/\"\\x1B0\""));  /* the name the record held */
+    assert_non_null(strstr(msg, "version 2 of fam/g0")); /* the loss a later record shows */
+    CR_OK(herd_registry_open(c->dir, &o, &reg));
+    herd_frame *problems = NULL;
+    CR_RC(herd_registry_check(reg, &problems), HERD_ECORRUPT);
+    for (size_t r = 0; r < herd_frame_row_count(problems); r++)
+        assert_null(strchr(cr_cell(problems, "problem", r), 0x1b));
+    assert_true(count_rows(problems, "problem", "\\x1B0") >= 1);
+    herd_frame_free(problems);
+    herd_registry_free(reg);
+}
+
 static void test_pack_header_flip(void **state)
 {
     dctx *c = *state;
@@ -254,6 +298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_last_record_flip_is_kept, fresh_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_mid_flip_then_index_lost, fresh_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_damaged_name_is_escaped, fresh_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_pack_header_flip, fresh_dir, remove_dir),
         cmocka_unit_test(test_full_disk_index_backoff),
         cmocka_unit_test(test_read_only_filesystem),
