@@ -1,4 +1,4 @@
-/* regquery.c -- reading the registry: resolve, load, listings, search,
+/* query.c -- reading the registry: resolve, load, listings, search,
  * histories, runs and the full check.  Every listing is a herd_frame, so
  * each binding converts one type.
  *
