@@ -9,6 +9,7 @@ BUILD      ?= build
 DEMO_BUILD ?= build-demo
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+RELEASE_BUILD ?= build-release
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 PY         ?= /usr/bin/python3
@@ -86,6 +87,13 @@ TSAN_ENV   := TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:suppressions=
 $(TSAN_BUILD)/build.ninja:
 	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Dbenchmarks=false -Dexamples=false
 
+# A release (-O3) build of the library and the herd command, compiled only:
+# the library's -Werror meets the optimiser's flow warnings
+# (maybe-uninitialized) here first, as a packager's build would.
+$(RELEASE_BUILD)/build.ninja:
+	meson setup $(RELEASE_BUILD) --buildtype=release -Dtests=false -Dbenchmarks=false \
+	  -Dexamples=false
+
 # Fuzz targets: clang with libFuzzer; the library is instrumented too.
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Dexamples=false \
@@ -120,7 +128,8 @@ demo: deps-build $(DEMO_BUILD)/build.ninja
 # TSan, the fuzz replays.  Each run keeps going after a failure so that the
 # summary covers all.
 test: deps-test $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja \
-      $(FUZZ_BUILD)/build.ninja
+      $(FUZZ_BUILD)/build.ninja $(RELEASE_BUILD)/build.ninja
+	meson compile -C $(RELEASE_BUILD)
 	meson compile -C $(BUILD)
 	meson compile -C $(ASAN_BUILD)
 	meson compile -C $(TSAN_BUILD) $(addprefix test_,$(TSAN_TESTS))
@@ -164,4 +173,4 @@ bench: deps-bench build
 	./$(BUILD)/tests/bench/predict_bench
 
 clean:
-	rm -rf $(BUILD) $(DEMO_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(DEMO_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)
