@@ -654,10 +654,10 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
         if (!rc) rc = hd_vfs_fdatasync(batch->spill.f);
         if (rc) return hd_batch_broken(batch, rc);
     }
-    pthread_mutex_lock(&reg->write_mu);
+    hd_write_mu_lock(reg);
     rc = hd_begin_write(reg, 0);
     if (rc) {
-        pthread_mutex_unlock(&reg->write_mu);
+        hd_write_mu_unlock(reg);
         return rc;
     }
     hd_plan p;
@@ -674,6 +674,6 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
         hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */
     }
     hd_writer_unlock(reg);
-    pthread_mutex_unlock(&reg->write_mu);
+    hd_write_mu_unlock(reg);
     return rc;
 }

@@ -80,7 +80,8 @@ struct herd_registry {
     hd_vfs_file *journal;
     hd_vfs_file *lockf; /* NULL when read-only */
     /* Serialises this handle's commits, refreshes and index rewrites; the
-     * OFD lock on lockf serialises them with other handles and processes. */
+     * OFD lock on lockf serialises them with other handles and processes.
+     * Taken with hd_write_mu_lock. */
     pthread_mutex_t write_mu;
     /* Guards `st` and `jend`: readers share it (hd_state_rdlock), applying
      * records takes it exclusively. */
@@ -154,8 +155,14 @@ int hd_catch_up_locked(herd_registry *reg, hd_tail *tail);
 /* Refresh: apply what other handles committed.  When the journal holds
  * nothing new it takes no lock but a moment of the state's read side. */
 int hd_registry_refresh_read(herd_registry *reg);
-/* Take the state's read side (release with pthread_rwlock_unlock). */
+/* Take the state's read side (release with pthread_rwlock_unlock); while
+ * a thread of the process holds or waits for a write_mu, yield the CPU
+ * first now and then (open.c says why). */
 void hd_state_rdlock(herd_registry *reg);
+/* Take and release the handle's write_mu (every commit, catch-up under it,
+ * rebuild and gc does), counting the threads readers give way to. */
+void hd_write_mu_lock(herd_registry *reg);
+void hd_write_mu_unlock(herd_registry *reg);
 /* Release the writer lock (the lock file's OFD lock). */
 void hd_writer_unlock(herd_registry *reg);
 /* Set the journal back to its committed end (holding the writer lock),

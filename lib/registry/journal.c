@@ -461,10 +461,10 @@ static int hd_nothing_new(herd_registry *reg)
 int hd_registry_refresh_read(herd_registry *reg)
 {
     if (hd_nothing_new(reg)) return HERD_OK;
-    pthread_mutex_lock(&reg->write_mu);
+    hd_write_mu_lock(reg);
     hd_tail tail;
     int rc = hd_catch_up_locked(reg, &tail);
-    pthread_mutex_unlock(&reg->write_mu);
+    hd_write_mu_unlock(reg);
     return rc;
 }
 

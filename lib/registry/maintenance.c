@@ -25,7 +25,7 @@ int herd_registry_rebuild_index(herd_registry *reg)
     if (reg->opt.read_only)
         return hd_error(HERD_EINVAL, "herd_registry_rebuild_index: registry %s was opened "
                         "read-only", reg->dir);
-    pthread_mutex_lock(&reg->write_mu);
+    hd_write_mu_lock(reg);
     int rc = hd_begin_write(reg, 1);
     if (!rc) {
         /* From the journal alone (the index is what may be damaged), read
@@ -52,7 +52,7 @@ int herd_registry_rebuild_index(herd_registry *reg)
         if (!rc) hd_segments_prune(reg); /* every delta: the base covers them */
         hd_writer_unlock(reg);
     }
-    pthread_mutex_unlock(&reg->write_mu);
+    hd_write_mu_unlock(reg);
     return rc;
 }
 
@@ -274,14 +274,14 @@ int herd_registry_gc(herd_registry *reg, uint64_t *reclaimed)
     if (reg->opt.read_only)
         return hd_error(HERD_EINVAL, "herd_registry_gc: registry %s was opened read-only",
                         reg->dir);
-    pthread_mutex_lock(&reg->write_mu);
+    hd_write_mu_lock(reg);
     int rc = hd_begin_write(reg, 0);
     if (!rc) {
         rc = hd_gc_locked(reg, &freed);
         if (!rc) hd_maybe_checkpoint(reg, 0);
         hd_writer_unlock(reg);
     }
-    pthread_mutex_unlock(&reg->write_mu);
+    hd_write_mu_unlock(reg);
     if (!rc && reclaimed) *reclaimed = freed;
     return rc;
 }
