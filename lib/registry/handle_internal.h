@@ -83,6 +83,9 @@ struct herd_registry {
      * OFD lock on lockf serialises them with other handles and processes.
      * Taken with hd_write_mu_lock. */
     pthread_mutex_t write_mu;
+    /* Threads holding or waiting for write_mu: the handle's readers give
+     * way to them (hd_state_rdlock). */
+    _Atomic unsigned writers;
     /* Guards `st` and `jend`: readers share it (hd_state_rdlock), applying
      * records takes it exclusively. */
     pthread_rwlock_t rw;

@@ -314,28 +314,25 @@ static void hd_state_lock_init(pthread_rwlock_t *rw)
  * the same commit rate, 5-10 us cost the readers over half their reads. */
 #define HD_GIVE_WAY_NS 50000
 
-/* Threads of this process committing, or waiting for a handle's write_mu
- * (hd_write_mu_lock): readers give way to those of any handle, since they
- * compete for the same cores. */
-static _Atomic unsigned hd_writers;
-/* When this thread last gave way (hd_give_way). */
+/* When this thread last gave way (hd_give_way): a scheduling hint only,
+ * never part of any result. */
 static _Thread_local int64_t hd_gave_way_at;
 
 void hd_write_mu_lock(herd_registry *reg)
 {
-    atomic_fetch_add(&hd_writers, 1);
+    atomic_fetch_add(&reg->writers, 1);
     pthread_mutex_lock(&reg->write_mu);
 }
 
 void hd_write_mu_unlock(herd_registry *reg)
 {
     pthread_mutex_unlock(&reg->write_mu);
-    atomic_fetch_sub(&hd_writers, 1);
+    atomic_fetch_sub(&reg->writers, 1);
 }
 
-static void hd_give_way(void)
+static void hd_give_way(herd_registry *reg)
 {
-    if (!atomic_load_explicit(&hd_writers, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&reg->writers, memory_order_relaxed)) return;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -346,7 +343,7 @@ static void hd_give_way(void)
 
 void hd_state_rdlock(herd_registry *reg)
 {
-    hd_give_way();
+    hd_give_way(reg);
     for (int i = 0; i < HD_READ_TRIES; i++) {
         if (!pthread_rwlock_tryrdlock(&reg->rw)) return;
         sched_yield();
