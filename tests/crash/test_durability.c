@@ -90,16 +90,24 @@ static size_t count_rows(const herd_frame *f, const char *col, const char *needl
     return n;
 }
 
+/* A registry of batches 0..n-1 (off[b]: the journal's size before batch
+ * b); jpath receives the journal's path. */
+static void commit_batches(dctx *c, long n, int64_t *off, char *jpath, size_t cap)
+{
+    herd_registry *reg = NULL;
+    CR_OK(herd_registry_open(c->dir, NULL, &reg));
+    for (long b = 0; b < n; b++) commit_one(c, reg, b, &off[b]);
+    herd_registry_free(reg);
+    CR_SNPRINTF(jpath, cap, "%s/journal", c->dir);
+}
+
 static void test_last_record_flip_is_kept(void **state)
 {
     dctx *c = *state;
     herd_registry *reg = NULL;
-    CR_OK(herd_registry_open(c->dir, NULL, &reg));
     int64_t off[3];
-    for (long b = 0; b < 3; b++) commit_one(c, reg, b, &off[b]);
-    herd_registry_free(reg);
     char jpath[4200], kept[4300];
-    CR_SNPRINTF(jpath, sizeof jpath, "%s/journal", c->dir);
+    commit_batches(c, 3, off, jpath, sizeof jpath);
     int64_t end = cr_file_size(jpath);
     assert_int_equal(cr_flip_byte(jpath, (uint64_t)(off[2] + (end - off[2]) / 2)), 0);
     CR_OK(herd_registry_open(c->dir, NULL, &reg)); /* cut, as a torn tail: but kept */
@@ -180,12 +188,9 @@ static void test_damaged_name_is_escaped(void **state)
 {
     dctx *c = *state;
     herd_registry *reg = NULL;
-    CR_OK(herd_registry_open(c->dir, NULL, &reg));
     int64_t off[5];
-    for (long b = 0; b < 5; b++) commit_one(c, reg, b, &off[b]);
-    herd_registry_free(reg);
     char jpath[4200];
-    CR_SNPRINTF(jpath, sizeof jpath, "%s/journal", c->dir);
+    commit_batches(c, 5, off, jpath, sizeof jpath);
     /* batch 2 (g0 v2; batch 4 makes g0 v3): its key's first byte becomes ESC */
     unsigned char *j = NULL;
     size_t n = 0;
