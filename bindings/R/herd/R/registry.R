@@ -76,6 +76,13 @@ herd_search <- function(registry, ...) {
             call = call)
 }
 
+herd_check <- function(registry, ...) {
+  call <- sys.call()
+  handle <- live_handle(registry, "herd_registry", "herd_registry(path)", call)
+  herd_call(C_herd_r_registry_check, handle, option_spec("check", list(...)), log_level(),
+            call = call)
+}
+
 herd_rollback <- function(registry, family, group = NULL, alias = NULL, reason = NULL) {
   call <- sys.call()
   handle <- live_handle(registry, "herd_registry", "herd_registry(path)", call)

@@ -62,8 +62,9 @@ static int options(hr_call *call, hr_scope *scope, const char *operation, SEXP s
     herd_options *opt = NULL;
     *out = NULL;
     int rc = hr_call_check(call, hr_options_build(scope, operation, spec, &opt));
-    if (rc == HERD_OK && strcmp(operation, "apply") == 0)
-        rc = hr_call_check(call, hr_call_watch(call, opt));
+    int apply = strcmp(operation, "apply") == 0;
+    if (rc == HERD_OK && (apply || strcmp(operation, "check") == 0))
+        rc = hr_call_check(call, hr_call_watch(call, opt, apply));
     if (rc == HERD_OK) *out = herd_options_struct(opt, operation);
     return rc;
 }
@@ -240,6 +241,24 @@ SEXP herd_r_registry_search(SEXP reg_handle, SEXP spec, SEXP log_level)
     int rc = hr_call_check(call, herd_registry_refresh(reg));
     if (rc == HERD_OK) rc = options(call, scope, "search", spec, &opt);
     if (rc == HERD_OK) hr_call_check(call, herd_registry_search(reg, opt, &out));
+    SEXP value = finish(sc, call, frame_value(scope, out));
+    UNPROTECT(1);
+    return value;
+}
+
+/* The frame of problems comes back with HERD_ECORRUPT too (R code attaches
+ * it to the condition); no refresh first, as the check reads the files
+ * themselves and a damaged journal would stop a refresh. */
+SEXP herd_r_registry_check(SEXP reg_handle, SEXP spec, SEXP log_level)
+{
+    herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
+    hr_scope *scope;
+    hr_call *call;
+    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
+    const void *opt = NULL;
+    herd_frame *out = NULL;
+    int rc = options(call, scope, "check", spec, &opt);
+    if (rc == HERD_OK) hr_call_check(call, herd_registry_check_with(reg, opt, &out));
     SEXP value = finish(sc, call, frame_value(scope, out));
     UNPROTECT(1);
     return value;

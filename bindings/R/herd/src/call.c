@@ -117,10 +117,10 @@ static int poll_interrupt(const herd_progress *progress, void *user)
     return call->interrupted;
 }
 
-int hr_call_watch(hr_call *call, herd_options *apply)
+int hr_call_watch(hr_call *call, herd_options *opt, int cancel_flag)
 {
-    int rc = herd_options_set_progress(apply, "progress", poll_interrupt, call);
-    if (rc == HERD_OK) rc = herd_options_set_pointer(apply, "cancel", &call->cancel);
+    int rc = herd_options_set_progress(opt, "progress", poll_interrupt, call);
+    if (rc == HERD_OK && cancel_flag) rc = herd_options_set_pointer(opt, "cancel", &call->cancel);
     return rc;
 }
 

@@ -55,10 +55,11 @@ typedef struct hr_call hr_call;
  * R code as `log_level`) until the scope closes. */
 hr_call *hr_call_begin(hr_scope *scope, int log_level);
 
-/* Give `apply` (an "apply" options handle) the call's progress callback,
- * which polls R for an interrupt on the calling thread and cancels through
- * the cancel flag it also sets. */
-int hr_call_watch(hr_call *call, herd_options *apply);
+/* Give `opt` (an options handle with a "progress" option) the call's
+ * progress callback, which polls R for an interrupt on the calling thread
+ * and cancels by its return value; with `cancel_flag` (the "apply"
+ * options) also the cancel flag it sets, which herd's workers read. */
+int hr_call_watch(hr_call *call, herd_options *opt, int cancel_flag);
 
 /* Record `status` when it is the call's first failure, with
  * herd_last_error() copied at once (later herd calls may replace it), and
@@ -123,6 +124,7 @@ SEXP herd_r_registry_close(SEXP reg);
 SEXP herd_r_registry_table(SEXP reg, SEXP what, SEXP family, SEXP group, SEXP alias,
                            SEXP log_level);
 SEXP herd_r_registry_search(SEXP reg, SEXP spec, SEXP log_level);
+SEXP herd_r_registry_check(SEXP reg, SEXP spec, SEXP log_level);
 SEXP herd_r_registry_rollback(SEXP reg, SEXP family, SEXP group, SEXP alias, SEXP reason,
                               SEXP log_level);
 SEXP herd_r_cycle(SEXP reg, SEXP columns, SEXP n_rows, SEXP by, SEXP fit_spec,

@@ -23,6 +23,7 @@ static const R_CallMethodDef routines[] = {
     ROUTINE(herd_r_registry_close, 1),
     ROUTINE(herd_r_registry_table, 6),
     ROUTINE(herd_r_registry_search, 3),
+    ROUTINE(herd_r_registry_check, 3),
     ROUTINE(herd_r_registry_rollback, 6),
     ROUTINE(herd_r_cycle, 8),
     ROUTINE(herd_r_registry_predict, 7),

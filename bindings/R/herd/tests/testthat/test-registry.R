@@ -109,3 +109,32 @@ test_that("registry errors name what is missing", {
                           "run-1", "date", compare = list(metrc = "mae")),
                "did you mean 'metric'", class = "herd_error")
 })
+
+test_that("herd_check finds nothing in a sound registry and names the damage in one", {
+  dir <- tempfile("herd-registry-")
+  reg <- herd_registry(dir)
+  on.exit(close(reg))
+  cycle_week(reg, weekly_sales(), "week-1")
+  clean <- herd_check(reg)
+  expect_s3_class(clean, "data.frame")
+  expect_equal(names(clean), c("file", "offset", "problem"))
+  expect_equal(nrow(clean), 0)
+  expect_equal(nrow(herd_check(reg, deep = TRUE)), 0)
+  expect_error(herd_check(reg, deeep = TRUE), "deep", class = "herd_error")
+
+  # A flipped byte in the pack's header: reading is unaffected, the check sees it.
+  pack <- file.path(dir, "pack-000001")
+  con <- file(pack, "r+b")
+  seek(con, 3, rw = "read")
+  b <- readBin(con, "raw", 1L)
+  seek(con, 3, rw = "write")
+  writeBin(as.raw(bitwXor(as.integer(b), 0xFFL)), con)
+  close(con)
+  err <- tryCatch(herd_check(reg), herd_error = function(e) e)
+  expect_s3_class(err, "herd_error")
+  expect_equal(err$status, "HERD_ECORRUPT")
+  expect_match(conditionMessage(err), "pack-000001")
+  expect_true(nrow(err$value) >= 1)
+  expect_true(any(grepl("pack-000001", err$value$file)))
+  expect_equal(nrow(herd_aliases(reg, "demand")), 6)
+})
