@@ -230,38 +230,40 @@ SEXP herd_r_registry_table(SEXP reg_handle, SEXP what, SEXP family, SEXP group, 
     return value;
 }
 
-SEXP herd_r_registry_search(SEXP reg_handle, SEXP spec, SEXP log_level)
+/* A registry call configured by an options handle of `operation`:
+ * "search" (after a refresh: another process may have committed since the
+ * handle's snapshot) or "check" (no refresh: the check reads the files
+ * itself, and a damaged journal would stop a refresh; its frame of
+ * problems comes back with HERD_ECORRUPT too, for R code to attach to the
+ * condition). */
+static SEXP registry_with_options(SEXP reg_handle, const char *operation, SEXP spec,
+                                  SEXP log_level)
 {
     herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
+    int search = strcmp(operation, "search") == 0;
     hr_scope *scope;
     hr_call *call;
     SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
     const void *opt = NULL;
     herd_frame *out = NULL;
-    int rc = hr_call_check(call, herd_registry_refresh(reg));
-    if (rc == HERD_OK) rc = options(call, scope, "search", spec, &opt);
-    if (rc == HERD_OK) hr_call_check(call, herd_registry_search(reg, opt, &out));
+    int rc = search ? hr_call_check(call, herd_registry_refresh(reg)) : HERD_OK;
+    if (rc == HERD_OK) rc = options(call, scope, operation, spec, &opt);
+    if (rc == HERD_OK)
+        hr_call_check(call, search ? herd_registry_search(reg, opt, &out)
+                                   : herd_registry_check_with(reg, opt, &out));
     SEXP value = finish(sc, call, frame_value(scope, out));
     UNPROTECT(1);
     return value;
 }
 
-/* The frame of problems comes back with HERD_ECORRUPT too (R code attaches
- * it to the condition); no refresh first, as the check reads the files
- * themselves and a damaged journal would stop a refresh. */
+SEXP herd_r_registry_search(SEXP reg_handle, SEXP spec, SEXP log_level)
+{
+    return registry_with_options(reg_handle, "search", spec, log_level);
+}
+
 SEXP herd_r_registry_check(SEXP reg_handle, SEXP spec, SEXP log_level)
 {
-    herd_registry *reg = hr_handle_get(reg_handle, TAG_REGISTRY);
-    hr_scope *scope;
-    hr_call *call;
-    SEXP sc = begin(Rf_asInteger(log_level), &scope, &call);
-    const void *opt = NULL;
-    herd_frame *out = NULL;
-    int rc = options(call, scope, "check", spec, &opt);
-    if (rc == HERD_OK) hr_call_check(call, herd_registry_check_with(reg, opt, &out));
-    SEXP value = finish(sc, call, frame_value(scope, out));
-    UNPROTECT(1);
-    return value;
+    return registry_with_options(reg_handle, "check", spec, log_level);
 }
 
 SEXP herd_r_registry_rollback(SEXP reg_handle, SEXP family, SEXP group, SEXP alias,
