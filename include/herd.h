@@ -1223,7 +1223,11 @@ typedef struct herd_registry_options {
      * (prepared predictors, by family, group and version) while the
      * serialised size of the kept models stays at most this many bytes;
      * the least recently used go first, and a model whose alias has moved
-     * goes at once.  Default 256 MiB; 0: keep nothing. */
+     * goes at once.  A call keeps no more of its own models than this
+     * holds: past it, the models it loads are used once and freed (the
+     * family model excepted), so a call over more groups than fit keeps
+     * its first ones for the next call instead of evicting them.
+     * Default 256 MiB; 0: keep nothing. */
     size_t predict_cache_bytes;
 } herd_registry_options;
 
@@ -1929,9 +1933,11 @@ HERD_API int herd_registry_predict_options_init(herd_registry_predict_options *o
 /* Predict every row of the frame of `groups` with its group's model at
  * `alias`, groups in parallel.  Each model is loaded once and kept ready on
  * the handle (a prepared predictor per version, capped by
- * herd_registry_options.predict_cache_bytes, least recently used out): the
- * next call on the same champions loads nothing; a champion moved since
- * (the call refreshes the handle first) is replaced.  *out has the
+ * herd_registry_options.predict_cache_bytes, least recently used out; a
+ * call keeps at most the cap's worth of its own models and uses the rest
+ * once): the next call on the same champions loads nothing (or, over more
+ * models than the cap holds, only those it did not keep); a champion moved
+ * since (the call refreshes the handle first) is replaced.  *out has the
  * frame's rows in its order: "prediction" (or "prediction_0".. for
  * multi-class models), "version" (int64: the version used, 0 when none),
  * "fallback" (int64: 1 when the family model predicted the row).  Rows

@@ -5,7 +5,10 @@
  * that version from the handle's cache (predcache.c), loading and
  * preparing it on a miss; the family model (the fallback) is resolved once
  * before the tasks start and taken from the cache by the tasks that need
- * it.  Tasks predict their group's rows a block at a time into a buffer of
+ * it.  Once the models the call acquired fill the cache's cap, a miss is
+ * loaded for its task alone (a private predictor, freed by the task on its
+ * own thread) rather than kept by evicting the call's earlier models; the
+ * family model, shared by many groups, is always kept.  Tasks predict their group's rows a block at a time into a buffer of
  * their own and write each block straight to the output columns at the
  * rows' frame positions (groups own disjoint rows, so no two tasks write
  * the same element): the working memory is a block per worker, whatever
@@ -30,6 +33,7 @@
 #include "common/options_internal.h"
 #include "data/frame_internal.h"
 #include "data/groups_internal.h"
+#include "model/model_internal.h"
 #include "model/predictor_internal.h"
 #include "artifact/artifact_internal.h"
 #include "model/xgb_internal.h"
@@ -61,6 +65,7 @@ typedef struct rp_columns {
 typedef struct rp_ctx {
     herd_registry *reg;
     hd_predcache *cache;
+    hd_predcache_call call; /* the models this call acquired */
     const herd_groups *groups;
     herd_registry_predict_options o;
     int64_t fallback_version; /* 0: no family model */
@@ -88,20 +93,28 @@ static int rp_load(herd_registry *reg, const char *family, const char *key, int6
     return rc ? rc : hd_artifact_into_model(a, out);
 }
 
-/* The prepared predictor of a version, from the cache or loaded into it. */
-static int rp_predictor(rp_ctx *c, const char *key, int64_t version, int nthread,
-                        hd_predcache_entry **out)
+/* The prepared predictor of a version: from the cache or loaded into it
+ * (acquired into *out), or, when the cache does not admit it, loaded for
+ * this task alone (*own, for the task to free). */
+static int rp_predictor(rp_ctx *c, const char *key, int64_t version, int fallback, int nthread,
+                        hd_predcache_entry **out, herd_predictor **own)
 {
     hd_predcache_key k = {.family = c->o.family, .group = key, .version = version,
                           .nthread = nthread};
-    if ((*out = hd_predcache_acquire(c->cache, &k, c->o.alias))) return HERD_OK;
+    if ((*out = hd_predcache_acquire(c->cache, &k, c->o.alias, &c->call))) return HERD_OK;
     herd_model *m = NULL;
     herd_predictor *p = NULL;
     int rc = rp_load(c->reg, c->o.family, key, version, &m);
-    if (!rc) rc = hd_predictor_create(m, nthread, HD_PREDICTOR_SHARED, &p);
+    int keep = !rc && (fallback || hd_predcache_admits(c->cache, &c->call, m->len));
+    if (!rc) rc = hd_predictor_create(m, nthread, keep ? HD_PREDICTOR_SHARED
+                                                       : HD_PREDICTOR_PRIVATE, &p);
     herd_model_free(m);
-    if (!rc) rc = hd_predcache_insert(c->cache, &k, c->o.alias, p, out);
-    return rc;
+    if (rc) return rc;
+    if (!keep) {
+        *own = p;
+        return HERD_OK;
+    }
+    return hd_predcache_insert(c->cache, &k, c->o.alias, p, &c->call, out);
 }
 
 /* nout prediction columns of every row, NaN where no model predicts. */
@@ -181,14 +194,17 @@ static int rp_task(void *ctx, size_t g, int worker, int nthread)
     }
     r->version = v;
     hd_predcache_entry *e = NULL;
-    if (!rc) rc = rp_predictor(c, r->fallback ? HERD_FALLBACK_GROUP : key, v, nthread, &e);
+    herd_predictor *own = NULL;
+    if (!rc) rc = rp_predictor(c, r->fallback ? HERD_FALLBACK_GROUP : key, v, r->fallback,
+                               nthread, &e, &own);
     if (!rc) {
-        const herd_predictor *p = hd_predcache_predictor(e);
+        const herd_predictor *p = own ? own : hd_predcache_predictor(e);
         r->nout = herd_predictor_num_outputs(p);
         rc = rp_predict_rows(c, p, r, hd_groups_rows_of(c->groups, g),
                              hd_groups_size_of(c->groups, g));
     }
     hd_predcache_release(c->cache, e);
+    herd_predictor_free(own);
     if (rc) hd_error_prefix("group '%s' (%s version %lld): ", key,
                             r->fallback ? "family model" : c->o.alias, (long long)r->version);
     return rc;
@@ -315,6 +331,7 @@ static int hd_registry_predict_call(herd_registry *reg, const herd_groups *group
     if (!rc) rc = cols_rc;
     if (!rc) rc = herd_registry_refresh(reg);
     if (!rc) rc = rp_fallback(&c);
+    if (!rc) hd_predcache_call_begin(c.cache, &c.call);
     for (size_t i = 0; !rc && i < ng; i++) task_rows[i] = hd_groups_size_of(groups, i);
     if (!rc) {
         hd_job job = {.ntasks = ng, .ngroups = ng, .task_rows = task_rows, .run = rp_task,

@@ -4,7 +4,9 @@
  * group sits in one chain, where an alias move finds the entry it
  * replaces -- and a list in order of use for eviction.  Entries carry a
  * reference count: one for the table while cached, one per acquisition.
- * Predictors are freed outside the mutex: freeing a booster takes a while. */
+ * Predictors are freed outside the mutex: freeing a booster takes a while.
+ * Each entry is stamped with the last call that counted it, so that a
+ * call counts each distinct model it acquires once (hd_predcache_admits). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct hd_predcache_entry {
     size_t bytes;
     unsigned refs;
     int cached;
+    uint64_t call;                  /* the last call that counted it */
 };
 
 struct hd_predcache {
@@ -37,6 +40,7 @@ struct hd_predcache {
     size_t nbuckets;                /* a power of two */
     hd_predcache_entry *newest, *oldest;
     size_t cap_bytes;
+    uint64_t calls;                 /* the last call's id */
     hd_predcache_stats st;
 };
 
@@ -171,10 +175,15 @@ static hd_predcache_entry *hd_find(hd_predcache *c, const hd_predcache_key *k, u
     return found;
 }
 
-/* Acquire `e` as reached through `alias` now. */
-static void hd_touch(hd_predcache *c, hd_predcache_entry *e, const char *alias)
+/* Acquire `e` as reached through `alias` now, for `call`. */
+static void hd_touch(hd_predcache *c, hd_predcache_entry *e, const char *alias,
+                     hd_predcache_call *call)
 {
     e->refs++;
+    if (e->call != call->id) {
+        e->call = call->id;
+        call->bytes += e->bytes;
+    }
     snprintf(e->alias, sizeof e->alias, "%s", alias);
     hd_use_unlink(c, e);
     hd_use_push(c, e);
@@ -203,15 +212,32 @@ static void hd_maybe_grow(hd_predcache *c)
 
 /* ---- the interface --------------------------------------------------------- */
 
+void hd_predcache_call_begin(hd_predcache *c, hd_predcache_call *call)
+{
+    pthread_mutex_lock(&c->mu);
+    call->id = ++c->calls;
+    pthread_mutex_unlock(&c->mu);
+    call->bytes = 0;
+}
+
+int hd_predcache_admits(hd_predcache *c, hd_predcache_call *call, size_t bytes)
+{
+    pthread_mutex_lock(&c->mu);
+    int admits = call->bytes <= c->cap_bytes && bytes <= c->cap_bytes - call->bytes;
+    if (!admits) c->st.unkept++;
+    pthread_mutex_unlock(&c->mu);
+    return admits;
+}
+
 hd_predcache_entry *hd_predcache_acquire(hd_predcache *c, const hd_predcache_key *k,
-                                         const char *alias)
+                                         const char *alias, hd_predcache_call *call)
 {
     uint64_t hash = hd_group_key_hash(k->family, k->group);
     hd_predcache_entry *dead = NULL;
     pthread_mutex_lock(&c->mu);
     hd_predcache_entry *e = hd_find(c, k, hash, alias, &dead);
     if (e) {
-        hd_touch(c, e, alias);
+        hd_touch(c, e, alias, call);
         c->st.hits++;
     } else {
         c->st.misses++;
@@ -244,7 +270,7 @@ static hd_predcache_entry *hd_entry_new(const hd_predcache_key *k, uint64_t hash
 }
 
 int hd_predcache_insert(hd_predcache *c, const hd_predcache_key *k, const char *alias,
-                        herd_predictor *p, hd_predcache_entry **out)
+                        herd_predictor *p, hd_predcache_call *call, hd_predcache_entry **out)
 {
     *out = NULL;
     uint64_t hash = hd_group_key_hash(k->family, k->group);
@@ -272,7 +298,7 @@ int hd_predcache_insert(hd_predcache *c, const hd_predcache_key *k, const char *
         c->st.entries++;
         c->st.bytes += e->bytes;
     }
-    hd_touch(c, e, alias);
+    hd_touch(c, e, alias, call);
     hd_trim(c, &dead);
     pthread_mutex_unlock(&c->mu);
     hd_free_dead(dead);

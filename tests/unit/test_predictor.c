@@ -545,13 +545,13 @@ typedef struct rows3 {
     herd_groups *groups;
 } rows3;
 
-static void rows3_make(rows3 *r)
+/* 12 rows, row i of group keys[i % nkeys]. */
+static void rows_make(rows3 *r, const char *const *keys, int nkeys)
 {
     const char *g[12];
     double x[12];
-    const char *keys[] = {"g0", "g1", "g2"};
     for (int i = 0; i < 12; i++) {
-        g[i] = keys[i % 3];
+        g[i] = keys[i % nkeys];
         x[i] = i;
     }
     EXPECT_OK(herd_frame_new(&r->frame));
@@ -561,23 +561,32 @@ static void rows3_make(rows3 *r)
     EXPECT_OK(herd_groups_new(r->frame, &key, 1, &r->groups));
 }
 
+static void rows3_make(rows3 *r)
+{
+    const char *keys[] = {"g0", "g1", "g2"};
+    rows_make(r, keys, 3);
+}
+
 static void rows3_free(rows3 *r)
 {
     herd_groups_free(r->groups);
     herd_frame_free(r->frame);
 }
 
-/* Predict from the registry; row i belongs to group i % 3.  want[g] NaN:
- * no model. */
-static void expect_predictions(herd_registry *reg, const rows3 *r, int fallback,
-                               const double want[3], const int64_t version[3])
+/* Predict from the registry on `threads` workers (0: the default); row i
+ * belongs to group i % 3.  want[g] NaN: no model. */
+static void expect_predictions_on(herd_registry *reg, const rows3 *r, int fallback, int threads,
+                                  const double want[3], const int64_t version[3])
 {
     herd_registry_predict_options po;
     herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
     po.family = "f";
     po.fallback = fallback;
+    herd_apply_options ap;
+    herd_apply_options_init(&ap, HERD_APPLY_OPTIONS_VERSION);
+    ap.threads = threads;
     herd_frame *out = NULL;
-    EXPECT_OK(herd_registry_predict(reg, r->groups, &po, NULL, &out, NULL));
+    EXPECT_OK(herd_registry_predict(reg, r->groups, &po, &ap, &out, NULL));
     for (size_t i = 0; i < 12; i++) {
         double v;
         int64_t ver = -1;
@@ -590,6 +599,12 @@ static void expect_predictions(herd_registry *reg, const rows3 *r, int fallback,
         assert_int_equal(ver, version[i % 3]);
     }
     herd_frame_free(out);
+}
+
+static void expect_predictions(herd_registry *reg, const rows3 *r, int fallback,
+                               const double want[3], const int64_t version[3])
+{
+    expect_predictions_on(reg, r, fallback, 0, want, version);
 }
 
 static hd_predcache_stats cache_stats(herd_registry *reg)
@@ -662,7 +677,8 @@ static void test_registry_cache_reuse_and_alias_move(void **state)
 }
 
 /* The cap: a cache of 0 bytes keeps nothing and still predicts; a cap of
- * one model keeps the most recent one. */
+ * one model keeps one, and a call's other models are used once, not kept
+ * by evicting it. */
 static void test_registry_cache_cap(void **state)
 {
     (void)state;
@@ -692,18 +708,145 @@ static void test_registry_cache_cap(void **state)
     assert_int_equal(s.bytes, 0);
     assert_int_equal(s.hits, 0);
     assert_int_equal(s.misses, 6);
-    assert_int_equal(s.evictions, 6);
+    assert_int_equal(s.unkept, 6);
+    assert_int_equal(s.evictions, 0);
     herd_registry_free(reg);
 
+    /* One worker: two would each find the cap free at the start and both
+     * keep their model, the second evicting the first. */
     o.predict_cache_bytes = one_model + one_model / 2;
     EXPECT_OK(herd_registry_open(d.path, &o, &reg));
-    expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
+    expect_predictions_on(reg, &r, 0, 1, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
     s = cache_stats(reg);
     assert_int_equal(s.entries, 1);
     assert_true(s.bytes <= o.predict_cache_bytes);
-    assert_int_equal(s.evictions, 2);
+    assert_int_equal(s.unkept, 2);
+    assert_int_equal(s.evictions, 0);
     herd_registry_free(reg);
     rows3_free(&r);
+    regdir_remove(&d);
+}
+
+/* The serialised size of one of put()'s models, as the cache counts it. */
+static size_t one_model_bytes(const char *path)
+{
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(path, NULL, &reg));
+    rows3 r;
+    rows3_make(&r);
+    expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
+    hd_predcache_stats s = cache_stats(reg);
+    assert_int_equal(s.entries, 3);
+    rows3_free(&r);
+    herd_registry_free(reg);
+    return s.bytes / 3;
+}
+
+/* A call over more models than the cap holds (one worker: groups g0, g1,
+ * g2 in that order) keeps its first and uses the rest once: the next call
+ * on the same groups finds g0 (evicting the least recently used to keep
+ * each new model, the first call would have evicted g0 for g1, g1 for g2,
+ * and the second found nothing).  A later call on other groups still
+ * replaces what earlier calls kept. */
+static void test_registry_cache_call_over_cap(void **state)
+{
+    (void)state;
+    regdir d;
+    regdir_make(&d);
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    put(reg, "g0", 1.0, "champion");
+    put(reg, "g1", 2.0, "champion");
+    put(reg, "g2", 3.0, "champion");
+    herd_registry_free(reg);
+    size_t one_model = one_model_bytes(d.path);
+    herd_registry_options o;
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
+    o.predict_cache_bytes = one_model + one_model / 2;
+    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
+    rows3 r;
+    rows3_make(&r);
+    const double want[] = {1.0, 2.0, 3.0};
+    const int64_t ver[] = {1, 1, 1};
+
+    expect_predictions_on(reg, &r, 0, 1, want, ver);
+    hd_predcache_stats s = cache_stats(reg);
+    assert_int_equal(s.misses, 3);
+    assert_int_equal(s.unkept, 2);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.evictions, 0);
+
+    expect_predictions_on(reg, &r, 0, 1, want, ver);
+    s = cache_stats(reg);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.misses, 5);
+    assert_int_equal(s.unkept, 4);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.evictions, 0);
+
+    /* A call on g2 alone keeps g2, evicting the earlier call's g0. */
+    rows3 only;
+    const char *g2[] = {"g2"};
+    rows_make(&only, g2, 1);
+    herd_registry_predict_options po;
+    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
+    po.family = "f";
+    herd_frame *out = NULL;
+    EXPECT_OK(herd_registry_predict(reg, only.groups, &po, NULL, &out, NULL));
+    double v = 0;
+    EXPECT_OK(herd_frame_get_double(out, 0, 11, &v));
+    assert_float_equal(v, 3.0, 1e-6);
+    herd_frame_free(out);
+    s = cache_stats(reg);
+    assert_int_equal(s.misses, 6);
+    assert_int_equal(s.unkept, 4);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.evictions, 1);
+
+    rows3_free(&only);
+    rows3_free(&r);
+    herd_registry_free(reg);
+    regdir_remove(&d);
+}
+
+/* The family model serves many groups: it is kept even when the call's
+ * models fill the cap, so the groups that fall back to it load it once. */
+static void test_registry_cache_keeps_family_model(void **state)
+{
+    (void)state;
+    regdir d;
+    regdir_make(&d);
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    put(reg, "g0", 1.0, "champion");
+    put(reg, "g1", 2.0, "champion");
+    put(reg, "g2", 3.0, "champion");
+    herd_registry_free(reg);
+    size_t one_model = one_model_bytes(d.path);
+    regdir_remove(&d);
+
+    regdir_make(&d);
+    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    put(reg, "g0", 1.0, "champion");
+    put(reg, HERD_FALLBACK_GROUP, 9.0, "champion");
+    herd_registry_free(reg);
+    herd_registry_options o;
+    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
+    o.predict_cache_bytes = one_model + one_model / 2;
+    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
+    rows3 r;
+    rows3_make(&r);
+    /* g0 fills the cap; g1 loads the family model and keeps it (g0, the
+     * least recently used, goes); g2 finds it. */
+    expect_predictions_on(reg, &r, 1, 1, (double[]){1.0, 9.0, 9.0}, (int64_t[]){1, 1, 1});
+    hd_predcache_stats s = cache_stats(reg);
+    assert_int_equal(s.misses, 2);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.unkept, 0);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.evictions, 1);
+    rows3_free(&r);
+    herd_registry_free(reg);
     regdir_remove(&d);
 }
 
@@ -960,6 +1103,8 @@ int main(void)
         cmocka_unit_test(test_predictor_bad_inputs),
         cmocka_unit_test(test_registry_cache_reuse_and_alias_move),
         cmocka_unit_test(test_registry_cache_cap),
+        cmocka_unit_test(test_registry_cache_call_over_cap),
+        cmocka_unit_test(test_registry_cache_keeps_family_model),
         cmocka_unit_test(test_registry_cache_threads),
         cmocka_unit_test(test_registry_predict_wide_and_mixed),
         cmocka_unit_test(test_registry_predict_many_groups),
