@@ -676,16 +676,13 @@ static void test_registry_cache_reuse_and_alias_move(void **state)
     regdir_remove(&d);
 }
 
-/* The cap: a cache of 0 bytes keeps nothing and still predicts; a cap of
- * one model keeps one, and a call's other models are used once, not kept
- * by evicting it. */
-static void test_registry_cache_cap(void **state)
+/* A new registry directory holding g0, g1, g2 (champions predicting 1, 2,
+ * 3); returns one model's serialised size as the cache counts it. */
+static size_t regdir_three(regdir *d)
 {
-    (void)state;
-    regdir d;
-    regdir_make(&d);
+    regdir_make(d);
     herd_registry *reg = NULL;
-    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
+    EXPECT_OK(herd_registry_open(d->path, NULL, &reg));
     put(reg, "g0", 1.0, "champion");
     put(reg, "g1", 2.0, "champion");
     put(reg, "g2", 3.0, "champion");
@@ -694,52 +691,62 @@ static void test_registry_cache_cap(void **state)
     expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
     hd_predcache_stats s = cache_stats(reg);
     assert_int_equal(s.entries, 3);
-    size_t one_model = s.bytes / 3;
+    rows3_free(&r);
     herd_registry_free(reg);
+    return s.bytes / 3;
+}
 
+/* A handle on `path` whose predictor cache holds `cap` bytes. */
+static herd_registry *open_capped(const char *path, size_t cap)
+{
     herd_registry_options o;
     herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
-    o.predict_cache_bytes = 0;
-    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
-    expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
-    expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
-    s = cache_stats(reg);
-    assert_int_equal(s.entries, 0);
-    assert_int_equal(s.bytes, 0);
-    assert_int_equal(s.hits, 0);
-    assert_int_equal(s.misses, 6);
-    assert_int_equal(s.unkept, 6);
-    assert_int_equal(s.evictions, 0);
+    o.predict_cache_bytes = cap;
+    herd_registry *reg = NULL;
+    EXPECT_OK(herd_registry_open(path, &o, &reg));
+    return reg;
+}
+
+static const double want3[] = {1.0, 2.0, 3.0};
+static const int64_t v111[] = {1, 1, 1};
+
+/* The cache's counters: hits, misses, models not kept, entries, evictions. */
+static void expect_counts(herd_registry *reg, uint64_t hits, uint64_t misses, uint64_t unkept,
+                          size_t entries, uint64_t evictions)
+{
+    hd_predcache_stats s = cache_stats(reg);
+    assert_int_equal(s.hits, hits);
+    assert_int_equal(s.misses, misses);
+    assert_int_equal(s.unkept, unkept);
+    assert_int_equal(s.entries, entries);
+    assert_int_equal(s.evictions, evictions);
+    assert_true(s.bytes <= s.cap_bytes);
+}
+
+/* The cap: a cache of 0 bytes keeps nothing and still predicts; a cap of
+ * one model keeps one, and a call's other models are used once, not kept
+ * by evicting it. */
+static void test_registry_cache_cap(void **state)
+{
+    (void)state;
+    regdir d;
+    size_t one_model = regdir_three(&d);
+    rows3 r;
+    rows3_make(&r);
+    herd_registry *reg = open_capped(d.path, 0);
+    expect_predictions(reg, &r, 0, want3, v111);
+    expect_predictions(reg, &r, 0, want3, v111);
+    expect_counts(reg, 0, 6, 6, 0, 0);
     herd_registry_free(reg);
 
     /* One worker: two would each find the cap free at the start and both
      * keep their model, the second evicting the first. */
-    o.predict_cache_bytes = one_model + one_model / 2;
-    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
-    expect_predictions_on(reg, &r, 0, 1, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
-    s = cache_stats(reg);
-    assert_int_equal(s.entries, 1);
-    assert_true(s.bytes <= o.predict_cache_bytes);
-    assert_int_equal(s.unkept, 2);
-    assert_int_equal(s.evictions, 0);
+    reg = open_capped(d.path, one_model + one_model / 2);
+    expect_predictions_on(reg, &r, 0, 1, want3, v111);
+    expect_counts(reg, 0, 3, 2, 1, 0);
     herd_registry_free(reg);
     rows3_free(&r);
     regdir_remove(&d);
-}
-
-/* The serialised size of one of put()'s models, as the cache counts it. */
-static size_t one_model_bytes(const char *path)
-{
-    herd_registry *reg = NULL;
-    EXPECT_OK(herd_registry_open(path, NULL, &reg));
-    rows3 r;
-    rows3_make(&r);
-    expect_predictions(reg, &r, 0, (double[]){1.0, 2.0, 3.0}, (int64_t[]){1, 1, 1});
-    hd_predcache_stats s = cache_stats(reg);
-    assert_int_equal(s.entries, 3);
-    rows3_free(&r);
-    herd_registry_free(reg);
-    return s.bytes / 3;
 }
 
 /* A call over more models than the cap holds (one worker: groups g0, g1,
@@ -752,56 +759,21 @@ static void test_registry_cache_call_over_cap(void **state)
 {
     (void)state;
     regdir d;
-    regdir_make(&d);
-    herd_registry *reg = NULL;
-    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
-    put(reg, "g0", 1.0, "champion");
-    put(reg, "g1", 2.0, "champion");
-    put(reg, "g2", 3.0, "champion");
-    herd_registry_free(reg);
-    size_t one_model = one_model_bytes(d.path);
-    herd_registry_options o;
-    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
-    o.predict_cache_bytes = one_model + one_model / 2;
-    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
+    size_t one_model = regdir_three(&d);
+    herd_registry *reg = open_capped(d.path, one_model + one_model / 2);
     rows3 r;
     rows3_make(&r);
-    const double want[] = {1.0, 2.0, 3.0};
-    const int64_t ver[] = {1, 1, 1};
+    expect_predictions_on(reg, &r, 0, 1, want3, v111);
+    expect_counts(reg, 0, 3, 2, 1, 0);
+    expect_predictions_on(reg, &r, 0, 1, want3, v111);
+    expect_counts(reg, 1, 5, 4, 1, 0);
 
-    expect_predictions_on(reg, &r, 0, 1, want, ver);
-    hd_predcache_stats s = cache_stats(reg);
-    assert_int_equal(s.misses, 3);
-    assert_int_equal(s.unkept, 2);
-    assert_int_equal(s.entries, 1);
-    assert_int_equal(s.evictions, 0);
-
-    expect_predictions_on(reg, &r, 0, 1, want, ver);
-    s = cache_stats(reg);
-    assert_int_equal(s.hits, 1);
-    assert_int_equal(s.misses, 5);
-    assert_int_equal(s.unkept, 4);
-    assert_int_equal(s.entries, 1);
-    assert_int_equal(s.evictions, 0);
-
-    /* A call on g2 alone keeps g2, evicting the earlier call's g0. */
+    /* A call on g2 alone keeps g2, evicting the earlier calls' g0. */
     rows3 only;
     const char *g2[] = {"g2"};
     rows_make(&only, g2, 1);
-    herd_registry_predict_options po;
-    herd_registry_predict_options_init(&po, HERD_REGISTRY_PREDICT_OPTIONS_VERSION);
-    po.family = "f";
-    herd_frame *out = NULL;
-    EXPECT_OK(herd_registry_predict(reg, only.groups, &po, NULL, &out, NULL));
-    double v = 0;
-    EXPECT_OK(herd_frame_get_double(out, 0, 11, &v));
-    assert_float_equal(v, 3.0, 1e-6);
-    herd_frame_free(out);
-    s = cache_stats(reg);
-    assert_int_equal(s.misses, 6);
-    assert_int_equal(s.unkept, 4);
-    assert_int_equal(s.entries, 1);
-    assert_int_equal(s.evictions, 1);
+    expect_predictions_on(reg, &only, 0, 1, (double[]){3.0, 3.0, 3.0}, v111);
+    expect_counts(reg, 1, 6, 4, 1, 1);
 
     rows3_free(&only);
     rows3_free(&r);
@@ -810,41 +782,23 @@ static void test_registry_cache_call_over_cap(void **state)
 }
 
 /* The family model serves many groups: it is kept even when the call's
- * models fill the cap, so the groups that fall back to it load it once. */
+ * models fill the cap, so the groups that fall back to it load it once.
+ * Groups g0 (its champion), g3 and g4 (none: the family model), one
+ * worker. */
 static void test_registry_cache_keeps_family_model(void **state)
 {
     (void)state;
     regdir d;
-    regdir_make(&d);
-    herd_registry *reg = NULL;
-    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
-    put(reg, "g0", 1.0, "champion");
-    put(reg, "g1", 2.0, "champion");
-    put(reg, "g2", 3.0, "champion");
-    herd_registry_free(reg);
-    size_t one_model = one_model_bytes(d.path);
-    regdir_remove(&d);
-
-    regdir_make(&d);
-    EXPECT_OK(herd_registry_open(d.path, NULL, &reg));
-    put(reg, "g0", 1.0, "champion");
+    size_t one_model = regdir_three(&d);
+    herd_registry *reg = open_capped(d.path, one_model + one_model / 2);
     put(reg, HERD_FALLBACK_GROUP, 9.0, "champion");
-    herd_registry_free(reg);
-    herd_registry_options o;
-    herd_registry_options_init(&o, HERD_REGISTRY_OPTIONS_VERSION);
-    o.predict_cache_bytes = one_model + one_model / 2;
-    EXPECT_OK(herd_registry_open(d.path, &o, &reg));
     rows3 r;
-    rows3_make(&r);
-    /* g0 fills the cap; g1 loads the family model and keeps it (g0, the
-     * least recently used, goes); g2 finds it. */
-    expect_predictions_on(reg, &r, 1, 1, (double[]){1.0, 9.0, 9.0}, (int64_t[]){1, 1, 1});
-    hd_predcache_stats s = cache_stats(reg);
-    assert_int_equal(s.misses, 2);
-    assert_int_equal(s.hits, 1);
-    assert_int_equal(s.unkept, 0);
-    assert_int_equal(s.entries, 1);
-    assert_int_equal(s.evictions, 1);
+    const char *keys[] = {"g0", "g3", "g4"};
+    rows_make(&r, keys, 3);
+    /* g0 fills the cap; g3 loads the family model and keeps it (g0, the
+     * least recently used, goes); g4 finds it. */
+    expect_predictions_on(reg, &r, 1, 1, (double[]){1.0, 9.0, 9.0}, v111);
+    expect_counts(reg, 1, 2, 0, 1, 1);
     rows3_free(&r);
     herd_registry_free(reg);
     regdir_remove(&d);
