@@ -11,8 +11,8 @@ tests/bench/report_fixture (no training: one model stored 2 x GROUPS times,
 the moves' details as herd_compare writes them) --
 writes the report three times and renders it three times in headless
 Chromium (tests/cli/chromium_check.py), and prints the medians.  A heavy
-run: start it under `flock /work/.../heavy.lock` on a shared machine
-(docs/cli.md, "At 50,000 groups").
+run: on a shared machine, run it when no other benchmark does (docs/cli.md,
+"At 50,000 groups").
 """
 import csv
 import os
