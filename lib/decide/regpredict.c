@@ -8,7 +8,9 @@
  * it.  Once the models the call acquired fill the cache's cap, a miss is
  * loaded for its task alone (a private predictor, freed by the task on its
  * own thread) rather than kept by evicting the call's earlier models; the
- * family model, shared by many groups, is always kept.  Tasks predict their group's rows a block at a time into a buffer of
+ * family model, shared by many groups, is always kept.
+ *
+ * Tasks predict their group's rows a block at a time into a buffer of
  * their own and write each block straight to the output columns at the
  * rows' frame positions (groups own disjoint rows, so no two tasks write
  * the same element): the working memory is a block per worker, whatever
