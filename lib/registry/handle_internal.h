@@ -159,8 +159,8 @@ int hd_catch_up_locked(herd_registry *reg, hd_tail *tail);
  * nothing new it takes no lock but a moment of the state's read side. */
 int hd_registry_refresh_read(herd_registry *reg);
 /* Take the state's read side (release with pthread_rwlock_unlock); while
- * a thread of the process holds or waits for a write_mu, yield the CPU
- * first now and then (open.c says why). */
+ * a thread holds or waits for this handle's write_mu, yield the CPU first
+ * now and then (open.c says why). */
 void hd_state_rdlock(herd_registry *reg);
 /* Take and release the handle's write_mu (every commit, catch-up under it,
  * rebuild and gc does), counting the threads readers give way to. */

@@ -302,7 +302,7 @@ static void hd_state_lock_init(pthread_rwlock_t *rw)
  * keeps a reader from spinning through a long catch-up or reload. */
 #define HD_READ_TRIES 1000
 
-/* Readers give way to a commit in flight in the process even when the
+/* Readers give way to a commit in flight on their handle even when the
  * state's lock is free: a commit sleeps 6-7 times (its write mutex, each
  * fdatasync's page, inode and cache-flush waits) and, on fewer cores than
  * busy reader threads, waited for a core after each wake-up until the
