@@ -155,6 +155,25 @@ void hd_arena_free(hd_arena *a)
     free(a);
 }
 
+void hd_arena_clear(hd_arena *a)
+{
+    hd_arena_block *keep = a->head;
+    if (keep && keep->size != HD_ARENA_BLOCK) keep = NULL; /* a big string's block */
+    hd_arena_block *b = a->head;
+    while (b) {
+        hd_arena_block *next = b->next;
+        if (b != keep) free(b);
+        b = next;
+    }
+    a->head = keep;
+    a->bytes = 0;
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+        a->bytes = sizeof *keep + keep->size;
+    }
+}
+
 void hd_arena_absorb(hd_arena *into, hd_arena *from)
 {
     if (!from) return;

@@ -51,6 +51,9 @@ void hd_arena_free(hd_arena *a);
 char *hd_arena_strndup(hd_arena *a, const char *s, size_t len);
 /* `size` bytes aligned to 8, uninitialised.  NULL + HERD_ENOMEM on failure. */
 void *hd_arena_alloc(hd_arena *a, size_t size);
+/* Forget everything stored, keeping one block for what comes next: a
+ * scratch arena reused for a series of short-lived decodes. */
+void hd_arena_clear(hd_arena *a);
 /* Move every string of `from` into `into` (they stay where they are) and
  * free `from`. */
 void hd_arena_absorb(hd_arena *into, hd_arena *from);

@@ -274,6 +274,7 @@ typedef struct cr_entry {
     int family;
     size_t order;      /* the decisions' order */
     size_t index;      /* in the batch; SIZE_MAX: no model */
+    int64_t version;   /* what the commit gave it (0: no model) */
     size_t rows, train_rows;
     uint64_t data_hash;
     hd_cmp_eval eval; /* owned */
@@ -346,15 +347,25 @@ static int cr_begin(herd_registry *reg, const herd_fit_options *fit,
     return HERD_OK;
 }
 
+/* The groups' entries: at the end, or once the decider holds what it
+ * needs of them. */
+static void cr_entries_release(herd_cycle_run *run)
+{
+    for (size_t i = 0; i < run->n; i++) hd_cmp_eval_clear(&run->v[i].eval);
+    free(run->v);
+    free(run->keys);
+    hd_key_index_free(&run->index);
+    run->v = NULL;
+    run->keys = NULL;
+    run->n = run->cap = 0;
+}
+
 void herd_cycle_run_free(herd_cycle_run *run)
 {
     if (!run) return;
     hd_error_kept kept;
     hd_error_keep(&kept);
-    for (size_t i = 0; i < run->n; i++) hd_cmp_eval_clear(&run->v[i].eval);
-    free(run->v);
-    free(run->keys);
-    hd_key_index_free(&run->index);
+    cr_entries_release(run);
     herd_batch_free(run->batch);
     hd_cycle_setup_free(&run->s);
     hd_arena_free(run->arena);
@@ -508,9 +519,17 @@ static int cyc_register(herd_cycle_run *run, herd_progress_fn progress, void *us
     cJSON_free(params);
     free(summary);
     if (!rc) rc = herd_batch_commit(run->batch);
-    if (!rc)
-        hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %s s",
-               herd_batch_count(run->batch), HD_NUMF("%.3f", hd_now() - t));
+    if (rc) return rc;
+    hd_log(HERD_LOG_INFO, "register: %zu models registered as 'challenger' in %s s",
+           herd_batch_count(run->batch), HD_NUMF("%.3f", hd_now() - t));
+    /* Deciding needs only the versions: the batch's metadata goes before
+     * the promotion builds its own. */
+    for (size_t i = 0; !rc && i < run->n; i++) {
+        cr_entry *e = &run->v[i];
+        if (e->index != SIZE_MAX) rc = herd_batch_version(run->batch, e->index, &e->version, NULL);
+    }
+    herd_batch_free(run->batch);
+    run->batch = NULL;
     return rc;
 }
 
@@ -524,16 +543,14 @@ static int cyc_decide(herd_cycle_run *run, herd_progress_fn progress, void *user
     int rc = herd_registry_refresh(run->reg);
     hd_cmp_decider *d = NULL;
     if (!rc) rc = hd_cmp_decider_new(run->reg, &run->s.cmp, progress, user, &d);
-    for (size_t i = 0; !rc && i < run->n; i++) {
-        const cr_entry *e = &run->v[i];
-        int64_t version = 0;
-        if (e->index != SIZE_MAX) rc = herd_batch_version(run->batch, e->index, &version, NULL);
-        if (!rc) rc = hd_cmp_decider_add(d, e->key, version, &e->eval);
-    }
+    for (size_t i = 0; !rc && i < run->n; i++)
+        rc = hd_cmp_decider_add(d, run->v[i].key, run->v[i].version, &run->v[i].eval);
+    size_t n = run->n;
+    if (!rc) cr_entries_release(run); /* the promotion's peak holds no copy of them */
     if (!rc) { /* the phase's counts, as herd_compare's job reports them */
         herd_progress p;
         memset(&p, 0, sizeof p);
-        p.groups_total = p.groups_done = run->n;
+        p.groups_total = p.groups_done = n;
         hd_cmp_decider_outcomes(d, &p.groups_skipped, &p.groups_failed);
         hd_progress_emit(progress, user, &p);
     }

@@ -70,7 +70,8 @@ static hd_pmap_ent *hd_pmap_slot(hd_pmap *m, const char *k, size_t klen, int *fo
 typedef struct hd_plan {
     herd_batch *b;
     const hd_rstate *st;
-    hd_arena *scratch;
+    hd_arena *keys;    /* the maps' keys */
+    hd_arena *scratch; /* groups decoded from the index: cleared at each operation */
     hd_pmap next;    /* family\0key -> last version assigned (committed or pending) */
     hd_pmap aliases; /* family\0key\0alias -> version (0: none) */
     hd_pmap idem;    /* key -> item index */
@@ -80,18 +81,26 @@ typedef struct hd_plan {
     uint64_t blob_bytes;
 } hd_plan;
 
-/* "a\0b" (or "a\0b\0c") in the plan's scratch arena. */
+/* "a\0b" (or "a\0b\0c") in the plan's key arena. */
 static const char *hd_pkey(hd_plan *p, const char *a, const char *b, const char *c,
                            size_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
     *len = la + 1 + lb + (c ? 1 + lc : 0);
-    char *k = hd_arena_alloc(p->scratch, *len + 1);
+    char *k = hd_arena_alloc(p->keys, *len + 1);
     if (!k) return NULL;
     memcpy(k, a, la + 1);
     memcpy(k + la + 1, b, lb + 1);
     if (c) memcpy(k + la + lb + 2, c, lc + 1);
     return k;
+}
+
+/* Each operation decodes the groups it reads into the scratch arena and
+ * keeps nothing of them past its end (the maps copy what they need), so
+ * that a commit of 50,000 groups does not hold 50,000 decoded groups. */
+static void hd_plan_op_begin(hd_plan *p)
+{
+    hd_arena_clear(p->scratch);
 }
 
 /* The committed group, or NULL. */
@@ -148,6 +157,7 @@ static int hd_plan_version(hd_plan *p, hd_bitem *it)
 {
     const char *fam, *key;
     uint32_t v;
+    hd_plan_op_begin(p);
     if (it->idem) {
         int found;
         hd_pmap_ent *e = hd_pmap_slot(&p->idem, it->idem, strlen(it->idem), &found);
@@ -246,6 +256,7 @@ static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
 {
     const hd_bitem *it = op->to_item ? &p->b->items[op->item] : NULL;
     if (it && it->existed) return HERD_OK; /* done by the commit that made it */
+    hd_plan_op_begin(p);
     int64_t to = it ? it->version : op->version;
     hd_pmap_ent *n, *a;
     int rc = hd_plan_next(p, op->family, op->key, &n);
@@ -316,6 +327,7 @@ static int hd_plan_alias_on(hd_plan *p, const hd_rgroup *g, const char *family,
 
 static int hd_plan_archive(hd_plan *p, const hd_bop *op)
 {
+    hd_plan_op_begin(p);
     const hd_rgroup *g;
     int rc = hd_plan_group(p, op->family, op->key, &g);
     if (rc) return rc;
@@ -350,6 +362,7 @@ static void hd_plan_free(hd_plan *p)
     free(p->idem.e);
     free(p->archived.e);
     hd_wbuf_free(&p->rec);
+    hd_arena_free(p->keys);
     hd_arena_free(p->scratch);
 }
 
@@ -664,7 +677,7 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
     memset(&p, 0, sizeof p);
     p.b = batch;
     p.st = &reg->st;
-    if (!(p.scratch = hd_arena_new())) rc = HERD_ENOMEM;
+    if (!(p.keys = hd_arena_new()) || !(p.scratch = hd_arena_new())) rc = HERD_ENOMEM;
     if (!rc) rc = hd_plan_make(&p);
     if (!rc && !batch->spill.f) *bytes = p.blob_bytes; /* without those already committed */
     if (!rc) rc = hd_commit_write(reg, &p);

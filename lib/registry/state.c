@@ -43,7 +43,10 @@ int hd_rstate_init(hd_rstate *st, hd_index **seg, size_t nseg)
 {
     memset(st, 0, sizeof *st);
     st->arena = hd_arena_new();
-    if (!st->arena) {
+    st->scratch = st->arena ? hd_arena_new() : NULL;
+    if (!st->scratch) {
+        hd_arena_free(st->arena);
+        st->arena = NULL;
         hd_segments_free(seg, nseg);
         return HERD_ENOMEM;
     }
@@ -65,6 +68,7 @@ void hd_rstate_free(hd_rstate *st)
     free(st->idem);
     free(st->runs);
     hd_arena_free(st->arena);
+    hd_arena_free(st->scratch);
     hd_segments_free(st->seg, st->nseg);
     memset(st, 0, sizeof *st);
 }
@@ -132,9 +136,20 @@ int hd_rstate_index_alias(const hd_rstate *st, const char *family, const char *k
     return 0;
 }
 
-/* Copy the arrays of a group decoded from the index into malloc'd ones the
- * overlay can grow. */
-static int hd_rgroup_copy_up(const hd_rgroup *src, hd_rgroup *g)
+/* A decoded array the group keeps: into the state's arena. */
+static const void *hd_rstate_keep(hd_rstate *st, const void *p, size_t n, size_t size)
+{
+    if (!n) return NULL;
+    void *d = hd_arena_alloc(st->arena, n * size);
+    if (d) memcpy(d, p, n * size);
+    return d;
+}
+
+/* Copy the arrays of a group decoded from the index (into the scratch
+ * arena, cleared at the next copy-up) into malloc'd ones the overlay can
+ * grow; the versions' metrics and tags, which never change, go to the
+ * state's arena.  Strings point into the index's mapping and stay there. */
+static int hd_rgroup_copy_up(hd_rstate *st, const hd_rgroup *src, hd_rgroup *g)
 {
     g->v = src->nv ? hd_malloc(src->nv, sizeof *g->v) : NULL;
     g->a = src->na ? hd_malloc(src->na, sizeof *g->a) : NULL;
@@ -146,6 +161,12 @@ static int hd_rgroup_copy_up(const hd_rgroup *src, hd_rgroup *g)
     g->nv = g->capv = src->nv;
     g->na = g->capa = src->na;
     g->nm = g->capm = src->nm;
+    for (uint32_t i = 0; i < g->nv; i++) {
+        hd_rver *v = &g->v[i];
+        v->metrics = hd_rstate_keep(st, v->metrics, v->nmetrics, sizeof *v->metrics);
+        v->tags = hd_rstate_keep(st, v->tags, v->ntags, sizeof *v->tags);
+        if ((v->nmetrics && !v->metrics) || (v->ntags && !v->tags)) return HERD_ENOMEM;
+    }
     return HERD_OK;
 }
 
@@ -164,9 +185,10 @@ static int hd_rstate_touch(hd_rstate *st, const char *family, const char *key,
     g = hd_calloc(1, sizeof *g);
     if (!g) return HERD_ENOMEM;
     hd_rgroup src;
-    int rc = hd_segments_find(st, family, key, h, st->arena, &src);
+    hd_arena_clear(st->scratch);
+    int rc = hd_segments_find(st, family, key, h, st->scratch, &src);
     if (rc == 1) {
-        rc = hd_rgroup_copy_up(&src, g);
+        rc = hd_rgroup_copy_up(st, &src, g);
         g->family = src.family;
         g->key = src.key;
     }

@@ -278,8 +278,20 @@ static void test_arena_and_grow(void **state)
     assert_string_equal(s1, "hello"); /* earlier strings never move */
     assert_string_equal(s3, "after");
     assert_true(hd_arena_bytes(a) >= sizeof big);
+    /* cleared: the big block goes, one ordinary block stays for reuse */
+    hd_arena_clear(a);
+    assert_true(hd_arena_bytes(a) > 0 && hd_arena_bytes(a) < sizeof big);
+    size_t kept = hd_arena_bytes(a);
+    for (int i = 0; i < 100; i++) assert_non_null(hd_arena_strndup(a, "x", 1));
+    assert_int_equal(hd_arena_bytes(a), kept); /* filled the kept block */
     hd_arena_free(a);
     hd_arena_free(NULL);
+    hd_arena *only_big = hd_arena_new(); /* a first block bigger than ordinary: freed */
+    assert_non_null(hd_arena_strndup(only_big, big, sizeof big));
+    hd_arena_clear(only_big);
+    assert_int_equal(hd_arena_bytes(only_big), 0);
+    assert_string_equal(hd_arena_strndup(only_big, "again", 5), "again");
+    hd_arena_free(only_big);
 
     int *v = NULL;
     size_t cap = 0;
