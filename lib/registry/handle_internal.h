@@ -251,6 +251,9 @@ struct herd_batch {
     size_t n, cap;
     hd_bop *ops;
     size_t nops, capops;
+    /* Strings the batch stored lately, by hash: a family, run id, alias or
+     * metric name repeated in every version is stored once (hd_bdup). */
+    const char *recent[64];
     uint64_t mem_bytes; /* of artifacts held in memory */
     uint64_t spill_at;  /* spill once mem_bytes would pass this */
     hd_pack_writer spill; /* spill.f NULL until the batch spills */
