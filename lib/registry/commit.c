@@ -1,7 +1,7 @@
 /* commit.c -- committing a batch: the plan (the batch's operations checked
- * against the state and numbered), its encoding as one journal record,
- * writing the artifacts and the record, and index checkpoints.  Moved from
- * registry.c (handle_internal.h has the overview). */
+ * against the state and numbered), its encoding as one journal record
+ * (written in chunks as it is encoded, record.c), and writing the
+ * artifacts.  Moved from registry.c (handle_internal.h has the overview). */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +76,7 @@ typedef struct hd_plan {
     hd_pmap aliases; /* family\0key\0alias -> version (0: none) */
     hd_pmap idem;    /* key -> item index */
     hd_pmap archived; /* family\0key\0#version of the batch's archives */
-    hd_wbuf rec;     /* the record's operations */
-    uint32_t nops;
+    hd_recw *rw;     /* the record, written as it is encoded */
     uint64_t blob_bytes;
 } hd_plan;
 
@@ -204,9 +203,9 @@ static int hd_plan_version(hd_plan *p, hd_bitem *it)
     return HERD_OK;
 }
 
-static void hd_enc_version(hd_plan *p, const hd_bitem *it, uint32_t pack, uint64_t off)
+static int hd_enc_version(hd_plan *p, const hd_bitem *it, uint32_t pack, uint64_t off)
 {
-    hd_wbuf *w = &p->rec;
+    hd_wbuf *w = hd_recw_op(p->rw);
     hd_wbuf_u8(w, HD_OP_VERSION);
     hd_wbuf_str(w, it->family);
     hd_wbuf_str(w, it->key);
@@ -228,7 +227,7 @@ static void hd_enc_version(hd_plan *p, const hd_bitem *it, uint32_t pack, uint64
         hd_wbuf_str(w, it->tnames[i]);
         hd_wbuf_str(w, it->tvalues[i]);
     }
-    p->nops++;
+    return hd_recw_op_done(p->rw);
 }
 
 /* Whether the batch archives (family, key, version); with `add`, record
@@ -284,7 +283,7 @@ static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
             return hd_error(HERD_EINVAL, "cannot point alias '%s' of %s/%s at version %lld: "
                             "it is archived", op->alias, op->family, op->key, (long long)to);
     }
-    hd_wbuf *w = &p->rec;
+    hd_wbuf *w = hd_recw_op(p->rw);
     hd_wbuf_u8(w, HD_OP_ALIAS);
     hd_wbuf_str(w, op->family);
     hd_wbuf_str(w, op->key);
@@ -295,8 +294,7 @@ static int hd_plan_alias_op(hd_plan *p, const hd_bop *op)
     hd_wbuf_str(w, op->details);
     hd_wbuf_str(w, op->run_id);
     a->v = to;
-    p->nops++;
-    return HERD_OK;
+    return hd_recw_op_done(p->rw);
 }
 
 /* Whether an alias (as the batch leaves it) points at version v. */
@@ -345,14 +343,13 @@ static int hd_plan_archive(hd_plan *p, const hd_bop *op)
                         alias);
     int found = 0;
     if ((rc = hd_plan_archived(p, op->family, op->key, op->version, 1, &found))) return rc;
-    hd_wbuf *w = &p->rec;
+    hd_wbuf *w = hd_recw_op(p->rw);
     hd_wbuf_u8(w, HD_OP_ARCHIVE);
     hd_wbuf_str(w, op->family);
     hd_wbuf_str(w, op->key);
     hd_wbuf_u32(w, (uint32_t)op->version);
     hd_wbuf_str(w, op->reason);
-    p->nops++;
-    return HERD_OK;
+    return hd_recw_op_done(p->rw);
 }
 
 static void hd_plan_free(hd_plan *p)
@@ -361,9 +358,9 @@ static void hd_plan_free(hd_plan *p)
     free(p->aliases.e);
     free(p->idem.e);
     free(p->archived.e);
-    hd_wbuf_free(&p->rec);
     hd_arena_free(p->keys);
     hd_arena_free(p->scratch);
+    memset(p, 0, sizeof *p);
 }
 
 /* Assign versions and check every operation against the state. */
@@ -376,32 +373,35 @@ static int hd_plan_make(hd_plan *p)
     return rc;
 }
 
-/* Encode the operations (versions with their pack offsets). */
+/* Encode the operations (versions with their pack offsets) into the
+ * record, which writes them out a chunk at a time.  An operation the
+ * state refuses (an alias conflict) may be found after chunks went out:
+ * the caller then cuts the record off (hd_recw_fail). */
 static int hd_plan_encode(hd_plan *p)
 {
     herd_batch *b = p->b;
     int rc = HERD_OK;
-    hd_record_begin(&p->rec);
     for (size_t i = 0; !rc && i < b->nops; i++) {
         const hd_bop *op = &b->ops[i];
         switch (op->kind) {
         case HD_B_VERSION: {
             const hd_bitem *it = &b->items[op->item];
-            if (!it->existed) hd_enc_version(p, it, it->pack, it->off);
+            if (!it->existed) rc = hd_enc_version(p, it, it->pack, it->off);
             break;
         }
         case HD_B_ALIAS: rc = hd_plan_alias_op(p, op); break;
         case HD_B_ARCHIVE: rc = hd_plan_archive(p, op); break;
-        case HD_B_RUN:
-            hd_wbuf_u8(&p->rec, HD_OP_RUN);
-            hd_wbuf_str(&p->rec, op->run_id);
-            hd_wbuf_str(&p->rec, op->params);
-            hd_wbuf_str(&p->rec, op->summary);
-            p->nops++;
+        case HD_B_RUN: {
+            hd_wbuf *w = hd_recw_op(p->rw);
+            hd_wbuf_u8(w, HD_OP_RUN);
+            hd_wbuf_str(w, op->run_id);
+            hd_wbuf_str(w, op->params);
+            hd_wbuf_str(w, op->summary);
+            rc = hd_recw_op_done(p->rw);
             break;
         }
+        }
     }
-    if (!rc && p->rec.oom) rc = HERD_ENOMEM;
     return rc;
 }
 
@@ -497,90 +497,9 @@ static int hd_place_spill(herd_registry *reg, herd_batch *b, hd_packpos *pos, ch
     return HERD_OK;
 }
 
-void hd_record_begin(hd_wbuf *rec)
-{
-    hd_wbuf_zeros(rec, HD_REC_HEADER + HD_COMMIT_HEADER);
-}
-
-int hd_encode_header(hd_wbuf *rec, int64_t time_ms, const hd_packpos *pos, uint32_t nops)
-{
-    if (rec->oom) return HERD_ENOMEM;
-    unsigned char *h = rec->p + HD_REC_HEADER;
-    hd_wr64(h, (uint64_t)time_ms);
-    hd_wr32(h + 8, pos->cur);
-    hd_wr64(h + 12, pos->end);
-    hd_wr32(h + 20, pos->max);
-    hd_wr32(h + 24, nops);
-    return HERD_OK;
-}
-
-int hd_append_record(herd_registry *reg, hd_wbuf *rec, uint64_t seq, int *maybe_visible)
-{
-    *maybe_visible = 0;
-    size_t n;
-    const unsigned char *payload = hd_record_payload(rec, &n);
-    if (n > HD_REC_MAX_PAYLOAD || n > UINT32_MAX)
-        return hd_error(HERD_ELIMIT, "the commit's record would be %zu bytes; commit in "
-                        "batches of under 4 GiB of metadata", n);
-    unsigned char *h = rec->p;
-    hd_wr32(h, HD_REC_MAGIC);
-    hd_wr32(h + 4, (uint32_t)n);
-    hd_wr64(h + 8, seq);
-    hd_wr32(h + 16, hd_crc32(payload, n));
-    hd_wr32(h + 20, hd_crc32(h, 20));
-    atomic_store(&reg->appending, reg->jend + rec->n);
-    /* One write, so that a reader never sees the header without its
-     * payload for longer than the write takes. */
-    int rc = hd_vfs_pwrite(reg->journal, rec->p, rec->n, reg->jend);
-    int synced = 0;
-    if (!rc) {
-        rc = hd_vfs_fdatasync(reg->journal);
-        synced = 1;
-    }
-    if (!rc) return HERD_OK;
-    /* Another process may append a record of this size once the lock
-     * is released: a refresh must not take it for this one. */
-    atomic_store(&reg->appending, 0);
-    /* Undo: cut the record off and make the cut durable.  If that fails
-     * too, the record may survive: say so. */
-    hd_saved_error e;
-    hd_error_save(&e);
-    int urc = hd_vfs_truncate(reg->journal, reg->jend);
-    if (!urc) urc = hd_vfs_fdatasync(reg->journal);
-    if (urc && synced) {
-        reg->stale = 1;
-        reg->write_failed = 1;
-        *maybe_visible = 1;
-        return hd_error(HERD_EIO, "%s; the final sync failed and could not be undone (%s): "
-                        "the batch may be visible after a restart; retrying it with its "
-                        "idempotency keys adds nothing", e.msg, herd_last_error());
-    }
-    reg->stale = reg->stale || urc;
-    return hd_error_restore(&e);
-}
-
-void hd_apply_own_record(herd_registry *reg, uint64_t seq, const hd_wbuf *rec, const char *where)
-{
-    size_t n;
-    const unsigned char *payload = hd_record_payload(rec, &n);
-    pthread_rwlock_wrlock(&reg->rw);
-    int arc = hd_rstate_apply(&reg->st, seq, payload, n, where);
-    if (!arc) {
-        reg->st.rec_off = reg->jend;
-        reg->jend += rec->n;
-    }
-    pthread_rwlock_unlock(&reg->rw);
-    if (!arc) return;
-    /* Durable, but the handle's memory may hold part of it, and readers
-     * do not catch up: read the files again now (if that fails too, the
-     * handle stays stale and its next write retries). */
-    reg->stale = 1;
-    hd_tail tail;
-    (void)hd_reload(reg, &tail);
-    herd_clear_error();
-}
-
-/* Write the planned commit: blobs, record, apply. */
+/* Write the planned commit: blobs, then the record (encoded as it is
+ * written), synced.  Applying it is left to the caller, once the plan is
+ * freed. */
 static int hd_commit_write(herd_registry *reg, hd_plan *p)
 {
     herd_batch *b = p->b;
@@ -589,14 +508,13 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
     int rc = HERD_OK;
     if (b->spill.f) rc = hd_place_spill(reg, b, &pos, placed, sizeof placed);
     else if (p->blob_bytes) rc = hd_write_blobs(reg, b, p->blob_bytes, &pos);
+    if (!rc) rc = hd_recw_begin(p->rw, reg);
     if (!rc) rc = hd_plan_encode(p);
     int64_t now = hd_now_ms();
     if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms; /* times never go back */
-    hd_wbuf *rec = &p->rec;
-    if (!rc) rc = hd_encode_header(rec, now, &pos, p->nops);
-    uint64_t seq = reg->st.seq + 1;
     int maybe_visible = 0;
-    if (!rc) rc = hd_append_record(reg, rec, seq, &maybe_visible);
+    if (rc) rc = hd_recw_fail(p->rw, rc);
+    else rc = hd_recw_commit(p->rw, now, &pos, reg->st.seq + 1, &maybe_visible);
     if (rc && maybe_visible) {
         b->committed = -1; /* the record may survive, naming the pack: leave it */
     } else if (rc && *placed) {
@@ -606,12 +524,6 @@ static int hd_commit_write(herd_registry *reg, hd_plan *p)
         hd_error_save(&e);
         if (hd_vfs_rename(reg->vfs, placed, b->spill_path)) b->committed = -1;
         hd_error_restore(&e);
-    }
-    if (!rc) {
-        char where[600];
-        snprintf(where, sizeof where, "registry journal %s, the record just written at offset "
-                 "%llu", reg->journal_path, (unsigned long long)reg->jend);
-        hd_apply_own_record(reg, seq, rec, where);
     }
     return rc;
 }
@@ -674,14 +586,22 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
         return rc;
     }
     hd_plan p;
+    hd_recw rw;
     memset(&p, 0, sizeof p);
+    memset(&rw, 0, sizeof rw);
     p.b = batch;
     p.st = &reg->st;
+    p.rw = &rw;
     if (!(p.keys = hd_arena_new()) || !(p.scratch = hd_arena_new())) rc = HERD_ENOMEM;
     if (!rc) rc = hd_plan_make(&p);
     if (!rc && !batch->spill.f) *bytes = p.blob_bytes; /* without those already committed */
     if (!rc) rc = hd_commit_write(reg, &p);
+    /* The plan's maps and decoded groups go before the record is applied,
+     * so that they, the record and the state's new overlay are never all
+     * held at once. */
     hd_plan_free(&p);
+    if (!rc) hd_recw_apply(&rw, "the record");
+    hd_recw_free(&rw);
     if (!rc) {
         batch->committed = 1;
         hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */

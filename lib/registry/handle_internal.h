@@ -13,7 +13,8 @@
  *
  * A commit, under the writer lock: cut off any torn tail, append the
  * batch's artifacts to the current pack, fdatasync it (and the directory
- * when the pack is new), append one record to the journal, fdatasync it.
+ * when the pack is new), write one record to the journal (in chunks as it
+ * is encoded, its frame last: record.c), fdatasync it.
  * Two or three fsyncs, whatever the batch size.  A record is visible when
  * complete and checksummed; a torn one (a writer killed mid-append) is
  * ignored by readers and cut off by the next writer.
@@ -23,7 +24,8 @@
  *   journal.c      records, catch-up, replay, the writer lock, tail cut
  *   pack.c         pack handles, the pack writer
  *   batch.c        begin, add, alias, archive, run, version; spilling
- *   commit.c       the plan, its encoding, the commit write, checkpoints
+ *   commit.c       the plan, its encoding, the commit write
+ *   record.c       writing a record in chunks, applying the own record
  *   tiers.c        the index's segments: opening the chain, checkpoints
  *   maintenance.c  index rebuild, gc
  *   query.c        the read side: lookups, lists, history, lineage
@@ -91,10 +93,12 @@ struct herd_registry {
     pthread_rwlock_t rw;
     hd_rstate st;
     uint64_t jend;  /* end of the last record applied */
-    /* The journal's end once the record this handle's writer is appending
-     * lands (0: none): a refresh that finds the journal there has nothing
-     * new to read (hd_registry_refresh_read). */
+    /* The journal's end where this handle's writer is appending a record
+     * (0: none): while it is, whatever lies past that end is that record,
+     * which a refresh need not wait for (hd_registry_refresh_read). */
     _Atomic uint64_t appending;
+    size_t record_chunk; /* hd_registry_set_record_chunk */
+    size_t record_peak;  /* the last record writer's buffers at their largest */
     uint64_t checkpoint_every;
     int whole_index; /* checkpoints rewrite the whole index (a benchmark's baseline) */
     uint64_t pack_target; /* start a new pack past this size */
@@ -276,32 +280,68 @@ int hd_batch_broken(herd_batch *b, int rc);
  * HERD_EIO after a failed write of its artifacts; messages name `fn`. */
 int hd_batch_open_check(const herd_batch *b, const char *fn);
 
-/* ---- Committing (commit.c) --------------------------------------------- */
+/* ---- Writing a record (record.c) -------------------------------------- */
 
-/* A journal record is built in one buffer: hd_record_begin reserves its
- * frame (HD_REC_HEADER bytes) and the commit header at the front, the
- * operations follow, hd_encode_header fills the commit header in once
- * their count and the pack position are known, hd_append_record the
- * frame.  The record (megabytes for a commit of 50,000 versions) is
- * written and applied where it was encoded, never copied. */
-#define HD_COMMIT_HEADER 28u
-void hd_record_begin(hd_wbuf *rec);
-/* The record's payload (what the frame's checksum covers, what
- * hd_rstate_apply reads): the bytes after the frame. */
-static inline const unsigned char *hd_record_payload(const hd_wbuf *rec, size_t *len)
-{
-    *len = rec->n - HD_REC_HEADER;
-    return rec->p + HD_REC_HEADER;
-}
-/* Fill in the commit header: time, pack position, operation count.
- * HERD_ENOMEM if encoding the record ran out of memory. */
-int hd_encode_header(hd_wbuf *rec, int64_t time_ms, const hd_packpos *pos, uint32_t nops);
-/* Frame the record, append it, sync it; on failure undo the append. */
-int hd_append_record(herd_registry *reg, hd_wbuf *rec, uint64_t seq, int *maybe_visible);
-/* Apply the record this handle just appended (holding write_mu) to its
- * state.  The record is durable whatever happens here: when applying it
- * fails (memory), the state is loaded again from the files. */
-void hd_apply_own_record(herd_registry *reg, uint64_t seq, const hd_wbuf *rec, const char *where);
+/* A journal record is written as it is encoded, never held whole: a commit
+ * of 50,000 versions makes a record of tens of MB.  The operations gather
+ * in a chunk buffer (HD_RECORD_CHUNK, hd_registry_set_record_chunk); a
+ * full chunk, cut at an operation boundary, is written at its place after
+ * the frame and the commit header, and only its offset, length and
+ * operation count are kept.  Once the last operation is in,
+ * hd_recw_commit writes the frame and the commit header, last, at the
+ * record's start (the whole record in that one write when it fits one
+ * chunk), and fdatasyncs once: a reader finds no frame before the whole
+ * payload is in the file, and until then sees a torn tail.  The commit
+ * and gc both write their records through it. */
+#define HD_RECORD_CHUNK (1024u * 1024u)
+
+typedef struct hd_rec_chunk {
+    uint64_t off; /* in the journal */
+    uint32_t len, nops;
+} hd_rec_chunk;
+
+typedef struct hd_recw {
+    herd_registry *reg;
+    uint64_t at;      /* where the record starts: the journal's end */
+    size_t chunk;     /* the chunk size */
+    hd_wbuf buf;      /* room for the frame and commit header, then a chunk's operations */
+    uint32_t buf_nops;
+    hd_wbuf op;       /* the operation being encoded */
+    uint32_t nops;    /* operations so far */
+    uint64_t written; /* operation bytes written to the journal */
+    uint32_t crc;     /* their CRC32 */
+    uint64_t seq;     /* its commit number (hd_recw_commit) */
+    hd_rec_chunk *chunks;
+    size_t nchunks, capchunks;
+    unsigned char head[HD_REC_HEADER + HD_COMMIT_HEADER]; /* frame and commit header */
+    size_t peak;      /* the most bytes its buffers held at once */
+} hd_recw;
+
+/* Start a record at the journal's end (holding the writer lock). */
+int hd_recw_begin(hd_recw *w, herd_registry *reg);
+/* The buffer to encode the next operation into (empty), then
+ * hd_recw_op_done once it is whole: the operation joins the chunk,
+ * which is written first if the operation would overfill it.  An
+ * operation larger than a chunk is a chunk of its own. */
+hd_wbuf *hd_recw_op(hd_recw *w);
+int hd_recw_op_done(hd_recw *w);
+/* Write what is left, then the commit header (time, pack position,
+ * operation count) and the frame, and fdatasync.  On failure the record
+ * is cut off again (hd_recw_fail); *maybe_visible says that the cut could
+ * not be made durable after a failed sync. */
+int hd_recw_commit(hd_recw *w, int64_t time_ms, const hd_packpos *pos, uint64_t seq,
+                   int *maybe_visible);
+/* Abandon the record (an error `rc` found while encoding it): cut off
+ * what was written and sync the cut.  Returns rc, its message kept.  A
+ * writer zeroed and never begun has nothing to cut. */
+int hd_recw_fail(hd_recw *w, int rc);
+/* Apply the record just committed to the handle's state (holding
+ * write_mu), chunk by chunk as read back from the journal; `what` names
+ * it in messages ("the record").  The record is durable whatever happens
+ * here: when applying it fails (memory), the state is loaded again from
+ * the files. */
+void hd_recw_apply(hd_recw *w, const char *what);
+void hd_recw_free(hd_recw *w);
 
 /* ---- The index's segments (tiers.c) ------------------------------------ */
 

@@ -444,10 +444,13 @@ int hd_registry_replay(herd_registry *reg, hd_rstate *st, uint64_t *jend, hd_los
 
 /* Whether the journal holds nothing this handle has not applied, checked
  * without the writer's mutex (a commit holds it through two fdatasyncs).
- * The record this handle's own writer is appending counts as applied: that
- * writer caught up before appending, and its commit is acknowledged only
- * once applied.  A torn tail, another process's record or a stale state
- * answer no: the caller then catches up under the mutex. */
+ * The record this handle's own writer is appending at the handle's end
+ * counts as applied, however much of it is written yet (record.c writes
+ * it in chunks, its frame last): that writer caught up before appending
+ * and holds the writer lock, so every byte past that end is its record,
+ * and its commit is acknowledged only once applied.  A torn tail, another
+ * process's record or a stale state answer no: the caller then catches up
+ * under the mutex. */
 static int hd_nothing_new(herd_registry *reg)
 {
     uint64_t size, appending = atomic_load(&reg->appending);
@@ -455,7 +458,7 @@ static int hd_nothing_new(herd_registry *reg)
     hd_state_rdlock(reg);
     uint64_t jend = reg->jend;
     pthread_rwlock_unlock(&reg->rw);
-    return jend && (size == jend || size == appending);
+    return jend && (size == jend || (appending == jend && size > jend));
 }
 
 int hd_registry_refresh_read(herd_registry *reg)

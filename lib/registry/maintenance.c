@@ -105,8 +105,7 @@ typedef struct hd_gc_move {
     const hd_gc *gc;
     hd_pack_writer *w;
     uint32_t new_id;
-    hd_wbuf *rec;
-    uint32_t nops;
+    hd_recw *rw;
     unsigned char *buf;
     size_t bufcap;
 } hd_gc_move;
@@ -136,15 +135,17 @@ static int hd_gc_relocate(void *ctx, const hd_rgroup *g)
             if (rc) return rc;
             pack = m->new_id;
         }
-        hd_wbuf_u8(m->rec, HD_OP_RELOCATE);
-        hd_wbuf_str(m->rec, g->family);
-        hd_wbuf_str(m->rec, g->key);
-        hd_wbuf_u32(m->rec, v->version);
-        hd_wbuf_u32(m->rec, pack);
-        hd_wbuf_u64(m->rec, off);
-        m->nops++;
+        hd_wbuf *w = hd_recw_op(m->rw);
+        hd_wbuf_u8(w, HD_OP_RELOCATE);
+        hd_wbuf_str(w, g->family);
+        hd_wbuf_str(w, g->key);
+        hd_wbuf_u32(w, v->version);
+        hd_wbuf_u32(w, pack);
+        hd_wbuf_u64(w, off);
+        int rc = hd_recw_op_done(m->rw);
+        if (rc) return rc;
     }
-    return m->rec->oom ? HERD_ENOMEM : 0;
+    return 0;
 }
 
 typedef struct hd_orphans {
@@ -231,9 +232,12 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
         hd_vfs_file *f;
         rc = hd_pack_open_for_append(reg, id, 1, HD_PACK_HEADER, &f);
         hd_pack_writer w = {.f = f, .off = HD_PACK_HEADER};
-        hd_wbuf rec = {0};
-        hd_record_begin(&rec);
-        hd_gc_move m = {.reg = reg, .gc = &gc, .w = &w, .new_id = id, .rec = &rec};
+        /* The relocations go to the journal as they are made; the record's
+         * frame, written once the new pack is synced, makes them count. */
+        hd_recw rw;
+        memset(&rw, 0, sizeof rw);
+        hd_gc_move m = {.reg = reg, .gc = &gc, .w = &w, .new_id = id, .rw = &rw};
+        if (!rc) rc = hd_recw_begin(&rw, reg);
         if (!rc) rc = hd_rstate_foreach(&reg->st, NULL, hd_gc_relocate, &m);
         uint64_t end = w.off + w.buf.n;
         if (!rc) rc = hd_pw_flush(&w);
@@ -250,13 +254,13 @@ static int hd_gc_locked(herd_registry *reg, uint64_t *reclaimed)
         if (!rc) {
             int64_t now = hd_now_ms();
             if (now < reg->st.pack.time_ms) now = reg->st.pack.time_ms;
-            rc = hd_encode_header(&rec, now, &pos, m.nops);
-            uint64_t seq = reg->st.seq + 1;
             int maybe_visible = 0;
-            if (!rc) rc = hd_append_record(reg, &rec, seq, &maybe_visible);
-            if (!rc) hd_apply_own_record(reg, seq, &rec, "gc record");
+            rc = hd_recw_commit(&rw, now, &pos, reg->st.seq + 1, &maybe_visible);
+            if (!rc) hd_recw_apply(&rw, "the gc record");
+        } else {
+            rc = hd_recw_fail(&rw, rc);
         }
-        hd_wbuf_free(&rec);
+        hd_recw_free(&rw);
         written = end;
     }
     if (!rc && !reg->stale) rc = hd_gc_unlink(reg, reclaimed);

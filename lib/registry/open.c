@@ -448,6 +448,16 @@ void hd_registry_set_index_tiers(herd_registry *reg, int on)
     if (reg) reg->whole_index = !on;
 }
 
+void hd_registry_set_record_chunk(herd_registry *reg, size_t bytes)
+{
+    if (reg) reg->record_chunk = bytes;
+}
+
+size_t hd_registry_record_peak(const herd_registry *reg)
+{
+    return reg ? reg->record_peak : 0;
+}
+
 const char *herd_registry_path(const herd_registry *reg)
 {
     return reg ? reg->dir : NULL; /* the last error stays as it is */

@@ -4,6 +4,7 @@
 #ifndef HERD_REGISTRY_INTERNAL_H
 #define HERD_REGISTRY_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herd.h"
@@ -36,6 +37,16 @@ void hd_registry_set_spill_bytes(herd_registry *reg, uint64_t bytes);
  * one pack write buffer): tests make a streaming batch spill its first
  * artifact. */
 void hd_registry_set_stream_bytes(herd_registry *reg, uint64_t bytes);
+
+/* Write journal records in chunks of `bytes` (default 1 MiB; 0: the
+ * default): tests make a record of a few hundred versions span many
+ * chunks. */
+void hd_registry_set_record_chunk(herd_registry *reg, size_t bytes);
+
+/* The most bytes the handle's last record writer (a commit's or a gc's)
+ * held in its buffers at once: about one chunk, whatever the record's
+ * size. */
+size_t hd_registry_record_peak(const herd_registry *reg);
 
 /* The handle's cache of prepared predictors (herd_registry_predict). */
 hd_predcache *hd_registry_predictors(herd_registry *reg);

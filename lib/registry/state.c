@@ -2,9 +2,10 @@
  * that change it.
  *
  * Replaying the journal and committing a batch run the same code: a commit
- * encodes its record, writes it, then applies the bytes it wrote through
- * hd_rstate_apply, so what a writer sees is exactly what every later reader
- * will rebuild from the file.
+ * encodes its record, writes it, then applies the bytes it wrote (read
+ * back a chunk at a time, through hd_rstate_apply_begin/_ops/_end, of
+ * which hd_rstate_apply is made), so what a writer sees is exactly what
+ * every later reader will rebuild from the file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,15 +429,7 @@ int hd_rstate_runs(const hd_rstate *st, hd_rrun **out, size_t *n)
  * Applying a record
  * --------------------------------------------------------------------- */
 
-typedef struct hd_apply_ctx {
-    hd_rstate *st;
-    hd_rbuf r;
-    uint64_t seq;
-    int64_t time_ms;
-    const char *where;
-} hd_apply_ctx;
-
-static int hd_damaged(const hd_apply_ctx *c, const char *what)
+static int hd_damaged(const hd_rapply *c, const char *what)
 {
     if (c->r.bad == 2) return HERD_ENOMEM;
     return hd_error(HERD_ECORRUPT, "%s (commit %llu): %s; the checksum matched, so the "
@@ -494,7 +487,7 @@ static int hd_set_alias(hd_rgroup *g, const char *name, uint32_t to)
 /* Past a damaged record: versions up to `upto` that a later record needs
  * and the lost one made become placeholders.  Outside a lossy replay, or
  * beyond what the skipped bytes could have held, a gap is damage. */
-static int hd_fill_lost(hd_apply_ctx *c, hd_rgroup *g, uint32_t upto)
+static int hd_fill_lost(hd_rapply *c, hd_rgroup *g, uint32_t upto)
 {
     if (upto <= g->nv) return HERD_OK;
     if (!c->st->lossy || upto - g->nv > c->st->lost_budget) return 1;
@@ -513,7 +506,7 @@ static int hd_fill_lost(hd_apply_ctx *c, hd_rgroup *g, uint32_t upto)
     return HERD_OK;
 }
 
-static int hd_apply_version(hd_apply_ctx *c)
+static int hd_apply_version(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
@@ -563,7 +556,7 @@ static int hd_apply_version(hd_apply_ctx *c)
     return HERD_OK;
 }
 
-static int hd_apply_alias(hd_apply_ctx *c)
+static int hd_apply_alias(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
@@ -590,7 +583,7 @@ static int hd_apply_alias(hd_apply_ctx *c)
     return HERD_OK;
 }
 
-static int hd_apply_archive(hd_apply_ctx *c)
+static int hd_apply_archive(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
@@ -608,7 +601,7 @@ static int hd_apply_archive(hd_apply_ctx *c)
     return HERD_OK;
 }
 
-static int hd_apply_relocate(hd_apply_ctx *c)
+static int hd_apply_relocate(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
@@ -627,7 +620,7 @@ static int hd_apply_relocate(hd_apply_ctx *c)
     return HERD_OK;
 }
 
-static int hd_apply_run(hd_apply_ctx *c)
+static int hd_apply_run(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
@@ -663,38 +656,66 @@ static int hd_apply_run(hd_apply_ctx *c)
     return HERD_OK;
 }
 
-int hd_rstate_apply(hd_rstate *st, uint64_t seq, const unsigned char *payload, size_t len,
-                    const char *where)
+int hd_rstate_apply_begin(hd_rapply *c, hd_rstate *st, uint64_t seq,
+                          const unsigned char *head, size_t len, const char *where)
 {
-    hd_apply_ctx c = {.st = st, .r = {payload, len, 0, 0}, .seq = seq, .where = where};
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    c->r = (hd_rbuf){head, len, 0, 0};
+    c->seq = seq;
+    c->where = where;
     if (seq != st->seq + 1 && !(st->lossy && seq > st->seq)) {
         char what[96];
         snprintf(what, sizeof what, "commit number %llu follows %llu", (unsigned long long)seq,
                  (unsigned long long)st->seq);
-        return hd_damaged(&c, what);
+        return hd_damaged(c, what);
     }
-    c.time_ms = (int64_t)hd_rbuf_u64(&c.r);
-    hd_packpos pos = {.time_ms = c.time_ms};
-    pos.cur = hd_rbuf_u32(&c.r);
-    pos.end = hd_rbuf_u64(&c.r);
-    pos.max = hd_rbuf_u32(&c.r);
-    uint32_t nops = hd_rbuf_u32(&c.r);
-    if (c.r.bad) return hd_damaged(&c, "the record is too short");
+    c->time_ms = (int64_t)hd_rbuf_u64(&c->r);
+    c->pos.time_ms = c->time_ms;
+    c->pos.cur = hd_rbuf_u32(&c->r);
+    c->pos.end = hd_rbuf_u64(&c->r);
+    c->pos.max = hd_rbuf_u32(&c->r);
+    c->nops = hd_rbuf_u32(&c->r);
+    if (c->r.bad) return hd_damaged(c, "the record is too short");
+    return HERD_OK;
+}
+
+int hd_rstate_apply_ops(hd_rapply *c, const unsigned char *ops, size_t len, uint32_t nops)
+{
+    c->r = (hd_rbuf){ops, len, 0, 0};
+    if (nops > c->nops - c->done) return hd_damaged(c, "more operations than its header counts");
     for (uint32_t i = 0; i < nops; i++) {
-        unsigned op = hd_rbuf_u8(&c.r);
+        unsigned op = hd_rbuf_u8(&c->r);
         int rc;
         switch (op) {
-        case HD_OP_VERSION: rc = hd_apply_version(&c); break;
-        case HD_OP_ALIAS: rc = hd_apply_alias(&c); break;
-        case HD_OP_ARCHIVE: rc = hd_apply_archive(&c); break;
-        case HD_OP_RUN: rc = hd_apply_run(&c); break;
-        case HD_OP_RELOCATE: rc = hd_apply_relocate(&c); break;
-        default: rc = hd_damaged(&c, "unknown operation");
+        case HD_OP_VERSION: rc = hd_apply_version(c); break;
+        case HD_OP_ALIAS: rc = hd_apply_alias(c); break;
+        case HD_OP_ARCHIVE: rc = hd_apply_archive(c); break;
+        case HD_OP_RUN: rc = hd_apply_run(c); break;
+        case HD_OP_RELOCATE: rc = hd_apply_relocate(c); break;
+        default: rc = hd_damaged(c, "unknown operation");
         }
         if (rc) return rc;
+        c->done++;
     }
-    if (c.r.pos != c.r.n) return hd_damaged(&c, "bytes after the last operation");
-    st->pack = pos;
-    st->seq = seq;
+    if (c->r.pos != c->r.n) return hd_damaged(c, "bytes after the last operation");
     return HERD_OK;
+}
+
+int hd_rstate_apply_end(hd_rapply *c)
+{
+    if (c->done != c->nops) return hd_damaged(c, "fewer operations than its header counts");
+    c->st->pack = c->pos;
+    c->st->seq = c->seq;
+    return HERD_OK;
+}
+
+int hd_rstate_apply(hd_rstate *st, uint64_t seq, const unsigned char *payload, size_t len,
+                    const char *where)
+{
+    hd_rapply c;
+    int rc = hd_rstate_apply_begin(&c, st, seq, payload, len, where);
+    if (!rc) rc = hd_rstate_apply_ops(&c, payload + c.r.pos, len - c.r.pos, c.nops);
+    if (!rc) rc = hd_rstate_apply_end(&c);
+    return rc;
 }

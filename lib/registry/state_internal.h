@@ -123,12 +123,38 @@ enum {
 
 /* Record framing: header then payload. */
 enum { HD_REC_HEADER = 24 };
+/* The payload's commit header: time, pack position, operation count. */
+#define HD_COMMIT_HEADER 28u
 #define HD_REC_MAGIC 0x43455248u /* "HREC" */
 #define HD_REC_MAX_PAYLOAD (1ull << 40)
 
 /* Apply one record's payload (already checksummed) to the state.  Errors
- * are HERD_ECORRUPT naming `where` (file and offset). */
+ * are HERD_ECORRUPT naming `where` (file and offset).  A failure may leave
+ * the record applied in part: the caller then loads the state again. */
 int hd_rstate_apply(hd_rstate *st, uint64_t seq, const unsigned char *payload, size_t len,
                     const char *where);
+
+/* The same in pieces, for a record read a chunk at a time (the writer's
+ * own, commit.c): _begin reads the commit header (the payload's first
+ * HD_COMMIT_HEADER bytes, or the whole payload: it reads what it needs,
+ * c->r.pos says how much), each _ops call applies exactly `nops`
+ * operations that fill ops[0..len), and _end, once the header's count is
+ * reached, sets the pack position and the commit number.  hd_rstate_apply
+ * is begin, one _ops call and end. */
+typedef struct hd_rapply {
+    hd_rstate *st;
+    hd_rbuf r;       /* what is being read */
+    uint64_t seq;
+    int64_t time_ms;
+    hd_packpos pos;  /* the header's pack position */
+    uint32_t nops;   /* the header's operation count */
+    uint32_t done;   /* applied so far */
+    const char *where;
+} hd_rapply;
+
+int hd_rstate_apply_begin(hd_rapply *c, hd_rstate *st, uint64_t seq,
+                          const unsigned char *head, size_t len, const char *where);
+int hd_rstate_apply_ops(hd_rapply *c, const unsigned char *ops, size_t len, uint32_t nops);
+int hd_rstate_apply_end(hd_rapply *c);
 
 #endif

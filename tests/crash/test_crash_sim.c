@@ -19,7 +19,12 @@
  * base is written, then a delta above it, then a merge of two deltas, then
  * a merge of everything into a new base, then gc's relocations; a cut
  * anywhere in a delta's write, a merge or the removal of the files a merge
- * replaced loses nothing that was acknowledged. */
+ * replaced loses nothing that was acknowledged.
+ *
+ * And the first workload once more with journal records written in
+ * chunks of 64 bytes (hd_registry_set_record_chunk: every operation a
+ * chunk or two, gc's record too), so that a cut falls between the chunks
+ * of a record and before its frame, written last. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +98,7 @@ static const cp_batch tiered_plan[NB + 1] = {
 typedef struct workload_shape {
     const cp_batch *plan;
     uint64_t checkpoint_every;
+    size_t record_chunk; /* 0: the default */
     const char *name;
     int deltas[NB]; /* delta files expected after each commit (-1: any) */
 } workload_shape;
@@ -100,9 +106,11 @@ typedef struct workload_shape {
 static const workload_shape g_shapes[] = {
     /* 3 versions + 1 alias move in batch 0, 4 + 2 in batch 1: the index is
      * rewritten after batch 1 (and again after batch 3) */
-    {basic_plan, 6, "workload", {0, 0, 0, 0}},
+    {basic_plan, 6, 0, "workload", {0, 0, 0, 0}},
     /* base; a delta; the merge of two deltas (the first removed); a base */
-    {tiered_plan, 1, "tiered workload", {0, 1, 1, 0}},
+    {tiered_plan, 1, 0, "tiered workload", {0, 1, 1, 0}},
+    /* the first, its records written 64 bytes at a time */
+    {basic_plan, 6, 64, "chunked workload", {0, 0, 0, 0}},
 };
 
 typedef struct wl_result {
@@ -133,6 +141,7 @@ static void workload(const hd_vfs *v, const workload_shape *w, const blobs *bl, 
     if (hd_registry_open_vfs(v, REG, NULL, &reg)) return;
     r->opened = 1;
     hd_registry_set_checkpoint_every(reg, w->checkpoint_every);
+    hd_registry_set_record_chunk(reg, w->record_chunk);
     for (int b = 0; b < NB; b++) {
         r->ok[b] = cp_commit(reg, w->plan, b, bl->data, bl->len, r->version[b], NULL) == HERD_OK;
         if (hd_vfs_list_dir(v, REG, count_delta, &r->deltas[b])) herd_clear_error();
@@ -356,6 +365,11 @@ static void test_power_cut_everywhere_tiered(void **state)
     power_cut_everywhere(*state, &g_shapes[1]);
 }
 
+static void test_power_cut_everywhere_chunked(void **state)
+{
+    power_cut_everywhere(*state, &g_shapes[2]);
+}
+
 /* Destructors never change the caller's last error, even when their own
  * cleanup fails: freeing a spilled batch whose pack cannot be removed, and
  * a registry whose journal cannot be closed, leave the caller's pending
@@ -402,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_create_survives_power_loss),
         cmocka_unit_test(test_power_cut_everywhere),
         cmocka_unit_test(test_power_cut_everywhere_tiered),
+        cmocka_unit_test(test_power_cut_everywhere_chunked),
         cmocka_unit_test(test_failing_frees_keep_the_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,8 +2,8 @@
  * failure.
  *
  * For each operation (CSV read, groups, fit, artifact write and read,
- * registry open, commit, check, compare, cycle, predict, registry predict)
- * and N = 1, 2, 3...: make the N-th allocation of the operation fail
+ * registry open, commit, commit with its record in tiny chunks, check,
+ * compare, cycle, predict, registry predict) and N = 1, 2, 3...: make the N-th allocation of the operation fail
  * (hd_alloc_fail_at, the hook of the test build of common/mem.c that this
  * program links: libherd_faults) and run it, until a run completes without
  * reaching its N-th allocation.  Every run that hit the failure must:
@@ -422,10 +422,19 @@ static int run_commit(fixture *fx)
     return rc;
 }
 
+/* The same commit with its journal record written 48 bytes at a time
+ * (every operation a chunk of its own), and applied to the handle's state
+ * as read back chunk by chunk (lib/registry/record.c). */
+static int run_commit_chunked(fixture *fx)
+{
+    hd_registry_set_record_chunk(fx->reg, 48);
+    return run_commit(fx);
+}
+
 /* A commit whose journal record is durable has happened, whatever fails
  * after: when applying it to the handle's memory runs out, herd_batch_commit
  * still returns HERD_OK and the handle re-reads the journal on its next use
- * (lib/registry/commit.c).  So a run that hit the failure returns
+ * (lib/registry/record.c).  So a run that hit the failure returns
  * HERD_ENOMEM, or HERD_OK with the commit there for this handle too. */
 static int after_commit(fixture *fx, int rc, int hit)
 {
@@ -576,6 +585,8 @@ OOM_TEST(test_artifact_read, "artifact read", NULL, run_artifact_read, after_pla
 OOM_TEST(test_registry_open, "registry open", before_registry, run_registry_open,
          after_registry)
 OOM_TEST(test_commit, "commit", before_registry, run_commit, after_commit)
+OOM_TEST(test_commit_chunked, "commit in chunks", before_registry, run_commit_chunked,
+         after_commit)
 OOM_TEST(test_check, "check", before_registry, run_check, after_registry)
 OOM_TEST(test_deep_check, "deep check", before_registry, run_deep_check, after_registry)
 OOM_TEST(test_compare, "compare", before_registry, run_compare, after_decisions)
@@ -594,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_artifact_read),
         cmocka_unit_test(test_registry_open),
         cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_commit_chunked),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_deep_check),
         cmocka_unit_test(test_compare),

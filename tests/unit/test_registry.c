@@ -23,6 +23,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "herd.h"
 #include "registry/batch_internal.h"
 #include "registry/registry_internal.h"
+#include "vfs_sim.h"
 
 /* ------------------------------------------------------------------------
  * Error assertions
@@ -4428,6 +4430,370 @@ static void test_index_from_another_journal(void **state)
 }
 
 /* ========================================================================
+ * Records written in chunks (record.c)
+ * ===================================================================== */
+
+#define WIDE_GROUPS 120
+
+/* One artifact per group, made once so that two registries receive the
+ * same bytes (an artifact records when it was made). */
+typedef struct wide_arts {
+    herd_artifact *a[WIDE_GROUPS];
+} wide_arts;
+
+static void wide_arts_make(wide_arts *w)
+{
+    for (int i = 0; i < WIDE_GROUPS; i++) {
+        char g[32];
+        snprintf(g, sizeof g, "store_%03d", i);
+        w->a[i] = make_art("demand", g, "run-1");
+    }
+}
+
+static void wide_arts_free(wide_arts *w)
+{
+    for (int i = 0; i < WIDE_GROUPS; i++) herd_artifact_free(w->a[i]);
+}
+
+/* Round `round` of a wide batch: a version with metrics and tags of
+ * every group (the champion alias moved to it), from round 2 the
+ * challenger alias moved to the previous version in every group (guarded
+ * by expect_version), an archive in round 3, a run; with `conflict`, the
+ * last alias move expects a version the alias is not at.  Returns the
+ * commit's status. */
+static int wide_commit(herd_registry *reg, const wide_arts *w, int round, int conflict)
+{
+    herd_batch *b = begin(reg);
+    const char *tn[] = {"region", "note"};
+    const char *mn[] = {"rmse", "mae", "coverage"};
+    for (int i = 0; i < WIDE_GROUPS; i++) {
+        char idem[64], note[96];
+        snprintf(idem, sizeof idem, "run-%d/store_%03d", round, i);
+        snprintf(note, sizeof note, "round %d of group %d, a tag long enough to matter", round,
+                 i);
+        const char *tv[] = {i % 2 ? "north" : "south", note};
+        double mv[] = {1.0 + i / 100.0, 0.5 + round, (double)i};
+        herd_version_options vo;
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+        vo.idempotency_key = idem;
+        vo.tag_names = tn;
+        vo.tag_values = tv;
+        vo.n_tags = 2;
+        vo.metric_names = mn;
+        vo.metric_values = mv;
+        vo.n_metrics = 3;
+        vo.alias = "champion";
+        EXPECT_OK(herd_batch_add(b, w->a[i], &vo, NULL));
+    }
+    for (int i = 0; i < WIDE_GROUPS && round > 1; i++) {
+        char g[32];
+        snprintf(g, sizeof g, "store_%03d", i);
+        herd_alias_options ao;
+        herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
+        ao.reason = "the previous champion, kept as challenger";
+        ao.details = "{\"rmse\": 1.25, \"delta\": -0.125}";
+        ao.expect_version = round - 2;
+        if (conflict && i == WIDE_GROUPS - 1) ao.expect_version = round + 5;
+        EXPECT_OK(herd_batch_set_alias(b, "demand", g, "challenger", round - 1, &ao));
+    }
+    if (round == 3) EXPECT_OK(herd_batch_archive(b, "demand", "store_007", 1, "superseded"));
+    char run[32];
+    snprintf(run, sizeof run, "run-%d", round);
+    EXPECT_OK(herd_batch_set_run(b, run, "{\"rounds\": 50}", "{\"groups\": 120}"));
+    int rc = herd_batch_commit(b);
+    herd_batch_free(b);
+    return rc;
+}
+
+/* A file's bytes (malloc'd). */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* The two journals hold the same records but for each record's commit
+ * time (payload bytes 0..7, and so its checksums): frames, commit
+ * numbers, pack positions, operation counts and operations, byte for
+ * byte.  Each record's payload checksum is zlib's CRC32 of the whole
+ * payload, however it was written.  Returns the number of records. */
+static int same_records(const char *dir_a, const char *dir_b)
+{
+    char pa[2100], pb[2100];
+    snprintf(pa, sizeof pa, "%s/journal", dir_a);
+    snprintf(pb, sizeof pb, "%s/journal", dir_b);
+    size_t na, nb;
+    unsigned char *a = slurp(pa, &na), *b = slurp(pb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, 32); /* the journal header */
+    int records = 0;
+    for (size_t pos = 32; pos < na; records++) {
+        assert_true(pos + 24 <= na);
+        uint32_t len = get32(a + pos + 4);
+        assert_true(pos + 24 + len <= na);
+        assert_int_equal(get32(a + pos), 0x43455248u);
+        assert_memory_equal(a + pos + 4, b + pos + 4, 12); /* length, commit number */
+        for (int k = 0; k < 2; k++) {
+            const unsigned char *r = k ? b + pos : a + pos;
+            assert_int_equal(get32(r + 16), (uint32_t)crc32(0, r + 24, len));
+            assert_int_equal(get32(r + 20), (uint32_t)crc32(0, r, 20));
+        }
+        assert_memory_equal(a + pos + 24 + 8, b + pos + 24 + 8, len - 8);
+        pos += 24 + len;
+    }
+    free(a);
+    free(b);
+    return records;
+}
+
+/* Everything a handle shows of the wide groups, as one string. */
+static void wide_state(herd_registry *reg, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int i = 0; i < WIDE_GROUPS; i++) {
+        char g[32], line[160];
+        snprintf(g, sizeof g, "store_%03d", i);
+        int64_t ch = 0; /* no challenger before round 2 */
+        int rc = herd_registry_resolve(reg, "demand", g, "challenger", &ch);
+        if (rc != HERD_OK && rc != HERD_ENOTFOUND) EXPECT_OK(rc);
+        snprintf(line, sizeof line, "%s:%lld/%lld/%lld;", g,
+                 (long long)resolve(reg, "demand", g, "latest"),
+                 (long long)resolve(reg, "demand", g, "champion"), (long long)ch);
+        strncat(out, line, size - strlen(out) - 1);
+    }
+    herd_frame *f = NULL;
+    EXPECT_OK(herd_registry_search(reg, NULL, &f));
+    size_t rows = herd_frame_row_count(f);
+    char line[64];
+    snprintf(line, sizeof line, "search:%zu;", rows);
+    strncat(out, line, size - strlen(out) - 1);
+    herd_frame_free(f);
+}
+
+/* A record that spans many chunks (a chunk of 256 bytes: most operations
+ * fill one alone, some are larger than it) is the record one write makes,
+ * byte for byte but for the commit time; the writer's state is what a
+ * fresh handle replays; its buffers stay about one chunk however large
+ * the record; gc writes its record through the same code. */
+static void test_record_chunks(void **state)
+{
+    ctx *c = *state;
+    char path2[2100];
+    snprintf(path2, sizeof path2, "%s/reg2", c->dir);
+    herd_registry *big = open_reg(path2);
+    hd_registry_set_record_chunk(c->reg, 256);
+    wide_arts w;
+    wide_arts_make(&w);
+    for (int round = 1; round <= 3; round++) {
+        EXPECT_OK(wide_commit(c->reg, &w, round, 0));
+        EXPECT_OK(wide_commit(big, &w, round, 0));
+    }
+    /* Hundreds of operations of 70 to 300 bytes: ~200 chunks a record. */
+    struct stat st;
+    char jp[2100];
+    snprintf(jp, sizeof jp, "%s/journal", c->path);
+    assert_int_equal(stat(jp, &st), 0);
+    assert_true(st.st_size > 3 * 80 * 256);
+    size_t peak = hd_registry_record_peak(c->reg);
+    if (peak > 256 + 52 + 1024)
+        fail_msg("the record writer held %zu bytes at once; a chunk is 256", peak);
+    assert_true(hd_registry_record_peak(big) > 40 * 1024); /* the record whole in one chunk */
+    assert_int_equal(same_records(c->path, path2), 3);
+
+    /* What the writer applied is what a fresh handle replays. */
+    static char s1[64 * 1024], s2[64 * 1024], s3[64 * 1024];
+    wide_state(c->reg, s1, sizeof s1);
+    herd_registry *fresh = open_reg(c->path);
+    wide_state(fresh, s2, sizeof s2);
+    wide_state(big, s3, sizeof s3);
+    assert_string_equal(s1, s2);
+    assert_string_equal(s1, s3);
+    assert_non_null(strstr(s1, "store_007:3/3/2;"));
+
+    /* gc relocates every version of the pack holding the archived one. */
+    hd_registry_set_record_chunk(big, 64);
+    uint64_t freed = 0;
+    EXPECT_OK(herd_registry_gc(c->reg, &freed));
+    EXPECT_OK(herd_registry_gc(big, &freed));
+    assert_true(hd_registry_record_peak(big) <= 64 + 52 + 256);
+    assert_int_equal(same_records(c->path, path2), 4);
+    EXPECT_OK(herd_registry_refresh(fresh));
+    wide_state(c->reg, s1, sizeof s1);
+    wide_state(fresh, s2, sizeof s2);
+    assert_string_equal(s1, s2);
+    herd_artifact *a = NULL;
+    EXPECT_OK(herd_registry_load(fresh, "demand", "store_042", 2, &a));
+    assert_same_model(a);
+    herd_artifact_free(a);
+    EXPECT_OK(herd_registry_check(big, NULL));
+    herd_registry_free(fresh);
+    herd_registry_free(big);
+    wide_arts_free(&w);
+}
+
+/* The journal's length and bytes through the sim. */
+static unsigned char *sim_journal(hd_vfs_sim *sim, size_t *len)
+{
+    hd_vfs_file *f = NULL;
+    EXPECT_OK(hd_vfs_open(hd_vfs_sim_vfs(sim), "/reg/journal", HD_VFS_READ, &f));
+    uint64_t size = 0;
+    EXPECT_OK(hd_vfs_size(f, &size));
+    unsigned char *b = malloc((size_t)size + 1);
+    assert_non_null(b);
+    size_t got = 0;
+    EXPECT_OK(hd_vfs_pread(f, b, (size_t)size, 0, &got));
+    assert_int_equal(got, size);
+    hd_vfs_close(f);
+    *len = (size_t)size;
+    return b;
+}
+
+/* A write, sync or truncate failing at any point of a commit whose record
+ * spans many chunks leaves the journal as it was, byte for byte, and the
+ * handle's state too; the next commit succeeds.  So does an alias
+ * conflict found at the batch's last operation, after most chunks went
+ * out. */
+static void test_record_chunk_faults(void **state)
+{
+    (void)state;
+    wide_arts w;
+    wide_arts_make(&w);
+    int hits = 0;
+    for (uint64_t n = 1;; n++) {
+        hd_vfs_sim *sim = hd_vfs_sim_new(n, 0);
+        assert_non_null(sim);
+        herd_registry *reg = NULL;
+        EXPECT_OK(hd_registry_open_vfs(hd_vfs_sim_vfs(sim), "/reg", NULL, &reg));
+        hd_registry_set_record_chunk(reg, 512);
+        EXPECT_OK(wide_commit(reg, &w, 1, 0));
+        size_t len0;
+        unsigned char *j0 = sim_journal(sim, &len0);
+        static char s0[64 * 1024], s1[64 * 1024];
+        wide_state(reg, s0, sizeof s0);
+        if (n == 1) { /* the conflict, found after the chunks went out */
+            uint64_t writes = hd_vfs_sim_calls(sim, HD_VFS_OP_WRITE);
+            EXPECT_RC(wide_commit(reg, &w, 2, 1), HERD_ECONFLICT, "expect_version");
+            assert_true(hd_vfs_sim_calls(sim, HD_VFS_OP_WRITE) - writes > 20);
+        } else {
+            hd_vfs_sim_fail_at(sim, n - 1, HD_VFS_OP_WRITE | HD_VFS_OP_FSYNC |
+                               HD_VFS_OP_TRUNCATE, EIO);
+            int rc = wide_commit(reg, &w, 2, 0);
+            hd_vfs_sim_fail_at(sim, 0, 0, 0);
+            if (rc == HERD_OK) { /* past the commit's last fault point */
+                herd_registry_free(reg);
+                hd_vfs_sim_free(sim);
+                free(j0);
+                break;
+            }
+            hits++;
+        }
+        size_t len1;
+        unsigned char *j1 = sim_journal(sim, &len1);
+        if (len1 != len0) fail_msg("fault %llu: the journal is %zu bytes, was %zu",
+                                   (unsigned long long)n, len1, len0);
+        assert_memory_equal(j0, j1, len0);
+        wide_state(reg, s1, sizeof s1);
+        assert_string_equal(s0, s1);
+        EXPECT_OK(wide_commit(reg, &w, 2, 0));
+        herd_registry *fresh = NULL;
+        EXPECT_OK(hd_registry_open_vfs(hd_vfs_sim_vfs(sim), "/reg", NULL, &fresh));
+        wide_state(reg, s0, sizeof s0);
+        wide_state(fresh, s1, sizeof s1);
+        assert_string_equal(s0, s1);
+        assert_non_null(strstr(s1, "store_000:2/2/1;"));
+        herd_registry_free(fresh);
+        herd_registry_free(reg);
+        hd_vfs_sim_free(sim);
+        free(j0);
+        free(j1);
+    }
+    assert_true(hits > 40); /* every chunk write was a fault point */
+    wide_arts_free(&w);
+}
+
+/* Journal writes that take a while, so that a reader polls in the middle
+ * of a record's chunks. */
+static const hd_vfs *g_slow_inner;
+
+static int slow_pwrite(hd_vfs_file *f, const void *buf, size_t len, uint64_t off)
+{
+    size_t n = strlen(f->path);
+    if (n >= 8 && !strcmp(f->path + n - 8, "/journal")) usleep(2000);
+    return g_slow_inner->pwrite(f, buf, len, off);
+}
+
+typedef struct poller {
+    const char *path;
+    _Atomic int stop;
+    int polls, partial, rc;
+    char seen[64 * 1024];
+} poller;
+
+/* Another handle refreshing and reading all through a slow commit: every
+ * group at version 1 (before) or all at 2 (after), never a mix. */
+static void *poll_thread(void *arg)
+{
+    poller *p = arg;
+    herd_registry *reg = NULL;
+    if ((p->rc = herd_registry_open(p->path, NULL, &reg))) return NULL;
+    while (!atomic_load(&p->stop) && !p->rc) {
+        if ((p->rc = herd_registry_refresh(reg))) break;
+        int at2 = 0;
+        for (int i = 0; i < WIDE_GROUPS && !p->rc; i++) {
+            char g[32];
+            snprintf(g, sizeof g, "store_%03d", i);
+            int64_t v = 0;
+            p->rc = herd_registry_resolve(reg, "demand", g, "latest", &v);
+            at2 += v == 2;
+        }
+        if (at2 != 0 && at2 != WIDE_GROUPS) p->partial++;
+        p->polls++;
+    }
+    herd_registry_free(reg);
+    return NULL;
+}
+
+static void test_record_chunks_reader(void **state)
+{
+    ctx *c = *state;
+    wide_arts w;
+    wide_arts_make(&w);
+    EXPECT_OK(wide_commit(c->reg, &w, 1, 0));
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    static hd_vfs slow;
+    g_slow_inner = hd_vfs_posix();
+    slow = *g_slow_inner;
+    slow.pwrite = slow_pwrite;
+    EXPECT_OK(hd_registry_open_vfs(&slow, c->path, NULL, &c->reg));
+    hd_registry_set_record_chunk(c->reg, 512);
+    static poller p;
+    memset(&p, 0, sizeof p);
+    p.path = c->path;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_thread, &p), 0);
+    EXPECT_OK(wide_commit(c->reg, &w, 2, 0)); /* ~100 chunks, 2 ms each */
+    usleep(20000);
+    atomic_store(&p.stop, 1);
+    pthread_join(t, NULL);
+    EXPECT_OK(p.rc);
+    assert_int_equal(p.partial, 0);
+    assert_true(p.polls >= 2);
+    /* The writer's own refresh does not wait for it either (its record
+     * counts as applied): tested beside a held commit above. */
+    wide_arts_free(&w);
+}
+
+/* ========================================================================
  * main
  * ===================================================================== */
 
@@ -4466,6 +4832,9 @@ int main(void)
         T(test_no_descriptor_leak),
         T(test_archive_then_alias),
         T(test_index_from_another_journal),
+        T(test_record_chunks),
+        TD(test_record_chunk_faults),
+        T(test_record_chunks_reader),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
