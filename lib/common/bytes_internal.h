@@ -47,4 +47,11 @@ static inline uint32_t hd_crc32(const void *p, size_t n)
     return (uint32_t)crc32_z(0, p, n);
 }
 
+/* The CRC of what `crc` covered followed by p[0..n): a checksum kept
+ * running over bytes that arrive in pieces. */
+static inline uint32_t hd_crc32_more(uint32_t crc, const void *p, size_t n)
+{
+    return (uint32_t)crc32_z(crc, p, n);
+}
+
 #endif

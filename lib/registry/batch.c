@@ -74,7 +74,7 @@ void herd_batch_free(herd_batch *batch)
      * stays as it was. */
     hd_error_kept kept;
     hd_error_keep(&kept);
-    for (size_t i = 0; i < batch->n; i++) free(batch->items[i].blob);
+    for (size_t i = 0; batch->items && i < batch->n; i++) free(batch->items[i].blob);
     if (batch->spill.f) {
         const hd_vfs *vfs = batch->spill.f->vfs;
         hd_vfs_close(batch->spill.f);
@@ -86,10 +86,32 @@ void herd_batch_free(herd_batch *batch)
     hd_wbuf_free(&batch->spill.buf);
     free(batch->spill_path);
     free(batch->items);
+    free(batch->settled);
     free(batch->ops);
     hd_arena_free(batch->arena);
     free(batch);
     hd_error_put_back(&kept);
+}
+
+void hd_batch_settle(herd_batch *b)
+{
+    hd_error_kept kept;
+    hd_error_keep(&kept);
+    hd_bsettled *v = hd_malloc(b->n ? b->n : 1, sizeof *v);
+    hd_error_put_back(&kept);
+    if (!v) return;
+    for (size_t i = 0; i < b->n; i++) {
+        v[i] = (hd_bsettled){(uint32_t)b->items[i].version, b->items[i].existed};
+        free(b->items[i].blob);
+    }
+    free(b->items);
+    free(b->ops);
+    hd_arena_free(b->arena);
+    b->items = NULL;
+    b->ops = NULL;
+    b->arena = NULL;
+    b->cap = b->capops = 0;
+    b->settled = v;
 }
 
 /* A write or sync of the batch's own pack failed: what is on disk is
@@ -536,7 +558,12 @@ int herd_batch_version(const herd_batch *batch, size_t index, int64_t *version, 
     if (index >= batch->n)
         return hd_error(HERD_EINVAL, "herd_batch_version: index %zu is out of range; the "
                         "batch has %zu versions", index, batch->n);
-    *version = batch->items[index].version;
-    if (existed) *existed = batch->items[index].existed;
+    if (batch->settled) {
+        *version = batch->settled[index].version;
+        if (existed) *existed = batch->settled[index].existed;
+    } else {
+        *version = batch->items[index].version;
+        if (existed) *existed = batch->items[index].existed;
+    }
     return HERD_OK;
 }

@@ -534,7 +534,7 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes);
 static uint64_t hd_batch_bytes(const herd_batch *b)
 {
     uint64_t n = b->spill.f ? b->spill.off : 0;
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; b->items && i < b->n; i++) /* none left once committed */
         if (b->items[i].blob) n += b->items[i].len;
     return n;
 }
@@ -551,7 +551,12 @@ int herd_batch_commit(herd_batch *batch)
     int rc = hd_batch_commit(batch, &bytes);
     if (!rc) {
         size_t added = 0;
-        for (size_t i = 0; i < batch->n; i++) added += !batch->items[i].existed;
+        for (size_t i = 0; i < batch->n; i++) {
+            int64_t v;
+            int existed = 0;
+            (void)herd_batch_version(batch, i, &v, &existed);
+            added += !existed;
+        }
         hd_log(HERD_LOG_INFO,
                "commit to %s: %zu versions (%zu new, %zu already committed), %zu other "
                "operations, %llu bytes, %llu syncs, %s ms",
@@ -600,12 +605,13 @@ static int hd_batch_commit(herd_batch *batch, uint64_t *bytes)
      * so that they, the record and the state's new overlay are never all
      * held at once. */
     hd_plan_free(&p);
-    if (!rc) hd_recw_apply(&rw, "the record");
-    hd_recw_free(&rw);
     if (!rc) {
         batch->committed = 1;
-        hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */
+        hd_batch_settle(batch); /* nor the batch: only its version numbers are left */
+        hd_recw_apply(&rw, "the record");
     }
+    hd_recw_free(&rw);
+    if (!rc) hd_maybe_checkpoint(reg, reg->index_damaged); /* a damaged index is replaced */
     hd_writer_unlock(reg);
     hd_write_mu_unlock(reg);
     return rc;

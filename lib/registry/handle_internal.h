@@ -248,11 +248,18 @@ typedef struct hd_bop {
  * (`pack-tmp-...`, locked while the batch lives), written as they are
  * added, which the commit renames into place: a 2 GB batch neither holds
  * 2 GB of memory nor writes it twice. */
+/* What a committed batch keeps of a version: herd_batch_version's answer. */
+typedef struct hd_bsettled {
+    uint32_t version;
+    int existed;
+} hd_bsettled;
+
 struct herd_batch {
     herd_registry *reg;
     hd_arena *arena;
     hd_bitem *items;
     size_t n, cap;
+    hd_bsettled *settled; /* once settled: items, ops and arena are gone */
     hd_bop *ops;
     size_t nops, capops;
     /* Strings the batch stored lately, by hash: a family, run id, alias or
@@ -276,6 +283,11 @@ int hd_batch_alias_item(herd_batch *b, size_t item, const char *alias,
 /* A write or sync of the batch's own pack failed: the batch cannot be
  * committed.  Returns rc. */
 int hd_batch_broken(herd_batch *b, int rc);
+/* Once the batch's record is durable: keep each version's number and drop
+ * the metadata, operations and artifacts, so that applying the record to
+ * the state does not hold the batch beside it.  A failure (memory) keeps
+ * the batch as it is; nothing depends on the release. */
+void hd_batch_settle(herd_batch *b);
 /* Whether the batch can still take operations: HERD_EINVAL once committed,
  * HERD_EIO after a failed write of its artifacts; messages name `fn`. */
 int hd_batch_open_check(const herd_batch *b, const char *fn);

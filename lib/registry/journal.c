@@ -471,28 +471,54 @@ int hd_registry_refresh_read(herd_registry *reg)
     return rc;
 }
 
+/* Whether the record at `off` (before `to`) is whole and checksummed: 1
+ * with its length (frame included), 0 when not.  Its payload is read a
+ * chunk at a time into *buf, so that checking a week's 50 MB record takes
+ * one chunk of memory. */
+static int hd_journal_check_record(herd_registry *reg, uint64_t off, uint64_t to,
+                                   unsigned char **buf, uint64_t *len)
+{
+    unsigned char h[HD_REC_HEADER];
+    size_t got = 0;
+    int rc = hd_vfs_pread(reg->journal, h, sizeof h, off, &got);
+    if (rc) return rc;
+    if (got < sizeof h || hd_rd32(h) != HD_REC_MAGIC || hd_crc32(h, 20) != hd_rd32(h + 20))
+        return 0;
+    uint64_t n = hd_rd32(h + 4), done = 0;
+    if (n > to - off - HD_REC_HEADER) return 0;
+    if (!*buf && !(*buf = hd_malloc(HD_RECORD_CHUNK, 1))) return HERD_ENOMEM;
+    uint32_t crc = 0;
+    while (done < n) {
+        size_t part = n - done < HD_RECORD_CHUNK ? (size_t)(n - done) : HD_RECORD_CHUNK;
+        rc = hd_vfs_pread(reg->journal, *buf, part, off + HD_REC_HEADER + done, &got);
+        if (rc) return rc;
+        if (got < part) return 0;
+        crc = hd_crc32_more(crc, *buf, part);
+        done += part;
+    }
+    if (crc != hd_rd32(h + 16)) return 0;
+    *len = HD_REC_HEADER + n;
+    return 1;
+}
+
 int hd_journal_verify(herd_registry *reg, uint64_t from, uint64_t to, uint64_t *bad_off)
 {
     *bad_off = 0;
     if (from < HD_JNL_HEADER) from = HD_JNL_HEADER;
-    if (to <= from) return HERD_OK;
-    unsigned char *b;
-    int rc = hd_read_all(reg->journal, from, to - from, &b);
-    if (rc) return rc;
-    uint64_t pos = 0, n = to - from;
-    while (pos < n) {
-        hd_rec r;
-        if (!hd_rec_parse(b + pos, n - pos, &r)) {
-            *bad_off = from + pos;
-            rc = hd_error(HERD_ECORRUPT, "registry journal %s: the record at offset %llu fails "
-                          "its checksum (it was intact when written or read)",
-                          reg->journal_path, (unsigned long long)(from + pos));
-            break;
-        }
-        pos += HD_REC_HEADER + r.len;
+    unsigned char *buf = NULL;
+    uint64_t pos = from, len = 0;
+    int ok = 1;
+    while (pos < to && ok == 1) {
+        ok = to - pos < HD_REC_HEADER ? 0 : hd_journal_check_record(reg, pos, to, &buf, &len);
+        if (ok == 1) pos += len;
     }
-    free(b);
-    return rc;
+    free(buf);
+    if (ok < 0) return ok;
+    if (ok == 1) return HERD_OK;
+    *bad_off = pos;
+    return hd_error(HERD_ECORRUPT, "registry journal %s: the record at offset %llu fails its "
+                    "checksum (it was intact when written or read)", reg->journal_path,
+                    (unsigned long long)pos);
 }
 
 /* ------------------------------------------------------------------------

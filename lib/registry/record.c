@@ -69,7 +69,7 @@ static int hd_recw_put(hd_recw *w, const unsigned char *p, size_t n, uint32_t no
     int rc = hd_vfs_pwrite(reg->journal, p, n, off);
     if (rc) return rc;
     w->chunks[w->nchunks++] = (hd_rec_chunk){off, (uint32_t)n, nops};
-    w->crc = (uint32_t)crc32_z(w->crc, p, n);
+    w->crc = hd_crc32_more(w->crc, p, n);
     w->written += n;
     return HERD_OK;
 }

@@ -6,6 +6,8 @@
  *     lost, allow_damaged reads every other commit, and an index rebuild on
  *     that handle accepts the loss and lets commits resume;
  *   - a flipped byte in a pack header: check reports the pack;
+ *   - a flipped byte deep in a 2 MiB record the next checkpoint reads back:
+ *     found, commits through the handle stop;
  *   - a full disk under the index rewrite: the rewrite backs off instead of
  *     being retried at every commit, and resumes once space is back;
  *   - a read-only journal: a default open fails with HERD_EIO and says to
@@ -243,6 +245,64 @@ static void test_pack_header_flip(void **state)
     herd_registry_free(reg);
 }
 
+/* A commit with a run record of about 2 MiB (params and summary near
+ * HERD_JSON_MAX each): its journal record spans several of the chunks the
+ * checkpoint reads back. */
+static void commit_big_run(dctx *c, herd_registry *reg, const char *run, int64_t *rec_off)
+{
+    size_t n = HERD_JSON_MAX - 64;
+    char *json = malloc(n + 16);
+    assert_non_null(json);
+    memcpy(json, "{\"x\": \"", 7);
+    memset(json + 7, 'a', n);
+    memcpy(json + 7 + n, "\"}", 3);
+    herd_batch *hb = NULL;
+    char path[4200];
+    CR_SNPRINTF(path, sizeof path, "%s/journal", herd_registry_path(reg));
+    *rec_off = cr_file_size(path);
+    CR_OK(herd_registry_begin(reg, &hb));
+    CR_OK(cr_add(hb, c->blob, c->len, "fam", "g0", -1, 0, 0, NULL, "champion", NULL));
+    CR_OK(herd_batch_set_run(hb, run, json, json));
+    CR_OK(herd_batch_commit(hb));
+    herd_batch_free(hb);
+    free(json);
+}
+
+/* The checkpoint reads back the records its index covers a chunk at a
+ * time: a sound 2 MiB record passes, and one whose third megabyte rotted
+ * after it was written is found, naming its offset, and stops commits
+ * through the handle. */
+static void test_checkpoint_reads_big_records_back(void **state)
+{
+    dctx *c = *state;
+    herd_registry *reg = NULL;
+    CR_OK(herd_registry_open(c->dir, NULL, &reg));
+    hd_registry_set_checkpoint_every(reg, 0);
+    int64_t off = 0;
+    commit_big_run(c, reg, "sound", &off);
+    hd_registry_set_checkpoint_every(reg, 1);
+    commit_one(c, reg, 1, NULL); /* checkpoints over the sound record */
+    herd_batch *hb = NULL;
+    CR_OK(herd_registry_begin(reg, &hb));
+    herd_batch_free(hb);
+
+    hd_registry_set_checkpoint_every(reg, 0);
+    commit_big_run(c, reg, "rotten", &off);
+    char jpath[4200];
+    CR_SNPRINTF(jpath, sizeof jpath, "%s/journal", c->dir);
+    int64_t end = cr_file_size(jpath);
+    assert_true(end - off > 2 * 1024 * 1024);
+    assert_int_equal(cr_flip_byte(jpath, (uint64_t)(off + (end - off) * 7 / 8)), 0);
+    hd_registry_set_checkpoint_every(reg, 1);
+    commit_one(c, reg, 2, NULL); /* durable; its checkpoint finds the rot */
+    CR_RC(herd_registry_begin(reg, &hb), HERD_ECORRUPT);
+    char want[64];
+    snprintf(want, sizeof want, "%" PRId64, off);
+    if (!strstr(herd_last_error(), want))
+        fail_msg("the refusal does not name offset %s: %s", want, herd_last_error());
+    herd_registry_free(reg);
+}
+
 /* The index's rename fails at every attempt (armed before each commit):
  * commits go on, and the rewrite is tried a few times, not at every one. */
 static void test_full_disk_index_backoff(void **state)
@@ -305,6 +365,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mid_flip_then_index_lost, fresh_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_damaged_name_is_escaped, fresh_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_pack_header_flip, fresh_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_checkpoint_reads_big_records_back, fresh_dir,
+                                        remove_dir),
         cmocka_unit_test(test_full_disk_index_backoff),
         cmocka_unit_test(test_read_only_filesystem),
     };
