@@ -374,6 +374,18 @@ void herd_cycle_run_free(herd_cycle_run *run)
     hd_error_put_back(&kept);
 }
 
+/* Room for n more groups, allocated once: herd_cycle knows how many come,
+ * and arrays grown by doubling would hold up to twice that (and both
+ * copies while growing). */
+static int cr_reserve(herd_cycle_run *run, size_t n)
+{
+    size_t cap = run->cap, need = run->n + n;
+    if (hd_grow_from((void **)&run->v, &cap, need, sizeof *run->v, need) ||
+        hd_grow_from((void **)&run->keys, &run->cap, need, sizeof *run->keys, need))
+        return hd_oom();
+    return hd_batch_reserve(run->batch, n, 2 * n + 1);
+}
+
 /* A copy of an evaluation's messages. */
 static int cr_eval_copy(const hd_cmp_eval *from, hd_cmp_eval *to)
 {
@@ -695,6 +707,8 @@ static int cyc_run(herd_registry *reg, const herd_groups *groups, const herd_fit
     /* The state every worker reads its champion from: what the registry
      * holds now. */
     if (!rc) rc = herd_registry_refresh(reg);
+    /* every group, the family model, and each one's alias move */
+    if (!rc) rc = cr_reserve(run, groups->ngroups + (run->s.o.fallback != 0));
     if (!rc) {
         hd_phase_begin("split", cfg.progress, cfg.progress_user);
         hd_champion_source src = {.reg = reg, .family = run->s.o.family,

@@ -157,6 +157,7 @@ static int rf_call(herd_registry *reg, const herd_groups *groups, const herd_fit
     if (!rc) rc = hd_fit_plan_result(c.plan, &c.set);
     if (!rc) rc = herd_registry_begin(reg, &c.batch);
     if (!rc) hd_batch_stream(c.batch); /* one artifact per group: memory stays flat */
+    if (!rc) rc = hd_batch_reserve(c.batch, n, 2 * n + 1); /* a version and an alias each */
     int jrc = HERD_OK;
     if (!rc) {
         hd_job job = {.ntasks = n, .ngroups = n, .task_rows = task_rows, .run = rf_task,

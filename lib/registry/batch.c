@@ -338,6 +338,15 @@ static int hd_item_fill(herd_batch *b, const hd_artifact_info *info,
     return oom ? hd_oom() : HERD_OK;
 }
 
+int hd_batch_reserve(herd_batch *b, size_t versions, size_t ops)
+{
+    size_t ni = b->n + versions, no = b->nops + ops;
+    if (hd_grow_from((void **)&b->items, &b->cap, ni, sizeof *b->items, ni) ||
+        hd_grow_from((void **)&b->ops, &b->capops, no, sizeof *b->ops, no))
+        return HERD_ENOMEM;
+    return HERD_OK;
+}
+
 static int hd_push_op(herd_batch *b, const hd_bop *op)
 {
     if (b->nops == b->capops &&

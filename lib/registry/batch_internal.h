@@ -21,4 +21,10 @@ int hd_batch_add_bytes_checked(herd_batch *batch, const void *data, size_t len,
  * not grow with the groups.  Call before the first add. */
 void hd_batch_stream(herd_batch *b);
 
+/* Room for `versions` more versions and `ops` more operations (a version
+ * is one operation, its alias move another), allocated at once: exactly
+ * that much on an empty batch, where growing by doubling would hold up to
+ * twice what a job of known size adds.  HERD_OK or HERD_ENOMEM. */
+int hd_batch_reserve(herd_batch *b, size_t versions, size_t ops);
+
 #endif
