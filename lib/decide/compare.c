@@ -959,13 +959,16 @@ struct hd_cmp_decider {
     hd_arena *arena; /* the keys */
 };
 
-int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, herd_progress_fn progress,
-                       void *progress_user, hd_cmp_decider **out)
+int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, size_t groups,
+                       herd_progress_fn progress, void *progress_user, hd_cmp_decider **out)
 {
     hd_cmp_decider *d = hd_calloc(1, sizeof *d);
     if (!d) return HERD_ENOMEM;
-    if (!(d->arena = hd_arena_new())) {
-        free(d);
+    size_t cap = 0, n = groups ? groups : 1;
+    if (!(d->arena = hd_arena_new()) ||
+        hd_grow_from((void **)&d->c.rows, &cap, n, sizeof *d->c.rows, n) ||
+        hd_grow_from((void **)&d->c.keys, &d->cap, n, sizeof *d->c.keys, n)) {
+        hd_cmp_decider_free(d);
         return HERD_ENOMEM;
     }
     d->c.reg = reg;

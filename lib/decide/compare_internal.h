@@ -76,8 +76,9 @@ int hd_cmp_evaluate(const hd_cmp_setup *cs, const char *key, const herd_frame *f
  * herd_compare's rules, rows, frames and errors: the cycle's committer. */
 typedef struct hd_cmp_decider hd_cmp_decider;
 
-int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, herd_progress_fn progress,
-                       void *progress_user, hd_cmp_decider **out);
+/* `groups`: how many will be added, for rows allocated once. */
+int hd_cmp_decider_new(herd_registry *reg, const hd_cmp_setup *cs, size_t groups,
+                       herd_progress_fn progress, void *progress_user, hd_cmp_decider **out);
 void hd_cmp_decider_free(hd_cmp_decider *d);
 
 /* How many groups decided so far read "skipped" and "failed". */

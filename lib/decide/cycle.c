@@ -554,7 +554,7 @@ static int cyc_decide(herd_cycle_run *run, herd_progress_fn progress, void *user
     /* What the registry holds now: aliases moved by others since. */
     int rc = herd_registry_refresh(run->reg);
     hd_cmp_decider *d = NULL;
-    if (!rc) rc = hd_cmp_decider_new(run->reg, &run->s.cmp, progress, user, &d);
+    if (!rc) rc = hd_cmp_decider_new(run->reg, &run->s.cmp, run->n, progress, user, &d);
     for (size_t i = 0; !rc && i < run->n; i++)
         rc = hd_cmp_decider_add(d, run->v[i].key, run->v[i].version, &run->v[i].eval);
     size_t n = run->n;
