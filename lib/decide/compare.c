@@ -33,6 +33,7 @@
 #include "artifact/artifact_internal.h"
 #include "train/apply_internal.h"
 #include "registry/uri_internal.h"
+#include "registry/batch_internal.h"
 #include "decide/compare_internal.h"
 
 /* "refused": a promote or first that the promotion cap refused (nothing
@@ -889,6 +890,7 @@ static int cmp_promote(cmp_ctx *c)
     }
     herd_batch *b = NULL;
     if ((rc = herd_registry_begin(c->reg, &b))) return rc;
+    rc = hd_batch_reserve(b, 0, promote + first);
     for (size_t i = 0; !rc && i < c->ntasks; i++) {
         const cmp_row *r = &c->rows[i];
         if (r->decision != CMP_PROMOTE && r->decision != CMP_FIRST) continue;
