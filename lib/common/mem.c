@@ -5,6 +5,7 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
+#include "common/hash_internal.h"
 #include "common/mem_internal.h"
 
 static int hd_mul_overflows(size_t n, size_t size, size_t *bytes)
@@ -233,6 +234,18 @@ char *hd_arena_strndup(hd_arena *a, const char *s, size_t len)
     memcpy(d, s, len);
     d[len] = '\0';
     b->used += need;
+    return d;
+}
+
+const char *hd_arena_strndup_shared(hd_arena *a, hd_strcache *c, const char *s, size_t len)
+{
+    const char **slot = NULL;
+    if (len <= 64) { /* longer text (details, params) is rarely repeated */
+        slot = &c->slot[hd_hash_bytes(s, len, 0) & 63];
+        if (*slot && !strncmp(*slot, s, len) && !(*slot)[len]) return *slot;
+    }
+    const char *d = hd_arena_strndup(a, s, len);
+    if (d && slot) *slot = d;
     return d;
 }
 

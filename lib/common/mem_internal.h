@@ -51,6 +51,15 @@ void hd_arena_free(hd_arena *a);
 char *hd_arena_strndup(hd_arena *a, const char *s, size_t len);
 /* `size` bytes aligned to 8, uninitialised.  NULL + HERD_ENOMEM on failure. */
 void *hd_arena_alloc(hd_arena *a, size_t size);
+/* The short strings an arena took lately, by hash: text that many records
+ * repeat (a family, a run id, an alias, a metric name) is stored once.
+ * Zeroed: empty.  It belongs with its arena and is forgotten with it. */
+typedef struct hd_strcache {
+    const char *slot[64];
+} hd_strcache;
+/* hd_arena_strndup, returning the string stored lately (through `c`) when
+ * it has the same text. */
+const char *hd_arena_strndup_shared(hd_arena *a, hd_strcache *c, const char *s, size_t len);
 /* Forget everything stored, keeping one block for what comes next: a
  * scratch arena reused for a series of short-lived decodes. */
 void hd_arena_clear(hd_arena *a);

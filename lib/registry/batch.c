@@ -14,7 +14,6 @@
 
 #include "herd.h"
 #include "common/error_internal.h"
-#include "common/hash_internal.h"
 #include "common/json_internal.h"
 #include "common/mem_internal.h"
 #include "common/options_internal.h"
@@ -179,20 +178,13 @@ static int hd_batch_keep(herd_batch *b, hd_bitem *it, const void *bytes, size_t 
 
 size_t herd_batch_count(const herd_batch *batch) { return batch ? batch->n : 0; }
 
-/* A string the batch keeps: the same short text as one stored lately is
- * shared (strings in the arena never change). */
+/* A string the batch keeps (the same short text as one stored lately is
+ * shared: strings in the arena never change). */
 static const char *hd_bdup(herd_batch *b, const char *s, int *oom)
 {
     if (!s) return NULL;
-    size_t n = strlen(s);
-    const char **slot = NULL;
-    if (n <= 64) {
-        slot = &b->recent[hd_hash_bytes(s, n, 0) & 63];
-        if (*slot && !strcmp(*slot, s)) return *slot;
-    }
-    const char *d = hd_arena_strndup(b->arena, s, n);
+    const char *d = hd_arena_strndup_shared(b->arena, &b->recent, s, strlen(s));
     if (!d) *oom = 1;
-    else if (slot) *slot = d;
     return d;
 }
 

@@ -122,6 +122,11 @@ double hd_rbuf_f64(hd_rbuf *r)
 
 const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena)
 {
+    return hd_rbuf_str_shared(r, arena, NULL);
+}
+
+const char *hd_rbuf_str_shared(hd_rbuf *r, hd_arena *arena, hd_strcache *cache)
+{
     uint32_t n = hd_rbuf_u32(r);
     if (r->bad || n == 0xFFFFFFFFu) return NULL;
     const unsigned char *p = hd_rbuf_take(r, n);
@@ -130,7 +135,8 @@ const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena)
         r->bad = 1;
         return NULL;
     }
-    const char *s = hd_arena_strndup(arena, (const char *)p, n);
+    const char *s = cache ? hd_arena_strndup_shared(arena, cache, (const char *)p, n)
+                          : hd_arena_strndup(arena, (const char *)p, n);
     if (!s) r->bad = 2; /* out of memory */
     return s;
 }

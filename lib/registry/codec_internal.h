@@ -46,6 +46,8 @@ double hd_rbuf_f64(hd_rbuf *r);
 /* A string into `arena` (NUL-terminated); NULL for a NULL string or on
  * error (r->bad set). */
 const char *hd_rbuf_str(hd_rbuf *r, hd_arena *arena);
+/* The same, sharing a short text stored lately through `cache`. */
+const char *hd_rbuf_str_shared(hd_rbuf *r, hd_arena *arena, hd_strcache *cache);
 
 /* ---- Envelopes: byte containers handed between processes --------------- */
 

@@ -262,9 +262,7 @@ struct herd_batch {
     hd_bsettled *settled; /* once settled: items, ops and arena are gone */
     hd_bop *ops;
     size_t nops, capops;
-    /* Strings the batch stored lately, by hash: a family, run id, alias or
-     * metric name repeated in every version is stored once (hd_bdup). */
-    const char *recent[64];
+    hd_strcache recent; /* what every version repeats is stored once (hd_bdup) */
     uint64_t mem_bytes; /* of artifacts held in memory */
     uint64_t spill_at;  /* spill once mem_bytes would pass this */
     hd_pack_writer spill; /* spill.f NULL until the batch spills */

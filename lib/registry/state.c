@@ -506,11 +506,17 @@ static int hd_fill_lost(hd_rapply *c, hd_rgroup *g, uint32_t upto)
     return HERD_OK;
 }
 
+/* A string of the record, kept in the state's arena. */
+static const char *hd_apply_str(hd_rapply *c)
+{
+    return hd_rbuf_str_shared(&c->r, c->st->arena, &c->st->strs);
+}
+
 static int hd_apply_version(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
     hd_arena *ar = c->st->arena;
-    const char *family = hd_rbuf_str(r, ar), *key = hd_rbuf_str(r, ar);
+    const char *family = hd_apply_str(c), *key = hd_apply_str(c);
     hd_rver v;
     memset(&v, 0, sizeof v);
     v.version = hd_rbuf_u32(r);
@@ -518,16 +524,16 @@ static int hd_apply_version(hd_rapply *c)
     v.off = hd_rbuf_u64(r);
     v.len = hd_rbuf_u32(r);
     v.time_ms = c->time_ms;
-    v.run_id = hd_rbuf_str(r, ar);
-    v.idem = hd_rbuf_str(r, ar);
-    v.created = hd_rbuf_str(r, ar);
-    v.fingerprint = hd_rbuf_str(r, ar);
+    v.run_id = hd_apply_str(c);
+    v.idem = hd_apply_str(c);
+    v.created = hd_apply_str(c);
+    v.fingerprint = hd_apply_str(c);
     v.nmetrics = hd_rbuf_u32(r);
     if (r->bad || v.nmetrics > (r->n - r->pos) / 12) return hd_damaged(c, "bad version entry");
     hd_rmetric *ms = v.nmetrics ? hd_arena_alloc(ar, v.nmetrics * sizeof *ms) : NULL;
     if (v.nmetrics && !ms) return HERD_ENOMEM;
     for (uint32_t i = 0; i < v.nmetrics; i++) {
-        ms[i].name = hd_rbuf_str(r, ar);
+        ms[i].name = hd_apply_str(c);
         ms[i].value = hd_rbuf_f64(r);
     }
     v.ntags = hd_rbuf_u32(r);
@@ -535,8 +541,8 @@ static int hd_apply_version(hd_rapply *c)
     hd_rtag *ts = v.ntags ? hd_arena_alloc(ar, v.ntags * sizeof *ts) : NULL;
     if (v.ntags && !ts) return HERD_ENOMEM;
     for (uint32_t i = 0; i < v.ntags; i++) {
-        ts[i].name = hd_rbuf_str(r, ar);
-        ts[i].value = hd_rbuf_str(r, ar);
+        ts[i].name = hd_apply_str(c);
+        ts[i].value = hd_apply_str(c);
     }
     v.metrics = ms;
     v.tags = ts;
@@ -559,14 +565,13 @@ static int hd_apply_version(hd_rapply *c)
 static int hd_apply_alias(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
-    hd_arena *ar = c->st->arena;
-    const char *family = hd_rbuf_str(r, ar), *key = hd_rbuf_str(r, ar);
-    hd_rmove m = {.alias = hd_rbuf_str(r, ar), .time_ms = c->time_ms, .seq = c->seq};
+    const char *family = hd_apply_str(c), *key = hd_apply_str(c);
+    hd_rmove m = {.alias = hd_apply_str(c), .time_ms = c->time_ms, .seq = c->seq};
     m.from = hd_rbuf_u32(r);
     m.to = hd_rbuf_u32(r);
-    m.reason = hd_rbuf_str(r, ar);
-    m.details = hd_rbuf_str(r, ar);
-    m.run_id = hd_rbuf_str(r, ar);
+    m.reason = hd_apply_str(c);
+    m.details = hd_apply_str(c);
+    m.run_id = hd_apply_str(c);
     if (r->bad || !family || !key || !m.alias) return hd_damaged(c, "bad alias entry");
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
@@ -586,10 +591,9 @@ static int hd_apply_alias(hd_rapply *c)
 static int hd_apply_archive(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
-    hd_arena *ar = c->st->arena;
-    const char *family = hd_rbuf_str(r, ar), *key = hd_rbuf_str(r, ar);
+    const char *family = hd_apply_str(c), *key = hd_apply_str(c);
     uint32_t version = hd_rbuf_u32(r);
-    (void)hd_rbuf_str(r, ar); /* the reason: kept in the journal only */
+    (void)hd_apply_str(c); /* the reason: kept in the journal only */
     if (r->bad || !family || !key) return hd_damaged(c, "bad archive entry");
     hd_rgroup *g;
     int rc = hd_rstate_touch(c->st, family, key, &g);
@@ -604,8 +608,7 @@ static int hd_apply_archive(hd_rapply *c)
 static int hd_apply_relocate(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
-    hd_arena *ar = c->st->arena;
-    const char *family = hd_rbuf_str(r, ar), *key = hd_rbuf_str(r, ar);
+    const char *family = hd_apply_str(c), *key = hd_apply_str(c);
     uint32_t version = hd_rbuf_u32(r), pack = hd_rbuf_u32(r);
     uint64_t off = hd_rbuf_u64(r);
     if (r->bad || !family || !key) return hd_damaged(c, "bad relocation entry");
@@ -623,11 +626,10 @@ static int hd_apply_relocate(hd_rapply *c)
 static int hd_apply_run(hd_rapply *c)
 {
     hd_rbuf *r = &c->r;
-    hd_arena *ar = c->st->arena;
     hd_rrun run = {.time_ms = c->time_ms};
-    run.id = hd_rbuf_str(r, ar);
-    run.params = hd_rbuf_str(r, ar);
-    run.summary = hd_rbuf_str(r, ar);
+    run.id = hd_apply_str(c);
+    run.params = hd_apply_str(c);
+    run.summary = hd_apply_str(c);
     if (r->bad || !run.id) return hd_damaged(c, "bad run entry");
     hd_rstate *st = c->st;
     for (size_t i = 0; i < st->nruns; i++) {

@@ -42,6 +42,7 @@ typedef struct hd_rstate {
     hd_index **seg; /* the index's segments, base first (nseg 0: none) */
     size_t nseg;
     hd_arena *arena; /* overlay strings and arrays */
+    hd_strcache strs; /* the arena's repeated short strings, stored once */
     hd_arena *scratch; /* a group decoded from the index while it is copied up */
     hd_rgroup **slots; /* overlay groups, open addressing by hash */
     size_t cap, n;

@@ -287,6 +287,27 @@ static void test_arena_and_grow(void **state)
     hd_arena_free(a);
     hd_arena_free(NULL);
     hd_arena *only_big = hd_arena_new(); /* a first block bigger than ordinary: freed */
+    {
+        hd_arena *sa = hd_arena_new();
+        hd_strcache sc;
+        memset(&sc, 0, sizeof sc);
+        const char *f1 = hd_arena_strndup_shared(sa, &sc, "demand", 6);
+        const char *f2 = hd_arena_strndup_shared(sa, &sc, "demandX", 6); /* the same 6 bytes */
+        const char *g1 = hd_arena_strndup_shared(sa, &sc, "demands", 7);
+        assert_ptr_equal(f1, f2);
+        assert_string_equal(f1, "demand");
+        assert_ptr_not_equal(f1, g1);
+        assert_string_equal(g1, "demands");
+        assert_ptr_equal(hd_arena_strndup_shared(sa, &sc, "demand", 6), f1);
+        char longer[80];
+        memset(longer, 'x', sizeof longer - 1);
+        longer[sizeof longer - 1] = '\0';
+        const char *l1 = hd_arena_strndup_shared(sa, &sc, longer, 79);
+        const char *l2 = hd_arena_strndup_shared(sa, &sc, longer, 79);
+        assert_ptr_not_equal(l1, l2); /* long text is not looked for */
+        assert_string_equal(l2, longer);
+        hd_arena_free(sa);
+    }
     assert_non_null(hd_arena_strndup(only_big, big, sizeof big));
     hd_arena_clear(only_big);
     assert_int_equal(hd_arena_bytes(only_big), 0);
