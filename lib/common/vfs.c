@@ -356,17 +356,13 @@ static const hd_vfs px_vfs = {
 
 const hd_vfs *hd_vfs_posix(void) { return &px_vfs; }
 
-int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
-                   const void *const *parts, const size_t *lens, size_t n)
+int hd_vfs_replace_with(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
+                        int (*fill)(hd_vfs_file *f, void *ctx), void *ctx)
 {
     hd_vfs_file *f;
     int rc = hd_vfs_open(vfs, tmp, HD_VFS_RDWR | HD_VFS_CREATE | HD_VFS_TRUNC, &f);
     if (rc) return rc;
-    uint64_t off = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = hd_vfs_pwrite(f, parts[i], lens[i], off);
-        off += lens[i];
-    }
+    rc = fill(f, ctx);
     if (!rc) rc = hd_vfs_fsync(f);
     int crc = hd_vfs_close(f);
     if (!rc) rc = crc;
@@ -376,4 +372,29 @@ int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const ch
     hd_error_save(&e);
     (void)hd_vfs_unlink(vfs, tmp);
     return hd_error_restore(&e);
+}
+
+typedef struct vfs_parts {
+    const void *const *parts;
+    const size_t *lens;
+    size_t n;
+} vfs_parts;
+
+static int vfs_write_parts(hd_vfs_file *f, void *ctx)
+{
+    const vfs_parts *p = ctx;
+    uint64_t off = 0;
+    int rc = HERD_OK;
+    for (size_t i = 0; i < p->n && !rc; i++) {
+        rc = hd_vfs_pwrite(f, p->parts[i], p->lens[i], off);
+        off += p->lens[i];
+    }
+    return rc;
+}
+
+int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
+                   const void *const *parts, const size_t *lens, size_t n)
+{
+    vfs_parts p = {parts, lens, n};
+    return hd_vfs_replace_with(vfs, dir, tmp, path, vfs_write_parts, &p);
 }

@@ -204,5 +204,10 @@ int hd_vfs_check_flags(unsigned flags, const char *path);
  * (the old file or none). */
 int hd_vfs_replace(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
                    const void *const *parts, const size_t *lens, size_t n);
+/* The same with the bytes written by fill(f, ctx) into the open `tmp`
+ * (created empty): for a file too large to hold whole.  A fill error
+ * fails the replacement as a write error would. */
+int hd_vfs_replace_with(const hd_vfs *vfs, const char *dir, const char *tmp, const char *path,
+                        int (*fill)(hd_vfs_file *f, void *ctx), void *ctx);
 
 #endif

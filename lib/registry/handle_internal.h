@@ -99,6 +99,7 @@ struct herd_registry {
     _Atomic uint64_t appending;
     size_t record_chunk; /* hd_registry_set_record_chunk */
     size_t record_peak;  /* the last record writer's buffers at their largest */
+    size_t index_peak;   /* the last index writer's buffers at their largest */
     uint64_t checkpoint_every;
     int whole_index; /* checkpoints rewrite the whole index (a benchmark's baseline) */
     uint64_t pack_target; /* start a new pack past this size */

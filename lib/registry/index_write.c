@@ -2,7 +2,14 @@
  * checkpoint): every group in (family, key) order, the runs, the hash
  * tables of groups and idempotency keys, and one CRC32 per 64 KiB chunk
  * (index_format_internal.h has the layout).  Moved from regindex.c: the
- * writer reads the state, which itself reads through the index reader. */
+ * writer reads the state, which itself reads through the index reader.
+ *
+ * The file is never held whole: a first pass over the state only counts
+ * each section's bytes and numbers the strings, so every section's offset
+ * is known; a second pass writes each section through its own small
+ * buffer at its offset; the chunk checksums are computed by reading the
+ * file back.  Both passes run the same code (ix_sec_put counts or writes),
+ * so they cannot disagree unless the state changes under the writer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +27,29 @@
  * Writing
  * --------------------------------------------------------------------- */
 
-typedef struct ix_intern {
-    uint64_t *off; /* string offsets, open addressing by content hash */
-    uint64_t *hash;
-    size_t cap, n;
-} ix_intern;
+enum {
+    IX_SECBUF = 128 * 1024,    /* one section's write buffer */
+    IX_READBACK = 4 * IX_CHUNK /* the checksums' read-back buffer */
+};
+
+/* The sections the passes stream, in file order (the hash tables, built
+ * whole from the slots, sit between families/runs and strings). */
+enum { S_GROUPS, S_VERSIONS, S_MOVES, S_FAMILIES, S_RUNS, S_STRINGS, S_COUNT };
+
+typedef struct ix_sec {
+    uint64_t at;        /* file offset (second pass) */
+    uint64_t n;         /* bytes so far */
+    unsigned char *buf; /* NULL in the first pass: only counted */
+    size_t used, cap;
+} ix_sec;
+
+/* A string of the state (stable while the caller holds its locks) and
+ * its offset in the strings section. */
+typedef struct ix_str {
+    uint64_t hash; /* 0: empty slot */
+    uint64_t off;
+    const char *s;
+} ix_str;
 
 typedef struct ix_slot {
     uint64_t hash;
@@ -33,84 +58,144 @@ typedef struct ix_slot {
 } ix_slot;
 
 typedef struct ix_writer {
-    hd_wbuf groups, versions, moves, families, strings;
-    ix_intern in;
+    ix_sec sec[S_COUNT];
+    hd_vfs_file *f; /* NULL in the first pass */
+    const char *path;
+    ix_str *in;
+    size_t incap, inn;
+    hd_wbuf extra; /* one version's metrics and tags */
     ix_slot *gslots, *islots;
     size_t ng, capg, ni, capi;
-    uint64_t nversions, nmoves, nfamilies;
+    uint64_t nversions, nmoves, nfamilies, nruns;
     const char *family; /* of the family being written */
+    uint64_t fam_name, fam_start;
+    size_t peak; /* the buffers' bytes at their largest */
     int rc;
 } ix_writer;
 
+static void ix_flush(ix_writer *w, ix_sec *s)
+{
+    if (!s->used || w->rc) return;
+    w->rc = hd_vfs_pwrite(w->f, s->buf, s->used, s->at + s->n - s->used);
+    s->used = 0;
+}
+
+/* Count n bytes into section s, or (second pass) write them. */
+static void ix_sec_put(ix_writer *w, int sec, const void *p, size_t n)
+{
+    ix_sec *s = &w->sec[sec];
+    if (!s->buf) {
+        s->n += n;
+        return;
+    }
+    const unsigned char *b = p;
+    while (n) {
+        size_t step = s->cap - s->used < n ? s->cap - s->used : n;
+        memcpy(s->buf + s->used, b, step);
+        s->used += step;
+        s->n += step;
+        b += step;
+        n -= step;
+        if (s->used == s->cap) ix_flush(w, s);
+    }
+}
+
+static void ix_sec_zeros(ix_writer *w, int sec, size_t n)
+{
+    static const unsigned char z[8];
+    while (n) {
+        size_t step = n < sizeof z ? n : sizeof z;
+        ix_sec_put(w, sec, z, step);
+        n -= step;
+    }
+}
+
+static void ix_sec_u64(ix_writer *w, int sec, uint64_t v)
+{
+    unsigned char b[8];
+    hd_wr64(b, v);
+    ix_sec_put(w, sec, b, sizeof b);
+}
+
 static uint64_t ix_put_bytes(ix_writer *w, const void *p, size_t n)
 {
-    uint64_t off = w->strings.n;
-    hd_wbuf_u32(&w->strings, (uint32_t)n);
-    hd_wbuf_bytes(&w->strings, p, n);
-    hd_wbuf_u8(&w->strings, 0);
+    uint64_t off = w->sec[S_STRINGS].n;
+    unsigned char len[4];
+    hd_wr32(len, (uint32_t)n);
+    ix_sec_put(w, S_STRINGS, len, sizeof len);
+    ix_sec_put(w, S_STRINGS, p, n);
+    ix_sec_zeros(w, S_STRINGS, 1);
     return off;
 }
 
-/* The offset of string s in the strings section, added once. */
+static int ix_changed(ix_writer *w)
+{
+    if (!w->rc)
+        w->rc = hd_error(HERD_EINTERNAL, "the registry's state changed while its index '%s' "
+                         "was written; the checkpoint is abandoned (please report this bug)",
+                         w->path);
+    return w->rc;
+}
+
+static int ix_intern_grow(ix_writer *w)
+{
+    size_t ncap = w->incap ? w->incap * 2 : 4096;
+    ix_str *nt = hd_calloc(ncap, sizeof *nt);
+    if (!nt) return w->rc = HERD_ENOMEM;
+    for (size_t i = 0; i < w->incap; i++) {
+        if (!w->in[i].hash) continue;
+        size_t j = (size_t)w->in[i].hash & (ncap - 1);
+        while (nt[j].hash) j = (j + 1) & (ncap - 1);
+        nt[j] = w->in[i];
+    }
+    free(w->in);
+    w->in = nt;
+    w->incap = ncap;
+    return HERD_OK;
+}
+
+/* The offset of string s in the strings section, added once: numbered by
+ * the first pass, written by the second when it meets it first (in the
+ * same order, so at the same offset). */
 static uint64_t ix_intern_str(ix_writer *w, const char *s)
 {
-    if (!s) return 0;
+    if (!s || w->rc) return 0;
     size_t n = strlen(s);
     uint64_t h = hd_hash_bytes(s, n, 0) | 1u;
-    ix_intern *in = &w->in;
-    if ((in->n + 1) * 2 > in->cap) {
-        size_t ncap = in->cap ? in->cap * 2 : 4096;
-        uint64_t *no = hd_calloc(ncap, sizeof *no), *nh = hd_calloc(ncap, sizeof *nh);
-        if (!no || !nh) {
-            free(no);
-            free(nh);
-            w->rc = HERD_ENOMEM;
-            return 0;
-        }
-        for (size_t i = 0; i < in->cap; i++) {
-            if (!in->hash[i]) continue;
-            size_t j = (size_t)in->hash[i] & (ncap - 1);
-            while (nh[j]) j = (j + 1) & (ncap - 1);
-            nh[j] = in->hash[i];
-            no[j] = in->off[i];
-        }
-        free(in->off);
-        free(in->hash);
-        in->off = no;
-        in->hash = nh;
-        in->cap = ncap;
+    if (!w->f && (w->inn + 1) * 2 > w->incap && ix_intern_grow(w)) return 0;
+    if (!w->incap) return ix_changed(w), 0;
+    size_t i = (size_t)h & (w->incap - 1);
+    for (; w->in[i].hash; i = (i + 1) & (w->incap - 1)) {
+        ix_str *e = &w->in[i];
+        if (e->hash != h || strcmp(e->s, s)) continue;
+        uint64_t at = w->sec[S_STRINGS].n;
+        if (e->off == at) ix_put_bytes(w, s, n);
+        else if (e->off > at) ix_changed(w);
+        return e->off;
     }
-    size_t i = (size_t)h & (in->cap - 1);
-    for (; in->hash[i]; i = (i + 1) & (in->cap - 1)) {
-        if (in->hash[i] != h || w->strings.oom) continue;
-        const unsigned char *p = w->strings.p + in->off[i];
-        if (hd_rd32(p) == n && !memcmp(p + 4, s, n)) return in->off[i];
-    }
-    uint64_t off = ix_put_bytes(w, s, n);
-    in->hash[i] = h;
-    in->off[i] = off;
-    in->n++;
-    return off;
+    if (w->f) return ix_changed(w), 0;
+    w->in[i] = (ix_str){h, ix_put_bytes(w, s, n), s};
+    w->inn++;
+    return w->in[i].off;
 }
 
 static uint64_t ix_put_extra(ix_writer *w, const hd_rver *v)
 {
     if (!v->nmetrics && !v->ntags) return 0;
-    hd_wbuf e = {0};
-    hd_wbuf_u32(&e, v->nmetrics);
+    hd_wbuf *e = &w->extra;
+    e->n = 0;
+    hd_wbuf_u32(e, v->nmetrics);
     for (uint32_t i = 0; i < v->nmetrics; i++) {
-        hd_wbuf_u64(&e, ix_intern_str(w, v->metrics[i].name));
-        hd_wbuf_f64(&e, v->metrics[i].value);
+        hd_wbuf_u64(e, ix_intern_str(w, v->metrics[i].name));
+        hd_wbuf_f64(e, v->metrics[i].value);
     }
-    hd_wbuf_u32(&e, v->ntags);
+    hd_wbuf_u32(e, v->ntags);
     for (uint32_t i = 0; i < v->ntags; i++) {
-        hd_wbuf_u64(&e, ix_intern_str(w, v->tags[i].name));
-        hd_wbuf_u64(&e, ix_intern_str(w, v->tags[i].value));
+        hd_wbuf_u64(e, ix_intern_str(w, v->tags[i].name));
+        hd_wbuf_u64(e, ix_intern_str(w, v->tags[i].value));
     }
-    if (e.oom) w->rc = HERD_ENOMEM;
-    uint64_t off = e.oom ? 0 : ix_put_bytes(w, e.p, e.n);
-    hd_wbuf_free(&e);
-    return off;
+    if (e->oom) w->rc = HERD_ENOMEM;
+    return e->oom ? 0 : ix_put_bytes(w, e->p, e->n);
 }
 
 static void ix_put_version(ix_writer *w, const hd_rver *v)
@@ -127,7 +212,7 @@ static void ix_put_version(ix_writer *w, const hd_rver *v)
     hd_wr64(r + 48, ix_intern_str(w, v->created));
     hd_wr64(r + 56, ix_intern_str(w, v->fingerprint));
     hd_wr64(r + 64, ix_put_extra(w, v));
-    hd_wbuf_bytes(&w->versions, r, sizeof r);
+    ix_sec_put(w, S_VERSIONS, r, sizeof r);
     w->nversions++;
 }
 
@@ -142,22 +227,28 @@ static void ix_put_move(ix_writer *w, const hd_rmove *m)
     hd_wr64(r + 32, ix_intern_str(w, m->reason));
     hd_wr64(r + 40, ix_intern_str(w, m->details));
     hd_wr64(r + 48, ix_intern_str(w, m->run_id));
-    hd_wbuf_bytes(&w->moves, r, sizeof r);
+    ix_sec_put(w, S_MOVES, r, sizeof r);
     w->nmoves++;
 }
 
-static int ix_push_slot(ix_slot **v, size_t *n, size_t *cap, ix_slot s)
+/* A hash-table slot, kept by the first pass only. */
+static void ix_push_slot(ix_writer *w, ix_slot **v, size_t *n, size_t *cap, ix_slot s)
 {
-    if (*n == *cap && hd_grow((void **)v, cap, *n + 1, sizeof **v)) return HERD_ENOMEM;
+    if (w->f) return;
+    if (*n == *cap && hd_grow((void **)v, cap, *n + 1, sizeof **v)) {
+        w->rc = HERD_ENOMEM;
+        return;
+    }
     (*v)[(*n)++] = s;
-    return HERD_OK;
 }
 
-/* Close the current family's record at the current end of the groups. */
+/* The current family's record: its name, first and end group entries. */
 static void ix_end_family(ix_writer *w)
 {
     if (!w->family) return;
-    hd_wbuf_u64(&w->families, w->groups.n);
+    ix_sec_u64(w, S_FAMILIES, w->fam_name);
+    ix_sec_u64(w, S_FAMILIES, w->fam_start);
+    ix_sec_u64(w, S_FAMILIES, w->sec[S_GROUPS].n);
     w->family = NULL;
 }
 
@@ -166,12 +257,12 @@ static int ix_write_group(void *ctx, const hd_rgroup *g)
     ix_writer *w = ctx;
     if (!w->family || strcmp(w->family, g->family)) {
         ix_end_family(w);
-        hd_wbuf_u64(&w->families, ix_intern_str(w, g->family));
-        hd_wbuf_u64(&w->families, w->groups.n);
+        w->fam_name = ix_intern_str(w, g->family);
+        w->fam_start = w->sec[S_GROUPS].n;
         w->nfamilies++;
         w->family = g->family;
     }
-    uint64_t rel = w->groups.n;
+    uint64_t rel = w->sec[S_GROUPS].n;
     if (rel / 8 > UINT32_MAX) {
         w->rc = hd_error(HERD_ELIMIT, "the registry index would exceed 32 GiB of group "
                          "entries; the limit of this format");
@@ -187,29 +278,57 @@ static int ix_write_group(void *ctx, const hd_rgroup *g)
     hd_wr32(fix + 20, g->na);
     hd_wr64(fix + 24, w->nmoves);
     hd_wr32(fix + 32, g->nm);
-    hd_wbuf_bytes(&w->groups, fix, sizeof fix);
-    hd_wbuf_bytes(&w->groups, g->key, klen);
-    hd_wbuf_zeros(&w->groups, (size_t)(ix_align8(klen + 1) - klen));
+    ix_sec_put(w, S_GROUPS, fix, sizeof fix);
+    ix_sec_put(w, S_GROUPS, g->key, klen);
+    ix_sec_zeros(w, S_GROUPS, (size_t)(ix_align8(klen + 1) - klen));
     for (uint32_t i = 0; i < g->na; i++) {
         unsigned char a[IX_AREC];
         memset(a, 0, sizeof a);
         hd_wr64(a, ix_intern_str(w, g->a[i].name));
         hd_wr32(a + 8, g->a[i].version);
-        hd_wbuf_bytes(&w->groups, a, sizeof a);
+        ix_sec_put(w, S_GROUPS, a, sizeof a);
     }
     for (uint32_t i = 0; i < g->nv; i++) {
         ix_put_version(w, &g->v[i]);
-        if (g->v[i].idem &&
-            ix_push_slot(&w->islots, &w->ni, &w->capi,
+        if (g->v[i].idem)
+            ix_push_slot(w, &w->islots, &w->ni, &w->capi,
                          (ix_slot){hd_hash_bytes(g->v[i].idem, strlen(g->v[i].idem), 0x1de3ull),
-                                   rel, g->v[i].version}))
-            w->rc = HERD_ENOMEM;
+                                   rel, g->v[i].version});
     }
     for (uint32_t i = 0; i < g->nm; i++) ix_put_move(w, &g->m[i]);
-    uint64_t hash = hd_group_hash(g->family, g->key);
-    if (ix_push_slot(&w->gslots, &w->ng, &w->capg, (ix_slot){hash, rel, 0}))
-        w->rc = HERD_ENOMEM;
+    ix_push_slot(w, &w->gslots, &w->ng, &w->capg,
+                 (ix_slot){hd_group_hash(g->family, g->key), rel, 0});
     return w->rc;
+}
+
+/* One pass over the state: the groups, families and runs, and the strings
+ * they name, counted (first pass) or written (second). */
+static int ix_pass(ix_writer *w, const hd_rstate *st, size_t first)
+{
+    for (int i = 0; i < S_COUNT; i++) w->sec[i].n = w->sec[i].used = 0;
+    w->nversions = w->nmoves = w->nfamilies = 0;
+    w->family = NULL;
+    ix_sec_zeros(w, S_STRINGS, 8); /* offset 0 means "no string" */
+    int rc = hd_rstate_foreach_from(st, first, NULL, HD_PART_ALL, ix_write_group, w);
+    if (!rc) rc = w->rc;
+    ix_end_family(w);
+    hd_rrun *runs = NULL;
+    size_t nruns = 0;
+    if (!rc) rc = hd_rstate_runs_from(st, first, &runs, &nruns);
+    for (size_t i = 0; !rc && i < nruns; i++) {
+        ix_sec_u64(w, S_RUNS, ix_intern_str(w, runs[i].id));
+        ix_sec_u64(w, S_RUNS, ix_intern_str(w, runs[i].params));
+        ix_sec_u64(w, S_RUNS, ix_intern_str(w, runs[i].summary));
+        ix_sec_u64(w, S_RUNS, (uint64_t)runs[i].time_ms);
+    }
+    free(runs);
+    w->nruns = nruns;
+    /* Pad the strings so the checksum table starts 8-aligned; the group
+     * entries are 8-aligned by construction. */
+    uint64_t sn = w->sec[S_STRINGS].n;
+    ix_sec_zeros(w, S_STRINGS, (size_t)(ix_align8(sn) - sn));
+    for (int i = 0; !rc && i < S_COUNT; i++) ix_flush(w, &w->sec[i]);
+    return rc ? rc : w->rc;
 }
 
 static uint64_t ix_pow2(uint64_t n)
@@ -241,120 +360,159 @@ static int ix_tables(const ix_writer *w, hd_wbuf *gt, uint64_t ngs, hd_wbuf *it,
     return HERD_OK;
 }
 
+/* Everything the second pass needs: the state, the first pass's counts,
+ * the tables and the file's layout. */
+typedef struct ix_job {
+    ix_writer *w;
+    const hd_rstate *st;
+    size_t first;
+    uint64_t start, journal_end;
+    hd_wbuf gt, it;
+    uint64_t n[S_COUNT]; /* the first pass's section sizes */
+    uint64_t nversions, nmoves, nfamilies, ngs, nis;
+    uint64_t slots, idem, crco, nchunks;
+} ix_job;
+
+/* The checksum of every 64 KiB chunk from the header's end to the
+ * checksum table, read back from the file in file order. */
+static int ix_checksums(ix_job *j, hd_vfs_file *f, hd_wbuf *crcs)
+{
+    hd_wbuf_zeros(crcs, (size_t)(4 * j->nchunks));
+    unsigned char *buf = hd_malloc(IX_READBACK, 1);
+    if (!buf || crcs->oom) {
+        free(buf);
+        return HERD_ENOMEM;
+    }
+    size_t total = IX_READBACK + 4 * (size_t)j->nchunks + j->w->extra.cap;
+    for (int i = 0; i < S_COUNT; i++) total += j->w->sec[i].cap;
+    if (total > j->w->peak) j->w->peak = total;
+    int rc = HERD_OK;
+    uint64_t k = 0;
+    for (uint64_t at = IX_HEADER; !rc && at < j->crco; at += IX_READBACK) {
+        size_t want = (size_t)(j->crco - at < IX_READBACK ? j->crco - at : IX_READBACK), got;
+        rc = hd_vfs_pread(f, buf, want, at, &got);
+        if (!rc && got != want) rc = ix_changed(j->w);
+        for (size_t o = 0; !rc && o < want; o += IX_CHUNK, k++) {
+            size_t step = want - o < IX_CHUNK ? want - o : IX_CHUNK;
+            hd_wr32(crcs->p + 4 * k, hd_crc32(buf + o, step));
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static void ix_header(const ix_job *j, unsigned char *h, const hd_wbuf *crcs)
+{
+    const ix_writer *w = j->w;
+    const hd_rstate *st = j->st;
+    uint64_t groups = j->slots + j->gt.n, versions = groups + j->n[S_GROUPS];
+    uint64_t moves = versions + j->n[S_VERSIONS], families = moves + j->n[S_MOVES];
+    uint64_t runso = families + j->n[S_FAMILIES];
+    memset(h, 0, IX_HEADER);
+    memcpy(h, hd_ix_magic, 8);
+    h[H_MAJOR] = IX_MAJOR;
+    h[H_MINOR] = IX_MINOR;
+    hd_wr32(h + H_HLEN, IX_HEADER);
+    const uint64_t vals[][2] = {
+        {H_FSIZE, j->crco + crcs->n}, {H_JEND, j->journal_end}, {H_SEQ, st->seq},
+        {H_NGROUPS, w->ng}, {H_NVERSIONS, j->nversions}, {H_NFAMILIES, j->nfamilies},
+        {H_NRUNS, w->nruns}, {H_NMOVES, j->nmoves}, {H_SLOTS, j->slots}, {H_NSLOTS, j->ngs},
+        {H_GROUPS, groups}, {H_GLEN, j->n[S_GROUPS]}, {H_VERSIONS, versions},
+        {H_MOVES, moves}, {H_FAMILIES, families}, {H_RUNS, runso}, {H_IDEM, j->idem},
+        {H_NIDEM, j->nis}, {H_STRINGS, j->idem + j->it.n}, {H_SLEN, j->n[S_STRINGS]},
+        {H_CRCS, j->crco}, {H_NCHUNKS, j->nchunks}, {H_PACK_END, st->pack.end},
+        {H_LAST_REC, st->rec_off}, {H_TIME, (uint64_t)st->pack.time_ms}, {H_START, j->start}};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) hd_wr64(h + vals[i][0], vals[i][1]);
+    hd_wr32(h + H_PACK_CUR, st->pack.cur);
+    hd_wr32(h + H_PACK_MAX, st->pack.max);
+    hd_wr32(h + H_CRCS_CRC, hd_crc32(crcs->p, crcs->n));
+    hd_wr32(h + H_CRC, hd_crc32(h, H_CRC));
+}
+
+/* The second pass, into the open temporary file: the streamed sections,
+ * the tables, then the checksums read back and the header. */
+static int ix_fill(hd_vfs_file *f, void *ctx)
+{
+    ix_job *j = ctx;
+    ix_writer *w = j->w;
+    w->f = f;
+    uint64_t at = j->slots + j->gt.n;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (i == S_STRINGS) at = j->idem + j->it.n;
+        w->sec[i].at = at;
+        at += j->n[i];
+    }
+    int rc = ix_pass(w, j->st, j->first);
+    for (int i = 0; !rc && i < S_COUNT; i++)
+        if (w->sec[i].n != j->n[i]) rc = ix_changed(w);
+    if (!rc && (w->nversions != j->nversions || w->nmoves != j->nmoves ||
+                w->nfamilies != j->nfamilies))
+        rc = ix_changed(w);
+    if (!rc) rc = hd_vfs_pwrite(f, j->gt.p, j->gt.n, j->slots);
+    if (!rc) rc = hd_vfs_pwrite(f, j->it.p, j->it.n, j->idem);
+    hd_wbuf crcs = {0};
+    if (!rc) rc = ix_checksums(j, f, &crcs);
+    if (!rc) rc = hd_vfs_pwrite(f, crcs.p, crcs.n, j->crco);
+    if (!rc) {
+        unsigned char h[IX_HEADER];
+        ix_header(j, h, &crcs);
+        rc = hd_vfs_pwrite(f, h, sizeof h, 0);
+    }
+    hd_wbuf_free(&crcs);
+    return rc;
+}
+
+/* The second pass's section buffers, each no larger than its section. */
+static int ix_buffers(ix_writer *w, const uint64_t *n)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        size_t cap = n[i] < IX_SECBUF ? (size_t)n[i] : IX_SECBUF;
+        w->sec[i].cap = cap ? cap : 1;
+        w->sec[i].buf = hd_malloc(w->sec[i].cap, 1);
+        if (!w->sec[i].buf) return HERD_ENOMEM;
+    }
+    return HERD_OK;
+}
+
 static void ix_writer_free(ix_writer *w)
 {
-    hd_wbuf_free(&w->groups);
-    hd_wbuf_free(&w->versions);
-    hd_wbuf_free(&w->moves);
-    hd_wbuf_free(&w->families);
-    hd_wbuf_free(&w->strings);
-    free(w->in.off);
-    free(w->in.hash);
+    for (int i = 0; i < S_COUNT; i++) free(w->sec[i].buf);
+    hd_wbuf_free(&w->extra);
+    free(w->in);
     free(w->gslots);
     free(w->islots);
 }
 
 int hd_index_write(const hd_vfs *vfs, const char *dir, const char *tmp, const char *final,
-                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end)
+                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end,
+                   size_t *peak)
 {
     ix_writer w;
     memset(&w, 0, sizeof w);
-    hd_wbuf_zeros(&w.strings, 8); /* offset 0 means "no string" */
-    int rc = hd_rstate_foreach_from(st, first, NULL, HD_PART_ALL, ix_write_group, &w);
-    ix_end_family(&w);
-    hd_rrun *runs = NULL;
-    size_t nruns = 0;
-    hd_wbuf rb = {0}, head = {0}, gt = {0}, it = {0}, crcs = {0}, pad = {0};
-    if (!rc) rc = w.rc;
-    if (!rc) rc = hd_rstate_runs_from(st, first, &runs, &nruns);
-    for (size_t i = 0; !rc && i < nruns; i++) {
-        hd_wbuf_u64(&rb, ix_intern_str(&w, runs[i].id));
-        hd_wbuf_u64(&rb, ix_intern_str(&w, runs[i].params));
-        hd_wbuf_u64(&rb, ix_intern_str(&w, runs[i].summary));
-        hd_wbuf_u64(&rb, (uint64_t)runs[i].time_ms);
-    }
-    free(runs);
-    uint64_t ngs = ix_pow2(w.ng), nis = ix_pow2(w.ni);
-    if (!rc) rc = w.rc ? w.rc : ix_tables(&w, &gt, ngs, &it, nis);
-    /* Pad the strings so the checksum table starts 8-aligned; the group
-     * entries are 8-aligned by construction. */
-    if (!rc) hd_wbuf_zeros(&w.strings, (size_t)(ix_align8(w.strings.n) - w.strings.n));
-    if (!rc && (w.groups.oom || w.versions.oom || w.moves.oom || w.families.oom ||
-                w.strings.oom || rb.oom))
-        rc = HERD_ENOMEM;
+    w.path = final;
+    ix_job j = {.w = &w, .st = st, .first = first, .start = start, .journal_end = journal_end};
+    int rc = ix_pass(&w, st, first);
     if (!rc) {
-        uint64_t o = IX_HEADER;
-        uint64_t slots = o, groups = slots + gt.n, versions = groups + w.groups.n;
-        uint64_t moves = versions + w.versions.n, families = moves + w.moves.n;
-        uint64_t runso = families + w.families.n, idem = runso + rb.n;
-        uint64_t strings = idem + it.n, crco = strings + w.strings.n;
-        uint64_t nchunks = (crco - IX_HEADER + IX_CHUNK - 1) / IX_CHUNK;
-        /* Checksums need the data contiguous: hash the parts in order,
-         * chunk by chunk, across their boundaries. */
-        const hd_wbuf *parts[] = {&gt, &w.groups, &w.versions, &w.moves, &w.families, &rb,
-                                  &it, &w.strings};
-        hd_wbuf_zeros(&crcs, (size_t)(4 * nchunks));
-        if (crcs.oom) rc = HERD_ENOMEM;
-        uLong c = 0;
-        uint64_t in_chunk = 0, k = 0;
-        for (size_t pi = 0; !rc && pi < sizeof parts / sizeof *parts; pi++) {
-            const unsigned char *p = parts[pi]->p;
-            uint64_t n = parts[pi]->n;
-            while (n) {
-                if (!in_chunk) c = crc32(0L, Z_NULL, 0);
-                uint64_t step = IX_CHUNK - in_chunk < n ? IX_CHUNK - in_chunk : n;
-                c = crc32(c, p, (uInt)step);
-                p += step;
-                n -= step;
-                in_chunk += step;
-                if (in_chunk == IX_CHUNK) {
-                    hd_wr32(crcs.p + 4 * k++, (uint32_t)c);
-                    in_chunk = 0;
-                }
-            }
-        }
-        if (!rc && in_chunk) hd_wr32(crcs.p + 4 * k++, (uint32_t)c);
-        hd_wbuf_zeros(&head, IX_HEADER);
-        if (!rc && !head.oom) {
-            unsigned char *h = head.p;
-            memcpy(h, hd_ix_magic, 8);
-            h[H_MAJOR] = IX_MAJOR;
-            h[H_MINOR] = IX_MINOR;
-            hd_wr32(h + H_HLEN, IX_HEADER);
-            const uint64_t vals[][2] = {
-                {H_FSIZE, crco + crcs.n}, {H_JEND, journal_end}, {H_SEQ, st->seq},
-                {H_NGROUPS, w.ng}, {H_NVERSIONS, w.nversions}, {H_NFAMILIES, w.nfamilies},
-                {H_NRUNS, nruns}, {H_NMOVES, w.nmoves}, {H_SLOTS, slots}, {H_NSLOTS, ngs},
-                {H_GROUPS, groups}, {H_GLEN, w.groups.n}, {H_VERSIONS, versions},
-                {H_MOVES, moves}, {H_FAMILIES, families}, {H_RUNS, runso}, {H_IDEM, idem},
-                {H_NIDEM, nis}, {H_STRINGS, strings}, {H_SLEN, w.strings.n}, {H_CRCS, crco},
-                {H_NCHUNKS, nchunks}, {H_PACK_END, st->pack.end}, {H_LAST_REC, st->rec_off},
-                {H_TIME, (uint64_t)st->pack.time_ms}, {H_START, start}};
-            for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
-                hd_wr64(h + vals[i][0], vals[i][1]);
-            hd_wr32(h + H_PACK_CUR, st->pack.cur);
-            hd_wr32(h + H_PACK_MAX, st->pack.max);
-            hd_wr32(h + H_CRCS_CRC, hd_crc32(crcs.p, crcs.n));
-            hd_wr32(h + H_CRC, hd_crc32(h, H_CRC));
-        } else if (!rc) {
-            rc = HERD_ENOMEM;
-        }
-        if (!rc) {
-            const hd_wbuf *all[] = {&head, &gt, &w.groups, &w.versions, &w.moves,
-                                    &w.families, &rb, &it, &w.strings, &crcs};
-            enum { NPARTS = sizeof all / sizeof *all };
-            const void *bytes[NPARTS];
-            size_t lens[NPARTS];
-            for (size_t i = 0; i < NPARTS; i++) bytes[i] = all[i]->p, lens[i] = all[i]->n;
-            rc = hd_vfs_replace(vfs, dir, tmp, final, bytes, lens, NPARTS);
-        }
+        for (int i = 0; i < S_COUNT; i++) j.n[i] = w.sec[i].n;
+        j.nversions = w.nversions;
+        j.nmoves = w.nmoves;
+        j.nfamilies = w.nfamilies;
+        j.ngs = ix_pow2(w.ng);
+        j.nis = ix_pow2(w.ni);
+        rc = ix_tables(&w, &j.gt, j.ngs, &j.it, j.nis);
     }
-    hd_wbuf_free(&rb);
-    hd_wbuf_free(&head);
-    hd_wbuf_free(&gt);
-    hd_wbuf_free(&it);
-    hd_wbuf_free(&crcs);
-    hd_wbuf_free(&pad);
+    if (!rc) rc = ix_buffers(&w, j.n);
+    if (!rc) {
+        j.slots = IX_HEADER;
+        j.idem = j.slots + j.gt.n;
+        for (int i = 0; i < S_STRINGS; i++) j.idem += j.n[i];
+        j.crco = j.idem + j.it.n + j.n[S_STRINGS];
+        j.nchunks = (j.crco - IX_HEADER + IX_CHUNK - 1) / IX_CHUNK;
+        rc = hd_vfs_replace_with(vfs, dir, tmp, final, ix_fill, &j);
+    }
+    if (peak) *peak = w.peak;
+    hd_wbuf_free(&j.gt);
+    hd_wbuf_free(&j.it);
     ix_writer_free(&w);
     return rc;
 }

@@ -15,8 +15,12 @@
  * covering the journal up to `journal_end`; above, a delta continuing from
  * journal offset `start`, the end of segment first - 1.  Written as `tmp`,
  * fsynced, renamed over `final`, then `dir` is fsynced.  The caller holds
- * the writer lock. */
+ * the writer lock, so that the state and its strings stay as they are: the
+ * file is streamed in two passes over them.  *peak (if not NULL) is set to
+ * the bytes the writer's buffers held at once, bounded whatever the number
+ * of groups (the hash tables and the string numbering aside). */
 int hd_index_write(const hd_vfs *vfs, const char *dir, const char *tmp, const char *final,
-                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end);
+                   const hd_rstate *st, size_t first, uint64_t start, uint64_t journal_end,
+                   size_t *peak);
 
 #endif

@@ -458,6 +458,11 @@ size_t hd_registry_record_peak(const herd_registry *reg)
     return reg ? reg->record_peak : 0;
 }
 
+size_t hd_registry_index_peak(const herd_registry *reg)
+{
+    return reg ? reg->index_peak : 0;
+}
+
 const char *herd_registry_path(const herd_registry *reg)
 {
     return reg ? reg->dir : NULL; /* the last error stays as it is */

@@ -47,6 +47,10 @@ void hd_registry_set_record_chunk(herd_registry *reg, size_t bytes);
  * held in its buffers at once: about one chunk, whatever the record's
  * size. */
 size_t hd_registry_record_peak(const herd_registry *reg);
+/* The same for the last index written (a checkpoint): its section buffers,
+ * its checksum read-back buffer and checksum table, bounded whatever the
+ * number of groups. */
+size_t hd_registry_index_peak(const herd_registry *reg);
 
 /* The handle's cache of prepared predictors (herd_registry_predict). */
 hd_predcache *hd_registry_predictors(herd_registry *reg);

@@ -309,7 +309,8 @@ int hd_segments_write(herd_registry *reg, const hd_rstate *st, uint64_t jend, si
     if (first) hd_delta_name(name, sizeof name, start, jend);
     char *tmp = hd_join(reg->dir, "index.tmp");
     char *final = first ? hd_join(reg->dir, name) : hd_join(reg->dir, "index");
-    int rc = tmp && final ? hd_index_write(reg->vfs, reg->dir, tmp, final, st, first, start, jend)
+    int rc = tmp && final ? hd_index_write(reg->vfs, reg->dir, tmp, final, st, first, start, jend,
+                                           &reg->index_peak)
                           : HERD_ENOMEM;
     free(tmp);
     free(final);

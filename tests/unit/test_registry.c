@@ -4797,6 +4797,211 @@ static void test_record_chunks_reader(void **state)
  * main
  * ===================================================================== */
 
+/* ========================================================================
+ * The index written in two passes (index_write.c)
+ * ===================================================================== */
+
+#define IXS_FAMILIES 3
+#define IXS_GROUPS 700 /* per family */
+
+/* Round `round` over every group of three families: a version with
+ * metrics, tags (one unique) and an idempotency key, the champion alias
+ * moved to it; from round 2 the challenger moved to the previous version
+ * with a reason and details; in round 3 every tenth group's first version
+ * archived; a run a round. */
+static void ixs_commit(herd_registry *reg, int round)
+{
+    const char *fams[IXS_FAMILIES] = {"demand", "returns", "supply"};
+    herd_batch *b = begin(reg);
+    for (int f = 0; f < IXS_FAMILIES; f++)
+        for (int i = 0; i < IXS_GROUPS; i++) {
+            char g[32], idem[64], note[96];
+            snprintf(g, sizeof g, "g%05d", i);
+            snprintf(idem, sizeof idem, "r%d/%s/%s", round, fams[f], g);
+            snprintf(note, sizeof note, "round %d of %s %s", round, fams[f], g);
+            const char *tn[] = {"region", "note"}, *mn[] = {"rmse", "mae"};
+            const char *tv[] = {i % 3 ? "north" : "south", note};
+            double mv[] = {1.0 + i / 1000.0, 0.25 * round};
+            herd_version_options vo;
+            herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+            vo.idempotency_key = idem;
+            vo.tag_names = tn;
+            vo.tag_values = tv;
+            vo.n_tags = 2;
+            vo.metric_names = mn;
+            vo.metric_values = mv;
+            vo.n_metrics = 2;
+            vo.alias = "champion";
+            herd_artifact *a = make_art(fams[f], g, "run-x");
+            EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
+            herd_artifact_free(a);
+            if (round > 1) {
+                herd_alias_options ao;
+                herd_alias_options_init(&ao, HERD_ALIAS_OPTIONS_VERSION);
+                ao.reason = "kept as challenger";
+                ao.details = "{\"rmse\": 1.5}";
+                EXPECT_OK(herd_batch_set_alias(b, fams[f], g, "challenger", round - 1, &ao));
+            }
+            if (round == 3 && i % 10 == 0)
+                EXPECT_OK(herd_batch_archive(b, fams[f], g, 1, "superseded"));
+        }
+    char run[32], params[64];
+    snprintf(run, sizeof run, "run-%d", round);
+    snprintf(params, sizeof params, "{\"round\": %d}", round);
+    EXPECT_OK(herd_batch_set_run(b, run, params, "{\"groups\": 2100}"));
+    EXPECT_OK(herd_batch_commit(b));
+    herd_batch_free(b);
+}
+
+/* A frame as CSV text, appended to a growing buffer (malloc'd). */
+static void ixs_append(char **out, size_t *len, herd_frame *f, const char *scratch)
+{
+    EXPECT_OK(herd_frame_write_csv(f, scratch, NULL));
+    herd_frame_free(f);
+    size_t n;
+    unsigned char *b = slurp(scratch, &n);
+    char *grown = realloc(*out, *len + n + 1);
+    assert_non_null(grown);
+    memcpy(grown + *len, b, n);
+    *len += n;
+    grown[*len] = 0;
+    *out = grown;
+    free(b);
+}
+
+/* Everything a handle shows of those groups: every version with its
+ * metrics and tags, aliases, alias histories, runs, and an idempotent
+ * retry of a round-1 key of a group in twenty. */
+static char *ixs_listing(herd_registry *reg, const char *scratch)
+{
+    const char *fams[IXS_FAMILIES] = {"demand", "returns", "supply"};
+    char *out = NULL;
+    size_t len = 0;
+    herd_frame *f = NULL;
+    EXPECT_OK(herd_registry_search(reg, NULL, &f));
+    ixs_append(&out, &len, f, scratch);
+    EXPECT_OK(herd_registry_runs(reg, &f));
+    ixs_append(&out, &len, f, scratch);
+    for (int k = 0; k < IXS_FAMILIES; k++) {
+        EXPECT_OK(herd_registry_aliases(reg, fams[k], "challenger", &f));
+        ixs_append(&out, &len, f, scratch);
+        for (int i = 0; i < IXS_GROUPS; i += 7) {
+            char g[32];
+            snprintf(g, sizeof g, "g%05d", i);
+            EXPECT_OK(herd_registry_versions(reg, fams[k], g, &f));
+            ixs_append(&out, &len, f, scratch);
+            EXPECT_OK(herd_registry_alias_history(reg, fams[k], g, NULL, &f));
+            ixs_append(&out, &len, f, scratch);
+        }
+    }
+    herd_batch *b = begin(reg);
+    for (int i = 0; i < IXS_GROUPS; i += 20) {
+        char g[32], idem[64];
+        snprintf(g, sizeof g, "g%05d", i);
+        snprintf(idem, sizeof idem, "r1/returns/%s", g);
+        herd_version_options vo;
+        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
+        vo.idempotency_key = idem;
+        herd_artifact *a = make_art("returns", g, "run-x");
+        EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
+        herd_artifact_free(a);
+    }
+    EXPECT_OK(herd_batch_commit(b));
+    for (size_t i = 0; i * 20 < IXS_GROUPS; i++) {
+        int64_t v = 0;
+        int existed = 0;
+        EXPECT_OK(herd_batch_version(b, i, &v, &existed));
+        if (v != 1 || !existed) fail_msg("retry %zu: version %lld, existed %d", i, (long long)v, existed);
+    }
+    herd_batch_free(b);
+    return out;
+}
+
+/* A base index of 2,100 groups (three families, 6,300 versions with
+ * metrics and tags, alias moves with details, archived versions, runs)
+ * written by the streaming writer: a handle opened from it shows exactly
+ * what one replaying the journal alone shows, and the writer's buffers
+ * stayed well under the file's size. */
+static void test_index_streamed(void **state)
+{
+    ctx *c = *state;
+    hd_registry_set_index_tiers(c->reg, 0);
+    hd_registry_set_checkpoint_every(c->reg, 0);
+    for (int round = 1; round <= 3; round++) ixs_commit(c->reg, round);
+    EXPECT_OK(herd_registry_rebuild_index(c->reg));
+    char ip[2100], scratch[2100];
+    snprintf(ip, sizeof ip, "%s/index", c->path);
+    snprintf(scratch, sizeof scratch, "%s/listing.csv", c->dir);
+    struct stat st;
+    assert_int_equal(stat(ip, &st), 0);
+    size_t peak = hd_registry_index_peak(c->reg);
+    if (peak == 0 || peak > 1024 * 1024 || (uint64_t)st.st_size < 2 * (uint64_t)peak)
+        fail_msg("the index writer held %zu bytes at once for an index of %lld", peak,
+                 (long long)st.st_size);
+
+    herd_registry *from_index = open_reg(c->path);
+    EXPECT_OK(herd_registry_check(from_index, NULL));
+    char *a = ixs_listing(from_index, scratch);
+    herd_registry_free(from_index);
+    herd_registry_free(c->reg);
+    c->reg = NULL;
+    /* Without the index (the retries above are in the journal too). */
+    assert_int_equal(unlink(ip), 0);
+    herd_registry *replayed = open_reg(c->path);
+    hd_registry_set_checkpoint_every(replayed, 0);
+    char *b = ixs_listing(replayed, scratch);
+    herd_registry_free(replayed);
+    assert_true(strlen(a) > 500 * 1000);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+/* A write, sync, rename or read failing anywhere in an index rewrite
+ * leaves the index as it was and no temporary file behind. */
+static void test_index_write_faults(void **state)
+{
+    (void)state;
+    wide_arts w;
+    wide_arts_make(&w);
+    hd_vfs_sim *sim = hd_vfs_sim_new(7, 0);
+    assert_non_null(sim);
+    const hd_vfs *vfs = hd_vfs_sim_vfs(sim);
+    herd_registry *reg = NULL;
+    EXPECT_OK(hd_registry_open_vfs(vfs, "/reg", NULL, &reg));
+    hd_registry_set_checkpoint_every(reg, 0);
+    for (int round = 1; round <= 2; round++) EXPECT_OK(wide_commit(reg, &w, round, 0));
+    EXPECT_OK(herd_registry_rebuild_index(reg));
+    EXPECT_OK(wide_commit(reg, &w, 3, 0));
+    static char s0[64 * 1024], s1[64 * 1024];
+    wide_state(reg, s0, sizeof s0);
+    int hits = 0;
+    for (uint64_t n = 1;; n++) {
+        hd_vfs_sim_fail_at(sim, n, HD_VFS_OP_WRITE | HD_VFS_OP_FSYNC | HD_VFS_OP_RENAME |
+                           HD_VFS_OP_READ | HD_VFS_OP_CLOSE, EIO);
+        int rc = herd_registry_rebuild_index(reg);
+        hd_vfs_sim_fail_at(sim, 0, 0, 0);
+        hd_vfs_file *f = NULL;
+        if (hd_vfs_open(vfs, "/reg/index.tmp", HD_VFS_READ, &f) == HERD_OK) {
+            hd_vfs_close(f);
+            fail_msg("fault %llu: index.tmp left behind", (unsigned long long)n);
+        }
+        herd_clear_error();
+        herd_registry *fresh = NULL;
+        EXPECT_OK(hd_registry_open_vfs(vfs, "/reg", NULL, &fresh));
+        wide_state(fresh, s1, sizeof s1);
+        assert_string_equal(s0, s1);
+        EXPECT_OK(herd_registry_check(fresh, NULL));
+        herd_registry_free(fresh);
+        if (rc == HERD_OK) break;
+        hits++;
+    }
+    assert_true(hits > 8);
+    herd_registry_free(reg);
+    hd_vfs_sim_free(sim);
+    wide_arts_free(&w);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, reg_setup, reg_teardown)
 #define TD(fn) cmocka_unit_test_setup_teardown(fn, dir_setup, reg_teardown)
 
@@ -4835,6 +5040,8 @@ int main(void)
         T(test_record_chunks),
         TD(test_record_chunk_faults),
         T(test_record_chunks_reader),
+        T(test_index_streamed),
+        TD(test_index_write_faults),
         T(test_listings),
         T(test_search),
         T(test_alias_history),
