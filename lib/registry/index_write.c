@@ -44,11 +44,11 @@ typedef struct ix_sec {
 } ix_sec;
 
 /* A string of the state (stable while the caller holds its locks) and
- * its offset in the strings section. */
+ * its offset in the strings section; 16 bytes, the hash recomputed when
+ * the table grows rather than kept. */
 typedef struct ix_str {
-    uint64_t hash; /* 0: empty slot */
+    const char *s; /* NULL: empty slot */
     uint64_t off;
-    const char *s;
 } ix_str;
 
 typedef struct ix_slot {
@@ -137,15 +137,20 @@ static int ix_changed(ix_writer *w)
     return w->rc;
 }
 
+static size_t ix_str_slot(const char *s, size_t n, size_t cap)
+{
+    return (size_t)hd_hash_bytes(s, n, 0) & (cap - 1);
+}
+
 static int ix_intern_grow(ix_writer *w)
 {
     size_t ncap = w->incap ? w->incap * 2 : 4096;
     ix_str *nt = hd_calloc(ncap, sizeof *nt);
     if (!nt) return w->rc = HERD_ENOMEM;
     for (size_t i = 0; i < w->incap; i++) {
-        if (!w->in[i].hash) continue;
-        size_t j = (size_t)w->in[i].hash & (ncap - 1);
-        while (nt[j].hash) j = (j + 1) & (ncap - 1);
+        if (!w->in[i].s) continue;
+        size_t j = ix_str_slot(w->in[i].s, strlen(w->in[i].s), ncap);
+        while (nt[j].s) j = (j + 1) & (ncap - 1);
         nt[j] = w->in[i];
     }
     free(w->in);
@@ -161,20 +166,19 @@ static uint64_t ix_intern_str(ix_writer *w, const char *s)
 {
     if (!s || w->rc) return 0;
     size_t n = strlen(s);
-    uint64_t h = hd_hash_bytes(s, n, 0) | 1u;
     if (!w->f && (w->inn + 1) * 2 > w->incap && ix_intern_grow(w)) return 0;
     if (!w->incap) return ix_changed(w), 0;
-    size_t i = (size_t)h & (w->incap - 1);
-    for (; w->in[i].hash; i = (i + 1) & (w->incap - 1)) {
+    size_t i = ix_str_slot(s, n, w->incap);
+    for (; w->in[i].s; i = (i + 1) & (w->incap - 1)) {
         ix_str *e = &w->in[i];
-        if (e->hash != h || strcmp(e->s, s)) continue;
+        if (strcmp(e->s, s)) continue;
         uint64_t at = w->sec[S_STRINGS].n;
         if (e->off == at) ix_put_bytes(w, s, n);
         else if (e->off > at) ix_changed(w);
         return e->off;
     }
     if (w->f) return ix_changed(w), 0;
-    w->in[i] = (ix_str){h, ix_put_bytes(w, s, n), s};
+    w->in[i] = (ix_str){s, ix_put_bytes(w, s, n)};
     w->inn++;
     return w->in[i].off;
 }
