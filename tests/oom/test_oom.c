@@ -457,6 +457,10 @@ static int run_check(fixture *fx)
     return rc;
 }
 
+/* A base index written from the journal: the index writer's two passes,
+ * its tables, buffers and checksum read-back (lib/registry/index_write.c). */
+static int run_rebuild_index(fixture *fx) { return herd_registry_rebuild_index(fx->reg); }
+
 /* With deep = 1: every stored model inflated and validated too. */
 static int run_deep_check(fixture *fx)
 {
@@ -588,6 +592,8 @@ OOM_TEST(test_commit, "commit", before_registry, run_commit, after_commit)
 OOM_TEST(test_commit_chunked, "commit in chunks", before_registry, run_commit_chunked,
          after_commit)
 OOM_TEST(test_check, "check", before_registry, run_check, after_registry)
+OOM_TEST(test_rebuild_index, "rebuild index", before_registry, run_rebuild_index,
+         after_registry)
 OOM_TEST(test_deep_check, "deep check", before_registry, run_deep_check, after_registry)
 OOM_TEST(test_compare, "compare", before_registry, run_compare, after_decisions)
 OOM_TEST(test_cycle, "cycle", before_empty_registry, run_cycle, after_cycle)
@@ -607,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_commit),
         cmocka_unit_test(test_commit_chunked),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_rebuild_index),
         cmocka_unit_test(test_deep_check),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_cycle),
