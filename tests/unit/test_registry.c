@@ -4455,6 +4455,22 @@ static void wide_arts_free(wide_arts *w)
     for (int i = 0; i < WIDE_GROUPS; i++) herd_artifact_free(w->a[i]);
 }
 
+/* Version options: an idempotency key, tags, metrics, the champion alias. */
+static void champion_options(herd_version_options *vo, const char *idem,
+                             const char *const *tn, const char *const *tv, size_t ntags,
+                             const char *const *mn, const double *mv, size_t nmetrics)
+{
+    herd_version_options_init(vo, HERD_VERSION_OPTIONS_VERSION);
+    vo->idempotency_key = idem;
+    vo->tag_names = tn;
+    vo->tag_values = tv;
+    vo->n_tags = ntags;
+    vo->metric_names = mn;
+    vo->metric_values = mv;
+    vo->n_metrics = nmetrics;
+    vo->alias = "champion";
+}
+
 /* Round `round` of a wide batch: a version with metrics and tags of
  * every group (the champion alias moved to it), from round 2 the
  * challenger alias moved to the previous version in every group (guarded
@@ -4474,15 +4490,7 @@ static int wide_commit(herd_registry *reg, const wide_arts *w, int round, int co
         const char *tv[] = {i % 2 ? "north" : "south", note};
         double mv[] = {1.0 + i / 100.0, 0.5 + round, (double)i};
         herd_version_options vo;
-        herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
-        vo.idempotency_key = idem;
-        vo.tag_names = tn;
-        vo.tag_values = tv;
-        vo.n_tags = 2;
-        vo.metric_names = mn;
-        vo.metric_values = mv;
-        vo.n_metrics = 3;
-        vo.alias = "champion";
+        champion_options(&vo, idem, tn, tv, 2, mn, mv, 3);
         EXPECT_OK(herd_batch_add(b, w->a[i], &vo, NULL));
     }
     for (int i = 0; i < WIDE_GROUPS && round > 1; i++) {
@@ -4823,15 +4831,7 @@ static void ixs_commit(herd_registry *reg, int round)
             const char *tv[] = {i % 3 ? "north" : "south", note};
             double mv[] = {1.0 + i / 1000.0, 0.25 * round};
             herd_version_options vo;
-            herd_version_options_init(&vo, HERD_VERSION_OPTIONS_VERSION);
-            vo.idempotency_key = idem;
-            vo.tag_names = tn;
-            vo.tag_values = tv;
-            vo.n_tags = 2;
-            vo.metric_names = mn;
-            vo.metric_values = mv;
-            vo.n_metrics = 2;
-            vo.alias = "champion";
+            champion_options(&vo, idem, tn, tv, 2, mn, mv, 2);
             herd_artifact *a = make_art(fams[f], g, "run-x");
             EXPECT_OK(herd_batch_add(b, a, &vo, NULL));
             herd_artifact_free(a);
