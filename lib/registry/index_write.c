@@ -73,10 +73,11 @@ typedef struct ix_writer {
     int rc;
 } ix_writer;
 
+/* Write out section s's buffer (after an error, only empty it: the pass
+ * is failing, but its callers keep putting bytes until they return). */
 static void ix_flush(ix_writer *w, ix_sec *s)
 {
-    if (!s->used || w->rc) return;
-    w->rc = hd_vfs_pwrite(w->f, s->buf, s->used, s->at + s->n - s->used);
+    if (s->used && !w->rc) w->rc = hd_vfs_pwrite(w->f, s->buf, s->used, s->at + s->n - s->used);
     s->used = 0;
 }
 
@@ -395,7 +396,10 @@ static int ix_checksums(ix_job *j, hd_vfs_file *f, hd_wbuf *crcs)
     for (uint64_t at = IX_HEADER; !rc && at < j->crco; at += IX_READBACK) {
         size_t want = (size_t)(j->crco - at < IX_READBACK ? j->crco - at : IX_READBACK), got;
         rc = hd_vfs_pread(f, buf, want, at, &got);
-        if (!rc && got != want) rc = ix_changed(j->w);
+        if (!rc && got != want)
+            rc = hd_error(HERD_EIO, "reading back '%s' as it was written gave %zu of %zu bytes "
+                          "at offset %llu; the file system lost a write (the checkpoint is "
+                          "abandoned)", f->path, got, want, (unsigned long long)at);
         for (size_t o = 0; !rc && o < want; o += IX_CHUNK, k++) {
             size_t step = want - o < IX_CHUNK ? want - o : IX_CHUNK;
             hd_wr32(crcs->p + 4 * k, hd_crc32(buf + o, step));
