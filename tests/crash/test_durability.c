@@ -67,8 +67,10 @@ static int remove_dir(void **state)
 }
 
 /* Commit batch `b`: one version of group "g<b % 2>" tagged batch=b, moving
- * "champion"; *rec_off receives the journal size before the commit. */
-static void commit_one(dctx *c, herd_registry *reg, long b, int64_t *rec_off)
+ * "champion", with run `run` recorded (params and summary `json`) unless
+ * it is NULL; *rec_off receives the journal size before the commit. */
+static void commit_run(dctx *c, herd_registry *reg, long b, int64_t *rec_off, const char *run,
+                       const char *json)
 {
     char path[4200];
     CR_SNPRINTF(path, sizeof path, "%s/journal", herd_registry_path(reg));
@@ -78,8 +80,14 @@ static void commit_one(dctx *c, herd_registry *reg, long b, int64_t *rec_off)
     herd_batch *hb = NULL;
     CR_OK(herd_registry_begin(reg, &hb));
     CR_OK(cr_add(hb, c->blob, c->len, "fam", grp, -1, b, 0, NULL, "champion", NULL));
+    if (run) CR_OK(herd_batch_set_run(hb, run, json, json));
     CR_OK(herd_batch_commit(hb));
     herd_batch_free(hb);
+}
+
+static void commit_one(dctx *c, herd_registry *reg, long b, int64_t *rec_off)
+{
+    commit_run(c, reg, b, rec_off, NULL, NULL);
 }
 
 static size_t count_rows(const herd_frame *f, const char *col, const char *needle)
@@ -256,15 +264,7 @@ static void commit_big_run(dctx *c, herd_registry *reg, const char *run, int64_t
     memcpy(json, "{\"x\": \"", 7);
     memset(json + 7, 'a', n);
     memcpy(json + 7 + n, "\"}", 3);
-    herd_batch *hb = NULL;
-    char path[4200];
-    CR_SNPRINTF(path, sizeof path, "%s/journal", herd_registry_path(reg));
-    *rec_off = cr_file_size(path);
-    CR_OK(herd_registry_begin(reg, &hb));
-    CR_OK(cr_add(hb, c->blob, c->len, "fam", "g0", -1, 0, 0, NULL, "champion", NULL));
-    CR_OK(herd_batch_set_run(hb, run, json, json));
-    CR_OK(herd_batch_commit(hb));
-    herd_batch_free(hb);
+    commit_run(c, reg, 0, rec_off, run, json);
     free(json);
 }
 
